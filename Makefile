@@ -1,0 +1,40 @@
+# LiteLens: `make run` opens the app on the demo model, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check
+
+.PHONY: run test bench install clean bundle demo-model
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.deps: pyproject.toml | $(PY)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.test-deps: $(VENV)/.deps
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.deps
+
+run: $(VENV)/.deps
+	$(VENV)/bin/litelens-gui --demo
+
+test: $(VENV)/.test-deps
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+bench: $(VENV)/.test-deps
+	QT_QPA_PLATFORM=offscreen $(PY) -m tests.bench.run
+
+demo-model: $(VENV)/.deps
+	$(PY) -m core.samples
+
+bundle: $(VENV)/.deps
+	$(PIP) install -q -e '.[bundle]'
+	$(VENV)/bin/pyinstaller --noconfirm build.spec
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

@@ -1,0 +1,67 @@
+"""``litelens``: the command-line face of the core. Every subcommand prints what the GUI shows.
+
+Exit codes: 0 success, 2 bad input (a model file that cannot be read, bad arguments), 1 other
+failures. Errors go to stderr as one clear line naming the file and the problem.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from typing import Callable
+
+from core import __version__
+from core.errors import ModelError
+
+# Modules that add subcommands: each has ``add_parser(subparsers) -> None`` and sets
+# ``func=callable(args) -> int`` on its parser.
+_SUBCOMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _report(args: argparse.Namespace) -> int:
+    from core.reader import open_model
+    from core.report import model_report, summary_text
+    with open_model(args.model) as model:
+        if args.json:
+            json.dump(model_report(model), sys.stdout, indent=None if args.compact else 1)
+            sys.stdout.write("\n")
+        else:
+            print(summary_text(model))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="litelens", description="Inspect, run and quantize "
+                                                             ".tflite / LiteRT models.")
+    p.add_argument("--version", action="version", version=f"LiteLens {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    r = sub.add_parser("report", help="what the model contains (graph, tensors, signatures)")
+    r.add_argument("model", help="path to a .tflite file")
+    r.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    r.add_argument("--compact", action="store_true", help="JSON on one line")
+    r.set_defaults(func=_report)
+    for name in _SUBCOMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return p
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except ModelError as e:
+        print(f"litelens: error: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `litelens report m.tflite --json | head`
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
