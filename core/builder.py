@@ -182,7 +182,7 @@ class ModelBuilder:
                 b.StartVector(1, len(raw), _ALIGN)
                 b.head -= len(raw)
                 b.Bytes[b.head:b.head + len(raw)] = raw
-                data_off = b.EndVector(len(raw))
+                data_off = b.EndVector()
             fb.BufferStart(b)
             if data_off is not None:
                 fb.BufferAddData(b, data_off)
@@ -321,7 +321,7 @@ def _vector(b, offsets: list[int]) -> int:
     b.StartVector(4, len(offsets), 4)
     for off in reversed(offsets):
         b.PrependUOffsetTRelative(off)
-    return b.EndVector(len(offsets))
+    return b.EndVector()
 
 
 def _nbytes(data) -> int:

@@ -86,3 +86,69 @@ def summary_text(model: Model) -> str:
         lines.append("  operators   " + ", ".join(f"{k} x{v}" for k, v in list(hist.items())[:12])
                      + (" ..." if len(hist) > 12 else ""))
     return "\n".join(lines)
+
+
+def _tensor_brief(t) -> str:
+    shape = "x".join(str(d) for d in t.shape_signature) or "scalar"
+    return f"{t.name} [{shape}] {t.dtype}"
+
+
+def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The model-info panel's content: (section title, [(key, value)]) — rendered by the GUI."""
+    general = [("File", model.path),
+               ("Size", f"{human_size(model.size_bytes)} ({model.size_bytes:,} bytes)"),
+               ("Weights", f"{human_size(weights_bytes(model))} in "
+                           f"{sum(1 for b in model.buffers if b.size)} buffers"
+                           + (" (external, past the flatbuffer)"
+                              if any(b.external for b in model.buffers) else "")),
+               ("Schema version", str(model.schema_version)),
+               ("Min runtime", model.min_runtime_version or "not recorded"),
+               ("Operators", f"{model.op_count:,} in {len(model.subgraphs)} subgraph(s)"),
+               ("Tensors", f"{model.tensor_count:,}"),
+               ("Parse time", f"{model.parse_seconds * 1000:.1f} ms")]
+    if model.description:
+        general.insert(1, ("Description", model.description))
+    sections = [("Model", general)]
+    for s in model.signatures:
+        ts = model.subgraphs[s.subgraph].tensors
+        rows = [("Subgraph", str(s.subgraph))]
+        rows += [(f"in: {k}", _tensor_brief(ts[i])) for k, i in s.inputs.items()]
+        rows += [(f"out: {k}", _tensor_brief(ts[i])) for k, i in s.outputs.items()]
+        sections.append((f"Signature '{s.key}'", rows))
+    for sg in model.subgraphs:
+        rows = [("Operators", str(len(sg.operators))), ("Tensors", str(len(sg.tensors)))]
+        rows += [("input", _tensor_brief(sg.tensors[i])) for i in sg.inputs]
+        rows += [("output", _tensor_brief(sg.tensors[i])) for i in sg.outputs]
+        sections.append((f"Subgraph {sg.index}" + (f" '{sg.name}'" if sg.name else ""), rows))
+    if model.metadata:
+        sections.append(("Metadata", [(m.name, human_size(model.buffers[m.buffer].size))
+                                      for m in model.metadata]))
+    hist = op_histogram(model)
+    if hist:
+        sections.append(("Operator types", [(k, str(v)) for k, v in hist.items()]))
+    return sections
+
+
+def options_summary(options: dict) -> str:
+    """One line for a table cell: 'padding=SAME stride_w=2 ...' (nested values abbreviated)."""
+    parts = []
+    for k, v in options.items():
+        if isinstance(v, list) and len(v) > 6:
+            v = f"[{', '.join(map(str, v[:6]))}, ...]"
+        elif isinstance(v, dict):
+            v = "{...}"
+        parts.append(f"{k}={v}")
+    return " ".join(parts)
+
+
+def quantization_summary(q) -> str:
+    if q is None or not q.scale:
+        return ""
+    if len(q.scale) == 1:
+        return f"scale={q.scale[0]:.6g} zp={q.zero_point[0] if q.zero_point else 0}"
+    return (f"per-channel (dim {q.quantized_dimension}, {len(q.scale)} scales "
+            f"{min(q.scale):.3g}..{max(q.scale):.3g})")
+
+
+def tensor_kind(t) -> str:
+    return "variable" if t.variable else "constant" if t.constant else "activation"

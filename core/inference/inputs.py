@@ -1,0 +1,195 @@
+"""Input tensors for a run: random (respecting dtype and quantization range), zeros, an image file
+(resized, normalized per the model's metadata when present) or a ``.npy``/``.npz`` file.
+
+Prepared in the parent from the model file alone (``core.reader``), saved to an ``.npz`` the worker
+loads, so the worker needs nothing but numpy and its backend. Dynamic dimensions (-1 in the
+shape signature) take the size the user gives, else 1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from core.model import numpy_dtype
+
+RANDOM_SEED = 0
+_INT_RANDOM_RANGE = (0, 10)  # non-quantized integer inputs are often ids/indices: keep them small
+
+
+class InputError(ValueError):
+    """An input source that cannot feed this model: the message names the file and the problem."""
+
+
+@dataclass
+class InputSpec:
+    name: str
+    shape: tuple[int, ...]           # concrete shape (dynamic dims resolved)
+    shape_signature: tuple[int, ...]
+    dtype: str                       # "float32", "int8", ...
+    scale: float | None = None       # per-tensor quantization of the input, if any
+    zero_point: int | None = None
+    mean: list[float] | None = None  # metadata normalization
+    std: list[float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape),
+                "shape_signature": list(self.shape_signature), "dtype": self.dtype,
+                "scale": self.scale, "zero_point": self.zero_point,
+                "mean": self.mean, "std": self.std}
+
+
+def input_specs(model, shapes: dict[str, Sequence[int]] | None = None) -> list[InputSpec]:
+    """The inputs of subgraph 0 of a ``core.model.Model``; ``shapes`` overrides by name."""
+    from core.inference.metadata import model_metadata
+    meta = model_metadata(model)
+    sg = model.subgraphs[0]
+    specs = []
+    for k, ti in enumerate(sg.inputs):
+        t = sg.tensors[ti]
+        sig = tuple(t.shape_signature) if t.shape_signature else tuple(t.shape)
+        want = (shapes or {}).get(t.name)
+        if want is not None:
+            want = tuple(int(d) for d in want)
+            if len(want) != len(sig) or any(s >= 0 and s != w for s, w in zip(sig, want)):
+                raise InputError(f"{model.path if hasattr(model, 'path') else 'model'}: input "
+                                 f"{t.name!r} has shape signature {list(sig)}; cannot resize to "
+                                 f"{list(want)}")
+            shape = want
+        else:
+            shape = tuple(d if d >= 0 else 1 for d in sig) if any(d < 0 for d in sig) \
+                else tuple(t.shape)
+        q = t.quantization
+        scale = float(q.scale[0]) if q and len(q.scale) == 1 else None
+        zp = int(q.zero_point[0]) if q and len(q.zero_point) == 1 else None
+        mi = meta.inputs[k] if k < len(meta.inputs) else None
+        specs.append(InputSpec(t.name, shape, sig, t.dtype, scale, zp,
+                               mi.mean if mi else None, mi.std if mi else None))
+    return specs
+
+
+def _np_dtype(spec: InputSpec) -> np.dtype:
+    dt = numpy_dtype(spec.dtype)
+    if dt is None or spec.dtype == "string":
+        raise InputError(f"input {spec.name!r}: dtype {spec.dtype} cannot be generated")
+    return np.dtype(dt)
+
+
+def _random(spec: InputSpec, rng: np.random.Generator) -> np.ndarray:
+    dt = _np_dtype(spec)
+    if dt == np.bool_:
+        return rng.integers(0, 2, spec.shape).astype(np.bool_)
+    if np.issubdtype(dt, np.integer):
+        if spec.scale:  # quantized: any value of the integer type is a valid quantized value
+            info = np.iinfo(dt)
+            return rng.integers(int(info.min), int(info.max) + 1, spec.shape, dtype=dt)
+        if dt == np.uint8:
+            return rng.integers(0, 256, spec.shape, dtype=dt)
+        return rng.integers(*_INT_RANDOM_RANGE, spec.shape).astype(dt)
+    lo, hi = 0.0, 1.0
+    if spec.mean is not None and spec.std is not None:  # the range of a normalized 8-bit image
+        mean, std = np.mean(spec.mean), np.mean(spec.std) or 1.0
+        lo, hi = sorted(((0 - mean) / std, (255 - mean) / std))
+    return rng.uniform(lo, hi, spec.shape).astype(dt)
+
+
+def _zeros(spec: InputSpec) -> np.ndarray:
+    dt = _np_dtype(spec)
+    fill = spec.zero_point if (spec.scale and spec.zero_point is not None) else 0
+    return np.full(spec.shape, fill, dtype=dt)
+
+
+def _image(spec: InputSpec, path: Path) -> np.ndarray:
+    try:
+        from PIL import Image
+    except ImportError:
+        raise InputError(f"{path}: reading images needs Pillow (pip install pillow)") from None
+    if len(spec.shape) != 4 or spec.shape[3] not in (1, 3):
+        raise InputError(f"{path}: input {spec.name!r} of shape {list(spec.shape)} is not an "
+                         "NHWC image tensor with 1 or 3 channels")
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if spec.shape[3] == 1 else "RGB")
+            im = im.resize((spec.shape[2], spec.shape[1]), Image.BILINEAR)
+            pixels = np.asarray(im, dtype=np.float32)
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: not a readable image ({e})") from None
+    pixels = pixels.reshape(spec.shape[1], spec.shape[2], spec.shape[3])
+    batch = np.broadcast_to(pixels, spec.shape)
+    dt = _np_dtype(spec)
+    if np.issubdtype(dt, np.floating):
+        if spec.mean is not None and spec.std is not None:
+            out = (batch - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+        else:
+            out = batch / 255.0
+        return out.astype(dt)
+    if dt == np.uint8:
+        return batch.astype(np.uint8)
+    if dt == np.int8:  # raw pixels shifted into int8, as int8 image models take them
+        return (batch - 128).astype(np.int8)
+    raise InputError(f"{path}: input {spec.name!r} has dtype {spec.dtype}; images feed float32, "
+                     "uint8 or int8 inputs")
+
+
+def _arrays(specs: list[InputSpec], path: Path) -> list[np.ndarray]:
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: not a readable .npy/.npz file ({e})") from None
+    if isinstance(loaded, np.ndarray):
+        arrays = [loaded]
+    else:
+        with loaded:
+            names = list(loaded.files)
+            by_name = {s.name: loaded[s.name] for s in specs if s.name in names}
+            arrays = [by_name[s.name] for s in specs] if len(by_name) == len(specs) \
+                else [loaded[n] for n in names]
+    if len(arrays) != len(specs):
+        raise InputError(f"{path}: has {len(arrays)} array(s); the model takes {len(specs)} "
+                         f"input(s) ({', '.join(s.name for s in specs)})")
+    out = []
+    for s, a in zip(specs, arrays):
+        dt = _np_dtype(s)
+        sig = s.shape_signature
+        if len(a.shape) != len(sig) or any(d >= 0 and d != n for d, n in zip(sig, a.shape)):
+            raise InputError(f"{path}: array for input {s.name!r} has shape {list(a.shape)}, the "
+                             f"model expects {list(sig)}")
+        if a.dtype != dt and not np.can_cast(a.dtype, dt, casting="same_kind"):
+            raise InputError(f"{path}: array for input {s.name!r} is {a.dtype}, the model expects "
+                             f"{dt}")
+        out.append(np.ascontiguousarray(a, dtype=dt))
+    return out
+
+
+def make_inputs(specs: list[InputSpec], source: str = "random",
+                seed: int = RANDOM_SEED) -> list[np.ndarray]:
+    """Arrays for ``specs`` from ``source``: "random", "zeros", or a path (image/.npy/.npz)."""
+    if source == "random":
+        rng = np.random.default_rng(seed)
+        return [_random(s, rng) for s in specs]
+    if source == "zeros":
+        return [_zeros(s) for s in specs]
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"{path}: input file not found (use 'random', 'zeros', an image, "
+                         ".npy or .npz)")
+    if path.suffix.lower() in (".npy", ".npz"):
+        return _arrays(specs, path)
+    if len(specs) != 1:
+        raise InputError(f"{path}: an image feeds a model with one input; this one has "
+                         f"{len(specs)}")
+    return [_image(specs[0], path)]
+
+
+def save_inputs(arrays: list[np.ndarray], path: str | Path) -> Path:
+    """Write arrays as ``in0``, ``in1``, ... in an .npz the worker loads in input order."""
+    path = Path(path)
+    np.savez(path, **{f"in{i}": a for i, a in enumerate(arrays)})
+    return path
+
+
+def load_inputs(path: str | Path) -> list[np.ndarray]:
+    with np.load(path, allow_pickle=False) as z:
+        return [z[f"in{i}"] for i in range(len(z.files))]

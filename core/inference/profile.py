@@ -1,0 +1,136 @@
+"""Per-op latency profile: time single-op models cut from the graph.
+
+LiteRT 2.3's Python API exposes no op profiler (the Interpreter wrapper has no profiler hook, and
+the C profiler ``LiteRtCompiledModelGetProfiler`` is only reachable with profiling switched on in
+runtime options the Python CompiledModel wrapper does not pass). So, for each operator of subgraph
+0, we build a model holding only that op (``core.builder``: same options, version, constant
+weights and quantization), feed it the op's real input values captured from one full inference
+(``experimental_preserve_all_tensors``), and time it with the run's delegate and threads. The sum of
+the per-op times is reported next to the whole-model median so the user sees how close it is (it
+misses inter-op cache effects and partition fusion, and adds one invoke overhead per op).
+
+Runs inside the worker process: a crash here is attributed to the op being timed.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+METHOD = ("single-op models cut from the graph, each timed with the run's backend, delegate and "
+          "threads on the op's real input values from one full inference")
+_CONTROL_FLOW = {"WHILE", "IF", "CALL_ONCE", "CALL"}
+_TARGET_NS_PER_OP = 150_000_000  # time budget per op
+
+
+def single_op_model(model, op, values: dict[int, np.ndarray]):
+    """A ``ModelBuilder`` with only ``op`` (subgraph 0), or raise ValueError saying why not."""
+    from core.builder import ModelBuilder
+    if op.op in _CONTROL_FLOW:
+        raise ValueError(f"{op.op} runs other subgraphs; not cut")
+    if op.op == "CUSTOM":
+        raise ValueError(f"custom op {op.custom_code}: its options are opaque; not cut")
+    sg0 = model.subgraphs[0]
+    mb = ModelBuilder(description=f"LiteLens single-op cut: op {op.index} {op.op}")
+    sg = mb.subgraph("op")
+    new: dict[int, int] = {}
+
+    def tensor(ti: int, as_input: bool) -> int:
+        if ti in new:
+            return new[ti]
+        t = sg0.tensors[ti]
+        quant = t.quantization.to_json() if t.quantization and t.quantization.scale else None
+        if t.constant:
+            idx = sg.tensor(t.name, t.shape, t.dtype, data=bytes(model.buffer_bytes(t.buffer)),
+                            quant=quant)
+        else:
+            shape = values[ti].shape if ti in values else tuple(max(d, 1) for d in t.shape)
+            idx = sg.tensor(t.name, shape, t.dtype, quant=quant)
+            if as_input:
+                sg.inputs.append(idx)
+        new[ti] = idx
+        return idx
+
+    ins = [tensor(ti, True) if ti >= 0 else -1 for ti in op.inputs]
+    outs = [tensor(ti, False) for ti in op.outputs]
+    inter = [tensor(ti, False) for ti in op.intermediates]
+    sg.outputs = outs
+    sg.op(op.op, ins, outs, op.options or None, options_table=op.options_table,
+          version=op.version, intermediates=inter)
+    return mb
+
+
+def _fallback_value(t) -> np.ndarray:
+    from core.model import numpy_dtype
+    shape = tuple(max(d, 1) for d in t.shape)
+    dt = np.dtype(numpy_dtype(t.dtype))
+    if dt.kind == "f":
+        return np.random.default_rng(0).uniform(0, 1, shape).astype(dt)
+    return np.zeros(shape, dt)
+
+
+def capture_values(cfg: dict, backend: str, arrays, model) -> tuple[dict[int, np.ndarray], str]:
+    """Every non-constant tensor of subgraph 0 after one full inference (builtin kernels, so that
+    intermediate tensors exist outside delegate partitions). Empty dict if that cannot run."""
+    from core.inference.worker import InterpreterRun
+    try:
+        r = InterpreterRun("litert" if backend == "compiled" else backend, cfg,
+                           preserve_all_tensors=True, delegate="builtin")
+        r.allocate(arrays)
+        r.set_inputs(arrays)
+        r.it.invoke()
+        vals = {}
+        for t in model.subgraphs[0].tensors:
+            if not t.constant:
+                try:
+                    vals[t.index] = np.array(r.it.get_tensor(t.index))
+                except ValueError:
+                    pass
+        return vals, "real intermediate values"
+    except Exception as e:  # e.g. a custom op only XNNPACK resolves
+        return {}, f"synthetic inputs (capture failed: {str(e).splitlines()[0][:120]})"
+
+
+def profile_ops(cfg: dict, backend: str, arrays, ch, stop) -> None:
+    from core.inference.worker import InterpreterRun
+    from core.reader import open_model
+    delegate = cfg["delegate"]
+    if delegate == "gpu":
+        ch.send("ops", ops=[], method=METHOD, note="no per-op profile for the GPU accelerator")
+        return
+    run_backend = "litert" if backend == "compiled" else backend
+    budget = int(cfg.get("profile_runs", 20))
+    with open_model(cfg["model"]) as model:
+        values, source = capture_values(cfg, backend, arrays, model)
+        ops = []
+        perf = time.perf_counter_ns
+        for op in model.subgraphs[0].operators:
+            if stop.is_set():
+                break
+            ch.send("op", index=op.index, op=op.label)
+            row = {"index": op.index, "op": op.label, "avg_ms": None}
+            try:
+                mb = single_op_model(model, op, values)
+                r = InterpreterRun(run_backend, cfg, model_content=mb.to_bytes())
+                feeds = [values[ti] if ti in values else
+                         _fallback_value(model.subgraphs[0].tensors[ti])
+                         for ti in op.inputs if ti >= 0
+                         and not model.subgraphs[0].tensors[ti].constant]
+                r.allocate(feeds)
+                r.set_inputs(feeds)
+                invoke = r.it.invoke
+                t0 = perf()
+                invoke()  # warm-up (first-run costs, lazy packing)
+                once = perf() - t0
+                n = max(3, min(budget, _TARGET_NS_PER_OP // max(once, 1)))
+                samples = []
+                for _ in range(int(n)):
+                    t0 = perf()
+                    invoke()
+                    samples.append((perf() - t0) / 1e6)
+                row["avg_ms"] = float(np.mean(samples))
+                row["runs"] = len(samples)
+            except Exception as e:  # this op is not timed; the others still are
+                row["note"] = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            ops.append(row)
+        ch.send("ops", ops=ops, method=f"{METHOD} ({source})")

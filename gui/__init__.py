@@ -1,0 +1,1 @@
+"""LiteLens GUI: thin Qt views over core results (one widget a module)."""

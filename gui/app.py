@@ -1,0 +1,40 @@
+"""``litelens-gui [--demo] [MODEL ...]``: the desktop app."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from gui.display_check import display_problem
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="litelens-gui", description="LiteLens desktop app")
+    p.add_argument("models", nargs="*", help=".tflite files to open")
+    p.add_argument("--demo", action="store_true", help="open the embedded demo model")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    problem = display_problem()
+    if problem:
+        print(f"litelens-gui: {problem}", file=sys.stderr)
+        return 3
+    from PySide6.QtWidgets import QApplication
+
+    from core.samples import demo_model_path
+    from gui.main_window import MainWindow
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("LiteLens")
+    app.setOrganizationName("LiteLens")
+    win = MainWindow()
+    paths = list(args.models)
+    if args.demo:
+        paths.insert(0, str(demo_model_path()))
+    win.show()
+    win.open_paths(paths)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

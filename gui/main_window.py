@@ -1,0 +1,177 @@
+"""The main window: opens models (File→Open, drag-and-drop, command line, recent files), one tab
+per model, errors in a dialog while the app keeps running."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
+                               QVBoxLayout, QWidget)
+
+from core import __version__
+from core.resources import resource_path
+from gui import gc_guard
+from gui.loader import ModelLoader
+from gui.model_tab import ModelTab
+
+MAX_RECENT = 10
+MODEL_FILTER = "TFLite models (*.tflite *.lite *.tfl);;All files (*)"
+
+
+class _Welcome(QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lab = QLabel("<h2>LiteLens</h2><p>Drop .tflite files here, or use File → Open "
+                     "(Ctrl+O).</p>", self)
+        lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay = QVBoxLayout(self)
+        lay.addWidget(lab)
+
+
+class MainWindow(QMainWindow):
+    model_opened = Signal(str)          # path
+    model_failed = Signal(str, str)     # path, message
+
+    def __init__(self, settings: QSettings | None = None):
+        super().__init__()
+        gc_guard.install(QApplication.instance())
+        self.settings = settings or QSettings("LiteLens", "LiteLens")
+        self.setWindowTitle("LiteLens")
+        icon = resource_path("icons/litelens.png")
+        if icon.exists():
+            self.setWindowIcon(QIcon(str(icon)))
+        self.resize(1280, 800)
+        self.setAcceptDrops(True)
+        self.tabs = QTabWidget(self)
+        self.tabs.setTabsClosable(True)
+        self.tabs.setMovable(True)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.tabs.currentChanged.connect(self._update_status)
+        self.welcome = _Welcome(self)
+        self.setCentralWidget(self.welcome)
+        self.loader = ModelLoader(self)
+        self.loader.loaded.connect(self._loaded)
+        self.loader.failed.connect(self._failed)
+        self.error_box: QMessageBox | None = None
+        self.errors: list[str] = []
+        self._build_menus()
+        self.statusBar().showMessage("Open a .tflite model to start")
+
+    # -- menus --
+    def _build_menus(self) -> None:
+        m = self.menuBar().addMenu("&File")
+        a = QAction("&Open…", self, shortcut=QKeySequence.StandardKey.Open)
+        a.triggered.connect(self.open_dialog)
+        m.addAction(a)
+        self.recent_menu = m.addMenu("Open &Recent")
+        self._rebuild_recent()
+        m.addSeparator()
+        a = QAction("&Close Tab", self, shortcut=QKeySequence.StandardKey.Close)
+        a.triggered.connect(lambda: self.close_tab(self.tabs.currentIndex()))
+        m.addAction(a)
+        a = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
+        a.triggered.connect(self.close)
+        m.addAction(a)
+        h = self.menuBar().addMenu("&Help")
+        a = QAction("&About LiteLens", self)
+        a.triggered.connect(lambda: QMessageBox.about(
+            self, "About LiteLens", f"LiteLens {__version__}\nInspector for TFLite / LiteRT models."))
+        h.addAction(a)
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        recent = [p for p in self.recent_files() if p != path]
+        recent.insert(0, path)
+        self.settings.setValue("recent_files", recent[:MAX_RECENT])
+        self._rebuild_recent()
+
+    def _rebuild_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for p in recent:
+            a = self.recent_menu.addAction(p)
+            a.triggered.connect(lambda checked=False, p=p: self.open_paths([p]))
+        if recent:
+            self.recent_menu.addSeparator()
+            clear = self.recent_menu.addAction("Clear list")
+            clear.triggered.connect(self._clear_recent)
+        self.recent_menu.setEnabled(bool(recent))
+
+    def _clear_recent(self) -> None:
+        self.settings.setValue("recent_files", [])
+        self._rebuild_recent()
+
+    # -- opening --
+    def open_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open models", "", MODEL_FILTER)
+        self.open_paths(paths)
+
+    def open_paths(self, paths) -> None:
+        for p in paths:
+            self.statusBar().showMessage(f"Opening {p}…")
+            self.loader.load(str(p))
+
+    def _loaded(self, path: str, model) -> None:
+        tab = ModelTab(model, self)
+        if self.centralWidget() is not self.tabs:
+            self.takeCentralWidget()
+            self.setCentralWidget(self.tabs)
+        i = self.tabs.addTab(tab, Path(path).name)
+        self.tabs.setTabToolTip(i, path)
+        self.tabs.setCurrentIndex(i)
+        self._remember(path)
+        self._update_status()
+        self.model_opened.emit(path)
+
+    def _failed(self, path: str, message: str) -> None:
+        self.errors.append(message)
+        self.statusBar().showMessage(f"Could not open {Path(path).name}")
+        box = QMessageBox(QMessageBox.Icon.Critical, "Cannot open model", message,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText("The file was not changed. LiteLens keeps running.")
+        box.open()  # window-modal, non-blocking
+        self.error_box = box
+        self.model_failed.emit(path, message)
+
+    def close_tab(self, index: int) -> None:
+        if index < 0:
+            return
+        tab = self.tabs.widget(index)
+        self.tabs.removeTab(index)
+        if isinstance(tab, ModelTab):
+            tab.close_model()
+            tab.deleteLater()
+        self._update_status()
+
+    def model_tabs(self) -> list[ModelTab]:
+        return [self.tabs.widget(i) for i in range(self.tabs.count())]
+
+    def _update_status(self, *_):
+        tab = self.tabs.currentWidget()
+        if isinstance(tab, ModelTab):
+            self.statusBar().showMessage(tab.status_text())
+            self.setWindowTitle(f"{Path(tab.model.path).name} — LiteLens")
+        else:
+            self.setWindowTitle("LiteLens")
+
+    # -- drag and drop --
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.loader.wait_all(5000)
+        super().closeEvent(event)

@@ -1,0 +1,50 @@
+"""One open model: info panel on the left; graph, operators, tensors (and later run, memory,
+delegates) as tabs on the right."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+
+from core.model import Model
+from gui.info_panel import InfoPanel
+from gui.op_table import OpTable
+from gui.tensor_table import TensorTable
+
+
+class ModelTab(QWidget):
+    def __init__(self, model: Model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.info = InfoPanel(model, self)
+        self.tabs = QTabWidget(self)
+        self.tabs.setDocumentMode(True)
+        self.graph = self._make_graph_panel()
+        self.tabs.addTab(self.graph, "Graph")
+        self.ops = OpTable(model, self)
+        self.tabs.addTab(self.ops, f"Operators ({model.op_count:,})")
+        self.tensors = TensorTable(model, self)
+        self.tabs.addTab(self.tensors, f"Tensors ({model.tensor_count:,})")
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(self.info)
+        split.addWidget(self.tabs)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([330, 900])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+
+    def _make_graph_panel(self) -> QWidget:
+        """The graph view's place (the graph view itself is built by gui/graph_view.py)."""
+        w = QLabel("Graph view: coming with the graph-view feature.\n"
+                   "Use the Operators and Tensors tabs meanwhile.", self)
+        w.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return w
+
+    def status_text(self) -> str:
+        m = self.model
+        return (f"{m.op_count:,} ops · {m.tensor_count:,} tensors · {len(m.subgraphs)} subgraph(s)"
+                f" · parsed in {m.parse_seconds * 1000:.0f} ms")
+
+    def close_model(self) -> None:
+        self.model.close()

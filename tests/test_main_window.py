@@ -1,0 +1,125 @@
+"""The first window: opening by argument, drag-and-drop, recent files, errors, tables."""
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from core.reader import open_model
+from gui.display_check import display_problem
+from gui.main_window import MainWindow
+from gui.model_tab import ModelTab
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.loader.wait_all()
+    gc.collect()
+
+
+def _open(qtbot, w: MainWindow, *paths) -> None:
+    with qtbot.waitSignals([w.model_opened] * len(paths), timeout=20000):
+        w.open_paths([str(p) for p in paths])
+
+
+def test_open_demo_shows_counts_from_reader(qtbot, window, demo_model_path):
+    _open(qtbot, window, demo_model_path)
+    tab = window.tabs.currentWidget()
+    assert isinstance(tab, ModelTab)
+    m = open_model(demo_model_path)
+    assert f"{m.op_count} ops" in window.statusBar().currentMessage()
+    assert f"{m.tensor_count} tensors" in window.statusBar().currentMessage()
+    assert tab.ops.model.rowCount() == m.op_count
+    assert tab.tensors.model.rowCount() == m.tensor_count
+    assert tab.info.text_for("Model")["Min runtime"] == m.min_runtime_version
+
+
+def test_drop_several_files_opens_a_tab_each(qtbot, window, demo_model_path, shared_model):
+    other = shared_model("sine_float")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(demo_model_path)), QUrl.fromLocalFile(str(other))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignals([window.model_opened] * 2, timeout=20000):
+        window.dropEvent(event)
+    names = sorted(window.tabs.tabText(i) for i in range(window.tabs.count()))
+    assert names == sorted([demo_model_path.name, other.name])
+
+
+def test_bad_file_shows_reader_message_and_app_keeps_running(qtbot, window, tmp_path,
+                                                              demo_model_path):
+    _open(qtbot, window, demo_model_path)
+    bad = tmp_path / "broken.tflite"
+    bad.write_bytes(demo_model_path.read_bytes()[:500])
+    with qtbot.waitSignal(window.model_failed, timeout=20000) as sig:
+        window.open_paths([str(bad)])
+    path, message = sig.args
+    assert path == str(bad) and str(bad) in message and "truncated" in message
+    assert window.error_box is not None and window.error_box.isVisible()
+    assert message in window.error_box.text()
+    assert window.tabs.count() == 1  # the model opened before is still there
+    window.error_box.close()
+    _open(qtbot, window, demo_model_path)  # and the app still opens files
+    assert window.tabs.count() == 2
+    assert bad.read_bytes() == demo_model_path.read_bytes()[:500]  # the file was not touched
+
+
+def test_recent_files_persist_in_settings(qtbot, tmp_path, demo_model_path, shared_model):
+    ini = str(tmp_path / "s.ini")
+    w = MainWindow(QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    other = shared_model("sine_float")
+    _open(qtbot, w, demo_model_path)
+    _open(qtbot, w, other)
+    w2 = MainWindow(QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    assert w2.recent_files() == [str(other.resolve()), str(demo_model_path.resolve())]
+    actions = [a.text() for a in w2.recent_menu.actions() if a.text() and not a.isSeparator()]
+    assert actions[:2] == [str(other.resolve()), str(demo_model_path.resolve())]
+    with qtbot.waitSignal(w2.model_opened, timeout=20000):
+        w2.recent_menu.actions()[1].trigger()
+    assert w2.tabs.tabText(0) == demo_model_path.name
+
+
+def test_operator_filter_and_sort(qtbot, window, shared_model):
+    path = shared_model("mobilenet_v2_224_float32")
+    _open(qtbot, window, path)
+    tab = window.tabs.currentWidget()
+    m = open_model(path)
+    n_dw = sum(op.op == "DEPTHWISE_CONV_2D" for op in m.subgraphs[0].operators)
+    qtbot.keyClicks(tab.ops.filter, "depthwise_conv_2d")
+    shown = tab.ops.visible_items()
+    assert len(shown) == n_dw and all(op.op == "DEPTHWISE_CONV_2D" for op in shown)
+    tab.ops.filter.clear()
+    tab.tensors.view.sortByColumn(6, Qt.SortOrder.DescendingOrder)  # bytes
+    first = tab.tensors.visible_items()[0][1]
+    assert first.bytes == max(t.bytes for t in m.subgraphs[0].tensors)
+
+
+def test_tab_close_releases_model(qtbot, window, demo_model_path):
+    _open(qtbot, window, demo_model_path)
+    window.close_tab(0)
+    assert window.tabs.count() == 0
+
+
+def test_display_problem_names_the_missing_setting():
+    msg = display_problem({"PATH": "/usr/bin"})
+    assert msg is not None and "DISPLAY" in msg and "xvfb-run" in msg
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}) is None
+
+
+def test_gui_entry_point_without_display_exits_with_message(tmp_path):
+    import subprocess
+    import sys
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "gui.app", "--demo"], capture_output=True,
+                       text=True, env=env, cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    assert r.returncode == 3 and "DISPLAY" in r.stderr and "Traceback" not in r.stderr
