@@ -158,10 +158,15 @@ class Model:
 
     @cached_property
     def sha256(self) -> str:
+        """Hash of the file, read in chunks through the file descriptor (not the mmap), so hashing
+        a GB model does not make its weights resident in this process."""
         h = hashlib.sha256()
-        view = memoryview(self._data)
-        for start in range(0, len(view), 1 << 24):
-            h.update(view[start:start + (1 << 24)])
+        if self._closer is not None:
+            with open(self.path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 22), b""):
+                    h.update(chunk)
+        else:
+            h.update(memoryview(self._data))
         return h.hexdigest()
 
     def buffer_bytes(self, index: int) -> memoryview:

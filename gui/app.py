@@ -14,6 +14,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def apply_style(app) -> None:
+    from PySide6.QtGui import QIcon
+
+    from core.resources import resource_path
+    app.setApplicationName("LiteLens")
+    app.setOrganizationName("LiteLens")
+    app.setStyle("Fusion")
+    qss = resource_path("style.qss")
+    if qss.exists():
+        app.setStyleSheet(qss.read_text())
+    icon = resource_path("icons/litelens.png")
+    if icon.exists():
+        app.setWindowIcon(QIcon(str(icon)))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     problem = display_problem()
@@ -25,8 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.samples import demo_model_path
     from gui.main_window import MainWindow
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("LiteLens")
-    app.setOrganizationName("LiteLens")
+    apply_style(app)
     win = MainWindow()
     paths = list(args.models)
     if args.demo:

@@ -64,6 +64,10 @@ def display_problem(env: dict[str, str] | None = None) -> str | None:
     plugin = _xcb_plugin()
     if plugin is not None:
         missing = missing_libraries(plugin)
+        # Qt >= 6.5 dlopen()s libxcb-cursor at run time, so ldd does not list it
+        import ctypes.util
+        if ctypes.util.find_library("xcb-cursor") is None:
+            missing.append("libxcb-cursor.so.0")
         if missing:
             pkgs = sorted({XCB_PACKAGES.get(lib, lib) for lib in missing})
             return ("Qt's X11 (xcb) platform plugin cannot load: missing system libraries "

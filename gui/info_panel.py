@@ -11,11 +11,11 @@ from core.report import info_sections
 
 def sections_html(sections) -> str:
     parts = ["<style>td{padding:1px 6px;vertical-align:top} th{text-align:left;padding-top:8px;"
-             "color:#1f5f99} td.k{color:#555;white-space:nowrap}</style><table>"]
+             "color:#1f5f99} td.k{color:#555}</style><table width='100%'>"]
     for title, rows in sections:
         parts.append(f"<tr><th colspan=2>{escape(title)}</th></tr>")
         for k, v in rows:
-            parts.append(f"<tr><td class=k>{escape(k)}</td><td>{escape(v)}</td></tr>")
+            parts.append(f"<tr><td class=k width='36%'>{escape(k)}</td><td>{escape(v)}</td></tr>")
     parts.append("</table>")
     return "".join(parts)
 

@@ -123,3 +123,12 @@ def test_gui_entry_point_without_display_exits_with_message(tmp_path):
     r = subprocess.run([sys.executable, "-m", "gui.app", "--demo"], capture_output=True,
                        text=True, env=env, cwd=Path(__file__).resolve().parent.parent, timeout=60)
     assert r.returncode == 3 and "DISPLAY" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_display_problem_lists_missing_xcb_packages(monkeypatch):
+    import gui.display_check as dc
+    monkeypatch.setattr(dc, "missing_libraries", lambda binary: ["libxcb-icccm.so.4"])
+    msg = dc.display_problem({"DISPLAY": ":0"})
+    if dc._xcb_plugin() is None:
+        pytest.skip("this PySide6 has no xcb plugin")
+    assert "libxcb-icccm4" in msg and "apt-get install" in msg
