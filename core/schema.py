@@ -174,7 +174,9 @@ TENSOR_TYPES: dict[str, tuple[str, int]] = {
 }
 
 
+@lru_cache(maxsize=None)
 def tensor_type(code: int) -> tuple[str, int]:
+    """TensorType code -> (numpy-style dtype name, bits per element or 0)."""
     name = enum_names("TensorType").get(code)
     if name is None:
         return (f"unknown_{code}", 0)

@@ -117,3 +117,34 @@ def test_metadata_and_min_runtime_version(shared_model):
     assert "min_runtime_version" in [x.name for x in m.metadata]
     raw = m.metadata_bytes("min_runtime_version").rstrip(b"\0").decode()
     assert m.min_runtime_version == raw and raw.count(".") == 2
+
+
+def _quantized_built_model():
+    import numpy as np
+
+    from core.builder import ModelBuilder
+    mb = ModelBuilder(description="int8 dense + custom op")
+    sg = mb.subgraph("main")
+    x = sg.tensor("x", [1, 16], "int8", shape_signature=[-1, 16],
+                  quant={"scale": [0.05], "zero_point": [-1]})
+    w = sg.tensor("w", [4, 16], "int8", data=np.arange(64, dtype=np.int8) - 32,
+                  quant={"scale": [0.01, 0.02, 0.03, 0.04], "zero_point": [0, 0, 0, 0]})
+    y = sg.tensor("y", [1, 4], "int8", quant={"scale": [0.1], "zero_point": [3]})
+    z = sg.tensor("z", [1, 4], "int8")
+    sg.op("FULLY_CONNECTED", [x, w, -1], [y], {"fused_activation_function": "RELU"})
+    sg.op("CUSTOM", [y], [z], custom_code="NotRegistered")
+    sg.inputs, sg.outputs = [x], [z]
+    mb.signature("serving_default", 0, {"x": x}, {"z": z})
+    return mb
+
+
+@pytest.mark.parametrize("which", ["chain", "heavy_external", "quantized_custom"])
+def test_report_matches_runtime_on_built_models(build_model, which):
+    from core.samples import synthetic_chain, weight_heavy
+    if which == "chain":
+        path = build_model(synthetic_chain(120))
+    elif which == "heavy_external":
+        path = build_model(weight_heavy(4 * 48 * 48 * 2, layers=2), external_buffers=True)
+    else:
+        path = build_model(_quantized_built_model())
+    _compare(path)
