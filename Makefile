@@ -34,7 +34,7 @@ demo-model: $(VENV)/.deps
 
 bundle: $(VENV)/.deps
 	$(PIP) install -q -e '.[bundle]'
-	$(VENV)/bin/pyinstaller --noconfirm build.spec
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pyinstaller --noconfirm build.spec
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

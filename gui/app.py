@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     from PySide6.QtWidgets import QApplication
 
+    from gui import none_guard
+    none_guard.apply()
     from core.samples import demo_model_path
     from gui.main_window import MainWindow
     app = QApplication.instance() or QApplication(sys.argv[:1])

@@ -22,6 +22,7 @@ class ModelTab(QWidget):
         self.tabs.addTab(self.graph, "Graph")
         self.ops = OpTable(model, self)
         self.tabs.addTab(self.ops, f"Operators ({model.op_count:,})")
+        self.ops.activated_item.connect(self.show_op_in_graph)
         self.tensors = TensorTable(model, self)
         self.tabs.addTab(self.tensors, f"Tensors ({model.tensor_count:,})")
         split = QSplitter(Qt.Orientation.Horizontal, self)
@@ -35,11 +36,14 @@ class ModelTab(QWidget):
         lay.addWidget(split)
 
     def _make_graph_panel(self) -> QWidget:
-        """The graph view's place (the graph view itself is built by gui/graph_view.py)."""
-        w = QLabel("Graph view: coming with the graph-view feature.\n"
-                   "Use the Operators and Tensors tabs meanwhile.", self)
-        w.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        return w
+        """The graph view (gui/graph_panel.py: canvas, minimap, search, inspector)."""
+        from gui.graph_panel import GraphPanel
+        return GraphPanel(self.model, self)
+
+    def show_op_in_graph(self, op) -> None:
+        """Double-click in the operator table: jump to that node in the graph."""
+        self.tabs.setCurrentWidget(self.graph)
+        self.graph.select_op(op.subgraph, op.index)
 
     def status_text(self) -> str:
         m = self.model

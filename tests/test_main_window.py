@@ -132,3 +132,20 @@ def test_display_problem_lists_missing_xcb_packages(monkeypatch):
     if dc._xcb_plugin() is None:
         pytest.skip("this PySide6 has no xcb plugin")
     assert "libxcb-icccm4" in msg and "apt-get install" in msg
+
+
+def test_double_click_operator_row_jumps_to_graph_node(qtbot, window, shared_model):
+    path = shared_model("mobilenet_v2_224_float32")
+    _open(qtbot, window, path)
+    tab = window.tabs.currentWidget()
+    tab.tabs.setCurrentWidget(tab.ops)
+    qtbot.keyClicks(tab.ops.filter, "mean")
+    row, op = next((r, o) for r, o in enumerate(tab.ops.visible_items()) if o.op == "MEAN")
+    view = tab.ops.view
+    rect = view.visualRect(tab.ops.proxy.index(row, 2))
+    # a real double click: press/release, then the double-click event on the same cell
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: tab.graph.inspector.current == ("op", 0, op.index), timeout=10000)
+    assert tab.tabs.currentWidget() is tab.graph
+    assert open_model(path).subgraphs[0].operators[op.index].op == "MEAN"
