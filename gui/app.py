@@ -11,6 +11,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="litelens-gui", description="LiteLens desktop app")
     p.add_argument("models", nargs="*", help=".tflite files to open")
     p.add_argument("--demo", action="store_true", help="open the embedded demo model")
+    p.add_argument("--screenshot", metavar="PNG",
+                   help="save a screenshot once the models are open, then quit (smoke test)")
     return p.parse_args(argv)
 
 
@@ -49,7 +51,20 @@ def main(argv: list[str] | None = None) -> int:
         paths.insert(0, str(demo_model_path()))
     win.show()
     win.open_paths(paths)
+    if args.screenshot:
+        _screenshot_when_ready(app, win, args.screenshot, len(paths))
     return app.exec()
+
+
+def _screenshot_when_ready(app, win, path: str, expected: int) -> None:
+    from PySide6.QtCore import QTimer
+
+    def check():
+        if win.loader.busy or win.tabs.count() + len(win.errors) < expected:
+            QTimer.singleShot(100, check)
+            return
+        QTimer.singleShot(300, lambda: (win.grab().save(path), app.exit(1 if win.errors else 0)))
+    QTimer.singleShot(100, check)
 
 
 if __name__ == "__main__":
