@@ -244,7 +244,14 @@ class GraphView(QWidget):
                        self.lay.height / 2 - self.height() / s / 2)
 
     def reset_view(self) -> None:
-        """Whole graph if it fits readably, else the top of the graph at a readable zoom."""
+        """Whole graph if it fits readably, else the top of the graph at a readable zoom.
+
+        Until the user pans, zooms or selects, the view keeps doing this when the widget is
+        resized (a freshly opened tab gets its final size only after the first layout)."""
+        self._reset_view()
+        self._auto_view = True
+
+    def _reset_view(self) -> None:
         lay = self.lay
         f = self.fit_scale() * 0.97
         if f >= 0.35:
@@ -260,6 +267,7 @@ class GraphView(QWidget):
         self.center_on(n0, s)
 
     def _set_view(self, s: float, ox: float, oy: float) -> None:
+        self._auto_view = False  # any move but reset_view's own ends the automatic fitting
         self.scale = float(min(MAX_SCALE, max(MIN_SCALE, s)))
         self.ox, self.oy = float(ox), float(oy)
         self.update()
@@ -773,4 +781,6 @@ class GraphView(QWidget):
 
     def resizeEvent(self, e) -> None:  # noqa: N802
         super().resizeEvent(e)
+        if getattr(self, "_auto_view", False) and self.lay is not None:
+            self.reset_view()
         self.viewChanged.emit()
