@@ -16,7 +16,7 @@ from core.errors import ModelError
 
 # Modules that add subcommands: each has ``add_parser(subparsers) -> None`` and sets
 # ``func=callable(args) -> int`` on its parser.
-_SUBCOMMAND_MODULES: tuple[str, ...] = ()
+_SUBCOMMAND_MODULES: tuple[str, ...] = ("core.inference.cli",)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -32,6 +32,10 @@ def apply_style(app) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else argv
+    if raw[:1] == ["--litelens-worker"]:  # a frozen bundle starts its inference worker this way
+        from core.inference.worker import main as worker_main
+        return worker_main()
     args = parse_args(argv)
     problem = display_problem()
     if problem:

@@ -174,4 +174,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.loader.wait_all(5000)
+        for tab in self.model_tabs():
+            if isinstance(tab, ModelTab):
+                tab.run.shutdown()  # stop any inference worker process
         super().closeEvent(event)

@@ -1,13 +1,15 @@
-"""One open model: info panel on the left; graph, operators, tensors (and later run, memory,
-delegates) as tabs on the right."""
+"""One open model: info panel on the left; graph, operators, tensors and run as tabs on the
+right."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from core.heat import heat_overlay
 from core.model import Model
 from gui.info_panel import InfoPanel
 from gui.op_table import OpTable
+from gui.run_panel import RunPanel
 from gui.tensor_table import TensorTable
 
 
@@ -25,6 +27,9 @@ class ModelTab(QWidget):
         self.ops.activated_item.connect(self.show_op_in_graph)
         self.tensors = TensorTable(model, self)
         self.tabs.addTab(self.tensors, f"Tensors ({model.tensor_count:,})")
+        self.run = RunPanel(model.path, self)
+        self.run.op_profile_ready.connect(self.show_op_latency)
+        self.tabs.addTab(self.run, "Run")
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(self.info)
         split.addWidget(self.tabs)
@@ -45,10 +50,16 @@ class ModelTab(QWidget):
         self.tabs.setCurrentWidget(self.graph)
         self.graph.select_op(op.subgraph, op.index)
 
+    def show_op_latency(self, times: dict) -> None:
+        """Per-op latency from the Run panel's profile as a heat overlay on the graph."""
+        o = heat_overlay(times)
+        self.graph.view.set_overlay("latency", o["colors"], o["badges"], o["legend"], subgraph=0)
+
     def status_text(self) -> str:
         m = self.model
         return (f"{m.op_count:,} ops · {m.tensor_count:,} tensors · {len(m.subgraphs)} subgraph(s)"
                 f" · parsed in {m.parse_seconds * 1000:.0f} ms")
 
     def close_model(self) -> None:
+        self.run.shutdown()
         self.model.close()

@@ -149,3 +149,21 @@ def test_double_click_operator_row_jumps_to_graph_node(qtbot, window, shared_mod
     qtbot.waitUntil(lambda: tab.graph.inspector.current == ("op", 0, op.index), timeout=10000)
     assert tab.tabs.currentWidget() is tab.graph
     assert open_model(path).subgraphs[0].operators[op.index].op == "MEAN"
+
+
+def test_run_tab_profile_colours_the_graph(qtbot, window, demo_model_path):
+    _open(qtbot, window, demo_model_path)
+    tab = window.tabs.currentWidget()
+    tab.tabs.setCurrentWidget(tab.run)
+    tab.run.runs.setValue(5)
+    tab.run.profile.setChecked(True)
+    with qtbot.waitSignal(tab.run.op_profile_ready, timeout=90_000) as sig:
+        tab.run.start()
+    times = sig.args[0]
+    (overlay,) = [o for o in tab.graph.view.overlays() if o.name == "latency"]
+    slowest = max(times, key=times.get)
+    assert set(overlay.colors) == {(0, op) for op in times}
+    assert overlay.badges[(0, slowest)].endswith("ms")
+    # the slowest op gets the hottest colour of the legend
+    assert overlay.colors[(0, slowest)].name() == overlay.legend[-1][1].name()
+    qtbot.waitUntil(lambda: not tab.run.running, timeout=30_000)

@@ -1,7 +1,7 @@
 """Live inference and benchmarking (issue 4).
 
-The parent side (``runner``) spawns ``python -m core.inference.worker`` — optionally with another
-interpreter — and talks to it over pipes in JSON lines, so a kernel that crashes or hangs ends only
+The parent side (``runner``) spawns ``python -m core.inference.worker`` (optionally with another
+interpreter) and talks to it over pipes in JSON lines, so a kernel that crashes or hangs ends only
 the worker. ``stats`` summarises latencies, ``inputs`` makes input tensors, ``metadata`` reads the
 TFLite metadata (normalization, labels), ``profile`` times single-op models cut from the graph.
 Nothing here imports Qt.

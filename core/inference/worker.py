@@ -88,11 +88,17 @@ class RssSampler(threading.Thread):
 
 
 class NativeLog:
-    """Capture fd 2 (where LiteRT logs) during a block, then forward it to the real stderr."""
+    """Capture fd 2 (where LiteRT logs) during a block, then forward it to the real stderr.
+
+    With ``path`` the capture is a file the parent can read if the runtime kills the process
+    inside the block (an abort during allocation leaves its last words there)."""
+    def __init__(self, path: str | None = None):
+        self.path = path
+
     def __enter__(self):
         sys.stderr.flush()
         self._saved = os.dup(2)
-        self._tmp = tempfile.TemporaryFile()
+        self._tmp = open(self.path, "w+b") if self.path else tempfile.TemporaryFile()
         os.dup2(self._tmp.fileno(), 2)
         self.text = ""
         return self
@@ -177,8 +183,9 @@ class InterpreterRun:
                 raise WorkerError("delegate", f"{lib}: external delegate library not found")
             try:
                 delegates.append(load_delegate(lib, dict(cfg.get("delegate_options") or {})))
-            except (ValueError, OSError, RuntimeError) as e:
-                raise WorkerError("delegate", f"{lib}: cannot load external delegate ({e})") \
+            except Exception as e:  # noqa: BLE001 - load_delegate raises several types
+                detail = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+                raise WorkerError("delegate", f"{lib}: cannot load external delegate ({detail})") \
                     from None
             kw["experimental_delegates"] = delegates
         elif delegate == "gpu":
@@ -200,7 +207,7 @@ class InterpreterRun:
         resized = False
         for d, a in zip(self.inp, arrays):
             if tuple(d["shape"]) != tuple(a.shape):
-                it.resize_input_tensor(d["index"], list(a.shape), strict=False)
+                it.resize_tensor_input(d["index"], list(a.shape), strict=False)
                 resized = True
         it.allocate_tensors()
         if resized:
@@ -327,7 +334,11 @@ def _stdin_listener(stop: threading.Event) -> None:
 
 
 def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
-    import numpy as np
+    try:
+        import numpy as np
+    except ImportError as e:
+        raise WorkerError("backend_missing", f"numpy is not installed in {sys.executable} ({e}); "
+                                             "the worker needs numpy and a backend") from None
     stage = "import"
     ch.send("stage", stage=stage)
     backend = cfg.get("backend", "litert")
@@ -346,7 +357,7 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
     ch.send("stage", stage="load")
     t0 = time.perf_counter_ns()
-    log = NativeLog()
+    log = NativeLog(cfg.get("native_log"))
     try:
         with log:
             runner = CompiledRun(cfg) if backend == "compiled" else InterpreterRun(backend, cfg)
@@ -406,8 +417,15 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
     if cfg.get("profile") and not stop.is_set():
         ch.send("stage", stage="profile")
-        from core.inference.profile import profile_ops
-        profile_ops(cfg, backend, arrays, ch, stop)
+        try:
+            import core.builder  # noqa: F401
+            import core.reader  # noqa: F401
+            from core.inference.profile import profile_ops
+        except ImportError as e:  # the model reader needs ai_edge_litert's schema + flatbuffers
+            ch.send("ops", ops=[], method="", note=f"no per-op profile: LiteLens' model reader "
+                                                   f"cannot be imported in {sys.executable} ({e})")
+        else:
+            profile_ops(cfg, backend, arrays, ch, stop)
 
     sampler.halt()
     ch.send("done", runs=runs_done, stopped=stop.is_set(), rss_peak=max(sampler.peak,

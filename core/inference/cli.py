@@ -1,0 +1,130 @@
+"""``litelens bench MODEL``: run a model in the isolated worker and print what the Run panel shows.
+
+Exit codes: 0 ran, 2 bad input (unreadable model, bad option, input file that does not fit),
+1 the runtime failed (cannot allocate, crashed, timed out, backend missing).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from core.inference import BACKENDS
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("bench", help="run and benchmark a model in an isolated worker")
+    p.add_argument("model", help="path to a .tflite file")
+    p.add_argument("--backend", default="litert", choices=BACKENDS,
+                   help="litert (ai_edge_litert Interpreter, default), compiled (LiteRT "
+                        "CompiledModel), tflite_runtime, tensorflow")
+    p.add_argument("--delegate", default="xnnpack", metavar="D",
+                   help="xnnpack (default), builtin, reference, gpu, or external:PATH.so")
+    p.add_argument("--delegate-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="option for an external delegate (repeatable)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--runs", type=int, default=50)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--input", default="random", metavar="SRC",
+                   help="random (default), zeros, or an image / .npy / .npz file")
+    p.add_argument("--shape", action="append", default=[], metavar="NAME=D,D,...",
+                   help="concrete shape for a dynamic input (repeatable)")
+    p.add_argument("--profile", action="store_true", help="per-op latency profile")
+    p.add_argument("--python", default=None, metavar="PATH",
+                   help="run the worker with this Python (e.g. a tflite-runtime venv)")
+    p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                   help="kill the worker after this many seconds")
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=_bench)
+
+
+def _kv(items: list[str], what: str) -> dict:
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise ValueError(f"{what} {it!r} is not KEY=VALUE")
+        k, v = it.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _err(msg: str) -> int:
+    print(f"litelens: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from core.inference.inputs import InputError
+    from core.inference.runner import ConfigError, RunConfig, WorkerSession
+    try:
+        shapes = {k: [int(d) for d in v.split(",")] for k, v in
+                  _kv(args.shape, "--shape").items()} or None
+        cfg = RunConfig(model=args.model, backend=args.backend, delegate=args.delegate,
+                        delegate_options=_kv(args.delegate_option, "--delegate-option"),
+                        threads=args.threads, runs=args.runs, warmup=args.warmup,
+                        input_source=args.input, shapes=shapes, profile=args.profile,
+                        python_exe=args.python, timeout_s=args.timeout)
+        session = WorkerSession(cfg)
+    except (ConfigError, InputError, ValueError) as e:
+        return _err(str(e))
+    session.start()
+    try:
+        res = session.run_to_end()
+    except KeyboardInterrupt:
+        session.kill()
+        raise
+    if args.json:
+        json.dump(res, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(format_text(res))
+    if res["error"]:
+        if not args.json:
+            print(f"litelens: error: {res['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _mb(b) -> str:
+    return f"{b / 2**20:.1f} MB" if b else "-"
+
+
+def format_text(r: dict) -> str:
+    lines = [f"model     {r['model']}",
+             f"backend   {r['backend']}  delegate {r['delegate']}  threads {r['threads']}"]
+    if r["init_ms"] is not None:
+        lines.append(f"init      {r['init_ms']:.2f} ms   first inference "
+                     f"{(r['first_ms'] or 0):.3f} ms")
+    lat, w = r["latency_ms"], r["warmup_ms"]
+    if w["runs"]:
+        lines.append(f"warmup    {w['runs']} runs, mean {w['mean']:.3f} ms")
+    if lat["runs"]:
+        lines.append(f"latency   {lat['runs']} runs: min {lat['min']:.3f}  median "
+                     f"{lat['median']:.3f}  mean {lat['mean']:.3f}  std {lat['std']:.3f}  "
+                     f"p90 {lat['p90']:.3f}  p99 {lat['p99']:.3f} ms")
+    rss = r["rss_bytes"]
+    lines.append(f"memory    before load {_mb(rss['before_load'])}  after init "
+                 f"{_mb(rss['after_init'])}  peak {_mb(rss['peak'])}  (high-water "
+                 f"{_mb(rss['hwm'])})")
+    for o in r["outputs"]:
+        desc = f"output    {o['name']} {o['shape']} {o['dtype']}"
+        if "min" in o:
+            desc += f"  min {o['min']:.4g} max {o['max']:.4g} mean {o['mean']:.4g}"
+        lines.append(desc)
+        for item in o.get("topk", []):
+            label = f" {item[2]}" if len(item) > 2 and item[2] else ""
+            lines.append(f"            #{item[0]}{label}: {item[1]:.4f}")
+    if r["ops"]:
+        prof = r.get("profile", {})
+        lines.append(f"per-op    {prof.get('timed_ops')}/{prof.get('ops')} ops timed, sum "
+                     f"{prof.get('sum_ms', 0):.3f} ms = {(prof.get('sum_vs_median') or 0):.2f}× "
+                     "the median")
+        top = sorted((o for o in r["ops"] if o["avg_ms"] is not None),
+                     key=lambda o: -o["avg_ms"])[:10]
+        for o in top:
+            lines.append(f"  op {o['index']:>4} {o['op']:<24} {o['avg_ms']:.4f} ms")
+    elif (r.get("profile") or {}).get("note"):
+        lines.append(f"per-op    {r['profile']['note']}")
+    if r["error"]:
+        lines.append(f"error     {r['error']}")
+    return "\n".join(lines)

@@ -1,0 +1,48 @@
+"""Export benchmark results (the dicts ``WorkerSession.result()`` returns) as CSV or JSON."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from core.inference.stats import STAT_KEYS
+
+CSV_COLUMNS = (["label", "model", "backend", "delegate", "threads", "python", "input_source",
+                "status", "init_ms", "first_ms"] + [f"latency_{k}" + ("" if k == "runs" else "_ms")
+                                                    for k in STAT_KEYS]
+               + ["rss_before_load", "rss_after_init", "rss_peak", "rss_hwm", "ops_sum_ms",
+                  "error"])
+
+
+def result_row(res: dict, label: str = "") -> dict:
+    lat, rss = res.get("latency_ms", {}), res.get("rss_bytes", {})
+    row = {"label": label or f"{res.get('delegate')}/{res.get('threads')}t",
+           **{k: res.get(k) for k in ("model", "backend", "delegate", "threads", "python",
+                                      "input_source", "status", "init_ms", "first_ms", "error")},
+           "rss_before_load": rss.get("before_load"), "rss_after_init": rss.get("after_init"),
+           "rss_peak": rss.get("peak"), "rss_hwm": rss.get("hwm"),
+           "ops_sum_ms": (res.get("profile") or {}).get("sum_ms")}
+    for k in STAT_KEYS:
+        row[f"latency_{k}" + ("" if k == "runs" else "_ms")] = lat.get(k)
+    return row
+
+
+def results_csv(results: list[tuple[str, dict]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for label, res in results:
+        w.writerow({k: ("" if v is None else v) for k, v in result_row(res, label).items()})
+    return buf.getvalue()
+
+
+def export_results(results: list[tuple[str, dict]], path: str | Path) -> Path:
+    """Write ``[(label, result), ...]`` to ``path``: CSV for .csv, else JSON (full results)."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        path.write_text(results_csv(results), encoding="utf-8")
+    else:
+        path.write_text(json.dumps([{"label": lb, **res} for lb, res in results], indent=1),
+                        encoding="utf-8")
+    return path
