@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 import core.inference.metadata  # noqa: F401
 import core.reader  # noqa: F401
 from core.errors import ModelError
-from core.inference.export import export_results
+from core.inference.export import export_results, output_lines
 from core.inference.inputs import InputError
 from core.inference.runner import ConfigError, RunConfig, WorkerSession
 from gui import none_guard
@@ -481,16 +481,7 @@ class RunPanel(QWidget):
         self.table.scrollToBottom()
 
     def _show_outputs(self, res: dict) -> None:
-        lines = []
-        for o in res.get("outputs", []):
-            line = f"{o['name']}  {o['shape']}  {o['dtype']}"
-            if "min" in o:
-                line += f"   min {o['min']:.4g}  max {o['max']:.4g}  mean {o['mean']:.4g}"
-            lines.append(line)
-            for item in o.get("topk", []):
-                lab = f"  {item[2]}" if len(item) > 2 and item[2] else ""
-                lines.append(f"    #{item[0]}{lab}: {item[1]:.4f}")
-        self.outputs_text.setPlainText("\n".join(lines))
+        self.outputs_text.setPlainText("\n".join(output_lines(res.get("outputs", []))))
 
     def _show_ops(self, res: dict) -> None:
         ops = res["ops"]

@@ -10,6 +10,7 @@ import json
 import sys
 
 from core.inference import BACKENDS
+from core.inference.export import output_lines
 
 
 def add_parser(subparsers) -> None:
@@ -106,14 +107,8 @@ def format_text(r: dict) -> str:
     lines.append(f"memory    before load {_mb(rss['before_load'])}  after init "
                  f"{_mb(rss['after_init'])}  peak {_mb(rss['peak'])}  (high-water "
                  f"{_mb(rss['hwm'])})")
-    for o in r["outputs"]:
-        desc = f"output    {o['name']} {o['shape']} {o['dtype']}"
-        if "min" in o:
-            desc += f"  min {o['min']:.4g} max {o['max']:.4g} mean {o['mean']:.4g}"
-        lines.append(desc)
-        for item in o.get("topk", []):
-            label = f" {item[2]}" if len(item) > 2 and item[2] else ""
-            lines.append(f"            #{item[0]}{label}: {item[1]:.4f}")
+    lines += [("          " if line.startswith(" ") else "output    ") + line
+              for line in output_lines(r["outputs"])]
     if r["ops"]:
         prof = r.get("profile", {})
         lines.append(f"per-op    {prof.get('timed_ops')}/{prof.get('ops')} ops timed, sum "

@@ -46,3 +46,17 @@ def export_results(results: list[tuple[str, dict]], path: str | Path) -> Path:
         path.write_text(json.dumps([{"label": lb, **res} for lb, res in results], indent=1),
                         encoding="utf-8")
     return path
+
+
+def output_lines(outputs: list[dict], indent: str = "") -> list[str]:
+    """Model outputs of a run as text: name, shape, dtype, stats and top-k with labels."""
+    lines = []
+    for o in outputs:
+        line = f"{indent}{o['name']}  {o['shape']}  {o['dtype']}"
+        if "min" in o:
+            line += f"   min {o['min']:.4g}  max {o['max']:.4g}  mean {o['mean']:.4g}"
+        lines.append(line)
+        for item in o.get("topk", []):
+            label = f"  {item[2]}" if len(item) > 2 and item[2] else ""
+            lines.append(f"{indent}    #{item[0]}{label}: {item[1]:.4f}")
+    return lines
