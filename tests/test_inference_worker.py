@@ -266,3 +266,18 @@ def test_tflite_runtime_backend_in_another_venv(demo_model_path):
     assert r["backend"].startswith("tflite-runtime ") and r["python"] == exe
     assert [i for i, *_ in r["outputs"][0]["topk"]] == list(np.argsort(-expected)[:5])
     assert r["latency_ms"]["runs"] == 5
+
+
+def test_worker_high_water_mark_is_its_own_not_the_parents(tmp_path):
+    """A big parent process must not inflate the worker's reported peak RSS."""
+    import numpy as np
+
+    from core.inference.runner import RunConfig, run_benchmark
+    from core.samples import demo_model_path
+    ballast = np.ones(400 * 2**20 // 8)  # 400 MiB resident in this (parent) process
+    r = run_benchmark(RunConfig(model=str(demo_model_path()), runs=3, warmup=0))
+    assert ballast.sum() > 0
+    assert r["status"] == "ok", r
+    rss = r["rss_bytes"]
+    assert rss["hwm"] >= rss["after_init"] * 0.9
+    assert rss["hwm"] < 300 * 2**20, rss  # the demo model's worker is far below the ballast

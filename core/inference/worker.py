@@ -59,6 +59,18 @@ def _rss_bytes() -> int:
 
 
 def _hwm_bytes() -> int:
+    """The kernel's peak-RSS mark of this process.
+
+    On Linux, VmHWM of /proc/self/status: ru_maxrss would be wrong here, because the kernel
+    carries it over fork+exec, so a worker started by a large parent (the GUI, a benchmark
+    holding big graphs) would report the parent's size."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
         kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
