@@ -1,26 +1,34 @@
-"""A sortable table with a filter box: the base of the operator and tensor tables."""
+"""A sortable table with a filter box: the base of the operator and tensor tables.
+
+Filtering and sorting happen in the model over a row-order list, not in a QSortFilterProxyModel:
+the proxy calls back into Python for every row (filterAcceptsRow, data for sort keys) whenever
+anything changes, which froze the UI for seconds on 100k-row models. Here a filter is one list
+comprehension over cached lower-case row texts and a sort one ``sorted`` over the column's keys.
+"""
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QHeaderView, QLabel, QLineEdit, QTableView,
                                QVBoxLayout, QWidget)
-
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 class RowsModel(QAbstractTableModel):
     """Rows are computed lazily per cell from ``items`` by ``cell(item, column)``; a cell returns
-    (display text, sort key)."""
+    (display text, sort key). ``order`` lists the item indices shown, in display order."""
 
     columns: tuple[str, ...] = ()
 
     def __init__(self, items: list, parent=None):
         super().__init__(parent)
         self.items = items
+        self.order: list[int] = list(range(len(items)))
         self._search: list[str | None] = [None] * len(items)
+        self._terms: list[str] = []
+        self._sort: tuple[int, Qt.SortOrder] = (-1, Qt.SortOrder.AscendingOrder)
 
+    # -- Qt model API --
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802 (Qt API)
-        return 0 if parent.isValid() else len(self.items)
+        return 0 if parent.isValid() else len(self.order)
 
     def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.columns)
@@ -30,57 +38,59 @@ class RowsModel(QAbstractTableModel):
             return self.columns[section]
         return None
 
-    def cell(self, item, column: int) -> tuple[str, object]:
-        raise NotImplementedError
-
-    def search_text(self, row: int) -> str:
-        """Lower-case text the filter matches against (cached per row)."""
-        text = self._search[row]
-        if text is None:
-            text = " ".join(self.cell(self.items[row], c)[0] for c in self.search_columns()).lower()
-            self._search[row] = text
-        return text
-
-    def search_columns(self) -> range:
-        return range(len(self.columns))
-
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
-        item = self.items[index.row()]
+        item = self.items[self.order[index.row()]]
         if role == Qt.ItemDataRole.DisplayRole:
             return self.cell(item, index.column())[0]
-        if role == SORT_ROLE:
-            return self.cell(item, index.column())[1]
         if role == Qt.ItemDataRole.ToolTipRole:
             return self.tooltip(item, index.column())
         return None
+
+    def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
+        self._sort = (column, order)
+        self.layoutAboutToBeChanged.emit()
+        self._apply()
+        self.layoutChanged.emit()
+
+    # -- content --
+    def cell(self, item, column: int) -> tuple[str, object]:
+        raise NotImplementedError
 
     def tooltip(self, item, column: int) -> str | None:
         text = self.cell(item, column)[0]
         return text if len(text) > 40 else None
 
-
-class _Proxy(QSortFilterProxyModel):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._terms: list[str] = []
-        self.setSortRole(SORT_ROLE)
+    def search_text(self, row: int) -> str:
+        """Lower-case text the filter matches against (cached per item)."""
+        text = self._search[row]
+        if text is None:
+            text = " ".join(self.cell(self.items[row], c)[0]
+                            for c in range(len(self.columns))).lower()
+            self._search[row] = text
+        return text
 
     def set_filter(self, text: str) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10
-            self.beginFilterChange()
-            self._terms = text.lower().split()
-            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-        else:
-            self._terms = text.lower().split()
-            self.invalidateFilter()
+        self.beginResetModel()
+        self._terms = text.lower().split()
+        self._apply()
+        self.endResetModel()
 
-    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802
-        if not self._terms:
-            return True
-        text = self.sourceModel().search_text(row)
-        return all(t in text for t in self._terms)
+    def item_at(self, row: int):
+        return self.items[self.order[row]]
+
+    def _apply(self) -> None:
+        rows = range(len(self.items))
+        if self._terms:
+            terms = self._terms
+            rows = [i for i in rows if all(t in self.search_text(i) for t in terms)]
+        column, order = self._sort
+        if column >= 0:
+            items, cell = self.items, self.cell
+            rows = sorted(rows, key=lambda i: cell(items[i], column)[1],
+                          reverse=order == Qt.SortOrder.DescendingOrder)
+        self.order = list(rows)
 
 
 class FilterTable(QWidget):
@@ -91,25 +101,25 @@ class FilterTable(QWidget):
     def __init__(self, model: RowsModel, placeholder: str, parent=None):
         super().__init__(parent)
         self.model = model
-        self.proxy = _Proxy(self)
-        self.proxy.setSourceModel(model)
         self.filter = QLineEdit(self)
         self.filter.setPlaceholderText(placeholder)
         self.filter.setClearButtonEnabled(True)
         self.filter.textChanged.connect(self._filter_changed)
         self.count = QLabel(self)
         self.view = QTableView(self)
-        self.view.setModel(self.proxy)
-        self.view.setSortingEnabled(True)
-        self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
-        self.view.setAlternatingRowColors(True)
-        self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.view.setWordWrap(False)
-        self.view.verticalHeader().setVisible(False)
-        self.view.verticalHeader().setDefaultSectionSize(22)
+        vh = self.view.verticalHeader()
+        vh.setVisible(False)
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        vh.setDefaultSectionSize(22)
+        self.view.setModel(model)
         hh = self.view.horizontalHeader()
+        hh.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # enabling sorting must not sort
+        self.view.setSortingEnabled(True)
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setStretchLastSection(True)
+        self.view.setAlternatingRowColors(True)
+        self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         self.view.doubleClicked.connect(self._activated)
         top = QHBoxLayout()
         top.addWidget(self.filter, 1)
@@ -125,17 +135,15 @@ class FilterTable(QWidget):
             self.view.setColumnWidth(i, w)
 
     def _filter_changed(self, text: str) -> None:
-        self.proxy.set_filter(text)
+        self.model.set_filter(text)
         self._update_count()
 
     def _update_count(self) -> None:
-        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        shown, total = len(self.model.order), len(self.model.items)
         self.count.setText(f"{shown:,} of {total:,}" if shown != total else f"{total:,}")
 
     def _activated(self, index: QModelIndex) -> None:
-        src = self.proxy.mapToSource(index)
-        self.activated_item.emit(self.model.items[src.row()])
+        self.activated_item.emit(self.model.item_at(index.row()))
 
     def visible_items(self) -> list:
-        return [self.model.items[self.proxy.mapToSource(self.proxy.index(r, 0)).row()]
-                for r in range(self.proxy.rowCount())]
+        return [self.model.items[i] for i in self.model.order]

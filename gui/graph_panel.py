@@ -36,6 +36,15 @@ MAX_RESULTS = 1000
 _RUNNING: set[LayoutWorker] = set()  # workers outlive a closed panel until they stop
 
 
+_ORPHANS: set = set()  # layout threads of closed tabs, still finishing
+
+
+def wait_for_orphans(ms: int = 5000) -> None:
+    """At exit: give cancelled layout threads time to end (they stop at the next check)."""
+    for w in list(_ORPHANS):
+        w.wait(ms)
+
+
 class GraphPanel(QWidget):
     layoutReady = Signal(int)   # subgraph index, once its layout is shown
 
@@ -215,6 +224,20 @@ class GraphPanel(QWidget):
         self.retry_btn.hide()
         self._progress_timer.start()
         w.start()
+
+    def shutdown(self) -> None:
+        """Closing the tab: stop a running layout without blocking the UI. The thread is
+        detached and deletes itself when it notices the cancel (a QThread destroyed while
+        running would abort the process)."""
+        w = self.worker
+        if w is None:
+            return
+        w.cancel()
+        self._detach_worker()
+        if w.isRunning():
+            w.setParent(None)
+            _ORPHANS.add(w)
+            w.finished.connect(lambda w=w: (_ORPHANS.discard(w), w.deleteLater()))
 
     def cancel_layout(self, quiet: bool = False) -> None:
         if self.worker is not None:

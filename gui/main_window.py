@@ -176,5 +176,7 @@ class MainWindow(QMainWindow):
         self.loader.wait_all(5000)
         for tab in self.model_tabs():
             if isinstance(tab, ModelTab):
-                tab.run.shutdown()  # stop any inference worker process
+                tab.close_model()  # stop inference workers and layout threads
+        from gui.graph_panel import wait_for_orphans
+        wait_for_orphans()
         super().closeEvent(event)

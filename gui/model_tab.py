@@ -27,9 +27,11 @@ class ModelTab(QWidget):
         self.ops.activated_item.connect(self.show_op_in_graph)
         self.tensors = TensorTable(model, self)
         self.tabs.addTab(self.tensors, f"Tensors ({model.tensor_count:,})")
-        self.run = RunPanel(model.path, self)
-        self.run.op_profile_ready.connect(self.show_op_latency)
-        self.tabs.addTab(self.run, "Run")
+        self.run: RunPanel | None = None  # built when the Run tab is first shown (pyqtgraph
+        self._run_slot = QWidget(self)    # plots cost ~0.1-0.8 s to create)
+        QVBoxLayout(self._run_slot).setContentsMargins(0, 0, 0, 0)
+        self.tabs.addTab(self._run_slot, "Run")
+        self.tabs.currentChanged.connect(self._tab_changed)
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(self.info)
         split.addWidget(self.tabs)
@@ -50,6 +52,19 @@ class ModelTab(QWidget):
         self.tabs.setCurrentWidget(self.graph)
         self.graph.select_op(op.subgraph, op.index)
 
+    def _tab_changed(self, index: int) -> None:
+        if self.tabs.widget(index) is self._run_slot:
+            self.run_panel()
+
+    def run_panel(self) -> RunPanel:
+        """The Run panel, created on first use."""
+        if self.run is None:
+            self.run = RunPanel(self.model.path, self._run_slot)
+            self.run.op_profile_ready.connect(self.show_op_latency)
+            self._run_slot.layout().addWidget(self.run)
+            self.run.show()
+        return self.run
+
     def show_op_latency(self, times: dict) -> None:
         """Per-op latency from the Run panel's profile as a heat overlay on the graph."""
         o = heat_overlay(times)
@@ -61,5 +76,8 @@ class ModelTab(QWidget):
                 f" · parsed in {m.parse_seconds * 1000:.0f} ms")
 
     def close_model(self) -> None:
-        self.run.shutdown()
+        if self.run is not None:
+            self.run.shutdown()
+        if hasattr(self.graph, "shutdown"):
+            self.graph.shutdown()
         self.model.close()

@@ -29,9 +29,6 @@ class OpRows(RowsModel):
         text = options_summary(op.options)
         return text, text
 
-    def search_columns(self):
-        return (2, 4, 5)
-
     def search_text(self, row: int) -> str:
         text = self._search[row]
         if text is None:

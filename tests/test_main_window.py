@@ -142,7 +142,7 @@ def test_double_click_operator_row_jumps_to_graph_node(qtbot, window, shared_mod
     qtbot.keyClicks(tab.ops.filter, "mean")
     row, op = next((r, o) for r, o in enumerate(tab.ops.visible_items()) if o.op == "MEAN")
     view = tab.ops.view
-    rect = view.visualRect(tab.ops.proxy.index(row, 2))
+    rect = view.visualRect(tab.ops.model.index(row, 2))
     # a real double click: press/release, then the double-click event on the same cell
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -154,7 +154,10 @@ def test_double_click_operator_row_jumps_to_graph_node(qtbot, window, shared_mod
 def test_run_tab_profile_colours_the_graph(qtbot, window, demo_model_path):
     _open(qtbot, window, demo_model_path)
     tab = window.tabs.currentWidget()
-    tab.tabs.setCurrentWidget(tab.run)
+    assert tab.run is None  # built on first use
+    run_tab = next(i for i in range(tab.tabs.count()) if tab.tabs.tabText(i) == "Run")
+    tab.tabs.setCurrentIndex(run_tab)
+    assert tab.run is not None and tab.run.isVisible()
     tab.run.runs.setValue(5)
     tab.run.profile.setChecked(True)
     with qtbot.waitSignal(tab.run.op_profile_ready, timeout=90_000) as sig:
@@ -167,3 +170,20 @@ def test_run_tab_profile_colours_the_graph(qtbot, window, demo_model_path):
     # the slowest op gets the hottest colour of the legend
     assert overlay.colors[(0, slowest)].name() == overlay.legend[-1][1].name()
     qtbot.waitUntil(lambda: not tab.run.running, timeout=30_000)
+
+
+def test_closing_a_tab_while_its_graph_is_laid_out(qtbot, window, tmp_path):
+    from core.samples import synthetic_chain
+    from gui.graph_panel import wait_for_orphans
+    path = synthetic_chain(6000).save(tmp_path / "chain6000.tflite")
+    _open(qtbot, window, path)
+    tab = window.tabs.currentWidget()
+    qtbot.waitUntil(lambda: tab.graph.worker is not None and tab.graph.worker.isRunning(),
+                    timeout=10000)
+    worker = tab.graph.worker
+    window.close_tab(0)
+    assert window.tabs.count() == 0
+    wait_for_orphans()
+    assert not worker.isRunning()
+    _open(qtbot, window, path)  # the app carries on
+    assert window.tabs.count() == 1
