@@ -177,7 +177,7 @@ def run() -> str:
     lines += [f"### Worker memory: {target.stem}", "",
               f"before load {rss['before_load'] / 2**20:.1f} MB → after init "
               f"{rss['after_init'] / 2**20:.1f} MB → peak (50 ms samples) "
-              f"{rss['peak'] / 2**20:.1f} MB; kernel high-water mark (ru_maxrss) "
+              f"{rss['peak'] / 2**20:.1f} MB; kernel high-water mark (VmHWM) "
               f"{rss['hwm'] / 2**20:.1f} MB; init {r['init_ms']:.1f} ms.", ""]
 
     lines += ["### UI responsiveness", "", _ui_probe(target, 200 if mnv2 else 20000), ""]
