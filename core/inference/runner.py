@@ -148,7 +148,7 @@ class WorkerSession:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
         wcfg = {**self.cfg.to_json(), "inputs": str(self.inputs_path),
                 "native_log": str(Path(self._tmpdir) / "native.log"),
-                "model": str(Path(self.cfg.model).resolve())}
+                "model": os.path.abspath(self.cfg.model)}  # as named, symlinks kept
         if self.cfg.python_exe is None and getattr(sys, "frozen", False):
             # PyInstaller bundle: the app binary runs the worker (gui/app.py dispatches)
             cmd = [sys.executable, WORKER_FLAG]
