@@ -262,9 +262,10 @@ class GraphView(QWidget):
         self._set_view(s, lay.width / 2 - self.width() / s / 2, max(0.0, top - 20))
         if lay.width * s < self.width():
             return
-        # wide graph: start at the first node
+        # wide graph: start at the first node, near the top of the view
         n0 = int(np.argmin(lay.y)) if lay.n_nodes else 0
         self.center_on(n0, s)
+        self._set_view(s, self.ox, max(0.0, float(lay.y[n0]) - 80.0 / s))
 
     def _set_view(self, s: float, ox: float, oy: float) -> None:
         self._auto_view = False  # any move but reset_view's own ends the automatic fitting

@@ -22,8 +22,16 @@ class Minimap(QFrame):
         self._key = None
         self._sx = self._sy = 1.0
         self._ox = self._oy = 0.0
-        view.viewChanged.connect(self.update)
+        view.viewChanged.connect(self._view_changed)
         view.overlaysChanged.connect(self.invalidate)
+
+    def _view_changed(self) -> None:
+        """Shown only while part of the graph is off screen (else it just hides nodes)."""
+        v, lay = self.view, self.view.lay
+        whole = lay is not None and (lay.width * v.scale <= v.width() + 1
+                                     and lay.height * v.scale <= v.height() + 1)
+        self.setVisible(lay is not None and not whole)
+        self.update()
 
     def invalidate(self) -> None:
         self._key = None

@@ -230,3 +230,16 @@ def test_minimap_moves_the_view(qtbot, open_tab, shared_model):
     r = view.visible_scene_rect()
     assert r.center().y() == pytest.approx(sy, abs=1)
     assert sy > view.lay.height * 0.8
+
+
+def test_minimap_only_while_part_of_the_graph_is_off_screen(qtbot, open_tab, shared_model,
+                                                             demo_model_path):
+    _, small = open_tab(demo_model_path)
+    small.view.fit()
+    assert not small.minimap.isVisible()        # the whole demo graph is on screen
+    _, big = open_tab(shared_model("mobilenet_v2_224_int8"))
+    assert big.minimap.isVisible()              # 65 ops do not fit at a readable zoom
+    big.view.fit()
+    assert not big.minimap.isVisible()
+    big.view.zoom_by(4.0)
+    assert big.minimap.isVisible()
