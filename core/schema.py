@@ -17,7 +17,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ai_edge_litert import schema_py_generated as fb
+try:
+    from ai_edge_litert import schema_py_generated as fb
+except ImportError:  # a worker under a TensorFlow-only Python: TF ships the same generated module
+    from tensorflow.lite.python import schema_py_generated as fb  # type: ignore[no-redef]
 
 FILE_IDENTIFIER = b"TFL3"
 

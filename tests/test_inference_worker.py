@@ -281,3 +281,18 @@ def test_worker_high_water_mark_is_its_own_not_the_parents(tmp_path):
     rss = r["rss_bytes"]
     assert rss["hwm"] >= rss["after_init"] * 0.9
     assert rss["hwm"] < 300 * 2**20, rss  # the demo model's worker is far below the ballast
+
+
+def test_tensorflow_backend_in_another_venv(demo_model_path):
+    """Set LITELENS_TENSORFLOW_PYTHON to a Python with tensorflow installed (no ai-edge-litert
+    needed there: the reader falls back to TF's copy of the generated schema for the profile)."""
+    exe = os.environ.get("LITELENS_TENSORFLOW_PYTHON")
+    if not exe:
+        pytest.skip("LITELENS_TENSORFLOW_PYTHON is not set (a venv with tensorflow)")
+    expected = _in_process_output(demo_model_path)
+    r = run_benchmark(RunConfig(model=str(demo_model_path), backend="tensorflow", runs=5,
+                                python_exe=exe, profile=True))
+    assert r["status"] == "ok", r["error"]
+    assert r["backend"].startswith("tensorflow ") and r["python"] == exe
+    assert [i for i, *_ in r["outputs"][0]["topk"]] == list(np.argsort(-expected)[:5])
+    assert r["profile"]["timed_ops"] == r["profile"]["ops"] > 0
