@@ -254,18 +254,28 @@ def test_external_delegate_so_is_loaded_with_options(demo_model_path, tmp_path):
     assert bad["error"].startswith(f"{src}: cannot load external delegate")
 
 
-def test_tflite_runtime_backend_in_another_venv(demo_model_path):
-    """Set LITELENS_TFLITE_RUNTIME_PYTHON to a Python with tflite-runtime (numpy<2) installed."""
-    exe = os.environ.get("LITELENS_TFLITE_RUNTIME_PYTHON")
+@pytest.mark.parametrize("backend,env,label,profiled", [
+    # tflite-runtime ships no schema module: that worker cannot cut single-op models
+    ("tflite_runtime", "LITELENS_TFLITE_RUNTIME_PYTHON", "tflite-runtime ", False),
+    ("tensorflow", "LITELENS_TENSORFLOW_PYTHON", "tensorflow ", True)])
+def test_backend_in_another_venv(demo_model_path, backend, env, label, profiled):
+    """Set LITELENS_TFLITE_RUNTIME_PYTHON to a Python with tflite-runtime (numpy<2), and
+    LITELENS_TENSORFLOW_PYTHON to one with tensorflow (no ai-edge-litert needed there: the reader
+    falls back to TF's copy of the generated schema, so the profile works too)."""
+    exe = os.environ.get(env)
     if not exe:
-        pytest.skip("LITELENS_TFLITE_RUNTIME_PYTHON is not set (a venv with tflite-runtime)")
+        pytest.skip(f"{env} is not set (a venv with {backend})")
     expected = _in_process_output(demo_model_path)
-    r = run_benchmark(RunConfig(model=str(demo_model_path), backend="tflite_runtime", runs=5,
+    r = run_benchmark(RunConfig(model=str(demo_model_path), backend=backend, runs=5,
                                 python_exe=exe, profile=True))
     assert r["status"] == "ok", r["error"]
-    assert r["backend"].startswith("tflite-runtime ") and r["python"] == exe
+    assert r["backend"].startswith(label) and r["python"] == exe
     assert [i for i, *_ in r["outputs"][0]["topk"]] == list(np.argsort(-expected)[:5])
     assert r["latency_ms"]["runs"] == 5
+    if profiled:
+        assert r["profile"]["timed_ops"] == r["profile"]["ops"] > 0
+    else:
+        assert "no per-op profile" in r["profile"]["note"]
 
 
 def test_worker_high_water_mark_is_its_own_not_the_parents(tmp_path):
@@ -281,18 +291,3 @@ def test_worker_high_water_mark_is_its_own_not_the_parents(tmp_path):
     rss = r["rss_bytes"]
     assert rss["hwm"] >= rss["after_init"] * 0.9
     assert rss["hwm"] < 300 * 2**20, rss  # the demo model's worker is far below the ballast
-
-
-def test_tensorflow_backend_in_another_venv(demo_model_path):
-    """Set LITELENS_TENSORFLOW_PYTHON to a Python with tensorflow installed (no ai-edge-litert
-    needed there: the reader falls back to TF's copy of the generated schema for the profile)."""
-    exe = os.environ.get("LITELENS_TENSORFLOW_PYTHON")
-    if not exe:
-        pytest.skip("LITELENS_TENSORFLOW_PYTHON is not set (a venv with tensorflow)")
-    expected = _in_process_output(demo_model_path)
-    r = run_benchmark(RunConfig(model=str(demo_model_path), backend="tensorflow", runs=5,
-                                python_exe=exe, profile=True))
-    assert r["status"] == "ok", r["error"]
-    assert r["backend"].startswith("tensorflow ") and r["python"] == exe
-    assert [i for i, *_ in r["outputs"][0]["topk"]] == list(np.argsort(-expected)[:5])
-    assert r["profile"]["timed_ops"] == r["profile"]["ops"] > 0
