@@ -45,6 +45,7 @@ class Tensor:
     quantization: Quantization | None
     sparse: bool
     has_rank: bool = False
+    subgraph: int = 0
 
     @property
     def dynamic(self) -> bool:

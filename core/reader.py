@@ -198,7 +198,7 @@ class _Reader:
         for si, (nt, no) in enumerate(zip(t_counts.tolist(), o_counts.tolist())):
             ts = tensors[t0:t0 + nt]
             for ti, t in enumerate(ts):
-                t.index = ti
+                t.index, t.subgraph = ti, si
             os_ = ops[o0:o0 + no]
             t0, o0 = t0 + nt, o0 + no
             for oi, op in enumerate(os_):

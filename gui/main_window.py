@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
                                QVBoxLayout, QWidget)
@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
             self.loader.load(str(p))
 
     def _loaded(self, path: str, model) -> None:
+        gc_guard.freeze_long_lived()
         tab = ModelTab(model, self)
         if self.centralWidget() is not self.tabs:
             self.takeCentralWidget()
@@ -148,6 +149,7 @@ class MainWindow(QMainWindow):
         if isinstance(tab, ModelTab):
             tab.close_model()
             tab.deleteLater()
+            QTimer.singleShot(0, gc_guard.collect_all)  # once the tab is really gone
         self._update_status()
 
     def model_tabs(self) -> list[ModelTab]:

@@ -20,12 +20,14 @@ class ModelTab(QWidget):
         self.info = InfoPanel(model, self)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
+        # the tables first: the graph panel starts its layout thread, which would compete with
+        # them for the GIL
+        self.ops = OpTable(model, self)
+        self.tensors = TensorTable(model, self)
         self.graph = self._make_graph_panel()
         self.tabs.addTab(self.graph, "Graph")
-        self.ops = OpTable(model, self)
         self.tabs.addTab(self.ops, f"Operators ({model.op_count:,})")
         self.ops.activated_item.connect(self.show_op_in_graph)
-        self.tensors = TensorTable(model, self)
         self.tabs.addTab(self.tensors, f"Tensors ({model.tensor_count:,})")
         self.run: RunPanel | None = None  # built when the Run tab is first shown (pyqtgraph
         self._run_slot = QWidget(self)    # plots cost ~0.1-0.8 s to create)

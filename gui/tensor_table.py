@@ -15,14 +15,13 @@ class TensorRows(RowsModel):
                "Quantization")
 
     def __init__(self, model: Model, parent=None):
-        items = []
+        items: list = []
         for sg in model.subgraphs:
-            for t in sg.tensors:
-                items.append((sg.index, t))
+            items.extend(sg.tensors)
         super().__init__(items, parent)
 
-    def cell(self, item, column: int):
-        si, t = item
+    def cell(self, t, column: int):
+        si = t.subgraph
         if column == 0:
             return str(si), si
         if column == 1:
@@ -48,7 +47,7 @@ class TensorRows(RowsModel):
     def search_text(self, row: int) -> str:
         text = self._search[row]
         if text is None:
-            si, t = self.items[row]
+            t = self.items[row]
             text = f"{t.name} #{t.index} {t.dtype} {tensor_kind(t)}".lower()
             self._search[row] = text
         return text

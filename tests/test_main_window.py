@@ -100,7 +100,7 @@ def test_operator_filter_and_sort(qtbot, window, shared_model):
     assert len(shown) == n_dw and all(op.op == "DEPTHWISE_CONV_2D" for op in shown)
     tab.ops.filter.clear()
     tab.tensors.view.sortByColumn(6, Qt.SortOrder.DescendingOrder)  # bytes
-    first = tab.tensors.visible_items()[0][1]
+    first = tab.tensors.visible_items()[0]
     assert first.bytes == max(t.bytes for t in m.subgraphs[0].tensors)
 
 
