@@ -711,6 +711,7 @@ class SearchHit:
     node: int            # node to show
     tensor: int | None   # the tensor matched, if any
     text: str            # one line for the results list
+    subgraph: int | None = None  # set for hits in another subgraph than the one laid out
 
 
 _INDEX_RE = re.compile(r"^(#|op:|t:|%|tensor:)?\s*(\d+)$")
@@ -756,6 +757,28 @@ def search(model: Model, lay: GraphLayout, query: str, limit: int = 1000) -> lis
             hits.append(SearchHit("tensor", node, t, f"tensor {t} {_elide(name, 60)}"))
             if len(hits) >= limit:
                 break
+    return hits
+
+
+def search_other_subgraphs(model: Model, current: int, query: str,
+                           limit: int = 1000) -> list[SearchHit]:
+    """Operators of the other subgraphs (control-flow bodies) whose type, custom code or output
+    tensor name contains ``query``; no layout needed. Index queries stay with the current one."""
+    ql = query.strip().lower()
+    if not ql or _INDEX_RE.match(ql):
+        return []
+    hits: list[SearchHit] = []
+    for sg in model.subgraphs:
+        if sg.index == current:
+            continue
+        for op in sg.operators:
+            names = (sg.tensors[t].name.lower() for t in op.outputs if t >= 0)
+            if ql in op.label.lower() or ql in op.op.lower() or any(ql in n for n in names):
+                where = sg.name or f"subgraph {sg.index}"
+                hits.append(SearchHit("op", op.index, None,
+                                      f"[{_elide(where, 40)}] #{op.index} {op.label}", sg.index))
+                if len(hits) >= limit:
+                    return hits
     return hits
 
 

@@ -374,6 +374,9 @@ class GraphPanel(QWidget):
             return []
         self.hits = gl.search(self.model, lay, text, limit=MAX_RESULTS)
         self.view.set_highlight(h.node for h in self.hits)
+        if len(self.hits) < MAX_RESULTS:  # then the bodies of control-flow ops and the rest
+            self.hits += gl.search_other_subgraphs(self.model, lay.subgraph, text,
+                                                   limit=MAX_RESULTS - len(self.hits))
         self.results.blockSignals(True)
         for h in self.hits:
             QListWidgetItem(h.text, self.results)
@@ -402,6 +405,9 @@ class GraphPanel(QWidget):
             return
         h = self.hits[row]
         lay = self.view.lay
+        if h.subgraph is not None and h.subgraph != lay.subgraph:
+            self.select_op(h.subgraph, h.node)
+            return
         if h.tensor is not None and len(lay.edges_of_tensor(h.tensor)):
             self.view.select_tensor(h.tensor)
             self.view.center_on(h.node, max(self.view.scale, 0.8))

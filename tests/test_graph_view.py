@@ -243,3 +243,17 @@ def test_minimap_only_while_part_of_the_graph_is_off_screen(qtbot, open_tab, sha
     assert not big.minimap.isVisible()
     big.view.zoom_by(4.0)
     assert big.minimap.isVisible()
+
+
+def test_search_finds_ops_inside_control_flow_bodies(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("lstm_gru_text_float32"))
+    m = tab.model
+    want = [(sg.index, op.index) for sg in m.subgraphs[1:] for op in sg.operators
+            if op.op == "LOGISTIC"]
+    assert want and not any(op.op == "LOGISTIC" for op in m.subgraphs[0].operators)
+    hits = panel.find("logistic")
+    assert [(h.subgraph, h.node) for h in hits] == want
+    panel.results.setCurrentRow(0)
+    sg, op = want[0]
+    qtbot.waitUntil(lambda: panel.inspector.current == ("op", sg, op), timeout=10000)
+    assert panel.view.lay.subgraph == sg and panel.view.sel_node == op
