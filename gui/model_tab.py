@@ -61,7 +61,7 @@ class ModelTab(QWidget):
     def run_panel(self) -> RunPanel:
         """The Run panel, created on first use."""
         if self.run is None:
-            self.run = RunPanel(self.model.path, self._run_slot)
+            self.run = RunPanel(self.model.path, self._run_slot, model=self.model)
             self.run.op_profile_ready.connect(self.show_op_latency)
             self._run_slot.layout().addWidget(self.run)
             self.run.show()

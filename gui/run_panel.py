@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 import core.inference.metadata  # noqa: F401
 import core.reader  # noqa: F401
 from core.errors import ModelError
+from core.reader import open_model
 from core.inference.export import export_results, output_lines
-from core.inference.inputs import InputError
+from core.inference.inputs import InputError, dynamic_inputs, parse_shapes
 from core.inference.runner import ConfigError, RunConfig, WorkerSession
 from gui import none_guard
 
@@ -69,9 +70,10 @@ class RunPanel(QWidget):
     run_finished = Signal(object)       # the result dict of one configuration
     queue_finished = Signal()           # a run, sweep or comparison is over
 
-    def __init__(self, model_path: str, parent: QWidget | None = None):
+    def __init__(self, model_path: str, parent: QWidget | None = None, model=None):
         super().__init__(parent)
         self.model_path = str(model_path)
+        self._model = model  # the already-open core Model, if the caller has one
         self.session: WorkerSession | None = None
         self.results: list[tuple[str, dict]] = []
         self._pending: list[RunConfig] = []
@@ -109,6 +111,8 @@ class RunPanel(QWidget):
         src_row = QHBoxLayout()
         src_row.addWidget(self.input_source, 1)
         src_row.addWidget(browse)
+        self.shapes = QLineEdit()
+        self._init_shapes()
         self.python = QLineEdit(placeholderText="this Python (or path to another interpreter)")
         self.profile = QCheckBox("per-op profile after the runs")
         self.timeout = QSpinBox(minimum=0, maximum=86_400, value=0, suffix=" s",
@@ -121,6 +125,7 @@ class RunPanel(QWidget):
         form.addRow("Runs", self.runs)
         form.addRow("Warmup", self.warmup)
         form.addRow("Input", src_row)
+        form.addRow("Input shapes", self.shapes)
         form.addRow("Python", self.python)
         form.addRow("Timeout", self.timeout)
         form.addRow("", self.profile)
@@ -224,6 +229,26 @@ class RunPanel(QWidget):
             self.input_source.setCurrentText(path)
 
     # -- configuration ----------------------------------------------------------------------
+    def _init_shapes(self) -> None:
+        """Dynamic inputs (-1 in the shape signature) can be given concrete shapes."""
+        try:
+            if self._model is not None:
+                dyn = dynamic_inputs(self._model)
+            else:
+                with open_model(self.model_path) as m:
+                    dyn = dynamic_inputs(m)
+        except (ModelError, OSError):
+            dyn = []
+        if dyn:
+            self.shapes.setPlaceholderText("; ".join(
+                f"{n}={','.join(str(d if d > 0 else 1) for d in sig)}" for n, sig in dyn))
+            self.shapes.setToolTip("Dynamic inputs: " + "; ".join(f"{n} {sig}" for n, sig in dyn)
+                                   + "\n-1 dimensions default to 1; write NAME=D,D,...; to "
+                                     "choose (several separated by ';').")
+        else:
+            self.shapes.setPlaceholderText("fixed-shape inputs")
+            self.shapes.setEnabled(False)
+
     def config(self, **over) -> RunConfig:
         delegate = self.delegate.currentData()
         if delegate == "external":
@@ -233,7 +258,9 @@ class RunPanel(QWidget):
             if "=" in part:
                 k, v = part.split("=", 1)
                 opts[k.strip()] = v.strip()
+        shapes = parse_shapes(self.shapes.text().split(";")) or None
         kw = dict(model=self.model_path, backend=self.backend.currentData(), delegate=delegate,
+                  shapes=shapes,
                   delegate_options=opts, threads=self.threads.value(), runs=self.runs.value(),
                   warmup=self.warmup.value(),
                   input_source=self.input_source.currentText().strip() or "random",
@@ -248,22 +275,36 @@ class RunPanel(QWidget):
     def running(self) -> bool:
         return self.session is not None or self._starting is not None
 
+    def _configs(self, make) -> list[RunConfig] | None:
+        """Build run configurations; a bad field is shown in the panel instead of raising."""
+        try:
+            return make()
+        except (ConfigError, InputError) as e:
+            self._set_status(str(e), error=True)
+            return None
+
     def start(self) -> None:
-        self.run_configs([self.config()], title="")
+        cfgs = self._configs(lambda: [self.config()])
+        if cfgs:
+            self.run_configs(cfgs, title="")
 
     def thread_sweep(self) -> None:
         n = os.cpu_count() or 1
-        self.run_configs([self.config(threads=t, profile=False) for t in range(1, n + 1)],
-                         title="thread sweep: median ms by threads")
+        cfgs = self._configs(lambda: [self.config(threads=t, profile=False)
+                                      for t in range(1, n + 1)])
+        if cfgs:
+            self.run_configs(cfgs, title="thread sweep: median ms by threads")
 
     def delegate_comparison(self) -> None:
         backend = self.backend.currentData()
         names = ["xnnpack", "builtin", "reference"]
         if backend in ("litert", "compiled"):
             names.append("gpu")
-        cfgs = [self.config(delegate=d, profile=False,
-                            backend=backend if d != "gpu" else "compiled") for d in names]
-        self.run_configs(cfgs, title="delegate comparison: median ms")
+        cfgs = self._configs(lambda: [self.config(delegate=d, profile=False,
+                                                  backend=backend if d != "gpu" else "compiled")
+                                      for d in names])
+        if cfgs:
+            self.run_configs(cfgs, title="delegate comparison: median ms")
 
     def run_configs(self, cfgs: list[RunConfig], title: str = "") -> None:
         if self.running:

@@ -96,3 +96,15 @@ def test_dynamic_input_takes_requested_shape(shared_model):
         assert input_specs(m, {name: [7, 1]})[0].shape == (7, 1)
         with pytest.raises(InputError, match="cannot resize"):
             input_specs(m, {name: [7, 2]})
+        with pytest.raises(InputError, match="no input named 'nope'"):
+            input_specs(m, {"nope": [7, 1]})
+
+
+def test_parse_shapes():
+    from core.inference.inputs import parse_shapes
+    assert parse_shapes(["a=1,224,224,3", " b = 2,3 ", ""]) == {"a": [1, 224, 224, 3],
+                                                                "b": [2, 3]}
+    assert parse_shapes(["serving:0=4"]) == {"serving:0": [4]}
+    for bad in ["a", "=1,2", "a=", "a=1,-2", "a=1,x"]:
+        with pytest.raises(InputError, match="bad input shape"):
+            parse_shapes([bad])

@@ -146,3 +146,29 @@ def test_bad_input_file_is_reported_without_a_worker(panel_for, qtbot, demo_mode
         p.start()
     assert "nope.npz: input file not found" in p.status.text()
     assert p.session is None and p.start_btn.isEnabled()
+
+
+def test_dynamic_input_shape_from_the_panel(panel_for, qtbot, shared_model):
+    from core.reader import open_model
+    path = shared_model("sine_float")
+    with open_model(path) as m:
+        name = m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]].name
+        sig = list(m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]].shape_signature)
+    assert -1 in sig
+    p = panel_for(path, runs=3, warmup=0)
+    assert p.shapes.isEnabled() and p.shapes.placeholderText().startswith(f"{name}=")
+    p.shapes.setText(f"{name}=6,1")
+    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig_:
+        p.start()
+    res = sig_.args[0]
+    assert res["status"] == "ok", res["error"]
+    assert res["inputs"][0]["shape"] == [6, 1] and res["outputs"][0]["shape"] == [6, 1]
+    # a malformed field is reported in the panel and starts nothing
+    p.shapes.setText(f"{name}=six")
+    p.start()
+    assert "bad input shape" in p.status.text() and not p.running
+
+
+def test_fixed_shape_model_disables_the_shape_field(panel_for, demo_model_path):
+    p = panel_for(demo_model_path)
+    assert not p.shapes.isEnabled()

@@ -55,11 +55,10 @@ def _err(msg: str) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from core.inference.inputs import InputError
+    from core.inference.inputs import InputError, parse_shapes
     from core.inference.runner import ConfigError, RunConfig, WorkerSession
     try:
-        shapes = {k: [int(d) for d in v.split(",")] for k, v in
-                  _kv(args.shape, "--shape").items()} or None
+        shapes = parse_shapes(args.shape or []) or None
         cfg = RunConfig(model=args.model, backend=args.backend, delegate=args.delegate,
                         delegate_options=_kv(args.delegate_option, "--delegate-option"),
                         threads=args.threads, runs=args.runs, warmup=args.warmup,

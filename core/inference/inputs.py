@@ -41,11 +41,44 @@ class InputSpec:
                 "mean": self.mean, "std": self.std}
 
 
+def parse_shapes(items) -> dict[str, list[int]]:
+    """``["name=1,224,224,3", ...]`` (CLI ``--shape``; the Run panel splits its field on ';')
+    -> {name: dims}. Raises InputError naming the bad item."""
+    out: dict[str, list[int]] = {}
+    for item in items:
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, dims = item.rpartition("=")
+        try:
+            shape = [int(d) for d in dims.split(",")]
+        except ValueError:
+            shape = []
+        if not sep or not name.strip() or not shape or any(d <= 0 for d in shape):
+            raise InputError(f"bad input shape {item!r}: expected NAME=D,D,... with positive "
+                             "integers, e.g. input=1,224,224,3")
+        out[name.strip()] = shape
+    return out
+
+
+def dynamic_inputs(model) -> list[tuple[str, list[int]]]:
+    """(name, shape signature) of the inputs of subgraph 0 that have -1 dimensions."""
+    sg = model.subgraphs[0]
+    return [(sg.tensors[i].name, list(sg.tensors[i].shape_signature)) for i in sg.inputs
+            if any(d < 0 for d in sg.tensors[i].shape_signature)]
+
+
 def input_specs(model, shapes: dict[str, Sequence[int]] | None = None) -> list[InputSpec]:
     """The inputs of subgraph 0 of a ``core.model.Model``; ``shapes`` overrides by name."""
     from core.inference.metadata import model_metadata
     meta = model_metadata(model)
     sg = model.subgraphs[0]
+    names = [sg.tensors[i].name for i in sg.inputs]
+    unknown = sorted(set(shapes or {}) - set(names))
+    if unknown:
+        raise InputError(f"{getattr(model, 'path', 'model')}: no input named "
+                         f"{', '.join(repr(u) for u in unknown)} (inputs: "
+                         f"{', '.join(repr(n) for n in names)})")
     specs = []
     for k, ti in enumerate(sg.inputs):
         t = sg.tensors[ti]
