@@ -17,7 +17,6 @@ flatbuffer, referenced by the Buffer table's ``offset``/``size`` fields.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,6 +25,7 @@ import flatbuffers
 import numpy as np
 
 from core import options as opts
+from core.fileio import atomic_path
 from core import schema
 from core.schema import fb
 
@@ -143,31 +143,22 @@ class ModelBuilder:
         flatbuffer and Buffer.offset/size point at them."""
         path = Path(path)
         sizes = [_nbytes(b) for b in self.buffers]
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                if not external_buffers:
-                    fh.write(self._flatbuffer(None))
-                else:
-                    placeholder = self._flatbuffer([_EXTERNAL_PLACEHOLDER] * len(sizes))
-                    offsets, pos = [], _align(len(placeholder))
-                    for s in sizes:
-                        offsets.append(pos if s else 0)
-                        pos = _align(pos + s)
-                    head = self._flatbuffer(offsets)
-                    assert len(head) == len(placeholder)
-                    fh.write(head)
-                    for off, b in zip(offsets, self.buffers):
-                        if off:
-                            fh.write(b"\0" * (off - fh.tell()))
-                            _write_data(fh, b)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        with atomic_path(path, allow_model_overwrite=True) as tmp, open(tmp, "wb") as fh:
+            if not external_buffers:
+                fh.write(self._flatbuffer(None))
+            else:
+                placeholder = self._flatbuffer([_EXTERNAL_PLACEHOLDER] * len(sizes))
+                offsets, pos = [], _align(len(placeholder))
+                for s in sizes:
+                    offsets.append(pos if s else 0)
+                    pos = _align(pos + s)
+                head = self._flatbuffer(offsets)
+                assert len(head) == len(placeholder)
+                fh.write(head)
+                for off, b in zip(offsets, self.buffers):
+                    if off:
+                        fh.write(b"\0" * (off - fh.tell()))
+                        _write_data(fh, b)
         return path
 
     def _flatbuffer(self, external: list[int] | None) -> bytearray:

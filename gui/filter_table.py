@@ -66,10 +66,12 @@ class RowsModel(QAbstractTableModel):
         """Lower-case text the filter matches against (cached per item)."""
         text = self._search[row]
         if text is None:
-            text = " ".join(self.cell(self.items[row], c)[0]
-                            for c in range(len(self.columns))).lower()
-            self._search[row] = text
+            text = self._search[row] = self.row_text(self.items[row]).lower()
         return text
+
+    def row_text(self, item) -> str:
+        """What a row is found by; every column's text unless a table says otherwise."""
+        return " ".join(self.cell(item, c)[0] for c in range(len(self.columns)))
 
     def set_filter(self, text: str) -> None:
         self.beginResetModel()

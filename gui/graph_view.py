@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import QToolTip, QWidget
 from pyqtgraph import arrayToQPath
 
 from core import graph_layout as gl
+from core.fileio import atomic_path
 from core.graph_layout import NODE_INPUT, GraphLayout
 from core.model import Model
 from core.report import human_size, quantization_summary
@@ -612,14 +614,19 @@ class GraphView(QWidget):
         p = QPainter(img)
         self.paint_scene(p, r, s, QTransform(s, 0, 0, s, -r.left() * s, -r.top() * s))
         p.end()
-        if not img.save(path):
-            raise OSError(f"could not write {path}")
+        with atomic_path(path) as tmp:
+            if not img.save(tmp, Path(path).suffix.lstrip(".").upper() or "PNG"):
+                raise OSError(f"{path}: could not write the image")
         return w, h
 
     def export_svg(self, path: str, whole: bool = True) -> None:
         """Vector export at full detail (every node as a card, text as text)."""
-        from PySide6.QtSvg import QSvgGenerator
         r = QRectF(0, 0, self.lay.width, self.lay.height) if whole else self.visible_scene_rect()
+        with atomic_path(path) as tmp:
+            self._write_svg(tmp, r)
+
+    def _write_svg(self, path: str, r: QRectF) -> None:
+        from PySide6.QtSvg import QSvgGenerator
         gen = QSvgGenerator()
         gen.setFileName(path)
         gen.setSize(QSize(int(r.width()), int(r.height())))

@@ -29,15 +29,10 @@ class OpRows(RowsModel):
         text = options_summary(op.options)
         return text, text
 
-    def search_text(self, row: int) -> str:
-        text = self._search[row]
-        if text is None:
-            op = self.items[row]
-            ts = self.m.subgraphs[op.subgraph].tensors
-            names = " ".join(ts[i].name for i in op.inputs + op.outputs if i >= 0)
-            text = f"{op.label} {op.op} #{op.index} {names}".lower()
-            self._search[row] = text
-        return text
+    def row_text(self, op) -> str:
+        ts = self.m.subgraphs[op.subgraph].tensors
+        names = " ".join(ts[i].name for i in op.inputs + op.outputs if i >= 0)
+        return f"{op.label} {op.op} #{op.index} {names}"
 
 
 class OpTable(FilterTable):

@@ -44,13 +44,8 @@ class TensorRows(RowsModel):
         text = quantization_summary(t.quantization)
         return text, text
 
-    def search_text(self, row: int) -> str:
-        text = self._search[row]
-        if text is None:
-            t = self.items[row]
-            text = f"{t.name} #{t.index} {t.dtype} {tensor_kind(t)}".lower()
-            self._search[row] = text
-        return text
+    def row_text(self, t) -> str:
+        return f"{t.name} #{t.index} {t.dtype} {tensor_kind(t)}"
 
 
 class TensorTable(FilterTable):

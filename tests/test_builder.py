@@ -135,3 +135,16 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path):
     mb.save(target)
     assert open_model(target).op_count == 9
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.tflite"]
+
+
+def test_exports_never_replace_a_model(tmp_path, demo_model_path):
+    from core.fileio import write_text
+    from core.inference.export import export_results
+    model = tmp_path / "mine.tflite"
+    model.write_bytes(demo_model_path.read_bytes())
+    with pytest.raises(OSError, match="refusing to overwrite a TFLite model"):
+        export_results([], model)
+    assert model.read_bytes() == demo_model_path.read_bytes()
+    out = write_text(tmp_path / "notes.json", "[]")
+    assert out.read_text() == "[]" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "mine.tflite", "notes.json"]  # no temp files left behind

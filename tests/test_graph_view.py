@@ -257,3 +257,15 @@ def test_search_finds_ops_inside_control_flow_bodies(qtbot, open_tab, shared_mod
     sg, op = want[0]
     qtbot.waitUntil(lambda: panel.inspector.current == ("op", sg, op), timeout=10000)
     assert panel.view.lay.subgraph == sg and panel.view.sel_node == op
+
+
+def test_export_refuses_to_overwrite_the_model(qtbot, open_tab, tmp_path, demo_model_path):
+    target = tmp_path / "model.png"
+    target.write_bytes(demo_model_path.read_bytes())  # a model that happens to be named .png
+    _, panel = open_tab(demo_model_path)
+    with pytest.raises(OSError, match="refusing"):
+        panel.export(str(target))
+    assert target.read_bytes() == demo_model_path.read_bytes()
+    panel.export(str(tmp_path / "g.png"))
+    panel.export(str(tmp_path / "g.svg"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.png", "g.svg", "model.png"]

@@ -6,6 +6,7 @@ import io
 import json
 from pathlib import Path
 
+from core.fileio import write_text
 from core.inference.stats import STAT_KEYS
 
 CSV_COLUMNS = (["label", "model", "backend", "delegate", "threads", "python", "input_source",
@@ -41,11 +42,8 @@ def export_results(results: list[tuple[str, dict]], path: str | Path) -> Path:
     """Write ``[(label, result), ...]`` to ``path``: CSV for .csv, else JSON (full results)."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
-        path.write_text(results_csv(results), encoding="utf-8")
-    else:
-        path.write_text(json.dumps([{"label": lb, **res} for lb, res in results], indent=1),
-                        encoding="utf-8")
-    return path
+        return write_text(path, results_csv(results))
+    return write_text(path, json.dumps([{"label": lb, **res} for lb, res in results], indent=1))
 
 
 def output_lines(outputs: list[dict], indent: str = "") -> list[str]:
