@@ -30,7 +30,7 @@ bench: $(VENV)/.test-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.bench.run
 
 demo-model: $(VENV)/.deps
-	$(PY) -m core.samples
+	$(PY) -m core.model.samples
 
 bundle: $(VENV)/.deps
 	$(PIP) install -q -e '.[bundle]'

@@ -7,7 +7,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.schema import FILE_IDENTIFIER
+from core.model.schema import FILE_IDENTIFIER
 
 
 def is_tflite(path: str | os.PathLike) -> bool:

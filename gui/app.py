@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from gui import none_guard
     none_guard.apply()
-    from core.samples import demo_model_path
+    from core.model.samples import demo_model_path
     from gui.main_window import MainWindow
     app = QApplication.instance() or QApplication(sys.argv[:1])
     apply_style(app)

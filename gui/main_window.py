@@ -12,8 +12,8 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, Q
 from core import __version__
 from core.resources import resource_path
 from gui import gc_guard
-from gui.loader import ModelLoader
-from gui.model_tab import ModelTab
+from gui.model.loader import ModelLoader
+from gui.model.model_tab import ModelTab
 
 MAX_RECENT = 10
 MODEL_FILTER = "TFLite models (*.tflite *.lite *.tfl);;All files (*)"
@@ -179,6 +179,6 @@ class MainWindow(QMainWindow):
         for tab in self.model_tabs():
             if isinstance(tab, ModelTab):
                 tab.close_model()  # stop inference workers and layout threads
-        from gui.graph_panel import wait_for_orphans
+        from gui.graph.panel import wait_for_orphans
         wait_for_orphans()
         super().closeEvent(event)

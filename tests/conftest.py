@@ -43,7 +43,7 @@ def shared_model():
 
 @pytest.fixture(scope="session")
 def demo_model_path() -> Path:
-    from core.samples import demo_model_path
+    from core.model.samples import demo_model_path
     return demo_model_path()
 
 

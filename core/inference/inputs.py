@@ -1,7 +1,7 @@
 """Input tensors for a run: random (respecting dtype and quantization range), zeros, an image file
 (resized, normalized per the model's metadata when present) or a ``.npy``/``.npz`` file.
 
-Prepared in the parent from the model file alone (``core.reader``), saved to an ``.npz`` the worker
+Prepared in the parent from the model file alone (``core.model.reader``), saved to an ``.npz`` the worker
 loads, so the worker needs nothing but numpy and its backend. Dynamic dimensions (-1 in the
 shape signature) take the size the user gives, else 1.
 """
@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from core.model import numpy_dtype
+from core.model.types import numpy_dtype
 
 RANDOM_SEED = 0
 _INT_RANDOM_RANGE = (0, 10)  # non-quantized integer inputs are often ids/indices: keep them small
@@ -70,7 +70,7 @@ def dynamic_inputs(model) -> list[tuple[str, list[int]]]:
 
 def input_specs(model, shapes: dict[str, Sequence[int]] | None = None) -> list[InputSpec]:
     """The inputs of subgraph 0 of a ``core.model.Model``; ``shapes`` overrides by name."""
-    from core.inference.metadata import model_metadata
+    from core.model.metadata import model_metadata
     meta = model_metadata(model)
     sg = model.subgraphs[0]
     names = [sg.tensors[i].name for i in sg.inputs]

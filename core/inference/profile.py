@@ -3,7 +3,7 @@
 LiteRT 2.3's Python API exposes no op profiler (the Interpreter wrapper has no profiler hook, and
 the C profiler ``LiteRtCompiledModelGetProfiler`` is only reachable with profiling switched on in
 runtime options the Python CompiledModel wrapper does not pass). So, for each operator of subgraph
-0, we build a model holding only that op (``core.builder``: same options, version, constant
+0, we build a model holding only that op (``core.model.builder``: same options, version, constant
 weights and quantization), feed it the op's real input values captured from one full inference
 (``experimental_preserve_all_tensors``), and time it with the run's delegate and threads. The sum of
 the per-op times is reported next to the whole-model median so the user sees how close it is (it
@@ -25,7 +25,7 @@ _TARGET_NS_PER_OP = 150_000_000  # time budget per op
 
 def single_op_model(model, op, values: dict[int, np.ndarray]):
     """A ``ModelBuilder`` with only ``op`` (subgraph 0), or raise ValueError saying why not."""
-    from core.builder import ModelBuilder
+    from core.model.builder import ModelBuilder
     if op.op in _CONTROL_FLOW:
         raise ValueError(f"{op.op} runs other subgraphs; not cut")
     if op.op == "CUSTOM":
@@ -88,7 +88,7 @@ def cut_inputs(model, op, values: dict[int, np.ndarray]) -> list[int]:
 
 
 def _fallback_value(t) -> np.ndarray:
-    from core.model import numpy_dtype
+    from core.model.types import numpy_dtype
     shape = tuple(max(d, 1) for d in t.shape)
     dt = np.dtype(numpy_dtype(t.dtype))
     if dt.kind == "f":
@@ -120,7 +120,7 @@ def capture_values(cfg: dict, backend: str, arrays, model) -> tuple[dict[int, np
 
 def profile_ops(cfg: dict, backend: str, arrays, ch, stop) -> None:
     from core.inference.worker import InterpreterRun
-    from core.reader import open_model
+    from core.model.reader import open_model
     delegate = cfg["delegate"]
     if delegate == "gpu":
         ch.send("ops", ops=[], method=METHOD, note="no per-op profile for the GPU accelerator")

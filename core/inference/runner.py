@@ -91,8 +91,8 @@ def _signal_name(n: int) -> str:
 
 def _labels_for_outputs(model_path: str) -> list[list[str] | None]:
     try:
-        from core.inference.metadata import model_metadata
-        from core.reader import open_model
+        from core.model.metadata import model_metadata
+        from core.model.reader import open_model
         with open_model(model_path) as m:
             return [o.labels for o in model_metadata(m).outputs]
     except Exception:
@@ -132,7 +132,7 @@ class WorkerSession:
     # -- setup --
     def _prepare_inputs(self) -> None:
         from core.inference.inputs import input_specs, make_inputs, save_inputs
-        from core.reader import open_model
+        from core.model.reader import open_model
         with open_model(self.cfg.model) as model:  # ModelError names the file
             if not model.subgraphs:
                 raise ModelError(self.cfg.model, "the model has no subgraph to run")

@@ -430,8 +430,8 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     if cfg.get("profile") and not stop.is_set():
         ch.send("stage", stage="profile")
         try:
-            import core.builder  # noqa: F401
-            import core.reader  # noqa: F401
+            import core.model.builder  # noqa: F401
+            import core.model.reader  # noqa: F401
             from core.inference.profile import profile_ops
         except ImportError as e:  # the model reader needs ai_edge_litert's schema + flatbuffers
             ch.send("ops", ops=[], method="", note=f"no per-op profile: LiteLens' model reader "

@@ -20,9 +20,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 
-from core.graph_layout import layout_subgraph  # noqa: E402
-from core.reader import open_model  # noqa: E402
-from core.samples import synthetic_chain  # noqa: E402
+from core.graph.layout import layout_subgraph  # noqa: E402
+from core.model.reader import open_model  # noqa: E402
+from core.model.samples import synthetic_chain  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("LITELENS_SHARED_MODELS", ROOT.parent / "shared" / "models"))
@@ -45,7 +45,7 @@ def _rss_mib() -> float:
 def _open_to_first_paint(path: Path) -> tuple[float, float, object, object]:
     """Seconds from open_model() to the first paint of the laid-out graph in a shown GraphPanel
     (layout in its worker thread, as in the app); also the parse time."""
-    from gui.graph_panel import GraphPanel
+    from gui.graph.panel import GraphPanel
     app = _app()
     gc.collect()
     t0 = time.perf_counter()
@@ -143,7 +143,7 @@ def _qgraphics_baseline(lay, zooms) -> dict:
 
 
 def _layout_stats(model, repeat: int) -> tuple[float, dict, float, int]:
-    from gui.graph_view import text_metrics
+    from gui.graph.view import text_metrics
     metrics = text_metrics()
     best, timings = 1e9, {}
     for _ in range(repeat):
@@ -222,7 +222,7 @@ def run() -> str:
     out = [
         "## Graph view (issue 3)",
         "",
-        "Layout: `core.graph_layout.layout_subgraph` (numpy Sugiyama: longest-path layers, one "
+        "Layout: `core.graph.layout.layout_subgraph` (numpy Sugiyama: longest-path layers, one "
         "dummy lane per long tensor, barycentric ordering and x placement vectorised over all "
         "layers). Best of 3 (1 for 50k). Anchor: the reader's parse of the same file.",
         "",

@@ -24,7 +24,7 @@ def _bare_invoke_median(path: Path, threads: int, runs: int, warmup: int) -> flo
     """The anchor: a bare ``interpreter.invoke()`` loop in this process (XNNPACK, same input)."""
     from ai_edge_litert.interpreter import Interpreter
     from core.inference.inputs import input_specs, make_inputs
-    from core.reader import open_model
+    from core.model.reader import open_model
     with open_model(path) as m:
         arrays = make_inputs(input_specs(m), "random")
     it = Interpreter(model_path=str(path), num_threads=threads)
@@ -66,7 +66,7 @@ def _ui_probe(path: Path, runs: int) -> str:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QApplication
-        from gui.run_panel import RunPanel
+        from gui.run.panel import RunPanel
     except ImportError as e:
         return f"UI probe skipped ({e})"
     app = QApplication.instance() or QApplication([])
@@ -168,7 +168,7 @@ def run() -> str:
                      f"model median {r['latency_ms']['median']:.3f} ms → "
                      f"**{(prof.get('sum_vs_median') or 0):.2f}×**; slowest: "
                      + ", ".join(f"op {o['index']} {o['op']} {o['avg_ms']:.3f} ms" for o in top))
-    lines += ["", "Method: single-op models cut from the graph with `core.builder`, fed the real "
+    lines += ["", "Method: single-op models cut from the graph with `core.model.builder`, fed the real "
               "intermediate tensors of one full inference, timed with the run's delegate and "
               "threads (LiteRT 2.3's Python API exposes no op profiler).", ""]
 

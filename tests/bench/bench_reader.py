@@ -11,9 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.reader import open_model
-from core.samples import synthetic_chain, weight_heavy
-from core.schema import fb
+from core.model.reader import open_model
+from core.model.samples import synthetic_chain, weight_heavy
+from core.model.schema import fb
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "models"
@@ -57,8 +57,8 @@ def best_of(fn, path: Path, repeat: int) -> float:
 _RSS_CHILD = r"""
 import json, os, sys, psutil
 proc = psutil.Process()
-from core.reader import open_model
-from core.report import model_report
+from core.model.reader import open_model
+from core.analysis.report import model_report
 before = proc.memory_info().rss
 m = open_model(sys.argv[1])
 for sg in m.subgraphs:

@@ -1,0 +1,154 @@
+"""The JSON report: the contract between core, CLI, GUI and tests (``litelens report --json``)."""
+from __future__ import annotations
+
+from typing import Any
+
+from core import __version__
+from core.model.types import Model
+
+
+def model_report(model: Model) -> dict[str, Any]:
+    """Everything the reader knows about a model, as plain JSON-able data."""
+    sigs = []
+    for s in model.signatures:
+        ts = model.subgraphs[s.subgraph].tensors
+        sigs.append({"key": s.key, "subgraph": s.subgraph,
+                     "inputs": {k: ts[i].to_json() for k, i in s.inputs.items()},
+                     "outputs": {k: ts[i].to_json() for k, i in s.outputs.items()}})
+    return {
+        "litelens_version": __version__,
+        "model": {
+            "path": model.path,
+            "size_bytes": model.size_bytes,
+            "sha256": model.sha256,
+            "schema_version": model.schema_version,
+            "description": model.description,
+            "min_runtime_version": model.min_runtime_version,
+            "metadata": [m.name for m in model.metadata],
+            "signatures": sigs,
+        },
+        "subgraphs": [
+            {"index": sg.index, "name": sg.name, "inputs": list(sg.inputs),
+             "outputs": list(sg.outputs),
+             "operators": [op.to_json() for op in sg.operators],
+             "tensors": [t.to_json() for t in sg.tensors]}
+            for sg in model.subgraphs
+        ],
+    }
+
+
+def op_histogram(model: Model) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            counts[op.label] = counts.get(op.label, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+def weights_bytes(model: Model) -> int:
+    return sum(b.size for b in model.buffers)
+
+
+def summary_text(model: Model) -> str:
+    """The human summary ``litelens report`` prints without --json."""
+    lines = [f"{model.path}",
+             f"  size        {human_size(model.size_bytes)} ({model.size_bytes} bytes), weights "
+             f"{human_size(weights_bytes(model))}",
+             f"  schema      v{model.schema_version}; min runtime "
+             f"{model.min_runtime_version or 'not recorded'}"]
+    if model.description:
+        lines.append(f"  description {model.description}")
+    if model.metadata:
+        lines.append(f"  metadata    {', '.join(m.name for m in model.metadata)}")
+    lines.append(f"  subgraphs   {len(model.subgraphs)}; operators {model.op_count}; tensors "
+                 f"{model.tensor_count}; parsed in {model.parse_seconds * 1000:.1f} ms")
+    for sg in model.subgraphs:
+        lines.append(f"  [{sg.index}] {sg.name or '(unnamed)'}: {len(sg.operators)} ops, "
+                     f"{len(sg.tensors)} tensors")
+        for kind, idx in (("in ", sg.inputs), ("out", sg.outputs)):
+            for i in idx:
+                t = sg.tensors[i]
+                lines.append(f"      {kind} {t.name} {list(t.shape)} {t.dtype}")
+    for s in model.signatures:
+        lines.append(f"  signature   '{s.key}' (subgraph {s.subgraph}): "
+                     f"{', '.join(s.inputs)} -> {', '.join(s.outputs)}")
+    hist = op_histogram(model)
+    if hist:
+        lines.append("  operators   " + ", ".join(f"{k} x{v}" for k, v in list(hist.items())[:12])
+                     + (" ..." if len(hist) > 12 else ""))
+    return "\n".join(lines)
+
+
+def _tensor_brief(t) -> str:
+    shape = "x".join(str(d) for d in t.shape_signature) or "scalar"
+    return f"{t.name} [{shape}] {t.dtype}"
+
+
+def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The model-info panel's content: (section title, [(key, value)]) — rendered by the GUI."""
+    general = [("File", model.path),
+               ("Size", f"{human_size(model.size_bytes)} ({model.size_bytes:,} bytes)"),
+               ("Weights", f"{human_size(weights_bytes(model))} in "
+                           f"{sum(1 for b in model.buffers if b.size)} buffers"
+                           + (" (external, past the flatbuffer)"
+                              if any(b.external for b in model.buffers) else "")),
+               ("Schema version", str(model.schema_version)),
+               ("Min runtime", model.min_runtime_version or "not recorded"),
+               ("Operators", f"{model.op_count:,} in {len(model.subgraphs)} subgraph(s)"),
+               ("Tensors", f"{model.tensor_count:,}"),
+               ("Parse time", f"{model.parse_seconds * 1000:.1f} ms")]
+    if model.description:
+        general.insert(1, ("Description", model.description))
+    sections = [("Model", general)]
+    for s in model.signatures:
+        ts = model.subgraphs[s.subgraph].tensors
+        rows = [("Subgraph", str(s.subgraph))]
+        rows += [(f"in: {k}", _tensor_brief(ts[i])) for k, i in s.inputs.items()]
+        rows += [(f"out: {k}", _tensor_brief(ts[i])) for k, i in s.outputs.items()]
+        sections.append((f"Signature '{s.key}'", rows))
+    for sg in model.subgraphs:
+        rows = [("Operators", str(len(sg.operators))), ("Tensors", str(len(sg.tensors)))]
+        rows += [("input", _tensor_brief(sg.tensors[i])) for i in sg.inputs]
+        rows += [("output", _tensor_brief(sg.tensors[i])) for i in sg.outputs]
+        sections.append((f"Subgraph {sg.index}" + (f" '{sg.name}'" if sg.name else ""), rows))
+    if model.metadata:
+        sections.append(("Metadata", [(m.name, human_size(model.buffers[m.buffer].size))
+                                      for m in model.metadata]))
+    hist = op_histogram(model)
+    if hist:
+        sections.append(("Operator types", [(k, str(v)) for k, v in hist.items()]))
+    return sections
+
+
+def options_summary(options: dict) -> str:
+    """One line for a table cell: 'padding=SAME stride_w=2 ...' (nested values abbreviated)."""
+    parts = []
+    for k, v in options.items():
+        if isinstance(v, list) and len(v) > 6:
+            v = f"[{', '.join(map(str, v[:6]))}, ...]"
+        elif isinstance(v, dict):
+            v = "{...}"
+        parts.append(f"{k}={v}")
+    return " ".join(parts)
+
+
+def quantization_summary(q) -> str:
+    if q is None or not q.scale:
+        return ""
+    if len(q.scale) == 1:
+        return f"scale={q.scale[0]:.6g} zp={q.zero_point[0] if q.zero_point else 0}"
+    return (f"per-channel (dim {q.quantized_dimension}, {len(q.scale)} scales "
+            f"{min(q.scale):.3g}..{max(q.scale):.3g})")
+
+
+def tensor_kind(t) -> str:
+    return "variable" if t.variable else "constant" if t.constant else "activation"

@@ -1,0 +1,703 @@
+"""Layered (top-to-bottom) dataflow layout of one subgraph, in numpy, for graphs of any size.
+
+The graph: operators are nodes; the subgraph's inputs and outputs are nodes too; every tensor
+read by an operator and written by another node is an edge (one per tensor and consumer);
+inputs no node writes (weights, biases, variables) are folded into the consuming node as compact
+rows, as Netron does.
+
+The layout is Sugiyama-style, every phase vectorised so that 50k-op graphs lay out in seconds:
+
+1. layering: longest path from the sources in execution order (TFLite orders operators
+   topologically), then sources pulled down next to their first consumer;
+2. one chain of dummy nodes per tensor that spans more than one layer (shared by all its
+   consumers), so long residual branches run as straight vertical lanes beside the main path;
+3. ordering: barycentric sweeps (down, up, ...) done for all layers at once (Jacobi style, one
+   ``lexsort`` per sweep) instead of layer by layer;
+4. x coordinates: iterated weighted neighbour averaging, overlaps removed with a segmented
+   cumulative max/min (again all layers at once); y coordinates from the layer heights;
+5. edge routes: polylines through the dummies, drawn as cubic curves with vertical tangents
+   (``route_curve`` samples the same curve for hit tests).
+
+The result, ``GraphLayout``, holds flat numpy arrays plus the strings to draw; it also answers
+the view's questions (which nodes are visible, which node or edge is under a point) and searches.
+Nothing here imports Qt: the GUI only paints.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from core.model.types import Model, Subgraph
+
+NODE_OP, NODE_INPUT, NODE_OUTPUT = 0, 1, 2
+
+# Geometry, in scene units (1 unit = 1 px at zoom 1).
+HEADER_H = 22.0
+ROW_H = 15.0
+PAD = 5.0
+MIN_W = 84.0
+CHAR_W = 8.2       # header text (bold, ~9 pt); the GUI draws with a font of about this advance
+ROW_CHAR_W = 5.2   # row text (~8 pt)
+IO_H = 26.0
+LAYER_GAP = 34.0
+NODE_SEP = 26.0
+DUMMY_W = 10.0
+MAX_LABEL = 40
+OPTIONS_IN_HEADER_MAX_OPS = 20_000
+
+# Names of the inputs of common operators (the schema has none); others use the tensor's name.
+SLOT_NAMES = {
+    "CONV_2D": ("input", "filter", "bias"),
+    "DEPTHWISE_CONV_2D": ("input", "filter", "bias"),
+    "CONV_3D": ("input", "filter", "bias"),
+    "TRANSPOSE_CONV": ("output_shape", "filter", "input", "bias"),
+    "FULLY_CONNECTED": ("input", "weights", "bias"),
+    "EMBEDDING_LOOKUP": ("ids", "params"),
+    "BATCH_MATMUL": ("x", "y"),
+    "RESHAPE": ("input", "shape"),
+    "PAD": ("input", "paddings"),
+    "PADV2": ("input", "paddings", "value"),
+    "MEAN": ("input", "axis"),
+    "SUM": ("input", "axis"),
+    "REDUCE_MAX": ("input", "axis"),
+    "TRANSPOSE": ("input", "perm"),
+    "GATHER": ("params", "indices"),
+    "PRELU": ("input", "alpha"),
+    "RESIZE_BILINEAR": ("input", "size"),
+    "RESIZE_NEAREST_NEIGHBOR": ("input", "size"),
+    "STRIDED_SLICE": ("input", "begin", "end", "strides"),
+    "SLICE": ("input", "begin", "size"),
+}
+
+CATEGORIES = {
+    "layer": {"CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "TRANSPOSE_CONV", "FULLY_CONNECTED",
+              "BATCH_MATMUL", "EMBEDDING_LOOKUP", "LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM",
+              "BIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN", "RNN", "SVDF",
+              "CONV_3D_TRANSPOSE", "STABLEHLO_CONVOLUTION", "STABLEHLO_DOT_GENERAL"},
+    "activation": {"RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LOGISTIC", "TANH", "SOFTMAX",
+                   "LOG_SOFTMAX", "HARD_SWISH", "GELU", "PRELU", "LEAKY_RELU", "ELU"},
+    "pool": {"AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D", "MEAN", "REDUCE_MAX", "REDUCE_MIN",
+             "SUM", "REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN"},
+    "norm": {"L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION", "BATCH_NORMALIZATION", "RSQRT"},
+    "shape": {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "CONCATENATION", "SPLIT", "SPLIT_V",
+              "SLICE", "STRIDED_SLICE", "PACK", "UNPACK", "GATHER", "GATHER_ND", "PAD", "PADV2",
+              "MIRROR_PAD", "TILE", "BROADCAST_TO", "SHAPE", "RESIZE_BILINEAR",
+              "RESIZE_NEAREST_NEIGHBOR", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "SCATTER_ND",
+              "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "REVERSE_V2", "FILL", "ZEROS_LIKE",
+              "ONES_LIKE", "RANGE", "SELECT", "SELECT_V2", "WHERE", "CAST"},
+    "quant": {"QUANTIZE", "DEQUANTIZE", "FAKE_QUANT"},
+    "control": {"WHILE", "IF", "CALL_ONCE", "CALL"},
+}
+_CATEGORY_OF = {op: cat for cat, ops in CATEGORIES.items() for op in ops}
+
+# Options that name other subgraphs, per control-flow operator.
+SUBGRAPH_OPTIONS = {"WHILE": ("cond_subgraph_index", "body_subgraph_index"),
+                    "IF": ("then_subgraph_index", "else_subgraph_index"),
+                    "CALL_ONCE": ("init_subgraph_index",),
+                    "CALL": ("subgraph",)}
+
+
+class LayoutCancelled(Exception):
+    """Raised by ``layout_subgraph`` when its ``cancelled`` callback returns True."""
+
+
+def op_category(op: str) -> str:
+    if op == "CUSTOM":
+        return "custom"
+    if op.startswith("STABLEHLO_"):
+        return _CATEGORY_OF.get(op, "stablehlo")
+    return _CATEGORY_OF.get(op, "math")
+
+
+def subgraph_links(op) -> list[tuple[str, int]]:
+    """[(role, subgraph index)] of a control-flow operator: ('body', 2), ('cond', 1), ..."""
+    out = []
+    for key in SUBGRAPH_OPTIONS.get(op.op, ()):
+        v = op.options.get(key)
+        if isinstance(v, int) and v >= 0:
+            out.append((key.replace("_subgraph_index", "").replace("subgraph", "called"), v))
+    return out
+
+
+def shape_text(shape) -> str:
+    return "×".join(str(d) for d in shape) if len(shape) else "scalar"
+
+
+def short_name(name: str, limit: int = 18) -> str:
+    base = name.split(";")[0].rstrip("/").split("/")[-1] or name
+    return base if len(base) <= limit else base[:limit - 1] + "…"
+
+
+def elide(text: str, limit: int = MAX_LABEL) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+@dataclass
+class GraphLayout:
+    """Positions and routes of one subgraph's graph. Node ids: ops first (node id == op index),
+    then graph inputs, then graph outputs. Coordinates are top-left corners, in scene units."""
+    subgraph: int
+    n_ops: int
+    kind: np.ndarray            # int8 (N,): NODE_OP / NODE_INPUT / NODE_OUTPUT
+    ref: np.ndarray             # int32 (N,): op index, or tensor index for input/output nodes
+    labels: list[str]           # header text
+    categories: list[str]       # op_category, "input" or "output"
+    rows: list[list[tuple[str, str, int]]]  # folded rows per node: (slot, shape text, tensor)
+    x: np.ndarray               # float64 (N,) left
+    y: np.ndarray               # float64 (N,) top
+    w: np.ndarray
+    h: np.ndarray
+    layer: np.ndarray           # int32 (N,)
+    edge_tensor: np.ndarray     # int32 (E,)
+    edge_src: np.ndarray        # int32 (E,) node ids
+    edge_dst: np.ndarray
+    route_off: np.ndarray       # int64 (E+1,): edge e's points are route_pts[off[e]:off[e+1]]
+    route_pts: np.ndarray       # float64 (P, 2)
+    edge_box: np.ndarray        # float64 (E, 4): xmin, ymin, xmax, ymax of the route
+    width: float
+    height: float
+    n_layers: int
+    n_dummies: int
+    timings: dict[str, float] = field(default_factory=dict)
+    tensor_names: list[str] = field(default_factory=list)  # of the subgraph, for search
+    _by_y: np.ndarray | None = field(default=None, repr=False)
+    _y_sorted: np.ndarray | None = field(default=None, repr=False)
+    _max_h: float = 0.0
+
+    # -- sizes --
+    @property
+    def n_nodes(self) -> int:
+        return len(self.kind)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edge_src)
+
+    def nbytes(self) -> int:
+        arrays = (self.kind, self.ref, self.x, self.y, self.w, self.h, self.layer,
+                  self.edge_tensor, self.edge_src, self.edge_dst, self.route_off, self.route_pts,
+                  self.edge_box)
+        return int(sum(a.nbytes for a in arrays))
+
+    def node_of_op(self, op_index: int) -> int:
+        return op_index
+
+    def input_node(self, tensor: int) -> int | None:
+        hit = np.nonzero((self.kind == NODE_INPUT) & (self.ref == tensor))[0]
+        return int(hit[0]) if len(hit) else None
+
+    def output_node(self, tensor: int) -> int | None:
+        hit = np.nonzero((self.kind == NODE_OUTPUT) & (self.ref == tensor))[0]
+        return int(hit[0]) if len(hit) else None
+
+    def node_rect(self, node: int) -> tuple[float, float, float, float]:
+        return float(self.x[node]), float(self.y[node]), float(self.w[node]), float(self.h[node])
+
+    def route(self, edge: int) -> np.ndarray:
+        return self.route_pts[self.route_off[edge]:self.route_off[edge + 1]]
+
+    def edges_of_tensor(self, tensor: int) -> np.ndarray:
+        return np.nonzero(self.edge_tensor == tensor)[0]
+
+    # -- culling & hit tests --
+    def _index(self) -> None:
+        if self._by_y is None:
+            self._by_y = np.argsort(self.y, kind="stable")
+            self._y_sorted = self.y[self._by_y]
+            self._max_h = float(self.h.max()) if len(self.h) else 0.0
+
+    def visible_nodes(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        """Ids of nodes whose rectangle meets the scene rectangle (binary search on y)."""
+        self._index()
+        lo = np.searchsorted(self._y_sorted, y0 - self._max_h, "left")
+        hi = np.searchsorted(self._y_sorted, y1, "right")
+        cand = self._by_y[lo:hi]
+        keep = ((self.x[cand] <= x1) & (self.x[cand] + self.w[cand] >= x0)
+                & (self.y[cand] + self.h[cand] >= y0))
+        return cand[keep]
+
+    def visible_edges(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        b = self.edge_box
+        return np.nonzero((b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0))[0]
+
+    def node_at(self, px: float, py: float) -> int | None:
+        hit = self.visible_nodes(px, py, px, py)
+        return int(hit[0]) if len(hit) else None
+
+    def edge_at(self, px: float, py: float, tol: float = 4.0) -> int | None:
+        """The edge whose drawn curve passes within ``tol`` of the point (nearest), or None."""
+        cand = self.visible_edges(px - tol, py - tol, px + tol, py + tol)
+        best, best_d = None, tol
+        for e in cand:
+            c = route_curve(self.route(int(e)))
+            a, b = c[:-1], c[1:]
+            ab = b - a
+            ap = np.array([px, py]) - a
+            denom = np.maximum((ab * ab).sum(1), 1e-12)
+            t = np.clip((ap * ab).sum(1) / denom, 0, 1)
+            d = np.sqrt(((a + ab * t[:, None] - [px, py]) ** 2).sum(1)).min()
+            if d <= best_d:
+                best, best_d = int(e), d
+        return best
+
+
+def route_curve(pts: np.ndarray, steps: int = 8) -> np.ndarray:
+    """Points on the drawn route: between consecutive points a cubic Bézier whose control points
+    sit half-way down vertically (vertical tangents), as the view draws it."""
+    if len(pts) < 2:
+        return pts
+    p, q = pts[:-1], pts[1:]
+    dy = (q[:, 1] - p[:, 1]) / 2
+    c1 = np.stack([p[:, 0], p[:, 1] + dy], 1)
+    c2 = np.stack([q[:, 0], q[:, 1] - dy], 1)
+    t = np.linspace(0, 1, steps + 1)[:, None, None]
+    u = 1 - t
+    curve = u ** 3 * p + 3 * u * u * t * c1 + 3 * u * t * t * c2 + t ** 3 * q  # (steps+1, S, 2)
+    out = curve[:-1].transpose(1, 0, 2).reshape(-1, 2)
+    return np.vstack([out, pts[-1:]])
+
+
+def curve_controls(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The Bézier control points the view uses between consecutive route points."""
+    p, q = pts[:-1], pts[1:]
+    dy = (q[:, 1] - p[:, 1]) / 2
+    return np.stack([p[:, 0], p[:, 1] + dy], 1), np.stack([q[:, 0], q[:, 1] - dy], 1)
+
+
+# ---------------------------------------------------------------------------------------------
+def _header(op, with_options: bool = True) -> str:
+    text = op.label
+    if not with_options or not op.options_table:
+        return text
+    act = op.options.get("fused_activation_function")
+    if isinstance(act, str) and act not in ("NONE", ""):
+        text += f" · {act}"
+    return text
+
+
+def layout_subgraph(model: Model, subgraph: int = 0, *,
+                    progress: Callable[[float, str], None] | None = None,
+                    cancelled: Callable[[], bool] | None = None,
+                    order_sweeps: int = 12, x_iters: int = 24,
+                    max_dummies: int = 2_000_000, char_w: float = CHAR_W,
+                    row_char_w: float = ROW_CHAR_W) -> GraphLayout:
+    """Lay out ``model.subgraphs[subgraph]``. ``progress(fraction, phase)`` is called between
+    phases; ``cancelled()`` is polled and raises ``LayoutCancelled`` when it returns True.
+    ``char_w``/``row_char_w``: mean advance of a header / row character in the view's fonts
+    (node widths are estimated from them)."""
+    sg: Subgraph = model.subgraphs[subgraph]
+    timings: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def step(frac: float, phase: str, done: str | None = None) -> None:
+        if done:
+            now = time.perf_counter()
+            timings[done] = now - clock[0]
+            clock[0] = now
+        if cancelled is not None and cancelled():
+            raise LayoutCancelled(phase)
+        if progress is not None:
+            progress(frac, phase)
+
+    step(0.0, "building graph")
+    ops = sg.operators
+    tensors = sg.tensors
+    n_ops = len(ops)
+    in_tensors = [t for t in sg.inputs if t >= 0]
+    out_tensors = [t for t in sg.outputs if t >= 0]
+    n = n_ops + len(in_tensors) + len(out_tensors)
+
+    kind = np.zeros(n, np.int8)
+    ref = np.empty(n, np.int32)
+    ref[:n_ops] = np.arange(n_ops)
+    kind[n_ops:n_ops + len(in_tensors)] = NODE_INPUT
+    kind[n_ops + len(in_tensors):] = NODE_OUTPUT
+    ref[n_ops:] = in_tensors + out_tensors
+
+    producer: dict[int, int] = {}
+    for j, t in enumerate(in_tensors):
+        producer[t] = n_ops + j
+    out_slot: dict[int, tuple[int, int]] = {}  # tensor -> (slot, n outputs) for ports
+    for op in ops:
+        k = len(op.outputs)
+        for s, t in enumerate(op.outputs):
+            if t >= 0 and t not in producer:
+                producer[t] = op.index
+                out_slot[t] = (s, k)
+
+    labels: list[str] = []
+    cats: list[str] = []
+    rows: list[list[tuple[str, str, int]]] = []
+    width = np.empty(n)
+    height = np.empty(n)
+    e_t: list[int] = []
+    e_s: list[int] = []
+    e_d: list[int] = []
+    e_port: list[float] = []  # fraction across the consumer's top edge
+    # the fused activation in the header needs the options decoded (~40 us an op): skipped on
+    # very big graphs, where it would dominate the layout time
+    with_options = n_ops <= OPTIONS_IN_HEADER_MAX_OPS
+    for op in ops:
+        header = _header(op, with_options)
+        slots = SLOT_NAMES.get(op.op, ())
+        folded: list[tuple[str, str, int]] = []
+        linked: list[int] = []
+        seen: set[int] = set()
+        for s, t in enumerate(op.inputs):
+            if t < 0:
+                continue
+            if t in producer:
+                if t not in seen:
+                    seen.add(t)
+                    linked.append(t)
+            else:
+                name = slots[s] if s < len(slots) else short_name(tensors[t].name)
+                folded.append((name, shape_text(tensors[t].shape), t))
+        k = len(linked)
+        for j, t in enumerate(linked):
+            e_t.append(t)
+            e_s.append(producer[t])
+            e_d.append(op.index)
+            e_port.append((j + 1) / (k + 1))
+        labels.append(header)
+        cats.append(op_category(op.op))
+        rows.append(folded)
+        row_w = max((len(a) + len(b) + 6 for a, b, _ in folded), default=0) * row_char_w
+        width[op.index] = max(MIN_W, len(header) * char_w + 2 * PAD + 10, row_w + 2 * PAD)
+        height[op.index] = HEADER_H + (len(folded) * ROW_H + PAD if folded else 0)
+    for j, t in enumerate(in_tensors + out_tensors):
+        node = n_ops + j
+        tt = tensors[t]
+        label = elide(tt.name or f"tensor {t}")
+        labels.append(label)
+        cats.append("input" if node < n_ops + len(in_tensors) else "output")
+        rows.append([])
+        width[node] = max(MIN_W, len(label) * row_char_w + 2 * PAD + 14)
+        height[node] = IO_H
+        if node >= n_ops + len(in_tensors) and t in producer:
+            e_t.append(t)
+            e_s.append(producer[t])
+            e_d.append(node)
+            e_port.append(0.5)
+    edge_tensor = np.asarray(e_t, np.int32)
+    edge_src = np.asarray(e_s, np.int32)
+    edge_dst = np.asarray(e_d, np.int32)
+    edge_port = np.asarray(e_port, np.float64)
+    n_edges = len(edge_src)
+
+    # -- 1. layering --
+    step(0.1, "layering", "graph")
+    layer = _longest_path_layers(n, edge_src, edge_dst, n_ops)
+    step(0.2, "dummy nodes", "layering")
+
+    # -- 2. dummy chains, one per tensor spanning > 1 layer --
+    t_src: dict[int, int] = {}
+    t_maxl: dict[int, int] = {}
+    for s, d, t in zip(edge_src.tolist(), edge_dst.tolist(), edge_tensor.tolist()):
+        t_src[t] = s
+        ld = int(layer[d])
+        if ld > t_maxl.get(t, -1):
+            t_maxl[t] = ld
+    spans = {t: t_maxl[t] - int(layer[s]) - 1 for t, s in t_src.items()}
+    long_t = [t for t, sp in spans.items() if sp > 0]
+    total = sum(spans[t] for t in long_t)
+    if total > max_dummies:  # keep lanes for the shorter ones; the longest become direct curves
+        long_t.sort(key=lambda t: spans[t])
+        acc, keep = 0, []
+        for t in long_t:
+            if acc + spans[t] > max_dummies:
+                break
+            acc += spans[t]
+            keep.append(t)
+        long_t, total = keep, acc
+    dummy_start: dict[int, int] = {}  # tensor -> node id of its first dummy (layer src+1)
+    d_layer = np.empty(total, np.int32)
+    d_src = np.empty(total, np.int32)
+    pos = 0
+    for t in long_t:
+        sp = spans[t]
+        s = t_src[t]
+        dummy_start[t] = n + pos
+        d_layer[pos:pos + sp] = np.arange(layer[s] + 1, layer[s] + 1 + sp)
+        d_src[pos:pos + sp] = s
+        pos += sp
+    n_all = n + total
+    all_layer = np.concatenate([layer, d_layer]).astype(np.int32)
+    all_w = np.concatenate([width, np.full(total, DUMMY_W)])
+
+    # proper (one-layer) edges of the layout graph, with weights for straightening
+    pu: list[np.ndarray] = []
+    pv: list[np.ndarray] = []
+    if total:
+        ids = np.arange(n, n_all, dtype=np.int32)
+        # first dummy of each chain hangs from its source; the others from the previous dummy
+        first = np.zeros(total, bool)
+        first[[dummy_start[t] - n for t in long_t]] = True
+        prev = np.where(first, d_src, ids - 1)
+        pu.append(prev)
+        pv.append(ids)
+    lu = layer[edge_src]
+    lv = layer[edge_dst]
+    has_lane = np.array([t in dummy_start for t in e_t], bool) if n_edges else np.zeros(0, bool)
+    lane_src = np.full(n_edges, -1, np.int64)
+    if n_edges and has_lane.any():
+        starts = np.array([dummy_start.get(t, -1) for t in e_t], np.int64)
+        # the dummy just above the consumer: start + (layer[dst] - layer[src] - 2)
+        lane_src = np.where(has_lane & (lv - lu > 1), starts + (lv - lu - 2), -1)
+    direct = lane_src < 0
+    pu.append(np.where(direct, edge_src, lane_src).astype(np.int32))
+    pv.append(edge_dst)
+    U = np.concatenate(pu) if pu else np.zeros(0, np.int32)
+    V = np.concatenate(pv) if pv else np.zeros(0, np.int32)
+    # direct edges spanning several layers (past the dummy budget) don't constrain ordering well
+    proper = all_layer[V] - all_layer[U] == 1
+    U, V = U[proper], V[proper]
+    pair = np.unique(U.astype(np.int64) * n_all + V)
+    U, V = (pair // n_all).astype(np.int32), (pair % n_all).astype(np.int32)
+
+    # -- 3. ordering --
+    step(0.35, "ordering", "dummies")
+    key = np.empty(n_all)
+    key[:n_ops] = np.arange(n_ops)
+    n_in = len(in_tensors)
+    key[n_ops:n_ops + n_in] = -1.0 - np.arange(n_in)[::-1]
+    key[n_ops + n_in:n] = n_ops + np.arange(len(out_tensors))
+    if total:
+        src_key = key[d_src]
+        key[n:] = src_key + 0.5
+    order = _order(all_layer, U, V, key, order_sweeps, step)
+
+    # -- 4. coordinates --
+    step(0.6, "coordinates", "ordering")
+    n_layers = int(all_layer.max()) + 1 if n_all else 0
+    layer_h = np.zeros(max(n_layers, 1))
+    if n:
+        np.maximum.at(layer_h, layer, height)
+    layer_top = np.concatenate([[0.0], np.cumsum(layer_h + LAYER_GAP)])[:max(n_layers, 1)] + 20.0
+    all_h = np.concatenate([height, np.zeros(total)])
+    cx = _x_coordinates(order, all_layer, all_w, U, V, n, x_iters, step)
+    x = cx - all_w / 2
+    ymid = layer_top[all_layer] + layer_h[all_layer] / 2
+    y = ymid - all_h / 2
+    if n_all:
+        shift = 20.0 - x.min()
+        x += shift
+        cx += shift
+
+    # -- 5. routes --
+    step(0.85, "edge routes", "coordinates")
+    route_off, route_pts = _routes(edge_src, edge_dst, edge_tensor, edge_port, direct,
+                                   dummy_start, out_slot, all_layer, cx, x, y, width, height,
+                                   layer_top, layer_h, kind)
+    if n_edges:
+        seg = route_off[:-1]
+        edge_box = np.stack([np.minimum.reduceat(route_pts[:, 0], seg),
+                             np.minimum.reduceat(route_pts[:, 1], seg),
+                             np.maximum.reduceat(route_pts[:, 0], seg),
+                             np.maximum.reduceat(route_pts[:, 1], seg)], 1)
+    else:
+        edge_box = np.zeros((0, 4))
+    gw = float((x[:n] + width).max()) + 20.0 if n else 100.0
+    if total:
+        gw = max(gw, float(cx[n:].max()) + 20.0)
+    gh = float((y[:n] + height).max()) + 20.0 if n else 100.0
+    step(1.0, "done", "routes")
+    timings["total"] = sum(timings.values())
+    return GraphLayout(subgraph=subgraph, n_ops=n_ops, kind=kind, ref=ref, labels=labels,
+                       categories=cats, rows=rows, x=x[:n].copy(), y=y[:n].copy(), w=width,
+                       h=height, layer=layer, edge_tensor=edge_tensor, edge_src=edge_src,
+                       edge_dst=edge_dst, route_off=route_off, route_pts=route_pts,
+                       edge_box=edge_box, width=gw, height=gh, n_layers=n_layers,
+                       n_dummies=total, timings=timings,
+                       tensor_names=[t.name for t in tensors])
+
+
+def _longest_path_layers(n: int, src: np.ndarray, dst: np.ndarray, n_ops: int) -> np.ndarray:
+    """Longest path from the sources; sources then sit one layer above their first consumer."""
+    layer = [0] * n
+    preds: list[list[int]] = [[] for _ in range(n)]
+    for s, d in zip(src.tolist(), dst.tolist()):
+        preds[d].append(s)
+    # execution order is topological for ops; inputs come first and outputs last
+    io = range(n_ops, n)
+    order = ([i for i in io if not preds[i]] + list(range(n_ops))
+             + [i for i in io if preds[i]])
+    is_topo = all(s >= n_ops or s < d for s, d in zip(src.tolist(), dst.tolist()) if d < n_ops)
+    if not is_topo:
+        order = _kahn(n, src, dst)
+    for v in order:
+        p = preds[v]
+        if p:
+            layer[v] = max(layer[u] for u in p) + 1
+    layer_a = np.asarray(layer, np.int32)
+    # output nodes: one layer below their producer (set above via preds); sources pulled down
+    has_pred = np.zeros(n, bool)
+    has_pred[dst] = True
+    if len(src):
+        min_succ = np.full(n, np.iinfo(np.int32).max, np.int64)
+        np.minimum.at(min_succ, src, layer_a[dst])
+        pull = ~has_pred & (min_succ < np.iinfo(np.int32).max)
+        layer_a[pull] = (min_succ[pull] - 1).astype(np.int32)
+    if n:
+        layer_a -= layer_a.min()
+    return layer_a
+
+
+def _kahn(n: int, src: np.ndarray, dst: np.ndarray) -> list[int]:
+    indeg = np.bincount(dst, minlength=n).tolist()
+    succ: list[list[int]] = [[] for _ in range(n)]
+    for s, d in zip(src.tolist(), dst.tolist()):
+        succ[s].append(d)
+    ready = [i for i in range(n) if indeg[i] == 0]
+    out: list[int] = []
+    while ready:
+        v = ready.pop()
+        out.append(v)
+        for w in succ[v]:
+            indeg[w] -= 1
+            if indeg[w] == 0:
+                ready.append(w)
+    if len(out) < n:  # a cycle (invalid model): append the rest in index order
+        seen = set(out)
+        out += [i for i in range(n) if i not in seen]
+    return out
+
+
+def _ranks(order: np.ndarray, layer: np.ndarray) -> np.ndarray:
+    """Position of each node within its layer, given the global (layer, position) order."""
+    counts = np.bincount(layer, minlength=int(layer.max()) + 1 if len(layer) else 0)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(len(order), np.float64)
+    rank[order] = np.arange(len(order)) - starts[layer[order]]
+    return rank
+
+
+def _order(layer, U, V, key, sweeps, step) -> np.ndarray:
+    """Barycentric ordering, all layers at once: each sweep sorts every layer by the mean
+    position of the nodes' neighbours in the layer above (down sweeps) or below (up sweeps)."""
+    n = len(layer)
+    order = np.lexsort((key, layer))
+    if n == 0 or len(U) == 0:
+        return order
+    for i in range(sweeps):
+        pos = _ranks(order, layer)
+        if i % 2 == 0:
+            s = np.bincount(V, weights=pos[U], minlength=n)
+            c = np.bincount(V, minlength=n)
+        else:
+            s = np.bincount(U, weights=pos[V], minlength=n)
+            c = np.bincount(U, minlength=n)
+        bary = np.where(c > 0, s / np.maximum(c, 1), pos)
+        order = np.lexsort((pos, bary, layer))
+        step(0.35 + 0.25 * (i + 1) / sweeps, "ordering")
+    return order
+
+
+def _push(c: np.ndarray, D: np.ndarray, span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """In sorted (layer, position) order with D the minimal offsets from each layer's first
+    node: the closest positions >= c (pushed right) and <= c (pushed left) that keep every
+    pair of neighbours in a layer at least their separation apart; segmented cumulative
+    max/min, all layers at once (``span`` = layer * big keeps the layers apart)."""
+    v = c - D
+    right = np.maximum.accumulate(v + span) - span + D
+    left = np.minimum.accumulate((v + span)[::-1])[::-1] - span + D
+    return right, left
+
+
+def _x_coordinates(order, layer, w, U, V, n_real, iters, step) -> np.ndarray:
+    """Centres: each node pulled to the weighted mean of its neighbours (long-edge lanes pull
+    harder, to stay straight). Overlaps are then removed in two steps so that lanes give way to
+    real nodes: real nodes first, among themselves, with room kept for the lanes between them
+    (average of the right- and left-pushed solutions); then the lane dummies, clamped between
+    their real neighbours."""
+    n = len(layer)
+    if n == 0:
+        return np.zeros(0)
+    L = layer[order]
+    hw = w[order] / 2
+    same = np.zeros(n, bool)
+    same[1:] = L[1:] == L[:-1]
+    is_dummy = order >= n_real
+    gap = np.where(same[1:], hw[:-1] + hw[1:] + NODE_SEP, 0.0)
+    gap = np.where(same[1:] & is_dummy[1:] & is_dummy[:-1], DUMMY_W + 6, gap)
+    D = np.concatenate([[0.0], np.cumsum(gap)])
+    layer_start = np.maximum.accumulate(np.where(~same, np.arange(n), 0))
+    D = D - D[layer_start]                     # offsets from the layer's first node
+    big = float(D.max() + 1e6) * 4 + 1e6
+    span = L.astype(np.float64) * big
+    real = ~is_dummy
+    D_r, span_r = D[real], span[real]
+    inf = np.inf
+
+    cx = np.empty(n)
+    cx[order] = D  # packed to the left, in order
+    if not len(U):
+        return cx
+    dummy_u = U >= n_real
+    dummy_v = V >= n_real
+    # weight of the pull on U from V (wu) and on V from U (wv): lanes pull each other hard,
+    # a lane is pulled by its real end nodes, a real node hardly by its lanes
+    both = dummy_u & dummy_v
+    wu = np.where(both, 8.0, np.where(dummy_u, 2.0, np.where(dummy_v, 0.15, 1.0)))
+    wv = np.where(both, 8.0, np.where(dummy_v, 2.0, np.where(dummy_u, 0.15, 1.0)))
+    deg = np.bincount(U, weights=wu, minlength=n) + np.bincount(V, weights=wv, minlength=n)
+    for i in range(iters):
+        s = (np.bincount(U, weights=wu * cx[V], minlength=n)
+             + np.bincount(V, weights=wv * cx[U], minlength=n))
+        want = np.where(deg > 0, s / np.maximum(deg, 1e-9), cx)
+        want = (0.3 * cx + 0.7 * want)[order]
+        # real nodes
+        r, l = _push(want[real], D_r, span_r)
+        xr = (r + l) / 2
+        # lanes: between the real neighbours' bounds, then apart from each other
+        vr = np.full(n, -inf)
+        vr[real] = xr - D_r
+        lo = np.maximum.accumulate(vr + span) - span + D
+        vr[real] = xr - D_r
+        vr2 = np.full(n, inf)
+        vr2[real] = xr - D_r
+        hi = np.minimum.accumulate((vr2 + span)[::-1])[::-1] - span + D
+        c = np.clip(want, lo, hi)
+        c[real] = xr
+        r, l = _push(c, D, span)
+        c = np.clip((r + l) / 2, lo, hi)
+        c[real] = xr
+        cx[order] = c
+        if i % 6 == 5:
+            step(0.6 + 0.25 * (i + 1) / iters, "coordinates")
+    return cx
+
+
+def _routes(src, dst, tensor, port, direct, dummy_start, out_slot, layer, cx, x, y, w, h,
+            layer_top, layer_h, kind):
+    n_edges = len(src)
+    off = np.zeros(n_edges + 1, np.int64)
+    pts: list[tuple[float, float]] = []
+    cx_l = cx.tolist()
+    x_l, y_l, w_l, h_l = x.tolist(), y.tolist(), w.tolist(), h.tolist()
+    lay = layer.tolist()
+    top_l = layer_top.tolist()
+    lh_l = layer_h.tolist()
+    kinds = kind.tolist()
+    for e, (s, d, t, pf, dr) in enumerate(zip(src.tolist(), dst.tolist(), tensor.tolist(),
+                                              port.tolist(), direct.tolist())):
+        if kinds[s] == NODE_OP and t in out_slot:
+            slot, k = out_slot[t]
+            sx = x_l[s] + w_l[s] * (slot + 1) / (k + 1)
+        else:
+            sx = cx_l[s]
+        pts.append((sx, y_l[s] + h_l[s]))
+        if not dr:
+            first = dummy_start[t]
+            for j in range(lay[d] - lay[s] - 1):
+                dn = first + j
+                ly = lay[dn]
+                pts.append((cx_l[dn], top_l[ly]))
+                pts.append((cx_l[dn], top_l[ly] + lh_l[ly]))
+        dx = x_l[d] + w_l[d] * pf if kinds[d] == NODE_OP else cx_l[d]
+        pts.append((dx, y_l[d]))
+        off[e + 1] = len(pts)
+    return off, np.asarray(pts, np.float64).reshape(-1, 2)

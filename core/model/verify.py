@@ -1,0 +1,248 @@
+"""Structural verification of an untrusted TFLite flatbuffer, and columnar reads, with numpy.
+
+The Python flatbuffers runtime has no verifier, and the generated accessors trust every offset: a
+corrupt file makes them raise IndexError/struct.error deep inside, or loop over a lying vector
+length. ``FlatView`` checks, before anything reads the model, that every table, vtable, string and
+vector reachable from the root lies inside the file, with every scalar field inside its table.
+
+It walks the object graph breadth-first *by table type*: all Operator tables of the file are checked
+in one batch of numpy operations, then all their option tables, and so on, so a 100k-op model costs a
+few dozen array operations rather than a million Python calls. The field layout comes from
+``core.model.schema.fields_of`` (derived from the generated module).
+
+Once verified, the same view reads whole columns (every tensor's type, every operator's inputs) in
+one numpy gather each: the reader uses that for the bulk of a big model, and the generated
+accessors for the rest.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from core.model import schema
+from core.errors import ModelError
+
+
+class _Batch:
+    __slots__ = ("table", "pos", "via")
+
+    def __init__(self, table: str, pos: np.ndarray, via: str):
+        self.table, self.pos, self.via = table, pos, via
+
+
+class FlatView:
+    """A verified flatbuffer. Construct it to verify; then read columns of fields."""
+
+    def __init__(self, data, path: str):
+        self.u8 = np.frombuffer(data, dtype=np.uint8)
+        self.path = path
+        self.size = int(self.u8.size)
+        self.budget = max(1024, self.size // 2)  # tables visited; a sane file has far fewer
+        # (parent table, field) -> element positions, count per parent, for vectors of tables
+        self.children_of: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self.root = self._verify()
+
+    # -- raw little-endian reads at many positions at once (positions already bounds-checked) --
+    def u16(self, pos: np.ndarray) -> np.ndarray:
+        b = self.u8
+        return b[pos].astype(np.int64) | (b[pos + 1].astype(np.int64) << 8)
+
+    def u32(self, pos: np.ndarray) -> np.ndarray:
+        b = self.u8
+        return (b[pos].astype(np.int64) | (b[pos + 1].astype(np.int64) << 8)
+                | (b[pos + 2].astype(np.int64) << 16) | (b[pos + 3].astype(np.int64) << 24))
+
+    def i32(self, pos: np.ndarray) -> np.ndarray:
+        v = self.u32(pos)
+        return np.where(v >= 1 << 31, v - (1 << 32), v)
+
+    def _scalar_at(self, pos: np.ndarray, f: schema.Field) -> np.ndarray:
+        if f.size == 1:
+            v = self.u8[pos]
+            return v.view(np.int8).astype(np.int64) if f.signed else v.astype(np.int64)
+        if f.size == 2:
+            v = self.u16(pos)
+            return np.where(v >= 1 << 15, v - (1 << 16), v) if f.signed else v
+        if f.size == 4:
+            if f.floating:
+                return self.u32(pos).astype(np.uint32).view(np.float32).astype(np.float64)
+            return self.i32(pos) if f.signed else self.u32(pos)
+        lo, hi = self.u32(pos).astype(np.uint64), self.u32(pos + 4).astype(np.uint64)
+        v = lo | (hi << np.uint64(32))
+        if f.floating:
+            return v.view(np.float64)
+        return v.view(np.int64) if f.signed else v
+
+    def _check_range(self, start: np.ndarray, length: np.ndarray, what: str) -> None:
+        bad = (start < 0) | (start + length > self.size)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ModelError(self.path, f"corrupt or truncated model: {what} points to bytes "
+                                        f"{int(start[first])}..{int(start[first] + length[first])} but "
+                                        f"the file has only {self.size} bytes")
+
+    # -- verification walk --
+    def _verify(self) -> np.ndarray:
+        if self.size < 8:
+            raise ModelError(self.path, f"file is too small to be a TFLite model ({self.size} bytes)")
+        root = self.u32(np.array([0]))
+        self._check_range(root, np.array([4]), "the root table offset")
+        queue = [_Batch("Model", root, "root")]
+        visited = 0
+        while queue:
+            batch = queue.pop()
+            visited += batch.pos.size
+            if visited > self.budget:
+                raise ModelError(self.path, "corrupt model: more tables are referenced than the file "
+                                            "could hold (offsets loop or are shared absurdly often)")
+            queue.extend(self._table_batch(batch))
+        return root
+
+    def _vtables(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        vt = pos - self.i32(pos)
+        return vt, self.u16(vt), self.u16(vt + 2)
+
+    def _table_batch(self, batch: _Batch) -> list[_Batch]:
+        table, pos = batch.table, batch.pos
+        what = f"{table} table (reached via {batch.via})"
+        self._check_range(pos, np.full(pos.shape, 4), what)
+        vt = pos - self.i32(pos)
+        self._check_range(vt, np.full(pos.shape, 4), f"the vtable of a {what}")
+        vt_size = self.u16(vt)
+        t_size = self.u16(vt + 2)
+        bad = (vt_size < 4) | (vt_size % 2 == 1) | (t_size < 4)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ModelError(self.path, f"corrupt model: {what} has an invalid vtable "
+                                        f"(vtable size {int(vt_size[i])}, table size {int(t_size[i])})",
+                             int(pos[i]))
+        self._check_range(vt, vt_size, f"the vtable of a {what}")
+        self._check_range(pos, t_size, what)
+
+        out: list[_Batch] = []
+        for f in schema.fields_of(table):
+            entry = 4 + 2 * f.slot
+            present = vt_size >= entry + 2
+            if not present.any():
+                continue
+            idx = np.flatnonzero(present)
+            fo = self.u16(vt[idx] + entry)
+            keep = fo != 0
+            if not keep.any():
+                continue
+            idx, fo = idx[keep], fo[keep]
+            width = f.size if f.kind == "scalar" else 4
+            bad = fo + width > t_size[idx]
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                raise ModelError(self.path, f"corrupt model: field {f.name} of a {what} lies outside "
+                                            f"its table", int(pos[idx[i]]))
+            if f.kind == "scalar":
+                continue
+            fpos = pos[idx] + fo
+            target = fpos + self.u32(fpos)
+            fwhat = f"field {f.name} of a {what}"
+            if f.kind == "table":
+                out.append(_Batch(f.target, target, f"{table}.{f.name}"))
+            elif f.kind == "union":
+                self._check_range(target, np.full(target.shape, 4), fwhat)
+                types = self.scalar(table, f.name + "Type", pos[idx])
+                members = schema.union_members(f.target)
+                for code in np.unique(types):
+                    name = members.get(int(code))
+                    if name is None:  # NONE, or a type newer than this schema: never read
+                        continue
+                    out.append(_Batch(name, target[types == code], f"{table}.{f.name}"))
+            else:
+                self._check_range(target, np.full(target.shape, 4), fwhat)
+                n = self.u32(target)
+                elem = 1 if f.kind == "string" else f.size
+                self._check_range(target + 4, n * elem, fwhat)
+                if f.kind in ("vector_table", "vector_string"):
+                    total = int(n.sum())
+                    if total > self.size // 4:
+                        raise ModelError(self.path, f"corrupt model: {fwhat} claims {total} entries")
+                    epos = _ranges(target + 4, n, 4)
+                    elems = epos + self.u32(epos)
+                    if f.kind == "vector_table":
+                        counts = np.zeros(pos.shape, dtype=np.int64)
+                        counts[idx] = n
+                        prev = self.children_of.get((table, f.name))
+                        if prev is None or batch.via == "root":
+                            self.children_of[(table, f.name)] = (elems, counts)
+                        if total:
+                            out.append(_Batch(f.target, elems, f"{table}.{f.name}"))
+                    elif total:
+                        self._check_range(elems, np.full(elems.shape, 4), fwhat)
+                        self._check_range(elems + 4, self.u32(elems), fwhat)
+        return out
+
+    # -- columnar reads of verified tables --
+    def field_offsets(self, table: str, name: str, pos: np.ndarray) -> np.ndarray:
+        """Byte position of the field in each table, or -1 where it is absent."""
+        f = schema.field(table, name)
+        vt, vt_size, _ = self._vtables(pos)
+        entry = 4 + 2 * f.slot
+        has = vt_size >= entry + 2
+        fo = np.zeros(pos.shape, dtype=np.int64)
+        fo[has] = self.u16(vt[has] + entry)
+        return np.where(fo != 0, pos + fo, -1)
+
+    def scalar(self, table: str, name: str, pos: np.ndarray) -> np.ndarray:
+        f = schema.field(table, name)
+        fp = self.field_offsets(table, name, pos)
+        out = np.full(pos.shape, f.default, dtype=np.float64 if f.floating else np.int64)
+        have = fp >= 0
+        if have.any():
+            out[have] = self._scalar_at(fp[have], f)
+        return out
+
+    def targets(self, table: str, name: str, pos: np.ndarray) -> np.ndarray:
+        """Where an offset field (table, vector, string) points, or -1 where absent."""
+        fp = self.field_offsets(table, name, pos)
+        have = fp >= 0
+        out = np.full(pos.shape, -1, dtype=np.int64)
+        out[have] = fp[have] + self.u32(fp[have])
+        return out
+
+    def vectors(self, table: str, name: str, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(start of payload, length) of a vector field per table; length -1 where absent."""
+        t = self.targets(table, name, pos)
+        have = t >= 0
+        n = np.full(pos.shape, -1, dtype=np.int64)
+        n[have] = self.u32(t[have])
+        return t + 4, n
+
+    def int32_lists(self, table: str, name: str, pos: np.ndarray) -> list[tuple[int, ...] | None]:
+        """Every table's int32 vector as a tuple (None where the field is absent)."""
+        start, n = self.vectors(table, name, pos)
+        nn = np.maximum(n, 0)
+        vals = self.i32(_ranges(start, nn, 4)).tolist()
+        ends = np.cumsum(nn).tolist()
+        out: list[tuple[int, ...] | None] = []
+        a = 0
+        for b, k in zip(ends, n.tolist()):
+            out.append(tuple(vals[a:b]) if k >= 0 else None)
+            a = b
+        return out
+
+    def strings(self, table: str, name: str, pos: np.ndarray) -> list[str | None]:
+        start, n = self.vectors(table, name, pos)
+        raw = self.u8
+        out: list[str | None] = []
+        for s, k in zip(start.tolist(), n.tolist()):
+            out.append(raw[s:s + k].tobytes().decode("utf-8", "replace") if k >= 0 else None)
+        return out
+
+
+def _ranges(start: np.ndarray, count: np.ndarray, step: int) -> np.ndarray:
+    """Concatenate start[i] + step*arange(count[i]) for all i, without a Python loop."""
+    total = int(count.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
+    return np.repeat(start, count) + step * within
+
+
+def verify(data, path: str) -> FlatView:
+    """Raise ModelError unless every offset reachable from the root is inside ``data``."""
+    return FlatView(data, path)

@@ -1,0 +1,1 @@
+"""The graph canvas and what sits around it: panel, inspector, minimap, legend."""

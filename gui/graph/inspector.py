@@ -1,0 +1,218 @@
+"""Inspector beside the graph: the selected operator (name, version, decoded options, every
+input and output tensor) or tensor (shape, signature, dtype, quantization, size, and for
+constants a weights preview: statistics, a pyqtgraph histogram and the first values).
+
+Links in the text emit ``tensorActivated(int)``, ``opActivated(int)`` and
+``subgraphActivated(int)`` (control-flow bodies); ``plain_text()`` is what is shown, as text.
+"""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from core.graph import layout as gl
+from core.model.types import Model, Tensor
+from core.analysis.report import human_size, tensor_kind
+from core.analysis.weight_stats import weight_stats
+
+MAX_PREVIEWS = 8  # weight previews (histograms) per operator
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, list) and len(v) > 8:
+        return "[" + ", ".join(map(_fmt, v[:8])) + f", … ({len(v)})]"
+    if isinstance(v, list):
+        return "[" + ", ".join(map(_fmt, v)) + "]"
+    return str(v)
+
+
+def _numbers(vals, n: int = 6) -> str:
+    vals = list(vals)
+    s = ", ".join(_fmt(float(v)) if isinstance(v, float) else str(v) for v in vals[:n])
+    return s + (f", … ({len(vals)})" if len(vals) > n else "")
+
+
+def quantization_html(q) -> str:
+    """Compact quantization: per-tensor scale/zp, or per-channel ranges and first values."""
+    if q is None or not q.scale:
+        return ""
+    if len(q.scale) == 1:
+        zp = q.zero_point[0] if q.zero_point else 0
+        return f"scale {q.scale[0]:.6g}, zero point {zp}"
+    sc = np.asarray(q.scale)
+    zp = np.asarray(q.zero_point or [0])
+    zps = f"all {int(zp[0])}" if len(zp) and (zp == zp[0]).all() else _numbers(zp.tolist())
+    return (f"per-channel, axis {q.quantized_dimension}, {len(sc)} channels<br>"
+            f"&nbsp;&nbsp;scales {sc.min():.4g} … {sc.max():.4g} (median {np.median(sc):.4g}):"
+            f" {_numbers(sc.tolist(), 4)}<br>&nbsp;&nbsp;zero points {zps}")
+
+
+class Inspector(QScrollArea):
+    tensorActivated = Signal(int)
+    opActivated = Signal(int)
+    subgraphActivated = Signal(int)
+
+    def __init__(self, model: Model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.setWidgetResizable(True)
+        self.setMinimumWidth(280)
+        self.current: tuple | None = None  # ("op" | "tensor", subgraph, index)
+        self.plots: list[pg.PlotWidget] = []
+        self._body = QWidget()
+        self._lay = QVBoxLayout(self._body)
+        self._lay.setContentsMargins(8, 8, 8, 8)
+        self._lay.setSpacing(6)
+        self.setWidget(self._body)
+        self.clear()
+
+    # -- building blocks --
+    def _reset(self) -> None:
+        self.plots = []
+        body = QWidget()
+        self._lay = QVBoxLayout(body)
+        self._lay.setContentsMargins(8, 8, 8, 8)
+        self._lay.setSpacing(6)
+        old = self.takeWidget()
+        if old is not None:
+            old.deleteLater()
+        self._body = body
+        self.setWidget(body)
+
+    def _label(self, text: str) -> QLabel:
+        lab = QLabel(text, self._body)
+        lab.setWordWrap(True)
+        lab.setTextFormat(Qt.TextFormat.RichText)
+        lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        lab.linkActivated.connect(self._link)
+        self._lay.addWidget(lab)
+        return lab
+
+    def _link(self, href: str) -> None:
+        kind, _, num = href.partition(":")
+        if kind == "tensor":
+            self.tensorActivated.emit(int(num))
+        elif kind == "op":
+            self.opActivated.emit(int(num))
+        elif kind == "subgraph":
+            self.subgraphActivated.emit(int(num))
+
+    def _finish(self) -> None:
+        self._lay.addStretch(1)
+
+    def plain_text(self) -> str:
+        parts = []
+        for lab in self._body.findChildren(QLabel):
+            doc = lab.text()
+            from PySide6.QtGui import QTextDocument
+            d = QTextDocument()
+            d.setHtml(doc)
+            parts.append(d.toPlainText())
+        return "\n".join(parts)
+
+    # -- contents --
+    def clear(self) -> None:
+        self._reset()
+        self.current = None
+        self._label("<span style='color:#666'>Click a node or an edge to inspect it.<br>"
+                    "Double-click WHILE / IF / CALL_ONCE to open its subgraph.</span>")
+        self._finish()
+
+    def show_op(self, subgraph: int, op_index: int) -> None:
+        self._reset()
+        sg = self.model.subgraphs[subgraph]
+        op = sg.operators[op_index]
+        self.current = ("op", subgraph, op_index)
+        custom = f" (custom code {html.escape(op.custom_code)})" if op.custom_code else ""
+        self._label(f"<h3 style='margin:0'>{html.escape(op.label)}</h3>"
+                    f"operator #{op.index} · builtin {op.op}{custom} · version {op.version}"
+                    f" · subgraph {subgraph}")
+        links = gl.subgraph_links(op)
+        if links:
+            self._label("<br>".join(
+                f"<a href='subgraph:{i}'>open {role} → subgraph {i} "
+                f"({html.escape(self.model.subgraphs[i].name or '')})</a>"
+                for role, i in links if i < len(self.model.subgraphs)))
+        if op.options:
+            rows = "".join(f"<tr><td style='color:#555'>{html.escape(k)}</td>"
+                           f"<td>&nbsp;{html.escape(_fmt(v))}</td></tr>"
+                           for k, v in op.options.items())
+            self._label(f"<b>Options</b><table>{rows}</table>")
+        elif op.options_table is None and op.op == "CUSTOM":
+            self._label("<b>Options</b> custom (opaque bytes)")
+        previews = 0
+        for title, idxs in (("Inputs", op.inputs), ("Outputs", op.outputs)):
+            self._label(f"<b>{title}</b>")
+            slots = gl.SLOT_NAMES.get(op.op, ()) if title == "Inputs" else ()
+            for s, t in enumerate(idxs):
+                slot = slots[s] if s < len(slots) else f"{title[:-1].lower()} {s}"
+                if t < 0:
+                    self._label(f"<i>{slot}: omitted (optional)</i>")
+                    continue
+                previews += self._tensor_block(subgraph, sg.tensors[t], slot,
+                                               preview=previews < MAX_PREVIEWS)
+        self._finish()
+
+    def show_tensor(self, subgraph: int, tensor: int) -> None:
+        self._reset()
+        sg = self.model.subgraphs[subgraph]
+        self.current = ("tensor", subgraph, tensor)
+        self._tensor_block(subgraph, sg.tensors[tensor], None, preview=True, big=True)
+        prod = [op.index for op in sg.operators if tensor in op.outputs]
+        cons = [op.index for op in sg.operators if tensor in op.inputs]
+
+        def ops(lst):
+            return ", ".join(f"<a href='op:{i}'>#{i} {sg.operators[i].label}</a>"
+                             for i in lst[:20]) + (" …" if len(lst) > 20 else "") or "—"
+        io = (" · graph input" if tensor in sg.inputs else "") + \
+             (" · graph output" if tensor in sg.outputs else "")
+        self._label(f"<b>Written by</b> {ops(prod)}{io}<br><b>Read by</b> {ops(cons)}")
+        self._finish()
+
+    def _tensor_block(self, subgraph: int, t: Tensor, slot: str | None, preview: bool,
+                      big: bool = False) -> int:
+        name = html.escape(t.name)
+        head = (f"<h3 style='margin:0'>{name}</h3>" if big else
+                f"<span style='color:#555'>{html.escape(slot)}:</span> "
+                f"<a href='tensor:{t.index}'>{name}</a>")
+        sig = f"<br>shape_signature [{', '.join(map(str, t.shape_signature))}]" \
+            if tuple(t.shape_signature) != tuple(t.shape) else ""
+        q = quantization_html(t.quantization)
+        lines = [head,
+                 f"tensor {t.index} · {tensor_kind(t)} · {t.dtype} · "
+                 f"[{', '.join(map(str, t.shape))}] · {human_size(t.bytes)} ({t.bytes:,} B)"
+                 + sig]
+        if q:
+            lines.append(f"quantization: {q}")
+        lab = self._label("<br>".join(lines))
+        lab.setStyleSheet("QLabel { border-left: 3px solid #c8ccd2; padding-left: 5px; }")
+        if not (t.constant and preview):
+            return 0
+        arr = self.model.tensor_data(subgraph, t.index)
+        st = weight_stats(arr, t.quantization)
+        if st is None:
+            return 0
+        text = (f"min {st.min:.4g} · max {st.max:.4g} · mean {st.mean:.4g} · std {st.std:.4g}"
+                f" · zeros {st.zeros_pct:.1f}%" + (" (sampled)" if st.sampled else ""))
+        if st.dequantized:
+            text += f"<br>dequantized range {st.dequantized[0]:.4g} … {st.dequantized[1]:.4g}"
+        text += f"<br>first values: {html.escape(_numbers(st.first, 8))}"
+        self._label(f"<span style='color:#333'>{text}</span>")
+        if len(st.hist_counts):
+            plot = pg.PlotWidget(self._body, background="w")
+            plot.setFixedHeight(110)
+            plot.setMouseEnabled(False, False)
+            plot.hideButtons()
+            plot.getPlotItem().setMenuEnabled(False)
+            plot.plot(st.hist_edges, st.hist_counts, stepMode="center", fillLevel=0,
+                      brush=(47, 93, 140, 160), pen=pg.mkPen("#2f5d8c"))
+            plot.getAxis("left").setStyle(tickLength=-3)
+            self._lay.addWidget(plot)
+            self.plots.append(plot)
+        return 1

@@ -1,0 +1,96 @@
+"""Minimap of the graph view: the whole subgraph in miniature with the visible area framed;
+click or drag to move the view there. Very tall or wide graphs are squeezed (separate x and y
+scales) so the minimap stays usable for 50k-op chains."""
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QTransform
+from PySide6.QtWidgets import QFrame
+
+from gui.graph.view import GraphView
+
+MAX_EDGES = 3000  # past this, edges squeezed into the minimap only paint it grey
+
+
+class Minimap(QFrame):
+    def __init__(self, view: GraphView, parent=None, size: QSize = QSize(170, 230)):
+        super().__init__(parent)
+        self.view = view
+        self.setFixedSize(size)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self._image: QImage | None = None
+        self._key = None
+        self._sx = self._sy = 1.0
+        self._ox = self._oy = 0.0
+        view.viewChanged.connect(self._view_changed)
+        view.overlaysChanged.connect(self.invalidate)
+
+    def _view_changed(self) -> None:
+        """Shown only while part of the graph is off screen (else it just hides nodes)."""
+        v, lay = self.view, self.view.lay
+        whole = lay is not None and (lay.width * v.scale <= v.width() + 1
+                                     and lay.height * v.scale <= v.height() + 1)
+        self.setVisible(lay is not None and not whole)
+        self.update()
+
+    def invalidate(self) -> None:
+        self._key = None
+        self.update()
+
+    def _ensure_image(self) -> None:
+        lay = self.view.lay
+        key = (id(lay), self.width(), self.height())
+        if lay is None or key == self._key:
+            return
+        w, h = self.width() - 8, self.height() - 8
+        sx, sy = w / lay.width, h / lay.height
+        s = min(sx, sy)
+        # uniform when the aspect is sane; past 4:1 each axis fills the minimap on its own
+        if max(sx, sy) / s <= 4:
+            sx = sy = s
+        self._sx, self._sy = sx, sy
+        self._ox = 4 + (w - lay.width * sx) / 2
+        self._oy = 4 + (h - lay.height * sy) / 2
+        img = QImage(self.width(), self.height(), QImage.Format.Format_ARGB32_Premultiplied)
+        img.fill(QColor(255, 255, 255, 0))
+        p = QPainter(img)
+        self.view.paint_scene(p, QRectF(0, 0, lay.width, lay.height), min(sx, sy),
+                              QTransform(sx, 0, 0, sy, self._ox, self._oy), lod="far",
+                              edges=lay.n_edges <= MAX_EDGES)
+        p.end()
+        self._image = img
+        self._key = key
+
+    def paintEvent(self, e) -> None:  # noqa: N802
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(255, 255, 255, 240))
+        p.setPen(QColor("#c8ccd2"))
+        p.drawRect(self.rect().adjusted(0, 0, -1, -1))
+        if self.view.lay is None:
+            p.end()
+            return
+        self._ensure_image()
+        p.drawImage(0, 0, self._image)
+        r = self.view.visible_scene_rect()
+        frame = QRectF(self._ox + r.left() * self._sx, self._oy + r.top() * self._sy,
+                       max(4.0, r.width() * self._sx), max(4.0, r.height() * self._sy))
+        p.setPen(QPen(QColor("#ff8c00"), 1.5))
+        p.setBrush(QColor(255, 140, 0, 40))
+        p.drawRect(frame.intersected(QRectF(self.rect()).adjusted(1, 1, -1, -1)))
+        p.end()
+
+    def scene_point(self, px: float, py: float) -> tuple[float, float]:
+        return (px - self._ox) / self._sx, (py - self._oy) / self._sy
+
+    def _jump(self, pos) -> None:
+        if self.view.lay is None:
+            return
+        self._ensure_image()
+        self.view.center_on_point(*self.scene_point(pos.x(), pos.y()))
+
+    def mousePressEvent(self, e) -> None:  # noqa: N802
+        self._jump(e.position())
+
+    def mouseMoveEvent(self, e) -> None:  # noqa: N802
+        if e.buttons() & Qt.MouseButton.LeftButton:
+            self._jump(e.position())

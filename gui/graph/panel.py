@@ -1,0 +1,439 @@
+"""The Graph tab: toolbar (back, subgraph switcher, fit/zoom, edge labels, export, search),
+layout progress with Cancel, the canvas with its minimap and legend, search results, inspector.
+
+Layouts are computed per subgraph in a ``LayoutWorker`` thread (small ones, under
+``SYNC_MAX_OPS`` operators, in place: they take a few milliseconds) and cached.
+
+Public API for the rest of the app::
+
+    panel.show_subgraph(i)            # switch (pushes the current place on the Back history)
+    panel.select_op(subgraph, op)     # e.g. from the Operators table: show, center, inspect
+    panel.find(text) -> hits          # what Ctrl+F does
+    panel.export(path)                # .png / .svg (whole subgraph)
+    panel.view.set_overlay(...)       # see gui/graph_view.py
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+                               QListWidget, QListWidgetItem, QMenu, QMessageBox, QProgressBar,
+                               QPushButton, QSplitter, QToolButton, QVBoxLayout, QWidget)
+
+from core.graph import layout as gl
+from core.graph import search as gsearch
+from core.graph.layout import NODE_OP, GraphLayout
+from core.graph.search import SearchHit
+from core.model.types import Model
+from gui.graph.view import GraphView, text_metrics
+from gui.graph.inspector import Inspector
+from gui.graph.layout_worker import LayoutWorker
+from gui.graph.legend import Legend
+from gui.graph.minimap import Minimap
+
+SYNC_MAX_OPS = 1500
+MAX_RESULTS = 1000
+_RUNNING: set[LayoutWorker] = set()  # workers outlive a closed panel until they stop
+
+
+_ORPHANS: set = set()  # layout threads of closed tabs, still finishing
+
+
+def wait_for_orphans(ms: int = 5000) -> None:
+    """At exit: give cancelled layout threads time to end (they stop at the next check)."""
+    for w in list(_ORPHANS):
+        w.wait(ms)
+
+
+class GraphPanel(QWidget):
+    layoutReady = Signal(int)   # subgraph index, once its layout is shown
+
+    def __init__(self, model: Model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.layouts: dict[int, GraphLayout] = {}
+        self.history: list[tuple[int, float, float, float]] = []
+        self.current: int | None = None
+        self.worker: LayoutWorker | None = None
+        self.hits: list[SearchHit] = []
+        self._metrics = text_metrics(self.font())
+
+        # toolbar
+        self.back_btn = self._tool("◀ Back", "Back to the previous subgraph (Alt+Left)",
+                                   self.back)
+        self.back_btn.setEnabled(False)
+        self.subgraph_box = QComboBox(self)
+        for sg in model.subgraphs:
+            self.subgraph_box.addItem(f"{sg.index}: {sg.name or 'subgraph'} "
+                                      f"({len(sg.operators):,} ops)")
+        self.subgraph_box.setVisible(len(model.subgraphs) > 1)
+        self.subgraph_box.activated.connect(lambda i: self.show_subgraph(i))
+        fit = self._tool("Fit", "Fit the graph to the window (Ctrl+0)", self._fit)
+        zout = self._tool("−", "Zoom out (Ctrl+wheel, -)", lambda: self.view.zoom_by(0.8))
+        zin = self._tool("+", "Zoom in (Ctrl+wheel, +)", lambda: self.view.zoom_by(1.25))
+        self.labels_btn = self._tool("Shapes", "Label edges with tensor shape and dtype",
+                                     None, checkable=True)
+        self.labels_btn.toggled.connect(lambda on: self.view.set_edge_labels(on))
+        self.export_btn = self._tool("Export", "Export the graph as PNG or SVG", None)
+        menu = QMenu(self.export_btn)
+        menu.addAction("Whole graph as PNG…", lambda: self._export_dialog("png", True))
+        menu.addAction("Whole graph as SVG…", lambda: self._export_dialog("svg", True))
+        menu.addAction("Visible area as PNG…", lambda: self._export_dialog("png", False))
+        self.export_btn.setMenu(menu)
+        self.export_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.search_box = QLineEdit(self)
+        self.search_box.setPlaceholderText("Search op type, name, #op or t:tensor (Ctrl+F)")
+        self.search_box.setClearButtonEnabled(True)
+        self.search_box.setMinimumWidth(260)
+        self.search_box.returnPressed.connect(self._search_enter)
+        self.search_box.textChanged.connect(lambda _: self._search_timer.start())
+        self._search_timer = QTimer(self, singleShot=True, interval=250)
+        self._search_timer.timeout.connect(lambda: self.find(self.search_box.text()))
+        self.info = QLabel(self)
+        self.info.setStyleSheet("color:#666")
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 4, 4, 0)
+        for w in (self.back_btn, self.subgraph_box, fit, zout, zin, self.labels_btn,
+                  self.export_btn):
+            bar.addWidget(w)
+        bar.addWidget(self.info, 1)
+        bar.addWidget(self.search_box)
+
+        # layout progress
+        self.progress_row = QWidget(self)
+        self.progress = QProgressBar(self.progress_row)
+        self.progress.setRange(0, 1000)
+        self.progress_label = QLabel(self.progress_row)
+        self.cancel_btn = QPushButton("Cancel", self.progress_row)
+        self.cancel_btn.clicked.connect(self.cancel_layout)
+        self.retry_btn = QPushButton("Lay out again", self.progress_row)
+        self.retry_btn.clicked.connect(lambda: self.show_subgraph(self.current or 0, False))
+        self.retry_btn.hide()
+        pr = QHBoxLayout(self.progress_row)
+        pr.setContentsMargins(4, 0, 4, 0)
+        pr.addWidget(self.progress_label)
+        pr.addWidget(self.progress, 1)
+        pr.addWidget(self.cancel_btn)
+        pr.addWidget(self.retry_btn)
+        self.progress_row.hide()
+        self._progress_timer = QTimer(self, singleShot=True, interval=150)
+        self._progress_timer.timeout.connect(self.progress_row.show)
+
+        # canvas, overlays, results, inspector
+        self.view = GraphView(model, self)
+        self.minimap = Minimap(self.view, self.view)
+        self.legend = Legend(self.view, self.view)
+        self.view.installEventFilter(self)
+        self.results = QListWidget(self)
+        self.results.setUniformItemSizes(True)
+        self.results.hide()
+        self.results.currentRowChanged.connect(self._result_chosen)
+        self.results.setMaximumWidth(320)
+        self.inspector = Inspector(model, self)
+        self.split = QSplitter(Qt.Orientation.Horizontal, self)
+        self.split.addWidget(self.results)
+        self.split.addWidget(self.view)
+        self.split.addWidget(self.inspector)
+        self.split.setStretchFactor(1, 1)
+        self.split.setSizes([0, 800, 340])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addLayout(bar)
+        lay.addWidget(self.progress_row)
+        lay.addWidget(self.split, 1)
+
+        self.view.nodeClicked.connect(self._node_clicked)
+        self.view.edgeClicked.connect(self._edge_clicked)
+        self.view.backgroundClicked.connect(self.inspector.clear)
+        self.view.nodeActivated.connect(self._node_activated)
+        self.inspector.subgraphActivated.connect(lambda i: self.show_subgraph(i))
+        self.inspector.tensorActivated.connect(self._tensor_link)
+        self.inspector.opActivated.connect(lambda i: self.select_op(self.current, i))
+        for seq, fn in ((QKeySequence.StandardKey.Find, self.focus_search),
+                        (QKeySequence("Ctrl+0"), self._fit),
+                        (QKeySequence("Alt+Left"), self.back)):
+            sc = QShortcut(seq, self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(fn)
+        esc = QShortcut(QKeySequence("Escape"), self.search_box)
+        esc.setContext(Qt.ShortcutContext.WidgetShortcut)
+        esc.activated.connect(self.search_box.clear)
+        if model.subgraphs:
+            self.show_subgraph(0, push=False)
+
+    def _tool(self, text, tip, slot, checkable=False) -> QToolButton:
+        b = QToolButton(self)
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setCheckable(checkable)
+        b.setAutoRaise(True)
+        if slot is not None:
+            b.clicked.connect(slot)
+        return b
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(1100, 700)
+
+    def eventFilter(self, obj, ev) -> bool:  # noqa: N802
+        if obj is self.view and ev.type() == ev.Type.Resize:
+            v = self.view
+            self.minimap.move(v.width() - self.minimap.width() - 10,
+                              v.height() - self.minimap.height() - 10)
+            self.legend.move(10, 10)
+        return False
+
+    # -- subgraphs & layout --
+    @property
+    def layout_busy(self) -> bool:
+        return self.worker is not None
+
+    def show_subgraph(self, index: int, push: bool = True) -> None:
+        if not 0 <= index < len(self.model.subgraphs):
+            return
+        if push and self.current is not None and self.view.lay is not None:
+            self.history.append((self.current, self.view.ox, self.view.oy, self.view.scale))
+        self.back_btn.setEnabled(bool(self.history))
+        self.current = index
+        self.subgraph_box.setCurrentIndex(index)
+        self.results.clear()
+        self.results.hide()
+        self.hits = []
+        self.inspector.clear()
+        if index in self.layouts:
+            self._show_layout(self.layouts[index])
+            return
+        self.cancel_layout(quiet=True)
+        n_ops = len(self.model.subgraphs[index].operators)
+        self.view.set_layout(None)
+        if n_ops <= SYNC_MAX_OPS:
+            self._layout_done(gl.layout_subgraph(self.model, index, **self._metrics), index)
+            return
+        self.view.set_message(f"Laying out {n_ops:,} operators…")
+        w = LayoutWorker(self.model, index, self._metrics)
+        w.progressed.connect(self._progressed)
+        w.done.connect(self._worker_done)
+        w.failed.connect(self._worker_failed)
+        w.cancelled.connect(self._worker_cancelled)
+        w.finished.connect(lambda w=w: _RUNNING.discard(w))
+        _RUNNING.add(w)
+        self.worker = w
+        self.progress.setValue(0)
+        self.progress_label.setText(f"Laying out subgraph {index} ({n_ops:,} ops)")
+        self.cancel_btn.show()
+        self.retry_btn.hide()
+        self._progress_timer.start()
+        w.start()
+
+    def shutdown(self) -> None:
+        """Closing the tab: stop a running layout without blocking the UI. The thread is
+        detached and deletes itself when it notices the cancel (a QThread destroyed while
+        running would abort the process)."""
+        w = self.worker
+        if w is None:
+            return
+        w.cancel()
+        self._detach_worker()
+        if w.isRunning():
+            w.setParent(None)
+            _ORPHANS.add(w)
+            w.finished.connect(lambda w=w: (_ORPHANS.discard(w), w.deleteLater()))
+
+    def cancel_layout(self, quiet: bool = False) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            if quiet:
+                self._detach_worker()
+
+    def _detach_worker(self) -> None:
+        w = self.worker
+        if w is not None:
+            for sig in (w.progressed, w.done, w.failed, w.cancelled):
+                try:
+                    sig.disconnect()
+                except (RuntimeError, TypeError):
+                    pass
+        self.worker = None
+        self._progress_timer.stop()
+        self.progress_row.hide()
+
+    def _progressed(self, frac: float, phase: str) -> None:
+        self.progress.setValue(int(frac * 1000))
+        self.progress.setFormat(f"{phase} %p%")
+
+    def _worker_done(self, lay: GraphLayout) -> None:
+        self._detach_worker()
+        self._layout_done(lay, lay.subgraph)
+
+    def _worker_failed(self, msg: str) -> None:
+        self._detach_worker()
+        self.view.set_message(f"Layout failed: {msg}")
+
+    def _worker_cancelled(self) -> None:
+        self._detach_worker()
+        self.view.set_message("Layout cancelled.")
+        self.progress_label.setText("Layout cancelled")
+        self.cancel_btn.hide()
+        self.retry_btn.show()
+        self.progress_row.show()
+
+    def _layout_done(self, lay: GraphLayout, index: int) -> None:
+        self.layouts[index] = lay
+        if index == self.current:
+            self._show_layout(lay)
+
+    def _show_layout(self, lay: GraphLayout, keep_view: bool = False) -> None:
+        self.view.set_layout(lay, keep_view=keep_view)
+        self.minimap.invalidate()
+        t = lay.timings.get("total", 0.0) * 1000
+        self.info.setText(f"{lay.n_ops:,} ops · {lay.n_edges:,} edges · {lay.n_layers:,} layers"
+                          f" · layout {t:.0f} ms")
+        if self.search_box.text().strip():
+            self.find(self.search_box.text())
+        self.layoutReady.emit(lay.subgraph)
+
+    def back(self) -> None:
+        if not self.history:
+            return
+        sg, ox, oy, s = self.history.pop()
+        self.show_subgraph(sg, push=False)
+        if self.view.lay is not None and self.view.lay.subgraph == sg:
+            self.view._set_view(s, ox, oy)
+        self.back_btn.setEnabled(bool(self.history))
+
+    def _fit(self) -> None:
+        self.view.fit()
+
+    # -- selection & inspector --
+    def _node_clicked(self, node: int) -> None:
+        lay = self.view.lay
+        if lay.kind[node] == NODE_OP:
+            self.inspector.show_op(lay.subgraph, node)
+        else:
+            self.inspector.show_tensor(lay.subgraph, int(lay.ref[node]))
+
+    def _edge_clicked(self, edge: int) -> None:
+        lay = self.view.lay
+        self.inspector.show_tensor(lay.subgraph, int(lay.edge_tensor[edge]))
+
+    def _node_activated(self, node: int) -> None:
+        lay = self.view.lay
+        if lay.kind[node] != NODE_OP:
+            return
+        links = dict(gl.subgraph_links(self.model.subgraphs[lay.subgraph].operators[node]))
+        for role in ("body", "then", "init", "called", "else", "cond"):
+            if role in links:
+                self.show_subgraph(links[role])
+                return
+
+    def _tensor_link(self, tensor: int) -> None:
+        lay = self.view.lay
+        if lay is None:
+            return
+        if len(lay.edges_of_tensor(tensor)):
+            self.view.select_tensor(tensor, center=True)
+        else:
+            node = gsearch.tensor_node(lay, self.model.subgraphs[lay.subgraph], tensor)
+            if node is not None:
+                self.view.select_node(node, center=True)
+        self.inspector.show_tensor(lay.subgraph, tensor)
+
+    def select_op(self, subgraph: int | None, op_index: int) -> None:
+        """Show operator ``op_index`` of ``subgraph``: switch, center, select, inspect."""
+        if subgraph is None:
+            return
+        if subgraph != self.current:
+            self.show_subgraph(subgraph)
+        if self.view.lay is None or self.view.lay.subgraph != subgraph:
+            self._pending = (subgraph, op_index)
+            self.layoutReady.connect(self._select_pending)
+            return
+        self.view.select_node(op_index, center=True)
+        self.inspector.show_op(subgraph, op_index)
+
+    def _select_pending(self, sg: int) -> None:
+        self.layoutReady.disconnect(self._select_pending)
+        want = getattr(self, "_pending", None)
+        if want and want[0] == sg:
+            self.select_op(*want)
+
+    # -- search --
+    def focus_search(self) -> None:
+        self.search_box.setFocus()
+        self.search_box.selectAll()
+
+    def find(self, text: str) -> list[SearchHit]:
+        lay = self.view.lay
+        self.results.blockSignals(True)
+        self.results.clear()
+        self.results.blockSignals(False)
+        if lay is None or not text.strip():
+            self.hits = []
+            self.view.set_highlight([])
+            self.results.hide()
+            return []
+        self.hits = gsearch.search(self.model, lay, text, limit=MAX_RESULTS)
+        self.view.set_highlight(h.node for h in self.hits)
+        if len(self.hits) < MAX_RESULTS:  # then the bodies of control-flow ops and the rest
+            self.hits += gsearch.search_other_subgraphs(self.model, lay.subgraph, text,
+                                                   limit=MAX_RESULTS - len(self.hits))
+        self.results.blockSignals(True)
+        for h in self.hits:
+            QListWidgetItem(h.text, self.results)
+        self.results.blockSignals(False)
+        self.results.setVisible(True)
+        if self.split.sizes()[0] < 120:
+            s = self.split.sizes()
+            self.split.setSizes([220, max(200, s[1] - 220), s[2]])
+        self.info.setText(f"{len(self.hits):,}{'+' if len(self.hits) >= MAX_RESULTS else ''}"
+                          f" match(es) for “{text}”" if self.hits else f"no match for “{text}”")
+        return self.hits
+
+    def _search_enter(self) -> None:
+        self._search_timer.stop()
+        if not self.hits or self.search_box.text() != getattr(self, "_last_q", None):
+            self.find(self.search_box.text())
+            self._last_q = self.search_box.text()
+            if self.hits:
+                self.results.setCurrentRow(0)
+            return
+        row = (self.results.currentRow() + 1) % max(1, len(self.hits))
+        self.results.setCurrentRow(row)
+
+    def _result_chosen(self, row: int) -> None:
+        if not 0 <= row < len(self.hits):
+            return
+        h = self.hits[row]
+        lay = self.view.lay
+        if h.subgraph is not None and h.subgraph != lay.subgraph:
+            self.select_op(h.subgraph, h.node)
+            return
+        if h.tensor is not None and len(lay.edges_of_tensor(h.tensor)):
+            self.view.select_tensor(h.tensor)
+            self.view.center_on(h.node, max(self.view.scale, 0.8))
+            self.inspector.show_tensor(lay.subgraph, h.tensor)
+        else:
+            self.view.select_node(h.node, center=True)
+            self._node_clicked(h.node)
+
+    # -- export --
+    def export(self, path: str, whole: bool = True) -> None:
+        if Path(path).suffix.lower() == ".svg":
+            self.view.export_svg(path, whole)
+        else:
+            self.view.export_image(path, whole)
+
+    def _export_dialog(self, fmt: str, whole: bool) -> None:
+        if self.view.lay is None:
+            return
+        stem = Path(self.model.path).stem + f"_sg{self.view.lay.subgraph}"
+        path, _ = QFileDialog.getSaveFileName(self, "Export graph", f"{stem}.{fmt}",
+                                              f"{fmt.upper()} (*.{fmt})")
+        if not path:
+            return
+        try:
+            self.export(path, whole)
+        except OSError as e:
+            QMessageBox.warning(self, "Export failed", str(e))

@@ -1,0 +1,794 @@
+"""The graph canvas: paints a ``core.graph.layout.GraphLayout`` with level of detail.
+
+A plain QWidget painter (no QGraphicsItems): every frame asks the layout for the nodes and edges
+in view (binary search on y plus a vectorised box test) and paints only those.
+
+Levels of detail, by zoom and by how many nodes are in view:
+
+* far (zoom < 0.2 or > 2500 nodes in view): nodes as flat rectangles, edges as straight
+  polylines, both built from numpy arrays in one ``QPainterPath`` per colour (pyqtgraph's
+  ``arrayToQPath``) after merging what falls on the same device pixels; no text;
+* mid (zoom < 0.45): coloured boxes and curved edges, no text;
+* near: Netron-like cards (coloured header with the op name, folded constants as rows), curved
+  edges with arrow heads, tensor shape labels on edges (``set_edge_labels(True)``), badges.
+
+Overlay API (used by other features: latency, delegate support, memory)::
+
+    view.set_overlay("latency", colors={op_index: QColor | "#rrggbb"},
+                     badges={op_index: "1.2 ms"}, legend=[("> 5 ms", "#d7301f"), ...],
+                     subgraph=0)
+    view.clear_overlay("latency")
+    view.overlays()  # names, in the order set
+
+Keys are operator indices of ``subgraph`` (default 0), or ``(subgraph, op_index)`` tuples. The
+most recently set overlay that colours a node wins; badges of all overlays are drawn (stacked).
+The legend widget (``gui/legend.py``) listens to ``overlaysChanged``.
+
+Signals: ``nodeClicked(int)``, ``edgeClicked(int)`` (edge id; its tensor is
+``layout.edge_tensor[e]``), ``backgroundClicked()``, ``nodeActivated(int)`` (double click: the panel
+opens control-flow bodies), ``viewChanged()`` (pan/zoom, for the minimap).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath,
+                           QPen, QTransform)
+from PySide6.QtWidgets import QToolTip, QWidget
+from pyqtgraph import arrayToQPath
+
+from core.graph import layout as gl
+from core.fileio import atomic_path
+from core.graph.layout import NODE_INPUT, GraphLayout
+from core.model.types import Model
+from core.analysis.report import human_size, quantization_summary
+from gui import none_guard
+
+none_guard.apply()  # PySide6 6.12 drops a reference to None per void call: see gui/none_guard.py
+
+CATEGORY_COLORS = {
+    "layer": "#2f5d8c", "activation": "#8c3b2f", "pool": "#2f6e45", "norm": "#574a8c",
+    "shape": "#6e5a3c", "quant": "#2c7474", "control": "#7a2f7a", "custom": "#8a6a16",
+    "math": "#3e4650", "stablehlo": "#5a5a5a", "input": "#cfd8e3", "output": "#cfd8e3",
+}
+CATEGORY_NAMES = {"layer": "Layer", "activation": "Activation", "pool": "Pool / reduce",
+                  "norm": "Normalization", "shape": "Shape / data", "quant": "Quantize",
+                  "control": "Control flow", "custom": "Custom", "math": "Elementwise / other",
+                  "stablehlo": "StableHLO"}
+BG = QColor("#fbfbfc")
+EDGE = QColor("#8a9099")
+SELECT = QColor("#ff8c00")
+HIGHLIGHT = QColor("#ffd400")
+
+LOD_FAR = 0.2
+LOD_TEXT = 0.45
+FAR_NODES = 2500
+MIN_SCALE, MAX_SCALE = 1e-5, 4.0
+
+
+@dataclass
+class Overlay:
+    name: str
+    colors: dict[tuple[int, int], QColor]
+    badges: dict[tuple[int, int], str]
+    legend: list[tuple[str, QColor]]
+
+
+def _qcolor(c) -> QColor:
+    return c if isinstance(c, QColor) else QColor(c)
+
+
+def _norm_keys(d: dict | None, subgraph: int) -> dict:
+    out = {}
+    for k, v in (d or {}).items():
+        key = tuple(k) if isinstance(k, (tuple, list)) else (subgraph, int(k))
+        out[key] = v
+    return out
+
+
+def _fonts(base: QFont) -> tuple[QFont, QFont, QFont]:
+    head = QFont(base)
+    head.setPointSizeF(9.0)
+    head.setBold(True)
+    row = QFont(base)
+    row.setPointSizeF(7.5)
+    badge = QFont(row)
+    badge.setBold(True)
+    return head, row, badge
+
+
+def text_metrics(base: QFont | None = None) -> dict[str, float]:
+    """Mean character advances of the view's fonts, for ``layout_subgraph``'s width estimate."""
+    head, row, _ = _fonts(base or QFont())
+    sample_h = "DEPTHWISE_CONV_2D · RELU6 FULLY_CONNECTED"
+    sample_r = "filter ⟨32×3×3×3⟩ bias ⟨1280⟩ serving_default_input:0"
+    return {"char_w": QFontMetricsF(head).horizontalAdvance(sample_h) / len(sample_h),
+            "row_char_w": QFontMetricsF(row).horizontalAdvance(sample_r) / len(sample_r)}
+
+
+def _unique_rows(a: np.ndarray) -> np.ndarray:
+    """Indices of the distinct rows of 4 device-pixel coordinates (packed to one int64 key)."""
+    q = (np.clip(a, -16384, 16383).astype(np.int64) + 16384)
+    key = (q[:, 0] << 45) | (q[:, 1] << 30) | (q[:, 2] << 15) | q[:, 3]
+    return np.unique(key, return_index=True)[1]
+
+
+class GraphView(QWidget):
+    nodeClicked = Signal(int)
+    edgeClicked = Signal(int)
+    backgroundClicked = Signal()
+    nodeActivated = Signal(int)
+    viewChanged = Signal()
+    overlaysChanged = Signal()
+
+    def __init__(self, model: Model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.lay: GraphLayout | None = None
+        self.scale = 1.0
+        self.ox = 0.0  # scene point at the widget's top-left
+        self.oy = 0.0
+        self.sel_node: int | None = None
+        self.sel_tensor: int | None = None
+        self.highlight: np.ndarray = np.zeros(0, np.int64)
+        self.edge_labels = False
+        self._overlays: dict[str, Overlay] = {}
+        self._node_color_ids: np.ndarray | None = None
+        self._palette: list[QColor] = []
+        self._press: QPointF | None = None
+        self._press_origin = (0.0, 0.0)
+        self._dragged = False
+        self.last_paint_ms = 0.0
+        self.paint_count = 0
+        self.message = "Laying out…"
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.grabGesture(Qt.GestureType.PinchGesture)
+        self.font_head, self.font_row, self.font_badge = _fonts(self.font())
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        return QSize(800, 600)
+
+    # -- content --
+    def set_layout(self, lay: GraphLayout | None, keep_view: bool = False) -> None:
+        self.lay = lay
+        self.sel_node = None
+        self.sel_tensor = None
+        self.highlight = np.zeros(0, np.int64)
+        self._recolor()
+        if lay is not None and not keep_view:
+            self.reset_view()
+        self.update()
+        self.viewChanged.emit()
+
+    def set_message(self, text: str) -> None:
+        self.message = text
+        self.update()
+
+    @property
+    def subgraph(self) -> int | None:
+        return self.lay.subgraph if self.lay is not None else None
+
+    # -- overlays --
+    def set_overlay(self, name: str, colors: dict, badges: dict | None = None,
+                    legend: list | None = None, subgraph: int = 0) -> None:
+        self._overlays.pop(name, None)
+        self._overlays[name] = Overlay(
+            name, {k: _qcolor(v) for k, v in _norm_keys(colors, subgraph).items()},
+            {k: str(v) for k, v in _norm_keys(badges, subgraph).items()},
+            [(str(lab), _qcolor(c)) for lab, c in (legend or [])])
+        self._recolor()
+        self.update()
+        self.overlaysChanged.emit()
+
+    def clear_overlay(self, name: str) -> None:
+        if self._overlays.pop(name, None) is not None:
+            self._recolor()
+            self.update()
+            self.overlaysChanged.emit()
+
+    def overlays(self) -> list[Overlay]:
+        return list(self._overlays.values())
+
+    def node_color(self, node: int) -> QColor:
+        """Fill colour of a node (overlay colour if any, else its category colour)."""
+        return self._palette[int(self._node_color_ids[node])]
+
+    def _recolor(self) -> None:
+        lay = self.lay
+        if lay is None:
+            self._node_color_ids = None
+            return
+        palette: list[QColor] = []
+        index: dict[int, int] = {}
+
+        def cid(c: QColor) -> int:
+            k = c.rgba()
+            if k not in index:
+                index[k] = len(palette)
+                palette.append(c)
+            return index[k]
+        ids = np.array([cid(QColor(CATEGORY_COLORS.get(c, "#555555"))) for c in lay.categories],
+                       np.int32) if lay.n_nodes else np.zeros(0, np.int32)
+        sg = lay.subgraph
+        for ov in self._overlays.values():
+            for (s, op), c in ov.colors.items():
+                if s == sg and 0 <= op < lay.n_ops:
+                    ids[op] = cid(c)
+        self._palette = palette
+        self._node_color_ids = ids
+
+    def _badges(self, node: int) -> list[str]:
+        out = []
+        key = (self.lay.subgraph, node)
+        for ov in self._overlays.values():
+            b = ov.badges.get(key)
+            if b:
+                out.append(b)
+        return out
+
+    # -- view transform --
+    def fit_scale(self) -> float:
+        if self.lay is None:
+            return 1.0
+        return min(max(self.width(), 1) / self.lay.width, max(self.height(), 1) / self.lay.height)
+
+    def fit(self) -> None:
+        if self.lay is None:
+            return
+        s = self.fit_scale() * 0.97
+        self._set_view(s, self.lay.width / 2 - self.width() / s / 2,
+                       self.lay.height / 2 - self.height() / s / 2)
+
+    def reset_view(self) -> None:
+        """Whole graph if it fits readably, else the top of the graph at a readable zoom.
+
+        Until the user pans, zooms or selects, the view keeps doing this when the widget is
+        resized (a freshly opened tab gets its final size only after the first layout)."""
+        self._reset_view()
+        self._auto_view = True
+
+    def _reset_view(self) -> None:
+        lay = self.lay
+        f = self.fit_scale() * 0.97
+        if f >= 0.35:
+            self.fit()
+            return
+        s = min(1.0, max(0.5, self.width() / lay.width * 0.97))
+        top = lay.y[lay.kind == NODE_INPUT].min() if (lay.kind == NODE_INPUT).any() else 0.0
+        self._set_view(s, lay.width / 2 - self.width() / s / 2, max(0.0, top - 20))
+        if lay.width * s < self.width():
+            return
+        # wide graph: start at the first node, near the top of the view
+        n0 = int(np.argmin(lay.y)) if lay.n_nodes else 0
+        self.center_on(n0, s)
+        self._set_view(s, self.ox, max(0.0, float(lay.y[n0]) - 80.0 / s))
+
+    def _set_view(self, s: float, ox: float, oy: float) -> None:
+        self._auto_view = False  # any move but reset_view's own ends the automatic fitting
+        self.scale = float(min(MAX_SCALE, max(MIN_SCALE, s)))
+        self.ox, self.oy = float(ox), float(oy)
+        self.update()
+        self.viewChanged.emit()
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        if anchor is None:
+            anchor = QPointF(self.width() / 2, self.height() / 2)
+        sx, sy = self.to_scene(anchor.x(), anchor.y())
+        s = min(MAX_SCALE, max(MIN_SCALE, self.scale * factor))
+        self._set_view(s, sx - anchor.x() / s, sy - anchor.y() / s)
+
+    def pan_by(self, dx_px: float, dy_px: float) -> None:
+        self._set_view(self.scale, self.ox + dx_px / self.scale, self.oy + dy_px / self.scale)
+
+    def center_on_point(self, x: float, y: float, scale: float | None = None) -> None:
+        s = self.scale if scale is None else scale
+        self._set_view(s, x - self.width() / s / 2, y - self.height() / s / 2)
+
+    def center_on(self, node: int, scale: float | None = None) -> None:
+        x, y, w, h = self.lay.node_rect(node)
+        self.center_on_point(x + w / 2, y + h / 2, scale)
+
+    def to_scene(self, px: float, py: float) -> tuple[float, float]:
+        return self.ox + px / self.scale, self.oy + py / self.scale
+
+    def to_widget(self, sx: float, sy: float) -> QPointF:
+        return QPointF((sx - self.ox) * self.scale, (sy - self.oy) * self.scale)
+
+    def node_pos(self, node: int) -> QPointF:
+        """Widget point inside a node's header (where a click selects it)."""
+        x, y, w, h = self.lay.node_rect(node)
+        return self.to_widget(x + w / 2, y + min(h / 2, 8.0))
+
+    def visible_scene_rect(self) -> QRectF:
+        return QRectF(self.ox, self.oy, self.width() / self.scale, self.height() / self.scale)
+
+    # -- selection --
+    def select_node(self, node: int | None, center: bool = False) -> None:
+        self.sel_node = node
+        self.sel_tensor = None
+        if node is not None and center:
+            self.center_on(node, max(self.scale, 0.8))
+        self.update()
+
+    def select_tensor(self, tensor: int | None, center: bool = False) -> None:
+        self.sel_tensor = tensor
+        self.sel_node = None
+        if tensor is not None and center and self.lay is not None:
+            e = self.lay.edges_of_tensor(tensor)
+            if len(e):
+                r = self.lay.route(int(e[0]))
+                self.center_on_point(*r[: min(len(r), 2)].mean(0), max(self.scale, 0.8))
+        self.update()
+
+    def set_highlight(self, nodes) -> None:
+        self.highlight = np.unique(np.asarray(list(nodes), np.int64))
+        self.update()
+
+    def set_edge_labels(self, on: bool) -> None:
+        self.edge_labels = bool(on)
+        self.update()
+
+    # -- painting --
+    def paintEvent(self, event) -> None:  # noqa: N802
+        t0 = time.perf_counter()
+        p = QPainter(self)
+        p.fillRect(self.rect(), BG)
+        if self.lay is None:
+            p.setPen(QColor("#666"))
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.message)
+        else:
+            r = self.visible_scene_rect()
+            self.paint_scene(p, r, self.scale,
+                             QTransform(self.scale, 0, 0, self.scale, -self.ox * self.scale,
+                                        -self.oy * self.scale))
+        p.end()
+        self.last_paint_ms = (time.perf_counter() - t0) * 1000
+        self.paint_count += 1
+
+    def paint_scene(self, p: QPainter, r: QRectF, scale: float, transform: QTransform,
+                    lod: str | None = None, edges: bool = True) -> str:
+        """Paint the part ``r`` (scene units) of the layout; returns the level of detail used.
+        ``edges=False`` paints nodes only (the minimap of a big graph)."""
+        lay = self.lay
+        x0, y0, x1, y1 = r.left(), r.top(), r.right(), r.bottom()
+        nodes = lay.visible_nodes(x0, y0, x1, y1)
+        edges = lay.visible_edges(x0, y0, x1, y1) if edges else np.zeros(0, np.int64)
+        if lod is None:
+            lod = ("far" if scale < LOD_FAR or len(nodes) > FAR_NODES
+                   else "mid" if scale < LOD_TEXT else "near")
+        p.setTransform(transform)
+        if lod == "far":
+            self._paint_far(p, nodes, edges, scale, transform)
+        else:
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            self._paint_edges(p, edges, scale, near=lod == "near", clip=(x0, y0, x1, y1))
+            self._paint_nodes(p, nodes, scale, near=lod == "near")
+        return lod
+
+    def _paint_far(self, p: QPainter, nodes, edges, scale, transform) -> None:
+        """Flat shapes from numpy, in device pixels, with duplicates on the same pixels merged."""
+        lay = self.lay
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        p.setTransform(QTransform())  # draw in device pixels
+        m11, m22, dx, dy = transform.m11(), transform.m22(), transform.dx(), transform.dy()
+        if len(edges):
+            off = lay.route_off
+            starts, ends = off[edges], off[edges + 1]
+            lens = ends - starts
+            idx = np.repeat(starts - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) \
+                + np.arange(lens.sum())
+            pts = lay.route_pts[idx]
+            px = np.round(pts[:, 0] * m11 + dx)
+            py = np.round(pts[:, 1] * m22 + dy)
+            # segments (a -> b) within each edge, merged when identical in device pixels
+            last = np.cumsum(lens) - 1
+            keep = np.ones(len(px), bool)
+            keep[last] = False
+            a = np.nonzero(keep)[0]
+            seg = np.stack([px[a], py[a], px[a + 1], py[a + 1]], 1)
+            if len(seg) > 2000:
+                seg = seg[_unique_rows(seg)]
+            xs = seg[:, [0, 2]].ravel()
+            ys = seg[:, [1, 3]].ravel()
+            sel = self._selected_edge_mask(edges)
+            p.setPen(QPen(EDGE, 0))
+            p.drawPath(arrayToQPath(xs, ys, connect="pairs"))
+            if sel is not None and sel.any():
+                self._paint_edges(p, edges[sel], scale, near=False, transform=transform,
+                                  pen=QPen(SELECT, 2.5))
+        if len(nodes):
+            nx0 = np.round(lay.x[nodes] * m11 + dx)
+            ny0 = np.round(lay.y[nodes] * m22 + dy)
+            nx1 = np.maximum(np.round((lay.x[nodes] + lay.w[nodes]) * m11 + dx), nx0 + 2)
+            ny1 = np.maximum(np.round((lay.y[nodes] + lay.h[nodes]) * m22 + dy), ny0 + 2)
+            cid = self._node_color_ids[nodes]
+            rect = np.stack([nx0, ny0, nx1, ny1], 1)
+            p.setPen(Qt.PenStyle.NoPen)
+            for c in np.unique(cid).tolist():
+                rr = rect[cid == c]
+                if len(rr) > 500:
+                    rr = rr[_unique_rows(rr)]
+                xs = np.stack([rr[:, 0], rr[:, 2], rr[:, 2], rr[:, 0], rr[:, 0]], 1).ravel()
+                ys = np.stack([rr[:, 1], rr[:, 1], rr[:, 3], rr[:, 3], rr[:, 1]], 1).ravel()
+                con = np.tile(np.array([1, 1, 1, 1, 0], bool), len(rr))
+                path = arrayToQPath(xs, ys, connect=con)
+                path.setFillRule(Qt.FillRule.WindingFill)  # overlapping rects: union, not XOR
+                p.fillPath(path, self._palette[c])
+            marks = [n for n in self.highlight.tolist() if n < lay.n_nodes]
+            if self.sel_node is not None:
+                marks.append(self.sel_node)
+            if marks:
+                m = np.asarray(marks)
+                cx = (lay.x[m] + lay.w[m] / 2) * m11 + dx
+                cy = (lay.y[m] + lay.h[m] / 2) * m22 + dy
+                p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+                for i, (a, b) in enumerate(zip(cx.tolist(), cy.tolist())):
+                    sel = marks[i] == self.sel_node
+                    p.setPen(QPen(QColor("#222"), 1))
+                    p.setBrush(SELECT if sel else HIGHLIGHT)
+                    p.drawEllipse(QPointF(a, b), 6 if sel else 5, 6 if sel else 5)
+        p.setTransform(transform)
+
+    def _selected_edge_mask(self, edges):
+        if self.sel_tensor is None and self.sel_node is None:
+            return None
+        lay = self.lay
+        if self.sel_tensor is not None:
+            return lay.edge_tensor[edges] == self.sel_tensor
+        return (lay.edge_src[edges] == self.sel_node) | (lay.edge_dst[edges] == self.sel_node)
+
+    def _paint_edges(self, p: QPainter, edges, scale, near: bool, transform=None,
+                     pen: QPen | None = None, clip: tuple | None = None) -> None:
+        lay = self.lay
+        if not len(edges):
+            return
+        paths: list[QPainterPath] = []
+        off, pts = lay.route_off, lay.route_pts
+        mapper = transform if transform is not None else None
+        arrows = []
+        cx0, cy0, cx1, cy1 = clip if clip is not None else (-np.inf, -np.inf, np.inf, np.inf)
+        for e in edges.tolist():
+            r = pts[off[e]:off[e + 1]]
+            # only the segments whose box meets the view (a curve stays in its ends' box)
+            xa, xb, ya, yb = r[:-1, 0], r[1:, 0], r[:-1, 1], r[1:, 1]
+            vis = ((np.minimum(xa, xb) <= cx1) & (np.maximum(xa, xb) >= cx0)
+                   & (ya <= cy1) & (yb >= cy0))
+            if not vis.any():
+                continue
+            if mapper is not None:
+                r = np.stack([r[:, 0] * mapper.m11() + mapper.dx(),
+                              r[:, 1] * mapper.m22() + mapper.dy()], 1)
+            c1, c2 = gl.curve_controls(r)
+            rl, c1l, c2l = r.tolist(), c1.tolist(), c2.tolist()
+            path = QPainterPath()  # one path per edge: stroking one big path is much slower
+            paths.append(path)
+            drawn = False
+            for k in np.nonzero(vis)[0].tolist():
+                if not drawn or not vis[k - 1]:
+                    path.moveTo(*rl[k])
+                path.cubicTo(c1l[k][0], c1l[k][1], c2l[k][0], c2l[k][1], rl[k + 1][0],
+                             rl[k + 1][1])
+                drawn = True
+            if near and vis[-1]:
+                arrows.append(rl[-1])
+        if pen is None:
+            pen = QPen(EDGE, 1.2)
+        p.setPen(pen)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        for path in paths:
+            p.drawPath(path)
+        if near and arrows:
+            head = QPainterPath()
+            for ax, ay in arrows:
+                head.moveTo(ax, ay)
+                head.lineTo(ax - 3.5, ay - 7)
+                head.lineTo(ax + 3.5, ay - 7)
+                head.closeSubpath()
+            p.fillPath(head, pen.color())
+        if pen.color() == EDGE:
+            sel = self._selected_edge_mask(edges)
+            if sel is not None and sel.any():
+                self._paint_edges(p, edges[sel], scale, near, transform, QPen(SELECT, 2.5),
+                                  clip)
+            if near and self.edge_labels:
+                self._paint_edge_labels(p, edges)
+
+    def _paint_edge_labels(self, p: QPainter, edges) -> None:
+        lay = self.lay
+        ts = self.model.subgraphs[lay.subgraph].tensors
+        p.setFont(self.font_row)
+        fm = QFontMetricsF(self.font_row)
+        done = set()
+        for e in edges.tolist():
+            t = int(lay.edge_tensor[e])
+            r = lay.route(e)
+            key = (t, round(r[0, 0]), round(r[0, 1]))
+            if len(r) == 2 and key in done:
+                continue
+            done.add(key)
+            tt = ts[t]
+            text = f"{gl.shape_text(tt.shape)} {tt.dtype}" if tt.dtype != "float32" else \
+                gl.shape_text(tt.shape)
+            a, b = r[0], r[1]
+            mx, my = a[0] + 4, a[1] + min(18.0, (b[1] - a[1]) / 2)
+            w = fm.horizontalAdvance(text) + 6
+            p.fillRect(QRectF(mx, my - 7, w, 13), QColor(251, 251, 252, 220))
+            p.setPen(QColor("#555"))
+            p.drawText(QPointF(mx + 3, my + 3.5), text)
+
+    def _paint_nodes(self, p: QPainter, nodes, scale, near: bool) -> None:
+        lay = self.lay
+        xs, ys, ws, hs = (lay.x[nodes].tolist(), lay.y[nodes].tolist(), lay.w[nodes].tolist(),
+                          lay.h[nodes].tolist())
+        hl = set(self.highlight.tolist())
+        border = QPen(QColor("#6b7280"), 1.0)
+        fm_row = QFontMetricsF(self.font_row)
+        for i, n in enumerate(nodes.tolist()):
+            rect = QRectF(xs[i], ys[i], ws[i], hs[i])
+            color = self.node_color(n)
+            is_op = n < lay.n_ops
+            if n in hl:
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(HIGHLIGHT)
+                p.drawRoundedRect(rect.adjusted(-6, -6, 6, 6), 8, 8)
+            if not is_op:  # input / output: a pill
+                p.setPen(border)
+                p.setBrush(color if self._overlays else QColor(CATEGORY_COLORS["input"]))
+                p.drawRoundedRect(rect, hs[i] / 2, hs[i] / 2)
+                if near:
+                    p.setFont(self.font_row)
+                    p.setPen(QColor("#1f2937"))
+                    p.drawText(rect, Qt.AlignmentFlag.AlignCenter, lay.labels[n])
+            else:
+                head = QRectF(xs[i], ys[i], ws[i], gl.HEADER_H)
+                if not near:
+                    p.setPen(border)
+                    p.setBrush(QColor("#ffffff"))
+                    p.drawRect(rect)
+                    p.setPen(Qt.PenStyle.NoPen)
+                    p.setBrush(color)
+                    p.drawRect(head)
+                else:
+                    p.setPen(border)
+                    p.setBrush(QColor("#ffffff"))
+                    p.drawRoundedRect(rect, 4, 4)
+                    p.setPen(Qt.PenStyle.NoPen)
+                    p.setBrush(color)
+                    clip = QPainterPath()
+                    clip.addRoundedRect(rect, 4, 4)
+                    hp = QPainterPath()
+                    hp.addRect(head)
+                    p.drawPath(clip.intersected(hp))
+                    p.setFont(self.font_head)
+                    p.setPen(QColor("#ffffff") if color.lightness() < 150 else QColor("#111"))
+                    p.drawText(head, Qt.AlignmentFlag.AlignCenter, lay.labels[n])
+                    rows = lay.rows[n]
+                    if rows:
+                        p.setFont(self.font_row)
+                        ry = ys[i] + gl.HEADER_H + 2
+                        for slot, shape, _t in rows:
+                            p.setPen(QColor("#374151"))
+                            p.drawText(QPointF(xs[i] + gl.PAD, ry + 11), slot)
+                            p.setPen(QColor("#6b7280"))
+                            sw = fm_row.horizontalAdvance(f"⟨{shape}⟩")
+                            p.drawText(QPointF(xs[i] + ws[i] - gl.PAD - sw, ry + 11),
+                                       f"⟨{shape}⟩")
+                            ry += gl.ROW_H
+                    badges = self._badges(n)
+                    if badges:
+                        p.setFont(self.font_badge)
+                        fmb = QFontMetricsF(self.font_badge)
+                        bx = xs[i] + ws[i] - 4
+                        for b in badges:
+                            bw = fmb.horizontalAdvance(b) + 8
+                            br = QRectF(bx - bw + 8, ys[i] - 9, bw, 14)
+                            p.setPen(QPen(QColor("#111"), 0.8))
+                            p.setBrush(QColor("#fff7d6"))
+                            p.drawRoundedRect(br, 7, 7)
+                            p.setPen(QColor("#111"))
+                            p.drawText(br, Qt.AlignmentFlag.AlignCenter, b)
+                            bx -= bw + 2
+            if n == self.sel_node:
+                p.setPen(QPen(SELECT, 3 if near else 3 / max(scale, 0.1)))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 5, 5)
+
+    # -- export --
+    def export_image(self, path: str, whole: bool = True, max_side: int = 16000,
+                     scale: float = 1.0) -> tuple[int, int]:
+        """PNG (or any QImage format by suffix) of the whole graph (or the view), at ``scale``,
+        reduced so that no side exceeds ``max_side`` pixels. Returns the image size."""
+        r = QRectF(0, 0, self.lay.width, self.lay.height) if whole else self.visible_scene_rect()
+        s = min(scale, max_side / max(r.width(), 1), max_side / max(r.height(), 1))
+        if not whole:
+            s = self.scale
+        w, h = max(1, int(r.width() * s)), max(1, int(r.height() * s))
+        img = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+        img.fill(BG)
+        p = QPainter(img)
+        self.paint_scene(p, r, s, QTransform(s, 0, 0, s, -r.left() * s, -r.top() * s))
+        p.end()
+        with atomic_path(path) as tmp:
+            if not img.save(tmp, Path(path).suffix.lstrip(".").upper() or "PNG"):
+                raise OSError(f"{path}: could not write the image")
+        return w, h
+
+    def export_svg(self, path: str, whole: bool = True) -> None:
+        """Vector export at full detail (every node as a card, text as text)."""
+        r = QRectF(0, 0, self.lay.width, self.lay.height) if whole else self.visible_scene_rect()
+        with atomic_path(path) as tmp:
+            self._write_svg(tmp, r)
+
+    def _write_svg(self, path: str, r: QRectF) -> None:
+        from PySide6.QtSvg import QSvgGenerator
+        gen = QSvgGenerator()
+        gen.setFileName(path)
+        gen.setSize(QSize(int(r.width()), int(r.height())))
+        gen.setViewBox(QRectF(0, 0, r.width(), r.height()))
+        gen.setTitle("LiteLens graph")
+        gen.setDescription(f"{self.model.path} subgraph {self.lay.subgraph}")
+        p = QPainter(gen)
+        p.fillRect(QRectF(0, 0, r.width(), r.height()), BG)
+        self.paint_scene(p, r, 1.0, QTransform(1, 0, 0, 1, -r.left(), -r.top()), lod="near")
+        p.end()
+
+    # -- input --
+    def mousePressEvent(self, e) -> None:  # noqa: N802
+        if e.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
+            self._press = e.position()
+            self._press_origin = (self.ox, self.oy)
+            self._dragged = False
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def mouseMoveEvent(self, e) -> None:  # noqa: N802
+        if self._press is None:
+            return
+        d = e.position() - self._press
+        if abs(d.x()) + abs(d.y()) > 3:
+            self._dragged = True
+        if self._dragged:
+            self._set_view(self.scale, self._press_origin[0] - d.x() / self.scale,
+                           self._press_origin[1] - d.y() / self.scale)
+
+    def mouseReleaseEvent(self, e) -> None:  # noqa: N802
+        was_drag = self._dragged
+        self._press = None
+        self._dragged = False
+        self.unsetCursor()
+        if not was_drag and e.button() == Qt.MouseButton.LeftButton:
+            self.click_at(e.position().x(), e.position().y())
+
+    def click_at(self, px: float, py: float) -> None:
+        """What a left click at widget point (px, py) does: select a node, else an edge."""
+        if self.lay is None:
+            return
+        sx, sy = self.to_scene(px, py)
+        node = self.lay.node_at(sx, sy)
+        if node is None and self.scale < LOD_FAR:
+            node = self._nearest_node(sx, sy, 6 / self.scale)
+        if node is not None:
+            self.select_node(node)
+            self.nodeClicked.emit(node)
+            return
+        edge = self.lay.edge_at(sx, sy, tol=max(4.0, 5 / self.scale))
+        if edge is not None:
+            self.select_tensor(int(self.lay.edge_tensor[edge]))
+            self.edgeClicked.emit(edge)
+            return
+        self.select_node(None)
+        self.backgroundClicked.emit()
+
+    def _nearest_node(self, sx, sy, tol):
+        cand = self.lay.visible_nodes(sx - tol, sy - tol, sx + tol, sy + tol)
+        if not len(cand):
+            return None
+        lay = self.lay
+        d = (lay.x[cand] + lay.w[cand] / 2 - sx) ** 2 + (lay.y[cand] + lay.h[cand] / 2 - sy) ** 2
+        return int(cand[np.argmin(d)])
+
+    def mouseDoubleClickEvent(self, e) -> None:  # noqa: N802
+        if self.lay is None:
+            return
+        node = self.lay.node_at(*self.to_scene(e.position().x(), e.position().y()))
+        if node is not None:
+            self.nodeActivated.emit(node)
+
+    def wheelEvent(self, e) -> None:  # noqa: N802
+        pd, ad = e.pixelDelta(), e.angleDelta()
+        if e.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = (ad.y() / 120.0) if ad.y() else pd.y() / 50.0
+            self.zoom_by(1.2 ** steps, e.position())
+        else:
+            dx, dy = (pd.x(), pd.y()) if not pd.isNull() else (ad.x() / 2, ad.y() / 2)
+            if e.modifiers() & Qt.KeyboardModifier.ShiftModifier and dx == 0:
+                dx, dy = dy, 0
+            self.pan_by(-dx, -dy)
+        e.accept()
+
+    def keyPressEvent(self, e) -> None:  # noqa: N802
+        k = e.key()
+        step = 60
+        if k in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom_by(1.25)
+        elif k == Qt.Key.Key_Minus:
+            self.zoom_by(0.8)
+        elif k == Qt.Key.Key_Left:
+            self.pan_by(-step, 0)
+        elif k == Qt.Key.Key_Right:
+            self.pan_by(step, 0)
+        elif k == Qt.Key.Key_Up:
+            self.pan_by(0, -step)
+        elif k == Qt.Key.Key_Down:
+            self.pan_by(0, step)
+        elif k == Qt.Key.Key_PageDown:
+            self.pan_by(0, self.height() * 0.9)
+        elif k == Qt.Key.Key_PageUp:
+            self.pan_by(0, -self.height() * 0.9)
+        else:
+            super().keyPressEvent(e)
+
+    def event(self, e) -> bool:
+        t = e.type()
+        if t == QEvent.Type.ToolTip:
+            text = self.tooltip_at(e.position().x(), e.position().y()) \
+                if hasattr(e, "position") else self.tooltip_at(e.pos().x(), e.pos().y())
+            if text:
+                QToolTip.showText(e.globalPos(), text, self)
+            else:
+                QToolTip.hideText()
+                e.ignore()
+            return True
+        if (t == QEvent.Type.NativeGesture
+                and e.gestureType() == Qt.NativeGestureType.ZoomNativeGesture):  # trackpad pinch
+            self.zoom_by(1.0 + e.value(), e.position())
+            return True
+        if t == QEvent.Type.Gesture:
+            pinch = e.gesture(Qt.GestureType.PinchGesture)
+            if pinch is not None:
+                c = self.mapFromGlobal(pinch.centerPoint().toPoint())
+                self.zoom_by(pinch.scaleFactor(), QPointF(c))
+                e.accept()
+                return True
+        return super().event(e)
+
+    def tooltip_at(self, px: float, py: float) -> str | None:
+        lay = self.lay
+        if lay is None:
+            return None
+        sx, sy = self.to_scene(px, py)
+        sg = self.model.subgraphs[lay.subgraph]
+        node = lay.node_at(sx, sy)
+        if node is not None:
+            if node < lay.n_ops:
+                op = sg.operators[node]
+                ins = ", ".join(gl.shape_text(sg.tensors[t].shape) for t in op.inputs if t >= 0)
+                outs = ", ".join(gl.shape_text(sg.tensors[t].shape) for t in op.outputs
+                                 if t >= 0)
+                extra = "".join(f"<br>{b}" for b in self._badges(node))
+                links = gl.subgraph_links(op)
+                if links:
+                    extra += "<br><i>double-click: open " + ", ".join(
+                        f"{role} (subgraph {i})" for role, i in links) + "</i>"
+                return (f"<b>{op.label}</b> #{op.index} (v{op.version})<br>in: {ins}"
+                        f"<br>out: {outs}{extra}")
+            t = sg.tensors[int(lay.ref[node])]
+            return f"<b>{t.name}</b><br>{gl.shape_text(t.shape)} {t.dtype}"
+        edge = lay.edge_at(sx, sy, tol=max(4.0, 5 / self.scale))
+        if edge is not None:
+            t = sg.tensors[int(lay.edge_tensor[edge])]
+            q = quantization_summary(t.quantization)
+            return (f"<b>{t.name}</b> (tensor {t.index})<br>{gl.shape_text(t.shape)} {t.dtype}"
+                    f" · {human_size(t.bytes)}" + (f"<br>{q}" if q else ""))
+        return None
+
+    def resizeEvent(self, e) -> None:  # noqa: N802
+        super().resizeEvent(e)
+        if getattr(self, "_auto_view", False) and self.lay is not None:
+            self.reset_view()
+        self.viewChanged.emit()

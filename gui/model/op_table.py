@@ -1,0 +1,42 @@
+"""The operator table of a model (all subgraphs), sortable and filterable."""
+from __future__ import annotations
+
+from core.model.types import Model
+from core.analysis.report import options_summary
+from gui.model.filter_table import FilterTable, RowsModel
+
+
+class OpRows(RowsModel):
+    columns = ("Subgraph", "#", "Operator", "Version", "Inputs", "Outputs", "Options")
+
+    def __init__(self, model: Model, parent=None):
+        items = [op for sg in model.subgraphs for op in sg.operators]
+        super().__init__(items, parent)
+        self.m = model
+
+    def cell(self, op, column: int):
+        if column == 0:
+            return str(op.subgraph), op.subgraph
+        if column == 1:
+            return str(op.index), (op.subgraph, op.index)
+        if column == 2:
+            return op.label, op.label
+        if column == 3:
+            return str(op.version), op.version
+        if column in (4, 5):
+            idx = op.inputs if column == 4 else op.outputs
+            return ", ".join(str(i) for i in idx), len(idx)
+        text = options_summary(op.options)
+        return text, text
+
+    def row_text(self, op) -> str:
+        ts = self.m.subgraphs[op.subgraph].tensors
+        names = " ".join(ts[i].name for i in op.inputs + op.outputs if i >= 0)
+        return f"{op.label} {op.op} #{op.index} {names}"
+
+
+class OpTable(FilterTable):
+    def __init__(self, model: Model, parent=None):
+        super().__init__(OpRows(model), "Filter operators by type, index (#12) or tensor name…",
+                         parent)
+        self.set_column_widths([70, 60, 190, 60, 140, 90])

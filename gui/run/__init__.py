@@ -1,0 +1,1 @@
+"""The Run panel: live inference in the worker, plots, sweeps, results."""

@@ -1,0 +1,566 @@
+"""The Run panel: run and benchmark the model in an isolated worker process, with live plots.
+
+Thin over ``core.inference``: a ``WorkerSession`` does the work in a child process; a QTimer on
+the UI thread drains its message queue without blocking (``poll()``), and redraws are throttled so
+the UI thread stays responsive however fast the model runs. A crashed, hung or stopped worker ends
+only its own run: the panel shows the reason and is ready for the next one.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
+                               QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
+                               QTabWidget, QVBoxLayout, QWidget)
+
+# core.model.reader and core.model.metadata are imported here, once, so that the first run does not
+# import them on its preparing thread (imports hold the GIL for tens of ms while the UI waits).
+import core.model.metadata  # noqa: F401
+import core.model.reader  # noqa: F401
+from core.errors import ModelError
+from core.model.reader import open_model
+from core.inference.export import export_results, output_lines
+from core.inference.inputs import InputError, dynamic_inputs, parse_shapes
+from core.inference.runner import ConfigError, RunConfig, WorkerSession
+from gui import none_guard
+
+
+
+
+none_guard.apply()  # PySide6 6.12 on Python 3.11: painting drops references to None
+
+
+def _with_switch_interval(seconds: float, fn):
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        return fn()
+    finally:
+        sys.setswitchinterval(old)
+
+
+POLL_MS = 40
+REDRAW_S = 0.15
+BACKEND_ITEMS = [("LiteRT Interpreter", "litert"), ("LiteRT CompiledModel", "compiled"),
+                 ("tflite-runtime", "tflite_runtime"), ("TensorFlow Lite", "tensorflow")]
+DELEGATE_ITEMS = [("XNNPACK (default)", "xnnpack"), ("builtin kernels", "builtin"),
+                  ("reference kernels", "reference"), ("GPU (CompiledModel)", "gpu"),
+                  ("external delegate .so", "external")]
+RESULT_COLUMNS = ["configuration", "backend", "status", "init ms", "first ms", "median ms",
+                  "mean ms", "std ms", "p90 ms", "p99 ms", "runs", "peak RSS MB", "error"]
+
+
+def _fmt(v, digits: int = 3) -> str:
+    return "" if v is None else f"{v:.{digits}f}"
+
+
+class RunPanel(QWidget):
+    """``RunPanel(model_path)``: Start/Stop, sweeps, live plots, results, per-op profile."""
+
+    op_profile_ready = Signal(object)   # {op_index: avg_ms} for subgraph 0
+    run_finished = Signal(object)       # the result dict of one configuration
+    queue_finished = Signal()           # a run, sweep or comparison is over
+
+    def __init__(self, model_path: str, parent: QWidget | None = None, model=None):
+        super().__init__(parent)
+        self.model_path = str(model_path)
+        self._model = model  # the already-open core Model, if the caller has one
+        self.session: WorkerSession | None = None
+        self.results: list[tuple[str, dict]] = []
+        self._pending: list[RunConfig] = []
+        self._compare: list[tuple[str, float]] = []
+        self._compare_title = ""
+        self._dirty = False
+        self._last_draw = 0.0
+        self._starting: dict | None = None
+        self._starter: threading.Thread | None = None
+        self._stop_asked = False
+        self._label = self._tick = ""
+        self._build()
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._pump)
+
+    # -- layout ---------------------------------------------------------------------------
+    def _build(self) -> None:
+        form = QFormLayout()
+        self.backend = QComboBox()
+        for text, key in BACKEND_ITEMS:
+            self.backend.addItem(text, key)
+        self.delegate = QComboBox()
+        for text, key in DELEGATE_ITEMS:
+            self.delegate.addItem(text, key)
+        self.delegate_path = QLineEdit(placeholderText="/path/to/libdelegate.so")
+        self.delegate_opts = QLineEdit(placeholderText="key=value;key=value")
+        self.threads = QSpinBox(minimum=1, maximum=max(64, (os.cpu_count() or 1) * 4), value=1)
+        self.runs = QSpinBox(minimum=1, maximum=1_000_000, value=100)
+        self.warmup = QSpinBox(minimum=0, maximum=100_000, value=5)
+        self.input_source = QComboBox(editable=True)
+        self.input_source.addItems(["random", "zeros"])
+        browse = QPushButton("…", maximumWidth=28, toolTip="image, .npy or .npz input file")
+        browse.clicked.connect(self._browse_input)
+        src_row = QHBoxLayout()
+        src_row.addWidget(self.input_source, 1)
+        src_row.addWidget(browse)
+        self.shapes = QLineEdit()
+        self._init_shapes()
+        self.python = QLineEdit(placeholderText="this Python (or path to another interpreter)")
+        self.profile = QCheckBox("per-op profile after the runs")
+        self.timeout = QSpinBox(minimum=0, maximum=86_400, value=0, suffix=" s",
+                                specialValueText="no timeout")
+        form.addRow("Backend", self.backend)
+        form.addRow("Delegate", self.delegate)
+        form.addRow("Delegate .so", self.delegate_path)
+        form.addRow("Delegate options", self.delegate_opts)
+        form.addRow("Threads", self.threads)
+        form.addRow("Runs", self.runs)
+        form.addRow("Warmup", self.warmup)
+        form.addRow("Input", src_row)
+        form.addRow("Input shapes", self.shapes)
+        form.addRow("Python", self.python)
+        form.addRow("Timeout", self.timeout)
+        form.addRow("", self.profile)
+        self.delegate.currentIndexChanged.connect(self._delegate_changed)
+        self._delegate_changed()
+
+        self.start_btn = QPushButton("Start")
+        self.stop_btn = QPushButton("Stop", enabled=False)
+        self.sweep_btn = QPushButton(f"Thread sweep 1…{os.cpu_count() or 1}")
+        self.compare_btn = QPushButton("Delegate comparison")
+        self.export_btn = QPushButton("Export…")
+        self.start_btn.clicked.connect(self.start)
+        self.stop_btn.clicked.connect(self.stop)
+        self.sweep_btn.clicked.connect(self.thread_sweep)
+        self.compare_btn.clicked.connect(self.delegate_comparison)
+        self.export_btn.clicked.connect(self._export_dialog)
+        buttons = QGridLayout()
+        buttons.addWidget(self.start_btn, 0, 0)
+        buttons.addWidget(self.stop_btn, 0, 1)
+        buttons.addWidget(self.sweep_btn, 1, 0)
+        buttons.addWidget(self.compare_btn, 1, 1)
+        buttons.addWidget(self.export_btn, 2, 0, 1, 2)
+        self.status = QLabel("Ready.", wordWrap=True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.live = QLabel("", wordWrap=True)
+
+        controls = QVBoxLayout()
+        controls.addLayout(form)
+        controls.addLayout(buttons)
+        controls.addWidget(self.status)
+        controls.addWidget(self.live)
+        controls.addStretch(1)
+        left = QWidget()
+        left.setLayout(controls)
+        left.setMaximumWidth(360)
+
+        pg.setConfigOptions(antialias=False)
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground("w")
+        self.lat_plot = self.plots.addPlot(row=0, col=0, title="latency per run (ms)")
+        self.lat_plot.setLabel("bottom", "run")
+        self.lat_plot.setClipToView(True)
+        self.lat_plot.setDownsampling(auto=True, mode="peak")
+        self.lat_curve = self.lat_plot.plot(pen=pg.mkPen("#1f77b4", width=1))
+        self.hist_plot = self.plots.addPlot(row=0, col=1, title="latency histogram")
+        self.hist_plot.setLabel("bottom", "ms")
+        self.hist_curve = self.hist_plot.plot(stepMode="center", fillLevel=0,
+                                              brush=(31, 119, 180, 110), pen="#1f77b4")
+        self.pct_lines = {}
+        for name, color in (("p50", "#2ca02c"), ("p90", "#ff7f0e"), ("p99", "#d62728")):
+            line = pg.InfiniteLine(angle=90, pen=pg.mkPen(color, width=2), label=name,
+                                   labelOpts={"position": 0.9, "color": color})
+            line.setVisible(False)
+            self.hist_plot.addItem(line)
+            self.pct_lines[name] = line
+        self.rss_plot = self.plots.addPlot(row=1, col=0, title="worker RSS (MB)")
+        self.rss_plot.setLabel("bottom", "s")
+        self.rss_curve = self.rss_plot.plot(pen=pg.mkPen("#9467bd", width=2))
+        self.bar_plot = self.plots.addPlot(row=1, col=1, title="comparison: median ms")
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush="#17becf")
+        self.bar_plot.addItem(self.bars)
+
+        self.table = QTableWidget(0, len(RESULT_COLUMNS))
+        self.table.setHorizontalHeaderLabels(RESULT_COLUMNS)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.ops_table = QTableWidget(0, 4)
+        self.ops_table.setHorizontalHeaderLabels(["op", "type", "avg ms", "% of sum"])
+        self.ops_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.ops_table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.ops_note = QLabel("", wordWrap=True)
+        ops_box = QWidget()
+        ob = QVBoxLayout(ops_box)
+        ob.setContentsMargins(0, 0, 0, 0)
+        ob.addWidget(self.ops_note)
+        ob.addWidget(self.ops_table)
+        self.outputs_text = QPlainTextEdit(readOnly=True)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.table, "Results")
+        self.tabs.addTab(ops_box, "Per-op profile")
+        self.tabs.addTab(self.outputs_text, "Outputs")
+
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(self.plots)
+        right.addWidget(self.tabs)
+        right.setSizes([420, 220])
+        root = QHBoxLayout(self)
+        root.addWidget(left)
+        root.addWidget(right, 1)
+
+    def _delegate_changed(self) -> None:
+        ext = self.delegate.currentData() == "external"
+        self.delegate_path.setEnabled(ext)
+        self.delegate_opts.setEnabled(ext)
+
+    def _browse_input(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Input for the model", "",
+                                              "Inputs (*.png *.jpg *.jpeg *.bmp *.npy *.npz);;"
+                                              "All files (*)")
+        if path:
+            self.input_source.setCurrentText(path)
+
+    # -- configuration ----------------------------------------------------------------------
+    def _init_shapes(self) -> None:
+        """Dynamic inputs (-1 in the shape signature) can be given concrete shapes."""
+        try:
+            if self._model is not None:
+                dyn = dynamic_inputs(self._model)
+            else:
+                with open_model(self.model_path) as m:
+                    dyn = dynamic_inputs(m)
+        except (ModelError, OSError):
+            dyn = []
+        if dyn:
+            self.shapes.setPlaceholderText("; ".join(
+                f"{n}={','.join(str(d if d > 0 else 1) for d in sig)}" for n, sig in dyn))
+            self.shapes.setToolTip("Dynamic inputs: " + "; ".join(f"{n} {sig}" for n, sig in dyn)
+                                   + "\n-1 dimensions default to 1; write NAME=D,D,...; to "
+                                     "choose (several separated by ';').")
+        else:
+            self.shapes.setPlaceholderText("fixed-shape inputs")
+            self.shapes.setEnabled(False)
+
+    def config(self, **over) -> RunConfig:
+        delegate = self.delegate.currentData()
+        if delegate == "external":
+            delegate = "external:" + self.delegate_path.text().strip()
+        opts = {}
+        for part in self.delegate_opts.text().split(";"):
+            if "=" in part:
+                k, v = part.split("=", 1)
+                opts[k.strip()] = v.strip()
+        shapes = parse_shapes(self.shapes.text().split(";")) or None
+        kw = dict(model=self.model_path, backend=self.backend.currentData(), delegate=delegate,
+                  shapes=shapes,
+                  delegate_options=opts, threads=self.threads.value(), runs=self.runs.value(),
+                  warmup=self.warmup.value(),
+                  input_source=self.input_source.currentText().strip() or "random",
+                  profile=self.profile.isChecked(),
+                  python_exe=self.python.text().strip() or None,
+                  timeout_s=float(self.timeout.value()) or None)
+        kw.update(over)
+        return RunConfig(**kw)
+
+    # -- actions ---------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.session is not None or self._starting is not None
+
+    def _configs(self, make) -> list[RunConfig] | None:
+        """Build run configurations; a bad field is shown in the panel instead of raising."""
+        try:
+            return make()
+        except (ConfigError, InputError) as e:
+            self._set_status(str(e), error=True)
+            return None
+
+    def start(self) -> None:
+        cfgs = self._configs(lambda: [self.config()])
+        if cfgs:
+            self.run_configs(cfgs, title="")
+
+    def thread_sweep(self) -> None:
+        n = os.cpu_count() or 1
+        cfgs = self._configs(lambda: [self.config(threads=t, profile=False)
+                                      for t in range(1, n + 1)])
+        if cfgs:
+            self.run_configs(cfgs, title="thread sweep: median ms by threads")
+
+    def delegate_comparison(self) -> None:
+        backend = self.backend.currentData()
+        names = ["xnnpack", "builtin", "reference"]
+        if backend in ("litert", "compiled"):
+            names.append("gpu")
+        cfgs = self._configs(lambda: [self.config(delegate=d, profile=False,
+                                                  backend=backend if d != "gpu" else "compiled")
+                                      for d in names])
+        if cfgs:
+            self.run_configs(cfgs, title="delegate comparison: median ms")
+
+    def run_configs(self, cfgs: list[RunConfig], title: str = "") -> None:
+        if self.running:
+            return
+        self._pending = list(cfgs)
+        self._stop_asked = False
+        self._compare = []
+        self._compare_title = title
+        if title:
+            self.bar_plot.setTitle(title)
+        self._next()
+
+    def stop(self) -> None:
+        """Finish the current configuration after its current inference; drop the queue."""
+        self._pending = []
+        self._stop_asked = True
+        if self.session is not None:
+            self.session.stop()
+        if self.running:
+            self._set_status("Stopping…")
+
+    def kill_worker(self) -> None:
+        if self.session is not None:
+            self.session.kill()
+
+    def shutdown(self) -> None:
+        self._pending = []
+        self._timer.stop()
+        if self._starting is not None:
+            self._starter.join(5)  # at most a model read and a spawn
+            started = self._starting.get("session")
+            self._starting = None
+            if started is not None:
+                started.kill()
+        if self.session is not None:
+            self.session.kill()
+            self.session = None
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.shutdown()
+        super().closeEvent(event)
+
+    def _next(self) -> None:
+        """Start the next queued configuration. Preparing it (reading the model, making inputs,
+        spawning the worker) runs on a helper thread; the timer picks the session up."""
+        if not self._pending:
+            self._set_busy(False)
+            self._timer.stop()
+            self.queue_finished.emit()
+            return
+        cfg = self._pending.pop(0)
+        self._label, self._tick = cfg.label(), self._short_label(cfg)
+        self._starting = {"cfg": cfg}
+        starting = self._starting
+
+        def prepare():
+            try:
+                # Reading and checking the model is pure Python: hand the GIL back to the UI
+                # thread often while it runs (the default 5 ms switch interval lets each of the
+                # UI thread's many Python<->Qt transitions wait up to 5 ms).
+                starting["session"] = _with_switch_interval(
+                    0.0005, lambda: WorkerSession(cfg).start())
+            except (ModelError, ConfigError, InputError, OSError) as e:
+                starting["error"] = str(e)
+            except Exception as e:  # noqa: BLE001 - shown in the panel, never a traceback
+                starting["error"] = f"{cfg.model}: cannot start the run ({type(e).__name__}: {e})"
+
+        self._starter = threading.Thread(target=prepare, daemon=True, name="run-prepare")
+        self._starter.start()
+        self._reset_live()
+        self._set_busy(True)
+        self._set_status(f"Preparing {self._label}…")
+        self._timer.start()
+
+    def _take_started(self) -> None:
+        starting = self._starting
+        if starting is None or self._starter.is_alive():
+            return
+        self._starting = None
+        if "error" in starting:
+            self._set_status(starting["error"], error=True)
+            self._add_row(self._label, None, error=starting["error"])
+            self._next()
+            return
+        self.session = starting["session"]
+        if self._stop_asked:
+            self.session.stop()
+        self._set_status(f"Running {self._label} (worker pid {self.session.pid})…")
+
+    def _short_label(self, cfg: RunConfig) -> str:
+        if self._compare_title.startswith("thread"):
+            return f"{cfg.threads} thr"
+        return cfg.delegate.split("/")[-1]
+
+    def _set_busy(self, busy: bool) -> None:
+        self.start_btn.setEnabled(not busy)
+        self.sweep_btn.setEnabled(not busy)
+        self.compare_btn.setEnabled(not busy)
+        self.stop_btn.setEnabled(busy)
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #b00020;" if error else "")
+        self.status.setText(text)
+
+    # -- live updates ------------------------------------------------------------------------
+    def _reset_live(self) -> None:
+        self.lat_curve.setData([], [])
+        self.hist_curve.setData([0, 1], [0])
+        self.rss_curve.setData([], [])
+        for line in self.pct_lines.values():
+            line.setVisible(False)
+        self.live.setText("")
+        self._last_draw = 0.0
+
+    def _pump(self) -> None:
+        if self._starting is not None:
+            self._take_started()
+        s = self.session
+        if s is None:
+            return
+        for m in s.poll():
+            t = m["t"]
+            if t in ("lat", "rss", "first", "init"):
+                self._dirty = True
+            elif t == "stage":
+                self._set_status(f"Running {self._label}: {m['stage']}…")
+            elif t == "op":
+                self._set_status(f"Running {self._label}: profiling op {m['index']} ({m['op']})…")
+        now = time.monotonic()
+        if self._dirty and (now - self._last_draw >= REDRAW_S or s.finished):
+            self._redraw(s)
+            self._last_draw, self._dirty = now, False
+        if s.finished:
+            self._finish(s)
+
+    def _redraw(self, s: WorkerSession) -> None:
+        lat = np.asarray(s.latencies_ms, dtype=np.float64)
+        if lat.size:
+            self.lat_curve.setData(np.arange(1, lat.size + 1), lat)
+            counts, edges = np.histogram(lat, bins=min(40, max(5, lat.size // 4)))
+            self.hist_curve.setData(edges, counts)
+            for name, q in zip(("p50", "p90", "p99"), np.percentile(lat, [50, 90, 99])):
+                self.pct_lines[name].setValue(float(q))
+                self.pct_lines[name].setVisible(True)
+        if s.rss:
+            arr = np.asarray(s.rss, dtype=np.float64)
+            mb = arr[:, 1] / 2**20
+            self.rss_curve.setData(arr[:, 0], mb)
+            self.rss_plot.setYRange(0, float(mb.max()) * 1.15, padding=0)
+        bits = []
+        if "init_ms" in s.info:
+            bits.append(f"init {s.info['init_ms']:.1f} ms")
+        if "first_ms" in s.info:
+            bits.append(f"first {s.info['first_ms']:.3f} ms")
+        if lat.size:
+            bits.append(f"{lat.size} runs, median {np.median(lat):.3f} ms, "
+                        f"p99 {np.percentile(lat, 99):.3f} ms")
+        if s.rss:
+            bits.append(f"RSS {s.rss[-1][1] / 2**20:.0f} MB")
+        self.live.setText(" · ".join(bits))
+
+    def _finish(self, s: WorkerSession) -> None:
+        self._timer.stop()
+        res = s.result()
+        label = self._label
+        self.session = None
+        self.results.append((label, res))
+        self._add_row(label, res)
+        med = res["latency_ms"]["median"]
+        self._compare.append((self._tick + (" (failed)" if res["error"] else ""),
+                              med if med is not None else 0.0))
+        if self._compare_title:
+            self._draw_bars()
+        if res["error"]:
+            self._set_status(f"{label}: {res['error']}", error=True)
+        else:
+            self._set_status(f"{label}: {res['status']} — median {_fmt(med)} ms over "
+                             f"{res['latency_ms']['runs']} runs.")
+        self._show_outputs(res)
+        if res["ops"]:
+            self._show_ops(res)
+        elif (res.get("profile") or {}).get("note"):
+            self.ops_table.setRowCount(0)
+            self.ops_note.setText(res["profile"]["note"])
+        self.run_finished.emit(res)
+        self._next()
+
+    def _draw_bars(self) -> None:
+        self.bar_plot.removeItem(self.bars)
+        xs = list(range(len(self._compare)))
+        self.bars = pg.BarGraphItem(x=xs, height=[v for _, v in self._compare], width=0.6,
+                                    brush="#17becf")
+        self.bar_plot.addItem(self.bars)
+        ticks = [(i, lb) for i, (lb, _) in enumerate(self._compare)]
+        self.bar_plot.getAxis("bottom").setTicks([ticks])
+
+    def _add_row(self, label: str, res: dict | None, error: str | None = None) -> None:
+        r = self.table.rowCount()
+        self.table.insertRow(r)
+        if res is None:
+            vals = [label, "", "error"] + [""] * 9 + [error or ""]
+        else:
+            lat = res["latency_ms"]
+            peak = res["rss_bytes"]["peak"]
+            vals = [label, res["backend"], res["status"], _fmt(res["init_ms"], 2),
+                    _fmt(res["first_ms"]), _fmt(lat["median"]), _fmt(lat["mean"]),
+                    _fmt(lat["std"]), _fmt(lat["p90"]), _fmt(lat["p99"]), str(lat["runs"]),
+                    _fmt(peak / 2**20 if peak else None, 1), res["error"] or ""]
+        for c, v in enumerate(vals):
+            item = QTableWidgetItem(v)
+            if c == 12 and v:
+                item.setForeground(QColor("#b00020"))
+                item.setToolTip(v)
+            self.table.setItem(r, c, item)
+        self.table.scrollToBottom()
+
+    def _show_outputs(self, res: dict) -> None:
+        self.outputs_text.setPlainText("\n".join(output_lines(res.get("outputs", []))))
+
+    def _show_ops(self, res: dict) -> None:
+        ops = res["ops"]
+        timed = [o["avg_ms"] for o in ops if o.get("avg_ms") is not None]
+        total = sum(timed) or 1.0
+        top = max(timed) if timed else 1.0
+        self.ops_table.setRowCount(len(ops))
+        for r, o in enumerate(ops):
+            avg = o.get("avg_ms")
+            vals = [str(o["index"]), o["op"], _fmt(avg, 4) if avg is not None else
+                    (o.get("note") or "not timed"), _fmt(100 * avg / total, 1) if avg else ""]
+            for c, v in enumerate(vals):
+                item = QTableWidgetItem(v)
+                if avg is not None and c == 2:
+                    heat = avg / top
+                    item.setBackground(QColor.fromHsvF(0.0, min(1.0, 0.15 + 0.7 * heat), 1.0))
+                self.ops_table.setItem(r, c, item)
+        prof = res.get("profile", {})
+        self.ops_note.setText(f"{prof.get('timed_ops')}/{prof.get('ops')} ops timed; sum "
+                              f"{_fmt(prof.get('sum_ms'))} ms = "
+                              f"{_fmt(prof.get('sum_vs_median'), 2)}× the whole-model median. "
+                              f"Method: {prof.get('method')}.")
+        self.op_profile_ready.emit({o["index"]: o["avg_ms"] for o in ops
+                                    if o.get("avg_ms") is not None})
+
+    # -- export ------------------------------------------------------------------------------
+    def export_results(self, path: str) -> Path:
+        return export_results(self.results, path)
+
+    def _export_dialog(self) -> None:
+        if not self.results:
+            self._set_status("Nothing to export yet: run a configuration first.", error=True)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export results", "litelens-bench.csv",
+                                              "CSV (*.csv);;JSON (*.json)")
+        if path:
+            try:
+                self._set_status(f"Exported {len(self.results)} result(s) to "
+                                 f"{self.export_results(path)}.")
+            except OSError as e:
+                self._set_status(f"{path}: cannot write ({e.strerror or e})", error=True)

@@ -1,0 +1,63 @@
+"""``litelens bench``: the JSON contract and the exit codes."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from core.cli import main
+from core.model.reader import open_model
+
+CONTRACT = {"backend", "delegate", "threads", "init_ms", "first_ms", "latency_ms", "rss_bytes",
+            "ops"}
+
+
+def test_bench_json_contract_with_profile(demo_model_path, capsys):
+    code = main(["bench", str(demo_model_path), "--threads", "2", "--runs", "7", "--warmup", "2",
+                 "--profile", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    r = json.loads(out)
+    assert CONTRACT <= set(r)
+    assert r["backend"].startswith("ai-edge-litert 2.") and r["delegate"] == "xnnpack"
+    assert r["threads"] == 2
+    assert set(r["latency_ms"]) == {"runs", "min", "median", "mean", "std", "p90", "p99"}
+    assert r["latency_ms"]["runs"] == 7
+    assert {"before_load", "after_init", "peak"} <= set(r["rss_bytes"])
+    assert all(isinstance(r["rss_bytes"][k], int) and r["rss_bytes"][k] > 0
+               for k in ("before_load", "after_init", "peak"))
+    with open_model(demo_model_path) as m:
+        ops = [(op.index, op.op) for op in m.subgraphs[0].operators]
+    assert [(o["index"], o["op"]) for o in r["ops"]] == ops
+    assert all(o["avg_ms"] > 0 for o in r["ops"])
+
+
+def test_bench_text_output_through_the_entry_point(demo_model_path):
+    p = subprocess.run([sys.executable, "-m", "core.cli", "bench", str(demo_model_path),
+                        "--runs", "5", "--delegate", "reference"], capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "delegate reference" in p.stdout and "latency   5 runs" in p.stdout
+
+
+def test_bench_bad_inputs_exit_2_with_one_clear_line(demo_model_path, tmp_path, capsys):
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a model at all")
+    cases = [([str(junk)], str(junk)),
+             ([str(demo_model_path), "--delegate", "npu"], "unknown delegate 'npu'"),
+             ([str(demo_model_path), "--threads", "0"], "threads must be an integer >= 1"),
+             ([str(demo_model_path), "--delegate", "external:/no/such/libdelegate.so"],
+              "/no/such/libdelegate.so: external delegate library not found"),
+             ([str(demo_model_path), "--input", str(tmp_path / "x.npy")], "x.npy: input file "
+                                                                          "not found")]
+    for argv, needle in cases:
+        assert main(["bench", *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("litelens: error: ") and needle in err, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_bench_runtime_failure_exit_1_with_json_error(demo_model_path, capsys):
+    assert main(["bench", str(demo_model_path), "--delegate", "gpu", "--json"]) == 1
+    r = json.loads(capsys.readouterr().out)
+    assert r["status"] == "error" and "No adapters found" in r["error"]

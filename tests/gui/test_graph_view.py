@@ -1,0 +1,271 @@
+"""The graph tab (pytest-qt, offscreen): real models in a ModelTab, clicks, search, export,
+control flow, the layout thread, overlays and the level-of-detail painter."""
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QColor, QImage, QPainter, QTransform  # noqa: E402
+
+from core.graph.layout import NODE_OP  # noqa: E402
+from core.model.reader import open_model  # noqa: E402
+from core.analysis.report import human_size  # noqa: E402
+from core.model.samples import synthetic_chain  # noqa: E402
+from tests.graph.test_layout import _while_model  # noqa: E402
+
+
+@pytest.fixture
+def open_tab(qtbot):
+    tabs = []
+
+    def make(path):
+        from gui.model.model_tab import ModelTab
+        tab = ModelTab(open_model(path))
+        qtbot.addWidget(tab)
+        tab.resize(1400, 900)
+        tab.show()
+        qtbot.waitExposed(tab)
+        panel = tab.graph
+        qtbot.waitUntil(lambda: panel.view.lay is not None, timeout=30000)
+        tabs.append(tab)
+        return tab, panel
+    yield make
+    for t in tabs:
+        t.graph.cancel_layout(quiet=True)
+
+
+def test_mobilenet_click_node_fills_inspector(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_int8"))
+    model, view = tab.model, panel.view
+    sg = model.subgraphs[0]
+    assert (view.lay.kind == NODE_OP).sum() == len(sg.operators) == 65
+    op = next(o for o in sg.operators if o.op == "DEPTHWISE_CONV_2D")
+    view.center_on(op.index, 1.0)
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.node_pos(op.index).toPoint())
+    assert view.sel_node == op.index
+    assert panel.inspector.current == ("op", 0, op.index)
+    text = " ".join(panel.inspector.plain_text().split())
+    assert op.label in text and f"version {op.version}" in text
+    for k in ("padding", "stride_w", "depth_multiplier", "fused_activation_function"):
+        assert f"{k} {op.options[k]}" in text
+    for t in (*op.inputs, *op.outputs):
+        tt = sg.tensors[t]
+        assert tt.name in panel.inspector.plain_text().replace("\n", "")
+        assert f"[{', '.join(map(str, tt.shape))}]" in text
+        assert human_size(tt.bytes) in text
+    weights = sg.tensors[op.inputs[1]]
+    assert weights.constant and weights.quantization.per_channel
+    assert f"{len(weights.quantization.scale)} channels" in text
+    data = model.tensor_data(0, weights.index).astype(np.float64)
+    assert f"min {data.min():.4g} · max {data.max():.4g}" in text
+    assert len(panel.inspector.plots) == 2          # filter + bias histograms
+
+
+def test_click_edge_shows_tensor(qtbot, open_tab, demo_model_path):
+    tab, panel = open_tab(demo_model_path)
+    view, lay = panel.view, panel.view.lay
+    view.center_on(1, 1.0)
+    e = int(np.nonzero(lay.edge_dst == 1)[0][0])
+    from core.graph.layout import route_curve
+    pts = route_curve(lay.route(e))
+    mid = view.to_widget(*pts[len(pts) // 2])
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=mid.toPoint())
+    t = int(lay.edge_tensor[e])
+    assert panel.inspector.current == ("tensor", 0, t)
+    assert tab.model.subgraphs[0].tensors[t].name in panel.inspector.plain_text()
+    assert view.sel_tensor == t
+
+
+def test_search_ctrl_f_jumps_and_highlights(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_int8"))
+    sg = tab.model.subgraphs[0]
+    tab.activateWindow()
+    panel.view.setFocus()
+    qtbot.waitUntil(panel.view.hasFocus)
+    qtbot.keyClick(panel.view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert panel.search_box.hasFocus()
+    qtbot.keyClicks(panel.search_box, "softmax")
+    qtbot.keyClick(panel.search_box, Qt.Key.Key_Return)
+    want = [op.index for op in sg.operators if op.op == "SOFTMAX"]
+    assert [h.node for h in panel.hits if h.kind == "op"] == want
+    assert panel.results.count() == len(panel.hits) and panel.results.isVisible()
+    assert panel.view.sel_node == want[0]
+    assert panel.view.highlight.tolist() == sorted({h.node for h in panel.hits})
+    assert panel.inspector.current == ("op", 0, want[0])
+    # the view moved there: the node is on screen
+    x, y, w, h = panel.view.lay.node_rect(want[0])
+    assert panel.view.visible_scene_rect().contains(QPointF(x + w / 2, y + h / 2))
+
+
+def test_export_png_and_svg(qtbot, open_tab, demo_model_path, tmp_path):
+    tab, panel = open_tab(demo_model_path)
+    png, svg = tmp_path / "g.png", tmp_path / "g.svg"
+    panel.export(str(png))
+    panel.export(str(svg))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    img = QImage(str(png))
+    lay = panel.view.lay
+    assert (img.width(), img.height()) == (int(lay.width), int(lay.height))
+    # the first conv's header colour is in the picture, where the node is
+    x, y, w, _ = lay.node_rect(0)
+    assert img.pixelColor(int(x + 4), int(y + 3)) == panel.view.node_color(0)
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg")
+    texts = "".join(t.text or "" for t in root.iter() if t.tag.endswith("text"))
+    for op in tab.model.subgraphs[0].operators:
+        assert op.op in texts
+
+
+def test_control_flow_bodies_reachable(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("lstm_gru_text_float32"))
+    model, view = tab.model, panel.view
+    whiles = [op for op in model.subgraphs[0].operators if op.op == "WHILE"]
+    assert len(whiles) == 2
+    for w in whiles:
+        view.center_on(w.index, 1.0)
+        qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=view.node_pos(w.index).toPoint())
+        body = w.options["body_subgraph_index"]
+        assert panel.current == body and view.lay.subgraph == body
+        assert (view.lay.kind == NODE_OP).sum() == len(model.subgraphs[body].operators)
+        qtbot.mouseClick(panel.back_btn, Qt.MouseButton.LeftButton)
+        assert panel.current == 0
+    # the inspector's link opens the condition subgraph
+    panel.select_op(0, whiles[0].index)
+    panel.inspector.subgraphActivated.emit(whiles[0].options["cond_subgraph_index"])
+    assert panel.current == whiles[0].options["cond_subgraph_index"]
+    # and the switcher reaches every subgraph
+    for i, sg in enumerate(model.subgraphs):
+        panel.subgraph_box.activated.emit(i)
+        assert view.lay.subgraph == i and view.lay.n_ops == len(sg.operators)
+
+
+def test_built_while_model(qtbot, open_tab, build_model):
+    tab, panel = open_tab(build_model(_while_model(), "w.tflite"))
+    panel.select_op(0, 0)
+    text = panel.inspector.plain_text()
+    assert "open body → subgraph 2" in text and "open cond → subgraph 1" in text
+    panel.view.nodeActivated.emit(0)
+    assert panel.view.lay.subgraph == 2
+
+
+def test_big_graph_lays_out_in_thread_and_cancels(qtbot, tmp_path):
+    from gui.graph.panel import SYNC_MAX_OPS, GraphPanel
+    n = SYNC_MAX_OPS * 4
+    model = open_model(synthetic_chain(n).save(tmp_path / "c.tflite"))
+    panel = GraphPanel(model)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 700)
+    panel.show()
+    assert panel.layout_busy and panel.view.lay is None     # the UI thread is free meanwhile
+    with qtbot.waitSignal(panel.layoutReady, timeout=60000):
+        pass
+    assert panel.view.lay.n_ops == n and not panel.layout_busy
+    # cancel: a new panel, cancelled right away
+    panel2 = GraphPanel(model)
+    qtbot.addWidget(panel2)
+    worker = panel2.worker
+    with qtbot.waitSignal(worker.cancelled, timeout=60000):
+        panel2.cancel_layout()
+    assert panel2.view.lay is None and panel2.retry_btn.isVisibleTo(panel2)
+    worker.wait(10000)
+
+
+def test_overlay_colors_badges_legend(qtbot, open_tab, demo_model_path):
+    tab, panel = open_tab(demo_model_path)
+    view = panel.view
+    view.center_on(0, 1.0)
+    view.set_overlay("latency", {0: "#d7301f", 1: QColor("#fee8c8")}, badges={0: "2.5 ms"},
+                     legend=[("slow", "#d7301f"), ("fast", "#fee8c8")])
+    assert view.node_color(0) == QColor("#d7301f")
+    assert [e[1] for e in panel.legend.entries] == ["slow", "fast"]
+    assert panel.legend.isVisibleTo(panel)
+    img = view.grab().toImage()
+    p = view.to_widget(view.lay.x[0] + 3, view.lay.y[0] + 3)
+    assert img.pixelColor(p.toPoint()) == QColor("#d7301f")
+    assert "2.5 ms" in view.tooltip_at(*[c for c in (view.node_pos(0).x(),
+                                                      view.node_pos(0).y())])
+    view.set_overlay("delegate", {(0, 1): "#1a9850"}, legend=[("GPU", "#1a9850")])
+    assert view.node_color(1) == QColor("#1a9850")       # the latest overlay wins
+    view.clear_overlay("delegate")
+    view.clear_overlay("latency")
+    assert not panel.legend.entries and not panel.legend.isVisibleTo(panel)
+    assert view.node_color(0) != QColor("#d7301f")
+
+
+@pytest.mark.parametrize("scale,lod", [(0.01, "far"), (0.3, "mid"), (1.0, "near")])
+def test_level_of_detail_paints_nodes(qtbot, open_tab, shared_model, scale, lod):
+    tab, panel = open_tab(shared_model("face_landmark_with_attention"))
+    view, lay = panel.view, panel.view.lay
+    assert lay.n_ops == 712
+    conv = next(i for i in range(lay.n_ops) if lay.categories[i] == "layer")
+    view.center_on(conv, scale)
+    img = QImage(view.size(), QImage.Format.Format_ARGB32)
+    p = QPainter(img)
+    s = view.scale
+    used = view.paint_scene(p, view.visible_scene_rect(), s,
+                            QTransform(s, 0, 0, s, -view.ox * s, -view.oy * s))
+    p.end()
+    assert used == lod
+    c = view.to_widget(view.lay.x[conv] + 2 / s, view.lay.y[conv] + 2 / s)
+    assert img.pixelColor(c.toPoint()) == view.node_color(conv)
+    before = view.paint_count
+    shot = view.grab().toImage()           # goes through paintEvent
+    assert view.paint_count == before + 1
+    assert shot.pixelColor(c.toPoint()) == view.node_color(conv)
+
+
+def test_minimap_moves_the_view(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_int8"))
+    view, mm = panel.view, panel.minimap
+    mm.repaint()
+    bottom = QPointF(mm.width() / 2, mm.height() - 12)
+    qtbot.mouseClick(mm, Qt.MouseButton.LeftButton, pos=bottom.toPoint())
+    sx, sy = mm.scene_point(bottom.x(), bottom.y())
+    r = view.visible_scene_rect()
+    assert r.center().y() == pytest.approx(sy, abs=1)
+    assert sy > view.lay.height * 0.8
+
+
+def test_minimap_only_while_part_of_the_graph_is_off_screen(qtbot, open_tab, shared_model,
+                                                             demo_model_path):
+    _, small = open_tab(demo_model_path)
+    small.view.fit()
+    assert not small.minimap.isVisible()        # the whole demo graph is on screen
+    _, big = open_tab(shared_model("mobilenet_v2_224_int8"))
+    assert big.minimap.isVisible()              # 65 ops do not fit at a readable zoom
+    big.view.fit()
+    assert not big.minimap.isVisible()
+    big.view.zoom_by(4.0)
+    assert big.minimap.isVisible()
+
+
+def test_search_finds_ops_inside_control_flow_bodies(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("lstm_gru_text_float32"))
+    m = tab.model
+    want = [(sg.index, op.index) for sg in m.subgraphs[1:] for op in sg.operators
+            if op.op == "LOGISTIC"]
+    assert want and not any(op.op == "LOGISTIC" for op in m.subgraphs[0].operators)
+    hits = panel.find("logistic")
+    assert [(h.subgraph, h.node) for h in hits] == want
+    panel.results.setCurrentRow(0)
+    sg, op = want[0]
+    qtbot.waitUntil(lambda: panel.inspector.current == ("op", sg, op), timeout=10000)
+    assert panel.view.lay.subgraph == sg and panel.view.sel_node == op
+
+
+def test_export_refuses_to_overwrite_the_model(qtbot, open_tab, tmp_path, demo_model_path):
+    target = tmp_path / "model.png"
+    target.write_bytes(demo_model_path.read_bytes())  # a model that happens to be named .png
+    _, panel = open_tab(demo_model_path)
+    with pytest.raises(OSError, match="refusing"):
+        panel.export(str(target))
+    assert target.read_bytes() == demo_model_path.read_bytes()
+    panel.export(str(tmp_path / "g.png"))
+    panel.export(str(tmp_path / "g.svg"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.png", "g.svg", "model.png"]

@@ -1,0 +1,189 @@
+"""The first window: opening by argument, drag-and-drop, recent files, errors, tables."""
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from core.model.reader import open_model
+from gui.display_check import display_problem
+from gui.main_window import MainWindow
+from gui.model.model_tab import ModelTab
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings)
+    qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.loader.wait_all()
+    gc.collect()
+
+
+def _open(qtbot, w: MainWindow, *paths) -> None:
+    with qtbot.waitSignals([w.model_opened] * len(paths), timeout=20000):
+        w.open_paths([str(p) for p in paths])
+
+
+def test_open_demo_shows_counts_from_reader(qtbot, window, demo_model_path):
+    _open(qtbot, window, demo_model_path)
+    tab = window.tabs.currentWidget()
+    assert isinstance(tab, ModelTab)
+    m = open_model(demo_model_path)
+    assert f"{m.op_count} ops" in window.statusBar().currentMessage()
+    assert f"{m.tensor_count} tensors" in window.statusBar().currentMessage()
+    assert tab.ops.model.rowCount() == m.op_count
+    assert tab.tensors.model.rowCount() == m.tensor_count
+    assert tab.info.text_for("Model")["Min runtime"] == m.min_runtime_version
+
+
+def test_drop_several_files_opens_a_tab_each(qtbot, window, demo_model_path, shared_model):
+    other = shared_model("sine_float")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(demo_model_path)), QUrl.fromLocalFile(str(other))])
+    event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime,
+                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignals([window.model_opened] * 2, timeout=20000):
+        window.dropEvent(event)
+    names = sorted(window.tabs.tabText(i) for i in range(window.tabs.count()))
+    assert names == sorted([demo_model_path.name, other.name])
+
+
+def test_bad_file_shows_reader_message_and_app_keeps_running(qtbot, window, tmp_path,
+                                                              demo_model_path):
+    _open(qtbot, window, demo_model_path)
+    bad = tmp_path / "broken.tflite"
+    bad.write_bytes(demo_model_path.read_bytes()[:500])
+    with qtbot.waitSignal(window.model_failed, timeout=20000) as sig:
+        window.open_paths([str(bad)])
+    path, message = sig.args
+    assert path == str(bad) and str(bad) in message and "truncated" in message
+    assert window.error_box is not None and window.error_box.isVisible()
+    assert message in window.error_box.text()
+    assert window.tabs.count() == 1  # the model opened before is still there
+    window.error_box.close()
+    _open(qtbot, window, demo_model_path)  # and the app still opens files
+    assert window.tabs.count() == 2
+    assert bad.read_bytes() == demo_model_path.read_bytes()[:500]  # the file was not touched
+
+
+def test_recent_files_persist_in_settings(qtbot, tmp_path, demo_model_path, shared_model):
+    ini = str(tmp_path / "s.ini")
+    w = MainWindow(QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    other = shared_model("sine_float")
+    _open(qtbot, w, demo_model_path)
+    _open(qtbot, w, other)
+    w2 = MainWindow(QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    assert w2.recent_files() == [str(other.resolve()), str(demo_model_path.resolve())]
+    actions = [a.text() for a in w2.recent_menu.actions() if a.text() and not a.isSeparator()]
+    assert actions[:2] == [str(other.resolve()), str(demo_model_path.resolve())]
+    with qtbot.waitSignal(w2.model_opened, timeout=20000):
+        w2.recent_menu.actions()[1].trigger()
+    assert w2.tabs.tabText(0) == demo_model_path.name
+
+
+def test_operator_filter_and_sort(qtbot, window, shared_model):
+    path = shared_model("mobilenet_v2_224_float32")
+    _open(qtbot, window, path)
+    tab = window.tabs.currentWidget()
+    m = open_model(path)
+    n_dw = sum(op.op == "DEPTHWISE_CONV_2D" for op in m.subgraphs[0].operators)
+    qtbot.keyClicks(tab.ops.filter, "depthwise_conv_2d")
+    shown = tab.ops.visible_items()
+    assert len(shown) == n_dw and all(op.op == "DEPTHWISE_CONV_2D" for op in shown)
+    tab.ops.filter.clear()
+    tab.tensors.view.sortByColumn(6, Qt.SortOrder.DescendingOrder)  # bytes
+    first = tab.tensors.visible_items()[0]
+    assert first.bytes == max(t.bytes for t in m.subgraphs[0].tensors)
+
+
+def test_tab_close_releases_model(qtbot, window, demo_model_path):
+    _open(qtbot, window, demo_model_path)
+    window.close_tab(0)
+    assert window.tabs.count() == 0
+
+
+def test_display_problem_names_the_missing_setting():
+    msg = display_problem({"PATH": "/usr/bin"})
+    assert msg is not None and "DISPLAY" in msg and "xvfb-run" in msg
+    assert display_problem({"QT_QPA_PLATFORM": "offscreen"}) is None
+
+
+def test_gui_entry_point_without_display_exits_with_message(tmp_path):
+    import subprocess
+    import sys
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "gui.app", "--demo"], capture_output=True,
+                       text=True, env=env, cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    assert r.returncode == 3 and "DISPLAY" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_display_problem_lists_missing_xcb_packages(monkeypatch):
+    import gui.display_check as dc
+    monkeypatch.setattr(dc, "missing_libraries", lambda binary: ["libxcb-icccm.so.4"])
+    msg = dc.display_problem({"DISPLAY": ":0"})
+    if dc._xcb_plugin() is None:
+        pytest.skip("this PySide6 has no xcb plugin")
+    assert "libxcb-icccm4" in msg and "apt-get install" in msg
+
+
+def test_double_click_operator_row_jumps_to_graph_node(qtbot, window, shared_model):
+    path = shared_model("mobilenet_v2_224_float32")
+    _open(qtbot, window, path)
+    tab = window.tabs.currentWidget()
+    tab.tabs.setCurrentWidget(tab.ops)
+    qtbot.keyClicks(tab.ops.filter, "mean")
+    row, op = next((r, o) for r, o in enumerate(tab.ops.visible_items()) if o.op == "MEAN")
+    view = tab.ops.view
+    rect = view.visualRect(tab.ops.model.index(row, 2))
+    # a real double click: press/release, then the double-click event on the same cell
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: tab.graph.inspector.current == ("op", 0, op.index), timeout=10000)
+    assert tab.tabs.currentWidget() is tab.graph
+    assert open_model(path).subgraphs[0].operators[op.index].op == "MEAN"
+
+
+def test_run_tab_profile_colours_the_graph(qtbot, window, demo_model_path):
+    _open(qtbot, window, demo_model_path)
+    tab = window.tabs.currentWidget()
+    assert tab.run is None  # built on first use
+    run_tab = next(i for i in range(tab.tabs.count()) if tab.tabs.tabText(i) == "Run")
+    tab.tabs.setCurrentIndex(run_tab)
+    assert tab.run is not None and tab.run.isVisible()
+    tab.run.runs.setValue(5)
+    tab.run.profile.setChecked(True)
+    with qtbot.waitSignal(tab.run.op_profile_ready, timeout=90_000) as sig:
+        tab.run.start()
+    times = sig.args[0]
+    (overlay,) = [o for o in tab.graph.view.overlays() if o.name == "latency"]
+    slowest = max(times, key=times.get)
+    assert set(overlay.colors) == {(0, op) for op in times}
+    assert overlay.badges[(0, slowest)].endswith("ms")
+    # the slowest op gets the hottest colour of the legend
+    assert overlay.colors[(0, slowest)].name() == overlay.legend[-1][1].name()
+    qtbot.waitUntil(lambda: not tab.run.running, timeout=30_000)
+
+
+def test_closing_a_tab_while_its_graph_is_laid_out(qtbot, window, tmp_path):
+    from core.model.samples import synthetic_chain
+    from gui.graph.panel import wait_for_orphans
+    path = synthetic_chain(6000).save(tmp_path / "chain6000.tflite")
+    _open(qtbot, window, path)
+    tab = window.tabs.currentWidget()
+    qtbot.waitUntil(lambda: tab.graph.worker is not None and tab.graph.worker.isRunning(),
+                    timeout=10000)
+    worker = tab.graph.worker
+    window.close_tab(0)
+    assert window.tabs.count() == 0
+    wait_for_orphans()
+    assert not worker.isRunning()
+    _open(qtbot, window, path)  # the app carries on
+    assert window.tabs.count() == 1

@@ -1,0 +1,174 @@
+"""The Run panel, standalone, with real runs in real workers (pytest-qt, offscreen)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import time
+
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import QTimer  # noqa: E402
+
+from core.model.builder import ModelBuilder  # noqa: E402
+from gui.run.panel import RunPanel  # noqa: E402
+
+
+@pytest.fixture
+def panel_for(qtbot):
+    made = []
+
+    def make(path, **settings) -> RunPanel:
+        p = RunPanel(str(path))
+        qtbot.addWidget(p)
+        p.resize(1200, 800)
+        p.show()
+        for name, value in settings.items():
+            getattr(p, name).setValue(value) if hasattr(getattr(p, name), "setValue") else \
+                getattr(p, name).setChecked(value)
+        made.append(p)
+        return p
+    yield make
+    for p in made:
+        p.shutdown()
+
+
+def test_ui_thread_never_blocks_during_a_run(panel_for, qtbot, shared_model):
+    p = panel_for(shared_model("mobilenet_v2_224_float32"), runs=150, warmup=2, threads=1)
+    qtbot.waitExposed(p)
+    qtbot.wait(200)  # the window's first layout and paint are not part of the run
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+    probe = QTimer()
+    probe.setInterval(10)
+    probe.timeout.connect(tick)
+    with qtbot.waitSignal(p.run_finished, timeout=120_000) as sig:
+        probe.start()
+        last[0] = time.perf_counter()
+        p.start()
+    probe.stop()
+    res = sig.args[0]
+    assert res["status"] == "ok", res["error"]
+    worst_ms = max(gaps) * 1000
+    print(f"\nUI probe: {len(gaps)} ticks, worst gap {worst_ms:.1f} ms, "
+          f"median run {res['latency_ms']['median']:.2f} ms")
+    assert len(gaps) > 50
+    assert worst_ms < 100
+    # the live plots hold every run and the percentiles of this run
+    xs, ys = p.lat_curve.getData()
+    assert len(ys) == 150
+    assert p.pct_lines["p50"].value() == pytest.approx(res["latency_ms"]["median"])
+    assert p.pct_lines["p99"].value() == pytest.approx(res["latency_ms"]["p99"])
+    assert p.rss_curve.getData()[1] is not None
+    assert p.table.rowCount() == 1 and p.table.item(0, 2).text() == "ok"
+
+
+def test_killed_worker_is_reported_and_panel_recovers(panel_for, qtbot, shared_model):
+    p = panel_for(shared_model("mobilenet_v2_224_float32"), runs=100_000, warmup=0)
+    p.start()
+    qtbot.waitUntil(lambda: p.session is not None and len(p.session.latencies_ms) >= 3,
+                    timeout=60_000)
+    with qtbot.waitSignal(p.run_finished, timeout=30_000) as sig:
+        os.kill(p.session.pid, signal.SIGSEGV)
+    assert sig.args[0]["error_kind"] == "crashed"
+    assert "the runtime crashed while invoking the model" in p.status.text()
+    assert "signal 11" in p.status.text()
+    assert p.start_btn.isEnabled() and not p.stop_btn.isEnabled()
+    p.runs.setValue(3)
+    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig:
+        p.start()
+    assert sig.args[0]["status"] == "ok"
+    assert [p.table.item(r, 2).text() for r in range(2)] == ["error", "ok"]
+
+
+def test_profile_emits_op_heat_for_subgraph_0(panel_for, qtbot, demo_model_path):
+    from core.model.reader import open_model
+    p = panel_for(demo_model_path, runs=10, profile=True)
+    with qtbot.waitSignal(p.op_profile_ready, timeout=60_000) as sig:
+        p.start()
+    heat = sig.args[0]
+    with open_model(demo_model_path) as m:
+        n = len(m.subgraphs[0].operators)
+    assert sorted(heat) == list(range(n)) and all(v > 0 for v in heat.values())
+    assert p.ops_table.rowCount() == n
+    assert "× the whole-model median" in p.ops_note.text()
+
+
+def test_sweep_comparison_and_export(panel_for, qtbot, demo_model_path, tmp_path):
+    p = panel_for(demo_model_path, runs=20, warmup=1)
+    with qtbot.waitSignal(p.queue_finished, timeout=120_000):
+        p.thread_sweep()
+    n = os.cpu_count() or 1
+    assert p.table.rowCount() == n
+    assert [r["threads"] for _, r in p.results] == list(range(1, n + 1))
+    with qtbot.waitSignal(p.queue_finished, timeout=120_000):
+        p.delegate_comparison()
+    delegates = [r["delegate"] for _, r in p.results[n:]]
+    assert delegates == ["xnnpack", "builtin", "reference", "gpu"]
+    gpu = p.results[-1][1]
+    assert gpu["status"] == "error" and "No adapters found" in gpu["error"]
+    assert len(p.bars.opts["height"]) == 4
+    rows = list(csv.DictReader(open(p.export_results(str(tmp_path / "r.csv")))))
+    assert len(rows) == n + 4
+    assert [row["delegate"] for row in rows[n:]] == delegates
+    assert float(rows[0]["latency_median_ms"]) == pytest.approx(
+        p.results[0][1]["latency_ms"]["median"])
+    data = json.loads((p.export_results(str(tmp_path / "r.json"))).read_text())
+    assert [d["label"] for d in data] == [lb for lb, _ in p.results]
+
+
+def test_missing_custom_op_shows_clear_error(panel_for, qtbot, build_model):
+    mb = ModelBuilder()
+    sg = mb.subgraph("main")
+    x, y = sg.tensor("x", [1, 4]), sg.tensor("y", [1, 4])
+    sg.op("CUSTOM", [x], [y], custom_code="MyMissingOp")
+    sg.inputs, sg.outputs = [x], [y]
+    path = build_model(mb, "missing.tflite")
+    p = panel_for(path, runs=3)
+    with qtbot.waitSignal(p.run_finished, timeout=60_000):
+        p.start()
+    assert "MyMissingOp" in p.status.text() and str(path) in p.status.text()
+    assert "b00020" in p.status.styleSheet()
+    assert p.start_btn.isEnabled()
+
+
+def test_bad_input_file_is_reported_without_a_worker(panel_for, qtbot, demo_model_path,
+                                                      tmp_path):
+    p = panel_for(demo_model_path)
+    p.input_source.setCurrentText(str(tmp_path / "nope.npz"))
+    with qtbot.waitSignal(p.queue_finished, timeout=10_000):
+        p.start()
+    assert "nope.npz: input file not found" in p.status.text()
+    assert p.session is None and p.start_btn.isEnabled()
+
+
+def test_dynamic_input_shape_from_the_panel(panel_for, qtbot, shared_model):
+    from core.model.reader import open_model
+    path = shared_model("sine_float")
+    with open_model(path) as m:
+        name = m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]].name
+        sig = list(m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]].shape_signature)
+    assert -1 in sig
+    p = panel_for(path, runs=3, warmup=0)
+    assert p.shapes.isEnabled() and p.shapes.placeholderText().startswith(f"{name}=")
+    p.shapes.setText(f"{name}=6,1")
+    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig_:
+        p.start()
+    res = sig_.args[0]
+    assert res["status"] == "ok", res["error"]
+    assert res["inputs"][0]["shape"] == [6, 1] and res["outputs"][0]["shape"] == [6, 1]
+    # a malformed field is reported in the panel and starts nothing
+    p.shapes.setText(f"{name}=six")
+    p.start()
+    assert "bad input shape" in p.status.text() and not p.running
+
+
+def test_fixed_shape_model_disables_the_shape_field(panel_for, demo_model_path):
+    p = panel_for(demo_model_path)
+    assert not p.shapes.isEnabled()
