@@ -24,6 +24,7 @@ run: $(VENV)/.deps
 	$(VENV)/bin/litelens-gui --demo
 
 test: $(VENV)/.test-deps
+	$(VENV)/bin/lint-imports --no-cache
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(VENV)/.test-deps

@@ -7,13 +7,15 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.model.schema import FILE_IDENTIFIER
+# Bytes 4..8 of every .tflite file (the schema's file_identifier). It lives here, the lowest
+# layer, because "never write over a model" is decided here; core.model.schema re-exports it.
+TFLITE_IDENTIFIER = b"TFL3"
 
 
 def is_tflite(path: str | os.PathLike) -> bool:
     try:
         with open(path, "rb") as fh:
-            return fh.read(8)[4:8] == FILE_IDENTIFIER
+            return fh.read(8)[4:8] == TFLITE_IDENTIFIER
     except OSError:
         return False
 

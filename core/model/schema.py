@@ -17,12 +17,14 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from core.fileio import TFLITE_IDENTIFIER
+
 try:
     from ai_edge_litert import schema_py_generated as fb
 except ImportError:  # a worker under a TensorFlow-only Python: TF ships the same generated module
     from tensorflow.lite.python import schema_py_generated as fb  # type: ignore[no-redef]
 
-FILE_IDENTIFIER = b"TFL3"
+FILE_IDENTIFIER = TFLITE_IDENTIFIER
 
 _SCALAR_SLOT_SIZES = {
     "PrependBoolSlot": 1, "PrependByteSlot": 1, "PrependUint8Slot": 1, "PrependInt8Slot": 1,
