@@ -34,7 +34,7 @@ def apply_style(app) -> None:
 def main(argv: list[str] | None = None) -> int:
     raw = sys.argv[1:] if argv is None else argv
     if raw[:1] == ["--litelens-worker"]:  # a frozen bundle starts its inference worker this way
-        from core.inference.worker import main as worker_main
+        from core.inference.worker.__main__ import main as worker_main
         return worker_main()
     args = parse_args(argv)
     problem = display_problem()

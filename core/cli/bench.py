@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from core.inference import BACKENDS
+from core.inference.config import BACKENDS
 from core.inference.export import output_lines
 
 
@@ -56,7 +56,8 @@ def _err(msg: str) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from core.inference.inputs import InputError, parse_shapes
-    from core.inference.runner import ConfigError, RunConfig, WorkerSession
+    from core.inference.config import ConfigError, RunConfig
+    from core.inference.session import WorkerSession
     try:
         shapes = parse_shapes(args.shape or []) or None
         cfg = RunConfig(model=args.model, backend=args.backend, delegate=args.delegate,

@@ -30,7 +30,8 @@ from core.errors import ModelError
 from core.model.reader import open_model
 from core.inference.export import export_results, output_lines
 from core.inference.inputs import InputError, dynamic_inputs, parse_shapes
-from core.inference.runner import ConfigError, RunConfig, WorkerSession
+from core.inference.config import ConfigError, RunConfig
+from core.inference.session import WorkerSession
 from gui import none_guard
 
 

@@ -42,7 +42,8 @@ def _bare_invoke_median(path: Path, threads: int, runs: int, warmup: int) -> flo
 
 
 def _litelens(path: Path, **kw) -> dict:
-    from core.inference.runner import RunConfig, run_benchmark
+    from core.inference.config import RunConfig
+    from core.inference.session import run_benchmark
     return run_benchmark(RunConfig(model=str(path), **kw))
 
 

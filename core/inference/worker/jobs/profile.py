@@ -9,13 +9,16 @@ weights and quantization), feed it the op's real input values captured from one 
 the per-op times is reported next to the whole-model median so the user sees how close it is (it
 misses inter-op cache effects and partition fusion, and adds one invoke overhead per op).
 
-Runs inside the worker process: a crash here is attributed to the op being timed.
+Runs inside the worker process (the bench job calls ``profile_ops`` when asked): a crash here is
+attributed to the op being timed.
 """
 from __future__ import annotations
 
 import time
 
 import numpy as np
+
+from core.inference.worker.backends import InterpreterRun
 
 METHOD = ("single-op models cut from the graph, each timed with the run's backend, delegate and "
           "threads on the op's real input values from one full inference")
@@ -99,7 +102,6 @@ def _fallback_value(t) -> np.ndarray:
 def capture_values(cfg: dict, backend: str, arrays, model) -> tuple[dict[int, np.ndarray], str]:
     """Every non-constant tensor of subgraph 0 after one full inference (builtin kernels, so that
     intermediate tensors exist outside delegate partitions). Empty dict if that cannot run."""
-    from core.inference.worker import InterpreterRun
     try:
         r = InterpreterRun("litert" if backend == "compiled" else backend, cfg,
                            preserve_all_tensors=True, delegate="builtin")
@@ -114,12 +116,12 @@ def capture_values(cfg: dict, backend: str, arrays, model) -> tuple[dict[int, np
                 except ValueError:
                     pass
         return vals, "real intermediate values"
-    except Exception as e:  # e.g. a custom op only XNNPACK resolves
+    except Exception as e:  # noqa: BLE001 - the runtime raises anything (e.g. a custom op only
+        # XNNPACK resolves); the reason is reported as the values' source
         return {}, f"synthetic inputs (capture failed: {str(e).splitlines()[0][:120]})"
 
 
 def profile_ops(cfg: dict, backend: str, arrays, ch, stop) -> None:
-    from core.inference.worker import InterpreterRun
     from core.model.reader import open_model
     delegate = cfg["delegate"]
     if delegate == "gpu":
@@ -163,7 +165,7 @@ def profile_ops(cfg: dict, backend: str, arrays, ch, stop) -> None:
                     samples.append((perf() - t0) / 1e6)
                 row["avg_ms"] = float(np.mean(samples))
                 row["runs"] = len(samples)
-            except Exception as e:  # this op is not timed; the others still are
+            except Exception as e:  # noqa: BLE001 - reported in the row; the other ops are still timed
                 row["note"] = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
             ops.append(row)
         ch.send("ops", ops=ops, method=f"{METHOD} ({source})")

@@ -1,4 +1,5 @@
-"""Parent side of a benchmark: prepare inputs, spawn the worker, fold its messages into a result.
+"""Parent side of a worker job: prepare inputs, spawn the worker, fold its messages, attribute a
+crash or timeout, and hand the job's result.
 
 ``WorkerSession`` never blocks its caller unless asked (``poll()`` drains what has arrived;
 ``wait()`` waits up to a timeout), so the GUI can drive it from a timer and the CLI from a loop.
@@ -6,8 +7,9 @@ The worker's exit status tells a clean finish from a crash (killed by a signal) 
 the last progress message says what was running: ``"the runtime crashed while running op 12
 (CONV_2D) (SIGSEGV, signal 11)"``.
 
-The result dict is the JSON contract shared by the CLI (``litelens bench --json``), the GUI and
-the tests (see ``result()``).
+The session is generic: it sends ``{"job": NAME, ...config}`` and passes the job's own messages to
+the job module's ``Folder`` (``core.inference.worker.jobs``), whose ``result()`` is the job's JSON
+contract (for ``bench``: ``litelens bench --json``).
 """
 from __future__ import annotations
 
@@ -22,64 +24,16 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from core.errors import ModelError
-from core.inference import BACKENDS, DELEGATES
-from core.inference.stats import summarize
+from core.inference.config import RunConfig
+from core.inference.worker import jobs
+from core.inference.worker.protocol import STOP_COMMAND
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-class ConfigError(ValueError):
-    """A run configuration that cannot work (bad delegate, missing interpreter, ...)."""
-
-
-@dataclass
-class RunConfig:
-    model: str
-    backend: str = "litert"
-    delegate: str = "xnnpack"            # xnnpack | builtin | reference | gpu | external:PATH
-    delegate_options: dict = field(default_factory=dict)
-    threads: int = 1
-    runs: int = 50
-    warmup: int = 1
-    input_source: str = "random"         # random | zeros | path to image/.npy/.npz
-    shapes: dict | None = None           # {input name: [dims]} for dynamic inputs
-    profile: bool = False
-    profile_runs: int = 20
-    python_exe: str | None = None        # another interpreter (tflite-runtime / TF venv)
-    timeout_s: float | None = None       # kill the worker after this many seconds
-
-    def label(self) -> str:
-        py = f" @{self.python_exe}" if self.python_exe else ""
-        return f"{self.backend}/{self.delegate}/{self.threads}t{py}"
-
-    def validate(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"unknown backend {self.backend!r} (use {', '.join(BACKENDS)})")
-        if self.delegate not in DELEGATES and not self.delegate.startswith("external:"):
-            raise ConfigError(f"unknown delegate {self.delegate!r} (use "
-                              f"{', '.join(DELEGATES)} or external:PATH)")
-        if self.delegate.startswith("external:"):
-            lib = self.delegate[len("external:"):]
-            if not lib or not Path(lib).is_file():
-                raise ConfigError(f"{lib or '(empty path)'}: external delegate library not found")
-        if self.delegate == "gpu" and self.backend not in ("litert", "compiled"):
-            raise ConfigError(f"the gpu accelerator is LiteRT's CompiledModel API; backend "
-                              f"{self.backend} can use a GPU delegate through external:PATH")
-        for name, v, lo in (("threads", self.threads, 1), ("runs", self.runs, 1),
-                            ("warmup", self.warmup, 0)):
-            if not isinstance(v, int) or v < lo:
-                raise ConfigError(f"{name} must be an integer >= {lo}, not {v!r}")
-        if self.python_exe and not (Path(self.python_exe).is_file()
-                                    and os.access(self.python_exe, os.X_OK)):
-            raise ConfigError(f"{self.python_exe}: no such Python interpreter")
-
-    def to_json(self) -> dict:
-        return asdict(self)
+WORKER_FLAG = "--litelens-worker"
 
 
 def _signal_name(n: int) -> str:
@@ -89,25 +43,18 @@ def _signal_name(n: int) -> str:
         return f"signal {n}"
 
 
-def _labels_for_outputs(model_path: str) -> list[list[str] | None]:
-    try:
-        from core.model.metadata import model_metadata
-        from core.model.reader import open_model
-        with open_model(model_path) as m:
-            return [o.labels for o in model_metadata(m).outputs]
-    except Exception:
-        return []
-
-
-WORKER_FLAG = "--litelens-worker"
-
-
 class WorkerSession:
-    """One benchmark configuration run in one worker process."""
+    """One job (``bench`` unless named) with one configuration in one worker process.
 
-    def __init__(self, cfg: RunConfig):
+    ``model``: the already-open ``core.model.types.Model`` of ``cfg.model`` if the caller has
+    one (the GUI tab does); otherwise the session opens the file itself, once. The job's folded
+    state reads as the session's attributes (``session.latencies_ms`` for bench)."""
+
+    def __init__(self, cfg: RunConfig, job: str = "bench", model=None):
         cfg.validate()
         self.cfg = cfg
+        self.job_name = job
+        self.model = model
         self.messages: queue.Queue = queue.Queue()
         self.proc: subprocess.Popen | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=60)
@@ -117,28 +64,54 @@ class WorkerSession:
         self._timed_out = False
         self._stop_requested = False
         self._stderr_thread: threading.Thread | None = None
-        # folded state
+        # folded state common to every job; the job's own lives in self.job
         self.stage = "starting"
-        self.current_op: tuple[int, str] | None = None
         self.info: dict[str, Any] = {}
-        self.warmup_ms: list[float] = []
-        self.latencies_ms: list[float] = []
-        self.rss: list[tuple[float, int]] = []
-        self.ops: list[dict] | None = None
+        self.done = False
         self.error: dict | None = None
         self.exit_code: int | None = None
+        self.specs: list = []
+        self.inputs_path: Path | None = None
+        self.job = jobs.load(job).Folder(self)
         self._prepare_inputs()
+
+    def __getattr__(self, name: str):
+        # Only called for names the session lacks: the job's state (latencies_ms, rss, ...).
+        job = self.__dict__.get("job")
+        if job is None or name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(job, name)
 
     # -- setup --
     def _prepare_inputs(self) -> None:
         from core.inference.inputs import input_specs, make_inputs, save_inputs
-        from core.model.reader import open_model
-        with open_model(self.cfg.model) as model:  # ModelError names the file
-            if not model.subgraphs:
-                raise ModelError(self.cfg.model, "the model has no subgraph to run")
-            self.specs = input_specs(model, self.cfg.shapes)
+        if self.model is not None:
+            self.specs = self._input_specs(self.model, input_specs)
+        else:
+            from core.model.reader import open_model
+            with open_model(self.cfg.model) as model:  # ModelError names the file
+                self.specs = self._input_specs(model, input_specs)
         arrays = make_inputs(self.specs, self.cfg.input_source)
         self.inputs_path = save_inputs(arrays, Path(self._tmpdir) / "inputs.npz")
+
+    def _input_specs(self, model, input_specs) -> list:
+        if not model.subgraphs:
+            raise ModelError(self.cfg.model, "the model has no subgraph to run")
+        return input_specs(model, self.cfg.shapes)
+
+    def output_labels(self) -> list[list[str] | None]:
+        """The label list of each output from the model's metadata ([] when unreadable)."""
+        from core.model.metadata import model_metadata
+        try:
+            if self.model is not None:
+                return [o.labels for o in model_metadata(self.model).outputs]
+            from core.model.reader import open_model
+            with open_model(self.cfg.model) as m:
+                return [o.labels for o in model_metadata(m).outputs]
+        except (ModelError, ValueError):
+            # the file changed or went away since the run started, or the caller closed its
+            # Model (a closed mmap raises ValueError): the outputs just go unlabelled
+            return []
 
     def start(self) -> "WorkerSession":
         exe = self.cfg.python_exe or sys.executable
@@ -146,7 +119,7 @@ class WorkerSession:
         env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
                                          if env.get("PYTHONPATH") else "")
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-        wcfg = {**self.cfg.to_json(), "inputs": str(self.inputs_path),
+        wcfg = {"job": self.job_name, **self.cfg.to_json(), "inputs": str(self.inputs_path),
                 "native_log": str(Path(self._tmpdir) / "native.log"),
                 "model": os.path.abspath(self.cfg.model)}  # as named, symlinks kept
         if self.cfg.python_exe is None and getattr(sys, "frozen", False):
@@ -192,14 +165,14 @@ class WorkerSession:
         return self.proc.pid if self.proc else None
 
     def stop(self) -> None:
-        """Ask the worker to finish after the current inference (results so far are kept)."""
+        """Ask the worker to finish after the current step (results so far are kept)."""
         self._stop_requested = True
         if self.proc and self.proc.poll() is None:
             try:
-                self.proc.stdin.write(json.dumps({"cmd": "stop"}) + "\n")
+                self.proc.stdin.write(json.dumps({"cmd": STOP_COMMAND}) + "\n")
                 self.proc.stdin.flush()
             except (BrokenPipeError, OSError, ValueError):
-                pass
+                pass  # the worker is already gone: its exit is reported as usual
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -245,37 +218,23 @@ class WorkerSession:
         t = m["t"]
         if t == "stage":
             self.stage = m["stage"]
-        elif t in ("hello", "init", "outputs"):
+        elif t == "hello":
             self.info.update({k: v for k, v in m.items() if k != "t"})
-        elif t == "first":
-            self.info["first_ms"] = m["ms"]
-        elif t == "lat":
-            (self.warmup_ms if m["phase"] == "warmup" else self.latencies_ms).extend(m["ms"])
-        elif t == "rss":
-            self.rss.append((m["s"], m["b"]))
-        elif t == "op":
-            self.current_op = (m["index"], m["op"])
-        elif t == "ops":
-            self.ops = m["ops"]
-            self.info["profile_method"] = m.get("method")
-            if m.get("note"):
-                self.info["profile_note"] = m["note"]
-        elif t == "done":
-            self.info.update(rss_peak=m["rss_peak"], rss_hwm=m["rss_hwm"], stopped=m["stopped"])
         elif t == "error":
             self.error = {"kind": m.get("kind", "error"), "message": m.get("message", "")}
         elif t == "exit":
             return [m] + self._finish(m["code"])
+        else:
+            if t == "done":
+                self.done = True
+                self.info["stopped"] = bool(m.get("stopped"))
+            self.job.fold(m)
         return [m]
 
     def _where(self) -> str:
-        if self.stage == "profile" and self.current_op:
-            return f"while running op {self.current_op[0]} ({self.current_op[1]})"
-        if self.stage in ("run", "warmup"):
-            n = len(self.latencies_ms if self.stage == "run" else self.warmup_ms)
-            return f"while invoking the model ({self.stage} {n + 1})"
-        if self.stage == "first":
-            return "while invoking the model (first inference)"
+        where = self.job.where()
+        if where:
+            return where
         if self.stage == "load":
             return "while loading and allocating the model"
         return f"during {self.stage}"
@@ -284,7 +243,7 @@ class WorkerSession:
         self.exit_code = code
         self.finished = True
         extra = []
-        if self.error is None and "rss_peak" not in self.info:
+        if self.error is None and not self.done:
             native = [ln for ln in self.stderr_tail if ln.strip()]
             last = f" — last output: {native[-1].strip()[:200]}" if native else ""
             if self._timed_out:
@@ -312,7 +271,7 @@ class WorkerSession:
             text = (Path(self._tmpdir) / "native.log").read_text("utf-8", "replace")
             lines += text.splitlines()
         except OSError:
-            pass
+            pass  # it died before loading: stderr is all there is
         lines += list(self.stderr_tail)
         for ln in reversed(lines):
             s = ln.strip()
@@ -322,64 +281,37 @@ class WorkerSession:
         return ""
 
     # -- the contract --
-    def result(self) -> dict:
-        """The JSON contract: backend, delegate, threads, init/first ms, latency stats, RSS, ops."""
-        i = self.info
-        rss_samples = [b for _, b in self.rss]
-        peak = max([i.get("rss_peak") or 0, *rss_samples, i.get("rss_after_init") or 0]) or None
-        res: dict[str, Any] = {
-            "model": str(self.cfg.model),
-            "backend": i.get("backend", self.cfg.backend),
-            "delegate": self.cfg.delegate,
-            "threads": self.cfg.threads,
-            "python": i.get("python", self.cfg.python_exe or sys.executable),
-            "input_source": self.cfg.input_source,
-            "init_ms": i.get("init_ms"),
-            "first_ms": i.get("first_ms"),
-            "warmup_ms": summarize(self.warmup_ms),
-            "latency_ms": summarize(self.latencies_ms),
-            "rss_bytes": {"before_load": i.get("rss_before_load"),
-                          "after_init": i.get("rss_after_init"),
-                          "peak": peak, "hwm": i.get("rss_hwm")},
-            "ops": self.ops or [],
-            "inputs": i.get("inputs", [s.to_json() for s in getattr(self, "specs", [])]),
-            "outputs": self._outputs_with_labels(),
-            "status": ("error" if self.error else
-                       "stopped" if i.get("stopped") or self._stop_requested else
-                       "ok" if self.finished else "running"),
-            "error": self.error["message"] if self.error else None,
-            "error_kind": self.error["kind"] if self.error else None,
-        }
-        if self.ops:
-            timed = [o["avg_ms"] for o in self.ops if o.get("avg_ms") is not None]
-            med = res["latency_ms"]["median"]
-            res["profile"] = {"method": i.get("profile_method"), "timed_ops": len(timed),
-                              "ops": len(self.ops), "sum_ms": sum(timed),
-                              "sum_vs_median": (sum(timed) / med) if med else None}
-        elif i.get("profile_note"):
-            res["profile"] = {"method": i.get("profile_method"), "note": i["profile_note"]}
-        return res
+    def status(self) -> str:
+        """error | stopped | ok | running."""
+        return ("error" if self.error else
+                "stopped" if self.info.get("stopped") or self._stop_requested else
+                "ok" if self.finished else "running")
 
-    def _outputs_with_labels(self) -> list[dict]:
-        outs = [dict(o) for o in self.info.get("outputs", [])]
-        if any("topk" in o for o in outs):
-            labels = _labels_for_outputs(self.cfg.model)
-            for k, o in enumerate(outs):
-                lab = labels[k] if k < len(labels) else None
-                if "topk" in o and lab:
-                    o["topk"] = [[idx, val, lab[idx] if idx < len(lab) else None]
-                                 for idx, val, *_ in o["topk"]]
-        return outs
+    def result(self) -> dict:
+        """The job's JSON contract (``Folder.result()`` of the job module)."""
+        return self.job.result()
 
     def __del__(self):
-        try:
-            if self.proc and self.proc.poll() is None:
-                self.proc.kill()
-            shutil.rmtree(self._tmpdir, ignore_errors=True)
-        except Exception:
-            pass
+        # Runs at garbage collection, possibly at interpreter exit: attributes may be missing if
+        # __init__ failed early, and the process may already be reaped.
+        proc = self.__dict__.get("proc")
+        if proc is not None and proc.poll() is None:
+            try:
+                proc.kill()
+            except OSError:
+                pass  # it exited between poll() and kill()
+        tmpdir = self.__dict__.get("_tmpdir")
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def run_benchmark(cfg: RunConfig, on_message: Callable[[dict], None] | None = None) -> dict:
-    """Run one configuration to the end in a worker; return ``WorkerSession.result()``."""
-    return WorkerSession(cfg).start().run_to_end(on_message)
+def run_job(cfg: RunConfig, job: str = "bench", model=None,
+            on_message: Callable[[dict], None] | None = None) -> dict:
+    """Run one job to the end in a worker; return its result."""
+    return WorkerSession(cfg, job, model).start().run_to_end(on_message)
+
+
+def run_benchmark(cfg: RunConfig, on_message: Callable[[dict], None] | None = None,
+                  model=None) -> dict:
+    """Run one configuration to the end in a worker; return the bench job's result."""
+    return run_job(cfg, "bench", model, on_message)

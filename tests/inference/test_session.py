@@ -11,7 +11,8 @@ import pytest
 
 from core.model.builder import ModelBuilder
 from core.inference.inputs import input_specs, make_inputs
-from core.inference.runner import ConfigError, RunConfig, WorkerSession, run_benchmark
+from core.inference.config import ConfigError, RunConfig
+from core.inference.session import WorkerSession, run_benchmark
 from core.model.reader import open_model
 
 
@@ -282,7 +283,8 @@ def test_worker_high_water_mark_is_its_own_not_the_parents(tmp_path):
     """A big parent process must not inflate the worker's reported peak RSS."""
     import numpy as np
 
-    from core.inference.runner import RunConfig, run_benchmark
+    from core.inference.config import RunConfig
+    from core.inference.session import run_benchmark
     from core.model.samples import demo_model_path
     ballast = np.ones(400 * 2**20 // 8)  # 400 MiB resident in this (parent) process
     r = run_benchmark(RunConfig(model=str(demo_model_path()), runs=3, warmup=0))

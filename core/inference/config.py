@@ -1,0 +1,59 @@
+"""What to run: ``RunConfig`` (backend, delegate, threads, runs, inputs, interpreter, timeout) and
+its validation, shared by the CLI, the Run panel and every worker job."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+BACKENDS = ("litert", "compiled", "tflite_runtime", "tensorflow")
+DELEGATES = ("xnnpack", "builtin", "reference", "gpu")  # plus "external:/path/to/delegate.so"
+
+
+class ConfigError(ValueError):
+    """A run configuration that cannot work (bad delegate, missing interpreter, ...)."""
+
+
+@dataclass
+class RunConfig:
+    model: str
+    backend: str = "litert"
+    delegate: str = "xnnpack"            # xnnpack | builtin | reference | gpu | external:PATH
+    delegate_options: dict = field(default_factory=dict)
+    threads: int = 1
+    runs: int = 50
+    warmup: int = 1
+    input_source: str = "random"         # random | zeros | path to image/.npy/.npz
+    shapes: dict | None = None           # {input name: [dims]} for dynamic inputs
+    profile: bool = False
+    profile_runs: int = 20
+    python_exe: str | None = None        # another interpreter (tflite-runtime / TF venv)
+    timeout_s: float | None = None       # kill the worker after this many seconds
+
+    def label(self) -> str:
+        py = f" @{self.python_exe}" if self.python_exe else ""
+        return f"{self.backend}/{self.delegate}/{self.threads}t{py}"
+
+    def validate(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {self.backend!r} (use {', '.join(BACKENDS)})")
+        if self.delegate not in DELEGATES and not self.delegate.startswith("external:"):
+            raise ConfigError(f"unknown delegate {self.delegate!r} (use "
+                              f"{', '.join(DELEGATES)} or external:PATH)")
+        if self.delegate.startswith("external:"):
+            lib = self.delegate[len("external:"):]
+            if not lib or not Path(lib).is_file():
+                raise ConfigError(f"{lib or '(empty path)'}: external delegate library not found")
+        if self.delegate == "gpu" and self.backend not in ("litert", "compiled"):
+            raise ConfigError(f"the gpu accelerator is LiteRT's CompiledModel API; backend "
+                              f"{self.backend} can use a GPU delegate through external:PATH")
+        for name, v, lo in (("threads", self.threads, 1), ("runs", self.runs, 1),
+                            ("warmup", self.warmup, 0)):
+            if not isinstance(v, int) or v < lo:
+                raise ConfigError(f"{name} must be an integer >= {lo}, not {v!r}")
+        if self.python_exe and not (Path(self.python_exe).is_file()
+                                    and os.access(self.python_exe, os.X_OK)):
+            raise ConfigError(f"{self.python_exe}: no such Python interpreter")
+
+    def to_json(self) -> dict:
+        return asdict(self)

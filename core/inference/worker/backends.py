@@ -1,0 +1,240 @@
+"""Runtimes the worker can run a model with, behind one small interface.
+
+``InterpreterRun`` wraps the classic Interpreter API (LiteRT, tflite-runtime, TensorFlow),
+``CompiledRun`` LiteRT's CompiledModel API. ``start_backend`` imports the chosen runtime and says
+hello; ``load_model`` loads and allocates the model, turning what the runtime raised and logged
+natively into one clear ``WorkerError``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+
+from core.inference.worker.probes import NativeLog
+from core.inference.worker.protocol import Channel, WorkerError
+
+_PIP_NAMES = {"litert": "ai-edge-litert", "compiled": "ai-edge-litert",
+              "tflite_runtime": "tflite-runtime", "tensorflow": "tensorflow"}
+
+
+def _version(dist: str, module) -> str:
+    try:
+        return version(dist)
+    except PackageNotFoundError:  # e.g. a source build: the module may still know
+        return str(getattr(module, "__version__", "?"))
+
+
+def import_backend(name: str):
+    """-> (Interpreter class, OpResolverType, load_delegate, "name version")."""
+    try:
+        if name in ("litert", "compiled"):
+            from ai_edge_litert import interpreter as mod
+            label = "ai-edge-litert " + _version("ai-edge-litert", mod)
+            if name == "compiled":
+                from ai_edge_litert import compiled_model  # noqa: F401
+                label += " CompiledModel"
+            return mod.Interpreter, mod.OpResolverType, mod.load_delegate, label
+        if name == "tflite_runtime":
+            from tflite_runtime import interpreter as mod
+            import tflite_runtime
+            return (mod.Interpreter, mod.OpResolverType, mod.load_delegate,
+                    "tflite-runtime " + _version("tflite-runtime", tflite_runtime))
+        if name == "tensorflow":
+            import tensorflow as tf
+            return (tf.lite.Interpreter, tf.lite.experimental.OpResolverType,
+                    tf.lite.experimental.load_delegate, "tensorflow " + tf.__version__)
+    except ImportError as e:
+        raise WorkerError("backend_missing",
+                          f"backend {name} is not installed in {sys.executable} ({e}); install "
+                          f"it there with `{sys.executable} -m pip install {_PIP_NAMES[name]}` "
+                          "or choose another Python") from None
+    raise WorkerError("config", f"unknown backend {name!r} (use litert, compiled, "
+                                "tflite_runtime or tensorflow)")
+
+
+def start_backend(cfg: dict, ch: Channel) -> str:
+    """Import numpy and the configured runtime (stage "import"), then say hello (pid, python,
+    backend "name version", numpy). -> the backend key actually used: the gpu delegate of the
+    litert backend is LiteRT's CompiledModel accelerator, so that is "compiled"."""
+    try:
+        import numpy as np
+    except ImportError as e:
+        raise WorkerError("backend_missing", f"numpy is not installed in {sys.executable} ({e}); "
+                                             "the worker needs numpy and a backend") from None
+    ch.send("stage", stage="import")
+    backend = cfg.get("backend", "litert")
+    if cfg.get("delegate") == "gpu" and backend == "litert":
+        backend = "compiled"
+    with NativeLog():
+        _, _, _, label = import_backend(backend)
+    ch.send("hello", pid=os.getpid(), python=sys.executable, backend=label,
+            backend_key=backend, numpy=np.__version__)
+    return backend
+
+
+def load_model(cfg: dict, backend: str, arrays):
+    """Load and allocate ``cfg["model"]`` for inputs shaped like ``arrays`` (the caller sends
+    stage "load" first, so a crash in here is attributed to loading)."""
+    log = NativeLog(cfg.get("native_log"))
+    try:
+        with log:
+            runner = CompiledRun(cfg) if backend == "compiled" else InterpreterRun(backend, cfg)
+            runner.allocate(arrays)
+    except WorkerError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the runtime raises anything; reported, with its log
+        msg = str(e).strip() or type(e).__name__
+        native = log.errors()
+        if any("No adapters found" in x for x in native):
+            raise WorkerError("gpu_unavailable",
+                              "GPU accelerator unavailable: the LiteRT GPU (WebGPU) backend "
+                              "found no GPU adapter (\"No adapters found\"); no GPU/Vulkan "
+                              "device is visible to this process — use a CPU delegate") from None
+        if native and len(msg) < 200:
+            msg = msg + " | " + " | ".join(native[-3:])
+        kind = "unresolved_op" if "unresolved custom op" in msg.lower() or \
+            "didn't find op" in msg.lower() else "load"
+        raise WorkerError(kind, f"{cfg['model']}: the runtime cannot load/allocate this model: "
+                                f"{msg}") from None
+    return runner
+
+
+class InterpreterRun:
+    """The classic Interpreter API (LiteRT, tflite-runtime, TensorFlow)."""
+    def __init__(self, backend: str, cfg: dict, preserve_all_tensors: bool = False,
+                 model_content: bytes | None = None, delegate: str | None = None):
+        Interpreter, Resolver, load_delegate, _ = import_backend(backend)
+        delegate = delegate or cfg["delegate"]
+        kw = {"num_threads": int(cfg["threads"])}
+        delegates = []
+        if delegate == "xnnpack":
+            kw["experimental_op_resolver_type"] = Resolver.AUTO
+        elif delegate == "builtin":
+            kw["experimental_op_resolver_type"] = Resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        elif delegate == "reference":
+            kw["experimental_op_resolver_type"] = Resolver.BUILTIN_REF
+        elif delegate.startswith("external:"):
+            lib = delegate[len("external:"):]
+            if not os.path.isfile(lib):
+                raise WorkerError("delegate", f"{lib}: external delegate library not found")
+            try:
+                delegates.append(load_delegate(lib, dict(cfg.get("delegate_options") or {})))
+            except Exception as e:  # noqa: BLE001 - load_delegate raises several types
+                detail = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+                raise WorkerError("delegate", f"{lib}: cannot load external delegate ({detail})") \
+                    from None
+            kw["experimental_delegates"] = delegates
+        elif delegate == "gpu":
+            raise WorkerError("delegate", f"the gpu accelerator needs the LiteRT CompiledModel "
+                                          f"backend (--backend compiled); with {backend} use "
+                                          "external:PATH to a GPU delegate library")
+        else:
+            raise WorkerError("config", f"unknown delegate {delegate!r}")
+        if preserve_all_tensors:
+            kw["experimental_preserve_all_tensors"] = True
+        src = {"model_content": model_content} if model_content is not None \
+            else {"model_path": cfg["model"]}
+        self.it = Interpreter(**src, **kw)
+        self.inp = self.it.get_input_details()
+        self.out = None
+
+    def allocate(self, arrays) -> None:
+        it = self.it
+        resized = False
+        for d, a in zip(self.inp, arrays):
+            if tuple(d["shape"]) != tuple(a.shape):
+                it.resize_tensor_input(d["index"], list(a.shape), strict=False)
+                resized = True
+        it.allocate_tensors()
+        if resized:
+            self.inp = it.get_input_details()
+        self.out = it.get_output_details()
+
+    def set_inputs(self, arrays) -> None:
+        for d, a in zip(self.inp, arrays):
+            self.it.set_tensor(d["index"], a)
+
+    def invoke_fn(self):
+        return self.it.invoke
+
+    def outputs(self):
+        res = []
+        for d in self.out:
+            q = d.get("quantization") or (0.0, 0)
+            res.append((d["name"], self.it.get_tensor(d["index"]), q))
+        return res
+
+    def input_details(self):
+        return [{"name": d["name"], "shape": [int(x) for x in d["shape"]],
+                 "dtype": dtype_name(d["dtype"])} for d in self.inp]
+
+
+class CompiledRun:
+    """LiteRT's CompiledModel API with a HardwareAccelerator (CPU or GPU)."""
+    def __init__(self, cfg: dict):
+        import numpy as np
+        from ai_edge_litert.compiled_model import CompiledModel
+        from ai_edge_litert.cpu_kernel_mode import CpuKernelMode
+        from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+        from ai_edge_litert.options import CpuOptions, Options
+        self.np = np
+        delegate = cfg["delegate"]
+        modes = {"xnnpack": CpuKernelMode.XNNPACK, "builtin": CpuKernelMode.BUILTIN,
+                 "reference": CpuKernelMode.REFERENCE}
+        if delegate == "gpu":
+            opts = Options(hardware_accelerators=HardwareAccelerator.GPU,
+                           cpu_options=CpuOptions(num_threads=int(cfg["threads"])))
+        elif delegate in modes:
+            opts = Options(hardware_accelerators=HardwareAccelerator.CPU,
+                           cpu_options=CpuOptions(num_threads=int(cfg["threads"]),
+                                                  kernel_mode=modes[delegate]))
+        else:
+            raise WorkerError("delegate", f"the CompiledModel backend takes delegate xnnpack, "
+                                          f"builtin, reference or gpu, not {delegate!r}")
+        self.cm = CompiledModel.from_file(cfg["model"], options=opts)
+        self.sig = list(self.cm.get_signature_list())[0]
+        self.inp = self.out = None
+        self.in_details: list[dict] = []
+        self.out_details: list[dict] = []
+
+    def allocate(self, arrays) -> None:
+        details = self.cm.get_input_tensor_details(self.sig)
+        for k, (d, a) in enumerate(zip(details.values(), arrays)):
+            if tuple(d["shape"]) != tuple(a.shape):
+                self.cm.resize_input_tensor(k, list(a.shape), 0)
+        self.inp = self.cm.create_input_buffers(0)
+        self.out = self.cm.create_output_buffers(0)
+        self.in_details = list(self.cm.get_input_tensor_details(self.sig).values())
+        self.out_details = list(self.cm.get_output_tensor_details(self.sig).values())
+
+    def set_inputs(self, arrays) -> None:
+        for b, a in zip(self.inp, arrays):
+            b.write(a)
+
+    def invoke_fn(self):
+        cm, inp, out = self.cm, self.inp, self.out
+        return lambda: cm.run_by_index(0, inp, out)
+
+    def outputs(self):
+        np = self.np
+        res = []
+        for d, b in zip(self.out_details, self.out):
+            shape = [int(x) for x in d["shape"]]
+            dt = np.dtype(d["dtype"])
+            arr = b.read(int(np.prod(shape)), dt).reshape(shape)
+            res.append((d["name"], arr, (0.0, 0)))
+        return res
+
+    def input_details(self):
+        return [{"name": d["name"], "shape": [int(x) for x in d["shape"]],
+                 "dtype": str(d["dtype"])} for d in self.in_details]
+
+
+def dtype_name(dt) -> str:
+    """numpy's name for a runtime dtype (the runtime's own spelling if numpy does not know it)."""
+    import numpy as np
+    try:
+        return np.dtype(dt).name
+    except TypeError:
+        return str(dt)

@@ -1,0 +1,32 @@
+"""The worker's jobs: one module per kind of work, named in the config line (``{"job": NAME}``).
+
+A job module has two halves:
+- worker side, ``run(cfg: dict, ch: Channel, stop: threading.Event) -> None``: sends ``stage``
+  before each step (crash attribution), ``hello`` once the backend is imported, its own messages,
+  and ``done`` last; raises ``WorkerError`` for a failure the user should read;
+- parent side, ``class Folder(session)``: ``fold(msg)`` for the job's messages, ``where()`` (what
+  was running, or None) and ``result()`` (the job's JSON contract).
+Modules are imported lazily: the worker imports only the job it runs, the parent only the job it
+starts, so one job's dependencies never burden another.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# Job names; each is the name of its module in this package (modules not listed, such as
+# ``profile``, are helpers of a job).
+JOBS = (
+    "bench",            # latency, memory, outputs (+ the per-op profile)
+)
+
+
+class UnknownJob(LookupError):
+    """A job name that is not in ``JOBS``."""
+
+
+def load(name: str) -> ModuleType:
+    """The module of job ``name`` (imported on first use)."""
+    if name not in JOBS:
+        raise UnknownJob(f"unknown job {name!r} (known jobs: {', '.join(JOBS)})")
+    return importlib.import_module(f"{__name__}.{name}")

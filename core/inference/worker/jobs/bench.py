@@ -1,0 +1,206 @@
+"""The bench job: load a model, time the first inference, warm-up and timed runs, sample memory,
+summarise the outputs, and optionally profile each op (``jobs.profile``).
+
+Worker side: ``run``. Parent side: ``Folder``, which folds the job's messages into the state the
+Run panel draws live and into ``result()``, the JSON contract shared by ``litelens bench --json``,
+the GUI and the tests.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+from core.inference.worker.backends import load_model, start_backend
+from core.inference.worker.probes import RssSampler, hwm_bytes
+from core.inference.worker.protocol import Channel
+
+FLUSH_PERIOD_NS = 50_000_000
+TOPK = 5
+
+
+# -- worker side ------------------------------------------------------------------------------
+def summarize_outputs(outs) -> list[dict]:
+    """Shape, dtype, real-valued min/max/mean/std and, for vector outputs, the top-k."""
+    import numpy as np
+    res = []
+    for name, arr, (scale, zp) in outs:
+        a = np.asarray(arr)
+        info = {"name": name, "shape": list(a.shape), "dtype": a.dtype.name}
+        if a.dtype.kind in "biuf" and a.size:
+            real = a.astype(np.float64)
+            if scale:
+                real = (real - zp) * scale
+            flat = real.reshape(-1)
+            info.update(min=float(flat.min()), max=float(flat.max()), mean=float(flat.mean()),
+                        std=float(flat.std()))
+            squeezed = [d for d in a.shape if d != 1]
+            if len(squeezed) == 1 and 1 < squeezed[0] <= 100_000:
+                k = min(TOPK, flat.size)
+                top = np.argsort(-flat, kind="stable")[:k]
+                info["topk"] = [[int(i), float(flat[i])] for i in top]
+        res.append(info)
+    return res
+
+
+def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
+    backend = start_backend(cfg, ch)
+    sampler = RssSampler(ch)
+    rss_before = sampler.sample()
+    sampler.start()
+
+    from core.inference.inputs import load_inputs  # numpy only
+    arrays = load_inputs(cfg["inputs"])
+
+    ch.send("stage", stage="load")
+    t0 = time.perf_counter_ns()
+    runner = load_model(cfg, backend, arrays)
+    init_ms = (time.perf_counter_ns() - t0) / 1e6
+    runner.set_inputs(arrays)
+    rss_init = sampler.sample()
+    ch.send("init", init_ms=init_ms, rss_before_load=rss_before, rss_after_init=rss_init,
+            inputs=runner.input_details())
+
+    invoke = runner.invoke_fn()
+    perf = time.perf_counter_ns
+    ch.send("stage", stage="first")
+    t0 = perf()
+    invoke()
+    first_ms = (perf() - t0) / 1e6
+    ch.send("first", ms=first_ms)
+    ch.send("outputs", outputs=summarize_outputs(runner.outputs()))
+
+    def loop(phase: str, n: int) -> int:
+        ch.send("stage", stage=phase)
+        buf, start, done = [], 0, 0
+        last = perf()
+        for i in range(n):
+            if stop.is_set():
+                break
+            t0 = perf()
+            invoke()
+            t1 = perf()
+            buf.append((t1 - t0) / 1e6)
+            done = i + 1
+            if t1 - last >= FLUSH_PERIOD_NS:
+                ch.send("lat", phase=phase, start=start, ms=buf)
+                start, buf, last = done, [], perf()
+        if buf:
+            ch.send("lat", phase=phase, start=start, ms=buf)
+        return done
+
+    loop("warmup", int(cfg.get("warmup", 1)))
+    runs_done = loop("run", int(cfg.get("runs", 50)))
+
+    if cfg.get("profile") and not stop.is_set():
+        ch.send("stage", stage="profile")
+        try:
+            import core.model.builder  # noqa: F401
+            import core.model.reader  # noqa: F401
+            from core.inference.worker.jobs.profile import profile_ops
+        except ImportError as e:  # the model reader needs ai_edge_litert's schema + flatbuffers
+            ch.send("ops", ops=[], method="", note=f"no per-op profile: LiteLens' model reader "
+                                                   f"cannot be imported in {sys.executable} ({e})")
+        else:
+            profile_ops(cfg, backend, arrays, ch, stop)
+
+    sampler.halt()
+    ch.send("done", runs=runs_done, stopped=stop.is_set(), rss_peak=max(sampler.peak,
+                                                                        sampler.sample()),
+            rss_hwm=hwm_bytes())
+
+
+# -- parent side ------------------------------------------------------------------------------
+class Folder:
+    """The bench state of a ``WorkerSession`` (readable as the session's own attributes:
+    ``session.latencies_ms``, ``session.rss``, ``session.current_op``...)."""
+
+    def __init__(self, session):
+        self.session = session
+        self.current_op: tuple[int, str] | None = None
+        self.warmup_ms: list[float] = []
+        self.latencies_ms: list[float] = []
+        self.rss: list[tuple[float, int]] = []
+        self.ops: list[dict] | None = None
+
+    def fold(self, m: dict) -> None:
+        info, t = self.session.info, m["t"]
+        if t in ("init", "outputs"):
+            info.update({k: v for k, v in m.items() if k != "t"})
+        elif t == "first":
+            info["first_ms"] = m["ms"]
+        elif t == "lat":
+            (self.warmup_ms if m["phase"] == "warmup" else self.latencies_ms).extend(m["ms"])
+        elif t == "rss":
+            self.rss.append((m["s"], m["b"]))
+        elif t == "op":
+            self.current_op = (m["index"], m["op"])
+        elif t == "ops":
+            self.ops = m["ops"]
+            info["profile_method"] = m.get("method")
+            if m.get("note"):
+                info["profile_note"] = m["note"]
+        elif t == "done":
+            info.update(rss_peak=m["rss_peak"], rss_hwm=m["rss_hwm"])
+
+    def where(self) -> str | None:
+        """What was running, for a crash or timeout message (None: the session's generic words)."""
+        stage = self.session.stage
+        if stage == "profile" and self.current_op:
+            return f"while running op {self.current_op[0]} ({self.current_op[1]})"
+        if stage in ("run", "warmup"):
+            n = len(self.latencies_ms if stage == "run" else self.warmup_ms)
+            return f"while invoking the model ({stage} {n + 1})"
+        if stage == "first":
+            return "while invoking the model (first inference)"
+        return None
+
+    def result(self) -> dict:
+        """Backend, delegate, threads, init/first ms, latency stats, RSS, outputs, ops."""
+        from core.inference.stats import summarize
+        s = self.session
+        cfg, i, error = s.cfg, s.info, s.error
+        rss_samples = [b for _, b in self.rss]
+        peak = max([i.get("rss_peak") or 0, *rss_samples, i.get("rss_after_init") or 0]) or None
+        res: dict[str, Any] = {
+            "model": str(cfg.model),
+            "backend": i.get("backend", cfg.backend),
+            "delegate": cfg.delegate,
+            "threads": cfg.threads,
+            "python": i.get("python", cfg.python_exe or sys.executable),
+            "input_source": cfg.input_source,
+            "init_ms": i.get("init_ms"),
+            "first_ms": i.get("first_ms"),
+            "warmup_ms": summarize(self.warmup_ms),
+            "latency_ms": summarize(self.latencies_ms),
+            "rss_bytes": {"before_load": i.get("rss_before_load"),
+                          "after_init": i.get("rss_after_init"),
+                          "peak": peak, "hwm": i.get("rss_hwm")},
+            "ops": self.ops or [],
+            "inputs": i.get("inputs", [spec.to_json() for spec in s.specs]),
+            "outputs": self._outputs_with_labels(),
+            "status": s.status(),
+            "error": error["message"] if error else None,
+            "error_kind": error["kind"] if error else None,
+        }
+        if self.ops:
+            timed = [o["avg_ms"] for o in self.ops if o.get("avg_ms") is not None]
+            med = res["latency_ms"]["median"]
+            res["profile"] = {"method": i.get("profile_method"), "timed_ops": len(timed),
+                              "ops": len(self.ops), "sum_ms": sum(timed),
+                              "sum_vs_median": (sum(timed) / med) if med else None}
+        elif i.get("profile_note"):
+            res["profile"] = {"method": i.get("profile_method"), "note": i["profile_note"]}
+        return res
+
+    def _outputs_with_labels(self) -> list[dict]:
+        outs = [dict(o) for o in self.session.info.get("outputs", [])]
+        if any("topk" in o for o in outs):
+            labels = self.session.output_labels()
+            for k, o in enumerate(outs):
+                lab = labels[k] if k < len(labels) else None
+                if "topk" in o and lab:
+                    o["topk"] = [[idx, val, lab[idx] if idx < len(lab) else None]
+                                 for idx, val, *_ in o["topk"]]
+        return outs
