@@ -18,6 +18,7 @@ from types import ModuleType
 # ``profile``, are helpers of a job).
 JOBS = (
     "bench",            # latency, memory, outputs (+ the per-op profile)
+    "tensor_details",   # the runtime's view of every tensor once the model is allocated
 )
 
 

@@ -1,0 +1,66 @@
+"""The tensor_details job: what the runtime itself reports for every tensor of the allocated model
+(``Interpreter.get_tensor_details()``): index, name, shape, shape signature, dtype, quantization.
+
+The smallest complete job, and the pattern for the others: ``run`` in the worker, ``Folder`` in
+the parent. The CompiledModel API has no per-tensor view, so ``compiled`` uses LiteRT's
+Interpreter.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+
+from core.inference.worker.backends import dtype_name, load_model, start_backend
+from core.inference.worker.protocol import Channel, WorkerError
+
+
+# -- worker side ------------------------------------------------------------------------------
+def _tensor_row(d: dict) -> dict:
+    scale, zero_point = d.get("quantization") or (0.0, 0)
+    sig = d.get("shape_signature")
+    return {"index": int(d["index"]), "name": d["name"],
+            "shape": [int(x) for x in d["shape"]],
+            "shape_signature": [int(x) for x in sig] if sig is not None else None,
+            "dtype": dtype_name(d["dtype"]),
+            "scale": float(scale), "zero_point": int(zero_point)}
+
+
+def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
+    if cfg.get("delegate") == "gpu":
+        raise WorkerError("delegate", "tensor details come from the Interpreter API: choose a "
+                                      "CPU delegate, not the gpu accelerator")
+    backend = start_backend(cfg, ch)
+    if backend == "compiled":  # no per-tensor view in CompiledModel: LiteRT's Interpreter
+        backend = "litert"
+    from core.inference.inputs import load_inputs  # numpy only
+    arrays = load_inputs(cfg["inputs"])
+    ch.send("stage", stage="load")
+    runner = load_model(cfg, backend, arrays)
+    ch.send("stage", stage="details")
+    ch.send("tensors", tensors=[_tensor_row(d) for d in runner.it.get_tensor_details()])
+    ch.send("done", stopped=stop.is_set())
+
+
+# -- parent side ------------------------------------------------------------------------------
+class Folder:
+    def __init__(self, session):
+        self.session = session
+        self.tensors: list[dict] = []
+
+    def fold(self, m: dict) -> None:
+        if m["t"] == "tensors":
+            self.tensors = m["tensors"]
+
+    def where(self) -> str | None:
+        return "while reading the tensor details" if self.session.stage == "details" else None
+
+    def result(self) -> dict:
+        s = self.session
+        return {"model": str(s.cfg.model),
+                "backend": s.info.get("backend", s.cfg.backend),
+                "delegate": s.cfg.delegate,
+                "python": s.info.get("python", s.cfg.python_exe or sys.executable),
+                "tensors": self.tensors,
+                "status": s.status(),
+                "error": s.error["message"] if s.error else None,
+                "error_kind": s.error["kind"] if s.error else None}
