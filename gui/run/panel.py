@@ -367,7 +367,7 @@ class RunPanel(QWidget):
                 # thread often while it runs (the default 5 ms switch interval lets each of the
                 # UI thread's many Python<->Qt transitions wait up to 5 ms).
                 starting["session"] = _with_switch_interval(
-                    0.0005, lambda: WorkerSession(cfg).start())
+                    0.0005, lambda: WorkerSession(cfg, model=self._model).start())
             except (ModelError, ConfigError, InputError, OSError) as e:
                 starting["error"] = str(e)
             except Exception as e:  # noqa: BLE001 - shown in the panel, never a traceback

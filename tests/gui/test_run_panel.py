@@ -172,3 +172,20 @@ def test_dynamic_input_shape_from_the_panel(panel_for, qtbot, shared_model):
 def test_fixed_shape_model_disables_the_shape_field(panel_for, demo_model_path):
     p = panel_for(demo_model_path)
     assert not p.shapes.isEnabled()
+
+
+def test_panel_runs_the_model_its_tab_already_opened(qtbot, demo_model_path, monkeypatch):
+    import core.model.reader
+    real, calls = core.model.reader.open_model, []
+    monkeypatch.setattr(core.model.reader, "open_model",
+                        lambda *a, **kw: calls.append(a) or real(*a, **kw))
+    with real(demo_model_path) as model:
+        p = RunPanel(str(demo_model_path), model=model)
+        qtbot.addWidget(p)
+        p.runs.setValue(3)
+        with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig:
+            p.start()
+        p.shutdown()
+    assert sig.args[0]["status"] == "ok", sig.args[0]["error"]
+    assert sig.args[0]["outputs"][0]["topk"]  # labels were looked up, in the open model
+    assert calls == []
