@@ -1,26 +1,150 @@
-"""Per-op values (latency, memory) -> node colours, badges and a legend for the graph overlay."""
+"""Overlays: what an analysis says about each op, as colours, badges, outlined groups and a legend.
+
+An ``Overlay`` is a plain frozen value (no Qt): latency, delegate support, memory and quantization
+error each build one with a core function, the CLI can print it as JSON and the graph view only
+paints it. Ops are keyed by ``(subgraph, op_index)``. The legend travels with the overlay (each
+overlay brings its own legend entries, as a pyqtgraph item does).
+
+JSON form (``to_json``): ops as a list of records, sorted by (subgraph, op), so the keys stay
+plain strings and each op's facts sit together::
+
+    {"name": "latency", "summary": "...", "legend": [{"label": "...", "color": "#rrggbb"}],
+     "ops": [{"subgraph": 0, "op": 3, "color": "#rrggbb", "badge": "0.12 ms"}],
+     "groups": [{"label": "GPU partition 1", "color": "#rrggbb",
+                 "ops": [{"subgraph": 0, "op": 0}]}]}
+
+An op record leaves out ``color`` or ``badge`` when the overlay has none for it.
+"""
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Hashable, Iterable, Mapping
+
+OpKey = tuple[int, int]  # (subgraph, op index)
 
 # pale yellow -> orange -> dark red
 RAMP = ("#fff3b0", "#ffd166", "#f4a259", "#e76f51", "#9d0208")
 
+_HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
-def heat_overlay(values: dict[int, float], unit: str = "ms", digits: int = 3) -> dict:
+
+def check_hex(color: str) -> str:
+    """``color`` as lower-case ``#rrggbb``; ValueError for anything else."""
+    if not isinstance(color, str) or not _HEX.fullmatch(color):
+        raise ValueError(f"overlay colour {color!r} is not of the form #rrggbb")
+    return color.lower()
+
+
+def _op_key(key) -> OpKey:
+    try:
+        sg, op = key
+        return int(sg), int(op)
+    except (TypeError, ValueError):
+        raise ValueError(f"overlay op key {key!r} is not a (subgraph, op index) pair") from None
+
+
+@dataclass(frozen=True)
+class OutlineGroup:
+    """Ops drawn with one outline and label, e.g. one delegate partition."""
+    label: str
+    color: str
+    ops: tuple[OpKey, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "color", check_hex(self.color))
+        object.__setattr__(self, "ops", tuple(_op_key(k) for k in self.ops))
+
+
+@dataclass(frozen=True)
+class Overlay:
+    name: str
+    summary: str = ""
+    colors: Mapping[OpKey, str] = field(default_factory=dict)   # fill colour per op, #rrggbb
+    badges: Mapping[OpKey, str] = field(default_factory=dict)   # short text per op
+    groups: tuple[OutlineGroup, ...] = ()
+    legend: tuple[tuple[str, str], ...] = ()                    # (label, #rrggbb)
+
+    def __post_init__(self) -> None:
+        colors = {_op_key(k): check_hex(v) for k, v in dict(self.colors).items()}
+        badges = {_op_key(k): str(v) for k, v in dict(self.badges).items()}
+        object.__setattr__(self, "colors", MappingProxyType(colors))
+        object.__setattr__(self, "badges", MappingProxyType(badges))
+        object.__setattr__(self, "groups", tuple(self.groups))
+        object.__setattr__(self, "legend",
+                           tuple((str(lab), check_hex(c)) for lab, c in self.legend))
+
+    def to_json(self) -> dict:
+        """Strict-JSON-ready dict (see the module docstring for the shape)."""
+        ops = []
+        for key in sorted(set(self.colors) | set(self.badges)):
+            rec: dict = {"subgraph": key[0], "op": key[1]}
+            if key in self.colors:
+                rec["color"] = self.colors[key]
+            if key in self.badges:
+                rec["badge"] = self.badges[key]
+            ops.append(rec)
+        return {"name": self.name, "summary": self.summary,
+                "legend": [{"label": lab, "color": c} for lab, c in self.legend],
+                "ops": ops,
+                "groups": [{"label": g.label, "color": g.color,
+                            "ops": [{"subgraph": s, "op": o} for s, o in g.ops]}
+                           for g in self.groups]}
+
+
+def heat_overlay(values: Mapping, unit: str = "ms", digits: int = 3, subgraph: int = 0,
+                 name: str = "latency", summary: str = "") -> Overlay:
     """Colour each op by its share of the largest value, in len(RAMP) equal steps.
 
-    Returns {"colors": {op: hex}, "badges": {op: "0.123 ms"}, "legend": [(label, hex)]}.
-    Ops without a value are left out (the view keeps their normal colour).
+    ``values`` maps op index (of ``subgraph``) or (subgraph, op) to a number; ops without a value
+    (None or negative) are left out, so the view keeps their normal colour. Each coloured op gets
+    a badge such as "0.123 ms".
     """
-    vals = {int(k): float(v) for k, v in values.items() if v is not None and v >= 0}
+    vals = {}
+    for k, v in values.items():
+        if v is not None and v >= 0:
+            vals[_op_key(k) if isinstance(k, tuple) else (subgraph, int(k))] = float(v)
     if not vals:
-        return {"colors": {}, "badges": {}, "legend": []}
+        return Overlay(name, summary)
     top = max(vals.values()) or 1.0
     n = len(RAMP)
     colors, badges = {}, {}
-    for op, v in vals.items():
-        step = min(n - 1, int(v / top * n))
-        colors[op] = RAMP[step]
-        badges[op] = f"{v:.{digits}g} {unit}"
+    for key, v in vals.items():
+        colors[key] = RAMP[min(n - 1, int(v / top * n))]
+        badges[key] = f"{v:.{digits}g} {unit}"
     legend = [(f"{top * i / n:.{digits}g}–{top * (i + 1) / n:.{digits}g} {unit}", RAMP[i])
               for i in range(n)]
-    return {"colors": colors, "badges": badges, "legend": legend}
+    return Overlay(name, summary, colors, badges, (), legend)
+
+
+def categorical_overlay(name: str, verdicts: Mapping[OpKey, Hashable],
+                        palette: Mapping[Hashable, tuple[str, str]], summary: str = "",
+                        badges: Mapping[OpKey, str] | None = None,
+                        groups: Iterable[OutlineGroup] = ()) -> Overlay:
+    """One colour per verdict (e.g. "supported" / "fallback"): ``palette`` maps each verdict
+    key to (legend label, #rrggbb). The legend lists the palette's verdicts that occur, in
+    palette order. A verdict missing from the palette is a ValueError."""
+    missing = {v for v in verdicts.values() if v not in palette}
+    if missing:
+        raise ValueError(f"overlay {name!r}: no palette entry for {sorted(map(str, missing))}")
+    colors = {k: palette[v][1] for k, v in verdicts.items()}
+    used = set(verdicts.values())
+    legend = [palette[key] for key in palette if key in used]
+    return Overlay(name, summary, colors, badges or {}, tuple(groups), legend)
+
+
+def outline_groups(ops: Iterable[OpKey], group_of: Mapping[OpKey, Hashable],
+                   labels: Mapping[Hashable, tuple[str, str]]) -> tuple[OutlineGroup, ...]:
+    """Outline groups from a group id per op: ``labels`` maps each id to (label, #rrggbb).
+    Ops are taken in the order of ``ops``; ops without a group are left out; groups come in
+    the order of ``labels``."""
+    members: dict[Hashable, list[OpKey]] = {g: [] for g in labels}
+    for k in ops:
+        g = group_of.get(k)
+        if g is not None:
+            if g not in members:
+                raise ValueError(f"outline group {g!r} has no label")
+            members[g].append(_op_key(k))
+    return tuple(OutlineGroup(labels[g][0], labels[g][1], tuple(m))
+                 for g, m in members.items() if m)

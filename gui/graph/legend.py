@@ -1,11 +1,12 @@
-"""The legend of the graph view's overlays: what each colour means, per overlay."""
+"""The legend of the graph view's overlays: per overlay its name, summary line and what each
+colour means (the entries come with the core ``Overlay``), with a button that removes it."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from gui.graph.view import GraphView
+from gui.graph.view import GraphView, qcolor
 
 
 class _Swatch(QWidget):
@@ -33,7 +34,7 @@ class Legend(QFrame):
         self.lay = QVBoxLayout(self)
         self.lay.setContentsMargins(8, 6, 8, 6)
         self.lay.setSpacing(3)
-        self.entries: list[tuple[str, str, QColor]] = []  # (overlay, label, colour)
+        self.entries: list[tuple[str, str, str]] = []  # (overlay, label, #rrggbb)
         view.overlaysChanged.connect(self.rebuild)
         self.rebuild()
 
@@ -41,29 +42,40 @@ class Legend(QFrame):
         while self.lay.count():
             item = self.lay.takeAt(0)
             w = item.widget()
-            if w is not None:
+            if w is not None:  # hidden at once: deleteLater waits for the event loop
+                w.hide()
                 w.deleteLater()
-            elif item.layout() is not None:
-                sub = item.layout()
-                while sub.count():
-                    c = sub.takeAt(0).widget()
-                    if c is not None:
-                        c.deleteLater()
         self.entries = []
+        shown = 0
         for ov in self.view.overlays():
-            if not ov.legend:
+            if not ov.legend and not ov.summary:
                 continue
-            title = QLabel(f"<b>{ov.name}</b>", self)
-            self.lay.addWidget(title)
+            shown += 1
+            head = QWidget(self)
+            h = QHBoxLayout(head)
+            h.setContentsMargins(0, 0, 0, 0)
+            h.addWidget(QLabel(f"<b>{ov.name}</b>", head), 1)
+            close = QToolButton(head)
+            close.setText("×")
+            close.setAutoRaise(True)
+            close.setToolTip(f"Remove the {ov.name} overlay")
+            close.setObjectName(f"removeOverlay:{ov.name}")
+            close.clicked.connect(lambda _=False, name=ov.name: self.view.clear_overlay(name))
+            h.addWidget(close)
+            self.lay.addWidget(head)
+            if ov.summary:
+                summary = QLabel(ov.summary, self)
+                summary.setStyleSheet("color:#444")
+                self.lay.addWidget(summary)
             for label, color in ov.legend:
                 row = QWidget(self)
                 h = QHBoxLayout(row)
                 h.setContentsMargins(0, 0, 0, 0)
                 h.setSpacing(6)
-                h.addWidget(_Swatch(color, row))
+                h.addWidget(_Swatch(qcolor(color), row))
                 h.addWidget(QLabel(label, row), 1)
                 self.lay.addWidget(row)
                 self.entries.append((ov.name, label, color))
-        self.setVisible(bool(self.entries))
+        self.setVisible(shown > 0)
         self.adjustSize()
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, False)

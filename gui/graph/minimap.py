@@ -56,7 +56,7 @@ class Minimap(QFrame):
         p = QPainter(img)
         self.view.paint_scene(p, QRectF(0, 0, lay.width, lay.height), min(sx, sy),
                               QTransform(sx, 0, 0, sy, self._ox, self._oy), lod="far",
-                              edges=lay.n_edges <= MAX_EDGES)
+                              edges=lay.n_edges <= MAX_EDGES, outlines=False)
         p.end()
         self._image = img
         self._key = key

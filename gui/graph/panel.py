@@ -10,7 +10,7 @@ Public API for the rest of the app::
     panel.select_op(subgraph, op)     # e.g. from the Operators table: show, center, inspect
     panel.find(text) -> hits          # what Ctrl+F does
     panel.export(path)                # .png / .svg (whole subgraph)
-    panel.view.set_overlay(...)       # see gui/graph_view.py
+    panel.view.set_overlay(overlay)   # a core.analysis.overlay.Overlay; see gui/graph/view.py
 """
 from __future__ import annotations
 

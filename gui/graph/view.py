@@ -12,17 +12,17 @@ Levels of detail, by zoom and by how many nodes are in view:
 * near: Netron-like cards (coloured header with the op name, folded constants as rows), curved
   edges with arrow heads, tensor shape labels on edges (``set_edge_labels(True)``), badges.
 
-Overlay API (used by other features: latency, delegate support, memory)::
+Overlays are core values (``core.analysis.overlay.Overlay``: fill colours, badges, outline
+groups and legend, keyed by (subgraph, op)); the view only paints them::
 
-    view.set_overlay("latency", colors={op_index: QColor | "#rrggbb"},
-                     badges={op_index: "1.2 ms"}, legend=[("> 5 ms", "#d7301f"), ...],
-                     subgraph=0)
+    view.set_overlay(heat_overlay(times))   # replaces an overlay of the same name
     view.clear_overlay("latency")
-    view.overlays()  # names, in the order set
+    view.overlays()                         # the core Overlays, in the order set
 
-Keys are operator indices of ``subgraph`` (default 0), or ``(subgraph, op_index)`` tuples. The
-most recently set overlay that colours a node wins; badges of all overlays are drawn (stacked).
-The legend widget (``gui/legend.py``) listens to ``overlaysChanged``.
+The most recently set overlay that colours a node wins; badges of all overlays are drawn
+(stacked); each outline group is drawn as a rounded outline in its colour around each of its
+nodes, labelled at its top node. The legend widget (``gui/graph/legend.py``) listens to
+``overlaysChanged``.
 
 Signals: ``nodeClicked(int)``, ``edgeClicked(int)`` (edge id; its tensor is
 ``layout.edge_tensor[e]``), ``backgroundClicked()``, ``nodeActivated(int)`` (double click: the panel
@@ -31,7 +31,6 @@ opens control-flow bodies), ``viewChanged()`` (pan/zoom, for the minimap).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +44,8 @@ from core.graph import layout as gl
 from core.fileio import atomic_path
 from core.graph.layout import NODE_INPUT, GraphLayout
 from core.model.types import Model
+from core.analysis.overlay import Overlay
 from core.analysis.report import human_size, quantization_summary
-from gui import none_guard
-
-none_guard.apply()  # PySide6 6.12 drops a reference to None per void call: see gui/none_guard.py
 
 CATEGORY_COLORS = {
     "layer": "#2f5d8c", "activation": "#8c3b2f", "pool": "#2f6e45", "norm": "#574a8c",
@@ -70,24 +67,15 @@ FAR_NODES = 2500
 MIN_SCALE, MAX_SCALE = 1e-5, 4.0
 
 
-@dataclass
-class Overlay:
-    name: str
-    colors: dict[tuple[int, int], QColor]
-    badges: dict[tuple[int, int], str]
-    legend: list[tuple[str, QColor]]
+_QCOLORS: dict[str, QColor] = {}
 
 
-def _qcolor(c) -> QColor:
-    return c if isinstance(c, QColor) else QColor(c)
-
-
-def _norm_keys(d: dict | None, subgraph: int) -> dict:
-    out = {}
-    for k, v in (d or {}).items():
-        key = tuple(k) if isinstance(k, (tuple, list)) else (subgraph, int(k))
-        out[key] = v
-    return out
+def qcolor(hex_color: str) -> QColor:
+    """The QColor of an overlay's ``#rrggbb`` (cached: painting asks for the same few often)."""
+    c = _QCOLORS.get(hex_color)
+    if c is None:
+        c = _QCOLORS[hex_color] = QColor(hex_color)
+    return c
 
 
 def _fonts(base: QFont) -> tuple[QFont, QFont, QFont]:
@@ -139,6 +127,9 @@ class GraphView(QWidget):
         self._overlays: dict[str, Overlay] = {}
         self._node_color_ids: np.ndarray | None = None
         self._palette: list[QColor] = []
+        # node -> [(group colour, group label at the group's top node, else None)]
+        self._outlines: dict[int, list[tuple[QColor, str | None]]] = {}
+        self._auto_view = False
         self._press: QPointF | None = None
         self._press_origin = (0.0, 0.0)
         self._dragged = False
@@ -175,13 +166,9 @@ class GraphView(QWidget):
         return self.lay.subgraph if self.lay is not None else None
 
     # -- overlays --
-    def set_overlay(self, name: str, colors: dict, badges: dict | None = None,
-                    legend: list | None = None, subgraph: int = 0) -> None:
-        self._overlays.pop(name, None)
-        self._overlays[name] = Overlay(
-            name, {k: _qcolor(v) for k, v in _norm_keys(colors, subgraph).items()},
-            {k: str(v) for k, v in _norm_keys(badges, subgraph).items()},
-            [(str(lab), _qcolor(c)) for lab, c in (legend or [])])
+    def set_overlay(self, overlay: Overlay) -> None:
+        self._overlays.pop(overlay.name, None)
+        self._overlays[overlay.name] = overlay
         self._recolor()
         self.update()
         self.overlaysChanged.emit()
@@ -203,6 +190,7 @@ class GraphView(QWidget):
         lay = self.lay
         if lay is None:
             self._node_color_ids = None
+            self._outlines = {}
             return
         palette: list[QColor] = []
         index: dict[int, int] = {}
@@ -216,12 +204,22 @@ class GraphView(QWidget):
         ids = np.array([cid(QColor(CATEGORY_COLORS.get(c, "#555555"))) for c in lay.categories],
                        np.int32) if lay.n_nodes else np.zeros(0, np.int32)
         sg = lay.subgraph
+        outlines: dict[int, list[tuple[QColor, str | None]]] = {}
         for ov in self._overlays.values():
             for (s, op), c in ov.colors.items():
                 if s == sg and 0 <= op < lay.n_ops:
-                    ids[op] = cid(c)
+                    ids[op] = cid(qcolor(c))
+            for g in ov.groups:
+                mine = [op for s, op in g.ops if s == sg and 0 <= op < lay.n_ops]
+                if not mine:
+                    continue
+                top = min(mine, key=lambda n: (lay.y[n], lay.x[n]))
+                for op in mine:
+                    outlines.setdefault(op, []).append((qcolor(g.color),
+                                                        g.label if op == top else None))
         self._palette = palette
         self._node_color_ids = ids
+        self._outlines = outlines
 
     def _badges(self, node: int) -> list[str]:
         out = []
@@ -352,9 +350,10 @@ class GraphView(QWidget):
         self.paint_count += 1
 
     def paint_scene(self, p: QPainter, r: QRectF, scale: float, transform: QTransform,
-                    lod: str | None = None, edges: bool = True) -> str:
+                    lod: str | None = None, edges: bool = True, outlines: bool = True) -> str:
         """Paint the part ``r`` (scene units) of the layout; returns the level of detail used.
-        ``edges=False`` paints nodes only (the minimap of a big graph)."""
+        ``edges=False`` paints nodes only (the minimap of a big graph); ``outlines=False`` leaves
+        out the overlays' outline groups (their device-pixel frames would crowd the minimap)."""
         lay = self.lay
         x0, y0, x1, y1 = r.left(), r.top(), r.right(), r.bottom()
         nodes = lay.visible_nodes(x0, y0, x1, y1)
@@ -369,7 +368,52 @@ class GraphView(QWidget):
             p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
             self._paint_edges(p, edges, scale, near=lod == "near", clip=(x0, y0, x1, y1))
             self._paint_nodes(p, nodes, scale, near=lod == "near")
+        if outlines and self._outlines:
+            self._paint_outlines(p, nodes, transform)
         return lod
+
+    def _paint_outlines(self, p: QPainter, nodes, transform: QTransform) -> None:
+        """Outline groups in device pixels, so the outline and its label read the same at every
+        zoom: a rounded frame around each member node, the group's label above its top node."""
+        lay = self.lay
+        m11, m22, dx, dy = transform.m11(), transform.m22(), transform.dx(), transform.dy()
+        p.save()
+        p.setTransform(QTransform())
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        labels = []
+        for n in nodes.tolist():
+            groups = self._outlines.get(n)
+            if not groups:
+                continue
+            r = QRectF(lay.x[n] * m11 + dx, lay.y[n] * m22 + dy,
+                       max(lay.w[n] * m11, 2.0), max(lay.h[n] * m22, 2.0))
+            small = r.height() < 10  # far zoom: frames would tangle; a halo merges into a band
+            for k, (color, label) in enumerate(groups):  # nested frames for several groups
+                pad = 3.0 + 3.0 * k
+                if small:
+                    halo = QColor(color)
+                    halo.setAlpha(110)
+                    p.setPen(Qt.PenStyle.NoPen)
+                    p.setBrush(halo)
+                else:
+                    p.setPen(QPen(color, 2.0))
+                    p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRoundedRect(r.adjusted(-pad, -pad, pad, pad), 4, 4)
+                if label:
+                    labels.append((r.left() - pad, r.top() - pad, color, label))
+        if labels:
+            p.setFont(self.font_badge)
+            fm = QFontMetricsF(self.font_badge)
+            for x, y, color, label in labels:
+                box = QRectF(x, y - fm.height() - 2, fm.horizontalAdvance(label) + 8,
+                             fm.height() + 2)
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(color)
+                p.drawRoundedRect(box, 3, 3)
+                p.setPen(QColor("#ffffff") if color.lightness() < 150 else QColor("#111"))
+                p.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
+        p.restore()
 
     def _paint_far(self, p: QPainter, nodes, edges, scale, transform) -> None:
         """Flat shapes from numpy, in device pixels, with duplicates on the same pixels merged."""
@@ -789,6 +833,6 @@ class GraphView(QWidget):
 
     def resizeEvent(self, e) -> None:  # noqa: N802
         super().resizeEvent(e)
-        if getattr(self, "_auto_view", False) and self.lay is not None:
+        if self._auto_view and self.lay is not None:
             self.reset_view()
         self.viewChanged.emit()

@@ -45,7 +45,7 @@ class ModelTab(QWidget):
         lay.addWidget(split)
 
     def _make_graph_panel(self) -> QWidget:
-        """The graph view (gui/graph_panel.py: canvas, minimap, search, inspector)."""
+        """The graph view (gui/graph/panel.py: canvas, minimap, search, inspector)."""
         from gui.graph.panel import GraphPanel
         return GraphPanel(self.model, self)
 
@@ -69,8 +69,7 @@ class ModelTab(QWidget):
 
     def show_op_latency(self, times: dict) -> None:
         """Per-op latency from the Run panel's profile as a heat overlay on the graph."""
-        o = heat_overlay(times)
-        self.graph.view.set_overlay("latency", o["colors"], o["badges"], o["legend"], subgraph=0)
+        self.graph.view.set_overlay(heat_overlay(times, subgraph=0))
 
     def status_text(self) -> str:
         m = self.model

@@ -12,6 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QColor, QImage, QPainter, QTransform  # noqa: E402
+from PySide6.QtWidgets import QLabel, QToolButton  # noqa: E402
 
 from core.graph.layout import NODE_OP  # noqa: E402
 from core.model.reader import open_model  # noqa: E402
@@ -177,25 +178,77 @@ def test_big_graph_lays_out_in_thread_and_cancels(qtbot, tmp_path):
 
 
 def test_overlay_colors_badges_legend(qtbot, open_tab, demo_model_path):
+    from core.analysis.overlay import Overlay
     tab, panel = open_tab(demo_model_path)
     view = panel.view
     view.center_on(0, 1.0)
-    view.set_overlay("latency", {0: "#d7301f", 1: QColor("#fee8c8")}, badges={0: "2.5 ms"},
-                     legend=[("slow", "#d7301f"), ("fast", "#fee8c8")])
+    view.set_overlay(Overlay("latency", "2 ops timed", colors={(0, 0): "#d7301f",
+                                                               (0, 1): "#fee8c8"},
+                             badges={(0, 0): "2.5 ms"},
+                             legend=[("slow", "#d7301f"), ("fast", "#fee8c8")]))
     assert view.node_color(0) == QColor("#d7301f")
     assert [e[1] for e in panel.legend.entries] == ["slow", "fast"]
     assert panel.legend.isVisibleTo(panel)
+    assert "2 ops timed" in " ".join(w.text() for w in panel.legend.findChildren(QLabel))
     img = view.grab().toImage()
     p = view.to_widget(view.lay.x[0] + 3, view.lay.y[0] + 3)
     assert img.pixelColor(p.toPoint()) == QColor("#d7301f")
     assert "2.5 ms" in view.tooltip_at(*[c for c in (view.node_pos(0).x(),
                                                       view.node_pos(0).y())])
-    view.set_overlay("delegate", {(0, 1): "#1a9850"}, legend=[("GPU", "#1a9850")])
+    view.set_overlay(Overlay("delegate", colors={(0, 1): "#1a9850"}, legend=[("GPU", "#1a9850")]))
     assert view.node_color(1) == QColor("#1a9850")       # the latest overlay wins
     view.clear_overlay("delegate")
     view.clear_overlay("latency")
     assert not panel.legend.entries and not panel.legend.isVisibleTo(panel)
     assert view.node_color(0) != QColor("#d7301f")
+
+
+def _centre_pixel(view, node) -> QColor:
+    x, y, w, h = view.lay.node_rect(node)
+    return view.grab().toImage().pixelColor(view.to_widget(x + w / 2, y + 4).toPoint())
+
+
+def test_view_paints_a_core_heat_overlay_and_removing_it_restores_categories(
+        qtbot, open_tab, shared_model):
+    from core.analysis.overlay import RAMP, heat_overlay
+    from gui.graph.view import CATEGORY_COLORS
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_float32"))
+    view = panel.view
+    view.center_on(3, 1.0)
+    before = _centre_pixel(view, 3)
+    assert before == QColor(CATEGORY_COLORS[view.lay.categories[3]])
+    view.set_overlay(heat_overlay({3: 2.0, 4: 1.0}))
+    assert _centre_pixel(view, 3) == QColor(RAMP[-1])    # the header at the node's centre line
+    qtbot.mouseClick(panel.legend.findChild(QToolButton, "removeOverlay:latency"),
+                     Qt.MouseButton.LeftButton)
+    assert view.overlays() == [] and not panel.legend.isVisibleTo(panel)
+    assert _centre_pixel(view, 3) == before
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.3, 0.05])
+def test_outline_groups_frame_their_nodes_at_every_zoom(qtbot, open_tab, shared_model, scale):
+    from core.analysis.overlay import OutlineGroup, Overlay
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_float32"))
+    view = panel.view
+    ov = Overlay("delegate", "GPU: 10/65 ops, 2 partitions",
+                 groups=[OutlineGroup("GPU 1", "#1a9850", [(0, i) for i in range(0, 5)]),
+                         OutlineGroup("GPU 2", "#7b3294", [(0, i) for i in range(8, 13)])],
+                 legend=[("GPU partition", "#1a9850")])
+    view.set_overlay(ov)
+    view.center_on(10, scale)
+    img = view.grab().toImage()
+    x, y, w, h = view.lay.node_rect(10)
+    # just left of the node's left edge, at its middle: the group's frame (a translucent halo
+    # when the nodes are a few pixels tall)
+    p = view.to_widget(x, y + h / 2)
+    group_hue = QColor("#7b3294").hsvHue()
+
+    def tinted(image):
+        return any(abs(c.hsvHue() - group_hue) < 12 and c.hsvSaturationF() > 0.2
+                   for c in (image.pixelColor(int(p.x()) - d, int(p.y())) for d in (2, 3, 4)))
+    assert tinted(img)
+    view.clear_overlay("delegate")
+    assert not tinted(view.grab().toImage())
 
 
 @pytest.mark.parametrize("scale,lod", [(0.01, "far"), (0.3, "mid"), (1.0, "near")])

@@ -168,7 +168,7 @@ def test_run_tab_profile_colours_the_graph(qtbot, window, demo_model_path):
     assert set(overlay.colors) == {(0, op) for op in times}
     assert overlay.badges[(0, slowest)].endswith("ms")
     # the slowest op gets the hottest colour of the legend
-    assert overlay.colors[(0, slowest)].name() == overlay.legend[-1][1].name()
+    assert overlay.colors[(0, slowest)] == overlay.legend[-1][1]
     qtbot.waitUntil(lambda: not tab.run.running, timeout=30_000)
 
 
