@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from gui import none_guard
-    none_guard.apply()
+    none_guard.apply()  # first, before any widget paints (see gui/none_guard.py); only here
     from core.model.samples import demo_model_path
     from gui.main_window import MainWindow
     app = QApplication.instance() or QApplication(sys.argv[:1])

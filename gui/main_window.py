@@ -14,6 +14,7 @@ from core.resources import resource_path
 from gui import gc_guard
 from gui.model.loader import ModelLoader
 from gui.model.model_tab import ModelTab
+from gui.tasks import wait_for_tasks
 
 MAX_RECENT = 10
 MODEL_FILTER = "TFLite models (*.tflite *.lite *.tfl);;All files (*)"
@@ -179,6 +180,5 @@ class MainWindow(QMainWindow):
         for tab in self.model_tabs():
             if isinstance(tab, ModelTab):
                 tab.close_model()  # stop inference workers and layout threads
-        from gui.graph.panel import wait_for_orphans
-        wait_for_orphans()
+        wait_for_tasks()  # cancelled tasks (layouts of closed tabs) end before Qt goes
         super().closeEvent(event)

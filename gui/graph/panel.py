@@ -1,8 +1,8 @@
 """The Graph tab: toolbar (back, subgraph switcher, fit/zoom, edge labels, export, search),
 layout progress with Cancel, the canvas with its minimap and legend, search results, inspector.
 
-Layouts are computed per subgraph in a ``LayoutWorker`` thread (small ones, under
-``SYNC_MAX_OPS`` operators, in place: they take a few milliseconds) and cached.
+Layouts are computed per subgraph by the panel's ``TaskRunner`` off the UI thread (small ones,
+under ``SYNC_MAX_OPS`` operators, in place: they take a few milliseconds) and cached.
 
 Public API for the rest of the app::
 
@@ -29,22 +29,12 @@ from core.graph.search import SearchHit
 from core.model.types import Model
 from gui.graph.view import GraphView, text_metrics
 from gui.graph.inspector import Inspector
-from gui.graph.layout_worker import LayoutWorker
 from gui.graph.legend import Legend
 from gui.graph.minimap import Minimap
+from gui.tasks import TaskRunner, TaskState
 
 SYNC_MAX_OPS = 1500
 MAX_RESULTS = 1000
-_RUNNING: set[LayoutWorker] = set()  # workers outlive a closed panel until they stop
-
-
-_ORPHANS: set = set()  # layout threads of closed tabs, still finishing
-
-
-def wait_for_orphans(ms: int = 5000) -> None:
-    """At exit: give cancelled layout threads time to end (they stop at the next check)."""
-    for w in list(_ORPHANS):
-        w.wait(ms)
 
 
 class GraphPanel(QWidget):
@@ -56,8 +46,14 @@ class GraphPanel(QWidget):
         self.layouts: dict[int, GraphLayout] = {}
         self.history: list[tuple[int, float, float, float]] = []
         self.current: int | None = None
-        self.worker: LayoutWorker | None = None
+        self.layout_task = TaskRunner(self, name="layout")
+        self.layout_task.progress.connect(self._progressed)
+        self.layout_task.done.connect(self._worker_done)
+        self.layout_task.failed.connect(self._worker_failed)
+        self.layout_task.cancelled.connect(self._worker_cancelled)
         self.hits: list[SearchHit] = []
+        self._pending: tuple[int, int] | None = None   # select_op waiting for its layout
+        self._last_q: str | None = None                # the query Enter last searched
         self._metrics = text_metrics(self.font())
 
         # toolbar
@@ -188,7 +184,7 @@ class GraphPanel(QWidget):
     # -- subgraphs & layout --
     @property
     def layout_busy(self) -> bool:
-        return self.worker is not None
+        return self.layout_task.busy
 
     def show_subgraph(self, index: int, push: bool = True) -> None:
         if not 0 <= index < len(self.model.subgraphs):
@@ -212,50 +208,33 @@ class GraphPanel(QWidget):
             self._layout_done(gl.layout_subgraph(self.model, index, **self._metrics), index)
             return
         self.view.set_message(f"Laying out {n_ops:,} operators…")
-        w = LayoutWorker(self.model, index, self._metrics)
-        w.progressed.connect(self._progressed)
-        w.done.connect(self._worker_done)
-        w.failed.connect(self._worker_failed)
-        w.cancelled.connect(self._worker_cancelled)
-        w.finished.connect(lambda w=w: _RUNNING.discard(w))
-        _RUNNING.add(w)
-        self.worker = w
         self.progress.setValue(0)
         self.progress_label.setText(f"Laying out subgraph {index} ({n_ops:,} ops)")
         self.cancel_btn.show()
         self.retry_btn.hide()
         self._progress_timer.start()
-        w.start()
+        model, metrics = self.model, self._metrics
+
+        def lay_out(state: TaskState) -> GraphLayout:
+            return gl.layout_subgraph(model, index, progress=state.set_progress,
+                                      cancelled=state.is_interrupt_requested, **metrics)
+        self.layout_task.start(lay_out)
 
     def shutdown(self) -> None:
-        """Closing the tab: stop a running layout without blocking the UI. The thread is
-        detached and deletes itself when it notices the cancel (a QThread destroyed while
-        running would abort the process)."""
-        w = self.worker
-        if w is None:
-            return
-        w.cancel()
-        self._detach_worker()
-        if w.isRunning():
-            w.setParent(None)
-            _ORPHANS.add(w)
-            w.finished.connect(lambda w=w: (_ORPHANS.discard(w), w.deleteLater()))
+        """Closing the tab: stop a running layout without blocking the UI (the runner detaches
+        it; the thread ends at the layout's next cancel check)."""
+        self.layout_task.shutdown()
+        self._hide_progress()
 
     def cancel_layout(self, quiet: bool = False) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-            if quiet:
-                self._detach_worker()
+        """Stop the running layout; it reports ``cancelled`` (the Retry row), or, ``quiet``,
+        is dropped at once."""
+        if quiet:
+            self.shutdown()
+        else:
+            self.layout_task.cancel()
 
-    def _detach_worker(self) -> None:
-        w = self.worker
-        if w is not None:
-            for sig in (w.progressed, w.done, w.failed, w.cancelled):
-                try:
-                    sig.disconnect()
-                except (RuntimeError, TypeError):
-                    pass
-        self.worker = None
+    def _hide_progress(self) -> None:
         self._progress_timer.stop()
         self.progress_row.hide()
 
@@ -264,15 +243,16 @@ class GraphPanel(QWidget):
         self.progress.setFormat(f"{phase} %p%")
 
     def _worker_done(self, lay: GraphLayout) -> None:
-        self._detach_worker()
+        self._hide_progress()
         self._layout_done(lay, lay.subgraph)
 
-    def _worker_failed(self, msg: str) -> None:
-        self._detach_worker()
-        self.view.set_message(f"Layout failed: {msg}")
+    def _worker_failed(self, error: Exception) -> None:
+        # a layout bug must not take the app down: it is shown where the graph would be
+        self._hide_progress()
+        self.view.set_message(f"Layout failed: {type(error).__name__}: {error}")
 
     def _worker_cancelled(self) -> None:
-        self._detach_worker()
+        self._hide_progress()
         self.view.set_message("Layout cancelled.")
         self.progress_label.setText("Layout cancelled")
         self.cancel_btn.hide()
@@ -300,7 +280,7 @@ class GraphPanel(QWidget):
         sg, ox, oy, s = self.history.pop()
         self.show_subgraph(sg, push=False)
         if self.view.lay is not None and self.view.lay.subgraph == sg:
-            self.view._set_view(s, ox, oy)
+            self.view.set_view(s, ox, oy)
         self.back_btn.setEnabled(bool(self.history))
 
     def _fit(self) -> None:
@@ -355,7 +335,7 @@ class GraphPanel(QWidget):
 
     def _select_pending(self, sg: int) -> None:
         self.layoutReady.disconnect(self._select_pending)
-        want = getattr(self, "_pending", None)
+        want, self._pending = self._pending, None
         if want and want[0] == sg:
             self.select_op(*want)
 
@@ -393,7 +373,7 @@ class GraphPanel(QWidget):
 
     def _search_enter(self) -> None:
         self._search_timer.stop()
-        if not self.hits or self.search_box.text() != getattr(self, "_last_q", None):
+        if not self.hits or self.search_box.text() != self._last_q:
             self.find(self.search_box.text())
             self._last_q = self.search_box.text()
             if self.hits:

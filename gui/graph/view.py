@@ -240,7 +240,7 @@ class GraphView(QWidget):
         if self.lay is None:
             return
         s = self.fit_scale() * 0.97
-        self._set_view(s, self.lay.width / 2 - self.width() / s / 2,
+        self.set_view(s, self.lay.width / 2 - self.width() / s / 2,
                        self.lay.height / 2 - self.height() / s / 2)
 
     def reset_view(self) -> None:
@@ -259,15 +259,16 @@ class GraphView(QWidget):
             return
         s = min(1.0, max(0.5, self.width() / lay.width * 0.97))
         top = lay.y[lay.kind == NODE_INPUT].min() if (lay.kind == NODE_INPUT).any() else 0.0
-        self._set_view(s, lay.width / 2 - self.width() / s / 2, max(0.0, top - 20))
+        self.set_view(s, lay.width / 2 - self.width() / s / 2, max(0.0, top - 20))
         if lay.width * s < self.width():
             return
         # wide graph: start at the first node, near the top of the view
         n0 = int(np.argmin(lay.y)) if lay.n_nodes else 0
         self.center_on(n0, s)
-        self._set_view(s, self.ox, max(0.0, float(lay.y[n0]) - 80.0 / s))
+        self.set_view(s, self.ox, max(0.0, float(lay.y[n0]) - 80.0 / s))
 
-    def _set_view(self, s: float, ox: float, oy: float) -> None:
+    def set_view(self, s: float, ox: float, oy: float) -> None:
+        """Zoom ``s`` with scene point (ox, oy) at the widget's top-left."""
         self._auto_view = False  # any move but reset_view's own ends the automatic fitting
         self.scale = float(min(MAX_SCALE, max(MIN_SCALE, s)))
         self.ox, self.oy = float(ox), float(oy)
@@ -279,14 +280,14 @@ class GraphView(QWidget):
             anchor = QPointF(self.width() / 2, self.height() / 2)
         sx, sy = self.to_scene(anchor.x(), anchor.y())
         s = min(MAX_SCALE, max(MIN_SCALE, self.scale * factor))
-        self._set_view(s, sx - anchor.x() / s, sy - anchor.y() / s)
+        self.set_view(s, sx - anchor.x() / s, sy - anchor.y() / s)
 
     def pan_by(self, dx_px: float, dy_px: float) -> None:
-        self._set_view(self.scale, self.ox + dx_px / self.scale, self.oy + dy_px / self.scale)
+        self.set_view(self.scale, self.ox + dx_px / self.scale, self.oy + dy_px / self.scale)
 
     def center_on_point(self, x: float, y: float, scale: float | None = None) -> None:
         s = self.scale if scale is None else scale
-        self._set_view(s, x - self.width() / s / 2, y - self.height() / s / 2)
+        self.set_view(s, x - self.width() / s / 2, y - self.height() / s / 2)
 
     def center_on(self, node: int, scale: float | None = None) -> None:
         x, y, w, h = self.lay.node_rect(node)
@@ -697,7 +698,7 @@ class GraphView(QWidget):
         if abs(d.x()) + abs(d.y()) > 3:
             self._dragged = True
         if self._dragged:
-            self._set_view(self.scale, self._press_origin[0] - d.x() / self.scale,
+            self.set_view(self.scale, self._press_origin[0] - d.x() / self.scale,
                            self._press_origin[1] - d.y() / self.scale)
 
     def mouseReleaseEvent(self, e) -> None:  # noqa: N802

@@ -1,58 +1,52 @@
-"""Opens models off the UI thread: the reader runs in a QThread, results come back as signals."""
+"""Opens models off the UI thread (one ``TaskRunner`` task per file); results come back as
+signals on the UI thread."""
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 from core.errors import ModelError
 from core.model.reader import open_model
-
-
-class _LoadThread(QThread):
-    loaded = Signal(str, object)   # path, Model
-    failed = Signal(str, str)      # path, message
-
-    def __init__(self, path: str, parent=None):
-        super().__init__(parent)
-        self.path = path
-
-    def run(self) -> None:
-        try:
-            model = open_model(self.path)
-        except ModelError as e:
-            self.failed.emit(self.path, str(e))
-        except Exception as e:  # a reader bug must not kill the app: report it like a bad file
-            self.failed.emit(self.path, f"{self.path}: unexpected error while reading: "
-                                        f"{type(e).__name__}: {e}")
-        else:
-            self.loaded.emit(self.path, model)
+from gui.tasks import TaskRunner, TaskState
 
 
 class ModelLoader(QObject):
-    """Starts one thread per file; keeps them alive until they finish."""
+    """Files open concurrently, each in its own runner, kept until its result arrives."""
 
-    loaded = Signal(str, object)
-    failed = Signal(str, str)
+    loaded = Signal(str, object)   # path, Model
+    failed = Signal(str, str)      # path, message
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._threads: set[_LoadThread] = set()
+        self._runners: dict[TaskRunner, str] = {}
 
     def load(self, path: str) -> None:
-        t = _LoadThread(path, self)
-        t.loaded.connect(self.loaded)
-        t.failed.connect(self.failed)
-        t.finished.connect(lambda t=t: self._done(t))
-        self._threads.add(t)
-        t.start()
+        runner = TaskRunner(self, name="open-model")
+        self._runners[runner] = path
+        runner.done.connect(lambda model, r=runner: self._loaded(r, model))
+        runner.failed.connect(lambda error, r=runner: self._failed(r, error))
+        runner.start(lambda state: open_model(path))
 
-    def _done(self, t: _LoadThread) -> None:
-        self._threads.discard(t)
-        t.deleteLater()
+    def _finish(self, runner: TaskRunner) -> str:
+        path = self._runners.pop(runner)
+        runner.deleteLater()
+        return path
+
+    def _loaded(self, runner: TaskRunner, model) -> None:
+        self.loaded.emit(self._finish(runner), model)
+
+    def _failed(self, runner: TaskRunner, error: Exception) -> None:
+        path = self._finish(runner)
+        if isinstance(error, ModelError):
+            self.failed.emit(path, str(error))
+        else:  # a reader bug must not kill the app: report it like a bad file
+            self.failed.emit(path, f"{path}: unexpected error while reading: "
+                                   f"{type(error).__name__}: {error}")
 
     @property
     def busy(self) -> bool:
-        return bool(self._threads)
+        return bool(self._runners)
 
     def wait_all(self, ms: int = 30000) -> None:
-        for t in list(self._threads):
-            t.wait(ms)
+        """Wait for the open threads to end (their results still arrive via the event loop)."""
+        for runner in list(self._runners):
+            runner.wait(ms / 1000)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -32,12 +31,19 @@ from core.inference.export import export_results, output_lines
 from core.inference.inputs import InputError, dynamic_inputs, parse_shapes
 from core.inference.config import ConfigError, RunConfig
 from core.inference.session import WorkerSession
-from gui import none_guard
+from gui.tasks import TaskRunner, TaskState
 
 
-
-
-none_guard.apply()  # PySide6 6.12 on Python 3.11: painting drops references to None
+def _start_session(cfg: RunConfig, state: TaskState, model=None) -> WorkerSession | None:
+    """The run-prepare task: read and check the model, make inputs, spawn the worker.
+    Reading and checking the model is pure Python: it hands the GIL back to the UI thread often
+    while it runs (the default 5 ms switch interval lets each of the UI thread's many
+    Python<->Qt transitions wait up to 5 ms)."""
+    session = _with_switch_interval(0.0005, lambda: WorkerSession(cfg, model=model).start())
+    if state.is_interrupt_requested():  # the panel closed meanwhile: leave no worker behind
+        session.kill()
+        return None
+    return session
 
 
 def _with_switch_interval(seconds: float, fn):
@@ -82,8 +88,11 @@ class RunPanel(QWidget):
         self._compare_title = ""
         self._dirty = False
         self._last_draw = 0.0
-        self._starting: dict | None = None
-        self._starter: threading.Thread | None = None
+        self._preparing = False
+        self._prepare = TaskRunner(self, name="run-prepare")
+        self._prepare.done.connect(self._prepared)
+        self._prepare.failed.connect(self._prepare_failed)
+        self._prepare.cancelled.connect(self._prepare_cancelled)
         self._stop_asked = False
         self._label = self._tick = ""
         self._build()
@@ -274,7 +283,7 @@ class RunPanel(QWidget):
     # -- actions ---------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.session is not None or self._starting is not None
+        return self.session is not None or self._preparing
 
     def _configs(self, make) -> list[RunConfig] | None:
         """Build run configurations; a bad field is shown in the panel instead of raising."""
@@ -327,19 +336,15 @@ class RunPanel(QWidget):
         if self.running:
             self._set_status("Stopping…")
 
-    def kill_worker(self) -> None:
-        if self.session is not None:
-            self.session.kill()
-
     def shutdown(self) -> None:
         self._pending = []
         self._timer.stop()
-        if self._starting is not None:
-            self._starter.join(5)  # at most a model read and a spawn
-            started = self._starting.get("session")
-            self._starting = None
-            if started is not None:
-                started.kill()
+        if self._preparing:
+            # the preparing task kills the worker it spawns when it sees the cancel; waiting
+            # (at most a model read and a spawn) keeps a closed panel from leaving one behind
+            self._prepare.shutdown()
+            self._prepare.wait(5)
+            self._preparing = False
         if self.session is not None:
             self.session.kill()
             self.session = None
@@ -358,42 +363,33 @@ class RunPanel(QWidget):
             return
         cfg = self._pending.pop(0)
         self._label, self._tick = cfg.label(), self._short_label(cfg)
-        self._starting = {"cfg": cfg}
-        starting = self._starting
-
-        def prepare():
-            try:
-                # Reading and checking the model is pure Python: hand the GIL back to the UI
-                # thread often while it runs (the default 5 ms switch interval lets each of the
-                # UI thread's many Python<->Qt transitions wait up to 5 ms).
-                starting["session"] = _with_switch_interval(
-                    0.0005, lambda: WorkerSession(cfg, model=self._model).start())
-            except (ModelError, ConfigError, InputError, OSError) as e:
-                starting["error"] = str(e)
-            except Exception as e:  # noqa: BLE001 - shown in the panel, never a traceback
-                starting["error"] = f"{cfg.model}: cannot start the run ({type(e).__name__}: {e})"
-
-        self._starter = threading.Thread(target=prepare, daemon=True, name="run-prepare")
-        self._starter.start()
+        self._preparing = True
+        self._prepare.start(lambda state: _start_session(cfg, state, self._model))
         self._reset_live()
         self._set_busy(True)
         self._set_status(f"Preparing {self._label}…")
-        self._timer.start()
 
-    def _take_started(self) -> None:
-        starting = self._starting
-        if starting is None or self._starter.is_alive():
-            return
-        self._starting = None
-        if "error" in starting:
-            self._set_status(starting["error"], error=True)
-            self._add_row(self._label, None, error=starting["error"])
-            self._next()
-            return
-        self.session = starting["session"]
+    def _prepared(self, session: WorkerSession) -> None:
+        self._preparing = False
+        self.session = session
         if self._stop_asked:
             self.session.stop()
         self._set_status(f"Running {self._label} (worker pid {self.session.pid})…")
+        self._timer.start()
+
+    def _prepare_failed(self, error: Exception) -> None:
+        self._preparing = False
+        if isinstance(error, (ModelError, ConfigError, InputError, OSError)):
+            msg = str(error)
+        else:  # shown in the panel, never a traceback
+            msg = f"{self.model_path}: cannot start the run ({type(error).__name__}: {error})"
+        self._set_status(msg, error=True)
+        self._add_row(self._label, None, error=msg)
+        self._next()
+
+    def _prepare_cancelled(self) -> None:
+        self._preparing = False
+        self._next()
 
     def _short_label(self, cfg: RunConfig) -> str:
         if self._compare_title.startswith("thread"):
@@ -421,8 +417,6 @@ class RunPanel(QWidget):
         self._last_draw = 0.0
 
     def _pump(self) -> None:
-        if self._starting is not None:
-            self._take_started()
         s = self.session
         if s is None:
             return

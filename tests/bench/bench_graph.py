@@ -80,14 +80,14 @@ def _pan_frames(view, scale: float | None) -> dict[str, float]:
     step = VIEW_H * 0.25
     fits = scale is None or view.visible_scene_rect().height() >= lay.height
     if not fits:  # start a screen below the top
-        view._set_view(view.scale, view.ox, min(lay.height * 0.1, lay.height / 2))
+        view.set_view(view.scale, view.ox, min(lay.height * 0.1, lay.height / 2))
     for i in range(PAN_FRAMES):
         if fits:  # zigzag around the centre: the graph stays in view
             view.pan_by(step * 0.3 * (1 if i % 2 else -1), step * (1 if i % 2 else -1))
         else:     # down a quarter screen a frame, wrapping to the top at the bottom
             view.pan_by(step * 0.3 * (1 if i % 2 else -1), step)
             if view.visible_scene_rect().bottom() > lay.height:
-                view._set_view(view.scale, view.ox, 0.0)
+                view.set_view(view.scale, view.ox, 0.0)
         t = time.perf_counter()
         view.render(img)
         walls.append((time.perf_counter() - t) * 1000)

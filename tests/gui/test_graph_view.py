@@ -170,11 +170,10 @@ def test_big_graph_lays_out_in_thread_and_cancels(qtbot, tmp_path):
     # cancel: a new panel, cancelled right away
     panel2 = GraphPanel(model)
     qtbot.addWidget(panel2)
-    worker = panel2.worker
-    with qtbot.waitSignal(worker.cancelled, timeout=60000):
+    with qtbot.waitSignal(panel2.layout_task.cancelled, timeout=60000):
         panel2.cancel_layout()
     assert panel2.view.lay is None and panel2.retry_btn.isVisibleTo(panel2)
-    worker.wait(10000)
+    assert panel2.layout_task.wait(10)
 
 
 def test_overlay_colors_badges_legend(qtbot, open_tab, demo_model_path):

@@ -174,16 +174,15 @@ def test_run_tab_profile_colours_the_graph(qtbot, window, demo_model_path):
 
 def test_closing_a_tab_while_its_graph_is_laid_out(qtbot, window, tmp_path):
     from core.model.samples import synthetic_chain
-    from gui.graph.panel import wait_for_orphans
+    from gui.tasks import wait_for_tasks
     path = synthetic_chain(6000).save(tmp_path / "chain6000.tflite")
     _open(qtbot, window, path)
     tab = window.tabs.currentWidget()
-    qtbot.waitUntil(lambda: tab.graph.worker is not None and tab.graph.worker.isRunning(),
-                    timeout=10000)
-    worker = tab.graph.worker
+    qtbot.waitUntil(lambda: tab.graph.layout_busy, timeout=10000)
+    task = tab.graph.layout_task
     window.close_tab(0)
     assert window.tabs.count() == 0
-    wait_for_orphans()
-    assert not worker.isRunning()
+    assert wait_for_tasks(10)
+    assert task.wait(0)
     _open(qtbot, window, path)  # the app carries on
     assert window.tabs.count() == 1
