@@ -94,20 +94,24 @@ class Overlay:
 
 
 def heat_overlay(values: Mapping, unit: str = "ms", digits: int = 3, subgraph: int = 0,
-                 name: str = "latency", summary: str = "") -> Overlay:
+                 name: str = "latency", summary: str | None = None) -> Overlay:
     """Colour each op by its share of the largest value, in len(RAMP) equal steps.
 
     ``values`` maps op index (of ``subgraph``) or (subgraph, op) to a number; ops without a value
     (None or negative) are left out, so the view keeps their normal colour. Each coloured op gets
-    a badge such as "0.123 ms".
+    a badge such as "0.123 ms". The summary defaults to "N ops, max V unit".
     """
     vals = {}
     for k, v in values.items():
         if v is not None and v >= 0:
             vals[_op_key(k) if isinstance(k, tuple) else (subgraph, int(k))] = float(v)
     if not vals:
-        return Overlay(name, summary)
-    top = max(vals.values()) or 1.0
+        return Overlay(name, summary or "")
+    peak = max(vals.values())
+    top = peak or 1.0  # all zero: every op in the first step
+    if summary is None:
+        n_ops = len(vals)
+        summary = f"{n_ops} op{'s' if n_ops != 1 else ''}, max {peak:.{digits}g} {unit}"
     n = len(RAMP)
     colors, badges = {}, {}
     for key, v in vals.items():

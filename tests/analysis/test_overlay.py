@@ -8,7 +8,7 @@ from core.analysis.overlay import (OutlineGroup, Overlay, categorical_overlay, h
 
 def test_heat_overlay_steps_values_into_the_ramp():
     o = heat_overlay({0: 0.1, 1: 1.0, 2: 0.55, 3: None})
-    assert o.name == "latency"
+    assert o.name == "latency" and o.summary == "3 ops, max 1 ms"
     assert dict(o.colors) == {(0, 0): "#fff3b0", (0, 1): "#9d0208", (0, 2): "#f4a259"}
     assert dict(o.badges) == {(0, 0): "0.1 ms", (0, 1): "1 ms", (0, 2): "0.55 ms"}
     assert o.legend == (("0–0.2 ms", "#fff3b0"), ("0.2–0.4 ms", "#ffd166"),
@@ -19,8 +19,10 @@ def test_heat_overlay_steps_values_into_the_ramp():
 def test_heat_overlay_keys_by_subgraph_and_empty_input():
     o = heat_overlay({(2, 5): 4.0}, unit="KiB", subgraph=0, name="memory")
     assert dict(o.colors) == {(2, 5): "#9d0208"} and o.badges[(2, 5)] == "4 KiB"
+    assert o.name == "memory" and o.summary == "1 op, max 4 KiB"
     empty = heat_overlay({})
     assert not empty.colors and not empty.badges and empty.legend == () and empty.groups == ()
+    assert empty.summary == ""
 
 
 def test_categorical_overlay_legend_in_palette_order_only_used_keys():
@@ -77,3 +79,8 @@ def test_to_json_is_strict_and_lists_op_records():
         "ops": [{"subgraph": 0, "op": 0, "color": "#d73027", "badge": "CPU"},
                 {"subgraph": 0, "op": 2, "color": "#1a9850"}],
         "groups": [{"label": "GPU 1", "color": "#1a9850", "ops": [{"subgraph": 0, "op": 2}]}]}
+
+
+def test_heat_overlay_all_zero_values_sit_in_the_first_step():
+    o = heat_overlay({0: 0.0, 1: 0.0})
+    assert set(o.colors.values()) == {"#fff3b0"} and o.summary == "2 ops, max 0 ms"
