@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import __version__
+from core import format as fmt
 from core.model.types import Model
 
 
@@ -45,15 +46,6 @@ def op_histogram(model: Model) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} B"  # pragma: no cover
-
-
 def weights_bytes(model: Model) -> int:
     return sum(b.size for b in model.buffers)
 
@@ -61,8 +53,8 @@ def weights_bytes(model: Model) -> int:
 def summary_text(model: Model) -> str:
     """The human summary ``litelens report`` prints without --json."""
     lines = [f"{model.path}",
-             f"  size        {human_size(model.size_bytes)} ({model.size_bytes} bytes), weights "
-             f"{human_size(weights_bytes(model))}",
+             f"  size        {fmt.size(model.size_bytes)} ({model.size_bytes} bytes), weights "
+             f"{fmt.size(weights_bytes(model))}",
              f"  schema      v{model.schema_version}; min runtime "
              f"{model.min_runtime_version or 'not recorded'}"]
     if model.description:
@@ -89,15 +81,14 @@ def summary_text(model: Model) -> str:
 
 
 def _tensor_brief(t) -> str:
-    shape = "x".join(str(d) for d in t.shape_signature) or "scalar"
-    return f"{t.name} [{shape}] {t.dtype}"
+    return f"{t.name} [{fmt.shape(t.shape_signature)}] {t.dtype}"
 
 
 def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
     """The model-info panel's content: (section title, [(key, value)]) — rendered by the GUI."""
     general = [("File", model.path),
-               ("Size", f"{human_size(model.size_bytes)} ({model.size_bytes:,} bytes)"),
-               ("Weights", f"{human_size(weights_bytes(model))} in "
+               ("Size", f"{fmt.size(model.size_bytes)} ({model.size_bytes:,} bytes)"),
+               ("Weights", f"{fmt.size(weights_bytes(model))} in "
                            f"{sum(1 for b in model.buffers if b.size)} buffers"
                            + (" (external, past the flatbuffer)"
                               if any(b.external for b in model.buffers) else "")),
@@ -105,7 +96,7 @@ def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
                ("Min runtime", model.min_runtime_version or "not recorded"),
                ("Operators", f"{model.op_count:,} in {len(model.subgraphs)} subgraph(s)"),
                ("Tensors", f"{model.tensor_count:,}"),
-               ("Parse time", f"{model.parse_seconds * 1000:.1f} ms")]
+               ("Parse time", fmt.duration_ms(model.parse_seconds * 1000))]
     if model.description:
         general.insert(1, ("Description", model.description))
     sections = [("Model", general)]
@@ -121,7 +112,7 @@ def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
         rows += [("output", _tensor_brief(sg.tensors[i])) for i in sg.outputs]
         sections.append((f"Subgraph {sg.index}" + (f" '{sg.name}'" if sg.name else ""), rows))
     if model.metadata:
-        sections.append(("Metadata", [(m.name, human_size(model.buffers[m.buffer].size))
+        sections.append(("Metadata", [(m.name, fmt.size(model.buffers[m.buffer].size))
                                       for m in model.metadata]))
     hist = op_histogram(model)
     if hist:
@@ -139,15 +130,6 @@ def options_summary(options: dict) -> str:
             v = "{...}"
         parts.append(f"{k}={v}")
     return " ".join(parts)
-
-
-def quantization_summary(q) -> str:
-    if q is None or not q.scale:
-        return ""
-    if len(q.scale) == 1:
-        return f"scale={q.scale[0]:.6g} zp={q.zero_point[0] if q.zero_point else 0}"
-    return (f"per-channel (dim {q.quantized_dimension}, {len(q.scale)} scales "
-            f"{min(q.scale):.3g}..{max(q.scale):.3g})")
 
 
 def tensor_kind(t) -> str:

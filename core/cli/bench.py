@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 
+from core import format as fmt
 from core.inference.config import BACKENDS
 from core.inference.export import output_lines
 
@@ -86,38 +87,37 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mb(b) -> str:
-    return f"{b / 2**20:.1f} MB" if b else "-"
+def _size(b) -> str:
+    return fmt.size(b) if b else "-"
 
 
 def format_text(r: dict) -> str:
+    ms = fmt.duration_ms
     lines = [f"model     {r['model']}",
              f"backend   {r['backend']}  delegate {r['delegate']}  threads {r['threads']}"]
     if r["init_ms"] is not None:
-        lines.append(f"init      {r['init_ms']:.2f} ms   first inference "
-                     f"{(r['first_ms'] or 0):.3f} ms")
+        lines.append(f"init      {ms(r['init_ms'])}   first inference {ms(r['first_ms'])}")
     lat, w = r["latency_ms"], r["warmup_ms"]
     if w["runs"]:
-        lines.append(f"warmup    {w['runs']} runs, mean {w['mean']:.3f} ms")
+        lines.append(f"warmup    {w['runs']} runs, mean {ms(w['mean'])}")
     if lat["runs"]:
-        lines.append(f"latency   {lat['runs']} runs: min {lat['min']:.3f}  median "
-                     f"{lat['median']:.3f}  mean {lat['mean']:.3f}  std {lat['std']:.3f}  "
-                     f"p90 {lat['p90']:.3f}  p99 {lat['p99']:.3f} ms")
+        lines.append(f"latency   {lat['runs']} runs: " + "  ".join(
+            f"{k} {ms(lat[k])}" for k in ("min", "median", "mean", "std", "p90", "p99")))
     rss = r["rss_bytes"]
-    lines.append(f"memory    before load {_mb(rss['before_load'])}  after init "
-                 f"{_mb(rss['after_init'])}  peak {_mb(rss['peak'])}  (high-water "
-                 f"{_mb(rss['hwm'])})")
+    lines.append(f"memory    before load {_size(rss['before_load'])}  after init "
+                 f"{_size(rss['after_init'])}  peak {_size(rss['peak'])}  (high-water "
+                 f"{_size(rss['hwm'])})")
     lines += [("          " if line.startswith(" ") else "output    ") + line
               for line in output_lines(r["outputs"])]
     if r["ops"]:
         prof = r.get("profile", {})
         lines.append(f"per-op    {prof.get('timed_ops')}/{prof.get('ops')} ops timed, sum "
-                     f"{prof.get('sum_ms', 0):.3f} ms = {(prof.get('sum_vs_median') or 0):.2f}× "
+                     f"{ms(prof.get('sum_ms', 0))} = {(prof.get('sum_vs_median') or 0):.2f}× "
                      "the median")
         top = sorted((o for o in r["ops"] if o["avg_ms"] is not None),
                      key=lambda o: -o["avg_ms"])[:10]
         for o in top:
-            lines.append(f"  op {o['index']:>4} {o['op']:<24} {o['avg_ms']:.4f} ms")
+            lines.append(f"  op {o['index']:>4} {o['op']:<24} {ms(o['avg_ms'])}")
     elif (r.get("profile") or {}).get("note"):
         lines.append(f"per-op    {r['profile']['note']}")
     if r["error"]:

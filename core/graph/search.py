@@ -4,7 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.graph.layout import NODE_INPUT, NODE_OP, GraphLayout, elide
+from core.format import elide
+from core.graph.layout import NODE_INPUT, NODE_OP, GraphLayout
 from core.model.types import Model, Subgraph
 
 @dataclass(frozen=True)

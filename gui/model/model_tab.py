@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from core import format as fmt
 from core.analysis.overlay import heat_overlay
 from core.model.types import Model
 from gui.model.info_panel import InfoPanel
@@ -74,7 +75,7 @@ class ModelTab(QWidget):
     def status_text(self) -> str:
         m = self.model
         return (f"{m.op_count:,} ops · {m.tensor_count:,} tensors · {len(m.subgraphs)} subgraph(s)"
-                f" · parsed in {m.parse_seconds * 1000:.0f} ms")
+                f" · parsed in {fmt.duration_ms(m.parse_seconds * 1000)}")
 
     def close_model(self) -> None:
         if self.run is not None:

@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 from core.model.types import Model
-from core.analysis.report import human_size, quantization_summary, tensor_kind
+from core import format as fmt
+from core.analysis.report import tensor_kind
 from gui.model.filter_table import FilterTable, RowsModel
-
-
-def _shape(dims) -> str:
-    return "[" + ", ".join(str(d) for d in dims) + "]"
 
 
 class TensorRows(RowsModel):
@@ -29,19 +26,19 @@ class TensorRows(RowsModel):
         if column == 2:
             return t.name, t.name
         if column == 3:
-            return _shape(t.shape), len(t.shape)
+            return fmt.shape(t.shape), len(t.shape)
         if column == 4:
-            return _shape(t.shape_signature), len(t.shape_signature)
+            return fmt.shape(t.shape_signature), len(t.shape_signature)
         if column == 5:
             return t.dtype, t.dtype
         if column == 6:
-            return human_size(t.bytes), t.bytes
+            return fmt.size(t.bytes), t.bytes
         if column == 7:
             return str(t.buffer), t.buffer
         if column == 8:
             k = tensor_kind(t)
             return k, k
-        text = quantization_summary(t.quantization)
+        text = fmt.quantization(t.quantization)
         return text, text
 
     def row_text(self, t) -> str:

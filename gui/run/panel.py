@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 # import them on its preparing thread (imports hold the GIL for tens of ms while the UI waits).
 import core.model.metadata  # noqa: F401
 import core.model.reader  # noqa: F401
+from core import format as fmt
 from core.errors import ModelError
 from core.model.reader import open_model
 from core.inference.export import export_results, output_lines
@@ -451,14 +452,14 @@ class RunPanel(QWidget):
             self.rss_plot.setYRange(0, float(mb.max()) * 1.15, padding=0)
         bits = []
         if "init_ms" in s.info:
-            bits.append(f"init {s.info['init_ms']:.1f} ms")
+            bits.append(f"init {fmt.duration_ms(s.info['init_ms'])}")
         if "first_ms" in s.info:
-            bits.append(f"first {s.info['first_ms']:.3f} ms")
+            bits.append(f"first {fmt.duration_ms(s.info['first_ms'])}")
         if lat.size:
-            bits.append(f"{lat.size} runs, median {np.median(lat):.3f} ms, "
-                        f"p99 {np.percentile(lat, 99):.3f} ms")
+            bits.append(f"{lat.size} runs, median {fmt.duration_ms(float(np.median(lat)))}, "
+                        f"p99 {fmt.duration_ms(float(np.percentile(lat, 99)))}")
         if s.rss:
-            bits.append(f"RSS {s.rss[-1][1] / 2**20:.0f} MB")
+            bits.append(f"RSS {fmt.size(s.rss[-1][1])}")
         self.live.setText(" · ".join(bits))
 
     def _finish(self, s: WorkerSession) -> None:
@@ -476,7 +477,7 @@ class RunPanel(QWidget):
         if res["error"]:
             self._set_status(f"{label}: {res['error']}", error=True)
         else:
-            self._set_status(f"{label}: {res['status']} — median {_fmt(med)} ms over "
+            self._set_status(f"{label}: {res['status']} — median {fmt.duration_ms(med)} over "
                              f"{res['latency_ms']['runs']} runs.")
         self._show_outputs(res)
         if res["ops"]:

@@ -1,0 +1,70 @@
+"""core.format: expected strings written by hand."""
+from __future__ import annotations
+
+import math
+
+from core import format as fmt
+from core.model.types import Quantization
+
+
+def test_shape():
+    assert fmt.shape([1, 224, 224, 3]) == "1×224×224×3"
+    assert fmt.shape((-1, 10)) == "-1×10"
+    assert fmt.shape([7]) == "7"
+    assert fmt.shape([]) == "scalar"
+
+
+def test_size():
+    assert fmt.size(0) == "0 B"
+    assert fmt.size(1023) == "1023 B"
+    assert fmt.size(1024) == "1.0 KiB"
+    assert fmt.size(1536) == "1.5 KiB"
+    assert fmt.size(3 * 1024 * 1024 + 200 * 1024) == "3.2 MiB"
+    assert fmt.size(5 * 1024 ** 3) == "5.0 GiB"
+    assert fmt.size(2 * 1024 ** 4) == "2.0 TiB"
+    assert fmt.size(3000 * 1024 ** 4) == "3000.0 TiB"
+
+
+def _q(scale, zero_point, dim=0):
+    return Quantization(scale=tuple(scale), zero_point=tuple(zero_point), quantized_dimension=dim)
+
+
+def test_quantization():
+    assert fmt.quantization(None) == ""
+    assert fmt.quantization(_q([], [])) == ""
+    assert fmt.quantization(_q([0.0235], [-128])) == "scale=0.0235 zp=-128"
+    assert fmt.quantization(_q([0.5], [])) == "scale=0.5 zp=0"
+    assert (fmt.quantization(_q([0.001, 0.04, 0.0123], [0, 0, 0], dim=3))
+            == "per-channel, axis 3, 3 channels, scales 0.001..0.04")
+
+
+def test_elide_and_short_name():
+    assert fmt.elide("short", 10) == "short"
+    assert fmt.elide("exactly10!", 10) == "exactly10!"
+    assert fmt.elide("one too long", 11) == "one too lo…"
+    assert fmt.short_name("model/block_3/conv/Relu6;model/other") == "Relu6"
+    assert fmt.short_name("trailing/slash/") == "slash"
+    assert fmt.short_name("/") == "/"
+    assert fmt.short_name("a/serving_default_input_image:0") == "serving_default_i…"
+    assert fmt.short_name("abcdef", limit=4) == "abc…"
+
+
+def test_duration_ms_picks_a_unit():
+    assert fmt.duration_ms(None) == "-"
+    assert fmt.duration_ms(math.nan) == "-"
+    assert fmt.duration_ms(0) == "0 ms"
+    assert fmt.duration_ms(0.00085) == "850 ns"
+    assert fmt.duration_ms(0.0123) == "12.3 µs"
+    assert fmt.duration_ms(0.4) == "400 µs"
+    assert fmt.duration_ms(1) == "1.00 ms"
+    assert fmt.duration_ms(4.5678) == "4.57 ms"
+    assert fmt.duration_ms(45.678) == "45.7 ms"
+    assert fmt.duration_ms(456.78) == "457 ms"
+    assert fmt.duration_ms(1234.5) == "1.23 s"
+    assert fmt.duration_ms(98765) == "98.8 s"
+    assert fmt.duration_ms(1234567) == "1235 s"
+
+
+def test_duration_ms_rounding_up_moves_to_the_next_unit():
+    assert fmt.duration_ms(0.9999) == "1.00 ms"     # not "1000 µs"
+    assert fmt.duration_ms(999.7) == "1.00 s"       # not "1000 ms"
