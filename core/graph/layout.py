@@ -30,6 +30,8 @@ from typing import Callable
 
 import numpy as np
 
+from core import format as fmt
+from core.model import ops as op_facts
 from core.model.types import Model, Subgraph
 
 NODE_OP, NODE_INPUT, NODE_OUTPUT = 0, 1, 2
@@ -48,91 +50,8 @@ DUMMY_W = 10.0
 MAX_LABEL = 40
 OPTIONS_IN_HEADER_MAX_OPS = 20_000
 
-# Names of the inputs of common operators (the schema has none); others use the tensor's name.
-SLOT_NAMES = {
-    "CONV_2D": ("input", "filter", "bias"),
-    "DEPTHWISE_CONV_2D": ("input", "filter", "bias"),
-    "CONV_3D": ("input", "filter", "bias"),
-    "TRANSPOSE_CONV": ("output_shape", "filter", "input", "bias"),
-    "FULLY_CONNECTED": ("input", "weights", "bias"),
-    "EMBEDDING_LOOKUP": ("ids", "params"),
-    "BATCH_MATMUL": ("x", "y"),
-    "RESHAPE": ("input", "shape"),
-    "PAD": ("input", "paddings"),
-    "PADV2": ("input", "paddings", "value"),
-    "MEAN": ("input", "axis"),
-    "SUM": ("input", "axis"),
-    "REDUCE_MAX": ("input", "axis"),
-    "TRANSPOSE": ("input", "perm"),
-    "GATHER": ("params", "indices"),
-    "PRELU": ("input", "alpha"),
-    "RESIZE_BILINEAR": ("input", "size"),
-    "RESIZE_NEAREST_NEIGHBOR": ("input", "size"),
-    "STRIDED_SLICE": ("input", "begin", "end", "strides"),
-    "SLICE": ("input", "begin", "size"),
-}
-
-CATEGORIES = {
-    "layer": {"CONV_2D", "DEPTHWISE_CONV_2D", "CONV_3D", "TRANSPOSE_CONV", "FULLY_CONNECTED",
-              "BATCH_MATMUL", "EMBEDDING_LOOKUP", "LSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM",
-              "BIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN", "RNN", "SVDF",
-              "CONV_3D_TRANSPOSE", "STABLEHLO_CONVOLUTION", "STABLEHLO_DOT_GENERAL"},
-    "activation": {"RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LOGISTIC", "TANH", "SOFTMAX",
-                   "LOG_SOFTMAX", "HARD_SWISH", "GELU", "PRELU", "LEAKY_RELU", "ELU"},
-    "pool": {"AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D", "MEAN", "REDUCE_MAX", "REDUCE_MIN",
-             "SUM", "REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN"},
-    "norm": {"L2_NORMALIZATION", "LOCAL_RESPONSE_NORMALIZATION", "BATCH_NORMALIZATION", "RSQRT"},
-    "shape": {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "CONCATENATION", "SPLIT", "SPLIT_V",
-              "SLICE", "STRIDED_SLICE", "PACK", "UNPACK", "GATHER", "GATHER_ND", "PAD", "PADV2",
-              "MIRROR_PAD", "TILE", "BROADCAST_TO", "SHAPE", "RESIZE_BILINEAR",
-              "RESIZE_NEAREST_NEIGHBOR", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "SCATTER_ND",
-              "SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND", "REVERSE_V2", "FILL", "ZEROS_LIKE",
-              "ONES_LIKE", "RANGE", "SELECT", "SELECT_V2", "WHERE", "CAST"},
-    "quant": {"QUANTIZE", "DEQUANTIZE", "FAKE_QUANT"},
-    "control": {"WHILE", "IF", "CALL_ONCE", "CALL"},
-}
-_CATEGORY_OF = {op: cat for cat, ops in CATEGORIES.items() for op in ops}
-
-# Options that name other subgraphs, per control-flow operator.
-SUBGRAPH_OPTIONS = {"WHILE": ("cond_subgraph_index", "body_subgraph_index"),
-                    "IF": ("then_subgraph_index", "else_subgraph_index"),
-                    "CALL_ONCE": ("init_subgraph_index",),
-                    "CALL": ("subgraph",)}
-
-
 class LayoutCancelled(Exception):
     """Raised by ``layout_subgraph`` when its ``cancelled`` callback returns True."""
-
-
-def op_category(op: str) -> str:
-    if op == "CUSTOM":
-        return "custom"
-    if op.startswith("STABLEHLO_"):
-        return _CATEGORY_OF.get(op, "stablehlo")
-    return _CATEGORY_OF.get(op, "math")
-
-
-def subgraph_links(op) -> list[tuple[str, int]]:
-    """[(role, subgraph index)] of a control-flow operator: ('body', 2), ('cond', 1), ..."""
-    out = []
-    for key in SUBGRAPH_OPTIONS.get(op.op, ()):
-        v = op.options.get(key)
-        if isinstance(v, int) and v >= 0:
-            out.append((key.replace("_subgraph_index", "").replace("subgraph", "called"), v))
-    return out
-
-
-def shape_text(shape) -> str:
-    return "×".join(str(d) for d in shape) if len(shape) else "scalar"
-
-
-def short_name(name: str, limit: int = 18) -> str:
-    base = name.split(";")[0].rstrip("/").split("/")[-1] or name
-    return base if len(base) <= limit else base[:limit - 1] + "…"
-
-
-def elide(text: str, limit: int = MAX_LABEL) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 @dataclass
@@ -144,7 +63,7 @@ class GraphLayout:
     kind: np.ndarray            # int8 (N,): NODE_OP / NODE_INPUT / NODE_OUTPUT
     ref: np.ndarray             # int32 (N,): op index, or tensor index for input/output nodes
     labels: list[str]           # header text
-    categories: list[str]       # op_category, "input" or "output"
+    categories: list[str]       # ops.category, "input" or "output"
     rows: list[list[tuple[str, str, int]]]  # folded rows per node: (slot, shape text, tensor)
     x: np.ndarray               # float64 (N,) left
     y: np.ndarray               # float64 (N,) top
@@ -181,9 +100,6 @@ class GraphLayout:
                   self.edge_tensor, self.edge_src, self.edge_dst, self.route_off, self.route_pts,
                   self.edge_box)
         return int(sum(a.nbytes for a in arrays))
-
-    def node_of_op(self, op_index: int) -> int:
-        return op_index
 
     def input_node(self, tensor: int) -> int | None:
         hit = np.nonzero((self.kind == NODE_INPUT) & (self.ref == tensor))[0]
@@ -342,7 +258,7 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
     with_options = n_ops <= OPTIONS_IN_HEADER_MAX_OPS
     for op in ops:
         header = _header(op, with_options)
-        slots = SLOT_NAMES.get(op.op, ())
+        slots = op_facts.slot_names(op.op)
         folded: list[tuple[str, str, int]] = []
         linked: list[int] = []
         seen: set[int] = set()
@@ -354,8 +270,8 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
                     seen.add(t)
                     linked.append(t)
             else:
-                name = slots[s] if s < len(slots) else short_name(tensors[t].name)
-                folded.append((name, shape_text(tensors[t].shape), t))
+                name = slots[s] if s < len(slots) else fmt.short_name(tensors[t].name)
+                folded.append((name, fmt.shape(tensors[t].shape), t))
         k = len(linked)
         for j, t in enumerate(linked):
             e_t.append(t)
@@ -363,7 +279,7 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
             e_d.append(op.index)
             e_port.append((j + 1) / (k + 1))
         labels.append(header)
-        cats.append(op_category(op.op))
+        cats.append(op_facts.category(op.op))
         rows.append(folded)
         row_w = max((len(a) + len(b) + 6 for a, b, _ in folded), default=0) * row_char_w
         width[op.index] = max(MIN_W, len(header) * char_w + 2 * PAD + 10, row_w + 2 * PAD)
@@ -371,7 +287,7 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
     for j, t in enumerate(in_tensors + out_tensors):
         node = n_ops + j
         tt = tensors[t]
-        label = elide(tt.name or f"tensor {t}")
+        label = fmt.elide(tt.name or f"tensor {t}", MAX_LABEL)
         labels.append(label)
         cats.append("input" if node < n_ops + len(in_tensors) else "output")
         rows.append([])

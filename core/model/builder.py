@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import flatbuffers
 import numpy as np
 
+from core.model import ops as op_facts
 from core.model import options as opts
 from core.fileio import atomic_path
 from core.model import schema
@@ -86,7 +87,7 @@ class SubgraphBuilder:
         code = self.model.opcode(op, custom_code, version)
         packed = None
         if options is not None or (op != "CUSTOM" and options_table):
-            packed = (options_table or opts.options_table_for(op), dict(options or {}))
+            packed = (options_table or op_facts.options_table(op), dict(options or {}))
         self.ops.append(_Op(code, list(inputs), list(outputs), packed, custom_options,
                             list(intermediates)))
         return len(self.ops) - 1

@@ -34,28 +34,6 @@ _TABLE_ENUM_FIELDS = {
     ("LSHProjectionOptions", "type"): "LSHProjectionType",
 }
 
-# Ops whose options table name is not simply CamelCase(op) + "Options".
-OPTIONS_TABLE_FOR_OP = {
-    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
-    "TRANSPOSE_CONV": "TransposeConvOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
-    "MAX_POOL_2D": "Pool2DOptions", "L2_POOL_2D": "Pool2DOptions", "MEAN": "ReducerOptions",
-    "SUM": "ReducerOptions", "REDUCE_MAX": "ReducerOptions", "REDUCE_MIN": "ReducerOptions",
-    "REDUCE_PROD": "ReducerOptions", "FULLY_CONNECTED": "FullyConnectedOptions",
-    "CONCATENATION": "ConcatenationOptions", "RESHAPE": "ReshapeOptions", "SOFTMAX": "SoftmaxOptions",
-    "ADD": "AddOptions", "MUL": "MulOptions", "SUB": "SubOptions", "DIV": "DivOptions",
-    "WHILE": "WhileOptions", "IF": "IfOptions", "CALL_ONCE": "CallOnceOptions",
-    "BATCH_MATMUL": "BatchMatMulOptions", "GATHER": "GatherOptions", "SQUEEZE": "SqueezeOptions",
-    "STRIDED_SLICE": "StridedSliceOptions", "TRANSPOSE": "TransposeOptions",
-    "RESIZE_BILINEAR": "ResizeBilinearOptions", "PAD": "PadOptions", "CAST": "CastOptions",
-}
-
-# Control-flow options: field -> meaning, used to validate and to jump into bodies.
-SUBGRAPH_FIELDS = ("then_subgraph_index", "else_subgraph_index", "cond_subgraph_index",
-                   "body_subgraph_index", "init_subgraph_index", "subgraph",
-                   "decomposition_subgraph_index", "comparator_subgraph_index",
-                   "update_computation_subgraph_index")
-
-
 def _enum_for(table: str, attr: str) -> str | None:
     return _TABLE_ENUM_FIELDS.get((table, attr), _ENUM_FIELDS.get(attr))
 
@@ -91,13 +69,6 @@ def decode(union: str, type_code: int, table) -> tuple[str | None, dict[str, Any
         return name, {}
     creator = getattr(fb, union + "Creator")
     return name, object_to_dict(name, creator(type_code, table))
-
-
-def options_table_for(op: str) -> str:
-    if op in OPTIONS_TABLE_FOR_OP:
-        return OPTIONS_TABLE_FOR_OP[op]
-    camel = "".join(p.capitalize() for p in op.split("_")) + "Options"
-    return camel
 
 
 def encode(builder, table: str, values: dict[str, Any]) -> tuple[str, int, int]:

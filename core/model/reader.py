@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.model import ops as op_facts
 from core.model import options as opts
 from core.model import schema
 from core.errors import ModelError
@@ -210,11 +211,10 @@ class _Reader:
                         bad = next(x for x in idx if x < -1 or x >= nt)
                         raise self.err(f"{kind} of {where} refers to tensor {bad} but subgraph {si} "
                                        f"has {nt} tensors")
-                if op.op in ("WHILE", "IF", "CALL_ONCE") or (op.options_table or "").startswith(
-                        "Stablehlo"):
-                    for k, val in op.options.items():
-                        if k in opts.SUBGRAPH_FIELDS and isinstance(val, int) and not (
-                                0 <= val < len(sg_pos)):
+                for k in op_facts.subgraph_fields(op.op):
+                    val = op.options.get(k)
+                    for sub in (val if isinstance(val, list) else [val]):
+                        if isinstance(sub, int) and not 0 <= sub < len(sg_pos):
                             raise self.err(f"{where}: {k} is {val} but the model has "
                                            f"{len(sg_pos)} subgraphs")
             sub_in, sub_out = ins[si] or (), outs[si] or ()

@@ -14,9 +14,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
-from core.graph import layout as gl
+from core import format as fmt
+from core.model import ops as op_facts
 from core.model.types import Model, Tensor
-from core.analysis.report import human_size, tensor_kind
+from core.analysis.report import tensor_kind
 from core.analysis.weight_stats import weight_stats
 
 MAX_PREVIEWS = 8  # weight previews (histograms) per operator
@@ -39,18 +40,15 @@ def _numbers(vals, n: int = 6) -> str:
 
 
 def quantization_html(q) -> str:
-    """Compact quantization: per-tensor scale/zp, or per-channel ranges and first values."""
-    if q is None or not q.scale:
-        return ""
-    if len(q.scale) == 1:
-        zp = q.zero_point[0] if q.zero_point else 0
-        return f"scale {q.scale[0]:.6g}, zero point {zp}"
+    """The one-line summary (core.format), plus per-channel values the inspector has room for."""
+    head = html.escape(fmt.quantization(q))
+    if not head or len(q.scale) == 1:
+        return head
     sc = np.asarray(q.scale)
     zp = np.asarray(q.zero_point or [0])
     zps = f"all {int(zp[0])}" if len(zp) and (zp == zp[0]).all() else _numbers(zp.tolist())
-    return (f"per-channel, axis {q.quantized_dimension}, {len(sc)} channels<br>"
-            f"&nbsp;&nbsp;scales {sc.min():.4g} … {sc.max():.4g} (median {np.median(sc):.4g}):"
-            f" {_numbers(sc.tolist(), 4)}<br>&nbsp;&nbsp;zero points {zps}")
+    return (f"{head}<br>&nbsp;&nbsp;scales (median {np.median(sc):.4g}): "
+            f"{_numbers(sc.tolist(), 4)}<br>&nbsp;&nbsp;zero points {zps}")
 
 
 class Inspector(QScrollArea):
@@ -133,7 +131,7 @@ class Inspector(QScrollArea):
         self._label(f"<h3 style='margin:0'>{html.escape(op.label)}</h3>"
                     f"operator #{op.index} · builtin {op.op}{custom} · version {op.version}"
                     f" · subgraph {subgraph}")
-        links = gl.subgraph_links(op)
+        links = op_facts.subgraph_links(op)
         if links:
             self._label("<br>".join(
                 f"<a href='subgraph:{i}'>open {role} → subgraph {i} "
@@ -149,7 +147,7 @@ class Inspector(QScrollArea):
         previews = 0
         for title, idxs in (("Inputs", op.inputs), ("Outputs", op.outputs)):
             self._label(f"<b>{title}</b>")
-            slots = gl.SLOT_NAMES.get(op.op, ()) if title == "Inputs" else ()
+            slots = op_facts.slot_names(op.op) if title == "Inputs" else ()
             for s, t in enumerate(idxs):
                 slot = slots[s] if s < len(slots) else f"{title[:-1].lower()} {s}"
                 if t < 0:
@@ -181,12 +179,12 @@ class Inspector(QScrollArea):
         head = (f"<h3 style='margin:0'>{name}</h3>" if big else
                 f"<span style='color:#555'>{html.escape(slot)}:</span> "
                 f"<a href='tensor:{t.index}'>{name}</a>")
-        sig = f"<br>shape_signature [{', '.join(map(str, t.shape_signature))}]" \
+        sig = f"<br>shape_signature {fmt.shape(t.shape_signature)}" \
             if tuple(t.shape_signature) != tuple(t.shape) else ""
         q = quantization_html(t.quantization)
         lines = [head,
                  f"tensor {t.index} · {tensor_kind(t)} · {t.dtype} · "
-                 f"[{', '.join(map(str, t.shape))}] · {human_size(t.bytes)} ({t.bytes:,} B)"
+                 f"{fmt.shape(t.shape)} · {fmt.size(t.bytes)} ({t.bytes:,} B)"
                  + sig]
         if q:
             lines.append(f"quantization: {q}")

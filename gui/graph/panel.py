@@ -22,10 +22,12 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLin
                                QListWidget, QListWidgetItem, QMenu, QMessageBox, QProgressBar,
                                QPushButton, QSplitter, QToolButton, QVBoxLayout, QWidget)
 
+from core import format as fmt
 from core.graph import layout as gl
 from core.graph import search as gsearch
 from core.graph.layout import NODE_OP, GraphLayout
 from core.graph.search import SearchHit
+from core.model import ops as op_facts
 from core.model.types import Model
 from gui.graph.view import GraphView, text_metrics
 from gui.graph.inspector import Inspector
@@ -269,7 +271,7 @@ class GraphPanel(QWidget):
         self.minimap.invalidate()
         t = lay.timings.get("total", 0.0) * 1000
         self.info.setText(f"{lay.n_ops:,} ops · {lay.n_edges:,} edges · {lay.n_layers:,} layers"
-                          f" · layout {t:.0f} ms")
+                          f" · layout {fmt.duration_ms(t)}")
         if self.search_box.text().strip():
             self.find(self.search_box.text())
         self.layoutReady.emit(lay.subgraph)
@@ -302,7 +304,7 @@ class GraphPanel(QWidget):
         lay = self.view.lay
         if lay.kind[node] != NODE_OP:
             return
-        links = dict(gl.subgraph_links(self.model.subgraphs[lay.subgraph].operators[node]))
+        links = dict(op_facts.subgraph_links(self.model.subgraphs[lay.subgraph].operators[node]))
         for role in ("body", "then", "init", "called", "else", "cond"):
             if role in links:
                 self.show_subgraph(links[role])

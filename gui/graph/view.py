@@ -44,18 +44,15 @@ from core.graph import layout as gl
 from core.fileio import atomic_path
 from core.graph.layout import NODE_INPUT, GraphLayout
 from core.model.types import Model
+from core import format as fmt
 from core.analysis.overlay import Overlay
-from core.analysis.report import human_size, quantization_summary
+from core.model import ops as op_facts
 
 CATEGORY_COLORS = {
     "layer": "#2f5d8c", "activation": "#8c3b2f", "pool": "#2f6e45", "norm": "#574a8c",
     "shape": "#6e5a3c", "quant": "#2c7474", "control": "#7a2f7a", "custom": "#8a6a16",
     "math": "#3e4650", "stablehlo": "#5a5a5a", "input": "#cfd8e3", "output": "#cfd8e3",
 }
-CATEGORY_NAMES = {"layer": "Layer", "activation": "Activation", "pool": "Pool / reduce",
-                  "norm": "Normalization", "shape": "Shape / data", "quant": "Quantize",
-                  "control": "Control flow", "custom": "Custom", "math": "Elementwise / other",
-                  "stablehlo": "StableHLO"}
 BG = QColor("#fbfbfc")
 EDGE = QColor("#8a9099")
 SELECT = QColor("#ff8c00")
@@ -557,8 +554,8 @@ class GraphView(QWidget):
                 continue
             done.add(key)
             tt = ts[t]
-            text = f"{gl.shape_text(tt.shape)} {tt.dtype}" if tt.dtype != "float32" else \
-                gl.shape_text(tt.shape)
+            text = f"{fmt.shape(tt.shape)} {tt.dtype}" if tt.dtype != "float32" else \
+                fmt.shape(tt.shape)
             a, b = r[0], r[1]
             mx, my = a[0] + 4, a[1] + min(18.0, (b[1] - a[1]) / 2)
             w = fm.horizontalAdvance(text) + 6
@@ -811,24 +808,24 @@ class GraphView(QWidget):
         if node is not None:
             if node < lay.n_ops:
                 op = sg.operators[node]
-                ins = ", ".join(gl.shape_text(sg.tensors[t].shape) for t in op.inputs if t >= 0)
-                outs = ", ".join(gl.shape_text(sg.tensors[t].shape) for t in op.outputs
+                ins = ", ".join(fmt.shape(sg.tensors[t].shape) for t in op.inputs if t >= 0)
+                outs = ", ".join(fmt.shape(sg.tensors[t].shape) for t in op.outputs
                                  if t >= 0)
                 extra = "".join(f"<br>{b}" for b in self._badges(node))
-                links = gl.subgraph_links(op)
+                links = op_facts.subgraph_links(op)
                 if links:
                     extra += "<br><i>double-click: open " + ", ".join(
                         f"{role} (subgraph {i})" for role, i in links) + "</i>"
                 return (f"<b>{op.label}</b> #{op.index} (v{op.version})<br>in: {ins}"
                         f"<br>out: {outs}{extra}")
             t = sg.tensors[int(lay.ref[node])]
-            return f"<b>{t.name}</b><br>{gl.shape_text(t.shape)} {t.dtype}"
+            return f"<b>{t.name}</b><br>{fmt.shape(t.shape)} {t.dtype}"
         edge = lay.edge_at(sx, sy, tol=max(4.0, 5 / self.scale))
         if edge is not None:
             t = sg.tensors[int(lay.edge_tensor[edge])]
-            q = quantization_summary(t.quantization)
-            return (f"<b>{t.name}</b> (tensor {t.index})<br>{gl.shape_text(t.shape)} {t.dtype}"
-                    f" · {human_size(t.bytes)}" + (f"<br>{q}" if q else ""))
+            q = fmt.quantization(t.quantization)
+            return (f"<b>{t.name}</b> (tensor {t.index})<br>{fmt.shape(t.shape)} {t.dtype}"
+                    f" · {fmt.size(t.bytes)}" + (f"<br>{q}" if q else ""))
         return None
 
     def resizeEvent(self, e) -> None:  # noqa: N802

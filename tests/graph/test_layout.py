@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from core.graph import layout as gl
+from core.model import ops as op_facts
 from core.model.builder import ModelBuilder
 from core.graph.layout import NODE_INPUT, NODE_OP, NODE_OUTPUT, layout_subgraph
 from core.graph.search import search
@@ -149,7 +150,7 @@ def test_control_flow_links(build_model):
     lay = layout_subgraph(model, 0)
     _check_geometry(model, lay)
     wop = model.subgraphs[0].operators[0]
-    assert dict(gl.subgraph_links(wop)) == {"cond": 1, "body": 2}
+    assert dict(op_facts.subgraph_links(wop)) == {"cond": 1, "body": 2}
     for i in (1, 2):
         _check_geometry(model, layout_subgraph(model, i))
 

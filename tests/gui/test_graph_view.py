@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QLabel, QToolButton  # noqa: E402
 
 from core.graph.layout import NODE_OP  # noqa: E402
 from core.model.reader import open_model  # noqa: E402
-from core.analysis.report import human_size  # noqa: E402
+from core import format as fmt  # noqa: E402
 from core.model.samples import synthetic_chain  # noqa: E402
 from tests.graph.test_layout import _while_model  # noqa: E402
 
@@ -58,8 +58,8 @@ def test_mobilenet_click_node_fills_inspector(qtbot, open_tab, shared_model):
     for t in (*op.inputs, *op.outputs):
         tt = sg.tensors[t]
         assert tt.name in panel.inspector.plain_text().replace("\n", "")
-        assert f"[{', '.join(map(str, tt.shape))}]" in text
-        assert human_size(tt.bytes) in text
+        assert "×".join(map(str, tt.shape)) in text
+        assert fmt.size(tt.bytes) in text
     weights = sg.tensors[op.inputs[1]]
     assert weights.constant and weights.quantization.per_channel
     assert f"{len(weights.quantization.scale)} channels" in text

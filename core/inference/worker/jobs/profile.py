@@ -19,17 +19,17 @@ import time
 import numpy as np
 
 from core.inference.worker.backends import InterpreterRun
+from core.model import ops as op_facts
 
 METHOD = ("single-op models cut from the graph, each timed with the run's backend, delegate and "
           "threads on the op's real input values from one full inference")
-_CONTROL_FLOW = {"WHILE", "IF", "CALL_ONCE", "CALL"}
 _TARGET_NS_PER_OP = 150_000_000  # time budget per op
 
 
 def single_op_model(model, op, values: dict[int, np.ndarray]):
     """A ``ModelBuilder`` with only ``op`` (subgraph 0), or raise ValueError saying why not."""
     from core.model.builder import ModelBuilder
-    if op.op in _CONTROL_FLOW:
+    if op_facts.is_control_flow(op.op):
         raise ValueError(f"{op.op} runs other subgraphs; not cut")
     if op.op == "CUSTOM":
         raise ValueError(f"custom op {op.custom_code}: its options are opaque; not cut")
