@@ -8,7 +8,9 @@ model. Every failure degrades to "no metadata": a model runs without it.
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import flatbuffers
@@ -75,14 +77,54 @@ def _u8(t: Table, slot: int) -> int:
     return t.Get(nt.Uint8Flags, t.Pos + o) if o else 0
 
 
-def parse_metadata(meta: bytes, model_bytes: bytes = b"") -> ModelMetadata:
-    """Parse a TFLITE_METADATA buffer; ``model_bytes`` (the whole file) supplies label files."""
+# What the flatbuffers table reader raises on a corrupt buffer (offsets past the end, bad widths).
+_FLATBUFFER_ERRORS = (struct.error, TypeError, ValueError, IndexError)
+# What reading one member of a corrupt zip raises (bad CRC or header, bad deflate stream, unknown
+# compression, truncated data).
+_ZIP_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError)
+
+
+class _ViewFile(io.RawIOBase):
+    """A read-only, seekable file over a buffer (the model's mmap) without copying it, so the
+    zip reader can find the label files the metadata writer appended to the model."""
+
+    def __init__(self, data) -> None:
+        super().__init__()
+        self._view = memoryview(data).cast("B")
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, b) -> int:
+        chunk = self._view[self._pos:self._pos + len(b)]
+        n = len(chunk)
+        memoryview(b).cast("B")[:n] = chunk
+        self._pos += n
+        return n
+
+
+def parse_metadata(meta: bytes, model_data=None) -> ModelMetadata:
+    """Parse a TFLITE_METADATA buffer; ``model_data`` (the whole file: bytes, mmap or memoryview,
+    read in place) supplies label files. Raises one of ``_FLATBUFFER_ERRORS`` on a corrupt buffer;
+    a missing or corrupt label archive only leaves the labels out."""
     buf = bytearray(meta)
     root = Table(buf, flatbuffers.encode.Get(nt.UOffsetTFlags.packer_type, buf, 0))
     archive = None
-    if model_bytes:
+    if model_data is not None and len(model_data):
         try:
-            archive = zipfile.ZipFile(io.BytesIO(model_bytes))
+            archive = zipfile.ZipFile(_ViewFile(model_data))
         except (zipfile.BadZipFile, OSError, ValueError):
             archive = None
 
@@ -99,7 +141,7 @@ def parse_metadata(meta: bytes, model_bytes: bytes = b"") -> ModelMetadata:
             if _u8(af, _AF_TYPE) == _TENSOR_AXIS_LABELS and name and archive is not None:
                 try:
                     text = archive.read(name).decode("utf-8", "replace")
-                except KeyError:
+                except (KeyError, *_ZIP_MEMBER_ERRORS):  # absent or unreadable: no labels
                     continue
                 ti.labels = [line.strip() for line in text.splitlines() if line.strip()]
                 break
@@ -118,7 +160,6 @@ def model_metadata(model) -> ModelMetadata:
     if not meta:
         return ModelMetadata()
     try:
-        return parse_metadata(meta, bytes(model._data) if getattr(model, "_data", None) is not None
-                              else b"")
-    except Exception:  # untrusted bytes: a broken metadata block must not stop a run
+        return parse_metadata(meta, getattr(model, "_data", None))
+    except _FLATBUFFER_ERRORS:  # untrusted bytes: a broken metadata block must not stop a run
         return ModelMetadata()

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import mmap
 import os
+import struct
 import time
 from pathlib import Path
 
 import numpy as np
+from flatbuffers import flexbuffers
 
 from core.model import ops as op_facts
 from core.model import options as opts
@@ -32,6 +34,8 @@ _MAGIC = {
     b"\x7fELF": "a shared library/executable, not a .tflite flatbuffer",
 }
 
+# What flexbuffers.Loads raises on bytes that are not a flexbuffer (it checks widths with assert).
+_FLEXBUFFER_ERRORS = (ValueError, KeyError, IndexError, TypeError, AssertionError, struct.error)
 _MAX_TENSOR_BYTES = 1 << 48  # larger than any real tensor; guards products that would overflow
 
 
@@ -65,7 +69,7 @@ def open_model(path: str | os.PathLike, *, use_mmap: bool = True) -> Model:
         raise ModelError(spath, f"cannot open: {e.strerror or e}") from None
     if p.is_dir():
         raise ModelError(spath, "is a directory, not a .tflite file (a SavedModel directory? "
-                                "convert it with `litelens convert` or TFLiteConverter first)")
+                                "convert it with TFLiteConverter first)")
     if st.st_size == 0:
         raise ModelError(spath, "file is empty (0 bytes)")
     try:
@@ -369,9 +373,8 @@ class _Decoder:
 
 def _flexbuffer(raw: np.ndarray):
     try:
-        from flatbuffers import flexbuffers
         value = flexbuffers.Loads(raw.tobytes())
-    except Exception:  # not a flexbuffer (many custom ops store raw structs)
+    except _FLEXBUFFER_ERRORS:  # not a flexbuffer (many custom ops store raw structs)
         return None
     if isinstance(value, dict):
         return {str(k): (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)

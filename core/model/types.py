@@ -103,14 +103,6 @@ class Subgraph:
         """tensor index -> index of the operator that writes it."""
         return {t: op.index for op in self.operators for t in op.outputs if t >= 0}
 
-    def consumers(self) -> dict[int, list[int]]:
-        out: dict[int, list[int]] = {}
-        for op in self.operators:
-            for t in op.inputs:
-                if t >= 0:
-                    out.setdefault(t, []).append(op.index)
-        return out
-
 
 @dataclass(frozen=True)
 class Buffer:

@@ -119,7 +119,7 @@ class Inspector(QScrollArea):
         self._reset()
         self.current = None
         self._label("<span style='color:#666'>Click a node or an edge to inspect it.<br>"
-                    "Double-click WHILE / IF / CALL_ONCE to open its subgraph.</span>")
+                    "Double-click a control-flow op to open the subgraph it runs.</span>")
         self._finish()
 
     def show_op(self, subgraph: int, op_index: int) -> None:
