@@ -48,7 +48,7 @@ def short_name(name: str, limit: int = 18) -> str:
     return elide(base, limit)
 
 
-_DURATION_UNITS = (("s", 1000.0), ("ms", 1.0), ("µs", 1e-3), ("ns", 1e-6))
+_DURATION_UNITS = (("s", 1000.0), ("ms", 1.0), ("µs", 1e-3), ("ns", 1e-6))  # unit, ms per unit
 
 
 def duration_ms(ms: float | None) -> str:
@@ -58,12 +58,10 @@ def duration_ms(ms: float | None) -> str:
         return "-"
     if ms == 0:
         return "0 ms"
-    for unit, scale in _DURATION_UNITS:
-        value = ms / scale
-        if abs(value) >= 1 or unit == "ns":
-            digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
-            text = f"{value:.{digits}f}"
-            if abs(float(text)) >= 1000 and unit != "s":  # 999.96 µs rounds up: say 1.00 ms
-                return duration_ms(math.copysign(1000 * scale, ms))
-            return f"{text} {unit}"
-    return f"{ms} ms"  # pragma: no cover - the loop always returns
+    # the largest unit in which the value is at least 1 (ns for anything smaller)
+    unit, scale = next((u for u in _DURATION_UNITS if abs(ms) >= u[1]), _DURATION_UNITS[-1])
+    value = ms / scale
+    text = f"{value:.{2 if abs(value) < 10 else 1 if abs(value) < 100 else 0}f}"
+    if abs(float(text)) >= 1000 and unit != "s":  # 999.96 µs rounds up: say 1.00 ms
+        return duration_ms(math.copysign(1000 * scale, ms))
+    return f"{text} {unit}"
