@@ -334,3 +334,15 @@ def _write_data(fh, data) -> None:
             fh.write(flat[start:start + step].tobytes())
     else:
         fh.write(data)
+
+
+def rewrite(data: bytes, edit) -> bytes:
+    """Unpack a whole model into the schema's object tree, let ``edit(model_t)`` change it, and
+    pack it again. For surgical edits of an existing model (the quantization pre-pass), where
+    rebuilding through ``ModelBuilder`` would have to re-encode every field it does not know.
+    Models with weights past the flatbuffer (>2 GB) are not supported by the object API."""
+    model_t = fb.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    edit(model_t)
+    b = flatbuffers.Builder(len(data) + (1 << 16))
+    b.Finish(model_t.Pack(b), file_identifier=schema.FILE_IDENTIFIER)
+    return bytes(b.Output())

@@ -1,0 +1,81 @@
+"""How far a quantized model's numbers are from the float model's: whole outputs and per layer.
+
+Plain numpy on real-valued arrays (quantized tensors are dequantized with their scale and zero
+point first). Every value is a finite float, so reports stay strict JSON.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_TINY = 1e-30
+SNR_CAP_DB = 200.0   # an exact match would be +inf dB; the cap keeps JSON finite
+
+
+def dequantize(arr: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    a = np.asarray(arr)
+    if scale and a.dtype.kind in "iu":
+        return (a.astype(np.float64) - zero_point) * scale
+    return a.astype(np.float64)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.reshape(-1), b.reshape(-1)
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0 or nb == 0.0:   # direction undefined: agree only if both are (near) zero
+        return 1.0 if float(np.abs(a - b).max(initial=0.0)) <= 1e-6 else 0.0
+    return float(np.clip(np.dot(a, b) / (na * nb), -1.0, 1.0))
+
+
+def snr_db(ref: np.ndarray, got: np.ndarray) -> float:
+    noise = float(np.sum((ref - got) ** 2))
+    signal = float(np.sum(ref ** 2))
+    if noise == 0.0:
+        return SNR_CAP_DB
+    return float(min(SNR_CAP_DB, 10.0 * math.log10((signal + _TINY) / noise)))
+
+
+def classifier_output(shape) -> bool:
+    """One axis of 2..100000 classes, the rest 1: top-1 agreement is meaningful."""
+    dims = [int(d) for d in shape if int(d) != 1]
+    return len(dims) == 1 and 2 <= dims[0] <= 100_000
+
+
+def output_error(ref: list[list[np.ndarray]], got: list[list[np.ndarray]]) -> dict:
+    """ref/got: per sample, per output, real-valued arrays. -> {max_abs, mean_abs, cosine (worst
+    output), snr_db (worst output), top1_agreement (first classifier-like output, else None)}."""
+    n_out = len(ref[0]) if ref else 0
+    max_abs, abs_sum, count = 0.0, 0.0, 0
+    cosines, snrs = [], []
+    for o in range(n_out):
+        r = np.concatenate([s[o].reshape(-1) for s in ref]).astype(np.float64)
+        g = np.concatenate([s[o].reshape(-1) for s in got]).astype(np.float64)
+        if r.shape != g.shape:
+            raise ValueError(f"output {o}: float model gives {r.size} values, quantized {g.size}")
+        if not r.size:
+            continue
+        d = np.abs(r - g)
+        max_abs = max(max_abs, float(d.max()))
+        abs_sum += float(d.sum())
+        count += d.size
+        cosines.append(cosine(r, g))
+        snrs.append(snr_db(r, g))
+    top1 = None
+    for o in range(n_out):
+        if classifier_output(ref[0][o].shape):
+            agree = [int(np.argmax(r[o]) == np.argmax(g[o])) for r, g in zip(ref, got)]
+            top1 = sum(agree) / len(agree)
+            break
+    out = {"max_abs": max_abs, "mean_abs": abs_sum / count if count else 0.0,
+           "cosine": min(cosines) if cosines else 1.0, "snr_db": min(snrs) if snrs else
+           SNR_CAP_DB, "top1_agreement": top1}
+    return {k: (v if v is None or math.isfinite(v) else None) for k, v in out.items()}
+
+
+def layer_error(ref: np.ndarray, got: np.ndarray) -> dict:
+    r, g = ref.astype(np.float64).reshape(-1), got.astype(np.float64).reshape(-1)
+    d = r - g
+    return {"rmse": float(np.sqrt(np.mean(d * d))) if d.size else 0.0,
+            "max_abs": float(np.abs(d).max()) if d.size else 0.0,
+            "cosine": cosine(r, g)}

@@ -1,0 +1,165 @@
+"""What a model needs before ai-edge-quantizer can really quantize it, and the rewrite that does it.
+
+The quantizer (0.10) silently does nothing, or fails, on models shaped the way many real
+converters write them, so the pre-pass fixes those shapes first and says what it did:
+- weights stored as float16 constants behind DEQUANTIZE (MediaPipe): the quantizer never touches
+  them; they are folded into float32 constants so the recipe sees ordinary float weights;
+- op codes kept only in ``deprecated_builtin_code`` (``builtin_code`` 0, older converters): the
+  quantizer reads ``builtin_code`` and sees every op as ADD; the real code is copied over;
+- no SignatureDef: static (calibrated) recipes need one; a "serving_default" signature over
+  subgraph 0's inputs and outputs is added.
+Static recipes also run the model during calibration, which fails on WHILE loops and on custom or
+Flex ops the stock runtime cannot resolve: ``static_warnings`` names them before anything runs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.model import schema
+from core.model.builder import rewrite
+from core.model.schema import fb
+from core.model.types import Model
+
+SIGNATURE_KEY = "serving_default"
+_FLOAT16 = fb.TensorType.FLOAT16
+
+
+@dataclass
+class Prepass:
+    fold_fp16: list[int] = field(default_factory=list)       # DEQUANTIZE ops of subgraph 0..n
+    deprecated_codes: list[str] = field(default_factory=list)  # op names fixed
+    add_signature: bool = False
+    warnings: list[str] = field(default_factory=list)         # static-recipe hazards
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.fold_fp16 or self.deprecated_codes or self.add_signature)
+
+    def steps(self) -> list[str]:
+        """What the pre-pass does, in words the user reads."""
+        out = []
+        if self.fold_fp16:
+            out.append(f"folded {len(self.fold_fp16)} float16 weight(s) behind DEQUANTIZE into "
+                       "float32 constants (the quantizer does not touch float16 weights)")
+        if self.deprecated_codes:
+            out.append(f"copied deprecated_builtin_code into builtin_code for "
+                       f"{len(self.deprecated_codes)} op code(s) "
+                       f"({', '.join(self.deprecated_codes)}); the quantizer reads only "
+                       "builtin_code")
+        if self.add_signature:
+            out.append(f"added a SignatureDef '{SIGNATURE_KEY}' over subgraph 0's inputs and "
+                       "outputs (static recipes need one)")
+        return out
+
+
+def plan(model: Model) -> Prepass:
+    """Inspect a model (``core.model.reader``) and list what the pre-pass must change."""
+    p = Prepass()
+    for si, sg in enumerate(model.subgraphs):
+        for op in sg.operators:
+            if op.op != "DEQUANTIZE" or len(op.inputs) != 1 or op.inputs[0] < 0:
+                continue
+            src, dst = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
+            if src.constant and src.dtype == "float16" and dst.dtype == "float32":
+                p.fold_fp16.append((si, op.index))
+    p.deprecated_codes = sorted({name for name, old, new in _opcode_codes(model)
+                                 if new < old})
+    if not model.signatures:
+        p.add_signature = True
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            if op.op == "WHILE":
+                p.warnings.append("the model has WHILE loops: the quantizer's calibration "
+                                  "fails on them")
+            elif op.op == "CUSTOM":
+                kind = "Flex (Select TF)" if (op.custom_code or "").startswith("Flex") \
+                    else "custom"
+                p.warnings.append(f"{kind} op {op.custom_code!r}: calibration runs the model "
+                                  "with the stock runtime, which may not resolve it")
+    p.warnings = list(dict.fromkeys(p.warnings))
+    return p
+
+
+def _opcode_codes(model: Model) -> list[tuple[str, int, int]]:
+    """(op name, deprecated_builtin_code, builtin_code) per operator code, from the raw table."""
+    m = fb.Model.GetRootAs(model._data, 0)
+    out = []
+    for i in range(m.OperatorCodesLength()):
+        oc = m.OperatorCodes(i)
+        old, new = oc.DeprecatedBuiltinCode(), oc.BuiltinCode()
+        out.append((schema.builtin_op_name(max(old, new)), old, new))
+    return out
+
+
+def apply(data: bytes, p: Prepass) -> bytes:
+    """The model bytes with the planned changes made (``data`` itself is not modified)."""
+    if not p.needed:
+        return data
+
+    def edit(m) -> None:
+        for oc in m.operatorCodes or []:
+            oc.builtinCode = max(oc.builtinCode, oc.deprecatedBuiltinCode)
+        for si, oi in sorted(p.fold_fp16, reverse=True):
+            sg = m.subgraphs[si]
+            op = sg.operators[oi]
+            src, dst = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
+            raw = m.buffers[src.buffer].data
+            half = np.frombuffer(np.asarray(raw, np.uint8).tobytes(), np.float16)
+            m.buffers.append(fb.BufferT())
+            m.buffers[-1].data = np.frombuffer(half.astype(np.float32).tobytes(), np.uint8)
+            dst.buffer = len(m.buffers) - 1
+            del sg.operators[oi]
+        _drop_unread_float16(m)
+        if p.add_signature:
+            sg = m.subgraphs[0]
+            sig = fb.SignatureDefT()
+            sig.signatureKey = SIGNATURE_KEY
+            sig.subgraphIndex = 0
+            sig.inputs = [_tensor_map(sg, i) for i in sg.inputs]
+            sig.outputs = [_tensor_map(sg, i) for i in sg.outputs]
+            m.signatureDefs = [sig]
+
+    return rewrite(data, edit)
+
+
+def _tensor_map(sg, index: int):
+    tm = fb.TensorMapT()
+    name = sg.tensors[index].name
+    tm.name = name.decode() if isinstance(name, bytes) else name
+    tm.tensorIndex = index
+    return tm
+
+
+def _drop_unread_float16(m) -> None:
+    """Remove the float16 constants no op reads any more (their float32 copies replaced them),
+    with their buffers, and renumber the tensors. An unread tensor without data would otherwise
+    stay in the graph, and the quantizer's calibration reads every tensor."""
+    for si, sg in enumerate(m.subgraphs):
+        read = {t for op in sg.operators for t in list(op.inputs if op.inputs is not None else [])
+                + list(op.intermediates if op.intermediates is not None else [])}
+        read |= set(sg.inputs if sg.inputs is not None else [])
+        read |= set(sg.outputs if sg.outputs is not None else [])
+        drop = {ti for ti, t in enumerate(sg.tensors) if t.type == _FLOAT16 and t.buffer
+                and ti not in read}
+        if not drop:
+            continue
+        for ti in drop:
+            m.buffers[sg.tensors[ti].buffer].data = None
+        new = {}
+        for ti in range(len(sg.tensors)):
+            if ti not in drop:
+                new[ti] = len(new)
+        sg.tensors = [t for ti, t in enumerate(sg.tensors) if ti not in drop]
+
+        def renumber(idx):
+            return None if idx is None else [new[i] if i >= 0 else i for i in idx]
+        for op in sg.operators:
+            op.inputs, op.outputs = renumber(op.inputs), renumber(op.outputs)
+            op.intermediates = renumber(op.intermediates)
+        sg.inputs, sg.outputs = renumber(sg.inputs), renumber(sg.outputs)
+        for sig in m.signatureDefs or []:
+            if sig.subgraphIndex == si:
+                for tm in list(sig.inputs or []) + list(sig.outputs or []):
+                    tm.tensorIndex = new[tm.tensorIndex]

@@ -1,0 +1,222 @@
+"""`litelens quantize` end to end: real quantizer, real runtime, results checked against what
+ai-edge-litert computes on the written file, the input never touched."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+from core.quantize.run import QuantizeJob, QuantizeRequest, Refused, quantize
+from tests.conftest import ROOT
+
+TOP_KEYS = {"input", "output", "recipe", "quantizer", "prepass", "size_bytes", "loads",
+            "latency_ms", "error", "per_layer", "kept_float"}
+ERROR_KEYS = {"max_abs", "mean_abs", "cosine", "snr_db", "top1_agreement"}
+LAYER_KEYS = {"op", "tensor", "rmse", "max_abs", "cosine", "scale", "zero_point"}
+
+
+def litelens(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core.cli", "quantize", *args],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def strict_json(text: str) -> dict:
+    def no_constant(name):
+        raise ValueError(f"non-finite number {name} in JSON")
+    return json.loads(text, parse_constant=no_constant)
+
+
+def sha(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.fixture
+def demo(tmp_path, build_model):
+    from core.model.samples import demo_model
+    return build_model(demo_model(), "demo.tflite")
+
+
+def _outputs(path, x, delegate=OpResolverType.AUTO):
+    it = Interpreter(model_path=str(path), experimental_op_resolver_type=delegate)
+    it.allocate_tensors()
+    d = it.get_input_details()[0]
+    scale, zp = d["quantization"]
+    if scale:
+        x = np.clip(np.round(x / scale + zp), -128, 127).astype(d["dtype"])
+    it.set_tensor(d["index"], x)
+    it.invoke()
+    o = it.get_output_details()[0]
+    y = it.get_tensor(o["index"]).astype(np.float64)
+    s, z = o["quantization"]
+    return (y - z) * s if s else y
+
+
+def test_dynamic_int8_on_built_model(demo, tmp_path):
+    before = sha(demo)
+    p = litelens(str(demo), "--recipe", "dynamic_int8", "--json")
+    assert p.returncode == 0, p.stderr
+    r = strict_json(p.stdout)
+    assert TOP_KEYS <= set(r) and ERROR_KEYS <= set(r["error"])
+    out = tmp_path / "demo.dynamic_int8.tflite"
+    assert r["output"] == str(out) and out.is_file()
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
+    assert sha(demo) == before
+    assert r["size_bytes"] == {"before": demo.stat().st_size, "after": out.stat().st_size}
+    assert out.stat().st_size < demo.stat().st_size
+    assert r["loads"]["xnnpack"] == {"ok": True, "error": None}
+    assert r["prepass"] == []   # a model the quantizer takes as it is
+    # the reported error agrees with what the runtime computes on the written file
+    from core.inference.inputs import input_specs, make_inputs
+    from core.model.reader import open_model
+    from core.quantize.calibration import EVAL_SEED_OFFSET
+    with open_model(demo) as m:
+        specs = input_specs(m)
+    diffs = []
+    for k in range(4):
+        x = make_inputs(specs, "random", seed=EVAL_SEED_OFFSET + k)[0]
+        diffs.append(np.abs(_outputs(demo, x) - _outputs(out, x)).max())
+    assert r["error"]["max_abs"] == pytest.approx(max(diffs), rel=1e-4, abs=1e-7)
+    assert 0 < r["error"]["max_abs"] and r["error"]["cosine"] > 0.9
+    assert r["per_layer"] and LAYER_KEYS <= set(r["per_layer"][0])
+    cos = [row["cosine"] for row in r["per_layer"]]
+    assert cos == sorted(cos)
+    assert r["latency_ms"]["before"] > 0 and r["latency_ms"]["after"] > 0
+    # a second run never overwrites the first: the next free name
+    r2 = quantize(QuantizeRequest(str(demo), "dynamic_int8"))
+    assert r2["output"] == str(tmp_path / "demo.dynamic_int8.2.tflite")
+
+
+def test_refusals_exit_2(demo, tmp_path):
+    before = sha(demo)
+    p = litelens(str(demo), "-o", str(demo))
+    assert p.returncode == 2 and "the output is the input model" in p.stderr
+    other = tmp_path / "taken.tflite"
+    other.write_bytes(demo.read_bytes())
+    p = litelens(str(demo), "-o", str(other))
+    assert p.returncode == 2 and "already exists" in p.stderr
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model at all")
+    p = litelens(str(bad))
+    assert p.returncode == 2 and str(bad) in p.stderr and "Traceback" not in p.stderr
+    assert sha(demo) == before
+
+
+def test_source_model_without_tensorflow(tmp_path):
+    pytest.importorskip  # noqa: B018 - the check below is about the message when TF is absent
+    import importlib.util
+    if importlib.util.find_spec("tensorflow") is not None:
+        pytest.skip("TensorFlow is installed here: the not-installed message cannot show")
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "saved_model.pb").write_bytes(b"")
+    for src in (saved, tmp_path / "m.keras"):
+        if src.suffix:
+            src.write_bytes(b"PK")
+        p = litelens(str(src))
+        assert p.returncode == 2
+        assert "pip install 'LiteLens[tensorflow]'" in p.stderr and str(src) in p.stderr
+
+
+def test_static_int8_with_image_folder_and_keep_float(demo, tmp_path):
+    from PIL import Image
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(3)
+    for k in range(3):
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(
+            images / f"{k}.png")
+    r = quantize(QuantizeRequest(str(demo), "full_int8", calibration=str(images), samples=3,
+                                 output=str(tmp_path / "q8.tflite")))
+    assert r["failure"] is None and r["output"]
+    it = Interpreter(model_path=r["output"])
+    assert it.get_input_details()[0]["dtype"] == np.int8   # int8 I/O by default
+    worst = r["per_layer"][0]
+    assert worst["dtype"] == "int8" and worst["scale"] > 0
+    # "keep these ops float": the worst layer's op is reported as kept float, I/O stays float
+    from core.quantize.recipes import keep_float_regex
+    r2 = quantize(QuantizeRequest(str(demo), "full_int8", calibration=str(images), samples=3,
+                                  keep_float=[keep_float_regex([worst["tensor"]])],
+                                  float_io=True, output=str(tmp_path / "q8f.tflite")))
+    assert r2["failure"] is None
+    kept = {k["tensor"]: k["reason"] for k in r2["kept_float"]}
+    assert "kept float as asked" in kept[worst["tensor"]]
+    assert Interpreter(model_path=r2["output"]).get_input_details()[0]["dtype"] == np.float32
+
+
+def test_calibration_from_npz_stack(demo, tmp_path):
+    x = np.random.default_rng(0).uniform(0, 1, (5, 1, 32, 32, 3)).astype(np.float32)
+    np.savez(tmp_path / "cal.npz", image=x)
+    r = quantize(QuantizeRequest(str(demo), "int16x8", calibration=str(tmp_path / "cal.npz"),
+                                 samples=5, output=str(tmp_path / "q16.tflite")))
+    assert r["failure"] is None, r["failure"]
+    np.savez(tmp_path / "wrong.npz", image=np.zeros((2, 9), np.float32))
+    r = quantize(QuantizeRequest(str(demo), "int16x8", calibration=str(tmp_path / "wrong.npz"),
+                                 output=str(tmp_path / "never.tflite")))
+    assert "wrong.npz" in r["failure"] and not (tmp_path / "never.tflite").exists()
+
+
+def test_cancel_kills_the_job_and_writes_nothing(demo, tmp_path):
+    job = QuantizeJob(QuantizeRequest(str(demo), "full_int8", samples=8,
+                                      output=str(tmp_path / "c.tflite")))
+    deadline = time.monotonic() + 60
+    while job.stage is None and time.monotonic() < deadline:
+        job.poll()
+        time.sleep(0.01)
+    job.cancel()
+    r = job.wait()
+    assert r["failure"] == "cancelled" and job.proc.returncode is not None
+    assert not (tmp_path / "c.tflite").exists()
+
+
+# -- the quantizer's own defects, on the shared real models ---------------------------------
+def test_nothing_to_quantize_is_reported(shared_model, tmp_path):
+    src = shared_model("face_detection_short_range")   # float16 weights already
+    out = tmp_path / "fd16.tflite"
+    p = litelens(str(src), "--recipe", "float16", "-o", str(out), "--json")
+    assert p.returncode == 1
+    r = strict_json(p.stdout)
+    assert r["failure"].startswith("nothing to quantize:") and "float16" in r["failure"]
+    assert r["output"] is None and not out.exists()
+
+
+def test_mediapipe_fp16_model_really_shrinks(shared_model, tmp_path):
+    src = shared_model("face_detection_short_range")
+    before = sha(src)
+    r = quantize(QuantizeRequest(str(src), "dynamic_int8", output=str(tmp_path / "fd8.tflite")))
+    assert r["failure"] is None
+    assert r["size_bytes"]["after"] < 0.8 * r["size_bytes"]["before"]
+    assert any("float16" in s for s in r["prepass"])
+    assert r["loads"]["xnnpack"]["ok"] and r["error"]["cosine"] > 0.9
+    assert sha(src) == before
+
+
+def test_static_int8_mobilenet_fails_under_builtin_kernels(shared_model, tmp_path):
+    src = shared_model("mobilenet_v2_224_float32")
+    p = litelens(str(src), "--recipe", "full_int8", "--samples", "2", "--eval-samples", "1",
+                 "-o", str(tmp_path / "mb8.tflite"), "--json")
+    assert p.returncode == 0, p.stderr
+    r = strict_json(p.stdout)
+    assert r["loads"]["xnnpack"]["ok"]
+    assert not r["loads"]["builtin"]["ok"]
+    assert "no_integer_overflow_from_quantization" in r["loads"]["builtin"]["error"]
+    assert r["size_bytes"]["after"] <= 0.3 * r["size_bytes"]["before"]
+    # the runtime agrees: builtin kernels refuse the written file
+    it = Interpreter(model_path=str(tmp_path / "mb8.tflite"),
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    with pytest.raises(RuntimeError, match="no_integer_overflow"):
+        it.allocate_tensors()
+
+
+def test_calibration_on_while_model_fails_cleanly(shared_model, tmp_path):
+    src = shared_model("lstm_gru_text_float32")
+    p = litelens(str(src), "--recipe", "full_int8", "-o", str(tmp_path / "l.tflite"))
+    assert p.returncode == 1 and "Traceback" not in p.stdout + p.stderr
+    assert "WHILE" in p.stdout and not (tmp_path / "l.tflite").exists()

@@ -1,0 +1,109 @@
+"""Recipes are accepted by ai-edge-quantizer as written; the pre-pass fixes the model shapes the
+quantizer mishandles without changing what the model computes (checked with the runtime)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter
+from ai_edge_quantizer import recipe_manager
+
+from core.model.builder import rewrite
+from core.model.reader import open_bytes, open_model
+from core.quantize import prepass, recipes
+from core.quantize.metrics import cosine, output_error, snr_db
+
+
+@pytest.mark.parametrize("name", list(recipes.RECIPES))
+def test_every_recipe_loads_in_the_quantizer(name):
+    rm = recipe_manager.RecipeManager()
+    rm.load_quantization_recipe(recipes.aeq_recipe(name, keep_float=["^head/"], float_io=True))
+    assert rm.need_calibration() == recipes.RECIPES[name].static
+
+
+def test_keep_float_and_float_io_entries():
+    entries = recipes.aeq_recipe("full_int8", keep_float=["conv.*"], float_io=True)
+    assert {"regex": "conv.*", "operation": "*", "algorithm_key": "no_quantize"} in entries
+    assert {e["operation"] for e in entries if e["algorithm_key"] == "no_quantize"} >= \
+        {"INPUT", "OUTPUT"}
+    # float I/O means nothing for a weights-only recipe
+    assert all(e["operation"] == "*" for e in recipes.aeq_recipe("dynamic_int8", float_io=True))
+    with pytest.raises(ValueError, match="bad --keep-float regex"):
+        recipes.aeq_recipe("dynamic_int8", keep_float=["(unclosed"])
+    rx = recipes.keep_float_regex(["a/b", "x+y"])
+    import re
+    assert re.search(rx, recipes.op_scope(["a/b"])) and re.search(rx, recipes.op_scope(["x+y"]))
+    assert not re.search(rx, recipes.op_scope(["a/bc"]))
+
+
+def test_recipe_json_round_trip_and_errors(tmp_path):
+    p = recipes.save_recipe(tmp_path / "r.json", recipes.aeq_recipe("int16x8"))
+    assert recipes.load_recipe(p) == recipes.aeq_recipe("int16x8")
+    assert recipes.is_static(recipes.load_recipe(p))
+    (tmp_path / "bad.json").write_text("{\"regex\": 1}")
+    with pytest.raises(ValueError, match="bad.json"):
+        recipes.load_recipe(tmp_path / "bad.json")
+
+
+def _run(content: bytes, x: np.ndarray) -> list[np.ndarray]:
+    it = Interpreter(model_content=content)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return [it.get_tensor(d["index"]).copy() for d in it.get_output_details()]
+
+
+def test_prepass_on_mediapipe_fp16_model_is_exact(shared_model):
+    path = shared_model("face_detection_short_range")
+    data = path.read_bytes()
+    with open_model(path) as m:
+        plan = prepass.plan(m)
+        n_dequant = sum(op.op == "DEQUANTIZE" for op in m.subgraphs[0].operators)
+    # SOURCES.md: fp16 weights fed through DEQUANTIZE; no signature in MediaPipe graphs
+    assert plan.fold_fp16 and plan.add_signature and "CONV_2D" in plan.deprecated_codes
+    out = prepass.apply(data, plan)
+    fixed = open_bytes(out, "fixed")
+    assert sum(op.op == "DEQUANTIZE" for op in fixed.subgraphs[0].operators) == \
+        n_dequant - len(plan.fold_fp16)
+    assert not any(t.dtype == "float16" for t in fixed.subgraphs[0].tensors)
+    assert [s.key for s in fixed.signatures] == [prepass.SIGNATURE_KEY]
+    assert not prepass.plan(fixed).needed
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 128, 128, 3)).astype(np.float32)
+    for a, b in zip(_run(data, x), _run(out, x)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_prepass_copies_deprecated_codes(build_model):
+    from core.model.samples import demo_model
+    data = build_model(demo_model(), "demo.tflite").read_bytes()
+
+    def old_style(m):   # what pre-2.3 converters wrote: only deprecated_builtin_code
+        for oc in m.operatorCodes:
+            oc.builtinCode = 0
+    old = rewrite(data, old_style)
+    plan = prepass.plan(open_bytes(old, "old"))
+    assert "CONV_2D" in plan.deprecated_codes and "ADD" not in plan.deprecated_codes
+    fixed = prepass.apply(old, plan)
+    assert not prepass.plan(open_bytes(fixed, "fixed")).deprecated_codes
+
+
+def test_static_warnings_name_while_and_flex(shared_model):
+    with open_model(shared_model("lstm_gru_text_float32")) as m:
+        assert any("WHILE" in w for w in prepass.plan(m).warnings)
+    with open_model(shared_model("flex_ops_float32")) as m:
+        assert any("FlexMatrixDeterminant" in w for w in prepass.plan(m).warnings)
+
+
+def test_metrics_on_known_values():
+    a = np.array([1.0, 0.0, 0.0])
+    assert cosine(a, np.array([0.0, 1.0, 0.0])) == 0.0
+    assert cosine(a, 3 * a) == pytest.approx(1.0)
+    assert cosine(np.zeros(3), np.zeros(3)) == 1.0
+    ref = np.ones(100)
+    assert snr_db(ref, ref + 0.1) == pytest.approx(20.0)   # signal 100, noise 1 -> 20 dB
+    e = output_error([[np.array([0.1, 0.9])], [np.array([0.8, 0.2])]],
+                     [[np.array([0.2, 0.8])], [np.array([0.4, 0.6])]])
+    assert e["top1_agreement"] == 0.5 and e["max_abs"] == pytest.approx(0.4)
+    assert e["mean_abs"] == pytest.approx((0.1 + 0.1 + 0.4 + 0.4) / 4)
+    json.dumps(e, allow_nan=False)
