@@ -47,14 +47,17 @@ class WorkerSession:
     """One job (``bench`` unless named) with one configuration in one worker process.
 
     ``model``: the already-open ``core.model.types.Model`` of ``cfg.model`` if the caller has
-    one (the GUI tab does); otherwise the session opens the file itself, once. The job's folded
+    one (the GUI tab does); otherwise the session opens the file itself, once. ``params``: the
+    job's own settings (e.g. the quantize recipe), sent as ``cfg["params"]``. The job's folded
     state reads as the session's attributes (``session.latencies_ms`` for bench)."""
 
-    def __init__(self, cfg: RunConfig, job: str = "bench", model=None):
+    def __init__(self, cfg: RunConfig, job: str = "bench", model=None,
+                 params: dict | None = None):
         cfg.validate()
         self.cfg = cfg
         self.job_name = job
         self.model = model
+        self.params = dict(params or {})   # the job's own settings (JSON), beside the RunConfig
         self.messages: queue.Queue = queue.Queue()
         self.proc: subprocess.Popen | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=60)
@@ -121,7 +124,8 @@ class WorkerSession:
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
         wcfg = {"job": self.job_name, **self.cfg.to_json(), "inputs": str(self.inputs_path),
                 "native_log": str(Path(self._tmpdir) / "native.log"),
-                "model": os.path.abspath(self.cfg.model)}  # as named, symlinks kept
+                "model": os.path.abspath(self.cfg.model),  # as named, symlinks kept
+                "params": self.params}
         if self.cfg.python_exe is None and getattr(sys, "frozen", False):
             # PyInstaller bundle: the app binary runs the worker (gui/app.py dispatches)
             cmd = [sys.executable, WORKER_FLAG]
@@ -306,9 +310,9 @@ class WorkerSession:
 
 
 def run_job(cfg: RunConfig, job: str = "bench", model=None,
-            on_message: Callable[[dict], None] | None = None) -> dict:
+            on_message: Callable[[dict], None] | None = None, params: dict | None = None) -> dict:
     """Run one job to the end in a worker; return its result."""
-    return WorkerSession(cfg, job, model).start().run_to_end(on_message)
+    return WorkerSession(cfg, job, model, params).start().run_to_end(on_message)
 
 
 def run_benchmark(cfg: RunConfig, on_message: Callable[[dict], None] | None = None,

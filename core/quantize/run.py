@@ -8,25 +8,21 @@ atomically, mode 0644, never over the input or an existing model.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from core.errors import ModelError
 from core.fileio import atomic_path
-from core.quantize import recipes
-from core.quantize.job import DEFAULT_DELEGATE, STAGES
-from core.quantize.source import source_kind, tensorflow_missing
+from core.inference.inputs import InputError
+from core.quantize import calibration, checks, prepass, recipes
+from core.quantize.source import (ConversionError, convert_to_tflite, source_kind,
+                                  tensorflow_missing)
 
-ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_DELEGATE = "xnnpack"   # what the runtime uses when nobody chooses: exit 0 needs it
 
 
 class Refused(ValueError):
@@ -115,129 +111,138 @@ def empty_report(req: QuantizeRequest) -> dict:
 
 
 class QuantizeJob:
-    """The job in a child process: ``poll()`` drains progress, ``cancel()`` kills it (the
-    quantizer has no cancel of its own), ``wait()`` blocks until it ended."""
+    """One request: the pre-pass and the samples here, the quantizer and the verification runs
+    in a worker job (``core.inference.worker.jobs.quantize``). ``poll()`` drains progress,
+    ``cancel()`` kills the worker (the quantizer has no cancel of its own), ``wait()`` runs to
+    the end; ``stage`` / ``progress`` say where it is."""
 
-    def __init__(self, req: QuantizeRequest):
+    def __init__(self, req: QuantizeRequest, model=None):
         problem = req.refusal()
         if problem:
             raise Refused(problem)
         self.req = req
         self.report = empty_report(req)
-        self.stage: str | None = None
-        self.progress = (0, len(STAGES))
+        self.stage: str | None = "prepare"
+        self.progress = (0, 1)
         self.cancelled = False
         self._tmp = tempfile.mkdtemp(prefix="litelens-quantize-")
         self._candidate = os.path.join(self._tmp, "candidate.tflite")
-        self._result: dict | None = None
-        self._error: dict | None = None
-        self._stderr: list[str] = []
-        self._lock = threading.Lock()
-        self._pending: list[dict] = []
-        cfg = {"model": str(req.model), "recipe": req.recipe_file or req.recipe,
-               "entries": req.entries(), "keep_float": req.keep_float,
-               "static": recipes.is_static(req.entries()), "calibration": req.calibration,
-               "samples": req.samples, "eval_samples": req.eval_samples,
-               "threads": req.threads, "latency_runs": req.latency_runs,
-               "candidate": self._candidate}
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
-                                         if env.get("PYTHONPATH") else "")
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "core.quantize.job"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, cwd=str(ROOT), env=env, text=True)
-        self.proc.stdin.write(json.dumps(cfg) + "\n")
-        self.proc.stdin.flush()
-        self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
-                         threading.Thread(target=self._read_stderr, daemon=True)]
-        for t in self._threads:
-            t.start()
+        self.session = None
+        self._failure: str | None = None
+        try:
+            self._prepare(model)
+        except (InputError, ModelError, ConversionError) as e:
+            self._failure = str(e)
 
-    def _read_stdout(self) -> None:
-        for line in self.proc.stdout:
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            with self._lock:
-                self._pending.append(msg)
+    def _prepare(self, model) -> None:
+        from core.inference.config import RunConfig
+        from core.inference.inputs import input_specs
+        from core.inference.session import WorkerSession
+        from core.inference.worker.jobs.quantize import save_samples
+        from core.model.reader import open_bytes
+        req, tmp = self.req, Path(self._tmp)
+        if source_kind(req.model) == "tflite":
+            self._input = Path(req.model)
+            original = self._input.read_bytes()
+        else:   # SavedModel / Keras: TensorFlow's converter makes the float model first
+            self._input = tmp / "converted.tflite"
+            original = convert_to_tflite(req.model, self._input)
+        self._before = open_bytes(original, str(req.model))
+        plan = prepass.plan(self._before)
+        float_bytes = prepass.apply(original, plan)
+        (tmp / "float.tflite").write_bytes(float_bytes)
+        self._float = open_bytes(float_bytes, "pre-passed")
+        entries = req.entries()
+        static = recipes.is_static(entries)
+        self.report["prepass"] = plan.steps()
+        if static:
+            self.report["warnings"] += plan.warnings
+        specs = input_specs(self._before)
+        evals = calibration.samples(specs, req.calibration, req.eval_samples,
+                                    seed_offset=calibration.EVAL_SEED_OFFSET)
+        save_samples(evals, tmp / "eval.npz")
+        if static:
+            save_samples(calibration.samples(specs, req.calibration, req.samples),
+                         tmp / "calibration.npz")
+        sg = self._float.subgraphs[0]
+        sig = self._float.signatures[0]
+        by_index = {ti: name for name, ti in sig.inputs.items()}
+        params = {"float_model": str(tmp / "float.tflite"), "entries": entries,
+                  "static": static, "signature_key": sig.key,
+                  "input_names": [by_index[ti] for ti in sg.inputs],
+                  "calibration": str(tmp / "calibration.npz"),
+                  "evaluation": str(tmp / "eval.npz"),
+                  "layers": [{"tensor": sg.tensors[op.outputs[0]].name, "op": op.op,
+                              "op_index": op.index} for op in sg.operators
+                             if op.outputs and op.outputs[0] >= 0],
+                  "latency_runs": req.latency_runs, "candidate": self._candidate}
+        cfg = RunConfig(model=str(self._input), threads=req.threads)
+        self.session = WorkerSession(cfg, "quantize", model, params).start()
 
-    def _read_stderr(self) -> None:
-        for line in self.proc.stderr:
-            self._stderr = (self._stderr + [line.rstrip()])[-40:]
-
-    def poll(self) -> list[dict]:
-        with self._lock:
-            msgs, self._pending = self._pending, []
+    def _note(self, msgs: list[dict]) -> list[dict]:
         for m in msgs:
-            if m.get("t") == "stage":
+            if m.get("t") == "stage" and "steps" in m:
                 self.stage = m["stage"]
                 self.progress = (int(m["step"]), int(m["steps"]))
-            elif m.get("t") == "result":
-                self._result = m
-            elif m.get("t") == "error":
-                self._error = m
         return msgs
+
+    def poll(self) -> list[dict]:
+        """Messages since the last call (never blocks)."""
+        return self._note(self.session.poll()) if self.session is not None else []
 
     @property
     def finished(self) -> bool:
-        return self.proc.poll() is not None
+        return self.session is None or self.session.finished
 
     def cancel(self) -> None:
         self.cancelled = True
-        if self.proc.poll() is None:
-            self.proc.kill()
+        if self.session is not None:
+            self.session.kill()
 
     def wait(self, on_message: Callable[[dict], None] | None = None) -> dict:
-        while True:
-            done = self.proc.poll() is not None
-            for m in self.poll():
+        while not self.finished:
+            for m in self._note(self.session.wait(0.1)):
                 if on_message:
                     on_message(m)
-            if done:
-                break
-            try:
-                self.proc.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                pass
-        for t in self._threads:
-            t.join(timeout=5)
-        for m in self.poll():
-            if on_message:
-                on_message(m)
         return self.finish()
 
     def finish(self) -> dict:
         """Fold the outcome into the report and, when verified, write the output."""
         r = self.report
         try:
-            code = self.proc.returncode
             if self.cancelled:
                 r["failure"] = "cancelled"
-            elif self._error is not None:
-                r["failure"] = self._error["message"]
-            elif code is not None and code < 0:
-                r["failure"] = (f"the quantizer/runtime crashed ({_signal_name(-code)}) during "
-                                f"stage {self.stage or 'start'}")
-            elif self._result is None:
-                tail = next((s for s in reversed(self._stderr) if s.strip()), "")
-                r["failure"] = f"the quantize job ended without a result (exit {code}) {tail}"
+            elif self._failure:
+                r["failure"] = self._failure
             else:
-                self._fold(self._result)
+                res = self.session.result()
+                r["quantizer"] = res["quantizer"]
+                if res["error"] and res["error_kind"] != "cancelled":
+                    r["failure"] = res["error"] + ("" if not r["warnings"] else
+                                                   f" ({'; '.join(r['warnings'])})")
+                elif res["result"] is None:
+                    r["failure"] = res["error"] or "the quantize job ended without a result"
+                else:
+                    self._fold(res["result"])
         finally:
             shutil.rmtree(self._tmp, ignore_errors=True)
         return r
 
     def _fold(self, m: dict) -> None:
+        from core.model.reader import open_model
         r = self.report
-        r.update(quantizer=m["quantizer"], prepass=m["prepass"], loads=m["loads"],
-                 error=m["error"], per_layer=m["per_layer"], per_layer_note=m["per_layer_note"],
-                 kept_float=m["kept_float"], warnings=m["warnings"],
-                 size_bytes={"before": m["size_before"], "after": m["size_after"]})
-        lat = m["latency_ms"]
-        r["latency_ms"] = {"before": lat["before"], "after": lat["after"],
-                           "delegate": lat["delegate"], "threads": lat["threads"]}
+        with open_model(self._candidate) as after:
+            noop = checks.nothing_quantized(self._before, after, r["recipe"])
+            if noop:
+                r["failure"] = f"nothing to quantize: {noop}"
+                return
+            r["kept_float"] = checks.kept_float(self._float, after, self.req.entries(),
+                                                self.req.keep_float,
+                                                recipes.is_static(self.req.entries()))
+        r.update(loads=m["loads"], error=m["error"], per_layer=m["per_layer"],
+                 per_layer_note=m["per_layer_note"], warnings=r["warnings"] + m["warnings"],
+                 size_bytes={"before": self._before.size_bytes, "after": m["size_after"]},
+                 latency_ms=m["latency_ms"])
         if not m["loads"][DEFAULT_DELEGATE]["ok"]:
             r["failure"] = (f"the quantized model does not load under {DEFAULT_DELEGATE}: "
                             f"{m['loads'][DEFAULT_DELEGATE]['error']}")
@@ -252,14 +257,8 @@ class QuantizeJob:
         r["output"] = str(out)
 
 
-def _signal_name(n: int) -> str:
-    try:
-        return signal.Signals(n).name
-    except ValueError:
-        return f"signal {n}"
-
-
-def quantize(req: QuantizeRequest, on_message: Callable[[dict], None] | None = None) -> dict:
+def quantize(req: QuantizeRequest, on_message: Callable[[dict], None] | None = None,
+             model=None) -> dict:
     """Run a request to the end. Raises Refused for bad input; every other outcome is in the
     report (``failure`` is None on success)."""
-    return QuantizeJob(req).wait(on_message)
+    return QuantizeJob(req, model).wait(on_message)

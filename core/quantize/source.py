@@ -4,7 +4,11 @@ extra; without it the user is told how to install it."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 INSTALL_HINT = "pip install 'LiteLens[tensorflow]'"
 
@@ -28,11 +32,29 @@ def tensorflow_missing(path: str | Path | None = None) -> str | None:
             f"installed; install the extra with `{INSTALL_HINT}` or convert it to .tflite first")
 
 
-def convert_to_tflite(path: str | Path) -> bytes:
-    """The float .tflite of a SavedModel folder or .keras/.h5 file (TFLiteConverter)."""
+class ConversionError(Exception):
+    """TensorFlow's converter failed or crashed: names the source and the converter's words."""
+
+
+def convert_to_tflite(path: str | Path, out: str | Path) -> bytes:
+    """Convert a SavedModel folder or .keras/.h5 file to a float .tflite at ``out`` with
+    TFLiteConverter, in a child process (the converter is native code that can crash)."""
+    p = subprocess.run([sys.executable, "-m", "core.quantize.source", str(path), str(out)],
+                       capture_output=True, text=True, cwd=str(ROOT))
+    if p.returncode != 0:
+        said = next((ln for ln in reversed(p.stderr.splitlines()) if ln.strip()), "")
+        raise ConversionError(f"{path}: TFLiteConverter failed (exit {p.returncode}): {said}")
+    return Path(out).read_bytes()
+
+
+def _convert(path: str, out: str) -> None:
     import tensorflow as tf
     if source_kind(path) == "savedmodel":
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(path))
+        converter = tf.lite.TFLiteConverter.from_saved_model(path)
     else:
         converter = tf.lite.TFLiteConverter.from_keras_model(tf.keras.models.load_model(path))
-    return bytes(converter.convert())
+    Path(out).write_bytes(converter.convert())
+
+
+if __name__ == "__main__":
+    _convert(sys.argv[1], sys.argv[2])

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from core.quantize.run import QuantizeJob, QuantizeRequest, Refused, quantize
+from core.quantize.run import QuantizeJob, QuantizeRequest, quantize
 from tests.conftest import ROOT
 
 TOP_KEYS = {"input", "output", "recipe", "quantizer", "prepass", "size_bytes", "loads",
@@ -167,12 +167,13 @@ def test_cancel_kills_the_job_and_writes_nothing(demo, tmp_path):
     job = QuantizeJob(QuantizeRequest(str(demo), "full_int8", samples=8,
                                       output=str(tmp_path / "c.tflite")))
     deadline = time.monotonic() + 60
-    while job.stage is None and time.monotonic() < deadline:
+    while job.stage != "calibrate" and time.monotonic() < deadline:
         job.poll()
-        time.sleep(0.01)
+        time.sleep(0.005)
+    assert job.stage == "calibrate" and job.progress[1] > 1
     job.cancel()
     r = job.wait()
-    assert r["failure"] == "cancelled" and job.proc.returncode is not None
+    assert r["failure"] == "cancelled" and job.session.proc.returncode is not None
     assert not (tmp_path / "c.tflite").exists()
 
 
@@ -220,3 +221,13 @@ def test_calibration_on_while_model_fails_cleanly(shared_model, tmp_path):
     p = litelens(str(src), "--recipe", "full_int8", "-o", str(tmp_path / "l.tflite"))
     assert p.returncode == 1 and "Traceback" not in p.stdout + p.stderr
     assert "WHILE" in p.stdout and not (tmp_path / "l.tflite").exists()
+
+
+@pytest.mark.parametrize("recipe,most", [("dynamic_int8", 0.3), ("float16", 0.55)])
+def test_float_cnn_shrinks_as_expected(shared_model, tmp_path, recipe, most):
+    src = shared_model("mobilenet_v2_224_float32")
+    r = quantize(QuantizeRequest(str(src), recipe, eval_samples=1, latency_runs=2,
+                                 output=str(tmp_path / f"{recipe}.tflite")))
+    assert r["failure"] is None and r["loads"]["xnnpack"]["ok"] and r["loads"]["builtin"]["ok"]
+    assert (tmp_path / f"{recipe}.tflite").stat().st_size <= most * src.stat().st_size
+    assert all(np.isfinite(v) for v in (r["error"]["max_abs"], r["error"]["snr_db"]))

@@ -12,7 +12,7 @@ from ai_edge_quantizer import recipe_manager
 from core.model.builder import rewrite
 from core.model.reader import open_bytes, open_model
 from core.quantize import prepass, recipes
-from core.quantize.metrics import cosine, output_error, snr_db
+from core.inference.error_metrics import cosine, output_error, snr_db
 
 
 @pytest.mark.parametrize("name", list(recipes.RECIPES))

@@ -19,6 +19,7 @@ from types import ModuleType
 JOBS = (
     "bench",            # latency, memory, outputs (+ the per-op profile)
     "tensor_details",   # the runtime's view of every tensor once the model is allocated
+    "quantize",         # ai-edge-quantizer + verification of its result (core.quantize.run)
 )
 
 
