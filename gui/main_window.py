@@ -65,6 +65,9 @@ class MainWindow(QMainWindow):
         a = QAction("&Open…", self, shortcut=QKeySequence.StandardKey.Open)
         a.triggered.connect(self.open_dialog)
         m.addAction(a)
+        a = QAction("Co&mpare Two Models…", self)
+        a.triggered.connect(self.compare_dialog)
+        m.addAction(a)
         self.recent_menu = m.addMenu("Open &Recent")
         self._rebuild_recent()
         m.addSeparator()
@@ -119,9 +122,43 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Opening {p}…")
             self.loader.load(str(p))
 
+    def compare_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Choose two models to compare", "",
+                                                MODEL_FILTER)
+        if len(paths) == 2:
+            self.open_compare(*paths)
+        elif paths:
+            self._failed(paths[0], "Choose exactly two models to compare.")
+
+    def open_compare(self, path_a: str, path_b: str, latency_ms: dict | None = None) -> None:
+        """A tab with both models side by side and their op diff (gui/quantize/compare_view)."""
+        from core.errors import ModelError
+        from core.model.reader import open_model
+        from gui.quantize.compare_view import CompareView
+        try:
+            a = open_model(path_a)
+        except ModelError as e:
+            self._failed(path_a, str(e))
+            return
+        try:
+            b = open_model(path_b)
+        except ModelError as e:
+            a.close()
+            self._failed(path_b, str(e))
+            return
+        view = CompareView(a, b, latency_ms, self)
+        if self.centralWidget() is not self.tabs:
+            self.takeCentralWidget()
+            self.setCentralWidget(self.tabs)
+        i = self.tabs.addTab(view, f"{Path(path_a).name} ⇄ {Path(path_b).name}")
+        self.tabs.setTabToolTip(i, f"{path_a}\n{path_b}")
+        self.tabs.setCurrentIndex(i)
+
     def _loaded(self, path: str, model) -> None:
         gc_guard.freeze_long_lived()
         tab = ModelTab(model, self)
+        tab.open_requested.connect(lambda p: self.open_paths([p]))
+        tab.compare_requested.connect(self.open_compare)
         if self.centralWidget() is not self.tabs:
             self.takeCentralWidget()
             self.setCentralWidget(self.tabs)
@@ -147,7 +184,7 @@ class MainWindow(QMainWindow):
             return
         tab = self.tabs.widget(index)
         self.tabs.removeTab(index)
-        if isinstance(tab, ModelTab):
+        if hasattr(tab, "close_model"):   # a ModelTab or a CompareView
             tab.close_model()
             tab.deleteLater()
             QTimer.singleShot(0, gc_guard.collect_all)  # once the tab is really gone
@@ -178,7 +215,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         self.loader.wait_all(5000)
         for tab in self.model_tabs():
-            if isinstance(tab, ModelTab):
+            if hasattr(tab, "close_model"):
                 tab.close_model()  # stop inference workers and layout threads
         wait_for_tasks()  # cancelled tasks (layouts of closed tabs) end before Qt goes
         super().closeEvent(event)

@@ -1,15 +1,7 @@
 """The quantize report in words (CLI text output; the GUI panel shows the same lines)."""
 from __future__ import annotations
 
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
-        n /= 1024
-    return str(n)
+from core import format as fmt
 
 
 def _num(v, fmt: str = ".4g") -> str:
@@ -25,14 +17,15 @@ def summary_lines(r: dict, worst: int = 5) -> list[str]:
         lines.append(f"warning: {w}")
     s = r["size_bytes"]
     if s["before"] and s["after"]:
-        lines.append(f"size {_size(s['before'])} -> {_size(s['after'])} "
+        lines.append(f"size {fmt.size(s['before'])} -> {fmt.size(s['after'])} "
                      f"({s['after'] / s['before']:.2f}x)")
     for d, v in r["loads"].items():
         lines.append(f"loads under {d}: " + ("yes" if v["ok"] else f"NO ({v['error']})"
                                             if v["error"] else "not tried"))
     lat = r["latency_ms"]
     if lat.get("before") is not None:
-        lines.append(f"latency {lat['before']:.3f} ms -> {lat['after']:.3f} ms "
+        lines.append(f"latency {fmt.duration_ms(lat['before'])} -> "
+                     f"{fmt.duration_ms(lat['after'])} "
                      f"({lat.get('delegate')}, {lat.get('threads')} thread(s), median)")
     e = r["error"]
     if e:
@@ -55,3 +48,31 @@ def summary_lines(r: dict, worst: int = 5) -> list[str]:
     if r["failure"]:
         lines.append(f"FAILED: {r['failure']}")
     return lines
+
+
+def error_overlay(report: dict, subgraph: int = 0):
+    """The per-layer error as a graph overlay: each compared op coloured by the rank of its
+    1 − cosine (output vs the float model's) in len(RAMP) equal groups, the worst fifth dark
+    red, with its cosine as a badge. By rank, not by share of the maximum: one broken layer
+    (often the last) would otherwise leave every other layer the same pale colour. Op indices
+    are the input model's."""
+    from core.analysis.overlay import RAMP, Overlay
+    rows = report.get("per_layer") or []
+    if not rows:
+        return Overlay("quantization error", "no per-layer error")
+    worst_first = sorted(rows, key=lambda r: (r["cosine"], -r["rmse"]))
+    n, steps = len(worst_first), len(RAMP)
+    colors, badges, bounds = {}, {}, {}
+    for rank, r in enumerate(worst_first):
+        step = steps - 1 - min(steps - 1, rank * steps // n)
+        key = (subgraph, r["op_index"])
+        colors[key] = RAMP[step]
+        badges[key] = f"cos {r['cosine']:.4f}"
+        lo, hi = bounds.get(step, (r["cosine"], r["cosine"]))
+        bounds[step] = (min(lo, r["cosine"]), max(hi, r["cosine"]))
+    legend = [(f"cosine {bounds[i][0]:.4f}–{bounds[i][1]:.4f}", RAMP[i])
+              for i in range(steps - 1, -1, -1) if i in bounds]
+    w = worst_first[0]
+    summary = (f"{n} layers vs float; worst: op {w['op_index']} {w['op']} cosine "
+               f"{w['cosine']:.4f}")
+    return Overlay("quantization error", summary, colors, badges, (), legend)

@@ -2,7 +2,7 @@
 right."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core import format as fmt
@@ -15,6 +15,9 @@ from gui.model.tensor_table import TensorTable
 
 
 class ModelTab(QWidget):
+    open_requested = Signal(str)                   # a model to open in a new tab
+    compare_requested = Signal(str, str, object)   # model A, model B, latency {"a", "b"}
+
     def __init__(self, model: Model, parent=None):
         super().__init__(parent)
         self.model = model
@@ -34,6 +37,10 @@ class ModelTab(QWidget):
         self._run_slot = QWidget(self)    # plots cost ~0.1-0.8 s to create)
         QVBoxLayout(self._run_slot).setContentsMargins(0, 0, 0, 0)
         self.tabs.addTab(self._run_slot, "Run")
+        self.quantize = None   # gui.quantize.panel.QuantizePanel, built on first use
+        self._quantize_slot = QWidget(self)
+        QVBoxLayout(self._quantize_slot).setContentsMargins(0, 0, 0, 0)
+        self.tabs.addTab(self._quantize_slot, "Quantize")
         self.tabs.currentChanged.connect(self._tab_changed)
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(self.info)
@@ -58,6 +65,25 @@ class ModelTab(QWidget):
     def _tab_changed(self, index: int) -> None:
         if self.tabs.widget(index) is self._run_slot:
             self.run_panel()
+        elif self.tabs.widget(index) is self._quantize_slot:
+            self.quantize_panel()
+
+    def quantize_panel(self):
+        """The Quantize panel, created on first use; its per-layer error paints this graph."""
+        if self.quantize is None:
+            from gui.quantize.panel import QuantizePanel
+            self.quantize = QuantizePanel(self.model, self._quantize_slot)
+            self.quantize.overlay_ready.connect(self.graph.view.set_overlay)
+            self.quantize.table.op_activated.connect(self._show_op_index)
+            self.quantize.open_requested.connect(self.open_requested)
+            self.quantize.compare_requested.connect(self.compare_requested)
+            self._quantize_slot.layout().addWidget(self.quantize)
+            self.quantize.show()
+        return self.quantize
+
+    def _show_op_index(self, index: int) -> None:
+        self.tabs.setCurrentWidget(self.graph)
+        self.graph.select_op(0, index)
 
     def run_panel(self) -> RunPanel:
         """The Run panel, created on first use."""
@@ -80,6 +106,8 @@ class ModelTab(QWidget):
     def close_model(self) -> None:
         if self.run is not None:
             self.run.shutdown()
+        if self.quantize is not None:
+            self.quantize.shutdown()
         if hasattr(self.graph, "shutdown"):
             self.graph.shutdown()
         self.model.close()

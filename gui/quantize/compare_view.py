@@ -1,0 +1,130 @@
+"""Two models side by side: both graphs, a summary (sizes, op counts, constant bytes by dtype,
+latency) and the op diff table (added / removed / changed type or dtype) from
+``core.analysis.compare``. Choosing a row selects that op in both graphs, so they stay aligned by
+op."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QHBoxLayout, QHeaderView, QLabel,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from core import format as fmt
+from core.analysis.compare import compare_models
+from core.model.types import Model
+
+STATUS_COLORS = {"added": "#cfe8cf", "removed": "#f6c1b8", "changed": "#fff0b3", "same": None}
+COLUMNS = ("status", "A op", "A dtype", "A weights", "B op", "B dtype", "B weights", "tensor")
+
+
+def summary_rows(diff: dict) -> list[tuple[str, str, str]]:
+    """(what, A, B) lines of the summary table."""
+    a, b = diff["a"], diff["b"]
+    rows = [("file", Path(a["path"]).name, Path(b["path"]).name),
+            ("size", fmt.size(a["size_bytes"]), fmt.size(b["size_bytes"])),
+            ("ops", f"{a['ops']:,}", f"{b['ops']:,}"),
+            ("tensors", f"{a['tensors']:,}", f"{b['tensors']:,}")]
+    for dt in sorted(set(a["constant_bytes"]) | set(b["constant_bytes"])):
+        rows.append((f"{dt} constants", fmt.size(a["constant_bytes"].get(dt, 0)),
+                     fmt.size(b["constant_bytes"].get(dt, 0))))
+    lat = diff.get("latency_ms") or {}
+    if lat.get("a") is not None and lat.get("b") is not None:
+        rows.append(("latency (median)", fmt.duration_ms(lat["a"]), fmt.duration_ms(lat["b"])))
+    c = diff["counts"]
+    rows.append(("ops diff", f"{c['removed']} removed", f"{c['added']} added, "
+                                                       f"{c['changed']} changed, "
+                                                       f"{c['same']} same"))
+    return rows
+
+
+class CompareView(QWidget):
+    def __init__(self, a: Model, b: Model, latency_ms: dict | None = None, parent=None,
+                 graphs: bool = True):
+        super().__init__(parent)
+        self.a, self.b = a, b
+        self.diff = compare_models(a, b, latency_ms)
+        self.summary = QTableWidget(0, 3, self)
+        self.summary.setHorizontalHeaderLabels(("", "A", "B"))
+        self.summary.verticalHeader().setVisible(False)
+        self.summary.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        for i, row in enumerate(summary_rows(self.diff)):
+            self.summary.insertRow(i)
+            for c, text in enumerate(row):
+                self.summary.setItem(i, c, QTableWidgetItem(text))
+        self.summary.resizeColumnsToContents()
+        self.summary.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.only_diffs = QCheckBox("only differences", self)
+        self.only_diffs.setChecked(True)
+        self.only_diffs.toggled.connect(self._fill)
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1,
+                                                           QHeaderView.ResizeMode.Stretch)
+        self.table.currentCellChanged.connect(lambda r, *_: self._select(r))
+        self.rows: list[dict] = []
+        self.graph_a = self.graph_b = None
+        split = QSplitter(Qt.Orientation.Vertical, self)
+        if graphs:
+            from gui.graph.panel import GraphPanel
+            pair = QSplitter(Qt.Orientation.Horizontal, self)
+            self.graph_a, self.graph_b = GraphPanel(a, self), GraphPanel(b, self)
+            for g, m, tag in ((self.graph_a, a, "A"), (self.graph_b, b, "B")):
+                box = QWidget(self)
+                bl = QVBoxLayout(box)
+                bl.setContentsMargins(0, 0, 0, 0)
+                bl.addWidget(QLabel(f"<b>{tag}</b>: {Path(m.path).name}", box))
+                bl.addWidget(g, 1)
+                pair.addWidget(box)
+            split.addWidget(pair)
+        lower = QWidget(self)
+        ll = QHBoxLayout(lower)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.addWidget(self.summary, 2)
+        right = QVBoxLayout()
+        right.addWidget(self.only_diffs)
+        right.addWidget(self.table, 1)
+        ll.addLayout(right, 5)
+        split.addWidget(lower)
+        split.setSizes([520, 320])
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(split)
+        self._fill()
+
+    def _fill(self) -> None:
+        only = self.only_diffs.isChecked()
+        self.rows = [r for r in self.diff["ops"] if not only or r["status"] != "same"]
+        self.table.setRowCount(len(self.rows))
+        for i, r in enumerate(self.rows):
+            a, b = r["a"] or {}, r["b"] or {}
+            cells = (r["status"], f"{a.get('index', '')} {a.get('op', '')}".strip(),
+                     a.get("dtype", ""), ", ".join(a.get("weights", [])),
+                     f"{b.get('index', '')} {b.get('op', '')}".strip(), b.get("dtype", ""),
+                     ", ".join(b.get("weights", [])), (a or b).get("tensor", ""))
+            color = STATUS_COLORS[r["status"]]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if color:
+                    item.setBackground(QColor(color))
+                self.table.setItem(i, c, item)
+        self.table.resizeColumnsToContents()
+
+    def _select(self, row: int) -> None:
+        if not (0 <= row < len(self.rows)) or self.graph_a is None:
+            return
+        r = self.rows[row]
+        for side, graph in ((r["a"], self.graph_a), (r["b"], self.graph_b)):
+            if side:
+                graph.select_op(side["subgraph"], side["index"])
+
+    def close_model(self) -> None:
+        for g in (self.graph_a, self.graph_b):
+            if g is not None:
+                g.shutdown()
+        self.a.close()
+        self.b.close()

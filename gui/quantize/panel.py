@@ -1,0 +1,275 @@
+"""The Quantize panel: one button per recipe, options, progress with Cancel, and the verified
+before/after report with the per-layer error table and a "keep the worst N ops float" re-run.
+
+Thin over ``core.quantize.run``: a ``QuantizeJob`` (pre-pass and samples here, the quantizer and
+the verification runs in a worker process) runs on the one task runner; the report is the same
+JSON the CLI prints. The panel paints nothing itself on the graph: it emits the core error
+``Overlay`` and the paths for the tab/main window to open.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
+                               QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtCore import Qt
+
+from core.model.types import Model
+from core.quantize import recipes
+from core.quantize.recipes import RECIPES
+from core.quantize.report import error_overlay, summary_lines
+from core.quantize.run import QuantizeJob, QuantizeRequest, Refused
+from gui.quantize.layer_table import LayerErrorTable
+from gui.tasks import TaskRunner, TaskState
+
+POLL_S = 0.05
+
+
+def _run_job(req: QuantizeRequest, model: Model | None, state: TaskState) -> dict:
+    """The task: prepare, run the worker job, report progress by stage, cancel on request."""
+    state.set_progress(0.0, "prepare: pre-pass and samples")
+    job = QuantizeJob(req, model)
+    while not job.finished:
+        if state.is_interrupt_requested():
+            job.cancel()
+        job.poll()
+        step, steps = job.progress
+        state.set_progress((step + 0.5) / max(1, steps), f"{job.stage} ({step + 1}/{steps})")
+        time.sleep(POLL_S)
+    return job.finish()
+
+
+class QuantizePanel(QWidget):
+    quantized = Signal(dict)           # the report, after a run that wrote a file
+    finished = Signal(dict)            # every report (failures too)
+    open_requested = Signal(str)       # open the quantized model in a new tab
+    compare_requested = Signal(str, str, object)   # input, output, latency {"a", "b"}
+    overlay_ready = Signal(object)     # core Overlay of the per-layer error
+
+    def __init__(self, model: Model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.report: dict | None = None
+        self._last: QuantizeRequest | None = None
+        self.runner = TaskRunner(self, name="quantize")
+        self.runner.progress.connect(self._progress)
+        self.runner.done.connect(self._done)
+        self.runner.failed.connect(self._failed)
+        self.runner.cancelled.connect(self._cancelled)
+
+        self.recipe_buttons: dict[str, QPushButton] = {}
+        grid = QGridLayout()
+        for i, (name, r) in enumerate(RECIPES.items()):
+            b = QPushButton(r.title, self)
+            b.setObjectName(f"recipe:{name}")
+            b.setToolTip(r.expect + (" (calibrated)" if r.static else ""))
+            b.clicked.connect(lambda _=False, n=name: self.start(n))
+            grid.addWidget(b, i // 3, i % 3)
+            self.recipe_buttons[name] = b
+
+        self.calibration = QComboBox(self)
+        self.calibration.setEditable(True)
+        self.calibration.addItem("random")
+        self.calibration.setToolTip("random in each input's range, a folder of images, or a "
+                                    ".npy/.npz file")
+        browse_dir = QPushButton("Folder…", self)
+        browse_dir.clicked.connect(self._browse_folder)
+        browse_file = QPushButton("File…", self)
+        browse_file.clicked.connect(self._browse_file)
+        cal_row = QHBoxLayout()
+        cal_row.addWidget(self.calibration, 1)
+        cal_row.addWidget(browse_dir)
+        cal_row.addWidget(browse_file)
+        self.samples = QSpinBox(self, minimum=1, maximum=10_000, value=8)
+        self.eval_samples = QSpinBox(self, minimum=1, maximum=1000, value=4)
+        self.keep_float = QLineEdit(self)
+        self.keep_float.setPlaceholderText("regex of op output names to keep float "
+                                           "(e.g. ^head/)")
+        self.float_io = QCheckBox("keep model inputs/outputs float (static recipes)", self)
+        self.output = QLineEdit(self)
+        self.output.setPlaceholderText("default: NAME.<recipe>.tflite beside the model")
+        self.recipe_file = QLineEdit(self)
+        self.recipe_file.setPlaceholderText("optional: an edited recipe (JSON) instead")
+        save_recipe = QPushButton("Save recipe as JSON…", self)
+        save_recipe.clicked.connect(self._save_recipe)
+        rf_row = QHBoxLayout()
+        rf_row.addWidget(self.recipe_file, 1)
+        rf_row.addWidget(save_recipe)
+        form = QFormLayout()
+        form.addRow("Calibration", cal_row)
+        form.addRow("Samples", self.samples)
+        form.addRow("Evaluation inputs", self.eval_samples)
+        form.addRow("Keep float", self.keep_float)
+        form.addRow("", self.float_io)
+        form.addRow("Output", self.output)
+        form.addRow("Recipe file", rf_row)
+
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("idle")
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        prog_row = QHBoxLayout()
+        prog_row.addWidget(self.progress, 1)
+        prog_row.addWidget(self.cancel_button)
+
+        self.summary = QPlainTextEdit(self)
+        self.summary.setReadOnly(True)
+        self.summary.setPlaceholderText("Choose a recipe: the result is verified (loads, error "
+                                        "vs float, latency, per-layer error) before it is "
+                                        "written.")
+        self.table = LayerErrorTable(self)
+        self.keep_n = QSpinBox(self, minimum=1, maximum=10_000, value=3)
+        self.keep_n.valueChanged.connect(self.table.highlight)
+        self.rerun_button = QPushButton("Keep these ops float and re-run", self)
+        self.rerun_button.setEnabled(False)
+        self.rerun_button.clicked.connect(self.rerun_keeping_worst)
+        self.open_button = QPushButton("Open result in a new tab", self)
+        self.open_button.setEnabled(False)
+        self.open_button.clicked.connect(
+            lambda: self.report and self.open_requested.emit(self.report["output"]))
+        self.compare_button = QPushButton("Compare with the original", self)
+        self.compare_button.setEnabled(False)
+        self.compare_button.clicked.connect(self._compare)
+        act = QHBoxLayout()
+        act.addWidget(QLabel("Worst", self))
+        act.addWidget(self.keep_n)
+        act.addWidget(self.rerun_button)
+        act.addStretch(1)
+        act.addWidget(self.open_button)
+        act.addWidget(self.compare_button)
+
+        top = QWidget(self)
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addLayout(grid)
+        tl.addLayout(form)
+        tl.addLayout(prog_row)
+        bottom = QSplitter(Qt.Orientation.Vertical, self)
+        bottom.addWidget(self.summary)
+        table_box = QWidget(self)
+        bl = QVBoxLayout(table_box)
+        bl.setContentsMargins(0, 0, 0, 0)
+        bl.addLayout(act)
+        bl.addWidget(self.table)
+        bottom.addWidget(table_box)
+        bottom.setSizes([220, 400])
+        lay = QVBoxLayout(self)
+        lay.addWidget(top)
+        lay.addWidget(bottom, 1)
+
+    # -- options --
+    def _browse_folder(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Calibration images")
+        if d:
+            self.calibration.setCurrentText(d)
+
+    def _browse_file(self) -> None:
+        f, _ = QFileDialog.getOpenFileName(self, "Calibration data", "",
+                                           "NumPy (*.npy *.npz);;All files (*)")
+        if f:
+            self.calibration.setCurrentText(f)
+
+    def _save_recipe(self) -> None:
+        f, _ = QFileDialog.getSaveFileName(self, "Save recipe", "recipe.json", "JSON (*.json)")
+        if f:
+            recipes.save_recipe(f, recipes.aeq_recipe(self._current_recipe(), self._keep(),
+                                                      self.float_io.isChecked()))
+
+    def _current_recipe(self) -> str:
+        return self._last.recipe if self._last else "dynamic_int8"
+
+    def _keep(self) -> list[str]:
+        rx = self.keep_float.text().strip()
+        return [rx] if rx else []
+
+    def request(self, recipe: str, keep_float: list[str] | None = None) -> QuantizeRequest:
+        return QuantizeRequest(
+            self.model.path, recipe, self.calibration.currentText().strip() or "random",
+            self.samples.value(), self._keep() if keep_float is None else keep_float,
+            self.float_io.isChecked(), self.output.text().strip() or None,
+            self.recipe_file.text().strip() or None, self.eval_samples.value())
+
+    # -- running --
+    def start(self, recipe: str, keep_float: list[str] | None = None) -> None:
+        req = self.request(recipe, keep_float)
+        problem = req.refusal()
+        if problem:
+            self._show_failure(problem)
+            return
+        self._last = req
+        self._set_busy(True)
+        self.summary.setPlainText(f"Quantizing with {recipe}…")
+        self.runner.start(lambda state: _run_job(req, self.model, state))
+
+    def rerun_keeping_worst(self) -> None:
+        """Re-run the last recipe with the worst N layers of the report kept float."""
+        if not self.report or not self._last:
+            return
+        names = [r["tensor"] for r in self.report["per_layer"][:self.keep_n.value()]]
+        keep = list(self._last.keep_float) + [recipes.keep_float_regex(names)]
+        self.start(self._last.recipe, keep)
+
+    def cancel(self) -> None:
+        self.runner.cancel()
+
+    def _set_busy(self, busy: bool) -> None:
+        for b in self.recipe_buttons.values():
+            b.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+        if busy:
+            for b in (self.rerun_button, self.open_button, self.compare_button):
+                b.setEnabled(False)
+            self.progress.setValue(0)
+
+    def _progress(self, fraction: float, text: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(text)
+
+    def _done(self, report: dict) -> None:
+        self._set_busy(False)
+        self.report = report
+        self.progress.setValue(1000)
+        self.progress.setFormat("done" if not report["failure"] else "failed")
+        self.summary.setPlainText("\n".join(summary_lines(report)))
+        self.table.set_rows(report["per_layer"], self.keep_n.value())
+        ok = report["output"] is not None
+        self.rerun_button.setEnabled(bool(report["per_layer"]))
+        self.open_button.setEnabled(ok)
+        self.compare_button.setEnabled(ok)
+        if report["per_layer"]:
+            self.overlay_ready.emit(error_overlay(report))
+        if ok:
+            self.quantized.emit(report)
+        self.finished.emit(report)
+
+    def _compare(self) -> None:
+        r = self.report
+        if r and r["output"]:
+            lat = r["latency_ms"]
+            self.compare_requested.emit(r["input"], r["output"],
+                                        {"a": lat.get("before"), "b": lat.get("after")})
+
+    def _failed(self, exc: Exception) -> None:
+        self._set_busy(False)
+        self._show_failure(str(exc) if isinstance(exc, Refused) else
+                           f"{type(exc).__name__}: {exc}")
+
+    def _cancelled(self) -> None:
+        self._set_busy(False)
+        self.progress.setFormat("cancelled")
+        self.summary.setPlainText("Cancelled: nothing was written.")
+        self.finished.emit({"failure": "cancelled", "output": None})
+
+    def _show_failure(self, message: str) -> None:
+        self.progress.setFormat("failed")
+        self.summary.setPlainText(f"FAILED: {message}")
+        self.finished.emit({"failure": message, "output": None})
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()

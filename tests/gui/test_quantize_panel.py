@@ -1,0 +1,101 @@
+"""The Quantize panel and the compare view, offscreen with the real quantizer and runtime."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from core.analysis.compare import compare_models  # noqa: E402
+from core.model.reader import open_model  # noqa: E402
+from core.model.samples import demo_model  # noqa: E402
+
+
+@pytest.fixture
+def demo_tab(qtbot, tmp_path):
+    from gui.model.model_tab import ModelTab
+    path = demo_model().save(tmp_path / "demo.tflite")
+    tab = ModelTab(open_model(path))
+    qtbot.addWidget(tab)
+    tab.resize(1300, 850)
+    tab.show()
+    yield tab
+    tab.close_model()
+
+
+def test_recipe_button_runs_verifies_and_paints_error(demo_tab, qtbot, tmp_path):
+    panel = demo_tab.quantize_panel()
+    with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
+        panel.recipe_buttons["full_int8"].click()
+        assert panel.cancel_button.isEnabled()
+    report = sig.args[0]
+    assert report["failure"] is None
+    assert report["output"] == str(tmp_path / "demo.full_int8.tflite")
+    assert (tmp_path / "demo.full_int8.tflite").is_file()
+    # the table shows the report's rows, worst first, and the graph has the error overlay
+    assert panel.table.rowCount() == len(report["per_layer"]) > 0
+    assert panel.table.item(0, 4).text() == f"{report['per_layer'][0]['cosine']:.5f}"
+    overlay = {o.name: o for o in demo_tab.graph.view.overlays()}["quantization error"]
+    worst = report["per_layer"][0]["op_index"]
+    assert overlay.colors[(0, worst)] == "#9d0208"
+    assert "FAILED" not in panel.summary.toPlainText()
+    # "keep these N ops float": one click re-runs with the worst 2 kept float
+    panel.keep_n.setValue(2)
+    names = [r["tensor"] for r in report["per_layer"][:2]]
+    with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
+        panel.rerun_button.click()
+    again = sig.args[0]
+    assert again["failure"] is None
+    assert again["output"] == str(tmp_path / "demo.full_int8.2.tflite")
+    kept = {k["tensor"]: k["reason"] for k in again["kept_float"]}
+    assert all("kept float as asked" in kept[n] for n in names)
+
+
+def test_cancel_button(demo_tab, qtbot, tmp_path):
+    panel = demo_tab.quantize_panel()
+    panel.output.setText(str(tmp_path / "never.tflite"))
+    seen = []
+    panel.runner.progress.connect(lambda f, text: seen.append(text))
+    with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
+        panel.recipe_buttons["int16x8"].click()
+        qtbot.waitUntil(lambda: bool(seen), timeout=60_000)
+        panel.cancel_button.click()
+    assert sig.args[0]["failure"] == "cancelled"
+    assert not (tmp_path / "never.tflite").exists()
+    assert all(b.isEnabled() for b in panel.recipe_buttons.values())
+
+
+def test_refused_output_is_shown_not_raised(demo_tab, qtbot):
+    panel = demo_tab.quantize_panel()
+    panel.output.setText(demo_tab.model.path)
+    with qtbot.waitSignal(panel.finished, timeout=10_000) as sig:
+        panel.recipe_buttons["dynamic_int8"].click()
+    assert "the output is the input model" in sig.args[0]["failure"]
+    assert "FAILED" in panel.summary.toPlainText()
+
+
+def test_compare_view_diff_and_aligned_selection(qtbot, tmp_path):
+    from core.quantize.run import QuantizeRequest, quantize
+    from gui.quantize.compare_view import CompareView
+    src = demo_model().save(tmp_path / "demo.tflite")
+    r = quantize(QuantizeRequest(str(src), "weight_only_int8", eval_samples=1))
+    a, b = open_model(src), open_model(r["output"])
+    diff = compare_models(a, b)
+    # weight-only int8 inserts one DEQUANTIZE per quantized weight, nothing else is removed
+    added = [row for row in diff["ops"] if row["status"] == "added"]
+    assert added and all(row["b"]["op"] == "DEQUANTIZE" for row in added)
+    assert diff["counts"]["removed"] == 0
+    assert b.op_count == a.op_count + len(added)
+    view = CompareView(a, b, {"a": 1.0, "b": 2.0})
+    qtbot.addWidget(view)
+    view.resize(1400, 900)
+    view.show()
+    assert view.table.rowCount() == sum(1 for row in diff["ops"] if row["status"] != "same")
+    view.only_diffs.setChecked(False)
+    assert view.table.rowCount() == len(diff["ops"])
+    qtbot.waitUntil(lambda: view.graph_a.view.lay is not None and
+                    view.graph_b.view.lay is not None, timeout=30_000)
+    row = next(i for i, r in enumerate(view.rows) if r["a"] and r["b"])
+    view.table.setCurrentCell(row, 0)
+    assert view.graph_a.view.sel_node == view.rows[row]["a"]["index"]
+    assert view.graph_b.view.sel_node == view.rows[row]["b"]["index"]
+    view.close_model()
