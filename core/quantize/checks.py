@@ -52,12 +52,13 @@ def nothing_quantized(before, after, recipe: str) -> str | None:
     return f"{recipe} applies to none of this model's ops ({', '.join(ops)})"
 
 
-def kept_float(before, after, entries: list[dict], keep_float: list[str], static: bool) \
-        -> list[dict]:
+def kept_float(before, after, entries: list[dict], static: bool) -> list[dict]:
     """Ops of ``before`` (subgraph 0) the recipe could have quantized but that are float in
-    ``after``, each with the reason: asked by the user, or the quantizer's own check."""
+    ``after``, each with the reason: asked (a no_quantize entry of the recipe, e.g. from
+    --keep-float), or the quantizer's own check."""
     from ai_edge_quantizer import algorithm_manager, qtyping
     base = [e for e in entries if e.get("algorithm_key") != "no_quantize"]
+    asked = [e for e in entries if e.get("algorithm_key") == "no_quantize"]
     after_dtypes = {t.name: t.dtype for t in after.subgraphs[0].tensors}
     sg = before.subgraphs[0]
     known = {o.value for o in qtyping.TFLOperationName}
@@ -76,8 +77,10 @@ def kept_float(before, after, entries: list[dict], keep_float: list[str], static
         elif not weights or all(after_dtypes.get(w.name, "float32") != "float32"
                                 for w in weights):
             continue
-        if any(re.search(rx, scope) for rx in keep_float):
-            reason = "kept float as asked (--keep-float)"
+        keep = next((e["regex"] for e in asked if e.get("operation") in ("*", op.op)
+                     and re.search(e["regex"], scope)), None)
+        if keep is not None:
+            reason = f"kept float as asked (no_quantize for {keep!r})"
         elif op.op not in known:
             reason = f"the quantizer does not know {op.op}"
         else:

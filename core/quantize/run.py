@@ -236,9 +236,9 @@ class QuantizeJob:
             if noop:
                 r["failure"] = f"nothing to quantize: {noop}"
                 return
-            r["kept_float"] = checks.kept_float(self._float, after, self.req.entries(),
-                                                self.req.keep_float,
-                                                recipes.is_static(self.req.entries()))
+            entries = self.req.entries()
+            r["kept_float"] = checks.kept_float(self._float, after, entries,
+                                                recipes.is_static(entries))
         r.update(loads=m["loads"], error=m["error"], per_layer=m["per_layer"],
                  per_layer_note=m["per_layer_note"], warnings=r["warnings"] + m["warnings"],
                  size_bytes={"before": self._before.size_bytes, "after": m["size_after"]},

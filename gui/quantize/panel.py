@@ -9,13 +9,11 @@ JSON the CLI prints. The panel paints nothing itself on the graph: it emits the 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout,
                                QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
                                QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
-from PySide6.QtCore import Qt
 
 from core.model.types import Model
 from core.quantize import recipes

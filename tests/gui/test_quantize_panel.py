@@ -99,3 +99,27 @@ def test_compare_view_diff_and_aligned_selection(qtbot, tmp_path):
     assert view.graph_a.view.sel_node == view.rows[row]["a"]["index"]
     assert view.graph_b.view.sel_node == view.rows[row]["b"]["index"]
     view.close_model()
+
+
+def test_main_window_opens_result_and_compare_tab(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+    from gui.main_window import MainWindow
+    from gui.quantize.compare_view import CompareView
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    src = demo_model().save(tmp_path / "demo.tflite")
+    w.open_paths([str(src)])
+    qtbot.waitUntil(lambda: w.tabs.count() == 1, timeout=30_000)
+    panel = w.tabs.widget(0).quantize_panel()
+    with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
+        panel.recipe_buttons["float16"].click()
+    out = sig.args[0]["output"]
+    assert out and panel.open_button.isEnabled() and panel.compare_button.isEnabled()
+    panel.open_button.click()
+    qtbot.waitUntil(lambda: w.tabs.count() == 2, timeout=30_000)
+    assert w.tabs.tabToolTip(1) == out
+    panel.compare_button.click()
+    assert w.tabs.count() == 3 and isinstance(w.tabs.widget(2), CompareView)
+    assert w.tabs.widget(2).diff["counts"]["changed"] > 0
+    for i in reversed(range(w.tabs.count())):
+        w.close_tab(i)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -110,7 +109,6 @@ def test_refusals_exit_2(demo, tmp_path):
 
 
 def test_source_model_without_tensorflow(tmp_path):
-    pytest.importorskip  # noqa: B018 - the check below is about the message when TF is absent
     import importlib.util
     if importlib.util.find_spec("tensorflow") is not None:
         pytest.skip("TensorFlow is installed here: the not-installed message cannot show")
