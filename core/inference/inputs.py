@@ -68,11 +68,13 @@ def dynamic_inputs(model) -> list[tuple[str, list[int]]]:
             if any(d < 0 for d in sg.tensors[i].shape_signature)]
 
 
-def input_specs(model, shapes: dict[str, Sequence[int]] | None = None) -> list[InputSpec]:
-    """The inputs of subgraph 0 of a ``core.model.Model``; ``shapes`` overrides by name."""
+def input_specs(model, shapes: dict[str, Sequence[int]] | None = None,
+                subgraph: int = 0) -> list[InputSpec]:
+    """The inputs of a subgraph (0: the main one) of a ``core.model.Model``; ``shapes``
+    overrides by name. Metadata (normalization) describes subgraph 0 only."""
     from core.model.metadata import model_metadata
     meta = model_metadata(model)
-    sg = model.subgraphs[0]
+    sg = model.subgraphs[subgraph]
     names = [sg.tensors[i].name for i in sg.inputs]
     unknown = sorted(set(shapes or {}) - set(names))
     if unknown:
@@ -97,7 +99,7 @@ def input_specs(model, shapes: dict[str, Sequence[int]] | None = None) -> list[I
         q = t.quantization
         scale = float(q.scale[0]) if q and len(q.scale) == 1 else None
         zp = int(q.zero_point[0]) if q and len(q.zero_point) == 1 else None
-        mi = meta.inputs[k] if k < len(meta.inputs) else None
+        mi = meta.inputs[k] if k < len(meta.inputs) and subgraph == 0 else None
         specs.append(InputSpec(t.name, shape, sig, t.dtype, scale, zp,
                                mi.mean if mi else None, mi.std if mi else None))
     return specs

@@ -161,16 +161,20 @@ class QuantizeJob:
         evals = calibration.samples(specs, req.calibration, req.eval_samples,
                                     seed_offset=calibration.EVAL_SEED_OFFSET)
         save_samples(evals, tmp / "eval.npz")
-        if static:
-            save_samples(calibration.samples(specs, req.calibration, req.samples),
-                         tmp / "calibration.npz")
+        signatures = []
+        if static:   # every signature is calibrated: the quantizer checks each has its ranges
+            for k, sig in enumerate(self._float.signatures):
+                sg = self._float.subgraphs[sig.subgraph]
+                by_index = {ti: name for name, ti in sig.inputs.items()}
+                path = tmp / f"calibration{k}.npz"
+                save_samples(calibration.samples(
+                    input_specs(self._float, subgraph=sig.subgraph), req.calibration,
+                    req.samples), path)
+                signatures.append({"key": sig.key, "calibration": str(path),
+                                   "input_names": [by_index[ti] for ti in sg.inputs]})
         sg = self._float.subgraphs[0]
-        sig = self._float.signatures[0]
-        by_index = {ti: name for name, ti in sig.inputs.items()}
         params = {"float_model": str(tmp / "float.tflite"), "entries": entries,
-                  "static": static, "signature_key": sig.key,
-                  "input_names": [by_index[ti] for ti in sg.inputs],
-                  "calibration": str(tmp / "calibration.npz"),
+                  "static": static, "signatures": signatures,
                   "evaluation": str(tmp / "eval.npz"),
                   "layers": [{"tensor": sg.tensors[op.outputs[0]].name, "op": op.op,
                               "op_index": op.index} for op in sg.operators
@@ -246,6 +250,9 @@ class QuantizeJob:
         if not m["loads"][DEFAULT_DELEGATE]["ok"]:
             r["failure"] = (f"the quantized model does not load under {DEFAULT_DELEGATE}: "
                             f"{m['loads'][DEFAULT_DELEGATE]['error']}")
+            before = m["input_loads"][DEFAULT_DELEGATE]
+            if not before["ok"]:
+                r["failure"] += f" (the input model does not load here either: {before['error']})"
             return
         out = self.req.output_path()
         try:

@@ -8,8 +8,9 @@ delegate and threads), per_layer (every op output both models keep). The parent
 ``quantized`` message and the quantized bytes at ``params["candidate"]``.
 
 ``params``: float_model (pre-passed input), entries (the quantizer's recipe), static,
-signature_key, input_names, calibration / evaluation (.npz of samples ``s{k}_in{i}``), layers
-([{tensor, op, op_index}] of the float model's subgraph 0), latency_runs, candidate.
+signatures ([{key, input_names, calibration}] for static recipes), evaluation (samples for
+subgraph 0; sample files are .npz with arrays ``s{k}_in{i}``), layers ([{tensor, op, op_index}]
+of the float model's subgraph 0), latency_runs, candidate.
 """
 from __future__ import annotations
 
@@ -64,9 +65,11 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     calib = None
     if p["static"]:
         stage("calibrate")
-        data = [dict(zip(p["input_names"], s)) for s in load_samples(p["calibration"])]
+        data = {sig["key"]: [dict(zip(sig["input_names"], s))
+                             for s in load_samples(sig["calibration"])]
+                for sig in p["signatures"]}
         try:
-            calib = q.calibrate({p["signature_key"]: data})
+            calib = q.calibrate(data)
         except Exception as e:  # noqa: BLE001 - the quantizer raises anything; the user reads it
             raise WorkerError("calibrate", f"calibration failed: {_words(e)}") from None
     stage("quantize")
@@ -80,17 +83,14 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     stage("load")
     threads = int(cfg.get("threads", 1))
     evals = load_samples(p["evaluation"])
-    loads, runs, refs = {}, {}, {}
+    loads, input_loads, runs, refs = {}, {}, {}, {}
     for d in DELEGATES:
-        try:
-            runs[d] = _Runner(quant, d, threads, evals[0])
-            loads[d] = {"ok": True, "error": None}
-        except WorkerError as e:
-            loads[d] = {"ok": False, "error": str(e)}
-        try:
-            refs[d] = _Runner(original, d, threads, evals[0])
-        except WorkerError:
-            pass   # the input itself does not load this way: nothing to compare under d
+        for content, ok, status in ((quant, runs, loads), (original, refs, input_loads)):
+            try:
+                ok[d] = _Runner(content, d, threads, evals[0])
+                status[d] = {"ok": True, "error": None}
+            except WorkerError as e:
+                status[d] = {"ok": False, "error": str(e)}
 
     stage("evaluate")
     from core.inference.error_metrics import output_error
@@ -122,7 +122,7 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
                                  "builtin" if loads["builtin"]["ok"] else "xnnpack", p["layers"])
     except WorkerError as e:
         note = str(e)
-    ch.send("quantized", loads=loads, error=error, warnings=warnings, latency_ms=latency,
+    ch.send("quantized", loads=loads, input_loads=input_loads, error=error, warnings=warnings, latency_ms=latency,
             per_layer=per_layer, per_layer_note=note, size_after=len(quant))
     ch.send("done", stopped=stop.is_set())
 
