@@ -90,11 +90,14 @@ class QuantizePanel(QWidget):
         self.output = QLineEdit(self)
         self.output.setPlaceholderText("default: NAME.<recipe>.tflite beside the model")
         self.recipe_file = QLineEdit(self)
-        self.recipe_file.setPlaceholderText("optional: an edited recipe (JSON) instead")
-        save_recipe = QPushButton("Save recipe as JSON…", self)
+        self.recipe_file.setPlaceholderText("an edited recipe (JSON, ai-edge-quantizer's format)")
+        save_recipe = QPushButton("Save last recipe as JSON…", self)
         save_recipe.clicked.connect(self._save_recipe)
+        self.run_file_button = QPushButton("Run recipe file", self)
+        self.run_file_button.clicked.connect(self.start_recipe_file)
         rf_row = QHBoxLayout()
         rf_row.addWidget(self.recipe_file, 1)
+        rf_row.addWidget(self.run_file_button)
         rf_row.addWidget(save_recipe)
         form = QFormLayout()
         form.addRow("Calibration", cal_row)
@@ -174,28 +177,37 @@ class QuantizePanel(QWidget):
             self.calibration.setCurrentText(f)
 
     def _save_recipe(self) -> None:
-        f, _ = QFileDialog.getSaveFileName(self, "Save recipe", "recipe.json", "JSON (*.json)")
+        """The last run's recipe (or dynamic int8) with its options, to edit and run again."""
+        req = self._last or self.request("dynamic_int8")
+        f, _ = QFileDialog.getSaveFileName(self, "Save recipe", f"{req.recipe}.json",
+                                           "JSON (*.json)")
         if f:
-            recipes.save_recipe(f, recipes.aeq_recipe(self._current_recipe(), self._keep(),
-                                                      self.float_io.isChecked()))
-
-    def _current_recipe(self) -> str:
-        return self._last.recipe if self._last else "dynamic_int8"
+            recipes.save_recipe(f, req.entries())
+            self.recipe_file.setText(f)
 
     def _keep(self) -> list[str]:
         rx = self.keep_float.text().strip()
         return [rx] if rx else []
 
-    def request(self, recipe: str, keep_float: list[str] | None = None) -> QuantizeRequest:
+    def request(self, recipe: str, keep_float: list[str] | None = None,
+                recipe_file: str | None = None) -> QuantizeRequest:
         return QuantizeRequest(
             self.model.path, recipe, self.calibration.currentText().strip() or "random",
             self.samples.value(), self._keep() if keep_float is None else keep_float,
             self.float_io.isChecked(), self.output.text().strip() or None,
-            self.recipe_file.text().strip() or None, self.eval_samples.value())
+            recipe_file, self.eval_samples.value())
 
     # -- running --
-    def start(self, recipe: str, keep_float: list[str] | None = None) -> None:
-        req = self.request(recipe, keep_float)
+    def start_recipe_file(self) -> None:
+        path = self.recipe_file.text().strip()
+        if not path:
+            self._show_failure("choose an edited recipe file (JSON) first")
+            return
+        self.start("dynamic_int8", recipe_file=path)
+
+    def start(self, recipe: str, keep_float: list[str] | None = None,
+              recipe_file: str | None = None) -> None:
+        req = self.request(recipe, keep_float, recipe_file)
         problem = req.refusal()
         if problem:
             self._show_failure(problem)
@@ -211,13 +223,13 @@ class QuantizePanel(QWidget):
             return
         names = [r["tensor"] for r in self.report["per_layer"][:self.keep_n.value()]]
         keep = list(self._last.keep_float) + [recipes.keep_float_regex(names)]
-        self.start(self._last.recipe, keep)
+        self.start(self._last.recipe, keep, self._last.recipe_file)
 
     def cancel(self) -> None:
         self.runner.cancel()
 
     def _set_busy(self, busy: bool) -> None:
-        for b in self.recipe_buttons.values():
+        for b in [*self.recipe_buttons.values(), self.run_file_button]:
             b.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
         if busy:

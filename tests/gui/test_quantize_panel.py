@@ -123,3 +123,18 @@ def test_main_window_opens_result_and_compare_tab(qtbot, tmp_path):
     assert w.tabs.widget(2).diff["counts"]["changed"] > 0
     for i in reversed(range(w.tabs.count())):
         w.close_tab(i)
+
+
+def test_run_an_edited_recipe_file(demo_tab, qtbot, tmp_path):
+    from core.quantize import recipes
+    path = recipes.save_recipe(tmp_path / "mine.json",
+                               recipes.aeq_recipe("weight_only_int8", keep_float=["^head/"]))
+    panel = demo_tab.quantize_panel()
+    panel.recipe_file.setText(str(path))
+    with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
+        panel.run_file_button.click()
+    r = sig.args[0]
+    assert r["failure"] is None and r["recipe"] == str(path)
+    assert r["output"] == str(tmp_path / "demo.mine.tflite")
+    assert any(k["tensor"].startswith("head/") and "kept float as asked" in k["reason"]
+               for k in r["kept_float"])
