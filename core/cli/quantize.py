@@ -34,6 +34,8 @@ def add_parser(subparsers) -> None:
     q.add_argument("-o", "--output", help="output path (default MODEL.<recipe>.tflite beside "
                                           "the input; never the input itself)")
     q.add_argument("--threads", type=int, default=1, help="threads for latency (default 1)")
+    q.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="stop a quantizer or runtime that hangs after this many seconds")
     q.add_argument("--json", action="store_true", help="one JSON object on stdout")
     q.set_defaults(func=_quantize)
 
@@ -42,7 +44,7 @@ def _quantize(args: argparse.Namespace) -> int:
     from core.quantize.run import QuantizeRequest, Refused, quantize
     req = QuantizeRequest(args.model, args.recipe, args.calibration, args.samples,
                           list(args.keep_float), args.float_io, args.output, args.recipe_file,
-                          args.eval_samples, max(1, args.threads))
+                          args.eval_samples, max(1, args.threads), timeout_s=args.timeout)
     progress = None if args.json else _progress_printer()
     try:
         report = quantize(req, progress)

@@ -42,6 +42,7 @@ class QuantizeRequest:
     eval_samples: int = 4
     threads: int = 1
     latency_runs: int = 10
+    timeout_s: float | None = None    # kill the worker (a hung quantizer/runtime) after this
 
     def entries(self) -> list[dict]:
         if self.recipe_file:
@@ -106,7 +107,8 @@ def empty_report(req: QuantizeRequest) -> dict:
     return {"input": str(req.model), "output": None, "recipe": req.recipe_file or req.recipe,
             "quantizer": None, "prepass": [], "size_bytes": {"before": None, "after": None},
             "loads": {d: {"ok": False, "error": None} for d in ("xnnpack", "builtin")},
-            "latency_ms": {"before": None, "after": None}, "error": None, "per_layer": [],
+            "latency_ms": {"before": None, "after": None, "delegate": None, "threads": req.threads},
+            "error": None, "per_layer": [],
             "per_layer_note": None, "kept_float": [], "warnings": [], "failure": None}
 
 
@@ -180,7 +182,7 @@ class QuantizeJob:
                               "op_index": op.index} for op in sg.operators
                              if op.outputs and op.outputs[0] >= 0],
                   "latency_runs": req.latency_runs, "candidate": self._candidate}
-        cfg = RunConfig(model=str(self._input), threads=req.threads)
+        cfg = RunConfig(model=str(self._input), threads=req.threads, timeout_s=req.timeout_s)
         self.session = WorkerSession(cfg, "quantize", model, params).start()
 
     def _note(self, msgs: list[dict]) -> list[dict]:

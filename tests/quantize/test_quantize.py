@@ -3,6 +3,7 @@ ai-edge-litert computes on the written file, the input never touched."""
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import stat
 import subprocess
@@ -239,3 +240,24 @@ def test_static_int8_on_multi_signature_and_token_models(shared_model, tmp_path,
                                  eval_samples=2, output=str(tmp_path / "q.tflite")))
     assert r["failure"] is None, r["failure"]
     assert r["loads"]["xnnpack"]["ok"] and r["error"]["cosine"] > 0.9
+
+
+def test_crashed_worker_is_attributed_and_nothing_written(demo, tmp_path):
+    import signal
+    job = QuantizeJob(QuantizeRequest(str(demo), "dynamic_int8", latency_runs=10_000_000,
+                                      output=str(tmp_path / "x.tflite")))
+    deadline = time.monotonic() + 60
+    while job.stage != "latency" and time.monotonic() < deadline:
+        job.poll()
+        time.sleep(0.005)
+    os.kill(job.session.pid, signal.SIGSEGV)
+    r = job.wait()
+    assert "crashed while timing both models" in r["failure"] and "SIGSEGV" in r["failure"]
+    assert not (tmp_path / "x.tflite").exists()
+
+
+def test_timeout_stops_a_job_that_runs_too_long(demo, tmp_path):
+    r = quantize(QuantizeRequest(str(demo), "dynamic_int8", latency_runs=10_000_000,
+                                 timeout_s=3, output=str(tmp_path / "t.tflite")))
+    assert "timed out after 3 s while timing both models" in r["failure"]
+    assert not (tmp_path / "t.tflite").exists()
