@@ -162,14 +162,18 @@ def test_calibration_from_npz_stack(demo, tmp_path):
     assert "wrong.npz" in r["failure"] and not (tmp_path / "never.tflite").exists()
 
 
+def _wait_for_stage(job: QuantizeJob, stage: str) -> None:
+    deadline = time.monotonic() + 60
+    while job.stage != stage and time.monotonic() < deadline:
+        job.poll()
+        time.sleep(0.005)
+    assert job.stage == stage and job.progress[1] > 1
+
+
 def test_cancel_kills_the_job_and_writes_nothing(demo, tmp_path):
     job = QuantizeJob(QuantizeRequest(str(demo), "full_int8", samples=8,
                                       output=str(tmp_path / "c.tflite")))
-    deadline = time.monotonic() + 60
-    while job.stage != "calibrate" and time.monotonic() < deadline:
-        job.poll()
-        time.sleep(0.005)
-    assert job.stage == "calibrate" and job.progress[1] > 1
+    _wait_for_stage(job, "calibrate")
     job.cancel()
     r = job.wait()
     assert r["failure"] == "cancelled" and job.session.proc.returncode is not None
@@ -246,10 +250,7 @@ def test_crashed_worker_is_attributed_and_nothing_written(demo, tmp_path):
     import signal
     job = QuantizeJob(QuantizeRequest(str(demo), "dynamic_int8", latency_runs=10_000_000,
                                       output=str(tmp_path / "x.tflite")))
-    deadline = time.monotonic() + 60
-    while job.stage != "latency" and time.monotonic() < deadline:
-        job.poll()
-        time.sleep(0.005)
+    _wait_for_stage(job, "latency")
     os.kill(job.session.pid, signal.SIGSEGV)
     r = job.wait()
     assert "crashed while timing both models" in r["failure"] and "SIGSEGV" in r["failure"]
