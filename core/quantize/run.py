@@ -173,7 +173,8 @@ class QuantizeJob:
                     input_specs(self._float, subgraph=sig.subgraph), req.calibration,
                     req.samples), path)
                 signatures.append({"key": sig.key, "calibration": str(path),
-                                   "input_names": [by_index[ti] for ti in sg.inputs]})
+                                   "input_names": [by_index.get(ti, sg.tensors[ti].name)
+                                                   for ti in sg.inputs]})
         sg = self._float.subgraphs[0]
         params = {"float_model": str(tmp / "float.tflite"), "entries": entries,
                   "static": static, "signatures": signatures,
