@@ -1,0 +1,201 @@
+"""Op support per delegate for a whole model: which ops each delegate takes, why not, the
+partitions it forms, the share of ops and MACs it gets, and the blockers worth removing.
+
+``analyze(model)`` returns the JSON the CLI prints under ``"support"`` and the GUI shows."""
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable
+
+from core.analysis.support import partition as part
+from core.analysis.support.common import Reason
+from core.analysis.support.compute import subgraph_compute
+from core.analysis.support.graph import SubgraphView
+from core.errors import ModelError
+from core.model.types import Model
+from core.resources import resource_path
+
+DELEGATES: tuple[str, ...] = ("xnnpack", "gpu", "nnapi", "edgetpu", "hexagon", "coreml")
+MAX_BLOCKER_TRIALS = 12          # exact "what if this op were supported" re-partitions per graph
+
+
+@lru_cache(maxsize=None)
+def delegate_facts(name: str) -> dict[str, Any]:
+    """The delegate's table (resources/ops/delegates/<name>.json)."""
+    if name not in DELEGATES:
+        raise ValueError(f"unknown delegate {name!r} (one of {', '.join(DELEGATES)})")
+    with open(resource_path(f"ops/delegates/{name}.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _rules(name: str) -> Callable[[SubgraphView, dict, dict], list[Reason]]:
+    return importlib.import_module(f"core.analysis.support.{name}").evaluate
+
+
+def default_options(name: str) -> dict[str, Any]:
+    return {k: v["default"] for k, v in delegate_facts(name)["options"].items()}
+
+
+def parse_options(pairs: list[str], delegates: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``K=V`` strings -> per-delegate options; a key applies to every chosen delegate that has it
+    and must exist in at least one. Values: true/false, integers, or text."""
+    out: dict[str, dict[str, Any]] = {d: {} for d in delegates}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"option {pair!r} is not K=V")
+        owners = [d for d in delegates if key in delegate_facts(d)["options"]]
+        if not owners:
+            known = sorted({k for d in delegates for k in delegate_facts(d)["options"]})
+            raise ValueError(f"unknown option {key!r} for {', '.join(delegates)} "
+                             f"(known: {', '.join(known)})")
+        for d in owners:
+            out[d][key] = _coerce(raw.strip(), delegate_facts(d)["options"][key]["default"], key)
+    return out
+
+
+def _coerce(raw: str, default: Any, key: str) -> Any:
+    if isinstance(default, bool):
+        low = raw.lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"option {key} wants true/false, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"option {key} wants an integer, got {raw!r}") from None
+    return raw
+
+
+@dataclass
+class SubgraphSupport:
+    index: int
+    reasons: list[Reason]
+    partitions: list[list[int]]
+    macs: list[int]
+    blockers: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        where = {i: p for p, ops in enumerate(self.partitions) for i in ops}
+        delegated = len(where)
+        total_macs = sum(self.macs)
+        dmacs = sum(self.macs[i] for i in where)
+        n = len(self.reasons)
+        return {
+            "index": self.index,
+            "partitions": len(self.partitions),
+            "delegated_ops": delegated,
+            "total_ops": n,
+            "delegated_ops_share": round(delegated / n, 6) if n else 0.0,
+            "delegated_macs_share": round(dmacs / total_macs, 6) if total_macs else
+            (round(delegated / n, 6) if n else 0.0),
+            "partition_ops": self.partitions,
+            "blockers": self.blockers,
+            "ops": [{"index": i, "supported": r is None, "reason": r,
+                     "partition": where.get(i)} for i, r in enumerate(self.reasons)],
+        }
+
+
+def _partitions(kind: str, deps, supported: list[bool], opts: dict[str, Any]) -> list[list[int]]:
+    if kind == "prefix":
+        return part.prefix(supported)
+    parts = part.partition(deps, supported)
+    if kind == "helper" or opts.get("max_delegated_partitions", 0) > 0 or \
+            opts.get("min_nodes_per_partition", 0) > 1:
+        chosen = part.select(parts, int(opts.get("max_delegated_partitions", 0)),
+                             int(opts.get("min_nodes_per_partition", 0)))
+        if len(chosen) != len(parts):
+            keep = set().union(*chosen) if chosen else set()
+            parts = part.partition(deps, [i in keep for i in range(len(supported))])
+    return parts
+
+
+def _blockers(kind, deps, reasons, parts, opts, view: SubgraphView) -> list[dict[str, Any]]:
+    """Unsupported ops ranked by how many partitions fewer (and ops more) the delegate would
+    have if that op alone were supported. Tried exactly on the ops next to delegated ones."""
+    delegated = {i for p in parts for i in p}
+    if not delegated:
+        return []
+    near: list[tuple[int, int]] = []
+    for i, r in enumerate(reasons):
+        if r is None:
+            continue
+        touch = sum(1 for p in deps[i] if p in delegated)
+        touch += sum(1 for t in view.ops[i].outputs if t >= 0
+                     for c in view.consumers(t) if c in delegated)
+        if touch:
+            near.append((-touch, i))
+    near.sort()
+    supported = [r is None for r in reasons]
+    out = []
+    for _, i in near[:MAX_BLOCKER_TRIALS]:
+        supported[i] = True
+        trial = _partitions(kind, deps, supported, opts)
+        supported[i] = False
+        gained = sum(map(len, trial)) - len(delegated)
+        saved = len(parts) - len(trial)
+        if saved > 0 or gained > 1:
+            op = view.ops[i]
+            out.append({"op": i, "label": op.label, "reason": reasons[i],
+                        "partitions_saved": saved, "ops_gained": gained})
+    out.sort(key=lambda b: (-b["partitions_saved"], -b["ops_gained"], b["op"]))
+    return out
+
+
+def analyze_delegate(model: Model, name: str, options: dict[str, Any] | None = None,
+                     views: list[SubgraphView] | None = None,
+                     macs: list[list[int]] | None = None) -> dict[str, Any]:
+    facts = delegate_facts(name)
+    opts = default_options(name)
+    opts.update(options or {})
+    views = views or [SubgraphView(model, sg) for sg in model.subgraphs]
+    macs = macs or [[c.macs for c in subgraph_compute(v.subgraph)] for v in views]
+    evaluate = _rules(name)
+    kind = facts.get("partitioning", "graph")
+    subgraphs = []
+    for view, sg_macs in zip(views, macs):
+        reasons = evaluate(view, opts, facts)
+        deps = part.dependencies(view)
+        parts = _partitions(kind, deps, [r is None for r in reasons], opts)
+        blockers = _blockers(kind, deps, reasons, parts, opts, view)
+        subgraphs.append(SubgraphSupport(view.subgraph.index, reasons, parts, sg_macs, blockers))
+    return {"title": facts["title"],
+            "runtime_reference": f"{facts['source']} @ {facts['source_commit']}; "
+                                 f"{facts['runtime']}",
+            "options": opts,
+            "control_flow": facts.get("control_flow"),
+            "subgraphs": [s.to_json() for s in subgraphs]}
+
+
+def analyze(model: Model, delegates: tuple[str, ...] = DELEGATES,
+            options: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """{"<delegate>": {...}} for each delegate (the report's ``support`` key)."""
+    options = options or {}
+    views = [SubgraphView(model, sg) for sg in model.subgraphs]
+    macs = [[c.macs for c in subgraph_compute(v.subgraph)] for v in views]
+    try:
+        return {d: analyze_delegate(model, d, options.get(d), views, macs) for d in delegates}
+    except (IndexError, KeyError) as e:   # a tensor index past the table, a missing input
+        raise ModelError(f"{model.path}: cannot check delegate support: malformed graph ({e})") \
+            from e
+
+
+def summary_line(name: str, result: dict[str, Any], subgraph: int = 0) -> str:
+    """'GPU: 61/65 ops, 3 partitions; first blocker: op 12 CAST (input 0 is int64)'."""
+    sg = result["subgraphs"][subgraph]
+    text = (f"{result['title']}: {sg['delegated_ops']}/{sg['total_ops']} ops, "
+            f"{sg['partitions']} partition{'s' if sg['partitions'] != 1 else ''}")
+    if sg["blockers"]:
+        b = sg["blockers"][0]
+        text += f"; first blocker: op {b['op']} {b['label']} ({b['reason']})"
+    elif sg["delegated_ops"] < sg["total_ops"]:
+        first = next(o for o in sg["ops"] if o["partition"] is None)
+        text += f"; first CPU op: {first['index']} ({first['reason'] or 'not in a kept partition'})"
+    return text

@@ -1,0 +1,95 @@
+"""Estimated compute per op from shapes and options: multiply-accumulates (MACs), FLOPs and bytes
+moved (inputs read + outputs written). Dynamic dimensions count as their stored size (usually 1).
+
+Conventions (stated, since tools differ): a MAC is one multiply plus one add, FLOPs = 2 x MACs for
+the matrix ops; elementwise, pooling and reduction ops count one FLOP per element touched and no
+MACs; data movement ops (reshape, transpose, concat, ...) count neither."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from core.model.types import Operator, Subgraph
+
+_ELEMENTWISE = frozenset({
+    "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "POW", "FLOOR_DIV",
+    "FLOOR_MOD", "ABS", "NEG", "EXP", "LOG", "SQRT", "RSQRT", "SQUARE", "SIN", "COS", "TANH",
+    "LOGISTIC", "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LEAKY_RELU", "PRELU", "ELU",
+    "HARD_SWISH", "GELU", "SOFTMAX", "LOG_SOFTMAX", "QUANTIZE", "DEQUANTIZE", "CEIL", "FLOOR",
+    "ROUND", "SELECT", "SELECT_V2", "LESS", "GREATER", "EQUAL", "NOT_EQUAL", "LESS_EQUAL",
+    "GREATER_EQUAL", "CAST", "L2_NORMALIZATION", "SIGN"})
+_REDUCE = frozenset({"MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY",
+                     "REDUCE_ALL", "ARG_MAX", "ARG_MIN"})
+_POOL = frozenset({"AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"})
+
+
+@dataclass(frozen=True)
+class Compute:
+    macs: int
+    flops: int
+    bytes: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"macs": self.macs, "flops": self.flops, "bytes": self.bytes}
+
+
+def _n(shape) -> int:
+    return math.prod(max(d, 0) for d in shape) if shape else 1
+
+
+def op_macs(op: Operator, sg: Subgraph) -> int:
+    ts = sg.tensors
+    name = op.custom_code if op.op == "CUSTOM" else op.op
+    try:
+        if name in ("CONV_2D", "CONV_3D"):
+            w = ts[op.inputs[1]].shape         # [Cout, (D,) KH, KW, Cin/groups]
+            return _n(ts[op.outputs[0]].shape) * _n(w[1:])
+        if name == "DEPTHWISE_CONV_2D":
+            w = ts[op.inputs[1]].shape         # [1, KH, KW, Cout]
+            return _n(ts[op.outputs[0]].shape) * w[1] * w[2]
+        if name == "FULLY_CONNECTED":
+            w = ts[op.inputs[1]].shape         # [Cout, Cin]
+            return _n(ts[op.outputs[0]].shape) * w[-1]
+        if name == "BATCH_MATMUL":
+            a = ts[op.inputs[0]].shape
+            k = a[-2] if op.options.get("adj_x") else a[-1]
+            return _n(ts[op.outputs[0]].shape) * k
+        if name == "TRANSPOSE_CONV":
+            w = ts[op.inputs[1]].shape         # [Cout, KH, KW, Cin]
+            return _n(ts[op.inputs[2]].shape) * w[0] * w[1] * w[2]
+        if name == "Convolution2DTransposeBias":
+            w = ts[op.inputs[1]].shape
+            return _n(ts[op.inputs[0]].shape) * w[0] * w[1] * w[2]
+    except IndexError:   # malformed shapes: no estimate rather than a crash
+        return 0
+    return 0
+
+
+def op_compute(op: Operator, sg: Subgraph) -> Compute:
+    ts = sg.tensors
+    moved = sum(ts[t].bytes for t in op.inputs if t >= 0) + \
+        sum(ts[t].bytes for t in op.outputs if t >= 0)
+    macs = op_macs(op, sg)
+    if macs:
+        return Compute(macs, 2 * macs, moved)
+    if op.op in _ELEMENTWISE:
+        flops = _n(ts[op.outputs[0]].shape) if op.outputs else 0
+    elif op.op in _REDUCE:
+        flops = _n(ts[op.inputs[0]].shape)
+    elif op.op in _POOL:
+        o = op.options
+        flops = _n(ts[op.outputs[0]].shape) * o.get("filter_width", 1) * o.get("filter_height", 1)
+    else:
+        flops = 0
+    return Compute(0, flops, moved)
+
+
+def subgraph_compute(sg: Subgraph) -> list[Compute]:
+    return [op_compute(op, sg) for op in sg.operators]
+
+
+def human_count(n: float) -> str:
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.3g}{unit}"
+    return f"{n:.0f}"

@@ -1,0 +1,73 @@
+"""What every delegate's rules ask about a subgraph, computed once: producers, consumers, tensor
+type classes. Shared by the six rule modules so each op is looked at as little as possible."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from core.model.types import Model, Operator, Subgraph, Tensor
+
+FLOAT = frozenset({"float32", "float16"})
+
+
+@dataclass
+class SubgraphView:
+    model: Model
+    subgraph: Subgraph
+    _producer: dict[int, int] = field(default_factory=dict)
+    _consumers: dict[int, list[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        prod, cons = self._producer, self._consumers
+        for op in self.subgraph.operators:
+            for t in op.outputs:
+                if t >= 0:
+                    prod[t] = op.index
+            for t in op.inputs:
+                if t >= 0:
+                    cons.setdefault(t, []).append(op.index)
+
+    @property
+    def ops(self) -> list[Operator]:
+        return self.subgraph.operators
+
+    @property
+    def tensors(self) -> list[Tensor]:
+        return self.subgraph.tensors
+
+    def producer(self, tensor: int) -> int | None:
+        return self._producer.get(tensor)
+
+    def consumers(self, tensor: int) -> list[int]:
+        return self._consumers.get(tensor, [])
+
+    @cached_property
+    def op_inputs(self) -> list[list[int]]:
+        """Each op's real (non-omitted) input tensors, for the partitioner."""
+        return [[t for t in op.inputs if t >= 0] for op in self.ops]
+
+    def tensor(self, index: int) -> Tensor | None:
+        return self.tensors[index] if index >= 0 else None
+
+
+def per_tensor_quant(t: Tensor) -> bool:
+    """Affine quantization with one scale (and one zero point): what 8-bit activations need."""
+    q = t.quantization
+    return bool(q and len(q.scale) == 1 and len(q.zero_point) <= 1
+                and q.quantized_dimension == 0)
+
+
+def scale(t: Tensor) -> float | None:
+    q = t.quantization
+    return q.scale[0] if q and q.scale else None
+
+
+def zero_point(t: Tensor) -> int:
+    q = t.quantization
+    return q.zero_point[0] if q and q.zero_point else 0
+
+
+def is_static(t: Tensor) -> bool:
+    """Constant data in the file (the runtime's kTfLiteMmapRo)."""
+    return t.constant
+

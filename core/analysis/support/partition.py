@@ -1,0 +1,81 @@
+"""Delegate partitions the way the runtime forms them (tflite/graph_info.cc,
+``PartitionGraphIntoIndependentNodeSubsets`` with greedy clustering, the interpreter's default).
+
+The runtime sweeps the execution plan again and again: a new subset takes the type (delegated or
+CPU) of the first ready node, then keeps absorbing every node of that type whose inputs are ready,
+until none is left; then the next subset starts. Ops with side effects (control flow, resource
+tensors) are chained by control edges. Here the same fixed point is reached with one ready-heap per
+type, O(n log n) instead of sweeps."""
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+
+from core.analysis.support.graph import SubgraphView
+
+SIDE_EFFECT_OPS = frozenset({"IF", "WHILE", "CALL_ONCE"})
+
+
+def dependencies(view: SubgraphView) -> list[list[int]]:
+    """Per op, the ops it must wait for: producers of its inputs plus the previous side-effect op."""
+    deps: list[list[int]] = []
+    last_side_effect = -1
+    tensors = view.tensors
+    for op, ins in zip(view.ops, view.op_inputs):
+        d = [p for p in map(view.producer, ins) if p is not None]
+        side = op.op in SIDE_EFFECT_OPS or any(
+            tensors[t].dtype == "resource" for t in (*ins, *op.outputs) if t >= 0)
+        if side:
+            if last_side_effect >= 0:
+                d.append(last_side_effect)
+            last_side_effect = op.index
+        deps.append(d)
+    return deps
+
+
+def partition(deps: Sequence[Sequence[int]], delegated: Sequence[bool]) -> list[list[int]]:
+    """The delegated subsets (lists of op indices), in the order the runtime creates them."""
+    n = len(deps)
+    pending = [len(d) for d in deps]
+    waiters: list[list[int]] = [[] for _ in range(n)]
+    for i, d in enumerate(deps):
+        for p in d:
+            waiters[p].append(i)
+    ready: tuple[list[int], list[int]] = ([], [])
+    for i in range(n):
+        if not pending[i]:
+            ready[bool(delegated[i])].append(i)   # ascending: already heaps
+    out: list[list[int]] = []
+    while ready[0] or ready[1]:
+        if not ready[0]:
+            kind = 1
+        elif not ready[1]:
+            kind = 0
+        else:
+            kind = 1 if ready[1][0] < ready[0][0] else 0
+        heap, subset = ready[kind], []
+        while heap:
+            i = heapq.heappop(heap)
+            subset.append(i)
+            for w in waiters[i]:
+                pending[w] -= 1
+                if not pending[w]:
+                    heapq.heappush(ready[bool(delegated[w])], w)
+        if kind:
+            out.append(sorted(subset))
+    return out
+
+
+def select(parts: list[list[int]], max_partitions: int, min_nodes: int) -> list[list[int]]:
+    """GraphPartitionHelper::GetFirstNLargestPartitions: the N largest with >= min_nodes ops
+    (N <= 0: all of them)."""
+    keep = [p for p in parts if len(p) >= max(1, min_nodes)]
+    if max_partitions > 0 and len(keep) > max_partitions:
+        keep = sorted(keep, key=len, reverse=True)[:max_partitions]
+    return keep
+
+
+def prefix(delegated: Sequence[bool]) -> list[list[int]]:
+    """Edge TPU: the compiler maps ops in order and stops at the first one it cannot map."""
+    first = next((i for i, d in enumerate(delegated) if not d), len(delegated))
+    return [list(range(first))] if first else []
