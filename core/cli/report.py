@@ -16,10 +16,13 @@ def add_parser(subparsers) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     from core.analysis.report import model_report, summary_text
+    from core.analysis.support.analyze import analyze
     from core.model.reader import open_model
     with open_model(args.model) as model:
         if args.json:
-            json.dump(model_report(model), sys.stdout, indent=None if args.compact else 1)
+            report = model_report(model)
+            report["support"] = analyze(model)
+            json.dump(report, sys.stdout, indent=None if args.compact else 1, allow_nan=False)
             sys.stdout.write("\n")
         else:
             print(summary_text(model))

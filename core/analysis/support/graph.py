@@ -71,3 +71,27 @@ def is_static(t: Tensor) -> bool:
     """Constant data in the file (the runtime's kTfLiteMmapRo)."""
     return t.constant
 
+
+def folded_dequantize(view: SubgraphView) -> set[int]:
+    """Outputs of DEQUANTIZE ops over constant fp16 (or int8) weights: the delegate folds them."""
+    out = set()
+    for op in view.ops:
+        if op.op == "DEQUANTIZE" and len(op.inputs) == 1 and op.inputs[0] >= 0:
+            t = view.tensors[op.inputs[0]]
+            if t.constant and t.dtype in ("float16", "int8"):
+                out.update(x for x in op.outputs if x >= 0)
+    return out
+
+
+def claim_dequantize(view: SubgraphView, reasons: list[str | None], fp16: set[int]) -> list[str | None]:
+    """FP16GraphPartitionHelper: a DEQUANTIZE of fp16 weights goes with its consumers, and stays
+    on the CPU when any consumer does."""
+    for op in view.ops:
+        if op.op != "DEQUANTIZE" or not set(op.outputs) <= fp16:
+            continue
+        for t in op.outputs:
+            for c in view.consumers(t):
+                if reasons[c] is not None:
+                    reasons[op.index] = f"feeds op {c} ({view.ops[c].label}), which stays on the CPU"
+                    break
+    return reasons

@@ -76,6 +76,10 @@ def select(parts: list[list[int]], max_partitions: int, min_nodes: int) -> list[
 
 
 def prefix(delegated: Sequence[bool]) -> list[list[int]]:
-    """Edge TPU: the compiler maps ops in order and stops at the first one it cannot map."""
-    first = next((i for i, d in enumerate(delegated) if not d), len(delegated))
-    return [list(range(first))] if first else []
+    """Edge TPU: one segment, from the first op the compiler maps to the first it cannot after
+    that (it cannot partition more than once)."""
+    start = next((i for i, d in enumerate(delegated) if d), None)
+    if start is None:
+        return []
+    end = next((i for i in range(start, len(delegated)) if not delegated[i]), len(delegated))
+    return [list(range(start, end))]

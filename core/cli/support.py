@@ -1,0 +1,93 @@
+"""``litelens support MODEL``: which ops each delegate takes, why not, and the partitions."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_parser(subparsers) -> None:
+    from core.analysis.support.analyze import DELEGATES
+    s = subparsers.add_parser("support", help="op support per delegate (XNNPACK, GPU, NNAPI, "
+                                              "Edge TPU, Hexagon, Core ML) with reasons")
+    s.add_argument("model", help="path to a .tflite file")
+    s.add_argument("--delegate", action="append", choices=DELEGATES, metavar="D",
+                   help=f"only this delegate (repeatable; one of {', '.join(DELEGATES)})")
+    s.add_argument("--option", action="append", default=[], metavar="K=V",
+                   help="delegate option, e.g. android_sdk_version=29, qs8=false, "
+                        "max_delegated_partitions=2")
+    s.add_argument("--verify", action="store_true",
+                   help="load the model with the real XNNPACK delegate and compare")
+    s.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    s.add_argument("--subgraph", type=int, default=0, help="subgraph for the table (default 0)")
+    s.set_defaults(func=_support)
+
+
+def _support(args: argparse.Namespace) -> int:
+    from core.analysis.support.analyze import DELEGATES, analyze, parse_options
+    from core.model.reader import open_model
+    delegates = tuple(args.delegate) if args.delegate else DELEGATES
+    try:
+        options = parse_options(args.option, delegates)
+    except ValueError as e:
+        print(f"litelens: error: {e}", file=sys.stderr)
+        return 2
+    with open_model(args.model) as model:
+        if not 0 <= args.subgraph < len(model.subgraphs):
+            print(f"litelens: error: {args.model}: no subgraph {args.subgraph} "
+                  f"(the model has {len(model.subgraphs)})", file=sys.stderr)
+            return 2
+        result = analyze(model, delegates, options)
+        labels = [op.label for op in model.subgraphs[args.subgraph].operators]
+    if args.verify:
+        from core.analysis.support.runtime import compare, runtime_placement
+        if "xnnpack" not in result:
+            print("litelens: error: --verify checks XNNPACK; add --delegate xnnpack",
+                  file=sys.stderr)
+            return 2
+        result["xnnpack"]["verified"] = compare(result["xnnpack"],
+                                                runtime_placement(args.model))
+    if args.json:
+        json.dump({"model": args.model, "support": result}, sys.stdout, indent=1,
+                  allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        print(support_text(result, labels, args.subgraph))
+    return 0
+
+
+def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
+    """The readable table: one row per op, one column per delegate, then summaries."""
+    from core.analysis.support.analyze import summary_line
+    from core.analysis.support.runtime import verdict_line
+    names = list(result)
+    short = {"xnnpack": "XNNPACK", "gpu": "GPU", "nnapi": "NNAPI", "edgetpu": "EdgeTPU",
+             "hexagon": "Hexagon", "coreml": "CoreML"}
+    width = max([len(x) for x in labels] + [8])
+    head = f"{'#':>4}  {'op':<{width}}  " + "  ".join(f"{short.get(n, n):<8}" for n in names)
+    lines = [head, "-" * len(head)]
+    ops = {n: result[n]["subgraphs"][subgraph]["ops"] for n in names}
+    for i, label in enumerate(labels):
+        cells = []
+        for n in names:
+            o = ops[n][i]
+            mark = ("✓" if o["partition"] is not None else "✓ cpu") if o["supported"] else "✗"
+            cells.append(f"{mark:<8}")
+        lines.append(f"{i:>4}  {label:<{width}}  " + "  ".join(cells))
+    lines.append("")
+    for n in names:
+        lines.append(summary_line(n, result[n], subgraph))
+        if "verified" in result[n]:
+            lines.append("  " + verdict_line(result[n]["verified"]))
+            for d in result[n]["verified"]["disagree"]:
+                lines.append(f"    op {d['index']}: predicted "
+                             f"{'delegated' if d['predicted'] else 'CPU'}, runtime "
+                             f"{'delegated' if d['runtime'] else 'CPU'}")
+    unsupported = [(n, o) for n in names for o in ops[n] if not o["supported"]]
+    if unsupported:
+        lines.append("")
+        lines.append("why not:")
+        for n, o in unsupported:
+            lines.append(f"  {short.get(n, n):<8} op {o['index']:>4} {labels[o['index']]}: "
+                         f"{o['reason']}")
+    return "\n".join(lines)
