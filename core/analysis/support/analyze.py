@@ -162,7 +162,7 @@ def analyze_delegate(model: Model, name: str, options: dict[str, Any] | None = N
     subgraphs = []
     for view, sg_macs in zip(views, macs):
         reasons = evaluate(view, opts, facts)
-        deps = part.dependencies(view)
+        deps = view.deps
         parts = _partitions(kind, deps, [r is None for r in reasons], opts)
         blockers = _blockers(kind, deps, reasons, parts, opts, view)
         subgraphs.append(SubgraphSupport(view.subgraph.index, reasons, parts, sg_macs, blockers))
@@ -183,7 +183,7 @@ def analyze(model: Model, delegates: tuple[str, ...] = DELEGATES,
     try:
         return {d: analyze_delegate(model, d, options.get(d), views, macs) for d in delegates}
     except (IndexError, KeyError) as e:   # a tensor index past the table, a missing input
-        raise ModelError(f"{model.path}: cannot check delegate support: malformed graph ({e})") \
+        raise ModelError(model.path, f"cannot check delegate support: malformed graph ({e})") \
             from e
 
 

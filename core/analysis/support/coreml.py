@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from core.analysis.support.common import Reason
-from core.analysis.support.graph import SubgraphView, claim_dequantize, folded_dequantize
+from core.analysis.support.graph import SubgraphView, claim_dequantize
 from core.analysis.support.table import op_reason
 from core.model.types import Operator
 
@@ -110,18 +110,15 @@ CHECKS = {"binary": _binary, "concatenation": _concatenation, "conv": _conv,
 
 
 def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) -> list[Reason]:
-    fp16 = folded_dequantize(view)
-    out: list[Reason] = []
-    for op in view.ops:
+    fp16 = view.folded
+
+    def reason(op: Operator) -> Reason:
         if op.op == "DEQUANTIZE" and set(op.outputs) <= fp16:
-            out.append(None)     # claimed; settled below by its consumers
-            continue
+            return None          # claimed; settled by its consumers in claim_dequantize
         first = 2 if op.op == "TRANSPOSE_CONV" else 0
         x = view.tensors[op.inputs[first]] if len(op.inputs) > first and \
             op.inputs[first] >= 0 else None
         if op.op in facts["ops"] and x is not None and x.dtype != "float32":
-            out.append(f"input {first} is {x.dtype} (float32 models only)")
-            continue
-        out.append(op_reason(view, op, facts, opts, CHECKS, "{op} is not a Core ML op", fp16))
-    return claim_dequantize(view, out, fp16)
-
+            return f"input {first} is {x.dtype} (float32 models only)"
+        return op_reason(view, op, facts, opts, CHECKS, "{op} is not a Core ML op", fp16)
+    return claim_dequantize(view, view.per_key(reason), fp16)

@@ -24,11 +24,8 @@ CHECKS = {"fully_connected": _fully_connected}
 
 def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) -> list[Reason]:
     inner = facts["max_inner_dims"]
-    out: list[Reason] = []
-    for op in view.ops:
-        r = _tensor_reason(view, op, inner)
-        out.append(r or op_reason(view, op, facts, opts, CHECKS, "{op} is not an Edge TPU op"))
-    return out
+    return view.per_key(lambda op: _tensor_reason(view, op, inner) or op_reason(
+        view, op, facts, opts, CHECKS, "{op} is not an Edge TPU op"))
 
 
 def _tensor_reason(view: SubgraphView, op: Operator, inner: int) -> Reason:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.analysis.support.common import Reason
-from core.analysis.support.graph import (FLOAT, SubgraphView, claim_dequantize,
-                                         folded_dequantize)
+from core.analysis.support.graph import FLOAT, SubgraphView, claim_dequantize
 from core.analysis.support.table import dynamic_reason, op_reason, runtime_tensors
 from core.model.types import Operator
 
@@ -81,8 +80,13 @@ class _Checks:
     def mul(self, view, op, f, opts):
         if len(op.inputs) != 2:
             return "MUL needs two inputs"
-        if len(_dims(view, op.inputs[0])) != len(_dims(view, op.inputs[1])):
+        a, b = _dims(view, op.inputs[0]), _dims(view, op.inputs[1])
+        if len(a) != len(b):
             return _broadcast(view, op, opts)
+        # TF 2.17's check (dropped from the LiteRT 2.3 table, kept here: the GPU kernel
+        # broadcasts one operand into the other, not both ways)
+        if not (all(x >= y for x, y in zip(a, b)) or all(y >= x for x, y in zip(a, b))):
+            return f"MUL broadcasts both ways {list(a)} x {list(b)}"
         return None
 
     def add_n(self, view, op, f, opts):
@@ -278,17 +282,15 @@ class _Checks:
 
 
 def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) -> list[Reason]:
-    const_like = folded_dequantize(view)
+    const_like = view.folded
     checks = _Checks(const_like).table()
     int_ok = frozenset(facts.get("int_ok", ()))
     quant = frozenset({"int8", "uint8"}) if opts["allow_quant"] else frozenset()
-    reasons: list[Reason] = []
-    for op in view.ops:
-        r = op_reason(view, op, facts, opts, checks, "{op} is not a GPU op", const_like)
-        if r is None:
-            r = _tensor_reason(view, op, const_like, int_ok, quant)
-        reasons.append(r)
-    return claim_dequantize(view, reasons, const_like)
+
+    def reason(op: Operator) -> Reason:
+        return (op_reason(view, op, facts, opts, checks, "{op} is not a GPU op", const_like)
+                or _tensor_reason(view, op, const_like, int_ok, quant))
+    return claim_dequantize(view, view.per_key(reason), const_like)
 
 
 def _tensor_reason(view, op, const_like, int_ok, quant) -> Reason:

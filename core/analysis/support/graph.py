@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Callable
 
 from core.model.types import Model, Operator, Subgraph, Tensor
 
@@ -48,6 +49,45 @@ class SubgraphView:
 
     def tensor(self, index: int) -> Tensor | None:
         return self.tensors[index] if index >= 0 else None
+
+    @cached_property
+    def folded(self) -> set[int]:
+        return folded_dequantize(self)
+
+    @cached_property
+    def op_keys(self) -> list[tuple]:
+        """Per op, everything a rule may look at (kind, version, options, each tensor's type,
+        shape, constness, data buffer, quantization): ops with equal keys get equal answers, so
+        each delegate checks each distinct key once (a 10k-op chain has a handful)."""
+        folded = self.folded
+        tkeys = [(t.dtype, t.shape, t.shape_signature, t.constant, t.index in folded,
+                  t.buffer if t.constant else -1, t.sparse,
+                  (t.quantization.scale[:4], t.quantization.zero_point[:4],
+                   t.quantization.quantized_dimension, len(t.quantization.scale),
+                   t.quantization.details) if t.quantization else None)
+                 for t in self.tensors]
+        keys = []
+        for op in self.ops:
+            keys.append((op.op, op.custom_code, op.version, repr(sorted(op.options.items())),
+                         tuple(tkeys[t] if t >= 0 else None for t in op.inputs),
+                         tuple(tkeys[t] for t in op.outputs if t >= 0)))
+        return keys
+
+    def per_key(self, reason: Callable[[Operator], str | None]) -> list[str | None]:
+        """``reason(op)`` for every op, computed once per distinct ``op_keys`` entry."""
+        cache: dict[tuple, str | None] = {}
+        out = []
+        for op, key in zip(self.ops, self.op_keys):
+            if key in cache:
+                out.append(cache[key])
+            else:
+                out.append(cache.setdefault(key, reason(op)))
+        return out
+
+    @cached_property
+    def deps(self) -> list[list[int]]:
+        from core.analysis.support.partition import dependencies
+        return dependencies(self)
 
 
 def per_tensor_quant(t: Tensor) -> bool:

@@ -121,11 +121,8 @@ CHECKS = {"mirror_pad": _mirror_pad, "two_inputs": _two_inputs,
 
 def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) -> list[Reason]:
     limit = facts["max_rank"]
-    out: list[Reason] = []
-    for op in view.ops:
-        r = _rank_reason(view, op, limit)
-        out.append(r or op_reason(view, op, facts, opts, CHECKS, "{op} is not a Hexagon op"))
-    return out
+    return view.per_key(lambda op: _rank_reason(view, op, limit) or op_reason(
+        view, op, facts, opts, CHECKS, "{op} is not a Hexagon op"))
 
 
 def _rank_reason(view, op, limit) -> Reason:

@@ -21,10 +21,7 @@ def _level(sdk: int) -> str:
 
 def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) -> list[Reason]:
     sdk = int(opts["android_sdk_version"])
-    reasons: list[Reason] = []
-    for op in view.ops:
-        reasons.append(_reason(view, op, opts, facts, sdk))
-    return reasons
+    return view.per_key(lambda op: _reason(view, op, opts, facts, sdk))
 
 
 def _reason(view, op, opts, facts, sdk) -> Reason:

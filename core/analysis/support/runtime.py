@@ -58,20 +58,45 @@ def read_placement(path: str) -> dict[str, Any]:
             "delegate_nodes": len(partitions), "partitions": partitions, "error": error}
 
 
+_CHILD = ("import json,sys\n"
+          "from core.analysis.support.runtime import read_placement\n"
+          "for p in sys.argv[1:]:\n"
+          "    print(json.dumps({'path': p, **read_placement(p)}), flush=True)\n")
+
+
+def runtime_placements(paths: list[str], timeout: float = 300.0) -> dict[str, dict[str, Any]]:
+    """read_placement for many models in one child Python (one runtime start-up). If the child
+    dies on a model, the models after it are retried one child each, so only that model fails
+    (its entry is a ModelError)."""
+    paths = [str(p) for p in paths]
+    done: dict[str, Any] = {}
+    while len(done) < len(paths):
+        todo = [p for p in paths if p not in done]
+        batch = todo if len(done) == 0 else todo[:1]
+        try:
+            proc = subprocess.run([sys.executable, "-c", _CHILD, *batch], capture_output=True,
+                                  text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            done[batch[0]] = ModelError(batch[0], "the XNNPACK check did not finish in "
+                                        f"{timeout:.0f} s")
+            continue
+        for line in proc.stdout.splitlines():
+            if line.startswith("{"):
+                entry = json.loads(line)
+                done[entry.pop("path")] = entry
+        if batch[0] not in done:      # crashed or refused on its first model
+            tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+            done[batch[0]] = ModelError(batch[0], "the runtime could not load the model "
+                                        f"with XNNPACK: {tail}")
+    return done
+
+
 def runtime_placement(path: str, timeout: float = 120.0) -> dict[str, Any]:
     """read_placement in a child Python; a crash or timeout becomes a ModelError."""
-    code = ("import json,sys; from core.analysis.support.runtime import read_placement; "
-            "print(json.dumps(read_placement(sys.argv[1])))")
-    try:
-        proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
-                              text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ModelError(f"{path}: the XNNPACK check did not finish in {timeout:.0f} s") from None
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        raise ModelError(f"{path}: the runtime could not load the model with XNNPACK: {tail}")
-    return json.loads(lines[-1])
+    result = runtime_placements([path], timeout)[str(path)]
+    if isinstance(result, ModelError):
+        raise result
+    return result
 
 
 def compare(predicted: dict[str, Any], placement: dict[str, Any]) -> dict[str, Any]:

@@ -697,7 +697,8 @@ def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) ->
     reasons: list[Reason] = []
     unpack_producer: dict[int, int] = {}   # quasi-static tensor -> DEQUANTIZE/DENSIFY op
     unpack_nodes: set[int] = set()
-    for op in view.ops:
+    cache: dict[tuple, Reason] = {}
+    for op, key in zip(view.ops, view.op_keys):
         if op.op in ("DEQUANTIZE", "DENSIFY") and _static_unpack(c, op):
             out = op.outputs[0]
             unpack_nodes.add(op.index)
@@ -705,13 +706,18 @@ def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) ->
             c.quasi_static.add(out)
             reasons.append(None)
             continue
-        if op.op == "CUSTOM":
+        # the answer depends on the op's key and on which inputs are unpacked weights
+        ckey = (key, tuple(t in c.quasi_static for t in op.inputs))
+        if ckey in cache:
+            reason = cache[ckey]
+        elif op.op == "CUSTOM":
             fact = custom.get(op.custom_code or "")
             reason = custom_reason(op) if fact is None else RULES[fact["rule"]](c, op, fact)
         else:
             fact = table.get(op.op)
             reason = (f"{op.op} has no XNNPACK kernel" if fact is None
                       else RULES[fact["rule"]](c, op, fact))
+        cache[ckey] = reason
         if reason:
             for t in op.inputs:
                 p = unpack_producer.get(t)

@@ -1,0 +1,74 @@
+"""`litelens support` and the `support` key of `litelens report --json`, through the entry point."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.test_report_cli import litelens
+from tests.conftest import shared_model_path
+
+DELEGATES = ["xnnpack", "gpu", "nnapi", "edgetpu", "hexagon", "coreml"]
+
+
+def _json(proc):
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_report_json_has_the_support_key():
+    path = shared_model_path("transformer_encoder_dynint8")
+    report = _json(litelens("report", str(path), "--json"))
+    support = report["support"]
+    assert list(support) == DELEGATES
+    for d in DELEGATES:
+        entry = support[d]
+        assert isinstance(entry["runtime_reference"], str) and isinstance(entry["options"], dict)
+        for sg, src in zip(entry["subgraphs"], report["subgraphs"]):
+            assert {"index", "partitions", "delegated_ops", "delegated_macs_share",
+                    "ops"} <= set(sg)
+            assert isinstance(sg["partitions"], int)
+            assert isinstance(sg["delegated_macs_share"], float)
+            assert len(sg["ops"]) == len(src["operators"])
+            for o in sg["ops"]:
+                assert set(o) >= {"index", "supported", "reason"}
+                assert o["reason"] is None or isinstance(o["reason"], str)
+
+
+def test_support_verify_agrees_with_the_runtime():
+    path = shared_model_path("lstm_gru_text_float32")
+    out = _json(litelens("support", str(path), "--delegate", "xnnpack", "--verify", "--json"))
+    v = out["support"]["xnnpack"]["verified"]
+    assert v["runtime"].startswith("LiteRT ")
+    assert v["agree"] == v["total"] == 11 and v["disagree"] == []
+    assert v["runtime_partitions"] == out["support"]["xnnpack"]["subgraphs"][0]["partitions"] == 2
+
+
+def test_support_table_and_options():
+    path = shared_model_path("mobilenet_v2_224_int8")
+    text = litelens("support", str(path))
+    assert text.returncode == 0, text.stderr
+    assert "XNNPACK (CPU): 64/65 ops, 1 partition" in text.stdout
+    assert "why not:" in text.stdout
+    off = _json(litelens("support", str(path), "--delegate", "xnnpack", "--option", "qs8=false",
+                         "--json"))
+    assert off["support"]["xnnpack"]["options"]["qs8"] is False
+    assert off["support"]["xnnpack"]["subgraphs"][0]["delegated_ops"] < 64
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--option", "bogus=1"], "unknown option"),
+    (["--option", "qs8"], "not K=V"),
+    (["--delegate", "tpu"], "invalid choice"),
+])
+def test_bad_arguments_exit_2(args, needle):
+    proc = litelens("support", str(shared_model_path("sine_float")), *args)
+    assert proc.returncode == 2
+    assert needle in proc.stderr
+
+
+def test_bad_model_exits_2(tmp_path):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model")
+    proc = litelens("support", str(bad))
+    assert proc.returncode == 2 and str(bad) in proc.stderr
