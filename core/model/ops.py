@@ -62,6 +62,35 @@ def catalogue() -> dict[str, Any]:
     return data
 
 
+def delegate_names() -> tuple[str, ...]:
+    """Delegate keys with a support table, in display order (the catalogue's ``delegates``)."""
+    return tuple(section("delegates") or ())
+
+
+@lru_cache(maxsize=None)
+def delegate_table(name: str) -> dict[str, Any]:
+    """A delegate's support table (``ops/delegates/<name>.json`` as the catalogue names it):
+    per-op facts, custom ops, options with defaults, and the source and runtime version it
+    follows. Raises CatalogueError for an unknown delegate or a broken file."""
+    entry = (section("delegates") or {}).get(name)
+    if entry is None:
+        raise CatalogueError(f"no delegate {name!r} in the op catalogue "
+                             f"(known: {', '.join(delegate_names())})")
+    path = resource_path(entry["table"])
+    try:
+        table = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CatalogueError(f"{path}: cannot read the {name} support table: {exc}") from exc
+    for key in ("source", "source_commit", "runtime", "options", "ops"):
+        if key not in table:
+            raise CatalogueError(f"{path}: the {name} support table has no {key!r}")
+    from core.model.schema import fb
+    unknown = sorted(op for op in table["ops"] if not hasattr(fb.BuiltinOperator, op))
+    if unknown:
+        raise CatalogueError(f"{path}: not builtin operators: {', '.join(unknown)}")
+    return {**table, "title": entry["title"]}
+
+
 def section(name: str) -> Any:
     """A top-level section of the catalogue, or None."""
     return catalogue().get(name)

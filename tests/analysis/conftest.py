@@ -1,5 +1,5 @@
 """Session fixtures for the delegate-support tests: the built models saved once, and what the real
-XNNPACK delegate does with every model, read once in one child process."""
+XNNPACK delegate does with each model, asked once per model (worker job xnnpack_placement)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from tests.analysis.support_models import BUILT
-from tests.conftest import SHARED_MODELS, all_shared_models
 
 
 @pytest.fixture(scope="session")
@@ -16,11 +15,14 @@ def built_models(tmp_path_factory) -> dict[str, Path]:
     return {name: make().save(d / f"{name}.tflite") for name, make in BUILT.items()}
 
 
+class _Placements(dict):
+    def __missing__(self, path):
+        from core.analysis.support.runtime import runtime_placement
+        self[path] = value = runtime_placement(path)
+        return value
+
+
 @pytest.fixture(scope="session")
-def xnnpack_runtime(built_models) -> dict[str, object]:
-    """path -> the runtime's placement (or the ModelError it raised)."""
-    from core.analysis.support.runtime import runtime_placements
-    paths = [str(p) for p in built_models.values()]
-    if SHARED_MODELS.is_dir():
-        paths += [str(SHARED_MODELS / f"{n}.tflite") for n in all_shared_models()]
-    return runtime_placements(paths)
+def xnnpack_runtime() -> dict[str, dict]:
+    """path -> the runtime's placement, each model asked once per test session."""
+    return _Placements()

@@ -5,9 +5,7 @@ partitions it forms, the share of ops and MACs it gets, and the blockers worth r
 from __future__ import annotations
 
 import importlib
-import json
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Callable
 
 from core.analysis.support import partition as part
@@ -15,20 +13,18 @@ from core.analysis.support.common import Reason
 from core.analysis.support.compute import subgraph_compute
 from core.analysis.support.graph import SubgraphView
 from core.errors import ModelError
+from core.model.ops import delegate_names, delegate_table
 from core.model.types import Model
-from core.resources import resource_path
 
-DELEGATES: tuple[str, ...] = ("xnnpack", "gpu", "nnapi", "edgetpu", "hexagon", "coreml")
+DELEGATES: tuple[str, ...] = delegate_names()
 MAX_BLOCKER_TRIALS = 12          # exact "what if this op were supported" re-partitions per graph
 
 
-@lru_cache(maxsize=None)
 def delegate_facts(name: str) -> dict[str, Any]:
-    """The delegate's table (resources/ops/delegates/<name>.json)."""
+    """The delegate's table, read through the op catalogue; ValueError for an unknown name."""
     if name not in DELEGATES:
         raise ValueError(f"unknown delegate {name!r} (one of {', '.join(DELEGATES)})")
-    with open(resource_path(f"ops/delegates/{name}.json"), encoding="utf-8") as fh:
-        return json.load(fh)
+    return delegate_table(name)
 
 
 def _rules(name: str) -> Callable[[SubgraphView, dict, dict], list[Reason]]:
