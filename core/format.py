@@ -51,6 +51,14 @@ def short_name(name: str, limit: int = 18) -> str:
 _DURATION_UNITS = (("s", 1000.0), ("ms", 1.0), ("µs", 1e-3), ("ns", 1e-6))  # unit, ms per unit
 
 
+def count(n: float) -> str:
+    """A large count with a k/M/G suffix and 3 significant digits: 300M, 1.23G, 512."""
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.3g}{unit}"
+    return f"{n:.0f}"
+
+
 def duration_ms(ms: float | None) -> str:
     """A duration given in milliseconds, in the unit that keeps three significant digits:
     '850 ns', '12.3 µs', '4.56 ms', '1.23 s'. None (not measured) gives '-'."""

@@ -18,6 +18,7 @@ from core import format as fmt
 from core.model import ops as op_facts
 from core.model.types import Model, Tensor
 from core.analysis.report import tensor_kind
+from core.analysis.support.compute import op_compute
 from core.analysis.weight_stats import weight_stats
 
 MAX_PREVIEWS = 8  # weight previews (histograms) per operator
@@ -131,6 +132,9 @@ class Inspector(QScrollArea):
         self._label(f"<h3 style='margin:0'>{html.escape(op.label)}</h3>"
                     f"operator #{op.index} · builtin {op.op}{custom} · version {op.version}"
                     f" · subgraph {subgraph}")
+        c = op_compute(op, sg)
+        self._label(f"<b>Compute</b> {fmt.count(c.macs)} MACs · {fmt.count(c.flops)} FLOPs · "
+                    f"{fmt.size(c.bytes)} moved")
         links = op_facts.subgraph_links(op)
         if links:
             self._label("<br>".join(

@@ -7,10 +7,12 @@ from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core import format as fmt
 from core.analysis.overlay import heat_overlay
+from core.analysis.support.overlay import OVERLAY_PREFIX
 from core.model.types import Model
 from gui.model.info_panel import InfoPanel
 from gui.model.op_table import OpTable
 from gui.run.panel import RunPanel
+from gui.support.panel import DelegatesPanel
 from gui.model.tensor_table import TensorTable
 
 
@@ -33,6 +35,10 @@ class ModelTab(QWidget):
         self.tabs.addTab(self.ops, f"Operators ({model.op_count:,})")
         self.ops.activated_item.connect(self.show_op_in_graph)
         self.tabs.addTab(self.tensors, f"Tensors ({model.tensor_count:,})")
+        self.delegates = DelegatesPanel(model, self)
+        self.delegates.op_activated.connect(self.show_op_index_in_graph)
+        self.delegates.overlay_changed.connect(self.show_support_overlay)
+        self.tabs.addTab(self.delegates, "Delegates")
         self.run: RunPanel | None = None  # built when the Run tab is first shown (pyqtgraph
         self._run_slot = QWidget(self)    # plots cost ~0.1-0.8 s to create)
         QVBoxLayout(self._run_slot).setContentsMargins(0, 0, 0, 0)
@@ -59,8 +65,20 @@ class ModelTab(QWidget):
 
     def show_op_in_graph(self, op) -> None:
         """Double-click in the operator table: jump to that node in the graph."""
+        self.show_op_index_in_graph(op.subgraph, op.index)
+
+    def show_op_index_in_graph(self, subgraph: int, op_index: int) -> None:
+        """Jump to a node in the graph (operator table, Delegates matrix)."""
         self.tabs.setCurrentWidget(self.graph)
-        self.graph.select_op(op.subgraph, op.index)
+        self.graph.select_op(subgraph, op_index)
+
+    def show_support_overlay(self, overlay) -> None:
+        """The chosen delegate's verdict on the graph (one support overlay at a time)."""
+        for ov in self.graph.view.overlays():
+            if ov.name.startswith(OVERLAY_PREFIX):
+                self.graph.view.clear_overlay(ov.name)
+        if overlay is not None:
+            self.graph.view.set_overlay(overlay)
 
     def _tab_changed(self, index: int) -> None:
         if self.tabs.widget(index) is self._run_slot:
@@ -104,6 +122,7 @@ class ModelTab(QWidget):
                 f" · parsed in {fmt.duration_ms(m.parse_seconds * 1000)}")
 
     def close_model(self) -> None:
+        self.delegates.shutdown()
         if self.run is not None:
             self.run.shutdown()
         if self.quantize is not None:

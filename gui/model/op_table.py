@@ -2,17 +2,26 @@
 from __future__ import annotations
 
 from core.model.types import Model
+from core import format as fmt
 from core.analysis.report import options_summary
+from core.analysis.support.compute import op_macs
 from gui.model.filter_table import FilterTable, RowsModel
 
 
 class OpRows(RowsModel):
-    columns = ("Subgraph", "#", "Operator", "Version", "Inputs", "Outputs", "Options")
+    columns = ("Subgraph", "#", "Operator", "Version", "MACs", "Inputs", "Outputs", "Options")
 
     def __init__(self, model: Model, parent=None):
         items = [op for sg in model.subgraphs for op in sg.operators]
         super().__init__(items, parent)
         self.m = model
+        self._macs: dict[tuple[int, int], int] = {}
+
+    def macs(self, op) -> int:
+        key = (op.subgraph, op.index)
+        if key not in self._macs:
+            self._macs[key] = op_macs(op, self.m.subgraphs[op.subgraph])
+        return self._macs[key]
 
     def cell(self, op, column: int):
         if column == 0:
@@ -23,8 +32,11 @@ class OpRows(RowsModel):
             return op.label, op.label
         if column == 3:
             return str(op.version), op.version
-        if column in (4, 5):
-            idx = op.inputs if column == 4 else op.outputs
+        if column == 4:
+            n = self.macs(op)
+            return (fmt.count(n) if n else ""), n
+        if column in (5, 6):
+            idx = op.inputs if column == 5 else op.outputs
             return ", ".join(str(i) for i in idx), len(idx)
         text = options_summary(op.options)
         return text, text
@@ -39,4 +51,4 @@ class OpTable(FilterTable):
     def __init__(self, model: Model, parent=None):
         super().__init__(OpRows(model), "Filter operators by type, index (#12) or tensor name…",
                          parent)
-        self.set_column_widths([70, 60, 190, 60, 140, 90])
+        self.set_column_widths([70, 60, 190, 60, 70, 140, 90])

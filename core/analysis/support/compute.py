@@ -87,9 +87,3 @@ def op_compute(op: Operator, sg: Subgraph) -> Compute:
 def subgraph_compute(sg: Subgraph) -> list[Compute]:
     return [op_compute(op, sg) for op in sg.operators]
 
-
-def human_count(n: float) -> str:
-    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= div:
-            return f"{n / div:.3g}{unit}"
-    return f"{n:.0f}"

@@ -1,0 +1,1 @@
+"""The Delegates panel: op support per delegate, the graph overlay, the runtime check."""

@@ -1,0 +1,91 @@
+"""The ops × delegates matrix: ✓ delegated, ✓ CPU (supported, its partition not kept), ✗ not
+supported; the reason on hover; filterable to the ops some delegate cannot take."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from core import format as fmt
+from core.analysis.support.overlay import PALETTE
+from gui.model.filter_table import FilterTable, RowsModel
+
+SHORT = {"xnnpack": "XNNPACK", "gpu": "GPU", "nnapi": "NNAPI", "edgetpu": "Edge TPU",
+         "hexagon": "Hexagon", "coreml": "Core ML"}
+
+
+class SupportRows(RowsModel):
+    """One row per op of one subgraph; a row item is the op index."""
+
+    def __init__(self, labels: list[str], macs: list[int], result: dict, subgraph: int,
+                 parent=None):
+        self.delegates = list(result)
+        self.columns = ("#", "Operator", "MACs", *(SHORT.get(d, d) for d in self.delegates))
+        self.labels, self.macs = labels, macs
+        self.ops = {d: result[d]["subgraphs"][subgraph]["ops"] for d in self.delegates}
+        self.unsupported_only = False
+        self._colors = {k: QColor(c) for k, (_label, c) in PALETTE.items()}
+        super().__init__(list(range(len(labels))), parent)
+
+    def verdict(self, i: int, d: str) -> str:
+        o = self.ops[d][i]
+        if o["partition"] is not None:
+            return "delegated"
+        return "kept_on_cpu" if o["supported"] else "unsupported"
+
+    def cell(self, i: int, column: int):
+        if column == 0:
+            return str(i), i
+        if column == 1:
+            return self.labels[i], self.labels[i]
+        if column == 2:
+            return (fmt.count(self.macs[i]) if self.macs[i] else ""), self.macs[i]
+        v = self.verdict(i, self.delegates[column - 3])
+        text = {"delegated": "✓", "kept_on_cpu": "✓ CPU", "unsupported": "✗"}[v]
+        return text, ("delegated", "kept_on_cpu", "unsupported").index(v)
+
+    def tooltip(self, i: int, column: int) -> str | None:
+        if column < 3:
+            return None
+        d = self.delegates[column - 3]
+        o = self.ops[d][i]
+        if o["partition"] is not None:
+            return f"{SHORT.get(d, d)}: delegated (partition {o['partition'] + 1})"
+        if o["supported"]:
+            return (f"{SHORT.get(d, d)}: supported, but its partition is not kept "
+                    "(partition limits); runs on the CPU")
+        return f"{SHORT.get(d, d)}: {o['reason']}"
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.BackgroundRole and index.isValid() and index.column() >= 3:
+            i = self.items[self.order[index.row()]]
+            return self._colors[self.verdict(i, self.delegates[index.column() - 3])]
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.isValid() and index.column() >= 2:
+            return int(Qt.AlignmentFlag.AlignCenter)
+        return super().data(index, role)
+
+    def row_text(self, i: int) -> str:
+        return f"#{i} {self.labels[i]}"
+
+    def set_unsupported_only(self, on: bool) -> None:
+        self.beginResetModel()
+        self.unsupported_only = on
+        self._apply()
+        self.endResetModel()
+
+    def _apply(self) -> None:
+        super()._apply()
+        if self.unsupported_only:
+            self.order = [i for i in self.order
+                          if any(not self.ops[d][i]["supported"] for d in self.delegates)]
+
+
+class SupportMatrix(FilterTable):
+    def __init__(self, rows: SupportRows, parent=None):
+        super().__init__(rows, "Filter ops by type or index (#12)…", parent)
+        self.set_column_widths([50, 200, 70] + [80] * len(rows.delegates))
+        self.view.setAlternatingRowColors(False)
+        self.view.horizontalHeader().setStretchLastSection(False)
+
+    def set_unsupported_only(self, on: bool) -> None:
+        self.model.set_unsupported_only(on)
+        self._update_count()

@@ -1,0 +1,137 @@
+"""Delegates panel: the support matrix of the shown subgraph, the chosen delegate's overlay on the
+graph with its summary line, and the XNNPACK runtime check with its verdict. The analysis and the
+runtime check run off the UI thread (gui.tasks; the check itself in a worker process)."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton,
+                               QVBoxLayout, QWidget)
+
+from core.analysis.overlay import Overlay
+from core.analysis.support.analyze import DELEGATES, analyze, summary_line
+from core.analysis.support.compute import subgraph_compute
+from core.analysis.support.overlay import support_overlay
+from core.analysis.support.runtime import compare, runtime_placement, verdict_line
+from core.model.types import Model
+from gui.support.matrix import SHORT, SupportMatrix, SupportRows
+from gui.tasks import TaskRunner
+
+
+class DelegatesPanel(QWidget):
+    op_activated = Signal(int, int)        # subgraph, op index
+    overlay_changed = Signal(object)       # an Overlay, or None to clear
+
+    def __init__(self, model: Model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.result: dict | None = None
+        self.verdict: dict | None = None
+        self.matrix: SupportMatrix | None = None
+        self.subgraph = QComboBox(self)
+        for sg in model.subgraphs:
+            self.subgraph.addItem(f"subgraph {sg.index} {sg.name or ''} ({len(sg.operators)} ops)")
+        self.subgraph.setVisible(len(model.subgraphs) > 1)
+        self.subgraph.currentIndexChanged.connect(self._rebuild_matrix)
+        self.delegate = QComboBox(self)
+        self.delegate.addItem("no overlay", None)
+        for d in DELEGATES:
+            self.delegate.addItem(f"overlay: {SHORT.get(d, d)}", d)
+        self.delegate.currentIndexChanged.connect(self._overlay_chosen)
+        self.unsupported = QCheckBox("unsupported anywhere", self)
+        self.unsupported.toggled.connect(self._filter_toggled)
+        self.check = QPushButton("Check XNNPACK against LiteRT", self)
+        self.check.clicked.connect(self.run_check)
+        self.summary = QLabel("computing…", self)
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(self.summary.textInteractionFlags())
+        self.checked = QLabel("", self)
+        self.checked.setWordWrap(True)
+        top = QHBoxLayout()
+        for w in (self.subgraph, self.delegate, self.unsupported):
+            top.addWidget(w)
+        top.addStretch(1)
+        top.addWidget(self.check)
+        self._lay = QVBoxLayout(self)
+        self._lay.setContentsMargins(4, 4, 4, 4)
+        self._lay.addLayout(top)
+        self._lay.addWidget(self.summary)
+        self._lay.addWidget(self.checked)
+        self.analysis_runner = TaskRunner(self, "support")
+        self.analysis_runner.done.connect(self._analysis_done)
+        self.analysis_runner.failed.connect(lambda e: self.summary.setText(f"failed: {e}"))
+        self.check_runner = TaskRunner(self, "xnnpack check")
+        self.check_runner.done.connect(self._check_done)
+        self.check_runner.failed.connect(self._check_failed)
+        m = model
+        self.analysis_runner.start(lambda state: (
+            analyze(m), [[c.macs for c in subgraph_compute(sg)] for sg in m.subgraphs]))
+
+    # -- analysis --
+    def _analysis_done(self, payload) -> None:
+        self.result, self.macs = payload
+        self._rebuild_matrix()
+        self._overlay_chosen()
+
+    def _rebuild_matrix(self) -> None:
+        if self.result is None:
+            return
+        s = max(0, self.subgraph.currentIndex())
+        labels = [op.label for op in self.model.subgraphs[s].operators]
+        rows = SupportRows(labels, self.macs[s], self.result, s, self)
+        old, self.matrix = self.matrix, SupportMatrix(rows, self)
+        self.matrix.activated_item.connect(lambda i: self.op_activated.emit(s, int(i)))
+        if old is not None:
+            self._lay.replaceWidget(old, self.matrix)
+            old.deleteLater()
+        else:
+            self._lay.addWidget(self.matrix, 1)
+        self.matrix.set_unsupported_only(self.unsupported.isChecked())
+        self._update_summary()
+
+    def _filter_toggled(self, on: bool) -> None:
+        if self.matrix is not None:
+            self.matrix.set_unsupported_only(on)
+
+    def _update_summary(self) -> None:
+        if self.result is None:
+            return
+        s = max(0, self.subgraph.currentIndex())
+        self.summary.setText("\n".join(summary_line(d, r, s) for d, r in self.result.items()))
+
+    def overlay(self) -> Overlay | None:
+        d = self.delegate.currentData()
+        return support_overlay(d, self.result[d]) if d and self.result else None
+
+    def _overlay_chosen(self) -> None:
+        if self.result is not None:
+            self.overlay_changed.emit(self.overlay())
+
+    def choose_delegate(self, name: str | None) -> None:
+        self.delegate.setCurrentIndex(max(0, self.delegate.findData(name)))
+
+    # -- runtime check --
+    def run_check(self) -> None:
+        if self.result is None or self.check_runner.busy:
+            return
+        self.check.setEnabled(False)
+        self.checked.setText("checking against the runtime (worker process)…")
+        path, predicted = self.model.path, self.result["xnnpack"]
+        self.check_runner.start(lambda state: compare(predicted, runtime_placement(path)))
+
+    def _check_done(self, verdict: dict) -> None:
+        self.verdict = verdict
+        self.check.setEnabled(True)
+        lines = [f"XNNPACK {verdict_line(verdict)}"]
+        lines += [f"  op {d['index']}: predicted {'delegated' if d['predicted'] else 'CPU'}, "
+                  f"runtime {'delegated' if d['runtime'] else 'CPU'}" for d in verdict["disagree"]]
+        if verdict["runtime_error"]:
+            lines.append(f"  (after delegation the runtime stopped: {verdict['runtime_error']})")
+        self.checked.setText("\n".join(lines))
+
+    def _check_failed(self, error: Exception) -> None:
+        self.check.setEnabled(True)
+        self.checked.setText(f"runtime check failed: {error}")
+
+    def shutdown(self) -> None:
+        self.analysis_runner.shutdown()
+        self.check_runner.shutdown()

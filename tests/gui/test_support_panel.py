@@ -1,0 +1,82 @@
+"""The Delegates panel in a model tab (pytest-qt, offscreen): the matrix shows what the core
+analysis says, the filter keeps the ops some delegate cannot take, a click jumps to the node, the
+chosen delegate's overlay lands on the graph, and the runtime check reports its verdict."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import Qt  # noqa: E402
+
+from core.analysis.support.analyze import analyze  # noqa: E402
+from core.analysis.support.overlay import OVERLAY_PREFIX  # noqa: E402
+from core.model.reader import open_model  # noqa: E402
+from gui.model.model_tab import ModelTab  # noqa: E402
+
+
+@pytest.fixture
+def tab(qtbot, shared_model):
+    model = open_model(shared_model("transformer_encoder_dynint8"))
+    t = ModelTab(model)
+    qtbot.addWidget(t)
+    t.resize(1400, 900)
+    t.show()
+    qtbot.waitUntil(lambda: t.delegates.matrix is not None, timeout=20_000)
+    yield t
+    t.close_model()
+
+
+def test_matrix_matches_the_core_analysis(tab):
+    rows = tab.delegates.matrix.model
+    expected = analyze(tab.model)
+    for col, d in enumerate(rows.delegates, start=3):
+        for r in range(rows.rowCount()):
+            i = rows.item_at(r)
+            o = expected[d]["subgraphs"][0]["ops"][i]
+            text = rows.data(rows.index(r, col))
+            assert text == ("✓" if o["partition"] is not None else
+                            "✓ CPU" if o["supported"] else "✗")
+            tip = rows.data(rows.index(r, col), Qt.ItemDataRole.ToolTipRole)
+            if not o["supported"]:
+                assert o["reason"] in tip
+
+
+def test_filter_keeps_ops_some_delegate_cannot_take(tab):
+    tab.delegates.unsupported.setChecked(True)
+    rows = tab.delegates.matrix.model
+    assert 0 < rows.rowCount() <= len(tab.model.subgraphs[0].operators)
+    # Edge TPU takes nothing of this float model: every op is unsupported somewhere
+    assert rows.rowCount() == len(tab.model.subgraphs[0].operators)
+    tab.delegates.matrix.filter.setText("BATCH_MATMUL")
+    assert {rows.data(rows.index(r, 1)) for r in range(rows.rowCount())} == {"BATCH_MATMUL"}
+
+
+def test_click_jumps_to_the_node(tab, qtbot):
+    m = tab.delegates.matrix
+    m.filter.setText("#12")
+    idx = m.model.index(0, 1)
+    assert m.model.item_at(0) == 12
+    m.view.doubleClicked.emit(idx)
+    assert tab.tabs.currentWidget() is tab.graph
+    qtbot.waitUntil(lambda: tab.graph.inspector.current == ("op", 0, 12), timeout=20_000)
+
+
+def test_overlay_follows_the_chosen_delegate(tab):
+    tab.delegates.choose_delegate("nnapi")
+    names = [ov.name for ov in tab.graph.view.overlays() if ov.name.startswith(OVERLAY_PREFIX)]
+    assert names == [OVERLAY_PREFIX + "NNAPI"]
+    ov = tab.graph.view.overlays()[-1]
+    assert ov.summary.startswith("NNAPI: ") and "partition" in ov.summary
+    assert len(ov.groups) == analyze(tab.model)["nnapi"]["subgraphs"][0]["partitions"]
+    tab.delegates.choose_delegate("xnnpack")
+    names = [ov.name for ov in tab.graph.view.overlays() if ov.name.startswith(OVERLAY_PREFIX)]
+    assert names == [OVERLAY_PREFIX + "XNNPACK (CPU)"]
+    tab.delegates.choose_delegate(None)
+    assert not [ov for ov in tab.graph.view.overlays() if ov.name.startswith(OVERLAY_PREFIX)]
+
+
+def test_runtime_check_shows_its_verdict(tab, qtbot):
+    tab.delegates.run_check()
+    qtbot.waitUntil(lambda: tab.delegates.verdict is not None, timeout=60_000)
+    text = tab.delegates.checked.text()
+    assert "checked against LiteRT" in text and "50/50 agree, 1 partition" in text
