@@ -5,7 +5,7 @@ from core.model.types import Model
 from core import format as fmt
 from core.analysis.report import options_summary
 from core.analysis.support.compute import op_macs
-from gui.model.filter_table import FilterTable, RowsModel
+from gui.filter_table import FilterTable, RowsModel
 
 
 class OpRows(RowsModel):

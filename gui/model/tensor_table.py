@@ -4,7 +4,7 @@ from __future__ import annotations
 from core.model.types import Model
 from core import format as fmt
 from core.analysis.report import tensor_kind
-from gui.model.filter_table import FilterTable, RowsModel
+from gui.filter_table import FilterTable, RowsModel
 
 
 class TensorRows(RowsModel):

@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor
 
 from core import format as fmt
 from core.analysis.support.overlay import PALETTE
-from gui.model.filter_table import FilterTable, RowsModel
+from gui.filter_table import FilterTable, RowsModel
 
 SHORT = {"xnnpack": "XNNPACK", "gpu": "GPU", "nnapi": "NNAPI", "edgetpu": "Edge TPU",
          "hexagon": "Hexagon", "coreml": "Core ML"}

@@ -9,6 +9,7 @@ from typing import Callable
 from core.model.types import Model, Operator, Subgraph, Tensor
 
 FLOAT = frozenset({"float32", "float16"})
+SIDE_EFFECT_OPS = frozenset({"IF", "WHILE", "CALL_ONCE"})   # OpMightHaveSideEffect
 
 
 @dataclass
@@ -86,8 +87,21 @@ class SubgraphView:
 
     @cached_property
     def deps(self) -> list[list[int]]:
-        from core.analysis.support.partition import dependencies
-        return dependencies(self)
+        """Per op, the ops it must wait for: producers of its inputs plus, for ops with side
+        effects (control flow, resource tensors), the previous such op (the runtime's control
+        edges)."""
+        deps: list[list[int]] = []
+        last_side_effect = -1
+        tensors = self.tensors
+        for op, ins in zip(self.ops, self.op_inputs):
+            d = [p for p in map(self.producer, ins) if p is not None]
+            if op.op in SIDE_EFFECT_OPS or any(
+                    tensors[t].dtype == "resource" for t in (*ins, *op.outputs) if t >= 0):
+                if last_side_effect >= 0:
+                    d.append(last_side_effect)
+                last_side_effect = op.index
+            deps.append(d)
+        return deps
 
 
 def per_tensor_quant(t: Tensor) -> bool:

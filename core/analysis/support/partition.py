@@ -11,27 +11,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 
-from core.analysis.support.graph import SubgraphView
-
-SIDE_EFFECT_OPS = frozenset({"IF", "WHILE", "CALL_ONCE"})
-
-
-def dependencies(view: SubgraphView) -> list[list[int]]:
-    """Per op, the ops it must wait for: producers of its inputs plus the previous side-effect op."""
-    deps: list[list[int]] = []
-    last_side_effect = -1
-    tensors = view.tensors
-    for op, ins in zip(view.ops, view.op_inputs):
-        d = [p for p in map(view.producer, ins) if p is not None]
-        side = op.op in SIDE_EFFECT_OPS or any(
-            tensors[t].dtype == "resource" for t in (*ins, *op.outputs) if t >= 0)
-        if side:
-            if last_side_effect >= 0:
-                d.append(last_side_effect)
-            last_side_effect = op.index
-        deps.append(d)
-    return deps
-
 
 def partition(deps: Sequence[Sequence[int]], delegated: Sequence[bool]) -> list[list[int]]:
     """The delegated subsets (lists of op indices), in the order the runtime creates them."""
