@@ -32,7 +32,7 @@ def _tensor_reason(view: SubgraphView, op: Operator, inner: int) -> Reason:
     for role, t in runtime_tensors(view, op):
         if t.dtype not in ("int8", "uint8"):
             return f"{role} is {t.dtype} (not 8-bit quantized)"
-        if t.dynamic:
+        if any(d < 0 for d in t.shape_signature[1:]):   # a dynamic batch compiles as 1
             return f"{role} has a dynamic shape {list(t.shape_signature)}"
         outer = t.shape[:-inner] if len(t.shape) > inner else ()
         if any(d != 1 for d in outer):

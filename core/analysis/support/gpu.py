@@ -1,7 +1,8 @@
 """GPU delegate rules: the per-op table (resources/ops/delegates/gpu.json) follows
 ``gpu_compatibility.cc``; the predicates below carry its shape/option conditions. On top, what the
 delegate itself requires of the tensors it computes: float32/float16 (8-bit when quantized models
-are allowed), static shapes, rank <= 4.
+are allowed), rank <= 4. A dynamic dimension in the signature (batch -1) is not a blocker: the
+delegate sees the shapes the interpreter allocated.
 
 Deliberate difference from the static checker (TF's Analyzer): DEQUANTIZE of constant fp16 weights
 is folded by the delegate, so a conv fed by it has 1 runtime input, not 3."""
@@ -11,7 +12,7 @@ from typing import Any
 
 from core.analysis.support.common import Reason
 from core.analysis.support.graph import FLOAT, SubgraphView, claim_dequantize
-from core.analysis.support.table import dynamic_reason, op_reason, runtime_tensors
+from core.analysis.support.table import op_reason, runtime_tensors
 from core.model.types import Operator
 
 MAX_RANK = 4
@@ -304,4 +305,4 @@ def _tensor_reason(view, op, const_like, int_ok, quant) -> Reason:
             return f"{role} is {t.dtype}"
         if len(t.shape) > MAX_RANK:
             return f"{role} has rank {len(t.shape)} > {MAX_RANK}"
-    return dynamic_reason(view, op, const_like)
+    return None

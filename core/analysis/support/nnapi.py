@@ -7,7 +7,7 @@ from typing import Any
 
 from core.analysis.support.common import Reason
 from core.analysis.support.graph import SubgraphView
-from core.analysis.support.table import dynamic_reason, op_reason, runtime_tensors
+from core.analysis.support.table import op_reason, runtime_tensors
 
 MIN_SDK = 27                     # NNAPI 1.0
 _TYPE_SDK = {"float32": 27, "int32": 27, "uint8": 27, "float16": 29, "bool": 29, "int8": 30}
@@ -39,4 +39,4 @@ def _reason(view, op, opts, facts, sdk) -> Reason:
             return f"{role} is {t.dtype}"
         if need > sdk:
             return f"{role} is {t.dtype}, which needs API {need}"
-    return None if opts["allow_dynamic_dimensions"] else dynamic_reason(view, op)
+    return None

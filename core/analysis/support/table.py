@@ -100,10 +100,3 @@ def runtime_tensors(view: SubgraphView, op: Operator, const_like=frozenset()):
         if t >= 0:
             yield ("output" if len(op.outputs) == 1 else f"output {k}"), ts[t]
 
-
-def dynamic_reason(view: SubgraphView, op: Operator, const_like=frozenset()) -> Reason:
-    for role, t in runtime_tensors(view, op, const_like):
-        if t.dynamic:
-            return f"{role} has a dynamic shape {list(t.shape_signature)}"
-    return None
-
