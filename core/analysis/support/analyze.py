@@ -92,6 +92,7 @@ class SubgraphSupport:
             "delegated_ops_share": round(delegated / n, 6) if n else 0.0,
             "delegated_macs_share": round(dmacs / total_macs, 6) if total_macs else
             (round(delegated / n, 6) if n else 0.0),
+            "has_macs": total_macs > 0,
             "partition_ops": self.partitions,
             "blockers": self.blockers,
             "ops": [{"index": i, "supported": r is None, "reason": r,
@@ -184,7 +185,7 @@ def analyze(model: Model, delegates: tuple[str, ...] = DELEGATES,
 
 
 def summary_line(name: str, result: dict[str, Any], subgraph: int = 0) -> str:
-    """'GPU: 61/65 ops, 3 partitions; first blocker: op 12 CAST (input 0 is int64)'."""
+    """'GPU: 61/65 ops, 3 partitions; first blocker: op 12 CAST (input 0 is int64); 98% of MACs'."""
     sg = result["subgraphs"][subgraph]
     text = (f"{result['title']}: {sg['delegated_ops']}/{sg['total_ops']} ops, "
             f"{sg['partitions']} partition{'s' if sg['partitions'] != 1 else ''}")
@@ -194,4 +195,6 @@ def summary_line(name: str, result: dict[str, Any], subgraph: int = 0) -> str:
     elif sg["delegated_ops"] < sg["total_ops"]:
         first = next(o for o in sg["ops"] if o["partition"] is None)
         text += f"; first CPU op: {first['index']} ({first['reason'] or 'not in a kept partition'})"
+    if sg["has_macs"]:
+        text += f"; {sg['delegated_macs_share']:.1%} of MACs delegated"
     return text
