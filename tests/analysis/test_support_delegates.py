@@ -116,3 +116,20 @@ def test_macs_from_shapes():
         total = sum(op_compute(op, sg).macs for op in sg.operators)
     # MobileNetV2 1.0 at 224x224 is ~300M MACs (published figure)
     assert 280e6 < total < 320e6
+
+
+def test_ops_missing_inputs_get_a_reason_not_a_crash(tmp_path):
+    from core.model.builder import ModelBuilder
+    mb = ModelBuilder()
+    sg = mb.subgraph()
+    x, y = sg.tensor("x", [1, 4]), sg.tensor("y", [1, 4])
+    for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "PAD", "STRIDED_SLICE",
+               "BATCH_MATMUL", "MEAN", "SPLIT"):
+        sg.op(op, [x], [y], {})
+    sg.inputs, sg.outputs = [x], [y]
+    with open_model(mb.save(tmp_path / "odd.tflite")) as m:
+        result = analyze(m)
+    for d, r in result.items():
+        for o in r["subgraphs"][0]["ops"]:
+            assert o["supported"] or isinstance(o["reason"], str), (d, o)
+    assert not result["xnnpack"]["subgraphs"][0]["ops"][0]["supported"]

@@ -82,7 +82,7 @@ class SubgraphView:
             if key in cache:
                 out.append(cache[key])
             else:
-                out.append(cache.setdefault(key, reason(op)))
+                out.append(cache.setdefault(key, checked(reason, op)))
         return out
 
     @cached_property
@@ -102,6 +102,15 @@ class SubgraphView:
                 last_side_effect = op.index
             deps.append(d)
         return deps
+
+
+def checked(reason: Callable[[Operator], str | None], op: Operator) -> str | None:
+    """``reason(op)``; an op too malformed for a rule to read (an input slot missing, a shape
+    shorter than the op needs) is reported as its reason instead of failing the whole model."""
+    try:
+        return reason(op)
+    except (IndexError, KeyError, TypeError, ValueError) as e:
+        return f"cannot check this op: malformed ({type(e).__name__}: {e})"
 
 
 def per_tensor_quant(t: Tensor) -> bool:

@@ -10,8 +10,8 @@ from typing import Any, Callable
 
 from core.analysis.support.common import (ACTIVATIONS_CLAMP, Reason, activation_reason,
                                           custom_reason, dims_reason, padding_reason)
-from core.analysis.support.graph import (FLOAT, SubgraphView, is_static, per_tensor_quant, scale,
-                                         zero_point)
+from core.analysis.support.graph import (FLOAT, SubgraphView, checked, is_static,
+                                         per_tensor_quant, scale, zero_point)
 from core.model.types import Operator, Tensor
 
 # xnn_validate_quantized_tensor: the zero point must fit the 8-bit type
@@ -690,6 +690,14 @@ def _static_unpack(c: Checker, op: Operator) -> bool:
     return False
 
 
+def _rule_reason(c: Checker, op: Operator, table: dict, custom: dict) -> Reason:
+    if op.op == "CUSTOM":
+        fact = custom.get(op.custom_code or "")
+        return custom_reason(op) if fact is None else RULES[fact["rule"]](c, op, fact)
+    fact = table.get(op.op)
+    return f"{op.op} has no XNNPACK kernel" if fact is None else RULES[fact["rule"]](c, op, fact)
+
+
 def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) -> list[Reason]:
     """Reason per op (None = XNNPACK takes it), following Delegate::PrepareOpsToDelegate."""
     c = Checker(view, opts, facts)
@@ -710,13 +718,8 @@ def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) ->
         ckey = (key, tuple(t in c.quasi_static for t in op.inputs))
         if ckey in cache:
             reason = cache[ckey]
-        elif op.op == "CUSTOM":
-            fact = custom.get(op.custom_code or "")
-            reason = custom_reason(op) if fact is None else RULES[fact["rule"]](c, op, fact)
         else:
-            fact = table.get(op.op)
-            reason = (f"{op.op} has no XNNPACK kernel" if fact is None
-                      else RULES[fact["rule"]](c, op, fact))
+            reason = checked(lambda o: _rule_reason(c, o, table, custom), op)
         cache[ckey] = reason
         if reason:
             for t in op.inputs:
