@@ -40,13 +40,22 @@ def _support(args: argparse.Namespace) -> int:
         result = analyze(model, delegates, options)
         labels = [op.label for op in model.subgraphs[args.subgraph].operators]
     if args.verify:
+        from core.analysis.support.analyze import default_options, interpreter_options
         from core.analysis.support.runtime import compare, runtime_placement
         if "xnnpack" not in result:
             print("litelens: error: --verify checks XNNPACK; add --delegate xnnpack",
                   file=sys.stderr)
             return 2
+        chosen = result["xnnpack"]["options"]
+        inter = interpreter_options("xnnpack", chosen)
+        flags = {k for k, v in chosen.items()
+                 if k not in inter and v != default_options("xnnpack")[k]}
+        if flags:
+            print(f"litelens: error: --verify runs the wheel's XNNPACK with its default flags; "
+                  f"drop --option {', '.join(sorted(flags))}", file=sys.stderr)
+            return 2
         result["xnnpack"]["verified"] = compare(result["xnnpack"],
-                                                runtime_placement(args.model))
+                                                runtime_placement(args.model, inter))
     if args.json:
         json.dump({"model": args.model, "support": result}, sys.stdout, indent=1,
                   allow_nan=False)

@@ -77,3 +77,21 @@ def test_control_flow_bodies_are_their_own_subgraphs(built_models):
     assert cond["ops"][0]["supported"] is False            # LESS on int32
     assert body["ops"][1]["supported"] is True             # MUL in the body is delegated
     assert body["ops"][0]["supported"] is False            # int32 counter ADD stays on the CPU
+
+
+@pytest.mark.parametrize("options", [{"clustering": False}, {"node_fusion": False},
+                                     {"clustering": False, "node_fusion": False}])
+@pytest.mark.parametrize("name", ["flex_ops_float32", "face_detection_short_range"])
+def test_interpreter_partitioning_options_equal_runtime(name, options):
+    from core.analysis.support.runtime import runtime_placement
+    path = shared_model_path(name)
+    placement = runtime_placement(path, options)
+    assert placement["options"] == {"clustering": True, "node_fusion": True, **options}
+    with open_model(path) as m:
+        predicted = analyze_delegate(m, "xnnpack", options)
+    v = compare(predicted, placement)
+    assert v["disagree"] == [] and v["partitions_agree"]
+    assert sorted(map(sorted, predicted["subgraphs"][0]["partition_ops"])) == \
+        sorted(map(sorted, placement["partitions"]))
+    if options.get("node_fusion") is False:   # one DELEGATE node per delegated op
+        assert placement["delegate_nodes"] == predicted["subgraphs"][0]["delegated_ops"]

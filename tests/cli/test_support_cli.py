@@ -72,3 +72,13 @@ def test_bad_model_exits_2(tmp_path):
     bad.write_bytes(b"not a model")
     proc = litelens("support", str(bad))
     assert proc.returncode == 2 and str(bad) in proc.stderr
+
+
+def test_verify_refuses_flags_the_runtime_does_not_use_and_applies_interpreter_options():
+    path = str(shared_model_path("flex_ops_float32"))
+    proc = litelens("support", path, "--delegate", "xnnpack", "--verify", "--option", "qs8=false")
+    assert proc.returncode == 2 and "qs8" in proc.stderr
+    out = _json(litelens("support", path, "--delegate", "xnnpack", "--verify", "--json",
+                         "--option", "clustering=false"))
+    v = out["support"]["xnnpack"]["verified"]
+    assert v["disagree"] == [] and v["runtime_partitions"] == 5

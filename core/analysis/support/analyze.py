@@ -35,6 +35,12 @@ def default_options(name: str) -> dict[str, Any]:
     return {k: v["default"] for k, v in delegate_facts(name)["options"].items()}
 
 
+def interpreter_options(name: str, opts: dict[str, Any]) -> dict[str, Any]:
+    """The options of ``opts`` that are interpreter settings (the runtime check applies them)."""
+    table = delegate_facts(name)["options"]
+    return {k: v for k, v in opts.items() if table.get(k, {}).get("interpreter")}
+
+
 def parse_options(pairs: list[str], delegates: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """``K=V`` strings -> per-delegate options; a key applies to every chosen delegate that has it
     and must exist in at least one. Values: true/false, integers, or text."""
@@ -103,14 +109,20 @@ class SubgraphSupport:
 def _partitions(kind: str, deps, supported: list[bool], opts: dict[str, Any]) -> list[list[int]]:
     if kind == "prefix":
         return part.prefix(supported)
-    parts = part.partition(deps, supported)
+    greedy, fusion = opts.get("clustering", True), opts.get("node_fusion", True)
+
+    def form(mask: list[bool]) -> list[list[int]]:
+        if greedy and fusion:
+            return part.partition(deps, mask)
+        return part.partition_sweeps(deps, mask, greedy, fusion)
+    parts = form(supported)
     if kind == "helper" or opts.get("max_delegated_partitions", 0) > 0 or \
             opts.get("min_nodes_per_partition", 0) > 1:
         chosen = part.select(parts, int(opts.get("max_delegated_partitions", 0)),
                              int(opts.get("min_nodes_per_partition", 0)))
         if len(chosen) != len(parts):
             keep = set().union(*chosen) if chosen else set()
-            parts = part.partition(deps, [i in keep for i in range(len(supported))])
+            parts = form([i in keep for i in range(len(supported))])
     return parts
 
 

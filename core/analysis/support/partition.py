@@ -45,6 +45,39 @@ def partition(deps: Sequence[Sequence[int]], delegated: Sequence[bool]) -> list[
     return out
 
 
+def partition_sweeps(deps: Sequence[Sequence[int]], delegated: Sequence[bool],
+                     greedy: bool = True, fusion: bool = True) -> list[list[int]]:
+    """The runtime's sweep, step for step, for the interpreter options that change it: without
+    clustering (greedy=False) a subset ends at the first node a sweep cannot take after taking
+    one; without node fusion every subset holds one node. O(n x sweeps): for these options only."""
+    n = len(deps)
+    assigned = [False] * n
+    out: list[list[int]] = []
+    while True:
+        kind, nodes = None, []
+        done = False
+        while not done:
+            did = False
+            for i in range(n):
+                ok = (not assigned[i] and (fusion or not nodes)
+                      and all(assigned[p] for p in deps[i])
+                      and (kind is None or bool(delegated[i]) == kind))
+                if ok:
+                    kind = bool(delegated[i])
+                    assigned[i] = True
+                    nodes.append(i)
+                    did = True
+                elif did and not greedy:
+                    done = True
+                    break
+            if not did:
+                done = True
+        if not nodes:
+            return out
+        if kind:
+            out.append(sorted(nodes))
+
+
 def select(parts: list[list[int]], max_partitions: int, min_nodes: int) -> list[list[int]]:
     """GraphPartitionHelper::GetFirstNLargestPartitions: the N largest with >= min_nodes ops
     (N <= 0: all of them)."""

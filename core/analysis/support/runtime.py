@@ -9,13 +9,17 @@ from typing import Any
 from core.errors import ModelError
 
 
-def runtime_placement(path: str, timeout: float = 120.0) -> dict[str, Any]:
+def runtime_placement(path: str, interpreter_options: dict[str, Any] | None = None,
+                      timeout: float = 120.0) -> dict[str, Any]:
     """What the real XNNPACK delegate did with the model (primary subgraph): ``{"runtime",
-    "subgraph", "nodes", "delegate_nodes", "partitions", "allocation_error"}``. A model the
-    runtime cannot load, a crash or a timeout becomes a ModelError."""
+    "subgraph", "nodes", "delegate_nodes", "partitions", "allocation_error", "options"}``.
+    ``interpreter_options``: clustering / node_fusion (see ``analyze.interpreter_options``).
+    A model the runtime cannot load, a crash or a timeout becomes a ModelError."""
     from core.inference.config import RunConfig
     from core.inference.session import run_job
-    result = run_job(RunConfig(model=str(path), timeout_s=timeout), "xnnpack_placement")
+    cfg = RunConfig(model=str(path), timeout_s=timeout,
+                    delegate_options=dict(interpreter_options or {}))
+    result = run_job(cfg, "xnnpack_placement")
     if result["placement"] is None:
         raise ModelError(path, "the runtime could not check XNNPACK: "
                                f"{result['error'] or result['status']}")

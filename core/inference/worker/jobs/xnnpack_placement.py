@@ -5,7 +5,9 @@ allocated) and the primary subgraph's node table is read back: nodes past the mo
 DELEGATE kernels; each one's outputs, walked back through producers until its inputs, give the
 ops it replaced. Allocation may fail after delegation (unresolved custom or Flex ops); the
 placement is still what the runtime did, so it is reported with the allocation error. Only the
-primary subgraph is visible through the Python API.
+primary subgraph is visible through the Python API. ``delegate_options`` may turn off delegate
+clustering or node fusion (``{"clustering": false}``, ``{"node_fusion": false}``), the interpreter
+settings that change how partitions form.
 """
 from __future__ import annotations
 
@@ -41,8 +43,12 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
     from ai_edge_litert.interpreter import Interpreter
     ch.send("stage", stage="load")
+    opts = cfg.get("delegate_options") or {}
     try:
-        it = Interpreter(model_path=str(cfg["model"]))
+        it = Interpreter(model_path=str(cfg["model"]),
+                         experimental_disable_delegate_clustering=not opts.get("clustering", True),
+                         experimental_disable_delegate_node_fusion=not opts.get("node_fusion",
+                                                                                 True))
     except ValueError as e:
         raise WorkerError("load", str(e).strip().splitlines()[0]) from None
     # the wrapper exposes the node table the public API does not; no reference to it may be
@@ -59,6 +65,8 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     partitions = [_replaced(w, d, producer) for d in range(own, w.NumNodes())
                   if w.NodeName(d) == "DELEGATE"]
     ch.send("placement", runtime=f"LiteRT {version('ai-edge-litert')}", subgraph=0, nodes=own,
+            options={"clustering": opts.get("clustering", True),
+                     "node_fusion": opts.get("node_fusion", True)},
             delegate_nodes=len(partitions), partitions=partitions, allocation_error=error)
     ch.send("done", stopped=stop.is_set())
 
