@@ -4,11 +4,12 @@ runtime check run off the UI thread (gui.tasks; the check itself in a worker pro
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QVBoxLayout, QWidget)
 
 from core.analysis.overlay import Overlay
-from core.analysis.support.analyze import DELEGATES, analyze, summary_line
+from core.analysis.support.analyze import (DELEGATES, analyze, default_options,
+                                           interpreter_options, parse_options, summary_line)
 from core.analysis.support.compute import subgraph_compute
 from core.analysis.support.overlay import support_overlay
 from core.analysis.support.runtime import compare, runtime_placement, verdict_line
@@ -39,6 +40,11 @@ class DelegatesPanel(QWidget):
         self.delegate.currentIndexChanged.connect(self._overlay_chosen)
         self.unsupported = QCheckBox("unsupported anywhere", self)
         self.unsupported.toggled.connect(self._filter_toggled)
+        self.options = QLineEdit(self)
+        self.options.setPlaceholderText("options K=V … (e.g. android_sdk_version=29 qs8=false "
+                                        "max_delegated_partitions=2), Enter to apply")
+        self.options.setClearButtonEnabled(True)
+        self.options.returnPressed.connect(self.apply_options)
         self.check = QPushButton("Check XNNPACK against LiteRT", self)
         self.check.clicked.connect(self.run_check)
         self.summary = QLabel("computing…", self)
@@ -49,7 +55,7 @@ class DelegatesPanel(QWidget):
         top = QHBoxLayout()
         for w in (self.subgraph, self.delegate, self.unsupported):
             top.addWidget(w)
-        top.addStretch(1)
+        top.addWidget(self.options, 1)
         top.addWidget(self.check)
         self._lay = QVBoxLayout(self)
         self._lay.setContentsMargins(4, 4, 4, 4)
@@ -62,9 +68,25 @@ class DelegatesPanel(QWidget):
         self.check_runner = TaskRunner(self, "xnnpack check")
         self.check_runner.done.connect(self._check_done)
         self.check_runner.failed.connect(self._check_failed)
-        m = model
+        self._analyze({})
+
+    def _analyze(self, options: dict) -> None:
+        m = self.model
+        self.summary.setText("computing…")
         self.analysis_runner.start(lambda state: (
-            analyze(m), [[c.macs for c in subgraph_compute(sg)] for sg in m.subgraphs]))
+            analyze(m, DELEGATES, options),
+            [[c.macs for c in subgraph_compute(sg)] for sg in m.subgraphs]))
+
+    def apply_options(self) -> None:
+        """Re-run the analysis with the K=V options typed (an unknown key is shown, not run)."""
+        try:
+            options = parse_options(self.options.text().split(), DELEGATES)
+        except ValueError as e:
+            self.summary.setText(f"options: {e}")
+            return
+        self.verdict = None
+        self.checked.setText("")
+        self._analyze(options)
 
     # -- analysis --
     def _analysis_done(self, payload) -> None:
@@ -116,7 +138,16 @@ class DelegatesPanel(QWidget):
         self.check.setEnabled(False)
         self.checked.setText("checking against the runtime (worker process)…")
         path, predicted = self.model.path, self.result["xnnpack"]
-        self.check_runner.start(lambda state: compare(predicted, runtime_placement(path)))
+        inter = interpreter_options("xnnpack", predicted["options"])
+        defaults = default_options("xnnpack")
+        flags = sorted(k for k, v in predicted["options"].items()
+                       if k not in inter and v != defaults[k])
+        if flags:
+            self.check.setEnabled(True)
+            self.checked.setText(f"the runtime check uses the wheel's default XNNPACK flags; "
+                                 f"clear {', '.join(flags)} to compare")
+            return
+        self.check_runner.start(lambda state: compare(predicted, runtime_placement(path, inter)))
 
     def _check_done(self, verdict: dict) -> None:
         self.verdict = verdict

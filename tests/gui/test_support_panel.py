@@ -80,3 +80,15 @@ def test_runtime_check_shows_its_verdict(tab, qtbot):
     qtbot.waitUntil(lambda: tab.delegates.verdict is not None, timeout=60_000)
     text = tab.delegates.checked.text()
     assert "checked against LiteRT" in text and "50/50 agree, 1 partition" in text
+
+
+def test_options_rerun_the_analysis(tab, qtbot):
+    before = tab.delegates.result["nnapi"]["subgraphs"][0]["delegated_ops"]
+    tab.delegates.options.setText("android_sdk_version=27")
+    tab.delegates.apply_options()
+    qtbot.waitUntil(lambda: tab.delegates.result["nnapi"]["options"]["android_sdk_version"] == 27,
+                    timeout=20_000)
+    assert tab.delegates.result["nnapi"]["subgraphs"][0]["delegated_ops"] < before
+    tab.delegates.options.setText("bogus=1")
+    tab.delegates.apply_options()
+    assert "unknown option" in tab.delegates.summary.text()

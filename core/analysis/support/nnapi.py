@@ -16,7 +16,7 @@ _LEVEL_NAMES = {27: "NNAPI 1.0 (API 27)", 28: "NNAPI 1.1 (API 28)", 29: "NNAPI 1
 
 
 def _level(sdk: int) -> str:
-    return _LEVEL_NAMES.get(sdk, f"NNAPI feature level {sdk % 1000} (android_sdk_version={sdk})")
+    return _LEVEL_NAMES.get(sdk, f"the updatable NNAPI runtime, feature level {sdk % 1000}")
 
 
 def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) -> list[Reason]:
