@@ -132,14 +132,19 @@ def _t(c: Checker, i: int) -> Tensor:
     return c.view.tensors[i]
 
 
+def _one_in_one_out(c: Checker, op: Operator, in_cls: str, out_cls: str) -> Reason:
+    """One input, one output, of these type classes (most single-tensor ops start so)."""
+    return c.count_reason(op, (1, 1), (1, 1)) or _first(
+        c.type_reason(_t(c, op.inputs[0]), in_cls, "input 0"),
+        c.type_reason(_t(c, op.outputs[0]), out_cls, "output"))
+
+
 def _unary(c: Checker, op: Operator, f: dict) -> Reason:
-    r = c.count_reason(op, (1, 1), (1, 1))
+    r = _one_in_one_out(c, op, f["types"], f.get("out_types", f["types"]))
     if r:
         return r
     x, y = _t(c, op.inputs[0]), _t(c, op.outputs[0])
-    r = _first(c.shape_reason(x, "input 0", 0),
-               c.type_reason(x, f["types"], "input 0"),
-               c.type_reason(y, f.get("out_types", f["types"]), "output"))
+    r = c.shape_reason(x, "input 0", 0)
     if r:
         return r
     check = f.get("check")
@@ -202,12 +207,7 @@ def _binary(c: Checker, op: Operator, f: dict) -> Reason:
 
 
 def _pool(c: Checker, op: Operator, f: dict) -> Reason:
-    r = c.count_reason(op, (1, 1), (1, 1))
-    if r:
-        return r
-    x, y = _t(c, op.inputs[0]), _t(c, op.outputs[0])
-    r = _first(c.type_reason(x, f["types"], "input 0"),
-               c.type_reason(y, "float_q8" if f["types"] != "float" else "float", "output"))
+    r = _one_in_one_out(c, op, f["types"], "float_q8" if f["types"] != "float" else "float")
     if r:
         return r
     o = op.options
@@ -410,13 +410,10 @@ def _concatenation(c: Checker, op: Operator, f: dict) -> Reason:
 
 
 def _block(c: Checker, op: Operator, f: dict) -> Reason:
-    r = c.count_reason(op, (1, 1), (1, 1))
+    r = _one_in_one_out(c, op, f["in_types"], f["types"])
     if r:
         return r
-    x, y = _t(c, op.inputs[0]), _t(c, op.outputs[0])
-    r = _first(c.type_reason(x, f["in_types"], "input 0"), c.type_reason(y, f["types"], "output"))
-    if r:
-        return r
+    x = _t(c, op.inputs[0])
     bs = op.options.get("block_size", 0)
     if bs <= 1:
         return f"block size {bs} <= 1"
@@ -589,11 +586,7 @@ def _softmax(c: Checker, op: Operator, f: dict) -> Reason:
     beta = op.options.get("beta", 1.0)
     if beta != 1.0:
         return f"beta {beta} != 1"
-    r = c.count_reason(op, (1, 1), (1, 1))
-    if r:
-        return r
-    return _first(c.type_reason(_t(c, op.inputs[0]), "float", "input 0"),
-                  c.type_reason(_t(c, op.outputs[0]), "float", "output"))
+    return _one_in_one_out(c, op, "float", "float")
 
 
 def _split(c: Checker, op: Operator, f: dict) -> Reason:
