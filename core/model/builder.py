@@ -45,6 +45,7 @@ class _Tensor:
     quant: dict | None
     shape_signature: list[int] | None
     variable: bool
+    sparse: bool = False
 
 
 @dataclass
@@ -68,15 +69,18 @@ class SubgraphBuilder:
 
     def tensor(self, name: str, shape: Sequence[int], dtype: str = "float32", data=None,
                quant: dict | None = None, shape_signature: Sequence[int] | None = None,
-               variable: bool = False, buffer: int | None = None) -> int:
-        """Add a tensor; ``data`` (array or bytes) makes it constant; returns its index."""
+               variable: bool = False, buffer: int | None = None, sparse: bool = False) -> int:
+        """Add a tensor; ``data`` (array or bytes) makes it constant; returns its index.
+
+        ``sparse`` stores it in the sparse format with every dimension DENSE (the values as
+        they are, plus SparsityParameters), the simplest encoding a DENSIFY op unpacks."""
         if dtype not in _DTYPE_CODES:
             raise ValueError(f"unknown dtype {dtype!r}")
         if buffer is None:
             buffer = self.model.buffer(data) if data is not None else 0
         self.tensors.append(_Tensor(name, list(shape), dtype, buffer, quant,
                                     list(shape_signature) if shape_signature is not None else None,
-                                    variable))
+                                    variable, sparse))
         return len(self.tensors) - 1
 
     def op(self, op: str, inputs: Sequence[int], outputs: Sequence[int],
@@ -242,6 +246,7 @@ class ModelBuilder:
             sig = (b.CreateNumpyVector(np.asarray(t.shape_signature, dtype=np.int32))
                    if t.shape_signature is not None else None)
             q = _quant(b, t.quant) if t.quant else None
+            sp = _dense_sparsity(b, t.shape) if t.sparse else None
             fb.TensorStart(b)
             fb.TensorAddShape(b, shape)
             fb.TensorAddType(b, _DTYPE_CODES[t.dtype])
@@ -253,6 +258,8 @@ class ModelBuilder:
                 fb.TensorAddIsVariable(b, True)
             if sig is not None:
                 fb.TensorAddShapeSignature(b, sig)
+            if sp is not None:
+                fb.TensorAddSparsity(b, sp)
             t_offs.append(fb.TensorEnd(b))
         o_offs = []
         for op in sg.ops:
@@ -307,6 +314,22 @@ def _quant(b, q: dict) -> int:
     fb.QuantizationParametersAddZeroPoint(b, zp)
     fb.QuantizationParametersAddQuantizedDimension(b, int(q.get("quantized_dimension", 0)))
     return fb.QuantizationParametersEnd(b)
+
+
+def _dense_sparsity(b, shape: list[int]) -> int:
+    """SparsityParameters: traversal in order, every dimension DENSE of its size."""
+    dims = []
+    for d in shape:
+        fb.DimensionMetadataStart(b)
+        fb.DimensionMetadataAddFormat(b, fb.DimensionType.DENSE)
+        fb.DimensionMetadataAddDenseSize(b, int(d))
+        dims.append(fb.DimensionMetadataEnd(b))
+    v_dims = _vector(b, dims)
+    order = b.CreateNumpyVector(np.arange(len(shape), dtype=np.int32))
+    fb.SparsityParametersStart(b)
+    fb.SparsityParametersAddTraversalOrder(b, order)
+    fb.SparsityParametersAddDimMetadata(b, v_dims)
+    return fb.SparsityParametersEnd(b)
 
 
 def _vector(b, offsets: list[int]) -> int:

@@ -1,6 +1,6 @@
 """Small models that exercise the delegate rules, built with core.model.builder: every numeric
-flavour (float, fp16 weights, dynamic-range, int8, uint8, int16x8), custom and Flex ops, control
-flow, dynamic shapes, and graphs whose partitions differ from runs in execution order."""
+flavour (float, fp16 weights, dynamic-range, int8, uint8, int16x8, sparse), custom and Flex ops,
+control flow, dynamic shapes, and graphs whose partitions differ from runs in execution order."""
 from __future__ import annotations
 
 import numpy as np
@@ -181,6 +181,28 @@ def while_loop() -> ModelBuilder:
     return mb
 
 
+def sparse_weights(fp16: bool) -> ModelBuilder:
+    """CONV whose filter is stored sparse behind DENSIFY (and DEQUANTIZE when fp16)."""
+    mb = ModelBuilder(description="sparse weights" + (" fp16" if fp16 else ""))
+    sg = mb.subgraph("main")
+    x = sg.tensor("x", [1, 8, 8, 4])
+    w = (RNG.standard_normal((8, 3, 3, 4)) * 0.1).astype(np.float32)
+    wt = sg.tensor("w", w.shape)
+    if fp16:
+        ws = sg.tensor("w_sparse", w.shape, "float16", data=w.astype(np.float16), sparse=True)
+        w16 = sg.tensor("w16", w.shape, "float16")
+        sg.op("DENSIFY", [ws], [w16])
+        sg.op("DEQUANTIZE", [w16], [wt], version=3)
+    else:
+        ws = sg.tensor("w_sparse", w.shape, data=w, sparse=True)
+        sg.op("DENSIFY", [ws], [wt])
+    b = sg.tensor("b", [8], data=np.zeros(8, np.float32))
+    y = sg.tensor("y", [1, 8, 8, 8])
+    sg.op("CONV_2D", [x, wt, b], [y], {"padding": "SAME", "stride_w": 1, "stride_h": 1})
+    sg.inputs, sg.outputs = [x], [y]
+    return mb
+
+
 BUILT = {
     "float": lambda: float_cnn(False),
     "fp16_weights": lambda: float_cnn(True),
@@ -193,4 +215,6 @@ BUILT = {
     "dependencies": dependency_not_adjacency,
     "dynamic_shapes": dynamic_shapes,
     "while": while_loop,
+    "sparse_weights": lambda: sparse_weights(False),
+    "sparse_fp16_weights": lambda: sparse_weights(True),
 }

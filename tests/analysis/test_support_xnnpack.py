@@ -38,7 +38,8 @@ def test_built_model_placement_equals_runtime(name, built_models, xnnpack_runtim
     # each model was built to exercise something; check that it did
     expect = {"float": 2, "fp16_weights": 2, "dynamic_range": 1, "int8": 1, "uint8": 1,
               "int16x8": 0, "custom_op": 2, "flex_op": 2, "dependencies": 1,
-              "dynamic_shapes": 1, "while": 2}[name]
+              "dynamic_shapes": 1, "while": 2, "sparse_weights": 1,
+              "sparse_fp16_weights": 1}[name]
     assert placement["delegate_nodes"] == expect
     assert sg["partitions"] == expect
 

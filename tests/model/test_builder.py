@@ -148,3 +148,24 @@ def test_exports_never_replace_a_model(tmp_path, demo_model_path):
     out = write_text(tmp_path / "notes.json", "[]")
     assert out.read_text() == "[]" and sorted(p.name for p in tmp_path.iterdir()) == [
         "mine.tflite", "notes.json"]  # no temp files left behind
+
+
+def test_sparse_tensor_densifies_to_its_values(tmp_path):
+    from ai_edge_litert.interpreter import OpResolverType
+    w = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    mb = ModelBuilder()
+    sg = mb.subgraph()
+    ws = sg.tensor("w_sparse", w.shape, data=w, sparse=True)
+    x, dense, y = sg.tensor("x", w.shape), sg.tensor("dense", w.shape), sg.tensor("y", w.shape)
+    sg.op("DENSIFY", [ws], [dense])
+    sg.op("ADD", [x, dense], [y], {"fused_activation_function": "NONE"})
+    sg.inputs, sg.outputs = [x], [y]
+    path = mb.save(tmp_path / "sparse.tflite")
+    with open_model(path) as m:
+        assert [t.sparse for t in m.subgraphs[0].tensors] == [True, False, False, False]
+    it = Interpreter(model_path=str(path), experimental_op_resolver_type=(
+        OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], np.zeros_like(w))
+    it.invoke()
+    np.testing.assert_array_equal(it.get_tensor(it.get_output_details()[0]["index"]), w)
