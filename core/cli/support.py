@@ -92,11 +92,16 @@ def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
                 lines.append(f"    op {d['index']}: predicted "
                              f"{'delegated' if d['predicted'] else 'CPU'}, runtime "
                              f"{'delegated' if d['runtime'] else 'CPU'}")
-    unsupported = [(n, o) for n in names for o in ops[n] if not o["supported"]]
-    if unsupported:
+    why: dict[tuple[str, str], list[int]] = {}
+    for n in names:
+        for o in ops[n]:
+            if not o["supported"]:
+                why.setdefault((n, o["reason"]), []).append(o["index"])
+    if why:
         lines.append("")
-        lines.append("why not:")
-        for n, o in unsupported:
-            lines.append(f"  {short.get(n, n):<8} op {o['index']:>4} {labels[o['index']]}: "
-                         f"{o['reason']}")
+        lines.append("why not (delegate, reason: ops):")
+        for (n, reason), idx in why.items():
+            shown = ", ".join(f"{i} {labels[i]}" for i in idx[:6])
+            more = f", … ({len(idx)} ops)" if len(idx) > 6 else ""
+            lines.append(f"  {short.get(n, n):<8} {reason}: {shown}{more}")
     return "\n".join(lines)

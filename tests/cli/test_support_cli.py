@@ -49,7 +49,7 @@ def test_support_table_and_options():
     text = litelens("support", str(path))
     assert text.returncode == 0, text.stderr
     assert "XNNPACK (CPU): 64/65 ops, 1 partition" in text.stdout
-    assert "why not:" in text.stdout
+    assert "why not (delegate, reason: ops):" in text.stdout
     off = _json(litelens("support", str(path), "--delegate", "xnnpack", "--option", "qs8=false",
                          "--json"))
     assert off["support"]["xnnpack"]["options"]["qs8"] is False
