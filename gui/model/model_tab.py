@@ -35,10 +35,10 @@ class ModelTab(QWidget):
         self.tabs.addTab(self.ops, f"Operators ({model.op_count:,})")
         self.ops.activated_item.connect(self.show_op_in_graph)
         self.tabs.addTab(self.tensors, f"Tensors ({model.tensor_count:,})")
-        self.delegates = DelegatesPanel(model, self)
-        self.delegates.op_activated.connect(self.show_op_index_in_graph)
-        self.delegates.overlay_changed.connect(self.show_support_overlay)
-        self.tabs.addTab(self.delegates, "Delegates")
+        self.delegates: DelegatesPanel | None = None   # built when first shown (its analysis
+        self._delegates_slot = QWidget(self)              # would compete with the layout)
+        QVBoxLayout(self._delegates_slot).setContentsMargins(0, 0, 0, 0)
+        self.tabs.addTab(self._delegates_slot, "Delegates")
         self.run: RunPanel | None = None  # built when the Run tab is first shown (pyqtgraph
         self._run_slot = QWidget(self)    # plots cost ~0.1-0.8 s to create)
         QVBoxLayout(self._run_slot).setContentsMargins(0, 0, 0, 0)
@@ -85,6 +85,18 @@ class ModelTab(QWidget):
             self.run_panel()
         elif self.tabs.widget(index) is self._quantize_slot:
             self.quantize_panel()
+        elif self.tabs.widget(index) is self._delegates_slot:
+            self.delegates_panel()
+
+    def delegates_panel(self) -> DelegatesPanel:
+        """The Delegates panel, created on first use; its overlay paints this graph."""
+        if self.delegates is None:
+            self.delegates = DelegatesPanel(self.model, self._delegates_slot)
+            self.delegates.op_activated.connect(self.show_op_index_in_graph)
+            self.delegates.overlay_changed.connect(self.show_support_overlay)
+            self._delegates_slot.layout().addWidget(self.delegates)
+            self.delegates.show()
+        return self.delegates
 
     def quantize_panel(self):
         """The Quantize panel, created on first use; its per-layer error paints this graph."""
@@ -92,16 +104,12 @@ class ModelTab(QWidget):
             from gui.quantize.panel import QuantizePanel
             self.quantize = QuantizePanel(self.model, self._quantize_slot)
             self.quantize.overlay_ready.connect(self.graph.view.set_overlay)
-            self.quantize.table.op_activated.connect(self._show_op_index)
+            self.quantize.table.op_activated.connect(lambda i: self.show_op_index_in_graph(0, i))
             self.quantize.open_requested.connect(self.open_requested)
             self.quantize.compare_requested.connect(self.compare_requested)
             self._quantize_slot.layout().addWidget(self.quantize)
             self.quantize.show()
         return self.quantize
-
-    def _show_op_index(self, index: int) -> None:
-        self.tabs.setCurrentWidget(self.graph)
-        self.graph.select_op(0, index)
 
     def run_panel(self) -> RunPanel:
         """The Run panel, created on first use."""
@@ -122,7 +130,8 @@ class ModelTab(QWidget):
                 f" · parsed in {fmt.duration_ms(m.parse_seconds * 1000)}")
 
     def close_model(self) -> None:
-        self.delegates.shutdown()
+        if self.delegates is not None:
+            self.delegates.shutdown()
         if self.run is not None:
             self.run.shutdown()
         if self.quantize is not None:

@@ -21,7 +21,10 @@ def tab(qtbot, shared_model):
     qtbot.addWidget(t)
     t.resize(1400, 900)
     t.show()
-    qtbot.waitUntil(lambda: t.delegates.matrix is not None, timeout=20_000)
+    assert t.delegates is None                  # built when the tab is first shown
+    t.tabs.setCurrentWidget(t._delegates_slot)
+    qtbot.waitUntil(lambda: t.delegates is not None and t.delegates.matrix is not None,
+                    timeout=20_000)
     yield t
     t.close_model()
 
