@@ -18,6 +18,7 @@ from core.model.types import Model
 
 DELEGATES: tuple[str, ...] = delegate_names()
 MAX_BLOCKER_TRIALS = 12          # exact "what if this op were supported" re-partitions per graph
+BLOCKER_BUDGET = 240_000         # ... and at most this many op visits for them (big graphs: fewer)
 
 
 def delegate_facts(name: str) -> dict[str, Any]:
@@ -144,7 +145,8 @@ def _blockers(kind, deps, reasons, parts, opts, view: SubgraphView) -> list[dict
     near.sort()
     supported = [r is None for r in reasons]
     out = []
-    for _, i in near[:MAX_BLOCKER_TRIALS]:
+    trials = max(1, min(MAX_BLOCKER_TRIALS, BLOCKER_BUDGET // max(1, len(reasons))))
+    for _, i in near[:trials]:
         supported[i] = True
         trial = _partitions(kind, deps, supported, opts)
         supported[i] = False
