@@ -79,26 +79,30 @@ def greedy_first_fit(sizes: list[int], firsts: list[int], lasts: list[int],
     placed buffers whose lifetimes overlap (first fit). Returns (offsets, arena bytes)."""
     fixed = fixed or {}
     n = len(sizes)
-    rounded = [align_up(s, alignment) for s in sizes]
-    offsets = [0] * n
-    placed: list[int] = []
+    rounded = np.array([align_up(s, alignment) for s in sizes], np.int64)
+    first = np.asarray(firsts, np.int64)
+    last = np.asarray(lasts, np.int64)
+    offsets = np.zeros(n, np.int64)
+    placed = np.zeros(n, bool)
     for i, off in fixed.items():
         offsets[i] = off
-        placed.append(i)
+        placed[i] = True
     order = sorted((i for i in range(n) if i not in fixed), key=lambda i: (-rounded[i], i))
     for i in order:
-        f, l, size = firsts[i], lasts[i], rounded[i]
-        busy = sorted((offsets[j], offsets[j] + rounded[j]) for j in placed
-                      if lasts[j] >= f and firsts[j] <= l and rounded[j])
+        size = int(rounded[i])
+        hit = np.flatnonzero(placed & (last >= first[i]) & (first <= last[i]) & (rounded > 0))
         candidate = 0
-        for start, end in busy:
-            if candidate + size <= start:
-                break
-            candidate = max(candidate, end)
+        if hit.size:
+            starts = offsets[hit]
+            k = np.argsort(starts, kind="stable")
+            for start, end in zip(starts[k].tolist(), (starts + rounded[hit])[k].tolist()):
+                if candidate + size <= start:
+                    break
+                candidate = max(candidate, end)
         offsets[i] = candidate
-        placed.append(i)
-    arena = max((offsets[i] + rounded[i] for i in range(n)), default=0)
-    return offsets, arena
+        placed[i] = True
+    arena = int((offsets + rounded).max()) if n else 0
+    return offsets.tolist(), arena
 
 
 def live_bytes(sizes: list[int], firsts: list[int], lasts: list[int], steps: int) -> np.ndarray:

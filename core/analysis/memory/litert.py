@@ -326,9 +326,10 @@ class LiteRtPlanner:
             elif s.kind == "persistent" and t not in placements:
                 off = persistent.allocate(s.bytes, alloc[t], NEVER)
                 placements[t] = Placement(t, "persistent", off, s.bytes, alloc[t], NEVER)
+        # a sharing tensor resolves to its root's bytes even past the planned chunk: the
+        # runtime resolves every tensor when the arena is (re)allocated
         for t, r in shared.items():
-            if r in placements and slots[t].kind == slots[r].kind == "arena" \
-                    and alloc[t] < planned:
+            if r in placements and slots[t].kind == slots[r].kind == "arena":
                 p = placements[r]
                 placements[t] = Placement(t, p.arena, p.offset, slots[t].bytes, alloc[t],
                                           dealloc[r], shares=r)

@@ -98,6 +98,7 @@ def compare(plans, measured: dict[str, Any]) -> dict[str, Any]:
             continue
         entry: dict[str, Any] = {"index": si, "allocated": bool(seen)}
         mismatches = []
+        bases: dict[str, tuple[dict, int]] = {}
         for arena in ("main", "persistent"):
             mine = {t: p for t, p in plan.placements.items() if p.arena == arena and p.bytes}
             real = {t: seen[t] for t in mine if t in seen}
@@ -121,16 +122,29 @@ def compare(plans, measured: dict[str, Any]) -> dict[str, Any]:
                     mismatches.append({"index": t, "arena": arena, "planned_offset":
                                        mine[t].offset, "runtime_offset": off,
                                        "bytes": mine[t].bytes})
+            # the furthest byte of a tensor the runtime can show (0-d tensors come back as
+            # copies): equals the arena size unless such a tensor ends the arena
+            readable = max((p.offset + p.bytes for t, p in mine.items()
+                            if plan.slots[t].shape), default=0)
             entry[key] = {"planned_bytes": (plan.arena_bytes if arena == "main"
                                             else plan.persistent_bytes),
+                          "planned_readable_bytes": readable,
                           "runtime_bytes": span, "base_aligned_64": base % 64 == 0,
                           "tensors": len(real), "offsets_agree": agree,
-                          "missing_at_runtime": sorted(set(mine) - set(real))}
-        planned_anywhere = set(plan.placements)
-        entry["unplanned_at_runtime"] = sorted(
-            t for t, (addr, nb) in seen.items()
-            if t not in planned_anywhere and t < len(plan.slots)
-            and plan.slots[t].kind in ("arena", "persistent") and nb)
+                          "missing_at_runtime": sorted(t for t in set(mine) - set(real)
+                                                       if plan.slots[t].shape),
+                          "unreadable_0d": sorted(t for t in mine if not plan.slots[t].shape)}
+            bases[arena] = (entry[key], base)
+        # tensors the plan leaves out but the runtime gave memory: inside an arena's span they
+        # are a miss; elsewhere they are heap or file memory (e.g. a WHILE condition's unused
+        # inputs, which the loop feeds itself)
+        spans = [(b, b + e["runtime_bytes"]) for e, b in bases.values()]
+        unplanned = {t: addr for t, (addr, nb) in seen.items()
+                     if t not in plan.placements and nb and t < len(plan.slots)
+                     and plan.slots[t].kind in ("arena", "persistent")}
+        entry["unplanned_in_arena"] = sorted(
+            t for t, addr in unplanned.items() if any(lo <= addr < hi for lo, hi in spans))
+        entry["outside_arenas"] = sorted(set(unplanned) - set(entry["unplanned_in_arena"]))
         entry["mismatches"] = mismatches
         out.append(entry)
     return {"subgraphs": out, "error": measured.get("error")}
