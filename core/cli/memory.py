@@ -47,7 +47,7 @@ def _memory(args: argparse.Namespace) -> int:
 
 
 def memory_text(report: dict) -> str:
-    from core.analysis.report import human_size
+    from core.format import size as human_size  # one formatter for sizes
     lines = [f"threads {report['config']['threads']}, delegates off (builtin kernels)"]
     rt = {s["index"]: s for s in report.get("runtime", {}).get("subgraphs", [])}
     for sg in report["subgraphs"]:

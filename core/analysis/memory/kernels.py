@@ -11,48 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-# --- in-place sharing (the registration's ``inplace_operator``) -----------------------------
-# op -> (input positions that may give their buffer to output 0, data unmodified?)
-INPLACE = {
-    "RESHAPE": ((0,), True), "SQUEEZE": ((0,), True), "EXPAND_DIMS": ((0,), True),
-    "BITCAST": ((0,), True),
-    "ADD": ((0, 1), False), "SUB": ((0, 1), False), "MUL": ((0, 1), False),
-    "DIV": ((0, 1), False), "SOFTMAX": ((0,), False), "DYNAMIC_UPDATE_SLICE": ((0,), False),
-}
+from core.model import ops, schema
 
-# --- output classes decided in Prepare ------------------------------------------------------
-# op -> input positions that, when all constant (or already folded), make output 0 a
-# persistent read-only heap tensor computed at Prepare (never in the arena). () = always.
-FOLD_WHEN_CONSTANT: dict[str, tuple[int, ...] | str] = {
-    "SHAPE": (), "RANK": (), "MUL": (0, 1), "GATHER": (0, 1), "STRIDED_SLICE": (0, 1, 2),
-    "TILE": (0, 1), "RANGE": (0, 1, 2), "BROADCAST_ARGS": (0, 1), "CONCATENATION": "all",
-    "RESHAPE": (0,),
-}
-# op -> input positions that must be constant for the output size to be known at Prepare;
-# otherwise every output is dynamic (heap, sized at Eval) and planning stops after this op.
-DYNAMIC_UNLESS_CONSTANT: dict[str, tuple[int, ...]] = {
-    "ARG_MAX": (1,), "ARG_MIN": (1,), "BATCH_TO_SPACE_ND": (1, 2), "SPACE_TO_BATCH_ND": (1, 2),
-    "FILL": (0,), "MIRROR_PAD": (1,), "ONE_HOT": (1,), "PAD": (1,), "PADV2": (1,),
-    "RESIZE_BILINEAR": (1,), "RESIZE_NEAREST_NEIGHBOR": (1,), "SLICE": (1, 2),
-    "STRIDED_SLICE": (1, 2), "TILE": (1,), "TRANSPOSE": (1,), "SPARSE_TO_DENSE": (1,),
-    "SEGMENT_SUM": (0, 1), "UNSORTED_SEGMENT_SUM": (1, 2), "UNSORTED_SEGMENT_MAX": (1, 2),
-    "UNSORTED_SEGMENT_MIN": (1, 2), "UNSORTED_SEGMENT_PROD": (1, 2), "WHERE": (0,),
-    "EXPAND_DIMS": (1,), "BROADCAST_TO": (1,), "RANDOM_STANDARD_NORMAL": (0,),
-    "RANDOM_UNIFORM": (0,), "MULTINOMIAL": (0, 1), "SPLIT": (0,), "SPLIT_V": (1, 2),
-    "TOPK_V2": (1,), "MEAN": (1,), "SUM": (1,), "REDUCE_PROD": (1,), "REDUCE_MAX": (1,),
-    "REDUCE_MIN": (1,), "REDUCE_ANY": (1,), "REDUCE_ALL": (1,),
-}
-ALWAYS_DYNAMIC = {"UNIQUE", "NON_MAX_SUPPRESSION_V4", "NON_MAX_SUPPRESSION_V5"}
-# output 0 of these is persistent (kept across runs) when input 0 is a constant in the file
-PERSISTENT_WHEN_INPUT_CONSTANT = {"DEQUANTIZE"}
-ALWAYS_PERSISTENT = {"DENSIFY"}
-REDUCE_OPS = {"MEAN", "SUM", "REDUCE_PROD", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_ANY",
-              "REDUCE_ALL"}
+# Per-op facts (in-place sharing, outputs folded at Prepare or left dynamic, persistent outputs,
+# the temporaries rule) are data in the op catalogue, under each op's "memory" key.
+def facts(op: str) -> dict:
+    return ops.op_fact(op, "memory", None) or {}
+
+
+def in_place(op: str) -> tuple[tuple[int, ...], bool] | None:
+    """(input positions that may give their buffer to output 0, data unmodified?) or None."""
+    f = facts(op).get("in_place")
+    return (tuple(f["inputs"]), bool(f.get("data_unmodified"))) if f else None
+
+
 CONTROL_FLOW = {"WHILE", "IF", "CALL_ONCE"}
 
-ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1, "uint8": 1,
-            "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8, "uint64": 8,
-            "bool": 1, "complex64": 8, "complex128": 16, "int4": 1, "uint4": 1, "int2": 1}
+# bytes per element as the runtime allocates them: sub-byte types take a whole byte
+ITEMSIZE = {name: max(bits, 8) // 8 for name, bits in schema.TENSOR_TYPES.values() if bits}
 HEAP_TYPES = {"string", "resource", "variant"}
 
 
@@ -109,7 +85,7 @@ def _prod(xs) -> int:
     return n
 
 
-def _conv(opts, ins, outs, threads) -> Prepared:
+def _conv(op, opts, ins, outs, threads) -> Prepared:
     x, w = ins[0], ins[1]
     y = outs[0]
     hybrid = x.dtype == "float32" and w.dtype in ("uint8", "int8", "int4")
@@ -148,7 +124,7 @@ def _conv(opts, ins, outs, threads) -> Prepared:
     return p
 
 
-def _depthwise(opts, ins, outs, threads) -> Prepared:
+def _depthwise(op, opts, ins, outs, threads) -> Prepared:
     x, w = ins[0], ins[1]
     if not (x.dtype == "float32" and w.dtype == "int8"):
         return Prepared()
@@ -159,7 +135,7 @@ def _depthwise(opts, ins, outs, threads) -> Prepared:
     return p
 
 
-def _fully_connected(opts, ins, outs, threads) -> Prepared:
+def _fully_connected(op, opts, ins, outs, threads) -> Prepared:
     x, w = ins[0], ins[1]
     p = Prepared(added=6)  # always reserves six, uses them only on the hybrid path
     if not (x.dtype == "float32" and w.dtype in ("uint8", "int8", "int4", "int2")):
@@ -174,7 +150,7 @@ def _fully_connected(opts, ins, outs, threads) -> Prepared:
     return p
 
 
-def _batch_matmul(opts, ins, outs, threads) -> Prepared:
+def _batch_matmul(op, opts, ins, outs, threads) -> Prepared:
     lhs, rhs = ins[0], ins[1]
     p = Prepared(added=7)
     swap = lambda s: tuple(s[:-2]) + (s[-1], s[-2])  # noqa: E731
@@ -198,26 +174,31 @@ _ACCUM = {"float32": "float32", "int32": "int64", "int64": "int64", "uint8": "in
           "int8": "int32", "int16": "int32", "bool": "bool"}
 
 
-def _reduce(op):
-    def prepare(opts, ins, outs, threads) -> Prepared:
-        x, axis = ins[0], ins[1]
-        y = outs[0]
-        p = Prepared(added=4)
-        axis_known = axis.constant_or_folded
-        p.temporaries.append(Temporary(0, "temp_index", "int32", (len(x.shape),)))
-        p.temporaries.append(Temporary(1, "resolved_axis", "int32", (_prod(axis.shape),),
-                                       dynamic=not axis_known))
-        if op in ("MEAN", "SUM", "REDUCE_PROD"):
-            p.temporaries.append(Temporary(2, "temp_accum", _ACCUM.get(x.dtype, x.dtype),
-                                           (_prod(y.shape),), dynamic=not axis_known))
-        p.temporaries.append(Temporary(3, "normalized_dims", "int32", (len(x.shape),),
-                                       dynamic=not x.constant_or_folded))
-        return p
-    return prepare
+def _reduce(op, opts, ins, outs, threads) -> Prepared:
+    """Reduce ops (MEAN, SUM, ...): index scratch, resolved axes, an accumulator for
+    MEAN/SUM/PROD, normalized dims; sized at Prepare only when axes (and input) are constant."""
+    x, axis = ins[0], ins[1]
+    y = outs[0]
+    p = Prepared(added=4)
+    axis_known = axis.constant_or_folded
+    p.temporaries.append(Temporary(0, "temp_index", "int32", (len(x.shape),)))
+    p.temporaries.append(Temporary(1, "resolved_axis", "int32", (_prod(axis.shape),),
+                                   dynamic=not axis_known))
+    if op in ("MEAN", "SUM", "REDUCE_PROD"):
+        p.temporaries.append(Temporary(2, "temp_accum", _ACCUM.get(x.dtype, x.dtype),
+                                       (_prod(y.shape),), dynamic=not axis_known))
+    p.temporaries.append(Temporary(3, "normalized_dims", "int32", (len(x.shape),),
+                                   dynamic=not x.constant_or_folded))
+    return p
 
 
-KERNEL_PREPARE: dict[str, Callable[..., Prepared]] = {
-    "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _depthwise, "FULLY_CONNECTED": _fully_connected,
-    "BATCH_MATMUL": _batch_matmul,
-    **{op: _reduce(op) for op in REDUCE_OPS},
+# the catalogue's "temporaries" rule name -> what that kernel's Prepare adds
+TEMPORARIES: dict[str, Callable[..., Prepared]] = {
+    "conv_2d": _conv, "depthwise_conv_2d": _depthwise, "fully_connected": _fully_connected,
+    "batch_matmul": _batch_matmul, "reduce": _reduce,
 }
+
+
+def prepare_temporaries(op: str, opts, ins, outs, threads) -> Prepared | None:
+    rule = facts(op).get("temporaries")
+    return TEMPORARIES[rule](op, opts, ins, outs, threads) if rule else None

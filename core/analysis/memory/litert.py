@@ -157,13 +157,14 @@ class LiteRtPlanner:
         if name == "CUSTOM":
             notes.append(f"op {i} is custom '{op.custom_code}': planned as if its kernel "
                          "allocated nothing extra; the stock runtime may not resolve it")
-        prep = K.KERNEL_PREPARE.get(name)
-        if prep is not None:
-            try:
-                p = prep(op.options, inv, outv, self.threads)
-            except (IndexError, KeyError, TypeError, ZeroDivisionError) as e:
-                notes.append(f"op {i} ({name}): temporaries not predicted ({e})")
-                p = K.Prepared()
+        facts = K.facts(name)
+        try:
+            p = K.prepare_temporaries(name, op.options, inv, outv, self.threads)
+        except (IndexError, KeyError, TypeError, ZeroDivisionError) as e:
+            # shapes or options the kernel would reject: the runtime fails; keep planning
+            notes.append(f"op {i} ({name}): temporaries not predicted ({e!r})")
+            p = K.Prepared()
+        if p is not None:
             base = len(slots)
             for k in range(p.added):
                 slots.append(Slot(base + k, "", "none", (), "none", 0, temporary_of=i))
@@ -175,10 +176,11 @@ class LiteRtPlanner:
                 temps[i].append(base + tmp.slot)
         out0 = slots[outs[0]] if outs and outs[0] >= 0 else None
         if out0 is not None and out0.kind == "arena":
-            if name in K.ALWAYS_PERSISTENT or (name in K.PERSISTENT_WHEN_INPUT_CONSTANT
-                                              and inv and inv[0].constant):
+            persistent = facts.get("persistent_output")
+            if persistent == "always" or (persistent == "input0_constant"
+                                          and inv and inv[0].constant):
                 out0.kind = "persistent"
-            fold = K.FOLD_WHEN_CONSTANT.get(name)
+            fold = facts.get("folds_when_constant")
             if fold is not None:
                 need = range(len(ins)) if fold == "all" else fold
                 if all(k < len(ins) and ins[k] >= 0 and inv[k].constant_or_folded
@@ -188,8 +190,8 @@ class LiteRtPlanner:
                     out0.bytes = 0
         if name == "RESHAPE" and not self._shape_known(ins, inv):
             return True  # kTfLiteOutputShapeNotKnown: the output keeps its arena bytes
-        dyn = name in K.ALWAYS_DYNAMIC
-        need = K.DYNAMIC_UNLESS_CONSTANT.get(name, ())
+        dyn = bool(facts.get("always_dynamic"))
+        need = facts.get("dynamic_unless_constant", ())
         if any(k < len(ins) and ins[k] >= 0 and not inv[k].constant_or_folded for k in need):
             dyn = True
         if dyn:
@@ -342,7 +344,7 @@ class LiteRtPlanner:
         """IdentifyInPlaceTensors: output 0 of an in-place op -> the root tensor it reuses."""
         shared: dict[int, int] = {}
         for i, op in enumerate(sg.operators):
-            spec = K.INPLACE.get(op.op)
+            spec = K.in_place(op.op)
             outs = nodes_out[i]
             if spec is None or not outs:
                 continue

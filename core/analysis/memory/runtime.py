@@ -1,87 +1,26 @@
 """The runtime's real arena: where ai-edge-litert puts every tensor after ``allocate_tensors()``.
 
-``measure(path, threads)`` runs :func:`probe` in a child process (a kernel may crash the
-runtime): the interpreter is built with default delegates off (or on, to see what XNNPACK
-changes) and the given threads, tensors are allocated, and every tensor's data address is read
-through ``interpreter.tensor(i)`` — temporaries too, whose indices follow the model's. Tensors
-without a shape, type or data (unused temporaries, dynamic or unallocated ones) and 0-d tensors
-(returned as copies) are skipped. :func:`compare` turns addresses into offsets against a plan.
+``measure(path, threads)`` runs the worker's ``memory_arena`` job (a kernel may crash the
+runtime; the worker process takes the crash): the interpreter is built with default delegates off
+(or XNNPACK on, to see what it changes) and the given threads, tensors are allocated, and every
+tensor's data address is read — temporaries too. :func:`compare` turns addresses into offsets
+against a plan, :func:`delegate_effect` lists what XNNPACK takes out of the arena.
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections import Counter
 from typing import Any
 
 
-
-def probe(path: str, threads: int, xnnpack: bool, out=sys.stdout) -> None:
-    """Child-process side: one JSON object per line, flushed, so a crash keeps what was read."""
-    from ai_edge_litert import interpreter as tfl
-
-    resolver = (tfl.OpResolverType.AUTO if xnnpack
-                else tfl.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    it = tfl.Interpreter(model_path=path, num_threads=threads,
-                         experimental_op_resolver_type=resolver)
-
-    def emit(obj):
-        out.write(json.dumps(obj) + "\n")
-        out.flush()
-
-    try:
-        it.allocate_tensors()
-    except (RuntimeError, ValueError) as e:
-        emit({"error": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__})
-        return
-    w = it._interpreter  # the wrapper: per-subgraph tensor access the public API lacks
-    for s in range(w.NumSubgraphs()):
-        n = w.NumTensors(s)
-        emit({"subgraph": s, "tensors": n})
-        for i in range(n):
-            try:
-                w.TensorSize(i, s)
-                w.TensorType(i, s)
-            except ValueError:  # no shape or no type: a temporary the kernel did not use
-                continue
-            try:
-                arr = w.tensor(it, i, s)
-            except ValueError:  # null data: not allocated (dynamic, custom, optional)
-                continue
-            if getattr(arr, "ndim", 0) == 0:
-                continue  # 0-d tensors come back as copies: their address is not the tensor's
-            addr, nb = int(arr.ctypes.data), int(arr.nbytes)
-            del arr
-            emit({"s": s, "i": i, "addr": addr, "bytes": nb})
-    emit({"done": True})
-
-
 def measure(path: str, threads: int = 1, xnnpack: bool = False,
             timeout: float = 300) -> dict[str, Any]:
-    """Addresses per subgraph: {"subgraphs": {s: {i: (addr, bytes)}}, "error": str|None}."""
-    cmd = [sys.executable, "-m", "core.analysis.memory.runtime", str(path), str(threads)]
-    if xnnpack:
-        cmd.append("--xnnpack")
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    subgraphs: dict[int, dict[int, tuple[int, int]]] = {}
-    counts: dict[int, int] = {}
-    error, done = None, False
-    for line in proc.stdout.splitlines():
-        obj = json.loads(line)
-        if "error" in obj:
-            error = obj["error"]
-        elif "subgraph" in obj:
-            counts[obj["subgraph"]] = obj["tensors"]
-            subgraphs.setdefault(obj["subgraph"], {})
-        elif "s" in obj:
-            subgraphs.setdefault(obj["s"], {})[obj["i"]] = (obj["addr"], obj["bytes"])
-        elif obj.get("done"):
-            done = True
-    if error is None and not done:
-        error = (f"runtime exited with code {proc.returncode} while reading tensors"
-                 + (f": {proc.stderr.strip().splitlines()[-1]}" if proc.stderr.strip() else ""))
-    return {"subgraphs": subgraphs, "tensor_counts": counts, "error": error}
+    """Addresses per subgraph from the ``memory_arena`` worker job: ``{"subgraphs": {s: {i:
+    (addr, bytes)}}, "tensor_counts": {s: n}, "error": str | None}``."""
+    from core.inference.config import RunConfig
+    from core.inference.session import run_job
+    cfg = RunConfig(model=str(path), delegate="xnnpack" if xnnpack else "builtin",
+                    threads=max(int(threads), 1), timeout_s=timeout)
+    return run_job(cfg, "memory_arena")
 
 
 def compare(plans, measured: dict[str, Any]) -> dict[str, Any]:
@@ -160,7 +99,3 @@ def delegate_effect(plain: dict[str, Any], xnn: dict[str, Any]) -> dict[str, Any
         out.append({"index": si, "tensors_out_of_arena": gone,
                     "bytes_out_of_arena": sum(seen[t][1] for t in gone)})
     return {"subgraphs": out, "error": xnn.get("error")}
-
-
-if __name__ == "__main__":
-    probe(sys.argv[1], int(sys.argv[2]), "--xnnpack" in sys.argv[3:])

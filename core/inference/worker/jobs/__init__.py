@@ -20,6 +20,7 @@ JOBS = (
     "bench",            # latency, memory, outputs (+ the per-op profile)
     "tensor_details",   # the runtime's view of every tensor once the model is allocated
     "quantize",         # ai-edge-quantizer + verification of its result (core.quantize.run)
+    "memory_arena",     # every tensor's address after allocation (the real arena)
 )
 
 
