@@ -47,7 +47,8 @@ def _memory(args: argparse.Namespace) -> int:
 
 
 def memory_text(report: dict) -> str:
-    from core.format import size as human_size  # one formatter for sizes
+    from core.analysis.memory.runtime import explain
+    from core.format import size as human_size
     lines = [f"threads {report['config']['threads']}, delegates off (builtin kernels)"]
     rt = {s["index"]: s for s in report.get("runtime", {}).get("subgraphs", [])}
     for sg in report["subgraphs"]:
@@ -73,8 +74,7 @@ def memory_text(report: dict) -> str:
                 a = r[arena]
                 if a["runtime_bytes"] is not None:
                     lines.append(f"  runtime {arena.replace('_', ' ')}: {a['runtime_bytes']} B "
-                                 f"(planned {a['planned_bytes']} B), offsets agree "
-                                 f"{a['offsets_agree']}/{a['tensors']}")
+                                 f"(planned {a['planned_bytes']} B): {explain(a)}")
         for note in sg["notes"]:
             lines.append(f"  note: {note}")
     for x in report.get("runtime", {}).get("xnnpack", {}).get("subgraphs", []):

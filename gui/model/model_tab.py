@@ -1,5 +1,5 @@
-"""One open model: info panel on the left; graph, operators, tensors and run as tabs on the
-right."""
+"""One open model: info panel on the left; graph, operators, tensors, run and memory as tabs on
+the right."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
@@ -41,6 +41,10 @@ class ModelTab(QWidget):
         self._quantize_slot = QWidget(self)
         QVBoxLayout(self._quantize_slot).setContentsMargins(0, 0, 0, 0)
         self.tabs.addTab(self._quantize_slot, "Quantize")
+        self.memory = None                   # the Memory panel, built when first shown
+        self._memory_slot = QWidget(self)
+        QVBoxLayout(self._memory_slot).setContentsMargins(0, 0, 0, 0)
+        self.tabs.addTab(self._memory_slot, "Memory")
         self.tabs.currentChanged.connect(self._tab_changed)
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(self.info)
@@ -67,6 +71,8 @@ class ModelTab(QWidget):
             self.run_panel()
         elif self.tabs.widget(index) is self._quantize_slot:
             self.quantize_panel()
+        elif self.tabs.widget(index) is self._memory_slot:
+            self.memory_panel()
 
     def quantize_panel(self):
         """The Quantize panel, created on first use; its per-layer error paints this graph."""
@@ -84,6 +90,26 @@ class ModelTab(QWidget):
     def _show_op_index(self, index: int) -> None:
         self.tabs.setCurrentWidget(self.graph)
         self.graph.select_op(0, index)
+
+    def memory_panel(self):
+        """The Memory panel, created on first use."""
+        if self.memory is None:
+            from gui.memory.panel import MemoryPanel
+            self.memory = MemoryPanel(self.model, self._memory_slot)
+            self.memory.overlay_ready.connect(self.graph.view.set_overlay)
+            self.memory.tensor_selected.connect(self.show_tensor_in_graph)
+            self._memory_slot.layout().addWidget(self.memory)
+            self.memory.show()
+        return self.memory
+
+    def show_tensor_in_graph(self, subgraph: int, tensor: int, op: int) -> None:
+        """A tensor clicked in the Memory panel: select it in the graph (a kernel temporary,
+        which the graph does not draw, selects the op that owns it)."""
+        self.graph.select_op(subgraph, op)
+        view = self.graph.view
+        if tensor < len(self.model.subgraphs[subgraph].tensors) and view.lay is not None \
+                and view.lay.subgraph == subgraph:
+            view.select_tensor(tensor, center=True)
 
     def run_panel(self) -> RunPanel:
         """The Run panel, created on first use."""
@@ -108,6 +134,8 @@ class ModelTab(QWidget):
             self.run.shutdown()
         if self.quantize is not None:
             self.quantize.shutdown()
+        if self.memory is not None:
+            self.memory.shutdown()
         if hasattr(self.graph, "shutdown"):
             self.graph.shutdown()
         self.model.close()

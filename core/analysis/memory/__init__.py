@@ -11,6 +11,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from core.analysis.memory.arena import NEVER, live_bytes
+from core.analysis.overlay import Overlay, heat_overlay
 from core.analysis.memory.litert import LiteRtPlanner, SubgraphPlan
 from core.analysis.memory.tflm import plan_tflm
 from core.model.types import Model
@@ -98,3 +99,16 @@ def runtime_check(path: str, plans: dict[int, SubgraphPlan], threads: int) -> di
     xnn = rt.measure(path, threads, xnnpack=True)
     result["xnnpack"] = rt.delegate_effect(plain, xnn)
     return result
+
+
+def live_memory_overlay(subgraph_report: dict[str, Any]) -> Overlay:
+    """The graph overlay of a subgraph's live main-arena memory per op (KiB), peak named."""
+    live = subgraph_report["live_bytes"]
+    si = subgraph_report["index"]
+    if not live:
+        return Overlay("live memory", "")
+    peak = int(np.argmax(live))
+    return heat_overlay({i: v / 1024 for i, v in enumerate(live)}, unit="KiB", subgraph=si,
+                        name="live memory", digits=4,
+                        summary=f"live arena memory, peak {live[peak] / 1024:.4g} KiB at op "
+                                f"{peak}")

@@ -99,3 +99,17 @@ def delegate_effect(plain: dict[str, Any], xnn: dict[str, Any]) -> dict[str, Any
         out.append({"index": si, "tensors_out_of_arena": gone,
                     "bytes_out_of_arena": sum(seen[t][1] for t in gone)})
     return {"subgraphs": out, "error": xnn.get("error")}
+
+
+def explain(arena: dict[str, Any]) -> str:
+    """One line on how the runtime's arena compares with the plan (CLI text, GUI table)."""
+    if arena.get("runtime_bytes") is None:
+        return "nothing readable at runtime (only 0-d tensors, or allocated on first run)"
+    rb, pb = arena["runtime_bytes"], arena["planned_bytes"]
+    agree = f"offsets agree {arena['offsets_agree']}/{arena['tensors']}"
+    if rb == pb:
+        return f"equal; {agree}"
+    if rb == arena.get("planned_readable_bytes"):
+        return (f"equal up to the last readable byte: a 0-d tensor (read back only as a copy) "
+                f"ends the planned arena at {pb} B; {agree}")
+    return f"differs by {rb - pb:+d} B; {agree}"
