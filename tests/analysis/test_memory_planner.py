@@ -33,7 +33,7 @@ def test_best_fit_never_overlaps_live_tensors(bufs):
     sizes = [s for s, _, _ in bufs]
     firsts = [min(a, b) for _, a, b in bufs]
     lasts = [max(a, b) for _, a, b in bufs]
-    arena = BestFitArena(len(bufs), 64)
+    arena = BestFitArena(max(lasts) + 1, 64)
     offsets = [arena.allocate(s, f, l) for s, f, l in zip(sizes, firsts, lasts)]
     _no_overlap(sizes, firsts, lasts, offsets)
     assert all(o % 64 == 0 for o, s in zip(offsets, sizes) if s)

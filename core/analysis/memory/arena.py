@@ -21,53 +21,52 @@ class BestFitArena:
 
     One quirk is kept on purpose: a gap is accepted when its *aligned* slack beats the best
     *unaligned* slack seen so far, as the runtime compares them.
+
+    ``steps`` (the subgraph's op count) lets the overlap query read only the steps a buffer
+    lives in; lifetimes past the last step (NEVER) are clipped to it.
     """
 
-    def __init__(self, capacity: int, alignment: int = 64):
+    def __init__(self, steps: int, alignment: int = 64):
         self.alignment = alignment
-        self.first = np.empty(max(capacity, 1), np.int64)
-        self.last = np.empty(max(capacity, 1), np.int64)
-        self.offset = np.empty(max(capacity, 1), np.int64)
-        self.end = np.empty(max(capacity, 1), np.int64)
-        self.n = 0
+        self.steps = max(steps, 1)
+        self.alive: list[list[int]] = [[] for _ in range(self.steps)]
+        self.offset: list[int] = []
+        self.end: list[int] = []
         self.high_water_mark = 0
+
+    def _span(self, first: int, last: int) -> range:
+        return range(min(max(first, 0), self.steps - 1), min(last, self.steps - 1) + 1)
 
     def allocate(self, size: int, first: int, last: int) -> int:
         if size == 0:
             return 0
-        k = self.n
         al = self.alignment
+        span = self._span(first, last)
+        if len(span) == 1:
+            near = self.alive[span[0]]
+        else:
+            near = {j for s in span for j in self.alive[s]}
         best, best_fit = -1, None
         current = 0
-        if k:
-            hit = np.flatnonzero((self.last[:k] >= first) & (self.first[:k] <= last))
-            if hit.size:
-                # walk by offset; equal offsets in insertion order (the runtime inserts after
-                # equals with upper_bound)
-                hit = hit[np.lexsort((hit, self.offset[hit]))]
-                offs = self.offset[hit].tolist()
-                ends = self.end[hit].tolist()
-                for off, end in zip(offs, ends):
-                    aligned = -(-current // al) * al
-                    if aligned + size <= off and (best_fit is None or off - aligned < best_fit):
-                        best, best_fit = aligned, off - current
-                    if end > current:
-                        current = end
-                    if best_fit == 0:
-                        break
+        # walk by offset; equal offsets in insertion order (the runtime inserts after equals)
+        for j in sorted(near, key=lambda j: (self.offset[j], j)):
+            off = self.offset[j]
+            aligned = -(-current // al) * al
+            if aligned + size <= off and (best_fit is None or off - aligned < best_fit):
+                best, best_fit = aligned, off - current
+            if self.end[j] > current:
+                current = self.end[j]
+            if best_fit == 0:
+                break
         if best < 0:
             best = -(-current // al) * al
-        if k == len(self.first):
-            self._grow()
-        self.first[k], self.last[k], self.offset[k], self.end[k] = first, last, best, best + size
-        self.n = k + 1
+        k = len(self.offset)
+        self.offset.append(best)
+        self.end.append(best + size)
+        for s in span:
+            self.alive[s].append(k)
         self.high_water_mark = max(self.high_water_mark, best + size)
         return best
-
-    def _grow(self) -> None:
-        for name in ("first", "last", "offset", "end"):
-            arr = getattr(self, name)
-            setattr(self, name, np.concatenate([arr, np.empty_like(arr)]))
 
 
 def greedy_first_fit(sizes: list[int], firsts: list[int], lasts: list[int],
@@ -79,30 +78,36 @@ def greedy_first_fit(sizes: list[int], firsts: list[int], lasts: list[int],
     placed buffers whose lifetimes overlap (first fit). Returns (offsets, arena bytes)."""
     fixed = fixed or {}
     n = len(sizes)
-    rounded = np.array([align_up(s, alignment) for s in sizes], np.int64)
-    first = np.asarray(firsts, np.int64)
-    last = np.asarray(lasts, np.int64)
-    offsets = np.zeros(n, np.int64)
-    placed = np.zeros(n, bool)
-    for i, off in fixed.items():
+    rounded = [align_up(s, alignment) for s in sizes]
+    offsets = [0] * n
+    # placed buffers indexed by the steps they live in: an overlap query reads only the steps
+    # of the new buffer's lifetime (lifetimes are short in real graphs)
+    steps = (max(lasts) + 1) if n else 0
+    alive: list[list[int]] = [[] for _ in range(steps)]
+
+    def place(i: int, off: int) -> None:
         offsets[i] = off
-        placed[i] = True
+        if rounded[i]:
+            for s in range(firsts[i], lasts[i] + 1):
+                alive[s].append(i)
+
+    for i, off in fixed.items():
+        place(i, off)
     order = sorted((i for i in range(n) if i not in fixed), key=lambda i: (-rounded[i], i))
     for i in order:
-        size = int(rounded[i])
-        hit = np.flatnonzero(placed & (last >= first[i]) & (first <= last[i]) & (rounded > 0))
+        size = rounded[i]
+        if lasts[i] - firsts[i] == 0:
+            near = alive[firsts[i]]
+        else:
+            near = {j for s in range(firsts[i], lasts[i] + 1) for j in alive[s]}
         candidate = 0
-        if hit.size:
-            starts = offsets[hit]
-            k = np.argsort(starts, kind="stable")
-            for start, end in zip(starts[k].tolist(), (starts + rounded[hit])[k].tolist()):
-                if candidate + size <= start:
-                    break
-                candidate = max(candidate, end)
-        offsets[i] = candidate
-        placed[i] = True
-    arena = int((offsets + rounded).max()) if n else 0
-    return offsets.tolist(), arena
+        for start, end in sorted((offsets[j], offsets[j] + rounded[j]) for j in near):
+            if candidate + size <= start:
+                break
+            candidate = max(candidate, end)
+        place(i, candidate)
+    arena = max((o + r for o, r in zip(offsets, rounded)), default=0)
+    return offsets, arena
 
 
 def live_bytes(sizes: list[int], firsts: list[int], lasts: list[int], steps: int) -> np.ndarray:

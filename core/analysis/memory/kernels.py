@@ -199,6 +199,9 @@ TEMPORARIES: dict[str, Callable[..., Prepared]] = {
 }
 
 
-def prepare_temporaries(op: str, opts, ins, outs, threads) -> Prepared | None:
+def prepare_temporaries(op: str, options: Callable[[], dict], ins, outs,
+                        threads) -> Prepared | None:
+    """What ``op``'s Prepare adds, or None for kernels without temporaries; ``options`` is
+    called only then (decoding every op's options would dominate planning big graphs)."""
     rule = facts(op).get("temporaries")
-    return TEMPORARIES[rule](op, opts, ins, outs, threads) if rule else None
+    return TEMPORARIES[rule](op, options(), ins, outs, threads) if rule else None

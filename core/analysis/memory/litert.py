@@ -159,7 +159,7 @@ class LiteRtPlanner:
                          "allocated nothing extra; the stock runtime may not resolve it")
         facts = K.facts(name)
         try:
-            p = K.prepare_temporaries(name, op.options, inv, outv, self.threads)
+            p = K.prepare_temporaries(name, lambda: op.options, inv, outv, self.threads)
         except (IndexError, KeyError, TypeError, ZeroDivisionError) as e:
             # shapes or options the kernel would reject: the runtime fails; keep planning
             notes.append(f"op {i} ({name}): temporaries not predicted ({e!r})")
@@ -312,8 +312,8 @@ class LiteRtPlanner:
         else:
             key_of = dict(zip(todo, keys))
             std_sort(todo, lambda a, b: key_of[a] < key_of[b])
-        main = BestFitArena(len(todo), TENSOR_ALIGNMENT)
-        persistent = BestFitArena(len(todo), TENSOR_ALIGNMENT)
+        main = BestFitArena(n_nodes, TENSOR_ALIGNMENT)
+        persistent = BestFitArena(n_nodes, TENSOR_ALIGNMENT)
         placements: dict[int, Placement] = {}
         for t in todo:
             s = slots[t]
