@@ -202,6 +202,87 @@ def ties_and_chunks() -> ModelBuilder:
     return mb
 
 
+def recurrent_model() -> ModelBuilder:
+    """Kernels that reserve their tensors in Init (numbered before any Prepare's): a fused
+    UNIDIRECTIONAL_SEQUENCE_LSTM (scratch temporary, state variables in the persistent arena),
+    SVDF, and ADD_N (its scratch grows with the threads), after a CONV_2D whose im2col is
+    added later, in Prepare."""
+    mb = ModelBuilder(description="fused LSTM, SVDF, ADD_N")
+    sg = mb.subgraph()
+    t = sg.tensor
+    batch, steps, n_in, cells = 1, 6, 8, 12
+    img = t("img", [1, 6, 6, 2])
+    cw = t("conv_w", [4, 3, 3, 2], data=_w((4, 3, 3, 2)))
+    cb = t("conv_b", [4], data=_w((4,)))
+    co = t("conv", [1, 6, 6, 4])
+    sg.op("CONV_2D", [img, cw, cb], [co], {"padding": "SAME", "stride_w": 1, "stride_h": 1})
+    x = t("x", [batch, steps, n_in])
+    ins = [x]
+    ins += [t(f"i2{g}", [cells, n_in], data=_w((cells, n_in))) for g in "ifco"]
+    ins += [t(f"r2{g}", [cells, cells], data=_w((cells, cells))) for g in "ifco"]
+    ins += [-1, -1, -1]
+    ins += [t(f"b_{g}", [cells], data=_w((cells,))) for g in "ifco"]
+    ins += [-1, -1]
+    ins += [t("h_state", [batch, cells], variable=True), t("c_state", [batch, cells],
+                                                           variable=True)]
+    ins += [-1, -1, -1, -1]
+    seq = t("lstm_out", [batch, steps, cells])
+    sg.op("UNIDIRECTIONAL_SEQUENCE_LSTM", ins, [seq],
+          {"fused_activation_function": "TANH", "cell_clip": 0.0, "proj_clip": 0.0,
+           "time_major": False})
+    shape = t("flat_shape", [2], "int32", data=np.array([steps, cells], np.int32))
+    flat = t("flat", [steps, cells])
+    sg.op("RESHAPE", [seq, shape], [flat], {"new_shape": [steps, cells]})
+    filters, memory, rank = 8, 4, 2
+    wf = t("svdf_wf", [filters, cells], data=_w((filters, cells)))
+    wt = t("svdf_wt", [filters, memory], data=_w((filters, memory)))
+    state = t("svdf_state", [steps, memory * filters], variable=True)
+    sv = t("svdf", [steps, filters // rank])
+    sg.op("SVDF", [flat, wf, wt, -1, state], [sv], {"rank": rank,
+                                                     "fused_activation_function": "NONE"})
+    parts = []
+    for k in range(4):
+        o = t(f"branch{k}", [steps, filters // rank])
+        sg.op("TANH" if k % 2 else "RELU", [sv], [o])
+        parts.append(o)
+    total = t("sum", [steps, filters // rank])
+    sg.op("ADD_N", parts, [total])
+    sg.inputs, sg.outputs = [img, x], [co, total]
+    return mb
+
+
+def transpose_conv_3d() -> ModelBuilder:
+    """TRANSPOSE_CONV (its col2im and transposed weights live on the heap but still take tensor
+    numbers) and CONV_3D (im2col), then a CONV_2D whose im2col is numbered after them."""
+    mb = ModelBuilder(description="transpose conv and conv3d")
+    sg = mb.subgraph()
+    t = sg.tensor
+    x = t("x", [1, 4, 4, 2])
+    oshape = t("out_shape", [4], "int32", data=np.array([1, 8, 8, 4], np.int32))
+    tw = t("tconv_w", [4, 3, 3, 2], data=_w((4, 3, 3, 2)))
+    up = t("up", [1, 8, 8, 4])
+    sg.op("TRANSPOSE_CONV", [oshape, tw, x, -1], [up], {"padding": "SAME", "stride_w": 2,
+                                                       "stride_h": 2})
+    s5 = t("shape5", [5], "int32", data=np.array([1, 2, 8, 4, 4], np.int32))
+    vol = t("vol", [1, 2, 8, 4, 4])
+    sg.op("RESHAPE", [up, s5], [vol], {"new_shape": [1, 2, 8, 4, 4]})
+    w3 = t("conv3d_w", [3, 3, 3, 4, 4], data=_w((3, 3, 3, 4, 4)))
+    v3 = t("conv3d", [1, 2, 8, 4, 4])
+    sg.op("CONV_3D", [vol, w3, -1], [v3], {"padding": "SAME", "stride_d": 1, "stride_w": 1,
+                                           "stride_h": 1, "dilation_d_factor": 1,
+                                           "dilation_w_factor": 1, "dilation_h_factor": 1})
+    s4 = t("shape4", [4], "int32", data=np.array([1, 8, 8, 4], np.int32))
+    flat = t("flat", [1, 8, 8, 4])
+    sg.op("RESHAPE", [v3, s4], [flat], {"new_shape": [1, 8, 8, 4]})
+    cw = t("conv_w", [4, 3, 3, 4], data=_w((4, 3, 3, 4)))
+    cb = t("conv_b", [4], data=_w((4,)))
+    y = t("y", [1, 8, 8, 4])
+    sg.op("CONV_2D", [flat, cw, cb], [y], {"padding": "SAME", "stride_w": 1, "stride_h": 1})
+    sg.inputs, sg.outputs = [x], [y]
+    return mb
+
+
 BUILT = {"float_convnet": float_convnet, "int8_convnet": int8_convnet, "hybrid": hybrid_model,
          "fp16_weights": fp16_model, "while_loop": while_model, "if_branches": if_model,
-         "ties_and_chunks": ties_and_chunks}
+         "ties_and_chunks": ties_and_chunks, "recurrent": recurrent_model,
+         "transpose_conv_3d": transpose_conv_3d}

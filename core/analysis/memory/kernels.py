@@ -15,7 +15,9 @@ from core.model import ops, schema
 
 # Per-op facts (in-place sharing, outputs folded at Prepare or left dynamic, persistent outputs,
 # the temporaries rule) are data in the op catalogue, under each op's "memory" key.
-def facts(op: str) -> dict:
+def facts(op: str, custom_code: str | None = None) -> dict:
+    if op == "CUSTOM":
+        return CUSTOM_FACTS.get(custom_code or "", {})
     return ops.op_fact(op, "memory", None) or {}
 
 
@@ -56,8 +58,20 @@ class Temporary:
 
 @dataclass
 class Prepared:
-    added: int = 0                          # tensors the kernel appended (AddTensors)
+    """What Prepare adds. ``added`` tensors are appended now (AddTensors in Prepare); kernels
+    that reserved theirs in Init (the catalogue's ``init_tensors``) use slots counted from those
+    and add none."""
+    added: int = 0
     temporaries: list[Temporary] = field(default_factory=list)
+
+
+def init_tensors(op: str, opts: Callable[[], dict], custom_code: str | None = None) -> int:
+    """Tensors the kernel's Init reserves when the interpreter is built: before any Prepare,
+    for every op, in op order (so they are numbered first)."""
+    n = facts(op, custom_code).get("init_tensors", 0)
+    if n and op == "LSTM" and opts().get("kernel_type") == "BASIC":
+        return 0  # the basic LSTM kernel reserves nothing
+    return n
 
 
 @dataclass
@@ -170,6 +184,80 @@ def _batch_matmul(op, opts, ins, outs, threads) -> Prepared:
     return p
 
 
+def _transpose_conv(op, opts, ins, outs, threads) -> Prepared:
+    """Inputs: output shape, weights, data. col2im, transposed weights and the quantized path's
+    scratch live on the heap (dynamic); the hybrid path quantizes its input in the arena."""
+    w, x = ins[1], ins[2]
+    p = Prepared(added=2)  # col2im, transposed weights (the optimized kernel)
+    if x.dtype in ("uint8", "int8", "int16"):
+        p.added += 1       # scratch
+    if x.dtype == "float32" and w.dtype == "int8":
+        rows = _prod(x.shape) // max(w.shape[3], 1)
+        base = p.added
+        p.temporaries = [Temporary(base, "input_quantized", "int8", x.shape),
+                         Temporary(base + 1, "scaling_factors", "float32", (rows,)),
+                         Temporary(base + 2, "input_offsets", "int32", (rows,))]
+        p.added += 3
+    return p
+
+
+def _add_n(op, opts, ins, outs, threads) -> Prepared:
+    """One scratch of thread_count × input elements (thread_count: half the inputs, at least
+    one, at most the interpreter's threads)."""
+    x = ins[0]
+    workers = min(max(1, len(ins) // 2), max(threads, 1))
+    return Prepared(temporaries=[Temporary(0, "scratch", x.dtype, (workers * _prod(x.shape),))])
+
+
+def _svdf(op, opts, ins, outs, threads) -> Prepared:
+    x, wf = ins[0], ins[1]
+    full_integer = x.dtype == "int8"
+    batch, filters = x.shape[0], wf.shape[0]
+    temps = [Temporary(0, "scratch", "int32" if full_integer else "float32", (batch, filters))]
+    if full_integer:
+        temps.append(Temporary(1, "output_temp", "int32", (filters // max(opts.get("rank", 1),
+                                                                            1), batch)))
+    return Prepared(temporaries=temps)
+
+
+def _sequence_lstm(op, opts, ins, outs, threads) -> Prepared:
+    """Float UNIDIRECTIONAL_SEQUENCE_LSTM: one scratch [batch, cells × (4 with CIFG, else 5)
+    + 16]; the hybrid and integer kernels' further temporaries are not modelled."""
+    x = ins[0]
+    batch = x.shape[1] if opts.get("time_major") else x.shape[0]
+    cells = ins[4].shape[0]
+    cifg = ins[1].kind == "none"
+    return Prepared(temporaries=[Temporary(0, "scratch_buffer", x.dtype,
+                                           (batch, cells * (4 if cifg else 5) + 16))])
+
+
+def _conv_3d(op, opts, ins, outs, threads) -> Prepared:
+    """CONV_3D: an im2col [batch, d, h, w, kd*kh*kw*cin] unless the filter is 1×1×1 with unit
+    strides and no dilation. Filter layout [kd, kh, kw, cin, cout]."""
+    x, w, y = ins[0], ins[1], outs[0]
+    dil = any(opts.get(k, 1) != 1 for k in ("dilation_d_factor", "dilation_h_factor",
+                                              "dilation_w_factor"))
+    geometry = dil or any(opts.get(k, 1) != 1 for k in ("stride_d", "stride_h", "stride_w")) \
+        or tuple(w.shape[:3]) != (1, 1, 1)
+    if not geometry:
+        return Prepared()
+    return Prepared(added=1, temporaries=[Temporary(
+        0, "im2col", x.dtype, tuple(y.shape[:4]) + (_prod(w.shape[:4]),))])
+
+
+def _detection_postprocess(op, opts, ins, outs, threads) -> Prepared:
+    """TFLite_Detection_PostProcess (a custom op the builtin resolver provides): decoded boxes
+    [boxes, 4] and scores [boxes, classes + background], both float32, reserved in Init."""
+    boxes = ins[0].shape[1]
+    return Prepared(temporaries=[Temporary(0, "decoded_boxes", "float32", (boxes, 4)),
+                                 Temporary(1, "scores", "float32", (boxes, ins[1].shape[2]))])
+
+
+# custom ops whose kernels ship with LiteRT's builtin resolver (the catalogue lists builtins)
+CUSTOM_FACTS = {"TFLite_Detection_PostProcess": {"init_tensors": 2,
+                                                 "temporaries": "detection_postprocess"}}
+
+
 _ACCUM = {"float32": "float32", "int32": "int64", "int64": "int64", "uint8": "int32",
           "int8": "int32", "int16": "int32", "bool": "bool"}
 
@@ -195,13 +283,15 @@ def _reduce(op, opts, ins, outs, threads) -> Prepared:
 # the catalogue's "temporaries" rule name -> what that kernel's Prepare adds
 TEMPORARIES: dict[str, Callable[..., Prepared]] = {
     "conv_2d": _conv, "depthwise_conv_2d": _depthwise, "fully_connected": _fully_connected,
-    "batch_matmul": _batch_matmul, "reduce": _reduce,
+    "batch_matmul": _batch_matmul, "reduce": _reduce, "transpose_conv": _transpose_conv,
+    "add_n": _add_n, "svdf": _svdf, "unidirectional_sequence_lstm": _sequence_lstm,
+    "conv_3d": _conv_3d, "detection_postprocess": _detection_postprocess,
 }
 
 
-def prepare_temporaries(op: str, options: Callable[[], dict], ins, outs,
-                        threads) -> Prepared | None:
+def prepare_temporaries(op: str, options: Callable[[], dict], ins, outs, threads,
+                        custom_code: str | None = None) -> Prepared | None:
     """What ``op``'s Prepare adds, or None for kernels without temporaries; ``options`` is
     called only then (decoding every op's options would dominate planning big graphs)."""
-    rule = facts(op).get("temporaries")
+    rule = facts(op, custom_code).get("temporaries")
     return TEMPORARIES[rule](op, options(), ins, outs, threads) if rule else None

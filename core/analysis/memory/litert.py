@@ -72,6 +72,7 @@ class LiteRtPlanner:
         self.model = model
         self.threads = threads
         self.plans: dict[int, SubgraphPlan] = {}
+        self._init_base: dict[int, dict[int, int]] = {}  # subgraph -> op -> first Init tensor
 
     def plan(self) -> dict[int, SubgraphPlan]:
         """Subgraph 0 as ``allocate_tensors()`` plans it (with the subgraphs its prepared
@@ -119,6 +120,15 @@ class LiteRtPlanner:
                     slots[t].kind = "custom"
         temps: list[list[int]] = [[] for _ in sg.operators]
         notes: list[str] = []
+        # kernels that reserve tensors in Init get them when the interpreter is built: after
+        # the model's tensors, op by op, before anything Prepare adds
+        init_base = self._init_base[si] = {}
+        for i, op in enumerate(sg.operators):
+            n = K.init_tensors(op.op, lambda op=op: op.options, op.custom_code)
+            if n:
+                init_base[i] = len(slots)
+                slots.extend(Slot(len(slots) + k, "", "none", (), "none", 0, temporary_of=i)
+                             for k in range(n))
         planned = 0
         has_dynamic = any(slots[t].kind == "dynamic" for t in sg.outputs if t >= 0)
         for i, op in enumerate(sg.operators):
@@ -154,18 +164,19 @@ class LiteRtPlanner:
         outv = [slots[t].view() if t >= 0 else K.View("none", (), "none") for t in outs]
         if name in K.CONTROL_FLOW:
             return self._prepare_control_flow(si, op, slots, ins, outs)
-        if name == "CUSTOM":
+        if name == "CUSTOM" and op.custom_code not in K.CUSTOM_FACTS:
             notes.append(f"op {i} is custom '{op.custom_code}': planned as if its kernel "
                          "allocated nothing extra; the stock runtime may not resolve it")
-        facts = K.facts(name)
+        facts = K.facts(name, op.custom_code)
         try:
-            p = K.prepare_temporaries(name, lambda: op.options, inv, outv, self.threads)
+            p = K.prepare_temporaries(name, lambda: op.options, inv, outv, self.threads,
+                                      op.custom_code)
         except (IndexError, KeyError, TypeError, ZeroDivisionError) as e:
             # shapes or options the kernel would reject: the runtime fails; keep planning
             notes.append(f"op {i} ({name}): temporaries not predicted ({e!r})")
             p = K.Prepared()
         if p is not None:
-            base = len(slots)
+            base = self._init_base[si].get(i, len(slots))
             for k in range(p.added):
                 slots.append(Slot(base + k, "", "none", (), "none", 0, temporary_of=i))
             for tmp in p.temporaries:
