@@ -27,8 +27,8 @@ def _threads(text: str) -> int:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if n < 1 and n != -1:
-        raise argparse.ArgumentTypeError("threads must be >= 1 (or -1 for the runtime default)")
+    if n < 1:
+        raise argparse.ArgumentTypeError("threads must be >= 1")
     return n
 
 

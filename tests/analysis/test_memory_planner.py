@@ -27,12 +27,16 @@ def _no_overlap(sizes, firsts, lasts, offsets):
                         or offsets[j] + sizes[j] <= offsets[i]), (i, j)
 
 
+def _lifetimes(bufs):
+    """(size, a, b) triples -> sizes, first steps, last steps (a lifetime is [min, max])."""
+    return ([s for s, _, _ in bufs], [min(a, b) for _, a, b in bufs],
+            [max(a, b) for _, a, b in bufs])
+
+
 @settings(max_examples=150, deadline=None)
 @given(buffers)
 def test_best_fit_never_overlaps_live_tensors(bufs):
-    sizes = [s for s, _, _ in bufs]
-    firsts = [min(a, b) for _, a, b in bufs]
-    lasts = [max(a, b) for _, a, b in bufs]
+    sizes, firsts, lasts = _lifetimes(bufs)
     arena = BestFitArena(max(lasts) + 1, 64)
     offsets = [arena.allocate(s, f, l) for s, f, l in zip(sizes, firsts, lasts)]
     _no_overlap(sizes, firsts, lasts, offsets)
@@ -45,9 +49,7 @@ def test_best_fit_never_overlaps_live_tensors(bufs):
 @settings(max_examples=150, deadline=None)
 @given(buffers)
 def test_greedy_first_fit_never_overlaps_live_tensors(bufs):
-    sizes = [s for s, _, _ in bufs]
-    firsts = [min(a, b) for _, a, b in bufs]
-    lasts = [max(a, b) for _, a, b in bufs]
+    sizes, firsts, lasts = _lifetimes(bufs)
     offsets, arena = greedy_first_fit(sizes, firsts, lasts)
     rounded = [-(-s // 16) * 16 for s in sizes]
     _no_overlap(rounded, firsts, lasts, offsets)
