@@ -129,6 +129,9 @@ class MemoryPanel(QWidget):
         self.table.set_report(sg, self.runtime, self.report["config"]["threads"])
         self.overlay_ready.emit(live_memory_overlay(sg))
         note = " (runtime checked)" if self.runtime else ""
+        if self.report["runtime_may_reject"]:
+            note += " — the stock runtime would reject this model: " + \
+                "; ".join(self.report["runtime_may_reject"][:2])
         self._status(f"{len(plan.get('tensors', []))} tensors planned{note}"
                      + ("" if sg["allocated_by_allocate_tensors"] else
                         " — this subgraph is allocated on the first run"))

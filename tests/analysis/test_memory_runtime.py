@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.analysis.memory import plan_litert, runtime
+from core.analysis.memory import memory_report, plan_litert, runtime
 from core.model.reader import open_model
 from tests.analysis.memory_models import BUILT
 from tests.conftest import NOT_ALLOCATABLE, all_shared_models, shared_model_path
@@ -63,8 +63,12 @@ def test_models_the_runtime_rejects_still_get_a_flagged_plan(name):
     assert plans[0].arena_bytes > 0 and plans[0].placements
     measured = runtime.measure(str(path), 1)
     assert measured["error"]  # the runtime refuses it (unresolved custom op, Flex, int16x8)
-    if any(op.op == "CUSTOM" for op in model.subgraphs[0].operators):
-        assert any("custom" in n for n in plans[0].notes)
+    with open_model(path) as model:
+        report = memory_report(model, 1)
+        custom = [op for op in model.subgraphs[0].operators if op.op == "CUSTOM"]
+    if custom:  # flagged: each custom op is named
+        assert all(any(op.custom_code in n for n in report["runtime_may_reject"])
+                   for op in custom)
 
 
 def test_threads_change_the_plan_as_the_runtime_does(build_model):

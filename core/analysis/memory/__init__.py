@@ -77,6 +77,9 @@ def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLAN
     out: dict[str, Any] = {
         "config": {"threads": threads, "delegates": "none",
                    "note": "LiteRT builtin kernels with default delegates (XNNPACK) off"},
+        # the plan stands either way; these ops make allocate_tensors() fail on the stock runtime
+        "runtime_may_reject": [n for sg in subgraphs for n in sg["notes"]
+                               if "rejects it" in n],
         "subgraphs": subgraphs}
     if runtime:
         out["runtime"] = runtime_check(model.path, plans, threads)

@@ -165,8 +165,11 @@ class LiteRtPlanner:
         if name in K.CONTROL_FLOW:
             return self._prepare_control_flow(si, op, slots, ins, outs)
         if name == "CUSTOM" and op.custom_code not in K.CUSTOM_FACTS:
-            notes.append(f"op {i} is custom '{op.custom_code}': planned as if its kernel "
-                         "allocated nothing extra; the stock runtime may not resolve it")
+            kind = ("a TensorFlow (Flex) op: the stock runtime rejects it without the Flex "
+                    "delegate" if (op.custom_code or "").startswith("Flex") else
+                    "a custom op: the stock runtime rejects it unless a resolver provides it")
+            notes.append(f"op {i} '{op.custom_code}' is {kind}; planned as if its kernel "
+                         "allocated nothing extra")
         facts = K.facts(name, op.custom_code)
         try:
             p = K.prepare_temporaries(name, lambda: op.options, inv, outv, self.threads,
