@@ -282,7 +282,49 @@ def transpose_conv_3d() -> ModelBuilder:
     return mb
 
 
+def constant_folding() -> ModelBuilder:
+    """Ops on constants the kernels fold at Prepare into read-only heap tensors (GATHER,
+    STRIDED_SLICE, CONCATENATION, MUL, RESHAPE), a CAST of a constant (cached only when
+    the interpreter asks for it: in the arena by default), and in-place ops that may not share
+    (a graph input, an input read twice)."""
+    mb = ModelBuilder(description="constant folding")
+    sg = mb.subgraph()
+    t = sg.tensor
+    x = t("x", [2, 16])
+    params = t("params", [4, 16], data=_w((4, 16)))
+    idx = t("idx", [2], "int32", data=np.array([3, 1], np.int32))
+    g = t("gathered", [2, 16])
+    sg.op("GATHER", [params, idx], [g], {"axis": 0})
+    b = t("begin", [2], "int32", data=np.array([0, 0], np.int32))
+    e = t("end", [2], "int32", data=np.array([2, 16], np.int32))
+    st = t("strides", [2], "int32", data=np.array([1, 1], np.int32))
+    sl = t("sliced", [2, 16])
+    sg.op("STRIDED_SLICE", [params, b, e, st], [sl], {})
+    c1 = t("c1", [1, 16], data=_w((1, 16)))
+    c2 = t("c2", [1, 16], data=_w((1, 16)))
+    cat = t("cat", [2, 16])
+    sg.op("CONCATENATION", [c1, c2], [cat], {"axis": 0})
+    prod = t("prod", [2, 16])
+    sg.op("MUL", [cat, sl], [prod], {"fused_activation_function": "NONE"})
+    ishape = t("ints_shape", [2], "int32", data=np.array([2, 16], np.int32))
+    ints = t("ints", [32], "int32", data=np.arange(32, dtype=np.int32))
+    ints2 = t("ints2d", [2, 16], "int32")
+    sg.op("RESHAPE", [ints, ishape], [ints2], {"new_shape": [2, 16]})
+    f = t("ints_f", [2, 16])
+    sg.op("CAST", [ints2], [f])
+    a1 = t("a1", [2, 16])
+    sg.op("ADD", [x, g], [a1], {"fused_activation_function": "NONE"})
+    a2 = t("a2", [2, 16])
+    sg.op("ADD", [a1, prod], [a2], {"fused_activation_function": "NONE"})
+    a3 = t("a3", [2, 16])
+    sg.op("ADD", [a2, a2], [a3], {"fused_activation_function": "NONE"})
+    y = t("y", [2, 16])
+    sg.op("MUL", [a3, f], [y], {"fused_activation_function": "NONE"})
+    sg.inputs, sg.outputs = [x], [y]
+    return mb
+
+
 BUILT = {"float_convnet": float_convnet, "int8_convnet": int8_convnet, "hybrid": hybrid_model,
          "fp16_weights": fp16_model, "while_loop": while_model, "if_branches": if_model,
          "ties_and_chunks": ties_and_chunks, "recurrent": recurrent_model,
-         "transpose_conv_3d": transpose_conv_3d}
+         "transpose_conv_3d": transpose_conv_3d, "constant_folding": constant_folding}
