@@ -202,12 +202,12 @@ def ties_and_chunks() -> ModelBuilder:
     return mb
 
 
-def recurrent_model() -> ModelBuilder:
+def recurrent_model(weights: str = "float32") -> ModelBuilder:
     """Kernels that reserve their tensors in Init (numbered before any Prepare's): a fused
     UNIDIRECTIONAL_SEQUENCE_LSTM (scratch temporary, state variables in the persistent arena),
     SVDF, and ADD_N (its scratch grows with the threads), after a CONV_2D whose im2col is
     added later, in Prepare."""
-    mb = ModelBuilder(description="fused LSTM, SVDF, ADD_N")
+    mb = ModelBuilder(description=f"fused LSTM ({weights} weights), SVDF, ADD_N")
     sg = mb.subgraph()
     t = sg.tensor
     batch, steps, n_in, cells = 1, 6, 8, 12
@@ -218,8 +218,13 @@ def recurrent_model() -> ModelBuilder:
     sg.op("CONV_2D", [img, cw, cb], [co], {"padding": "SAME", "stride_w": 1, "stride_h": 1})
     x = t("x", [batch, steps, n_in])
     ins = [x]
-    ins += [t(f"i2{g}", [cells, n_in], data=_w((cells, n_in))) for g in "ifco"]
-    ins += [t(f"r2{g}", [cells, cells], data=_w((cells, cells))) for g in "ifco"]
+    def weight(name, shape):
+        if weights == "float32":
+            return t(name, shape, data=_w(shape))
+        return t(name, shape, "int8", data=RNG.integers(-127, 127, shape, dtype=np.int8),
+                 quant={"scale": [0.01], "zero_point": [0]})
+    ins += [weight(f"i2{g}", (cells, n_in)) for g in "ifco"]
+    ins += [weight(f"r2{g}", (cells, cells)) for g in "ifco"]
     ins += [-1, -1, -1]
     ins += [t(f"b_{g}", [cells], data=_w((cells,))) for g in "ifco"]
     ins += [-1, -1]
@@ -327,4 +332,5 @@ def constant_folding() -> ModelBuilder:
 BUILT = {"float_convnet": float_convnet, "int8_convnet": int8_convnet, "hybrid": hybrid_model,
          "fp16_weights": fp16_model, "while_loop": while_model, "if_branches": if_model,
          "ties_and_chunks": ties_and_chunks, "recurrent": recurrent_model,
-         "transpose_conv_3d": transpose_conv_3d, "constant_folding": constant_folding}
+         "transpose_conv_3d": transpose_conv_3d, "constant_folding": constant_folding,
+         "recurrent_hybrid": lambda: recurrent_model("int8")}

@@ -221,14 +221,32 @@ def _svdf(op, opts, ins, outs, threads) -> Prepared:
 
 
 def _sequence_lstm(op, opts, ins, outs, threads) -> Prepared:
-    """Float UNIDIRECTIONAL_SEQUENCE_LSTM: one scratch [batch, cells × (4 with CIFG, else 5)
-    + 16]; the hybrid and integer kernels' further temporaries are not modelled."""
-    x = ins[0]
+    """UNIDIRECTIONAL_SEQUENCE_LSTM: a scratch [batch, cells × (4 with CIFG, else 5) + 16];
+    the hybrid kernel (float input, int8 weights) adds quantized copies of the input and states,
+    scaling factors, recovered cell weights, an accumulator, zero points and persistent row
+    sums. The integer (8x8→16) kernel's scratch is not modelled."""
+    x, w_out = ins[0], ins[4]
     batch = x.shape[1] if opts.get("time_major") else x.shape[0]
-    cells = ins[4].shape[0]
+    cells = w_out.shape[0]
     cifg = ins[1].kind == "none"
-    return Prepared(temporaries=[Temporary(0, "scratch_buffer", x.dtype,
-                                           (batch, cells * (4 if cifg else 5) + 16))])
+    temps = [Temporary(0, "scratch_buffer", x.dtype,
+                       (batch, cells * (4 if cifg else 5) + 16))]
+    if x.dtype == "float32" and w_out.dtype in ("int8", "uint8"):
+        n_output = ins[8].shape[1]
+        rows = (6 if cifg else 8) + (-(-n_output // cells) if ins[16].kind != "none" else 0)
+        q = w_out.dtype
+        temps += [Temporary(1, "input_quantized", q, x.shape),
+                  Temporary(2, "output_state_quantized", q, ins[18].shape),
+                  Temporary(3, "cell_state_quantized", q, ins[19].shape),
+                  Temporary(4, "input_scaling_factors", "float32", (batch,)),
+                  Temporary(5, "output_state_scaling_factors", "float32", (batch,)),
+                  Temporary(6, "product_scaling_factors", "float32", (batch,)),
+                  Temporary(7, "recovered_cell_weights", "float32", (cells,)),
+                  Temporary(8, "accum_scratch", "int32", (cells, batch)),
+                  Temporary(9, "input_zero_points", "float32", (batch,)),
+                  Temporary(10, "output_state_zero_points", "float32", (batch,)),
+                  Temporary(11, "Lstm_row_sums", "int32", (rows, cells), persistent=True)]
+    return Prepared(temporaries=temps)
 
 
 def _conv_3d(op, opts, ins, outs, threads) -> Prepared:
