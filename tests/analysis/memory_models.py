@@ -245,6 +245,23 @@ def recurrent_model(weights: str = "float32") -> ModelBuilder:
     sv = t("svdf", [steps, filters // rank])
     sg.op("SVDF", [flat, wf, wt, -1, state], [sv], {"rank": rank,
                                                      "fused_activation_function": "NONE"})
+    # one step of a plain LSTM on the last SVDF output (float weights only)
+    if weights == "float32":
+        step_in = t("step_in", [steps, cells])
+        sg.op("TANH", [flat], [step_in])
+        lin = [step_in]
+        lin += [t(f"lstm_i2{g}", [cells, cells], data=_w((cells, cells))) for g in "ifco"]
+        lin += [t(f"lstm_r2{g}", [cells, cells], data=_w((cells, cells))) for g in "ifco"]
+        lin += [-1, -1, -1]
+        lin += [t(f"lstm_b_{g}", [cells], data=_w((cells,))) for g in "ifco"]
+        lin += [-1, -1]
+        lin += [t("lstm_h", [steps, cells], variable=True),
+                t("lstm_c", [steps, cells], variable=True)]
+        lin += [-1, -1, -1, -1]
+        step_out = t("lstm_step", [steps, cells])
+        sg.op("LSTM", lin, [step_out], {"fused_activation_function": "TANH", "cell_clip": 0.0,
+                                        "proj_clip": 0.0, "kernel_type": "FULL"})
+        sg.outputs = [step_out]
     parts = []
     for k in range(4):
         o = t(f"branch{k}", [steps, filters // rank])
@@ -252,7 +269,7 @@ def recurrent_model(weights: str = "float32") -> ModelBuilder:
         parts.append(o)
     total = t("sum", [steps, filters // rank])
     sg.op("ADD_N", parts, [total])
-    sg.inputs, sg.outputs = [img, x], [co, total]
+    sg.inputs, sg.outputs = [img, x], [co, total] + list(sg.outputs)
     return mb
 
 

@@ -276,6 +276,18 @@ CUSTOM_FACTS = {"TFLite_Detection_PostProcess": {"init_tensors": 2,
                                                  "temporaries": "detection_postprocess"}}
 
 
+def _lstm(op, opts, ins, outs, threads) -> Prepared:
+    """LSTM (full kernel, float): one scratch [batch, cells × (4 with CIFG, else 5)]; its
+    hybrid and integer temporaries are not modelled (the slots are reserved in Init)."""
+    x, w_out = ins[0], ins[4]
+    if opts.get("kernel_type") == "BASIC" or x.dtype != "float32" or w_out.dtype != "float32":
+        return Prepared()
+    cells = w_out.shape[0]
+    cifg = ins[1].kind == "none"
+    return Prepared(temporaries=[Temporary(0, "scratch_buffer", x.dtype,
+                                           (x.shape[0], cells * (4 if cifg else 5)))])
+
+
 _ACCUM = {"float32": "float32", "int32": "int64", "int64": "int64", "uint8": "int32",
           "int8": "int32", "int16": "int32", "bool": "bool"}
 
@@ -303,7 +315,7 @@ TEMPORARIES: dict[str, Callable[..., Prepared]] = {
     "conv_2d": _conv, "depthwise_conv_2d": _depthwise, "fully_connected": _fully_connected,
     "batch_matmul": _batch_matmul, "reduce": _reduce, "transpose_conv": _transpose_conv,
     "add_n": _add_n, "svdf": _svdf, "unidirectional_sequence_lstm": _sequence_lstm,
-    "conv_3d": _conv_3d, "detection_postprocess": _detection_postprocess,
+    "conv_3d": _conv_3d, "detection_postprocess": _detection_postprocess, "lstm": _lstm,
 }
 
 
