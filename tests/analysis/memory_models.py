@@ -304,6 +304,24 @@ def transpose_conv_3d() -> ModelBuilder:
     return mb
 
 
+def spectrogram() -> ModelBuilder:
+    """An audio front end: RFFT2D (four working areas sized from the constant FFT length) on
+    framed samples, then a power spectrum."""
+    mb = ModelBuilder(description="rfft2d spectrogram")
+    sg = mb.subgraph()
+    t = sg.tensor
+    frames = t("frames", [1, 8, 64])
+    fft_len = t("fft_length", [2], "int32", data=np.array([8, 64], np.int32))
+    spec = t("spectrum", [1, 8, 33], "complex64")
+    sg.op("RFFT2D", [frames, fft_len], [spec])
+    mag = t("magnitude", [1, 8, 33])
+    sg.op("COMPLEX_ABS", [spec], [mag])
+    power = t("power", [1, 8, 33])
+    sg.op("MUL", [mag, mag], [power], {"fused_activation_function": "NONE"})
+    sg.inputs, sg.outputs = [frames], [power]
+    return mb
+
+
 def constant_folding() -> ModelBuilder:
     """Ops on constants the kernels fold at Prepare into read-only heap tensors (GATHER,
     STRIDED_SLICE, CONCATENATION, MUL, RESHAPE), a CAST of a constant (cached only when
@@ -350,4 +368,4 @@ BUILT = {"float_convnet": float_convnet, "int8_convnet": int8_convnet, "hybrid":
          "fp16_weights": fp16_model, "while_loop": while_model, "if_branches": if_model,
          "ties_and_chunks": ties_and_chunks, "recurrent": recurrent_model,
          "transpose_conv_3d": transpose_conv_3d, "constant_folding": constant_folding,
-         "recurrent_hybrid": lambda: recurrent_model("int8")}
+         "recurrent_hybrid": lambda: recurrent_model("int8"), "spectrogram": spectrogram}

@@ -82,6 +82,12 @@ class View:
     kind: str            # mmap | arena | persistent | persistent_ro | dynamic | custom | none
     quant_scales: tuple[float, ...] = ()
     sparse: bool = False
+    load: Callable[[], object] | None = field(default=None, repr=False)  # constant's data
+
+    @property
+    def values(self):
+        """The constant's data (numpy) when it is a constant in the file, else None."""
+        return self.load() if self.load is not None and self.kind == "mmap" else None
 
     @property
     def constant(self) -> bool:  # IsConstantTensor
@@ -276,6 +282,22 @@ CUSTOM_FACTS = {"TFLite_Detection_PostProcess": {"init_tensors": 2,
                                                  "temporaries": "detection_postprocess"}}
 
 
+def _rfft2d(op, opts, ins, outs, threads) -> Prepared:
+    """RFFT2D: four working areas sized from the (constant) FFT length; double buffers are
+    allocated as int64."""
+    fft = ins[1].values
+    if fft is None:  # computed FFT length: sized at Eval on the heap
+        return Prepared(added=4, temporaries=[Temporary(k, "fft_work", "int32", (), dynamic=True)
+                                              for k in range(4)])
+    h, w = int(fft.reshape(-1)[0]), int(fft.reshape(-1)[1])
+    work = max(h, w // 2)
+    return Prepared(added=4, temporaries=[
+        Temporary(0, "fft_integer_working_area", "int32", (2 + int(work ** 0.5),)),
+        Temporary(1, "fft_double_working_area", "int64", (work // 2 + w // 4,)),
+        Temporary(2, "fft_input_output_rows", "int64", (h,)),
+        Temporary(3, "fft_input_output_data", "int64", (h, w + 2))])
+
+
 def _lstm(op, opts, ins, outs, threads) -> Prepared:
     """LSTM (full kernel, float): one scratch [batch, cells × (4 with CIFG, else 5)]; its
     hybrid and integer temporaries are not modelled (the slots are reserved in Init)."""
@@ -316,6 +338,7 @@ TEMPORARIES: dict[str, Callable[..., Prepared]] = {
     "batch_matmul": _batch_matmul, "reduce": _reduce, "transpose_conv": _transpose_conv,
     "add_n": _add_n, "svdf": _svdf, "unidirectional_sequence_lstm": _sequence_lstm,
     "conv_3d": _conv_3d, "detection_postprocess": _detection_postprocess, "lstm": _lstm,
+    "rfft2d": _rfft2d,
 }
 
 

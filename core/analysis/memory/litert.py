@@ -36,8 +36,8 @@ class Slot:
     bytes: int
     temporary_of: int | None = None   # node that owns this temporary
 
-    def view(self, quant_scales=(), sparse=False) -> K.View:
-        return K.View(self.dtype, self.shape, self.kind, quant_scales, sparse)
+    def view(self, quant_scales=(), sparse=False, load=None) -> K.View:
+        return K.View(self.dtype, self.shape, self.kind, quant_scales, sparse, load)
 
 
 @dataclass
@@ -159,8 +159,9 @@ class LiteRtPlanner:
     def _prepare(self, si, i, op, slots, ins, outs, temps, notes) -> bool:
         """Replays node ``i``'s Prepare; True when its output size is not known (stop)."""
         name = op.op
-        inv = [slots[t].view(*self._quant(si, t)) if t >= 0 else K.View("none", (), "none")
-               for t in ins]
+        inv = [slots[t].view(*self._quant(si, t),
+                             load=lambda t=t: self.model.tensor_data(si, t))
+               if t >= 0 else K.View("none", (), "none") for t in ins]
         outv = [slots[t].view() if t >= 0 else K.View("none", (), "none") for t in outs]
         if name in K.CONTROL_FLOW:
             return self._prepare_control_flow(si, op, slots, ins, outs)
