@@ -114,3 +114,25 @@ def test_temporaries_follow_the_model_tensors_and_chunking_stops_at_dynamic(buil
     assert owners == sorted(owners)  # numbered in preparation order
     shape_out = next(op.outputs[0] for op in ops if op.op == "SHAPE")
     assert plan.slots[shape_out].kind == "persistent_ro"  # folded at Prepare, not in the arena
+
+
+def test_tflm_honours_offline_offsets(build_model):
+    """TFLM's OfflineMemoryAllocation metadata ([version, subgraph, count, offsets...], -1 =
+    plan online) pins tensors; the rest are placed around them."""
+    import struct
+
+    mb = BUILT["float_convnet"]()
+    n = len(mb.subgraphs[0].tensors)
+    image = mb.subgraphs[0].tensors.index(next(t for t in mb.subgraphs[0].tensors
+                                               if t.name == "image"))
+    offsets = [-1] * n
+    offsets[image] = 4096
+    mb.add_metadata("OfflineMemoryAllocation", struct.pack(f"<{3 + n}i", 1, 0, n, *offsets))
+    path = build_model(mb, "offline.tflite")
+    with open_model(path) as model:
+        tg = memory_report(model, 1, planners=("tflm",))["subgraphs"][0]["planners"][
+            "tflm_greedy"]
+    placed = {t["index"]: t for t in tg["tensors"]}
+    assert placed[image]["offset"] == 4096
+    _no_overlap([t["bytes"] for t in tg["tensors"]], [t["first_op"] for t in tg["tensors"]],
+                [t["last_op"] for t in tg["tensors"]], [t["offset"] for t in tg["tensors"]])
