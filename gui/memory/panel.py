@@ -47,6 +47,9 @@ class MemoryPanel(QWidget):
         self.planner = QComboBox()
         for text, key in PLANNER_ITEMS:
             self.planner.addItem(text, key)
+        self.arena = QComboBox()
+        self.arena.addItem("main arena", "main")
+        self.arena.addItem("persistent arena", "persistent")
         self.check = QPushButton("Check on runtime")
         self.check.setToolTip("allocate the model with ai-edge-litert (worker process, delegates "
                               "off, same threads) and compare every tensor's real offset")
@@ -56,7 +59,7 @@ class MemoryPanel(QWidget):
                                   for k, c in KIND_COLORS.items()))
         top = QHBoxLayout()
         for w in (QLabel("subgraph"), self.subgraph, QLabel("threads"), self.threads,
-                  QLabel("chart"), self.planner, self.check, legend):
+                  QLabel("chart"), self.planner, self.arena, self.check, legend):
             top.addWidget(w)
         top.addStretch(1)
         self.chart = ArenaChart()
@@ -76,6 +79,7 @@ class MemoryPanel(QWidget):
         lay.addWidget(self.status)
         self.subgraph.currentIndexChanged.connect(self._show)
         self.planner.currentIndexChanged.connect(self._show)
+        self.arena.currentIndexChanged.connect(self._show)
         self.threads.valueChanged.connect(self.replan)
         self.check.clicked.connect(self.check_runtime)
         self.chart.tensor_clicked.connect(self._tensor_clicked)
@@ -121,9 +125,10 @@ class MemoryPanel(QWidget):
             return
         key = self.planner.currentData()
         plan = sg["planners"].get(key, {})
+        arena = self.arena.currentData()
         self.chart.setTitle(f"{self.planner.currentText()}: offset by op step "
-                            f"(subgraph {sg['index']}, main arena)")
-        self.chart.set_tensors([t for t in plan.get("tensors", []) if t["arena"] == "main"])
+                            f"(subgraph {sg['index']}, {self.arena.currentText()})")
+        self.chart.set_tensors([t for t in plan.get("tensors", []) if t["arena"] == arena])
         lt = sg["planners"]["tflite_arena"]
         self.curve.set_curve(sg["live_bytes"], lt["peak_op"], plan.get("arena_bytes", 0))
         self.table.set_report(sg, self.runtime, self.report["config"]["threads"])

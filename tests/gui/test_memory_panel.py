@@ -72,6 +72,10 @@ def test_memory_panel_on_a_real_model(qtbot, shared_model, tmp_path):
         after = panel.current_subgraph()["planners"]["tflite_arena"]["persistent_bytes"]
         assert after > before
         assert panel.runtime is None  # the old measurement does not describe the new plan
+        panel.arena.setCurrentIndex(panel.arena.findData("persistent"))
+        persistent = [t for t in panel.current_subgraph()["planners"]["tflite_arena"]["tensors"]
+                      if t["arena"] == "persistent" and t["bytes"]]
+        assert len(panel.chart.tensors) == len(persistent) > 0
 
         png = tmp_path / "memory.png"
         assert tab.grab().save(str(png)) and png.stat().st_size > 10000
