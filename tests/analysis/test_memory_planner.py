@@ -3,6 +3,7 @@ random lifetimes and sizes), the lower bound never exceeds a plan, libstdc++'s o
 and temporaries numbering."""
 from __future__ import annotations
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -136,3 +137,24 @@ def test_tflm_honours_offline_offsets(build_model):
     assert placed[image]["offset"] == 4096
     _no_overlap([t["bytes"] for t in tg["tensors"]], [t["first_op"] for t in tg["tensors"]],
                 [t["last_op"] for t in tg["tensors"]], [t["offset"] for t in tg["tensors"]])
+
+
+def test_control_flow_cycle_is_flagged_not_followed(build_model):
+    """A WHILE whose body calls back into a subgraph being prepared: the runtime would reject
+    it; the planner must finish and say so."""
+    from core.model.builder import ModelBuilder
+    mb = ModelBuilder()
+    a, b, c = mb.subgraph("a"), mb.subgraph("cond"), mb.subgraph("body")
+    x, y = a.tensor("x", [1], "int32"), a.tensor("y", [1], "int32")
+    a.op("WHILE", [x], [y], {"cond_subgraph_index": 1, "body_subgraph_index": 2})
+    a.inputs, a.outputs = [x], [y]
+    i, ok = b.tensor("i", [1], "int32"), b.tensor("ok", [1], "bool")
+    lim = b.tensor("limit", [1], "int32", data=np.array([3], np.int32))
+    b.op("LESS", [i, lim], [ok])
+    b.inputs, b.outputs = [i], [ok]
+    ci, co = c.tensor("i", [1], "int32"), c.tensor("o", [1], "int32")
+    c.op("WHILE", [ci], [co], {"cond_subgraph_index": 1, "body_subgraph_index": 0})
+    c.inputs, c.outputs = [ci], [co]
+    with open_model(build_model(mb, "cycle.tflite")) as model:
+        report = memory_report(model, 1)
+    assert any("cycle" in n for n in report["subgraphs"][2]["notes"])

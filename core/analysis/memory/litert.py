@@ -73,6 +73,7 @@ class LiteRtPlanner:
         self.threads = threads
         self.plans: dict[int, SubgraphPlan] = {}
         self._init_base: dict[int, dict[int, int]] = {}  # subgraph -> op -> first Init tensor
+        self._active: set[int] = set()  # subgraphs being prepared (control flow recursion)
 
     def plan(self) -> dict[int, SubgraphPlan]:
         """Subgraph 0 as ``allocate_tensors()`` plans it (with the subgraphs its prepared
@@ -102,6 +103,14 @@ class LiteRtPlanner:
                       drop_unused_inputs: bool = False) -> SubgraphPlan:
         if si in self.plans:
             return self.plans[si]
+        self._active.add(si)
+        try:
+            return self._plan_subgraph(si, custom_inputs, drop_unused_inputs)
+        finally:
+            self._active.discard(si)
+
+    def _plan_subgraph(self, si: int, custom_inputs: bool, drop_unused_inputs: bool
+                       ) -> SubgraphPlan:
         m = self.model
         sg = m.subgraphs[si]
         slots = [self._slot(t) for t in sg.tensors]
@@ -164,6 +173,13 @@ class LiteRtPlanner:
                if t >= 0 else K.View("none", (), "none") for t in ins]
         outv = [slots[t].view() if t >= 0 else K.View("none", (), "none") for t in outs]
         if name in K.CONTROL_FLOW:
+            called = [v for k, v in op.options.items() if k.endswith("_subgraph_index")]
+            if not all(isinstance(v, int) and 0 <= v < len(self.model.subgraphs)
+                       and v not in self._active for v in called):
+                notes.append(f"op {i} ({name}) calls subgraphs {called}: missing, or already "
+                             "being prepared (a cycle); the runtime rejects it, so its bodies "
+                             "are not planned from here")
+                return False
             return self._prepare_control_flow(si, op, slots, ins, outs)
         if name == "CUSTOM" and op.custom_code not in K.CUSTOM_FACTS:
             kind = ("a TensorFlow (Flex) op: the stock runtime rejects it without the Flex "
