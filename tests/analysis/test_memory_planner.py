@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from core.analysis.memory import live_profile, memory_report, plan_litert
 from core.analysis.memory.arena import BestFitArena, greedy_first_fit, live_bytes
 from core.analysis.memory.libstdcxx import std_sort, unordered_set_order
+from core.model.builder import ModelBuilder
 from core.model.reader import open_model
 from tests.analysis.memory_models import BUILT
 
@@ -142,7 +143,6 @@ def test_tflm_honours_offline_offsets(build_model):
 def test_control_flow_cycle_is_flagged_not_followed(build_model):
     """A WHILE whose body calls back into a subgraph being prepared: the runtime would reject
     it; the planner must finish and say so."""
-    from core.model.builder import ModelBuilder
     mb = ModelBuilder()
     a, b, c = mb.subgraph("a"), mb.subgraph("cond"), mb.subgraph("body")
     x, y = a.tensor("x", [1], "int32"), a.tensor("y", [1], "int32")
