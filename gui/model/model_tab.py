@@ -1,5 +1,5 @@
-"""One open model: info panel on the left; graph, operators, tensors, run and memory as tabs on
-the right."""
+"""One open model: info panel on the left; graph, operators, tensors, run, quantize and memory
+as tabs on the right."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
