@@ -50,7 +50,8 @@ def memory_text(report: dict) -> str:
     from core.analysis.memory.runtime import explain
     from core.format import size as human_size
     lines = [f"threads {report['config']['threads']}, delegates off (builtin kernels)"]
-    rt = {s["index"]: s for s in report.get("runtime", {}).get("subgraphs", [])}
+    runtime = report["runtime"] or {}
+    rt = {s["index"]: s for s in runtime.get("subgraphs", [])}
     for sg in report["subgraphs"]:
         lines.append(f"subgraph {sg['index']} {sg['name']!r}: {sg['planned_ops']}/{sg['ops']} "
                      f"ops planned at allocation"
@@ -77,11 +78,11 @@ def memory_text(report: dict) -> str:
                                  f"(planned {a['planned_bytes']} B): {explain(a)}")
         for note in sg["notes"]:
             lines.append(f"  note: {note}")
-    for x in report.get("runtime", {}).get("xnnpack", {}).get("subgraphs", []):
+    for x in runtime.get("xnnpack", {}).get("subgraphs", []):
         if x["tensors_out_of_arena"]:
             lines.append(f"XNNPACK (the default) takes {len(x['tensors_out_of_arena'])} tensors "
                          f"({human_size(x['bytes_out_of_arena'])}) of subgraph {x['index']} "
                          "out of the arena")
-    if report.get("runtime", {}).get("error"):
-        lines.append(f"runtime: {report['runtime']['error']}")
+    if runtime.get("error"):
+        lines.append(f"runtime: {runtime['error']}")
     return "\n".join(lines)

@@ -81,8 +81,8 @@ def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLAN
         "runtime_may_reject": [n for sg in subgraphs for n in sg["notes"]
                                if "rejects it" in n],
         "subgraphs": subgraphs}
-    if runtime:
-        out["runtime"] = runtime_check(model.path, plans, threads)
+    # the key is always there (stable contract); null until the runtime is asked
+    out["runtime"] = runtime_check(model.path, plans, threads) if runtime else None
     return out
 
 
