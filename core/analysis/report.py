@@ -9,7 +9,9 @@ from core.model.types import Model
 
 
 def model_report(model: Model) -> dict[str, Any]:
-    """Everything the reader knows about a model, as plain JSON-able data."""
+    """Everything the reader knows about a model, as plain JSON-able data, with the tensor
+    memory plan (``memory``, as ``litelens memory --json`` gives it at one thread)."""
+    from core.analysis.memory import memory_report
     sigs = []
     for s in model.signatures:
         ts = model.subgraphs[s.subgraph].tensors
@@ -35,6 +37,7 @@ def model_report(model: Model) -> dict[str, Any]:
              "tensors": [t.to_json() for t in sg.tensors]}
             for sg in model.subgraphs
         ],
+        "memory": memory_report(model),
     }
 
 

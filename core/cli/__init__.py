@@ -16,7 +16,8 @@ from core.errors import ModelError
 # Modules that add subcommands: each has ``add_parser(subparsers) -> None`` and sets
 # ``func=callable(args) -> int`` on its parser.
 _SUBCOMMAND_MODULES: tuple[str, ...] = ("core.cli.report", "core.cli.bench", "core.cli.quantize",
-                                        "core.cli.support")
+                                        "core.cli.support",
+                                        "core.cli.memory")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,7 +23,8 @@ class CatalogueError(ValueError):
     """The op catalogue file is missing or malformed (a packaging or editing mistake)."""
 
 
-_OP_KEYS_CHECKED = {"category": str, "inputs": list, "options_table": str, "subgraphs": list}
+_OP_KEYS_CHECKED = {"category": str, "inputs": list, "options_table": str, "subgraphs": list,
+                    "memory": dict}
 
 
 def _validate(data: Any, where: str) -> None:

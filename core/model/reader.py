@@ -169,9 +169,9 @@ class _Reader:
             if n:
                 # start of the vector's payload: the generated accessor reads it through Vector()
                 start = b._tab.Vector(b._tab.Offset(4))
-                out.append(Buffer(i, n, start, False))
+                out.append(Buffer(i, n, start, False, True))
             else:
-                out.append(Buffer(i, 0, None, False))
+                out.append(Buffer(i, 0, None, False, not b.DataIsNone()))
         return out
 
     def _opcodes(self) -> list[tuple[str, str | None, int]]:

@@ -110,6 +110,8 @@ class Buffer:
     size: int
     offset: int | None  # absolute file offset of the data, None when empty
     external: bool      # stored past the flatbuffer (offset/size fields), as >2 GB models do
+    # the data vector is present even if empty: the runtime then maps the tensor read-only
+    data_present: bool = False
 
 
 @dataclass(frozen=True)

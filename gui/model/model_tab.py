@@ -1,6 +1,8 @@
-"""One open model: info panel on the left; graph, operators, tensors and run as tabs on the
-right."""
+"""One open model: info panel on the left; graph, operators, tensors, run, quantize and memory
+as tabs on the right."""
 from __future__ import annotations
+
+from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
@@ -35,18 +37,17 @@ class ModelTab(QWidget):
         self.tabs.addTab(self.ops, f"Operators ({model.op_count:,})")
         self.ops.activated_item.connect(self.show_op_in_graph)
         self.tabs.addTab(self.tensors, f"Tensors ({model.tensor_count:,})")
-        self.delegates: DelegatesPanel | None = None   # built when first shown (its analysis
-        self._delegates_slot = QWidget(self)              # would compete with the layout)
-        QVBoxLayout(self._delegates_slot).setContentsMargins(0, 0, 0, 0)
-        self.tabs.addTab(self._delegates_slot, "Delegates")
-        self.run: RunPanel | None = None  # built when the Run tab is first shown (pyqtgraph
-        self._run_slot = QWidget(self)    # plots cost ~0.1-0.8 s to create)
-        QVBoxLayout(self._run_slot).setContentsMargins(0, 0, 0, 0)
-        self.tabs.addTab(self._run_slot, "Run")
-        self.quantize = None   # gui.quantize.panel.QuantizePanel, built on first use
-        self._quantize_slot = QWidget(self)
-        QVBoxLayout(self._quantize_slot).setContentsMargins(0, 0, 0, 0)
-        self.tabs.addTab(self._quantize_slot, "Quantize")
+        # Panels are built the first time their tab is shown: their analyses would compete with
+        # the graph layout for the GIL, and pyqtgraph plots cost ~0.1-0.8 s to create.
+        self._builders: dict[QWidget, Callable[[], QWidget]] = {}
+        self.delegates: DelegatesPanel | None = None
+        self._delegates_slot = self._lazy_tab("Delegates", self.delegates_panel)
+        self.run: RunPanel | None = None
+        self._run_slot = self._lazy_tab("Run", self.run_panel)
+        self.quantize = None   # gui.quantize.panel.QuantizePanel
+        self._quantize_slot = self._lazy_tab("Quantize", self.quantize_panel)
+        self.memory = None     # gui.memory.panel.MemoryPanel
+        self._memory_slot = self._lazy_tab("Memory", self.memory_panel)
         self.tabs.currentChanged.connect(self._tab_changed)
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(self.info)
@@ -80,26 +81,35 @@ class ModelTab(QWidget):
         if overlay is not None:
             self.graph.view.set_overlay(overlay)
 
+    def _lazy_tab(self, title: str, build: Callable[[], QWidget]) -> QWidget:
+        """An empty tab whose panel ``build()`` makes and mounts when the tab is first shown."""
+        slot = QWidget(self)
+        QVBoxLayout(slot).setContentsMargins(0, 0, 0, 0)
+        self.tabs.addTab(slot, title)
+        self._builders[slot] = build
+        return slot
+
+    @staticmethod
+    def _mount(slot: QWidget, panel: QWidget) -> None:
+        slot.layout().addWidget(panel)
+        panel.show()
+
     def _tab_changed(self, index: int) -> None:
-        if self.tabs.widget(index) is self._run_slot:
-            self.run_panel()
-        elif self.tabs.widget(index) is self._quantize_slot:
-            self.quantize_panel()
-        elif self.tabs.widget(index) is self._delegates_slot:
-            self.delegates_panel()
+        build = self._builders.get(self.tabs.widget(index))
+        if build is not None:
+            build()
 
     def delegates_panel(self) -> DelegatesPanel:
-        """The Delegates panel, created on first use; its overlay paints this graph."""
+        """The Delegates panel; its overlay paints this graph."""
         if self.delegates is None:
             self.delegates = DelegatesPanel(self.model, self._delegates_slot)
             self.delegates.op_activated.connect(self.show_op_index_in_graph)
             self.delegates.overlay_changed.connect(self.show_support_overlay)
-            self._delegates_slot.layout().addWidget(self.delegates)
-            self.delegates.show()
+            self._mount(self._delegates_slot, self.delegates)
         return self.delegates
 
     def quantize_panel(self):
-        """The Quantize panel, created on first use; its per-layer error paints this graph."""
+        """The Quantize panel; its per-layer error paints this graph."""
         if self.quantize is None:
             from gui.quantize.panel import QuantizePanel
             self.quantize = QuantizePanel(self.model, self._quantize_slot)
@@ -107,17 +117,34 @@ class ModelTab(QWidget):
             self.quantize.table.op_activated.connect(lambda i: self.show_op_index_in_graph(0, i))
             self.quantize.open_requested.connect(self.open_requested)
             self.quantize.compare_requested.connect(self.compare_requested)
-            self._quantize_slot.layout().addWidget(self.quantize)
-            self.quantize.show()
+            self._mount(self._quantize_slot, self.quantize)
         return self.quantize
 
+    def memory_panel(self):
+        """The Memory panel; its live-memory overlay paints this graph."""
+        if self.memory is None:
+            from gui.memory.panel import MemoryPanel
+            self.memory = MemoryPanel(self.model, self._memory_slot)
+            self.memory.overlay_ready.connect(self.graph.view.set_overlay)
+            self.memory.tensor_selected.connect(self.show_tensor_in_graph)
+            self._mount(self._memory_slot, self.memory)
+        return self.memory
+
+    def show_tensor_in_graph(self, subgraph: int, tensor: int, op: int) -> None:
+        """A tensor clicked in the Memory panel: select it in the graph (a kernel temporary,
+        which the graph does not draw, selects the op that owns it)."""
+        self.graph.select_op(subgraph, op)
+        view = self.graph.view
+        if tensor < len(self.model.subgraphs[subgraph].tensors) and view.lay is not None \
+                and view.lay.subgraph == subgraph:
+            view.select_tensor(tensor, center=True)
+
     def run_panel(self) -> RunPanel:
-        """The Run panel, created on first use."""
+        """The Run panel; its per-op profile paints this graph."""
         if self.run is None:
             self.run = RunPanel(self.model.path, self._run_slot, model=self.model)
             self.run.op_profile_ready.connect(self.show_op_latency)
-            self._run_slot.layout().addWidget(self.run)
-            self.run.show()
+            self._mount(self._run_slot, self.run)
         return self.run
 
     def show_op_latency(self, times: dict) -> None:
@@ -136,6 +163,8 @@ class ModelTab(QWidget):
             self.run.shutdown()
         if self.quantize is not None:
             self.quantize.shutdown()
+        if self.memory is not None:
+            self.memory.shutdown()
         if hasattr(self.graph, "shutdown"):
             self.graph.shutdown()
         self.model.close()

@@ -21,6 +21,7 @@ JOBS = (
     "tensor_details",   # the runtime's view of every tensor once the model is allocated
     "quantize",         # ai-edge-quantizer + verification of its result (core.quantize.run)
     "xnnpack_placement",  # which ops the real XNNPACK delegate replaced (delegate support)
+    "memory_arena",     # every tensor's address after allocation (the real arena)
 )
 
 

@@ -1,0 +1,117 @@
+"""Tensor memory plans: LiteRT's arena exactly (bytes and offsets), TFLM's greedy planner, the
+lower bound, and the runtime's real arena to prove the prediction.
+
+``memory_report(model, threads)`` is the JSON contract (``litelens memory --json``, the
+``memory`` key of ``litelens report --json``, the GUI's Memory panel).
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from core.analysis.memory.arena import NEVER, live_bytes
+from core.analysis.overlay import Overlay, heat_overlay
+from core.analysis.memory.litert import LiteRtPlanner, SubgraphPlan
+from core.analysis.memory.tflm import plan_tflm
+from core.model.types import Model
+
+PLANNERS = ("tflite", "tflm")
+
+
+def plan_litert(model: Model, threads: int = 1) -> dict[int, SubgraphPlan]:
+    return LiteRtPlanner(model, threads).plan()
+
+
+def _last(op: int, n_ops: int) -> int:
+    return max(n_ops - 1, 0) if op >= NEVER else op
+
+
+def live_profile(plan: SubgraphPlan) -> np.ndarray:
+    """Main-arena bytes alive at each op step (shared buffers counted once)."""
+    roots = [p for p in plan.placements.values() if p.arena == "main" and p.shares is None]
+    return live_bytes([p.bytes for p in roots], [p.first_op for p in roots],
+                      [_last(p.last_op, plan.ops) for p in roots], max(plan.ops, 1))
+
+
+def weights_bytes(model: Model, subgraph: int) -> int:
+    sg = model.subgraphs[subgraph]
+    bufs = {t.buffer for t in sg.tensors if t.constant}
+    return sum(model.buffers[b].size for b in bufs)
+
+
+def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLANNERS,
+                  runtime: bool = False) -> dict[str, Any]:
+    """The ``memory`` JSON: per subgraph the planned arenas and tensors, the lower bound, the
+    weights; with ``runtime`` the real arena measured in a child process and the difference."""
+    planners = tuple(planners)
+    plans = plan_litert(model, threads)
+    tflm = plan_tflm(model) if "tflm" in planners else None
+    subgraphs = []
+    for si, sg in enumerate(model.subgraphs):
+        plan = plans[si]
+        live = live_profile(plan)
+        entry: dict[str, Any] = {
+            "index": si, "name": sg.name, "ops": plan.ops, "planned_ops": plan.planned_ops,
+            "allocated_by_allocate_tensors": plan.reached,
+            "lower_bound_bytes": int(live.max()) if live.size else 0,
+            "weights_bytes": weights_bytes(model, si),
+            "live_bytes": [int(x) for x in live] if plan.ops else [],
+            "notes": list(plan.notes), "planners": {}}
+        if "tflite" in planners:
+            entry["planners"]["tflite_arena"] = {
+                "arena_bytes": plan.arena_bytes, "persistent_bytes": plan.persistent_bytes,
+                "peak_op": int(live.argmax()) if plan.ops else None,
+                "tensors": [_tensor_json(plan, p) for p in
+                            sorted(plan.placements.values(), key=lambda p: p.index)]}
+        if tflm is not None:
+            tensors, arena = tflm
+            entry["planners"]["tflm_greedy"] = {
+                "arena_bytes": arena,
+                "tensors": [{"index": t.index, "name": sg.tensors[t.index].name,
+                             "arena": "main", "offset": t.offset, "bytes": t.bytes,
+                             "first_op": t.first_op, "last_op": t.last_op,
+                             "temporary": False, "shares": None}
+                            for t in tensors if t.subgraph == si]}
+        subgraphs.append(entry)
+    out: dict[str, Any] = {
+        "config": {"threads": threads, "delegates": "none",
+                   "note": "LiteRT builtin kernels with default delegates (XNNPACK) off"},
+        # the plan stands either way; these ops make allocate_tensors() fail on the stock runtime
+        "runtime_may_reject": [n for sg in subgraphs for n in sg["notes"]
+                               if "rejects it" in n],
+        "subgraphs": subgraphs}
+    # the key is always there (stable contract); null until the runtime is asked
+    out["runtime"] = runtime_check(model.path, plans, threads) if runtime else None
+    return out
+
+
+def _tensor_json(plan: SubgraphPlan, p) -> dict[str, Any]:
+    s = plan.slots[p.index]
+    return {"index": p.index, "name": s.name, "arena": p.arena, "offset": p.offset,
+            "bytes": p.bytes, "first_op": p.first_op, "last_op": _last(p.last_op, plan.ops),
+            "temporary": s.temporary_of is not None, "shares": p.shares}
+
+
+def runtime_check(path: str, plans: dict[int, SubgraphPlan], threads: int) -> dict[str, Any]:
+    """Measure ai-edge-litert's arena (delegates off, then XNNPACK on) and diff it with the
+    plan. Imported lazily: planning never needs the runtime."""
+    from core.analysis.memory import runtime as rt
+    plain = rt.measure(path, threads)
+    result = rt.compare(plans, plain)
+    xnn = rt.measure(path, threads, xnnpack=True)
+    result["xnnpack"] = rt.delegate_effect(plain, xnn)
+    return result
+
+
+def live_memory_overlay(subgraph_report: dict[str, Any]) -> Overlay:
+    """The graph overlay of a subgraph's live main-arena memory per op (KiB), peak named."""
+    live = subgraph_report["live_bytes"]
+    si = subgraph_report["index"]
+    if not live:
+        return Overlay("live memory", "")
+    peak = int(np.argmax(live))
+    return heat_overlay({i: v / 1024 for i, v in enumerate(live)}, unit="KiB", subgraph=si,
+                        name="live memory", digits=4,
+                        summary=f"live arena memory, peak {live[peak] / 1024:.4g} KiB at op "
+                                f"{peak}")

@@ -1,0 +1,88 @@
+"""``litelens memory MODEL``: where LiteRT puts every tensor (arena, persistent arena), TFLM's
+greedy plan, the lower bound; ``--runtime`` measures the real arena and shows the difference."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_parser(subparsers) -> None:
+    r = subparsers.add_parser("memory", help="tensor memory plans (LiteRT arena, TFLM greedy, "
+                                             "lower bound), optionally checked on the runtime")
+    r.add_argument("model", help="path to a .tflite file")
+    r.add_argument("--threads", type=_threads, default=1,
+                   help="interpreter threads the plan is for (default 1; CONV_2D differs)")
+    r.add_argument("--planner", choices=("tflite", "tflm"), action="append",
+                   help="planner(s) to report (default both)")
+    r.add_argument("--runtime", action="store_true",
+                   help="also allocate the model with ai-edge-litert (child process) and "
+                        "compare the real arena with the plan")
+    r.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    r.set_defaults(func=_memory)
+
+
+def _threads(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("threads must be >= 1")
+    return n
+
+
+def _memory(args: argparse.Namespace) -> int:
+    from core.analysis.memory import memory_report
+    from core.model.reader import open_model
+    with open_model(args.model) as model:
+        report = memory_report(model, args.threads, tuple(args.planner or ("tflite", "tflm")),
+                               runtime=args.runtime)
+    if args.json:
+        json.dump({"memory": report}, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        print(memory_text(report))
+    return 0
+
+
+def memory_text(report: dict) -> str:
+    from core.analysis.memory.runtime import explain
+    from core.format import size as human_size
+    lines = [f"threads {report['config']['threads']}, delegates off (builtin kernels)"]
+    runtime = report["runtime"] or {}
+    rt = {s["index"]: s for s in runtime.get("subgraphs", [])}
+    for sg in report["subgraphs"]:
+        lines.append(f"subgraph {sg['index']} {sg['name']!r}: {sg['planned_ops']}/{sg['ops']} "
+                     f"ops planned at allocation"
+                     + ("" if sg["allocated_by_allocate_tensors"] else
+                        " (not allocated until run)"))
+        lines.append(f"  lower bound {human_size(sg['lower_bound_bytes'])}, weights "
+                     f"{human_size(sg['weights_bytes'])}")
+        lt = sg["planners"].get("tflite_arena")
+        if lt:
+            lines.append(f"  LiteRT arena {human_size(lt['arena_bytes'])} "
+                         f"({lt['arena_bytes']} B), persistent "
+                         f"{human_size(lt['persistent_bytes'])} ({lt['persistent_bytes']} B), "
+                         f"peak at op {lt['peak_op']}")
+        tg = sg["planners"].get("tflm_greedy")
+        if tg:
+            lines.append(f"  TFLM greedy (one region, all subgraphs) "
+                         f"{human_size(tg['arena_bytes'])}")
+        r = rt.get(sg["index"])
+        if r:
+            for arena in ("main_arena", "persistent_arena"):
+                a = r[arena]
+                if a["runtime_bytes"] is not None:
+                    lines.append(f"  runtime {arena.replace('_', ' ')}: {a['runtime_bytes']} B "
+                                 f"(planned {a['planned_bytes']} B): {explain(a)}")
+        for note in sg["notes"]:
+            lines.append(f"  note: {note}")
+    for x in runtime.get("xnnpack", {}).get("subgraphs", []):
+        if x["tensors_out_of_arena"]:
+            lines.append(f"XNNPACK (the default) takes {len(x['tensors_out_of_arena'])} tensors "
+                         f"({human_size(x['bytes_out_of_arena'])}) of subgraph {x['index']} "
+                         "out of the arena")
+    if runtime.get("error"):
+        lines.append(f"runtime: {runtime['error']}")
+    return "\n".join(lines)

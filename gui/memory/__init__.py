@@ -1,0 +1,1 @@
+"""The Memory panel: tensor memory plans (arena chart, live bytes, planner/runtime table)."""

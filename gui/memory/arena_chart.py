@@ -1,0 +1,97 @@
+"""The arena chart: x = op step, y = byte offset, one rectangle per tensor (a tensor lives from
+its first to its last op and owns [offset, offset + bytes)); colour by kind. Hover names the
+tensor, a click reports it."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+
+from core import format as fmt
+
+KIND_COLORS = {"activation": "#4e79a7", "temporary": "#f28e2b", "shared": "#59a14f"}
+
+
+def tensor_kind(t: dict) -> str:
+    return "temporary" if t["temporary"] else "shared" if t["shares"] is not None else "activation"
+
+
+class ArenaChart(pg.PlotWidget):
+    tensor_clicked = Signal(dict)
+
+    def __init__(self, parent=None):
+        super().__init__(parent, background="w")
+        self.setTitle("arena layout (x: op step, y: offset)")
+        self.setLabel("bottom", "op")
+        self.setLabel("left", "offset", units="B")
+        self.showGrid(x=True, y=True, alpha=0.2)
+        self.setMouseEnabled(x=True, y=True)
+        self.tensors: list[dict] = []
+        self._rects = np.zeros((0, 4))
+        self._bars: pg.BarGraphItem | None = None
+        self.hover_text = ""
+        self._label = pg.TextItem(color="#222", anchor=(0, 1), fill=(255, 255, 255, 210))
+        self._label.setZValue(10)
+        self.addItem(self._label)
+        self._label.hide()
+        self._hover_proxy = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=30,
+                                           slot=self._moved)
+        self.scene().sigMouseClicked.connect(self._clicked)
+
+    def set_tensors(self, tensors: list[dict]) -> None:
+        """Tensors as in the memory JSON (offset, bytes, first_op, last_op, temporary, shares)."""
+        if self._bars is not None:
+            self.removeItem(self._bars)
+            self._bars = None
+        self.tensors = [t for t in tensors if t["bytes"]]
+        n = len(self.tensors)
+        self._rects = np.zeros((n, 4))
+        if not n:
+            return
+        for i, t in enumerate(self.tensors):
+            self._rects[i] = (t["first_op"] - 0.45, t["last_op"] + 0.45, t["offset"],
+                              t["offset"] + t["bytes"])
+        brushes = [pg.mkBrush(KIND_COLORS[tensor_kind(t)]) for t in self.tensors]
+        r = self._rects
+        self._bars = pg.BarGraphItem(x0=r[:, 0], x1=r[:, 1], y0=r[:, 2], y1=r[:, 3],
+                                     brushes=brushes, pen=pg.mkPen("#ffffff", width=0.5))
+        self.addItem(self._bars)
+        self.autoRange()
+
+    def tensor_at(self, x: float, y: float) -> dict | None:
+        r = self._rects
+        if not len(r):
+            return None
+        hit = np.flatnonzero((r[:, 0] <= x) & (x <= r[:, 1]) & (r[:, 2] <= y) & (y < r[:, 3]))
+        if not hit.size:
+            return None
+        # shared buffers overlap their root: name the smallest (innermost) first
+        return self.tensors[int(hit[np.argmin(r[hit, 3] - r[hit, 2])])]
+
+    def describe(self, t: dict) -> str:
+        extra = (" · kernel temporary" if t["temporary"] else
+                 f" · reuses tensor {t['shares']}'s buffer" if t["shares"] is not None else "")
+        return (f"#{t['index']} {fmt.elide(t['name'] or '(unnamed)', 60)}\n"
+                f"{fmt.size(t['bytes'])} at offset {t['offset']:,} · ops {t['first_op']}–"
+                f"{t['last_op']}{extra}")
+
+    def _moved(self, event) -> None:
+        pos = event[0]
+        if not self.sceneBoundingRect().contains(pos):
+            return
+        p = self.plotItem.vb.mapSceneToView(pos)
+        t = self.tensor_at(p.x(), p.y())
+        if t is None:
+            self._label.hide()
+            self.hover_text = ""
+            return
+        self.hover_text = self.describe(t)
+        self._label.setText(self.hover_text)
+        self._label.setPos(p.x(), p.y())
+        self._label.show()
+
+    def _clicked(self, event) -> None:
+        p = self.plotItem.vb.mapSceneToView(event.scenePos())
+        t = self.tensor_at(p.x(), p.y())
+        if t is not None:
+            self.tensor_clicked.emit(t)

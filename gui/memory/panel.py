@@ -1,0 +1,154 @@
+"""The Memory panel of a model tab: the arena chart, the live-bytes curve with its peak, the
+planners/lower bound/weights/runtime table, a threads selector, and the check against the real
+runtime. Plans are computed off the UI thread (core.analysis.memory); the runtime check runs in
+the worker process (its memory_arena job), so a crashing kernel cannot take the app down."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter,
+                               QVBoxLayout, QWidget)
+
+from core.analysis.memory import live_memory_overlay, memory_report
+from core.model.types import Model
+from gui.memory.arena_chart import KIND_COLORS, ArenaChart
+from gui.memory.live_curve import LiveCurve
+from gui.memory.summary_table import SummaryTable
+from gui.tasks import TaskRunner
+
+PLANNER_ITEMS = [("LiteRT arena", "tflite_arena"), ("TFLM greedy", "tflm_greedy")]
+
+
+class MemoryPanel(QWidget):
+    tensor_selected = Signal(int, int, int)   # subgraph, tensor, op that makes or owns it
+    overlay_ready = Signal(object)            # core Overlay: live memory per op
+
+    def __init__(self, model: Model, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.report: dict | None = None
+        self.runtime: dict | None = None
+        self._build()
+        self._plan_task = TaskRunner(self, name="memory-plan")
+        self._plan_task.done.connect(self._planned)
+        self._plan_task.failed.connect(lambda e: self._status(f"planning failed: {e}"))
+        self._runtime_task = TaskRunner(self, name="memory-runtime")
+        self._runtime_task.done.connect(self._measured)
+        self._runtime_task.failed.connect(self._runtime_failed)
+        self.replan()
+
+    def _build(self) -> None:
+        self.subgraph = QComboBox()
+        for sg in self.model.subgraphs:
+            self.subgraph.addItem(f"{sg.index}: {sg.name or 'subgraph'}", sg.index)
+        self.threads = QSpinBox()
+        self.threads.setRange(1, 16)
+        self.threads.setToolTip("interpreter threads: at more than one, float CONV_2D keeps "
+                                "transposed weights (persistent) instead of im2col")
+        self.planner = QComboBox()
+        for text, key in PLANNER_ITEMS:
+            self.planner.addItem(text, key)
+        self.arena = QComboBox()
+        self.arena.addItem("main arena", "main")
+        self.arena.addItem("persistent arena", "persistent")
+        self.check = QPushButton("Check on runtime")
+        self.check.setToolTip("allocate the model with ai-edge-litert (worker process, delegates "
+                              "off, same threads) and compare every tensor's real offset")
+        self.status = QLabel("")
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        legend = QLabel("  ".join(f"<span style='color:{c}'>■</span> {k}"
+                                  for k, c in KIND_COLORS.items()))
+        top = QHBoxLayout()
+        for w in (QLabel("subgraph"), self.subgraph, QLabel("threads"), self.threads,
+                  QLabel("chart"), self.planner, self.arena, self.check, legend):
+            top.addWidget(w)
+        top.addStretch(1)
+        self.chart = ArenaChart()
+        self.curve = LiveCurve()
+        self.table = SummaryTable()
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.curve)
+        bottom.addWidget(self.table)
+        bottom.setSizes([500, 600])
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.chart)
+        split.addWidget(bottom)
+        split.setSizes([420, 300])
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.status)
+        self.subgraph.currentIndexChanged.connect(self._show)
+        self.planner.currentIndexChanged.connect(self._show)
+        self.arena.currentIndexChanged.connect(self._show)
+        self.threads.valueChanged.connect(self.replan)
+        self.check.clicked.connect(self.check_runtime)
+        self.chart.tensor_clicked.connect(self._tensor_clicked)
+
+    # -- work off the UI thread ------------------------------------------------------------
+    def replan(self) -> None:
+        threads = self.threads.value()
+        self.runtime = None
+        self._status(f"planning for {threads} thread(s)…")
+        self._plan_task.start(lambda state: memory_report(self.model, threads))
+
+    def check_runtime(self) -> None:
+        threads = self.threads.value()
+        self.check.setEnabled(False)
+        self._status("allocating on the runtime (worker process)…")
+        self._runtime_task.start(
+            lambda state: memory_report(self.model, threads, runtime=True)["runtime"])
+
+    def _planned(self, report: dict) -> None:
+        if report["config"]["threads"] != self.threads.value():
+            return  # a newer plan is on its way
+        self.report = report
+        self._show()
+
+    def _measured(self, runtime: dict) -> None:
+        self.check.setEnabled(True)
+        self.runtime = runtime
+        self._show()
+
+    def _runtime_failed(self, exc: BaseException) -> None:
+        self.check.setEnabled(True)
+        self._status(f"runtime check failed: {exc}")
+
+    # -- showing ---------------------------------------------------------------------------
+    def current_subgraph(self) -> dict | None:
+        if self.report is None:
+            return None
+        return self.report["subgraphs"][self.subgraph.currentData() or 0]
+
+    def _show(self) -> None:
+        sg = self.current_subgraph()
+        if sg is None:
+            return
+        key = self.planner.currentData()
+        plan = sg["planners"].get(key, {})
+        arena = self.arena.currentData()
+        self.chart.setTitle(f"{self.planner.currentText()}: offset by op step "
+                            f"(subgraph {sg['index']}, {self.arena.currentText()})")
+        self.chart.set_tensors([t for t in plan.get("tensors", []) if t["arena"] == arena])
+        lt = sg["planners"]["tflite_arena"]
+        self.curve.set_curve(sg["live_bytes"], lt["peak_op"], plan.get("arena_bytes", 0))
+        self.table.set_report(sg, self.runtime, self.report["config"]["threads"])
+        self.overlay_ready.emit(live_memory_overlay(sg))
+        note = " (runtime checked)" if self.runtime else ""
+        if self.report["runtime_may_reject"]:
+            note += " — the stock runtime would reject this model: " + \
+                "; ".join(self.report["runtime_may_reject"][:2])
+        self._status(f"{len(plan.get('tensors', []))} tensors planned{note}"
+                     + ("" if sg["allocated_by_allocate_tensors"] else
+                        " — this subgraph is allocated on the first run"))
+
+    def _tensor_clicked(self, t: dict) -> None:
+        sg = self.current_subgraph()
+        self._status(self.chart.describe(t).replace("\n", " · "))
+        self.tensor_selected.emit(sg["index"], t["index"], t["first_op"])
+
+    def _status(self, text: str) -> None:
+        self.status.setText(text)
+
+    def shutdown(self) -> None:
+        self._plan_task.shutdown()
+        self._runtime_task.shutdown()

@@ -1,0 +1,62 @@
+"""``litelens memory``: the JSON contract, the runtime comparison, report --json's memory key,
+bad input."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from core.cli import main
+
+TENSOR_KEYS = {"index", "name", "arena", "offset", "bytes", "first_op", "last_op", "temporary",
+               "shares"}
+
+
+def test_memory_json_contract(demo_model_path, capsys):
+    assert main(["memory", str(demo_model_path), "--threads", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    mem = out["memory"]
+    assert mem["config"]["threads"] == 2 and mem["config"]["delegates"] == "none"
+    sg = mem["subgraphs"][0]
+    assert {"index", "planned_ops", "lower_bound_bytes", "weights_bytes", "planners"} <= set(sg)
+    lt = sg["planners"]["tflite_arena"]
+    assert {"arena_bytes", "persistent_bytes", "peak_op", "tensors"} <= set(lt)
+    assert lt["tensors"] and all(set(t) == TENSOR_KEYS for t in lt["tensors"])
+    assert {t["arena"] for t in lt["tensors"]} == {"main", "persistent"}  # HWCN at 2 threads
+    assert any(t["temporary"] for t in lt["tensors"])
+    tg = sg["planners"]["tflm_greedy"]
+    assert tg["arena_bytes"] > 0 and all(set(t) == TENSOR_KEYS for t in tg["tensors"])
+    assert mem["runtime"] is None  # measured only with --runtime
+
+
+def test_memory_runtime_through_the_entry_point(shared_model):
+    path = shared_model("hand_recrop")
+    p = subprocess.run([sys.executable, "-m", "core.cli", "memory", str(path), "--threads", "2",
+                        "--planner", "tflite", "--runtime", "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    mem = json.loads(p.stdout)["memory"]  # strict JSON: json.loads rejects NaN by default too
+    assert set(mem["subgraphs"][0]["planners"]) == {"tflite_arena"}
+    rt = mem["runtime"]["subgraphs"][0]
+    lt = mem["subgraphs"][0]["planners"]["tflite_arena"]
+    assert rt["main_arena"]["runtime_bytes"] == lt["arena_bytes"]
+    assert rt["persistent_arena"]["runtime_bytes"] == lt["persistent_bytes"] > 0
+    assert rt["mismatches"] == []
+    assert mem["runtime"]["xnnpack"]["subgraphs"][0]["tensors_out_of_arena"]
+
+
+def test_memory_text_and_report_key(demo_model_path, capsys):
+    assert main(["memory", str(demo_model_path)]) == 0
+    text = capsys.readouterr().out
+    assert "LiteRT arena" in text and "lower bound" in text
+    assert main(["report", str(demo_model_path), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["memory"]["subgraphs"][0]["planners"]["tflite_arena"]["arena_bytes"] > 0
+
+
+def test_memory_bad_input(tmp_path, capsys):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model")
+    assert main(["memory", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.tflite" in err and err.count("\n") == 1
