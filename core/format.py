@@ -2,17 +2,85 @@
 
 The CLI's text output, the GUI's tables, inspector and panels all format through here, so a shape
 or a size reads the same everywhere. JSON output never goes through these (it keeps raw numbers).
+
+Text from a model file (tensor names, op codes, descriptions) is untrusted: a name holding a newline
+or an ANSI escape would move the cursor, recolour the terminal or print a fake line when it reaches
+an error message, the CLI summary or a GUI label; a 64 KiB name or a 200,000-dimension shape would
+make one message megabytes long. ``printable`` and the abridged shapes keep every such text one
+printable, bounded line.
 """
 from __future__ import annotations
 
 import math
-from typing import Iterable
+import unicodedata
+from typing import Iterable, Sequence
+
+MESSAGE_LIMIT = 900  # one error line stays under 1,000 characters with the "litelens: error: " prefix
+SHAPE_EDGE = 4       # dims shown at each end of an abridged shape
+
+# Unicode categories not shown as themselves: controls, format characters (bidi overrides,
+# zero-width joiners), line/paragraph separators, surrogates, private use, unassigned.
+_HIDDEN = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
 
 
-def shape(dims: Iterable[int]) -> str:
-    """'1×224×224×3'; a rank-0 tensor is 'scalar'. Dynamic dimensions stay -1."""
-    dims = list(dims)
-    return "×".join(str(int(d)) for d in dims) if dims else "scalar"
+def _escape_char(ch: str) -> str:
+    code = ord(ch)
+    if ch in "\n\r\t":
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def printable(text: str, limit: int | None = None) -> str:
+    """``text`` with every non-printable character escaped (a newline as ``\\n``, ESC as
+    ``\\x1b``) and, when ``limit`` is given, cut to at most ``limit`` characters saying how long
+    it was."""
+    if text.isprintable() and (limit is None or len(text) <= limit):
+        return text
+    total = len(text)
+    if limit is not None:
+        text = text[:limit]  # escaping only lengthens: never escape megabytes to show a line
+    out = "".join(_escape_char(c) if unicodedata.category(c) in _HIDDEN else c for c in text)
+    if limit is not None and (len(out) > limit or total > len(text)):
+        suffix = f"... ({total:,} chars in all)"
+        out = out[:max(limit - len(suffix), 1)] + suffix
+    return out
+
+
+def shape(dims: Iterable[int], sep: str = "×", ellipsis: str = "…") -> str:
+    """'1×224×224×3'; a rank-0 tensor is 'scalar'. Dynamic dimensions stay -1. A huge rank (from
+    a hostile file) is abridged to its ends and its rank: '2×2×2×2×…×2×2×2×2 (rank 200,000)'."""
+    dims = dims if isinstance(dims, Sequence) else list(dims)
+    n = len(dims)
+    if n == 0:
+        return "scalar"
+    if n <= 2 * SHAPE_EDGE + 1:
+        return sep.join(str(int(d)) for d in dims)
+    head = sep.join(str(int(d)) for d in dims[:SHAPE_EDGE])
+    tail = sep.join(str(int(d)) for d in dims[-SHAPE_EDGE:])
+    return f"{head}{sep}{ellipsis}{sep}{tail} (rank {n:,})"
+
+
+def shape_list(dims: Iterable[int]) -> str:
+    """A shape as a list for messages: '[1, 224, 224, 3]', abridged like ``shape`` (ASCII only)."""
+    dims = dims if isinstance(dims, Sequence) else list(dims)
+    return "[" + (shape(dims, ", ", "...") if len(dims) else "") + "]"
+
+
+def nonfinite_name(value: float) -> str:
+    return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+
+
+def number(value, digits: int = 6) -> str:
+    """A number for people; a NaN/Infinity read from a file says so rather than posing as a value."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{nonfinite_name(value)} (not finite in the file)"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}"
+    return str(value)
 
 
 def size(nbytes: int) -> str:
@@ -32,13 +100,17 @@ def quantization(q) -> str:
     if q is None or not q.scale:
         return ""
     if len(q.scale) == 1:
-        return f"scale={q.scale[0]:.6g} zp={q.zero_point[0] if q.zero_point else 0}"
-    return (f"per-channel, axis {q.quantized_dimension}, {len(q.scale)} channels, scales "
-            f"{min(q.scale):.3g}..{max(q.scale):.3g}")
+        return f"scale={number(q.scale[0])} zp={q.zero_point[0] if q.zero_point else 0}"
+    finite = [v for v in q.scale if math.isfinite(v)]
+    bad = len(q.scale) - len(finite)
+    span = f"{min(finite):.3g}..{max(finite):.3g}" if finite else "none finite"
+    return (f"per-channel, axis {q.quantized_dimension}, {len(q.scale)} channels, scales {span}"
+            + (f" ({bad} not finite in the file)" if bad else ""))
 
 
 def elide(text: str, limit: int = 40) -> str:
-    """``text`` cut to ``limit`` characters, the last one an ellipsis when cut."""
+    """``text`` made printable and cut to ``limit`` characters, the last one an ellipsis when cut."""
+    text = printable(text[:4 * limit])
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 

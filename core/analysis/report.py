@@ -5,19 +5,82 @@ from typing import Any
 
 from core import __version__
 from core import format as fmt
-from core.model.types import Model
+from core.fileio import finite_or_null
+from core.format import printable
+from core.model.types import Model, Operator, Tensor
+
+MAX_WARNINGS = 200  # a hostile file can have a NaN in every scale: list the first, count the rest
+
+
+class _Warnings:
+    """Collects what the report had to change (non-finite numbers -> null), naming where."""
+
+    def __init__(self):
+        self.items: list[str] = []
+        self.seen: set[str] = set()
+        self.more = 0
+
+    def finite(self, value, what: str):
+        found: list[str] = []
+        out = finite_or_null(value, "", found)
+        for f in found:
+            w = f"{what}: {f} in the file; reported as null"
+            if w in self.seen:
+                continue
+            self.seen.add(w)
+            if len(self.items) < MAX_WARNINGS:
+                self.items.append(w)
+            else:
+                self.more += 1
+        return out
+
+    def as_list(self) -> list[str]:
+        tail = [f"... and {self.more} more non-finite values"] if self.more else []
+        return self.items + tail
+
+
+def tensor_where(t: Tensor) -> str:
+    return f"tensor {t.index} '{printable(t.name, 120)}' (subgraph {t.subgraph})"
+
+
+def op_where(op: Operator) -> str:
+    return f"operator {op.index} {printable(op.label, 60)} (subgraph {op.subgraph})"
+
+
+def nonfinite_quantization_warnings(model: Model) -> list[str]:
+    """Non-finite quantization numbers in the file (cheap: no option decoding), for the info panel."""
+    w = _Warnings()
+    for sg in model.subgraphs:
+        for t in sg.tensors:
+            if t.quantization is not None:
+                q = t.quantization
+                w.finite({"quantization": {"scale": list(q.scale), "min": list(q.min),
+                                           "max": list(q.max)}}, tensor_where(t))
+    return w.as_list()
 
 
 def model_report(model: Model) -> dict[str, Any]:
     """Everything the reader knows about a model, as plain JSON-able data, with the tensor
-    memory plan (``memory``, as ``litelens memory --json`` gives it at one thread)."""
+    memory plan (``memory``, as ``litelens memory --json`` gives it at one thread). Numbers the
+    file stores as NaN/Infinity (a quantization scale, an option such as LeakyRelu alpha) become
+    null, and ``warnings`` names each one."""
     from core.analysis.memory import memory_report
+    w = _Warnings()
     sigs = []
     for s in model.signatures:
         ts = model.subgraphs[s.subgraph].tensors
         sigs.append({"key": s.key, "subgraph": s.subgraph,
-                     "inputs": {k: ts[i].to_json() for k, i in s.inputs.items()},
-                     "outputs": {k: ts[i].to_json() for k, i in s.outputs.items()}})
+                     "inputs": {k: w.finite(ts[i].to_json(), tensor_where(ts[i]))
+                                for k, i in s.inputs.items()},
+                     "outputs": {k: w.finite(ts[i].to_json(), tensor_where(ts[i]))
+                                 for k, i in s.outputs.items()}})
+    subgraphs = [
+        {"index": sg.index, "name": sg.name, "inputs": list(sg.inputs),
+         "outputs": list(sg.outputs),
+         "operators": [w.finite(op.to_json(), op_where(op)) for op in sg.operators],
+         "tensors": [w.finite(t.to_json(), tensor_where(t)) for t in sg.tensors]}
+        for sg in model.subgraphs
+    ]
     return {
         "litelens_version": __version__,
         "model": {
@@ -30,14 +93,9 @@ def model_report(model: Model) -> dict[str, Any]:
             "metadata": [m.name for m in model.metadata],
             "signatures": sigs,
         },
-        "subgraphs": [
-            {"index": sg.index, "name": sg.name, "inputs": list(sg.inputs),
-             "outputs": list(sg.outputs),
-             "operators": [op.to_json() for op in sg.operators],
-             "tensors": [t.to_json() for t in sg.tensors]}
-            for sg in model.subgraphs
-        ],
-        "memory": memory_report(model),
+        "subgraphs": subgraphs,
+        "memory": w.finite(memory_report(model), "memory plan"),
+        "warnings": w.as_list(),
     }
 
 
@@ -54,42 +112,51 @@ def weights_bytes(model: Model) -> int:
 
 
 def summary_text(model: Model) -> str:
-    """The human summary ``litelens report`` prints without --json."""
-    lines = [f"{model.path}",
+    """The human summary ``litelens report`` prints without --json. Text from the file is escaped
+    (``printable``) so it cannot move the cursor or fake lines on the terminal."""
+    lines = [f"{printable(model.path)}",
              f"  size        {fmt.size(model.size_bytes)} ({model.size_bytes} bytes), weights "
              f"{fmt.size(weights_bytes(model))}",
              f"  schema      v{model.schema_version}; min runtime "
-             f"{model.min_runtime_version or 'not recorded'}"]
+             f"{printable(model.min_runtime_version or 'not recorded', 40)}"]
     if model.description:
-        lines.append(f"  description {model.description}")
+        lines.append(f"  description {printable(model.description, 300)}")
     if model.metadata:
-        lines.append(f"  metadata    {', '.join(m.name for m in model.metadata)}")
+        lines.append(f"  metadata    {printable(', '.join(m.name for m in model.metadata), 300)}")
     lines.append(f"  subgraphs   {len(model.subgraphs)}; operators {model.op_count}; tensors "
                  f"{model.tensor_count}; parsed in {model.parse_seconds * 1000:.1f} ms")
     for sg in model.subgraphs:
-        lines.append(f"  [{sg.index}] {sg.name or '(unnamed)'}: {len(sg.operators)} ops, "
-                     f"{len(sg.tensors)} tensors")
+        lines.append(f"  [{sg.index}] {printable(sg.name, 120) or '(unnamed)'}: "
+                     f"{len(sg.operators)} ops, {len(sg.tensors)} tensors")
         for kind, idx in (("in ", sg.inputs), ("out", sg.outputs)):
             for i in idx:
                 t = sg.tensors[i]
-                lines.append(f"      {kind} {t.name} {list(t.shape)} {t.dtype}")
+                lines.append(f"      {kind} {printable(t.name, 120)} [{fmt.shape(t.shape, ', ')}] "
+                             f"{t.dtype}")
     for s in model.signatures:
-        lines.append(f"  signature   '{s.key}' (subgraph {s.subgraph}): "
-                     f"{', '.join(s.inputs)} -> {', '.join(s.outputs)}")
+        lines.append(f"  signature   '{printable(s.key, 120)}' (subgraph {s.subgraph}): "
+                     f"{printable(', '.join(s.inputs), 300)} -> "
+                     f"{printable(', '.join(s.outputs), 300)}")
     hist = op_histogram(model)
     if hist:
-        lines.append("  operators   " + ", ".join(f"{k} x{v}" for k, v in list(hist.items())[:12])
+        lines.append("  operators   " + ", ".join(f"{printable(k, 60)} x{v}"
+                                                  for k, v in list(hist.items())[:12])
                      + (" ..." if len(hist) > 12 else ""))
+    warnings = nonfinite_quantization_warnings(model)
+    for line in warnings[:5]:
+        lines.append(f"  warning     {line}")
+    if len(warnings) > 5:
+        lines.append(f"  warning     ... {len(warnings) - 5} more (see --json)")
     return "\n".join(lines)
 
 
 def _tensor_brief(t) -> str:
-    return f"{t.name} [{fmt.shape(t.shape_signature)}] {t.dtype}"
+    return f"{printable(t.name, 200)} [{fmt.shape(t.shape_signature)}] {t.dtype}"
 
 
 def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
     """The model-info panel's content: (section title, [(key, value)]) — rendered by the GUI."""
-    general = [("File", model.path),
+    general = [("File", printable(model.path)),
                ("Size", f"{fmt.size(model.size_bytes)} ({model.size_bytes:,} bytes)"),
                ("Weights", f"{fmt.size(weights_bytes(model))} in "
                            f"{sum(1 for b in model.buffers if b.size)} buffers"
@@ -101,25 +168,31 @@ def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
                ("Tensors", f"{model.tensor_count:,}"),
                ("Parse time", fmt.duration_ms(model.parse_seconds * 1000))]
     if model.description:
-        general.insert(1, ("Description", model.description))
+        general.insert(1, ("Description", printable(model.description, 2000)))
     sections = [("Model", general)]
     for s in model.signatures:
         ts = model.subgraphs[s.subgraph].tensors
         rows = [("Subgraph", str(s.subgraph))]
-        rows += [(f"in: {k}", _tensor_brief(ts[i])) for k, i in s.inputs.items()]
-        rows += [(f"out: {k}", _tensor_brief(ts[i])) for k, i in s.outputs.items()]
-        sections.append((f"Signature '{s.key}'", rows))
+        rows += [(f"in: {printable(k, 120)}", _tensor_brief(ts[i])) for k, i in s.inputs.items()]
+        rows += [(f"out: {printable(k, 120)}", _tensor_brief(ts[i]))
+                 for k, i in s.outputs.items()]
+        sections.append((f"Signature '{printable(s.key, 120)}'", rows))
     for sg in model.subgraphs:
         rows = [("Operators", str(len(sg.operators))), ("Tensors", str(len(sg.tensors)))]
         rows += [("input", _tensor_brief(sg.tensors[i])) for i in sg.inputs]
         rows += [("output", _tensor_brief(sg.tensors[i])) for i in sg.outputs]
-        sections.append((f"Subgraph {sg.index}" + (f" '{sg.name}'" if sg.name else ""), rows))
+        sections.append((f"Subgraph {sg.index}" + (f" '{printable(sg.name, 120)}'" if sg.name
+                                                   else ""), rows))
     if model.metadata:
-        sections.append(("Metadata", [(m.name, fmt.size(model.buffers[m.buffer].size))
+        sections.append(("Metadata", [(printable(m.name, 120),
+                                       fmt.size(model.buffers[m.buffer].size))
                                       for m in model.metadata]))
     hist = op_histogram(model)
     if hist:
-        sections.append(("Operator types", [(k, str(v)) for k, v in hist.items()]))
+        sections.append(("Operator types", [(printable(k, 120), str(v)) for k, v in hist.items()]))
+    warnings = nonfinite_quantization_warnings(model)
+    if warnings:
+        sections.insert(1, ("Warnings", [(f"{i + 1}", w) for i, w in enumerate(warnings)]))
     return sections
 
 
@@ -128,10 +201,14 @@ def options_summary(options: dict) -> str:
     parts = []
     for k, v in options.items():
         if isinstance(v, list) and len(v) > 6:
-            v = f"[{', '.join(map(str, v[:6]))}, ...]"
+            v = f"[{', '.join(map(fmt.number, v[:6]))}, ...]"
+        elif isinstance(v, list):
+            v = f"[{', '.join(map(fmt.number, v))}]"
         elif isinstance(v, dict):
             v = "{...}"
-        parts.append(f"{k}={v}")
+        else:
+            v = fmt.number(v)
+        parts.append(f"{k}={printable(v, 200)}")
     return " ".join(parts)
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 
@@ -17,12 +16,13 @@ def add_parser(subparsers) -> None:
 def _report(args: argparse.Namespace) -> int:
     from core.analysis.report import model_report, summary_text
     from core.analysis.support.analyze import analyze
+    from core.fileio import dump_json, finite_or_null
     from core.model.reader import open_model
     with open_model(args.model) as model:
         if args.json:
             report = model_report(model)
-            report["support"] = analyze(model)
-            json.dump(report, sys.stdout, indent=None if args.compact else 1, allow_nan=False)
+            report["support"] = finite_or_null(analyze(model))
+            dump_json(report, sys.stdout, indent=None if args.compact else 1)
             sys.stdout.write("\n")
         else:
             print(summary_text(model))

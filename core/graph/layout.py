@@ -185,7 +185,7 @@ def curve_controls(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------------------------------------
 def _header(op, with_options: bool = True) -> str:
-    text = op.label
+    text = fmt.elide(op.label, MAX_LABEL)
     if not with_options or not op.options_table:
         return text
     act = op.options.get("fused_activation_function")

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
-from core.fileio import write_text
+from core.fileio import dumps_json, finite_or_null, write_text
 from core.inference.stats import STAT_KEYS
 
 CSV_COLUMNS = (["label", "model", "backend", "delegate", "threads", "python", "input_source",
@@ -43,7 +42,8 @@ def export_results(results: list[tuple[str, dict]], path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() == ".csv":
         return write_text(path, results_csv(results))
-    return write_text(path, json.dumps([{"label": lb, **res} for lb, res in results], indent=1))
+    return write_text(path, dumps_json(finite_or_null([{"label": lb, **res} for lb, res in results]),
+                                       indent=1))
 
 
 def output_lines(outputs: list[dict], indent: str = "") -> list[str]:

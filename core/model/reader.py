@@ -23,6 +23,7 @@ from core.errors import ModelError
 from core.model.types import (Buffer, Metadata, Model, Operator, Quantization, Signature, Subgraph,
                         Tensor)
 from core.model.schema import fb
+from core.format import printable, shape_list
 from core.model.verify import FlatView, _ranges, verify
 
 _MAGIC = {
@@ -34,8 +35,9 @@ _MAGIC = {
     b"\x7fELF": "a shared library/executable, not a .tflite flatbuffer",
 }
 
-# What flexbuffers.Loads raises on bytes that are not a flexbuffer (it checks widths with assert).
-_FLEXBUFFER_ERRORS = (ValueError, KeyError, IndexError, TypeError, AssertionError, struct.error)
+# What flexbuffers' readers raise on bytes that are not a flexbuffer (it checks widths with assert).
+_FLEXBUFFER_ERRORS = (ValueError, KeyError, IndexError, TypeError, AssertionError, struct.error,
+                      OverflowError)
 _MAX_TENSOR_BYTES = 1 << 48  # larger than any real tensor; guards products that would overflow
 
 
@@ -140,7 +142,7 @@ class _Reader:
             name = (md.Name() or b"").decode("utf-8", "replace")
             b = md.Buffer()
             if b >= self.nbuffers:
-                raise self.err(f"metadata '{name}' refers to buffer {b} but the model has "
+                raise self.err(f"metadata '{_short(name)}' refers to buffer {b} but the model has "
                                f"{self.nbuffers} buffers")
             metadata.append(Metadata(name, b))
             if name == "min_runtime_version":
@@ -277,19 +279,21 @@ class _Reader:
             dtype, bits = schema.tensor_type(types[i])
             bi = bufs[i]
             if bi >= nb:
-                raise self.err(f"tensor '{names[i]}' refers to buffer {bi} but the model has "
-                               f"{nb} buffers")
+                raise self.err(f"tensor '{_short(names[i])}' refers to buffer {bi} but the model "
+                               f"has {nb} buffers")
             n = 1
             for d in shape:
                 if d < 0:
                     if d < -1:
-                        raise self.err(f"tensor '{names[i]}' has a negative dimension {d}")
+                        raise self.err(f"tensor '{_short(names[i])}' has a negative dimension {d}")
                     n = 0
                     break
                 n *= d
+                if n > _MAX_TENSOR_BYTES:  # stop now: products of 100k dims grow quadratically
+                    break
             if n * max(bits, 8) // 8 > _MAX_TENSOR_BYTES:
-                raise self.err(f"tensor '{names[i]}': shape {list(shape)} overflows (more "
-                               "elements than any device can hold)")
+                raise self.err(f"tensor '{_short(names[i])}': shape {shape_list(shape)} "
+                               "overflows (more elements than any device can hold)")
             size = buffers[bi].size
             nbytes = (n * bits + 7) // 8 if bits else size
             sig = sigs[i]
@@ -327,8 +331,8 @@ class _Reader:
             key = (s.SignatureKey() or b"").decode("utf-8", "replace")
             si = s.SubgraphIndex()
             if si >= len(subgraphs):
-                raise self.err(f"signature '{key}' refers to subgraph {si} but the model has "
-                               f"{len(subgraphs)} subgraphs")
+                raise self.err(f"signature '{_short(key)}' refers to subgraph {si} but the model "
+                               f"has {len(subgraphs)} subgraphs")
             nt = len(subgraphs[si].tensors)
 
             def maps(n, get, kind):
@@ -338,8 +342,8 @@ class _Reader:
                     nm = (tm.Name() or b"").decode("utf-8", "replace")
                     ti = tm.TensorIndex()
                     if ti >= nt:
-                        raise self.err(f"signature '{key}' {kind} '{nm}' refers to tensor {ti} but "
-                                       f"subgraph {si} has {nt} tensors")
+                        raise self.err(f"signature '{_short(key)}' {kind} '{_short(nm)}' refers "
+                                       f"to tensor {ti} but subgraph {si} has {nt} tensors")
                     d[nm] = ti
                 return d
             out.append(Signature(key, si, maps(s.InputsLength(), s.Inputs, "input"),
@@ -371,15 +375,41 @@ class _Decoder:
         return out
 
 
+MAX_CUSTOM_KEYS = 64  # custom-op option maps in real models hold a handful of keys
+
+
 def _flexbuffer(raw: np.ndarray):
+    """A custom op's options as a dict of its scalar entries, when they are a small flexbuffer map;
+    None otherwise. Reads entry by entry (never ``flexbuffers.Loads``, which follows every offset
+    of an untrusted buffer into nested, possibly shared, vectors)."""
+    from flatbuffers import flexbuffers
+    buf = raw.tobytes()
     try:
-        value = flexbuffers.Loads(raw.tobytes())
+        root = flexbuffers.GetRoot(buf)
+        if not root.IsMap:
+            return None
+        m = root.AsMap
+        keys, values = m.Keys, m.Values
+        n = len(keys)
+        if n > MAX_CUSTOM_KEYS or len(values) != n:
+            return None
+        out = {}
+        for i in range(n):
+            v = values[i]
+            if v.IsBool:
+                val = v.AsBool
+            elif v.IsInt:
+                val = v.AsInt
+            elif v.IsFloat:
+                val = v.AsFloat
+            elif v.IsString:
+                val = v.AsStringBytes.decode("utf-8", "replace")
+            else:
+                continue
+            out[keys[i].AsKey] = val
+        return out
     except _FLEXBUFFER_ERRORS:  # not a flexbuffer (many custom ops store raw structs)
         return None
-    if isinstance(value, dict):
-        return {str(k): (v.decode("utf-8", "replace") if isinstance(v, bytes) else v)
-                for k, v in value.items() if isinstance(v, (int, float, str, bool, bytes))}
-    return None
 
 
 def _float_lists(v: FlatView, table: str, name: str, pos: np.ndarray) -> list[tuple]:
@@ -404,6 +434,11 @@ def _split(vals: list, counts: np.ndarray) -> list[tuple]:
         out.append(tuple(vals[a:b]))
         a = b
     return out
+
+
+def _short(name) -> str:
+    """A name from the file inside a message: escaped and short enough to leave the problem visible."""
+    return printable(name or "", 120)
 
 
 def _buffer_view(data, buf: Buffer) -> memoryview:

@@ -10,6 +10,12 @@ in one batch of numpy operations, then all their option tables, and so on, so a 
 few dozen array operations rather than a million Python calls. The field layout comes from
 ``core.model.schema.fields_of`` (derived from the generated module).
 
+Flatbuffers let many offsets point at one object, so a small file can make a reader materialise far
+more than it holds (8192 tensors sharing one 8192-dimension shape: 256 MiB of ints from 66 KB). The
+walk therefore also adds up, with multiplicity, the bytes of every vector and string a reader would
+turn into Python objects (everything but the zero-copy weight buffers) and refuses a file whose
+total is out of proportion to its size.
+
 Once verified, the same view reads whole columns (every tensor's type, every operator's inputs) in
 one numpy gather each: the reader uses that for the bulk of a big model, and the generated
 accessors for the rest.
@@ -39,6 +45,11 @@ class FlatView:
         self.budget = max(1024, self.size // 2)  # tables visited; a sane file has far fewer
         # (parent table, field) -> element positions, count per parent, for vectors of tables
         self.children_of: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        # bytes of vectors/strings readers materialise, counted once per reference; and the
+        # weight bytes (Buffer.data, only ever viewed zero-copy), which the first must not exceed
+        self.materialised = 0
+        self.weight_bytes = 0
+        self.largest: tuple[int, str] = (0, "")  # (bytes, field) of the biggest contributor
         self.root = self._verify()
 
     # -- raw little-endian reads at many positions at once (positions already bounds-checked) --
@@ -95,7 +106,18 @@ class FlatView:
                 raise ModelError(self.path, "corrupt model: more tables are referenced than the file "
                                             "could hold (offsets loop or are shared absurdly often)")
             queue.extend(self._table_batch(batch))
+        limit = amplification_limit(self.size, self.weight_bytes)
+        if self.materialised > limit:
+            raise ModelError(self.path, f"corrupt or hostile model: reading it would materialise "
+                                        f"{self.materialised:,} bytes of lists and strings from a "
+                                        f"{self.size:,}-byte file (limit {limit:,}; most from "
+                                        f"{self.largest[1]}): many offsets share one object")
         return root
+
+    def _count(self, nbytes: int, what: str) -> None:
+        self.materialised += nbytes
+        if nbytes > self.largest[0]:
+            self.largest = (nbytes, what)
 
     def _vtables(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         vt = pos - self.i32(pos)
@@ -157,6 +179,10 @@ class FlatView:
                 n = self.u32(target)
                 elem = 1 if f.kind == "string" else f.size
                 self._check_range(target + 4, n * elem, fwhat)
+                if table == "Buffer" and f.name == "Data":
+                    self.weight_bytes += int(n.sum())
+                else:
+                    self._count(int((n * elem).sum()), f"{table}.{f.name}")
                 if f.kind in ("vector_table", "vector_string"):
                     total = int(n.sum())
                     if total > self.size // 4:
@@ -173,7 +199,9 @@ class FlatView:
                             out.append(_Batch(f.target, elems, f"{table}.{f.name}"))
                     elif total:
                         self._check_range(elems, np.full(elems.shape, 4), fwhat)
-                        self._check_range(elems + 4, self.u32(elems), fwhat)
+                        lengths = self.u32(elems)
+                        self._check_range(elems + 4, lengths, fwhat)
+                        self._count(int(lengths.sum()), f"{table}.{f.name}")
         return out
 
     # -- columnar reads of verified tables --
@@ -232,6 +260,12 @@ class FlatView:
         for s, k in zip(start.tolist(), n.tolist()):
             out.append(raw[s:s + k].tobytes().decode("utf-8", "replace") if k >= 0 else None)
         return out
+
+
+def amplification_limit(size: int, weight_bytes: int) -> int:
+    """Most list/string bytes a file of ``size`` bytes may ask a reader to build: twice what the
+    non-weight part of the file could hold (vectors are rarely shared in real models) plus 1 MiB."""
+    return 2 * max(size - weight_bytes, 0) + (1 << 20)
 
 
 def _ranges(start: np.ndarray, count: np.ndarray, step: int) -> np.ndarray:

@@ -26,12 +26,12 @@ MAX_PREVIEWS = 8  # weight previews (histograms) per operator
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return f"{v:.6g}"
+        return fmt.number(v)
     if isinstance(v, list) and len(v) > 8:
         return "[" + ", ".join(map(_fmt, v[:8])) + f", … ({len(v)})]"
     if isinstance(v, list):
         return "[" + ", ".join(map(_fmt, v)) + "]"
-    return str(v)
+    return fmt.printable(str(v), 400)
 
 
 def _numbers(vals, n: int = 6) -> str:
@@ -48,7 +48,9 @@ def quantization_html(q) -> str:
     sc = np.asarray(q.scale)
     zp = np.asarray(q.zero_point or [0])
     zps = f"all {int(zp[0])}" if len(zp) and (zp == zp[0]).all() else _numbers(zp.tolist())
-    return (f"{head}<br>&nbsp;&nbsp;scales (median {np.median(sc):.4g}): "
+    fin = sc[np.isfinite(sc)]
+    median = f"median {np.median(fin):.4g}" if len(fin) else "none finite"
+    return (f"{head}<br>&nbsp;&nbsp;scales ({median}): "
             f"{_numbers(sc.tolist(), 4)}<br>&nbsp;&nbsp;zero points {zps}")
 
 
@@ -128,8 +130,9 @@ class Inspector(QScrollArea):
         sg = self.model.subgraphs[subgraph]
         op = sg.operators[op_index]
         self.current = ("op", subgraph, op_index)
-        custom = f" (custom code {html.escape(op.custom_code)})" if op.custom_code else ""
-        self._label(f"<h3 style='margin:0'>{html.escape(op.label)}</h3>"
+        custom = (f" (custom code {html.escape(fmt.printable(op.custom_code, 200))})"
+                  if op.custom_code else "")
+        self._label(f"<h3 style='margin:0'>{html.escape(fmt.printable(op.label, 200))}</h3>"
                     f"operator #{op.index} · builtin {op.op}{custom} · version {op.version}"
                     f" · subgraph {subgraph}")
         c = op_compute(op, sg)
@@ -139,7 +142,7 @@ class Inspector(QScrollArea):
         if links:
             self._label("<br>".join(
                 f"<a href='subgraph:{i}'>open {role} → subgraph {i} "
-                f"({html.escape(self.model.subgraphs[i].name or '')})</a>"
+                f"({html.escape(fmt.printable(self.model.subgraphs[i].name or '', 200))})</a>"
                 for role, i in links if i < len(self.model.subgraphs)))
         if op.options:
             rows = "".join(f"<tr><td style='color:#555'>{html.escape(k)}</td>"
@@ -170,7 +173,8 @@ class Inspector(QScrollArea):
         cons = [op.index for op in sg.operators if tensor in op.inputs]
 
         def ops(lst):
-            return ", ".join(f"<a href='op:{i}'>#{i} {sg.operators[i].label}</a>"
+            return ", ".join(f"<a href='op:{i}'>#{i} "
+                             f"{html.escape(fmt.printable(sg.operators[i].label, 80))}</a>"
                              for i in lst[:20]) + (" …" if len(lst) > 20 else "") or "—"
         io = (" · graph input" if tensor in sg.inputs else "") + \
              (" · graph output" if tensor in sg.outputs else "")
@@ -179,7 +183,7 @@ class Inspector(QScrollArea):
 
     def _tensor_block(self, subgraph: int, t: Tensor, slot: str | None, preview: bool,
                       big: bool = False) -> int:
-        name = html.escape(t.name)
+        name = html.escape(fmt.printable(t.name, 400))
         head = (f"<h3 style='margin:0'>{name}</h3>" if big else
                 f"<span style='color:#555'>{html.escape(slot)}:</span> "
                 f"<a href='tensor:{t.index}'>{name}</a>")

@@ -30,6 +30,7 @@ opens control-flow bodies), ``viewChanged()`` (pan/zoom, for the minimap).
 """
 from __future__ import annotations
 
+import html
 import time
 from pathlib import Path
 
@@ -816,15 +817,18 @@ class GraphView(QWidget):
                 if links:
                     extra += "<br><i>double-click: open " + ", ".join(
                         f"{role} (subgraph {i})" for role, i in links) + "</i>"
-                return (f"<b>{op.label}</b> #{op.index} (v{op.version})<br>in: {ins}"
+                return (f"<b>{html.escape(fmt.printable(op.label, 120))}</b> #{op.index} "
+                        f"(v{op.version})<br>in: {ins}"
                         f"<br>out: {outs}{extra}")
             t = sg.tensors[int(lay.ref[node])]
-            return f"<b>{t.name}</b><br>{fmt.shape(t.shape)} {t.dtype}"
+            return (f"<b>{html.escape(fmt.printable(t.name, 200))}</b><br>"
+                    f"{fmt.shape(t.shape)} {t.dtype}")
         edge = lay.edge_at(sx, sy, tol=max(4.0, 5 / self.scale))
         if edge is not None:
             t = sg.tensors[int(lay.edge_tensor[edge])]
             q = fmt.quantization(t.quantization)
-            return (f"<b>{t.name}</b> (tensor {t.index})<br>{fmt.shape(t.shape)} {t.dtype}"
+            return (f"<b>{html.escape(fmt.printable(t.name, 200))}</b> (tensor {t.index})<br>"
+                    f"{fmt.shape(t.shape)} {t.dtype}"
                     f" · {fmt.size(t.bytes)}" + (f"<br>{q}" if q else ""))
         return None
 

@@ -1,6 +1,7 @@
 """The operator table of a model (all subgraphs), sortable and filterable."""
 from __future__ import annotations
 
+from core import format as fmt
 from core.model.types import Model
 from core import format as fmt
 from core.analysis.report import options_summary
@@ -29,7 +30,7 @@ class OpRows(RowsModel):
         if column == 1:
             return str(op.index), (op.subgraph, op.index)
         if column == 2:
-            return op.label, op.label
+            return fmt.printable(op.label, 200), op.label
         if column == 3:
             return str(op.version), op.version
         if column == 4:

@@ -24,7 +24,7 @@ class TensorRows(RowsModel):
         if column == 1:
             return str(t.index), (si, t.index)
         if column == 2:
-            return t.name, t.name
+            return fmt.printable(t.name, 1000), t.name
         if column == 3:
             return fmt.shape(t.shape), len(t.shape)
         if column == 4:
