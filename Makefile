@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: run test bench install clean bundle demo-model
+.PHONY: run test bench fuzz install clean bundle demo-model
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(VENV)/.test-deps
 
 bench: $(VENV)/.test-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.bench.run
+
+# 20,000 seeded hostile files through the reader (2 GiB address-space cap); counts -> BENCHMARKS.md
+fuzz: $(VENV)/.test-deps
+	$(PY) -m tests.model.fuzz_reader --cases 20000 --benchmarks BENCHMARKS.md
 
 demo-model: $(VENV)/.deps
 	$(PY) -m core.model.samples
