@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 from core import format as fmt
+from core.errors import ModelError
 from core.model.types import Quantization
 
 
@@ -68,3 +69,32 @@ def test_duration_ms_picks_a_unit():
 def test_duration_ms_rounding_up_moves_to_the_next_unit():
     assert fmt.duration_ms(0.9999) == "1.00 ms"     # not "1000 µs"
     assert fmt.duration_ms(999.7) == "1.00 s"       # not "1000 ms"
+
+
+# untrusted text from a model file: one printable, bounded line
+def test_control_characters_are_escaped():
+    assert fmt.printable("a\nb\x1b[31mc\u202ed\r\t") == r"a\nb\x1b[31mc\u202ed\r\t"
+    assert fmt.printable("naïve ünïcode ok") == "naïve ünïcode ok"
+
+
+def test_long_text_is_cut_and_says_how_long_it_was():
+    out = fmt.printable("\x1b" * 100_000, 900)
+    assert len(out) <= 900 and out.endswith("(100,000 chars in all)") and out.isprintable()
+
+
+def test_huge_shapes_are_abridged():
+    assert fmt.shape_list([7] * 200_000) == "[7, 7, 7, 7, ..., 7, 7, 7, 7 (rank 200,000)]"
+
+
+def test_nonfinite_numbers_say_so():
+    assert fmt.number(float("nan")) == "NaN (not finite in the file)"
+    assert fmt.number(float("-inf")) == "-Infinity (not finite in the file)"
+    assert fmt.number(0.25) == "0.25"
+
+
+def test_model_error_is_one_bounded_printable_line():
+    e = ModelError("m\n.tflite", "tensor '" + "\x1b[2K" * 50_000 + "' is bad", 12)
+    msg = str(e)
+    assert msg.isprintable() and len(msg) < 1000
+    assert msg.startswith(r"m\n.tflite: tensor '\x1b")
+    assert e.path == "m\n.tflite"  # the path itself stays exact for callers

@@ -44,7 +44,7 @@ def test_nonfinite_numbers_are_shown_as_such(tab_for, tmp_path):
     tab.graph.inspector.show_op(0, 0)
     text = " ".join(tab.graph.inspector.plain_text().split())
     assert "alpha NaN (not finite in the file)" in text
-    assert "scale NaN (not finite in the file)" in text
+    assert "scale=NaN (not finite in the file)" in text
     tab.graph.inspector.show_tensor(0, 1)
     assert "1 not finite in the file" in tab.graph.inspector.plain_text()
     assert "alpha=NaN (not finite in the file)" in _display(tab.ops, 0, 6)
