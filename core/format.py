@@ -50,6 +50,16 @@ def printable(text: str, limit: int | None = None) -> str:
     return out
 
 
+def one_line(text: str, limit: int | None = MESSAGE_LIMIT) -> str:
+    """A message for one line: line breaks (and the spaces around them) become one space, so a
+    native "...in the runtime\\nNode 3 failed" reads "...in the runtime Node 3 failed"; then
+    ``printable``."""
+    if "\n" in text or "\r" in text:
+        text = " ".join(part.strip() for part in text.replace("\r", "\n").split("\n")
+                        if part.strip())
+    return printable(text, limit)
+
+
 def shape(dims: Iterable[int], sep: str = "×", ellipsis: str = "…") -> str:
     """'1×224×224×3'; a rank-0 tensor is 'scalar'. Dynamic dimensions stay -1. A huge rank (from
     a hostile file) is abridged to its ends and its rank: '2×2×2×2×…×2×2×2×2 (rank 200,000)'."""

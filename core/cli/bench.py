@@ -1,17 +1,22 @@
 """``litelens bench MODEL``: run a model in the isolated worker and print what the Run panel shows.
 
 Exit codes: 0 ran, 2 bad input (unreadable model, bad option, input file that does not fit),
-1 the runtime failed (cannot allocate, crashed, timed out, backend missing).
+1 the runtime failed (cannot allocate, crashed, timed out, frozen, backend missing), 130 Ctrl-C
+(the runs done so far are printed). Whenever the exit code is not 0, stderr has one line saying
+why; with --json, stdout always has one JSON object (``status``, ``error``, ``error_kind``).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+import time
 
 from core import format as fmt
-from core.inference.config import BACKENDS
-from core.inference.export import output_lines
+from core.fileio import dump_json, finite_or_null
+from core.inference.config import BACKENDS, DEFAULT_HEARTBEAT_S, PROFILE_METHODS
+from core.inference.export import output_lines, profile_lines
+
+STOP_GRACE_S = 10.0  # after Ctrl-C, how long the worker may take to finish its current step
 
 
 def add_parser(subparsers) -> None:
@@ -32,10 +37,16 @@ def add_parser(subparsers) -> None:
     p.add_argument("--shape", action="append", default=[], metavar="NAME=D,D,...",
                    help="concrete shape for a dynamic input (repeatable)")
     p.add_argument("--profile", action="store_true", help="per-op latency profile")
+    p.add_argument("--profile-method", default="auto", choices=PROFILE_METHODS,
+                   help="auto: LiteRT's own op profiler where the backend has it, else "
+                        "single-op models timed one by one; single-op: always the latter")
     p.add_argument("--python", default=None, metavar="PATH",
                    help="run the worker with this Python (e.g. a tflite-runtime venv)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                    help="kill the worker after this many seconds")
+    p.add_argument("--heartbeat", type=float, default=DEFAULT_HEARTBEAT_S, metavar="SECONDS",
+                   help="kill a worker that sends nothing, not even its 1 s heartbeat, for this "
+                        f"long (default {DEFAULT_HEARTBEAT_S:g}; 0 = wait forever)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=_bench)
 
@@ -50,14 +61,21 @@ def _kv(items: list[str], what: str) -> dict:
     return out
 
 
-def _err(msg: str) -> int:
-    print(f"litelens: error: {msg}", file=sys.stderr)
-    return 2
+def _fail(args: argparse.Namespace, message: str, kind: str, code: int = 2) -> int:
+    """A run that never started: one stderr line, and with --json one JSON object on stdout."""
+    message = fmt.one_line(message)
+    if args.json:
+        dump_json({"model": args.model, "status": "error", "error": message, "error_kind": kind},
+                  sys.stdout)
+        sys.stdout.write("\n")
+    print(f"litelens: error: {message}", file=sys.stderr)
+    return code
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from core.inference.inputs import InputError, parse_shapes
+    from core.errors import ModelError
     from core.inference.config import ConfigError, RunConfig
+    from core.inference.inputs import InputError, parse_shapes
     from core.inference.session import WorkerSession
     try:
         shapes = parse_shapes(args.shape or []) or None
@@ -65,26 +83,51 @@ def _bench(args: argparse.Namespace) -> int:
                         delegate_options=_kv(args.delegate_option, "--delegate-option"),
                         threads=args.threads, runs=args.runs, warmup=args.warmup,
                         input_source=args.input, shapes=shapes, profile=args.profile,
-                        python_exe=args.python, timeout_s=args.timeout)
+                        profile_method=args.profile_method,
+                        python_exe=args.python, timeout_s=args.timeout,
+                        heartbeat_s=args.heartbeat or None)
         session = WorkerSession(cfg)
-    except (ConfigError, InputError, ValueError) as e:
-        return _err(str(e))
+    except ModelError as e:
+        return _fail(args, str(e), "model")
+    except InputError as e:
+        return _fail(args, str(e), "input")
+    except (ConfigError, ValueError) as e:
+        return _fail(args, str(e), "config")
     session.start()
+    interrupted = False
     try:
         res = session.run_to_end()
     except KeyboardInterrupt:
-        session.kill()
-        raise
+        res, interrupted = _interrupted(session), True
     if args.json:
-        json.dump(res, sys.stdout)
+        dump_json(finite_or_null(res), sys.stdout)
         sys.stdout.write("\n")
     else:
         print(format_text(res))
+    if interrupted:
+        print(f"litelens: interrupted: kept {len(session.latencies_ms)} timed runs", file=sys.stderr)
+        return 130
     if res["error"]:
-        if not args.json:
-            print(f"litelens: error: {res['error']}", file=sys.stderr)
+        print(f"litelens: error: {res['error']}", file=sys.stderr)
         return 1
     return 0
+
+
+def _interrupted(session) -> dict:
+    """Ctrl-C: ask the worker to stop after its current step and keep what it measured; a second
+    Ctrl-C, or a worker that does not stop within STOP_GRACE_S, is killed."""
+    session.stop()
+    deadline = time.monotonic() + STOP_GRACE_S
+    try:
+        while not session.finished and time.monotonic() < deadline:
+            session.wait(0.1)
+    except KeyboardInterrupt:
+        pass
+    if not session.finished:
+        session.kill()
+        while not session.finished:
+            session.wait(0.1)
+    return session.result()
 
 
 def _size(b) -> str:
@@ -110,16 +153,17 @@ def format_text(r: dict) -> str:
     lines += [("          " if line.startswith(" ") else "output    ") + line
               for line in output_lines(r["outputs"])]
     if r["ops"]:
-        prof = r.get("profile", {})
-        lines.append(f"per-op    {prof.get('timed_ops')}/{prof.get('ops')} ops timed, sum "
-                     f"{ms(prof.get('sum_ms', 0))} = {(prof.get('sum_vs_median') or 0):.2f}× "
-                     "the median")
+        lines += ["per-op    " + line for line in profile_lines(r["profile"])]
         top = sorted((o for o in r["ops"] if o["avg_ms"] is not None),
                      key=lambda o: -o["avg_ms"])[:10]
         for o in top:
-            lines.append(f"  op {o['index']:>4} {o['op']:<24} {ms(o['avg_ms'])}")
+            lines.append(f"  op {o['index']:>4} {fmt.printable(o['op'], 24):<24} "
+                         f"{ms(o['avg_ms'])}")
     elif (r.get("profile") or {}).get("note"):
         lines.append(f"per-op    {r['profile']['note']}")
+    if r.get("input_note"):
+        lines.append(f"note      {r['input_note']}")
     if r["error"]:
         lines.append(f"error     {r['error']}")
     return "\n".join(lines)
+

@@ -10,6 +10,10 @@ BACKENDS = ("litert", "compiled", "tflite_runtime", "tensorflow")
 DELEGATES = ("xnnpack", "builtin", "reference", "gpu")  # plus "external:/path/to/delegate.so"
 
 
+DEFAULT_HEARTBEAT_S = 30.0
+PROFILE_METHODS = ("auto", "single-op")
+
+
 class ConfigError(ValueError):
     """A run configuration that cannot work (bad delegate, missing interpreter, ...)."""
 
@@ -26,9 +30,13 @@ class RunConfig:
     input_source: str = "random"         # random | zeros | path to image/.npy/.npz
     shapes: dict | None = None           # {input name: [dims]} for dynamic inputs
     profile: bool = False
+    profile_method: str = "auto"         # auto (runtime profiler, else single-op) | single-op
     profile_runs: int = 20
     python_exe: str | None = None        # another interpreter (tflite-runtime / TF venv)
     timeout_s: float | None = None       # kill the worker after this many seconds
+    # kill the worker when it sends nothing (not even its 1 s heartbeat) for this long: it is
+    # frozen (stopped, deadlocked, stuck in native code holding the GIL). None or 0: never.
+    heartbeat_s: float | None = DEFAULT_HEARTBEAT_S
 
     def label(self) -> str:
         py = f" @{self.python_exe}" if self.python_exe else ""
@@ -51,6 +59,12 @@ class RunConfig:
                             ("warmup", self.warmup, 0)):
             if not isinstance(v, int) or v < lo:
                 raise ConfigError(f"{name} must be an integer >= {lo}, not {v!r}")
+        if self.profile_method not in PROFILE_METHODS:
+            raise ConfigError(f"unknown profile method {self.profile_method!r} (use "
+                              f"{', '.join(PROFILE_METHODS)})")
+        for name, v in (("timeout", self.timeout_s), ("heartbeat", self.heartbeat_s)):
+            if v is not None and not (isinstance(v, (int, float)) and v >= 0):
+                raise ConfigError(f"{name} must be a number of seconds >= 0, not {v!r}")
         if self.python_exe and not (Path(self.python_exe).is_file()
                                     and os.access(self.python_exe, os.X_OK)):
             raise ConfigError(f"{self.python_exe}: no such Python interpreter")

@@ -5,6 +5,7 @@ import csv
 import io
 from pathlib import Path
 
+from core import format as fmt
 from core.fileio import dumps_json, finite_or_null, write_text
 from core.inference.stats import STAT_KEYS
 
@@ -57,4 +58,24 @@ def output_lines(outputs: list[dict], indent: str = "") -> list[str]:
         for item in o.get("topk", []):
             label = f"  {item[2]}" if len(item) > 2 and item[2] else ""
             lines.append(f"{indent}    #{item[0]}{label}: {item[1]:.4f}")
+    return lines
+
+
+def profile_lines(prof: dict) -> list[str]:
+    """How far a per-op profile goes, in words: coverage, method, per-op sum vs the whole run,
+    and what was not timed (the CLI and the Run panel)."""
+    ms = fmt.duration_ms
+    state = "complete" if prof["complete"] else "PARTIAL (stopped)" if prof["stopped"] else \
+        "partial"
+    ratio = prof.get("sum_vs_whole_run")
+    lines = [f"{prof['timed_ops']:,}/{prof['ops']:,} ops timed, {state}; sum of ops "
+             f"{ms(prof['sum_ms'])} vs whole run {ms(prof.get('whole_run_ms'))}"
+             + (f" ({ratio:.2f}×)" if ratio is not None else ""),
+             f"method: {prof.get('method') or '-'}"]
+    if prof.get("mapping"):
+        lines.append(f"delegate: {prof['mapping']}")
+    untimed = sorted(prof.get("untimed", {}).items(), key=lambda kv: -kv[1])
+    if untimed:
+        lines.append("not timed: " + "; ".join(f"{k} ×{v}" for k, v in untimed[:4])
+                     + (f"; ... {len(untimed) - 4} more kinds" if len(untimed) > 4 else ""))
     return lines

@@ -3,7 +3,9 @@
 
 Prepared in the parent from the model file alone (``core.model.reader``), saved to an ``.npz`` the worker
 loads, so the worker needs nothing but numpy and its backend. Dynamic dimensions (-1 in the
-shape signature) take the size the user gives, else 1.
+shape signature) take the size the user gives, else the size the file stores in the tensor's shape
+(converters record the example shape there), else 1; every run says which inputs were dynamic and
+what it used (``dynamic_note``), because a runtime error on a guessed shape means nothing otherwise.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from core.format import printable
 from core.model.types import numpy_dtype
 
 RANDOM_SEED = 0
@@ -33,12 +36,19 @@ class InputSpec:
     zero_point: int | None = None
     mean: list[float] | None = None  # metadata normalization
     std: list[float] | None = None
+    # where the concrete sizes of dynamic dims came from: "user" (--shape / the Run panel),
+    # "model" (the file's stored shape), "default" (1); None for a static input
+    shape_source: str | None = None
+
+    @property
+    def dynamic(self) -> bool:
+        return any(d < 0 for d in self.shape_signature)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape),
                 "shape_signature": list(self.shape_signature), "dtype": self.dtype,
                 "scale": self.scale, "zero_point": self.zero_point,
-                "mean": self.mean, "std": self.std}
+                "mean": self.mean, "std": self.std, "shape_source": self.shape_source}
 
 
 def parse_shapes(items) -> dict[str, list[int]]:
@@ -92,17 +102,44 @@ def input_specs(model, shapes: dict[str, Sequence[int]] | None = None,
                 raise InputError(f"{model.path if hasattr(model, 'path') else 'model'}: input "
                                  f"{t.name!r} has shape signature {list(sig)}; cannot resize to "
                                  f"{list(want)}")
-            shape = want
+            shape, source = want, "user"
+        elif any(d < 0 for d in sig):
+            shape, source = _guess_dynamic(sig, tuple(t.shape))
         else:
-            shape = tuple(d if d >= 0 else 1 for d in sig) if any(d < 0 for d in sig) \
-                else tuple(t.shape)
+            shape, source = tuple(t.shape), None
         q = t.quantization
         scale = float(q.scale[0]) if q and len(q.scale) == 1 else None
         zp = int(q.zero_point[0]) if q and len(q.zero_point) == 1 else None
         mi = meta.inputs[k] if k < len(meta.inputs) and subgraph == 0 else None
         specs.append(InputSpec(t.name, shape, sig, t.dtype, scale, zp,
-                               mi.mean if mi else None, mi.std if mi else None))
+                               mi.mean if mi else None, mi.std if mi else None,
+                               source if any(d < 0 for d in sig) else None))
     return specs
+
+
+def _guess_dynamic(sig: tuple[int, ...], stored: tuple[int, ...]) -> tuple[tuple[int, ...], str]:
+    """Concrete sizes for the -1 dims of ``sig``: the file's stored shape where it gives a size
+    above 1 (a converter's example shape), else 1. -> (shape, "model" | "default")."""
+    if len(stored) == len(sig) and any(s < 0 and d > 1 for s, d in zip(sig, stored)):
+        return tuple(d if s < 0 and d > 0 else s if s >= 0 else 1
+                     for s, d in zip(sig, stored)), "model"
+    return tuple(d if d >= 0 else 1 for d in sig), "default"
+
+
+def dynamic_note(specs: list[InputSpec]) -> str:
+    """One sentence on the dynamic inputs whose shape LiteLens chose ('' when the user gave every
+    one): which input, its signature, the shape used and how to set another."""
+    guessed = [s for s in specs if s.dynamic and s.shape_source != "user"]
+    if not guessed:
+        return ""
+    parts = [f"input '{printable(s.name, 80)}' is dynamic (shape signature "
+             f"{list(s.shape_signature)}) and ran as {list(s.shape)} ("
+             + ("the shape stored in the model" if s.shape_source == "model"
+                else "1 for each unknown dimension") + ")" for s in guessed]
+    example = " ".join(f"--shape {printable(s.name, 80)}=" + ",".join(
+        "D" if d < 0 else str(d) for d in s.shape_signature) for s in guessed)
+    return ("; ".join(parts) + f"; set the real shape with {example} or in the Run panel's "
+            "Input shapes field")
 
 
 def _np_dtype(spec: InputSpec) -> np.dtype:

@@ -17,6 +17,7 @@ import collections
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from core import format as fmt
 from core.errors import ModelError
 from core.inference.config import RunConfig
 from core.inference.worker import jobs
@@ -34,6 +36,19 @@ from core.inference.worker.protocol import STOP_COMMAND
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORKER_FLAG = "--litelens-worker"
+
+
+# Sentences the TFLite error reporter starts a new line with. Its Python exception text glues the
+# reported lines together with no separator ("...failed to reshape runtimeNode number 1 ..."); a
+# space goes back wherever one of these follows a non-space.
+_NATIVE_LINE_STARTS = re.compile(
+    r"(?<=[^\s])(?=(?:Node number \d|Restored original execution plan|Delegate kernel|"
+    r"Encountered unresolved custom op|Didn't find op|Make sure|Select TensorFlow op|"
+    r"Regular TensorFlow ops|Some of the operators|Failed to|tensorflow/lite/))")
+
+
+def _respace(message: str) -> str:
+    return _NATIVE_LINE_STARTS.sub(" ", message)
 
 
 def _signal_name(n: int) -> str:
@@ -65,6 +80,9 @@ class WorkerSession:
         self.started_at: float | None = None
         self._tmpdir = tempfile.mkdtemp(prefix="litelens-run-")
         self._timed_out = False
+        self._frozen = False
+        self._killed = False          # we killed it (timeout, heartbeat, Ctrl-C, close)
+        self._last_seen: float | None = None  # monotonic time of the worker's last message
         self._stop_requested = False
         self._stderr_thread: threading.Thread | None = None
         # folded state common to every job; the job's own lives in self.job
@@ -135,7 +153,7 @@ class WorkerSession:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, cwd=str(ROOT), env=env,
                                      text=True, encoding="utf-8", errors="replace", bufsize=1)
-        self.started_at = time.monotonic()
+        self.started_at = self._last_seen = time.monotonic()
         self.proc.stdin.write(json.dumps(wcfg) + "\n")
         self.proc.stdin.flush()
         self._stderr_thread = threading.Thread(target=self._read_stderr, daemon=True,
@@ -147,6 +165,7 @@ class WorkerSession:
     def _read_stdout(self) -> None:
         proc = self.proc
         for line in proc.stdout:
+            self._last_seen = time.monotonic()
             try:
                 msg = json.loads(line)
             except ValueError:
@@ -180,13 +199,19 @@ class WorkerSession:
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
+            self._killed = True
             self.proc.kill()
 
     def _check_timeout(self) -> None:
-        t = self.cfg.timeout_s
-        if (t is not None and not self.finished and self.started_at is not None
-                and not self._timed_out and time.monotonic() - self.started_at > t):
+        if self.finished or self.started_at is None or self._timed_out or self._frozen:
+            return
+        now = time.monotonic()
+        t, hb = self.cfg.timeout_s, self.cfg.heartbeat_s
+        if t and now - self.started_at > t:
             self._timed_out = True
+            self.kill()
+        elif hb and self._last_seen is not None and now - self._last_seen > hb:
+            self._frozen = True
             self.kill()
 
     def poll(self) -> list[dict]:
@@ -224,8 +249,12 @@ class WorkerSession:
             self.stage = m["stage"]
         elif t == "hello":
             self.info.update({k: v for k, v in m.items() if k != "t"})
+        elif t == "hb":
+            return []  # liveness only (``_last_seen``); nothing for the caller
         elif t == "error":
-            self.error = {"kind": m.get("kind", "error"), "message": m.get("message", "")}
+            self.error = {"kind": m.get("kind", "error"),
+                          "message": self._explain(str(m.get("message", "")))}
+            m = {**m, "message": self.error["message"]}
         elif t == "exit":
             return [m] + self._finish(m["code"])
         else:
@@ -234,6 +263,17 @@ class WorkerSession:
                 self.info["stopped"] = bool(m.get("stopped"))
             self.job.fold(m)
         return [m]
+
+    def _explain(self, message: str) -> str:
+        """An error message as one bounded printable line, plus what LiteLens chose for dynamic
+        inputs (a runtime error on a guessed shape, such as "XNNPack delegate failed to reshape",
+        means nothing without it)."""
+        from core.inference.inputs import dynamic_note
+        message = _respace(message)
+        note = fmt.printable(dynamic_note(self.specs), 400)
+        if not note or note in message:
+            return fmt.one_line(message)
+        return f"{fmt.one_line(message, fmt.MESSAGE_LIMIT - len(note) - 3)} — {note}"
 
     def _where(self) -> str:
         where = self.job.where()
@@ -254,6 +294,17 @@ class WorkerSession:
                 self.error = {"kind": "timeout",
                               "message": f"timed out after {self.cfg.timeout_s:g} s "
                                          f"{self._where()}; the worker was killed"}
+            elif self._frozen:
+                self.error = {"kind": "frozen",
+                              "message": f"the worker stopped responding {self._where()}: no "
+                                         f"heartbeat for {self.cfg.heartbeat_s:g} s, so it was "
+                                         "killed (--heartbeat SECONDS waits longer, --heartbeat "
+                                         "0 never gives up)"}
+            elif code == -signal.SIGKILL and not self._killed:
+                self.error = {"kind": "killed",
+                              "message": f"the worker was killed from outside LiteLens "
+                                         f"{self._where()} (SIGKILL); on Linux that is often the "
+                                         "out-of-memory killer (see `dmesg` or `journalctl -k`)"}
             elif code < 0:
                 said = self._last_native_words()
                 self.error = {"kind": "crashed",
@@ -264,23 +315,27 @@ class WorkerSession:
                 self.error = {"kind": "worker_exit",
                               "message": f"the worker ({self.cfg.python_exe or sys.executable})"
                                          f" exited with code {code} {self._where()}{last}"}
+            self.error["message"] = self._explain(self.error["message"])
             extra.append({"t": "error", **self.error})
         shutil.rmtree(self._tmpdir, ignore_errors=True)
         return extra
 
-    def _last_native_words(self) -> str:
-        """The last line the runtime logged before dying (from the load capture or stderr)."""
+    def _native_lines(self) -> list[str]:
+        """What the runtime logged: the load capture, then the worker's stderr."""
         lines = []
         try:
             text = (Path(self._tmpdir) / "native.log").read_text("utf-8", "replace")
             lines += text.splitlines()
         except OSError:
             pass  # it died before loading: stderr is all there is
-        lines += list(self.stderr_tail)
-        for ln in reversed(lines):
+        return lines + list(self.stderr_tail)
+
+    def _last_native_words(self) -> str:
+        """The last line the runtime logged before dying (from the load capture or stderr)."""
+        for ln in reversed(self._native_lines()):
             s = ln.strip()
-            if s and not s.startswith(("INFO:", "Fatal Python", "Current thread", "File ",
-                                       "Thread 0x", "Extension modules")):
+            if s and not s.startswith(("INFO:", "WARNING:", "Fatal Python", "Current thread",
+                                       "File ", "Thread 0x", "Extension modules")):
                 return s[:200]
         return ""
 

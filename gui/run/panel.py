@@ -7,6 +7,8 @@ only its own run: the panel shows the reason and is ready for the next one.
 """
 from __future__ import annotations
 
+import html
+
 import os
 import sys
 import time
@@ -28,8 +30,8 @@ import core.model.reader  # noqa: F401
 from core import format as fmt
 from core.errors import ModelError
 from core.model.reader import open_model
-from core.inference.export import export_results, output_lines
-from core.inference.inputs import InputError, dynamic_inputs, parse_shapes
+from core.inference.export import export_results, output_lines, profile_lines
+from core.inference.inputs import InputError, input_specs, parse_shapes
 from core.inference.config import ConfigError, RunConfig
 from core.inference.session import WorkerSession
 from gui.tasks import TaskRunner, TaskState
@@ -69,6 +71,9 @@ RESULT_COLUMNS = ["configuration", "backend", "status", "init ms", "first ms", "
 
 def _fmt(v, digits: int = 3) -> str:
     return "" if v is None else f"{v:.{digits}f}"
+
+
+GUESS_STYLE = "QLineEdit { background: #fff1d6; }"  # a guessed value the user should check
 
 
 class RunPanel(QWidget):
@@ -123,6 +128,8 @@ class RunPanel(QWidget):
         src_row.addWidget(self.input_source, 1)
         src_row.addWidget(browse)
         self.shapes = QLineEdit()
+        self.shapes_hint = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        self._shape_guess = ""
         self._init_shapes()
         self.python = QLineEdit(placeholderText="this Python (or path to another interpreter)")
         self.profile = QCheckBox("per-op profile after the runs")
@@ -137,6 +144,7 @@ class RunPanel(QWidget):
         form.addRow("Warmup", self.warmup)
         form.addRow("Input", src_row)
         form.addRow("Input shapes", self.shapes)
+        form.addRow("", self.shapes_hint)
         form.addRow("Python", self.python)
         form.addRow("Timeout", self.timeout)
         form.addRow("", self.profile)
@@ -241,24 +249,38 @@ class RunPanel(QWidget):
 
     # -- configuration ----------------------------------------------------------------------
     def _init_shapes(self) -> None:
-        """Dynamic inputs (-1 in the shape signature) can be given concrete shapes."""
+        """Dynamic inputs (-1 in the shape signature): the field starts with the shapes a run
+        would guess, highlighted (and the guessed sizes marked below it) until the user edits
+        them; an untouched guess runs as a guess, so errors still say it was one."""
         try:
             if self._model is not None:
-                dyn = dynamic_inputs(self._model)
+                dyn = [s for s in input_specs(self._model) if s.dynamic]
             else:
                 with open_model(self.model_path) as m:
-                    dyn = dynamic_inputs(m)
-        except (ModelError, OSError):
+                    dyn = [s for s in input_specs(m) if s.dynamic]
+        except (ModelError, OSError, InputError):
             dyn = []
-        if dyn:
-            self.shapes.setPlaceholderText("; ".join(
-                f"{n}={','.join(str(d if d > 0 else 1) for d in sig)}" for n, sig in dyn))
-            self.shapes.setToolTip("Dynamic inputs: " + "; ".join(f"{n} {sig}" for n, sig in dyn)
-                                   + "\n-1 dimensions default to 1; write NAME=D,D,...; to "
-                                     "choose (several separated by ';').")
-        else:
+        if not dyn:
             self.shapes.setPlaceholderText("fixed-shape inputs")
             self.shapes.setEnabled(False)
+            self.shapes_hint.hide()
+            return
+        self._shape_guess = "; ".join(f"{s.name}={','.join(map(str, s.shape))}" for s in dyn)
+        self.shapes.setText(self._shape_guess)
+        self.shapes.setStyleSheet(GUESS_STYLE)
+        self.shapes.textEdited.connect(lambda _text: self.shapes.setStyleSheet(""))
+        self.shapes.setToolTip("Dynamic inputs: write NAME=D,D,... (several separated by ';')")
+        mark = "<b style='color:#b35900'>{}</b>"
+        rows = []
+        for s in dyn:
+            sig = ", ".join(mark.format(d) if d < 0 else str(d) for d in s.shape_signature)
+            used = ", ".join(mark.format(d) if g < 0 else str(d)
+                             for d, g in zip(s.shape, s.shape_signature))
+            how = ("the shape stored in the model" if s.shape_source == "model"
+                   else "1 for each unknown size")
+            rows.append(f"{html.escape(fmt.printable(s.name, 60))} [{sig}] → [{used}] ({how})")
+        self.shapes_hint.setText("Dynamic input: " + "<br>".join(rows)
+                                 + "<br><i>edit the highlighted sizes to the real ones</i>")
 
     def config(self, **over) -> RunConfig:
         delegate = self.delegate.currentData()
@@ -269,7 +291,9 @@ class RunPanel(QWidget):
             if "=" in part:
                 k, v = part.split("=", 1)
                 opts[k.strip()] = v.strip()
-        shapes = parse_shapes(self.shapes.text().split(";")) or None
+        text = self.shapes.text()
+        # an untouched guess is not the user's choice: the run makes the same guess and says so
+        shapes = (parse_shapes(text.split(";")) or None) if text != self._shape_guess else None
         kw = dict(model=self.model_path, backend=self.backend.currentData(), delegate=delegate,
                   shapes=shapes,
                   delegate_options=opts, threads=self.threads.value(), runs=self.runs.value(),
@@ -536,11 +560,7 @@ class RunPanel(QWidget):
                     heat = avg / top
                     item.setBackground(QColor.fromHsvF(0.0, min(1.0, 0.15 + 0.7 * heat), 1.0))
                 self.ops_table.setItem(r, c, item)
-        prof = res.get("profile", {})
-        self.ops_note.setText(f"{prof.get('timed_ops')}/{prof.get('ops')} ops timed; sum "
-                              f"{_fmt(prof.get('sum_ms'))} ms = "
-                              f"{_fmt(prof.get('sum_vs_median'), 2)}× the whole-model median. "
-                              f"Method: {prof.get('method')}.")
+        self.ops_note.setText("\n".join(profile_lines(res["profile"])))
         self.op_profile_ready.emit({o["index"]: o["avg_ms"] for o in ops
                                     if o.get("avg_ms") is not None})
 

@@ -97,7 +97,9 @@ def test_profile_emits_op_heat_for_subgraph_0(panel_for, qtbot, demo_model_path)
         n = len(m.subgraphs[0].operators)
     assert sorted(heat) == list(range(n)) and all(v > 0 for v in heat.values())
     assert p.ops_table.rowCount() == n
-    assert "× the whole-model median" in p.ops_note.text()
+    note = p.ops_note.text()
+    assert note.startswith(f"{n}/{n} ops timed, complete; sum of ops ") and "vs whole run" in note
+    assert "method: " in note
 
 
 def test_sweep_comparison_and_export(panel_for, qtbot, demo_model_path, tmp_path):
@@ -156,7 +158,11 @@ def test_dynamic_input_shape_from_the_panel(panel_for, qtbot, shared_model):
         sig = list(m.subgraphs[0].tensors[m.subgraphs[0].inputs[0]].shape_signature)
     assert -1 in sig
     p = panel_for(path, runs=3, warmup=0)
-    assert p.shapes.isEnabled() and p.shapes.placeholderText().startswith(f"{name}=")
+    # pre-filled with the shape a run would use, marked as a guess, the dynamic sizes shown
+    assert p.shapes.isEnabled() and p.shapes.text() == f"{name}=1,1"
+    assert "background" in p.shapes.styleSheet()
+    assert "Dynamic input" in p.shapes_hint.text() and "<b style=" in p.shapes_hint.text()
+    assert p.config().shapes is None  # an untouched guess stays a guess
     p.shapes.setText(f"{name}=6,1")
     with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig_:
         p.start()

@@ -73,9 +73,16 @@ def test_mobilenet_memory_and_profile_through_worker(shared_model):
         names = [op.label for op in m.subgraphs[0].operators]
     assert [o["index"] for o in r["ops"]] == list(range(n_ops))
     assert [o["op"] for o in r["ops"]] == names
-    assert all(o["avg_ms"] > 0 for o in r["ops"])
-    # cut single-op models add up to roughly the whole model
-    assert 0.5 < r["profile"]["sum_vs_median"] < 1.5
+    assert all(o["avg_ms"] is not None and o["avg_ms"] >= 0 for o in r["ops"])
+    assert sum(o["avg_ms"] > 0 for o in r["ops"]) > n_ops / 2  # a reshape can read 0 µs
+    # the runtime's own profiler, complete, and the comparison with the whole run is stated (how
+    # close the two are is a benchmark figure, BENCHMARKS.md, not a test threshold)
+    prof = r["profile"]
+    assert prof["method"].startswith("LiteRT's op profiler over 5 full runs (xnnpack kernels")
+    assert prof["complete"] and prof["timed_ops"] == prof["ops"] == n_ops
+    assert prof["sum_ms"] == pytest.approx(sum(o["avg_ms"] for o in r["ops"]))
+    assert prof["whole_run_ms"] > 0 and prof["sum_vs_whole_run"] == pytest.approx(
+        prof["sum_ms"] / prof["whole_run_ms"])
 
 
 def test_selfie_segmentation_needs_xnnpack(shared_model):

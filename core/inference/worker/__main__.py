@@ -8,16 +8,21 @@ dies: the parent reads the signal from the exit status and the stage/op from the
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 import traceback
 
 from core.inference.worker import jobs
-from core.inference.worker.protocol import Channel, WorkerError, listen_for_stop
+from core.inference.worker.protocol import Channel, WorkerError, heartbeat, listen_for_stop
 
 
 def main() -> int:
+    # Ctrl-C in a terminal signals the whole process group: the parent decides (it sends "stop"
+    # and keeps the runs done so far), so the worker must not die of the same SIGINT.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     ch = Channel()
+    threading.Thread(target=heartbeat, args=(ch,), daemon=True, name="heartbeat").start()
     line = sys.stdin.readline()
     try:
         cfg = json.loads(line)
@@ -39,7 +44,9 @@ def main() -> int:
         return 3
     except Exception as e:  # noqa: BLE001 - reported to the parent, never a raw traceback in UI
         traceback.print_exc()
-        ch.send("error", kind="internal", message=f"{type(e).__name__}: {e}")
+        ch.send("error", kind="internal",
+                message=f"{cfg.get('model', '(no model)')}: internal error during {ch.stage} "
+                        f"({cfg.get('job', 'bench')} job): {type(e).__name__}: {e}")
         return 3
     return 0
 

@@ -3,7 +3,8 @@
 The parent writes one config line on stdin (``{"job": NAME, ...}``), then possibly
 ``{"cmd": "stop"}``. The worker answers with small messages, one a line, each with key ``t``:
 ``hello`` (pid, python, backend) and ``stage`` from every job, ``error`` (kind, message) when a
-job fails, and ``done`` when it finished; the rest are the job's own (the bench job sends init,
+job fails, ``done`` when it finished, and ``hb`` every HEARTBEAT_PERIOD_S from a thread of its own
+(the parent's proof that the process is alive); the rest are the job's own (the bench job sends init,
 first, lat, outputs, rss, op, ops). Native code that prints to stdout is redirected to stderr so it
 cannot corrupt the protocol.
 """
@@ -13,8 +14,10 @@ import json
 import os
 import sys
 import threading
+import time
 
 STOP_COMMAND = "stop"
+HEARTBEAT_PERIOD_S = 1.0
 
 
 class WorkerError(Exception):
@@ -31,12 +34,26 @@ class Channel:
         os.dup2(2, 1)           # native stdout chatter goes to stderr
         sys.stdout = sys.stderr
         self._lock = threading.Lock()
+        self.stage = "starting"  # the last stage sent, for messages about an internal error
 
     def send(self, t: str, **kw) -> None:
+        if t == "stage":
+            self.stage = kw.get("stage", self.stage)
         line = json.dumps({"t": t, **kw}, separators=(",", ":"))
         with self._lock:
             self._out.write(line + "\n")
             self._out.flush()
+
+
+def heartbeat(ch: Channel, period: float = HEARTBEAT_PERIOD_S) -> None:
+    """Send ``hb`` every ``period`` seconds, forever (run it in a daemon thread). It needs the GIL,
+    so a process that is stopped, deadlocked or stuck in native code holding the GIL goes quiet."""
+    while True:
+        time.sleep(period)
+        try:
+            ch.send("hb")
+        except (OSError, ValueError):  # the parent closed the pipe: nobody is listening
+            return
 
 
 def listen_for_stop(stop: threading.Event) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.inference.worker.backends import load_model, start_backend
 from core.inference.worker.probes import RssSampler, hwm_bytes
-from core.inference.worker.protocol import Channel
+from core.inference.worker.protocol import Channel, WorkerError
 
 FLUSH_PERIOD_NS = 50_000_000
 TOPK = 5
@@ -44,6 +44,13 @@ def summarize_outputs(outs) -> list[dict]:
     return res
 
 
+def _invoke_error(cfg: dict, ch: Channel, e: Exception) -> WorkerError:
+    stage = {"first": "the first inference", "warmup": "warm-up", "run": "the timed runs"}
+    return WorkerError("invoke", f"{cfg['model']}: the runtime failed during "
+                                 f"{stage.get(ch.stage, ch.stage)}: "
+                                 f"{str(e).strip() or type(e).__name__}")
+
+
 def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     backend = start_backend(cfg, ch)
     sampler = RssSampler(ch)
@@ -66,7 +73,10 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     perf = time.perf_counter_ns
     ch.send("stage", stage="first")
     t0 = perf()
-    invoke()
+    try:
+        invoke()
+    except (RuntimeError, ValueError) as e:  # the runtime's error reporter text
+        raise _invoke_error(cfg, ch, e) from None
     first_ms = (perf() - t0) / 1e6
     ch.send("first", ms=first_ms)
     ch.send("outputs", outputs=summarize_outputs(runner.outputs()))
@@ -90,8 +100,11 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
             ch.send("lat", phase=phase, start=start, ms=buf)
         return done
 
-    loop("warmup", int(cfg.get("warmup", 1)))
-    runs_done = loop("run", int(cfg.get("runs", 50)))
+    try:
+        loop("warmup", int(cfg.get("warmup", 1)))
+        runs_done = loop("run", int(cfg.get("runs", 50)))
+    except (RuntimeError, ValueError) as e:
+        raise _invoke_error(cfg, ch, e) from None
 
     if cfg.get("profile") and not stop.is_set():
         ch.send("stage", stage="profile")
@@ -112,6 +125,35 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
 
 # -- parent side ------------------------------------------------------------------------------
+def profile_summary(ops: list[dict], method: str | None, detail: dict,
+                    run_median_ms: float | None) -> dict:
+    """What a per-op profile covers, always stated: the method, how many of the ops were timed
+    (and why the others were not), whether it ran to the end, and the per-op sum next to the
+    whole run it should add up to (the profiled runs' own median for the runtime profiler, the
+    timed runs' median for single-op timing)."""
+    total = detail.get("total") or len(ops)
+    timed = [o["avg_ms"] for o in ops if o.get("avg_ms") is not None]
+    untimed: dict[str, int] = {}
+    for o in ops:
+        if o.get("avg_ms") is None:
+            key = f"{o['op']}: {o.get('note') or 'not timed'}"
+            untimed[key] = untimed.get(key, 0) + 1
+    if len(ops) < total:
+        untimed["not reached (profile stopped)"] = total - len(ops)
+    whole = detail.get("whole_run_ms") or run_median_ms
+    sum_ms = sum(timed)
+    out = {"method": method, "complete": len(ops) == total and not detail.get("stopped"),
+           "stopped": bool(detail.get("stopped")) or len(ops) < total,
+           "timed_ops": len(timed), "ops": total, "untimed": untimed, "sum_ms": sum_ms,
+           "whole_run_ms": whole, "sum_vs_whole_run": (sum_ms / whole) if whole else None,
+           "sum_vs_median": (sum_ms / run_median_ms) if run_median_ms else None}
+    if detail.get("delegate_ops"):
+        out["delegate_ops"] = detail["delegate_ops"]
+        out["mapping"] = detail.get("mapping")
+    return out
+
+
+
 class Folder:
     """The bench state of a ``WorkerSession`` (readable as the session's own attributes:
     ``session.latencies_ms``, ``session.rss``, ``session.current_op``...)."""
@@ -139,6 +181,8 @@ class Folder:
         elif t == "ops":
             self.ops = m["ops"]
             info["profile_method"] = m.get("method")
+            info["profile_detail"] = {k: m.get(k) for k in ("total", "whole_run_ms",
+                                                            "delegate_ops", "mapping", "stopped")}
             if m.get("note"):
                 info["profile_note"] = m["note"]
         elif t == "done":
@@ -158,6 +202,7 @@ class Folder:
 
     def result(self) -> dict:
         """Backend, delegate, threads, init/first ms, latency stats, RSS, outputs, ops."""
+        from core.inference.inputs import dynamic_note
         from core.inference.stats import summarize
         s = self.session
         cfg, i, error = s.cfg, s.info, s.error
@@ -179,17 +224,18 @@ class Folder:
                           "peak": peak, "hwm": i.get("rss_hwm")},
             "ops": self.ops or [],
             "inputs": i.get("inputs", [spec.to_json() for spec in s.specs]),
+            # inputs with -1 dims: the shape used and where it came from (user/model/default)
+            "dynamic_inputs": [spec.to_json() for spec in s.specs if spec.dynamic],
+            "input_note": dynamic_note(s.specs) or None,
             "outputs": self._outputs_with_labels(),
             "status": s.status(),
             "error": error["message"] if error else None,
             "error_kind": error["kind"] if error else None,
         }
         if self.ops:
-            timed = [o["avg_ms"] for o in self.ops if o.get("avg_ms") is not None]
-            med = res["latency_ms"]["median"]
-            res["profile"] = {"method": i.get("profile_method"), "timed_ops": len(timed),
-                              "ops": len(self.ops), "sum_ms": sum(timed),
-                              "sum_vs_median": (sum(timed) / med) if med else None}
+            res["profile"] = profile_summary(self.ops, i.get("profile_method"),
+                                             i.get("profile_detail") or {},
+                                             res["latency_ms"]["median"])
         elif i.get("profile_note"):
             res["profile"] = {"method": i.get("profile_method"), "note": i["profile_note"]}
         return res

@@ -1,9 +1,10 @@
-"""Per-op latency profile: time single-op models cut from the graph.
+"""Per-op latency profile of subgraph 0, by the best method the backend allows.
 
-LiteRT 2.3's Python API exposes no op profiler (the Interpreter wrapper has no profiler hook, and
-the C profiler ``LiteRtCompiledModelGetProfiler`` is only reachable with profiling switched on in
-runtime options the Python CompiledModel wrapper does not pass). So, for each operator of subgraph
-0, we build a model holding only that op (``core.model.builder``: same options, version, constant
+1. LiteRT's own op profiler (``core.inference.worker.litert_profiler``: the C API through ctypes,
+   profiling switched on in runtime options the Python wrappers do not pass) over full runs of the
+   whole model with the run's kernels and threads: the litert and compiled backends on the CPU.
+2. Otherwise (tflite-runtime, TensorFlow, external delegates, or when 1 fails, with the reason),
+   single-op timing: for each operator of subgraph 0, we build a model holding only that op (``core.model.builder``: same options, version, constant
 weights and quantization), feed it the op's real input values captured from one full inference
 (``experimental_preserve_all_tensors``), and time it with the run's delegate and threads. The sum of
 the per-op times is reported next to the whole-model median so the user sees how close it is (it
@@ -19,10 +20,14 @@ import time
 import numpy as np
 
 from core.inference.worker.backends import InterpreterRun
+from core.inference.worker.litert_profiler import (KERNEL_MODES, ProfilerUnavailable,
+                                                  profile_with_runtime)
 from core.model import ops as op_facts
 
 METHOD = ("single-op models cut from the graph, each timed with the run's backend, delegate and "
           "threads on the op's real input values from one full inference")
+RUNTIME_METHOD = ("LiteRT's op profiler over {runs} full runs ({kernels} kernels, {threads} "
+                  "thread(s), 1 µs resolution)")
 _TARGET_NS_PER_OP = 150_000_000  # time budget per op
 
 
@@ -122,50 +127,83 @@ def capture_values(cfg: dict, backend: str, arrays, model) -> tuple[dict[int, np
 
 
 def profile_ops(cfg: dict, backend: str, arrays, ch, stop) -> None:
+    """Send one ``ops`` message: per-op rows of subgraph 0 (``avg_ms`` None, with a ``note``, for
+    an op that was not timed), the method, the op total (rows stop early when stopped) and, for
+    the runtime profiler, the wall time of the profiled runs and the delegate's own operators."""
     from core.model.reader import open_model
     delegate = cfg["delegate"]
     if delegate == "gpu":
-        ch.send("ops", ops=[], method=METHOD, note="no per-op profile for the GPU accelerator")
+        ch.send("ops", ops=[], method="", note="no per-op profile for the GPU accelerator")
         return
+    with open_model(cfg["model"]) as model:
+        total = len(model.subgraphs[0].operators)
+        reason = None
+        if cfg.get("profile_method", "auto") == "single-op":
+            reason = "single-op timing was asked for"
+        elif backend in ("litert", "compiled") and delegate in KERNEL_MODES:
+            try:
+                res = profile_with_runtime(model, cfg, arrays, int(cfg.get("profile_runs", 20)),
+                                           stop, _outputs_of(model, _dequantized_constants(model)))
+            except ProfilerUnavailable as e:
+                reason = str(e)
+            else:
+                method = RUNTIME_METHOD.format(runs=res["runs"], kernels=delegate,
+                                               threads=cfg.get("threads", 1))
+                ch.send("ops", ops=res["ops"], method=method, total=total,
+                        whole_run_ms=res["whole_run_ms"], delegate_ops=res["delegate_ops"],
+                        mapping=res["mapping"], stopped=stop.is_set())
+                return
+        _single_op_profile(cfg, backend, arrays, ch, stop, model, total, reason)
+
+
+def _outputs_of(model, tensors: set[int]) -> set[int]:
+    """Indices of the ops of subgraph 0 that write one of ``tensors``."""
+    return {op.index for op in model.subgraphs[0].operators
+            if op.outputs and op.outputs[0] in tensors}
+
+
+def _single_op_profile(cfg: dict, backend: str, arrays, ch, stop, model, total: int,
+                       reason: str | None) -> None:
     run_backend = "litert" if backend == "compiled" else backend
     budget = int(cfg.get("profile_runs", 20))
-    with open_model(cfg["model"]) as model:
-        values, source = capture_values(cfg, backend, arrays, model)
-        folded = _dequantized_constants(model)
-        ops = []
-        perf = time.perf_counter_ns
-        for op in model.subgraphs[0].operators:
-            if stop.is_set():
-                break
-            ch.send("op", index=op.index, op=op.label)
-            row = {"index": op.index, "op": op.label, "avg_ms": None}
-            if op.outputs and op.outputs[0] in folded:
-                # The runtime dequantizes constant weights once, when the model is prepared
-                # (XNNPACK folds them into the consumer; the builtin kernel caches its output).
-                row.update(avg_ms=0.0, note="constant weights: dequantized once at init")
-                ops.append(row)
-                continue
-            try:
-                mb = single_op_model(model, op, values)
-                r = InterpreterRun(run_backend, cfg, model_content=mb.to_bytes())
-                feeds = [values[ti] if ti in values else
-                         _fallback_value(model.subgraphs[0].tensors[ti])
-                         for ti in cut_inputs(model, op, values)]
-                r.allocate(feeds)
-                r.set_inputs(feeds)
-                invoke = r.it.invoke
-                t0 = perf()
-                invoke()  # warm-up (first-run costs, lazy packing)
-                once = perf() - t0
-                n = max(3, min(budget, _TARGET_NS_PER_OP // max(once, 1)))
-                samples = []
-                for _ in range(int(n)):
-                    t0 = perf()
-                    invoke()
-                    samples.append((perf() - t0) / 1e6)
-                row["avg_ms"] = float(np.mean(samples))
-                row["runs"] = len(samples)
-            except Exception as e:  # noqa: BLE001 - reported in the row; the other ops are still timed
-                row["note"] = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+    values, source = capture_values(cfg, backend, arrays, model)
+    folded = _dequantized_constants(model)
+    ops = []
+    perf = time.perf_counter_ns
+    for op in model.subgraphs[0].operators:
+        if stop.is_set():
+            break
+        ch.send("op", index=op.index, op=op.label)
+        row = {"index": op.index, "op": op.label, "avg_ms": None}
+        if op.outputs and op.outputs[0] in folded:
+            # The runtime dequantizes constant weights once, when the model is prepared
+            # (XNNPACK folds them into the consumer; the builtin kernel caches its output).
+            row.update(avg_ms=0.0, note="constant weights: dequantized once at init")
             ops.append(row)
-        ch.send("ops", ops=ops, method=f"{METHOD} ({source})")
+            continue
+        try:
+            mb = single_op_model(model, op, values)
+            r = InterpreterRun(run_backend, cfg, model_content=mb.to_bytes())
+            feeds = [values[ti] if ti in values else
+                     _fallback_value(model.subgraphs[0].tensors[ti])
+                     for ti in cut_inputs(model, op, values)]
+            r.allocate(feeds)
+            r.set_inputs(feeds)
+            invoke = r.it.invoke
+            t0 = perf()
+            invoke()  # warm-up (first-run costs, lazy packing)
+            once = perf() - t0
+            n = max(3, min(budget, _TARGET_NS_PER_OP // max(once, 1)))
+            samples = []
+            for _ in range(int(n)):
+                t0 = perf()
+                invoke()
+                samples.append((perf() - t0) / 1e6)
+            row["avg_ms"] = float(np.mean(samples))
+            row["runs"] = len(samples)
+        except Exception as e:  # noqa: BLE001 - reported in the row; the other ops are still timed
+            row["note"] = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        ops.append(row)
+    why = f"; LiteRT's op profiler was not used: {reason}" if reason else ""
+    ch.send("ops", ops=ops, method=f"{METHOD} ({source}){why}", total=total,
+            stopped=stop.is_set())
