@@ -19,6 +19,7 @@ from core.model.builder import ModelBuilder
 from core.model.samples import synthetic_chain
 from tests.conftest import ROOT
 from tests.graph.test_layout import _while_model
+from tests.inference.test_session import _run_until
 from tests.model import hostile
 
 
@@ -114,15 +115,6 @@ def test_a_given_shape_runs_and_needs_no_note(tmp_path):
 
 
 # -- workers that freeze, die or are interrupted ----------------------------------------------
-def _run_until(session: WorkerSession, cond, limit_s: float = 60.0) -> bool:
-    end = time.monotonic() + limit_s
-    while not session.finished and time.monotonic() < end:
-        session.wait(0.05)
-        if cond(session):
-            return True
-    return False
-
-
 def test_a_frozen_worker_is_detected_by_its_missing_heartbeat(demo_model_path):
     s = WorkerSession(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0,
                                 heartbeat_s=2.0)).start()

@@ -177,7 +177,7 @@ def test_worker_killed_mid_run_is_reported_and_next_run_works(shared_model):
 
 def test_crash_while_profiling_names_the_op(demo_model_path):
     s = WorkerSession(RunConfig(model=str(demo_model_path), runs=1, warmup=0, profile=True,
-                                profile_runs=1_000_000)).start()
+                                profile_runs=1_000_000, profile_method="single-op")).start()
     assert _run_until(s, lambda s: s.current_op is not None and s.current_op[0] >= 2)
     os.kill(s.pid, signal.SIGSEGV)
     r = s.run_to_end()

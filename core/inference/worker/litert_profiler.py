@@ -37,6 +37,7 @@ KERNEL_MODES = {"xnnpack": "delegate", "builtin": "builtin", "reference": "refer
 _ALIGN = 64
 _P = C.c_void_p
 _MATCH_WINDOW = 16  # TFLite ops looked ahead for a delegate operator's match
+PROFILE_BUDGET_S = 10.0  # profiled runs stop after this long, however many were asked for
 
 # XNNPACK operator names (the start of the profiler's tag) each TFLite op can run as.
 _XNNPACK_KINDS = {
@@ -238,8 +239,9 @@ def profile_with_runtime(model, cfg: dict, arrays, runs: int, stop,
     r.lib.LiteRtResetProfiler(r.prof)
     r.lib.LiteRtStartProfiler(r.prof)
     walls, done = [], 0
+    end = time.monotonic() + PROFILE_BUDGET_S
     for _ in range(max(1, runs)):
-        if stop.is_set():
+        if stop.is_set() or (done and time.monotonic() > end):
             break
         t0 = time.perf_counter_ns()
         r.run()
