@@ -25,9 +25,6 @@ def is_tflite(path: str | os.PathLike) -> bool:
         return False
 
 
-OUTPUT_MODE = 0o644
-
-
 @contextmanager
 def atomic_path(path: str | os.PathLike, *, allow_model_overwrite: bool = False):
     """Yields a temporary path beside ``path``; on success it replaces ``path`` in one rename,
@@ -44,7 +41,6 @@ def atomic_path(path: str | os.PathLike, *, allow_model_overwrite: bool = False)
     os.close(fd)
     try:
         yield tmp
-        os.chmod(tmp, OUTPUT_MODE)  # mkstemp makes 0600; outputs get normal permissions
         os.replace(tmp, path)
     except BaseException:
         try:

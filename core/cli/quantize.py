@@ -6,9 +6,9 @@ quantization or verification failed (nothing written; the report says why); 2 fo
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from core.fileio import dump_json
 from core.quantize.recipes import RECIPES
 
 
@@ -52,7 +52,7 @@ def _quantize(args: argparse.Namespace) -> int:
         print(f"litelens: error: {e}", file=sys.stderr)
         return 2
     if args.json:
-        json.dump(report, sys.stdout, indent=1, allow_nan=False)
+        dump_json(report, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         print(summary_text(report))

@@ -51,13 +51,16 @@ def output_lines(outputs: list[dict], indent: str = "") -> list[str]:
     """Model outputs of a run as text: name, shape, dtype, stats and top-k with labels."""
     lines = []
     for o in outputs:
-        line = f"{indent}{o['name']}  {o['shape']}  {o['dtype']}"
+        line = f"{indent}{fmt.printable(o['name'], 120)}  {o['shape']}  {o['dtype']}"
         if "min" in o:
             line += f"   min {o['min']:.4g}  max {o['max']:.4g}  mean {o['mean']:.4g}"
+        if o.get("nonfinite"):
+            line += f"   {o['nonfinite']:,} values NaN/Infinity"
         lines.append(line)
         for item in o.get("topk", []):
-            label = f"  {item[2]}" if len(item) > 2 and item[2] else ""
-            lines.append(f"{indent}    #{item[0]}{label}: {item[1]:.4f}")
+            label = f"  {fmt.printable(str(item[2]), 80)}" if len(item) > 2 and item[2] else ""
+            value = "not finite" if item[1] is None else f"{item[1]:.4f}"
+            lines.append(f"{indent}    #{item[0]}{label}: {value}")
     return lines
 
 

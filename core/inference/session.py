@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 from core import format as fmt
 from core.errors import ModelError
+from core.fileio import dumps_json
 from core.inference.config import RunConfig
 from core.inference.worker import jobs
 from core.inference.worker.protocol import STOP_COMMAND
@@ -154,7 +155,7 @@ class WorkerSession:
                                      stderr=subprocess.PIPE, cwd=str(ROOT), env=env,
                                      text=True, encoding="utf-8", errors="replace", bufsize=1)
         self.started_at = self._last_seen = time.monotonic()
-        self.proc.stdin.write(json.dumps(wcfg) + "\n")
+        self.proc.stdin.write(dumps_json(wcfg) + "\n")
         self.proc.stdin.flush()
         self._stderr_thread = threading.Thread(target=self._read_stderr, daemon=True,
                                                name="worker-err")
@@ -192,7 +193,7 @@ class WorkerSession:
         self._stop_requested = True
         if self.proc and self.proc.poll() is None:
             try:
-                self.proc.stdin.write(json.dumps({"cmd": STOP_COMMAND}) + "\n")
+                self.proc.stdin.write(dumps_json({"cmd": STOP_COMMAND}) + "\n")
                 self.proc.stdin.flush()
             except (BrokenPipeError, OSError, ValueError):
                 pass  # the worker is already gone: its exit is reported as usual

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.fileio import write_text
+from core.fileio import dumps_json, write_text
 
 
 @dataclass(frozen=True)
@@ -135,4 +135,4 @@ def load_recipe(path: str | os.PathLike) -> list[dict]:
 
 
 def save_recipe(path: str | os.PathLike, entries: list[dict]) -> Path:
-    return write_text(path, json.dumps(entries, indent=1) + "\n")
+    return write_text(path, dumps_json(entries, indent=1) + "\n")

@@ -120,6 +120,7 @@ def test_worker_starts_with_stdlib_numpy_and_backend_only():
                          check=True, timeout=60).stdout
     loaded = json.loads(out)
     assert "core.inference.worker.jobs.bench" in loaded  # the probe itself worked
-    # core.format (stdlib only) comes with core.errors: error messages are made printable there
-    assert [m for m in loaded if m not in ("core", "core.errors", "core.format", "core.inference")
+    # core.format and core.fileio are stdlib only: printable error messages, strict JSON lines
+    assert [m for m in loaded if m not in ("core", "core.errors", "core.format", "core.fileio",
+                                           "core.inference")
             and not m.startswith("core.inference.")] == []

@@ -16,6 +16,8 @@ import sys
 import threading
 import time
 
+from core.fileio import dumps_json, finite_or_null
+
 STOP_COMMAND = "stop"
 HEARTBEAT_PERIOD_S = 1.0
 
@@ -39,7 +41,9 @@ class Channel:
     def send(self, t: str, **kw) -> None:
         if t == "stage":
             self.stage = kw.get("stage", self.stage)
-        line = json.dumps({"t": t, **kw}, separators=(",", ":"))
+        # strict JSON: a NaN in an output's statistics travels as null (the statistics also
+        # count the non-finite values, so nothing is lost)
+        line = dumps_json(finite_or_null({"t": t, **kw}), separators=(",", ":"))
         with self._lock:
             self._out.write(line + "\n")
             self._out.flush()

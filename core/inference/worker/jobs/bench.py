@@ -33,8 +33,14 @@ def summarize_outputs(outs) -> list[dict]:
             if scale:
                 real = (real - zp) * scale
             flat = real.reshape(-1)
-            info.update(min=float(flat.min()), max=float(flat.max()), mean=float(flat.mean()),
-                        std=float(flat.std()))
+            finite = np.isfinite(flat)
+            vals = flat
+            if not finite.all():  # NaN/Inf outputs: say how many; statistics of the finite rest
+                info["nonfinite"] = int(flat.size - finite.sum())
+                vals = flat[finite]
+            if vals.size:
+                info.update(min=float(vals.min()), max=float(vals.max()),
+                            mean=float(vals.mean()), std=float(vals.std()))
             squeezed = [d for d in a.shape if d != 1]
             if len(squeezed) == 1 and 1 < squeezed[0] <= 100_000:
                 k = min(TOPK, flat.size)
