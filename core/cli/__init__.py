@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 from typing import Callable
 
 from core import __version__
+from core import format as fmt
 from core.errors import ModelError
 
 # Modules that add subcommands: each has ``add_parser(subparsers) -> None`` and sets
@@ -43,4 +46,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return 130
+    except MemoryError:
+        print(f"litelens: error: {getattr(args, 'model', '')}: out of memory", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - last resort: a bug must still end in one clear line
+        # (the contract every caller relies on); LITELENS_DEBUG=1 adds the traceback
+        if os.environ.get("LITELENS_DEBUG"):
+            traceback.print_exc()
+        print(fmt.one_line(f"litelens: internal error in '{args.command}' on "
+                           f"{getattr(args, 'model', '-')}: {type(e).__name__}: {e} (please "
+                           "report it; LITELENS_DEBUG=1 shows the traceback)"), file=sys.stderr)
+        return 1
 
