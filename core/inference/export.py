@@ -71,9 +71,12 @@ def profile_lines(prof: dict) -> list[str]:
     state = "complete" if prof["complete"] else "PARTIAL (stopped)" if prof["stopped"] else \
         "partial"
     ratio = prof.get("sum_vs_whole_run")
+    whole, median = prof.get("whole_run_ms"), prof.get("run_median_ms")
     lines = [f"{prof['timed_ops']:,}/{prof['ops']:,} ops timed, {state}; sum of ops "
-             f"{ms(prof['sum_ms'])} vs whole run {ms(prof.get('whole_run_ms'))}"
-             + (f" ({ratio:.2f}×)" if ratio is not None else ""),
+             f"{ms(prof['sum_ms'])} vs whole run {ms(whole)}"
+             + (f" ({ratio:.2f}×)" if ratio is not None else "")
+             + (f"; the timed runs' median was {ms(median)}" if median and whole and
+                abs(whole - median) > 0.1 * median else ""),
              f"method: {prof.get('method') or '-'}"]
     if prof.get("mapping"):
         lines.append(f"delegate: {prof['mapping']}")

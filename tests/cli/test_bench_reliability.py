@@ -212,7 +212,8 @@ def test_runtime_profiler_times_while_loops_on_a_real_model(shared_model):
                                 profile=True, profile_runs=5))
     assert r["status"] == "ok", r["error"]
     prof = r["profile"]
-    assert prof["method"].startswith("LiteRT's op profiler over 5 full runs (builtin kernels")
+    assert prof["method"].startswith("LiteRT's op profiler over 5 full runs of a CompiledModel "
+                                     "(builtin kernels")
     assert prof["complete"] and prof["timed_ops"] == prof["ops"]
     whiles = [o for o in r["ops"] if o["op"] == "WHILE"]
     assert whiles and all(o["avg_ms"] > 0 for o in whiles)

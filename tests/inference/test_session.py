@@ -78,7 +78,8 @@ def test_mobilenet_memory_and_profile_through_worker(shared_model):
     # the runtime's own profiler, complete, and the comparison with the whole run is stated (how
     # close the two are is a benchmark figure, BENCHMARKS.md, not a test threshold)
     prof = r["profile"]
-    assert prof["method"].startswith("LiteRT's op profiler over 5 full runs (xnnpack kernels")
+    assert prof["method"].startswith("LiteRT's op profiler over 5 full runs of a CompiledModel "
+                                     "(xnnpack kernels")
     assert prof["complete"] and prof["timed_ops"] == prof["ops"] == n_ops
     assert prof["sum_ms"] == pytest.approx(sum(o["avg_ms"] for o in r["ops"]))
     assert prof["whole_run_ms"] > 0 and prof["sum_vs_whole_run"] == pytest.approx(

@@ -152,6 +152,7 @@ def profile_summary(ops: list[dict], method: str | None, detail: dict,
            "stopped": bool(detail.get("stopped")) or len(ops) < total,
            "timed_ops": len(timed), "ops": total, "untimed": untimed, "sum_ms": sum_ms,
            "whole_run_ms": whole, "sum_vs_whole_run": (sum_ms / whole) if whole else None,
+           "run_median_ms": run_median_ms,
            "sum_vs_median": (sum_ms / run_median_ms) if run_median_ms else None}
     if detail.get("delegate_ops"):
         out["delegate_ops"] = detail["delegate_ops"]

@@ -26,8 +26,8 @@ from core.model import ops as op_facts
 
 METHOD = ("single-op models cut from the graph, each timed with the run's backend, delegate and "
           "threads on the op's real input values from one full inference")
-RUNTIME_METHOD = ("LiteRT's op profiler over {runs} full runs ({kernels} kernels, {threads} "
-                  "thread(s), 1 µs resolution)")
+RUNTIME_METHOD = ("LiteRT's op profiler over {runs} full runs of a CompiledModel ({kernels} "
+                  "kernels, {threads} thread(s), 1 µs resolution)")
 _TARGET_NS_PER_OP = 150_000_000  # time budget per op
 
 
