@@ -38,6 +38,8 @@ _MAGIC = {
 # What flexbuffers' readers raise on bytes that are not a flexbuffer (it checks widths with assert).
 _FLEXBUFFER_ERRORS = (ValueError, KeyError, IndexError, TypeError, AssertionError, struct.error,
                       OverflowError)
+# Control flow that cannot run without its subgraph indices (every consumer follows them).
+_NEEDS_SUBGRAPHS = ("WHILE", "IF", "CALL_ONCE")
 _MAX_TENSOR_BYTES = 1 << 48  # larger than any real tensor; guards products that would overflow
 
 
@@ -134,6 +136,8 @@ class _Reader:
         self.buffers = buffers
         self.opcodes = self._opcodes()
         subgraphs = self._subgraphs()
+        if not subgraphs:  # the runtime refuses these too; every analysis starts at subgraph 0
+            raise self.err("the model has no subgraph (a TFLite model needs at least one)")
         signatures = self._signatures(subgraphs)
         metadata = []
         min_rt = None
@@ -217,7 +221,12 @@ class _Reader:
                         bad = next(x for x in idx if x < -1 or x >= nt)
                         raise self.err(f"{kind} of {where} refers to tensor {bad} but subgraph {si} "
                                        f"has {nt} tensors")
-                for k in op_facts.subgraph_fields(op.op):
+                fields = op_facts.subgraph_fields(op.op)
+                if op.op in _NEEDS_SUBGRAPHS and any(k not in op.options for k in fields):
+                    raise self.err(f"{where} does not say which subgraphs it runs (its options "
+                                   f"are {op.options_table or 'missing'}, not "
+                                   f"{op_facts.options_table(op.op)})")
+                for k in fields:
                     val = op.options.get(k)
                     for sub in (val if isinstance(val, list) else [val]):
                         if isinstance(sub, int) and not 0 <= sub < len(sg_pos):

@@ -23,7 +23,8 @@ import numpy as np
 
 from core.analysis.report import model_report, summary_text
 from core.errors import ModelError
-from core.fileio import dumps_json
+from core.analysis.support.analyze import analyze
+from core.fileio import dumps_json, finite_or_null
 from core.model import schema
 from core.model.builder import ModelBuilder
 from core.model.reader import open_bytes
@@ -339,7 +340,8 @@ def run_case(data: bytes, name: str) -> tuple[str, str]:
     signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS)
     try:
         model = open_bytes(bytes(data), name)
-        _strict_loads(dumps_json(model_report(model)))
+        # what `litelens report --json` writes: the report (with the memory plan) and support
+        _strict_loads(dumps_json({**model_report(model), "support": finite_or_null(analyze(model))}))
         text = summary_text(model)
         if not all(line.isprintable() for line in text.splitlines()):
             return "escaped", "summary has non-printable characters"

@@ -185,3 +185,18 @@ def test_external_buffer_past_the_end(tmp_path):
     data = p.read_bytes()
     p.write_bytes(data[:-100])
     assert "past the end of the file" in _error(p)
+
+
+def test_model_without_subgraphs(tmp_path):
+    mb = ModelBuilder()  # no subgraph at all: nothing to run or analyse
+    assert "no subgraph" in _error(_saved(tmp_path, mb, "empty.tflite"))
+
+
+def test_while_without_its_options(tmp_path):
+    mb, sg = _chain()
+    x = sg.tensor("x", [1])
+    y = sg.tensor("y", [1])
+    sg.op("WHILE", [x], [y], {"then_subgraph_index": 0}, options_table="IfOptions")
+    sg.inputs, sg.outputs = [x], [y]
+    msg = _error(_saved(tmp_path, mb, "while.tflite"))
+    assert "WHILE" in msg and "does not say which subgraphs it runs" in msg and "IfOptions" in msg

@@ -72,14 +72,18 @@ def op_compute(op: Operator, sg: Subgraph) -> Compute:
     macs = op_macs(op, sg)
     if macs:
         return Compute(macs, 2 * macs, moved)
-    if op.op in _ELEMENTWISE:
-        flops = _n(ts[op.outputs[0]].shape) if op.outputs else 0
-    elif op.op in _REDUCE:
-        flops = _n(ts[op.inputs[0]].shape)
-    elif op.op in _POOL:
-        o = op.options
-        flops = _n(ts[op.outputs[0]].shape) * o.get("filter_width", 1) * o.get("filter_height", 1)
-    else:
+    try:
+        if op.op in _ELEMENTWISE:
+            flops = _n(ts[op.outputs[0]].shape) if op.outputs else 0
+        elif op.op in _REDUCE:
+            flops = _n(ts[op.inputs[0]].shape)
+        elif op.op in _POOL:
+            o = op.options
+            flops = (_n(ts[op.outputs[0]].shape) * o.get("filter_width", 1)
+                     * o.get("filter_height", 1))
+        else:
+            flops = 0
+    except IndexError:   # an op of a malformed file without the tensors it needs (found by fuzzing)
         flops = 0
     return Compute(0, flops, moved)
 
