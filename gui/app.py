@@ -1,4 +1,8 @@
-"""``litelens-gui [--demo] [MODEL ...]``: the desktop app."""
+"""``litelens-gui [--demo] [MODEL ...]``: the desktop app.
+
+The PyInstaller bundle has one binary, ``LiteLens``; it is also the CLI (``LiteLens --cli report
+m.tflite``) and the inference worker (``--litelens-worker``), so the bundle ships one copy of the
+Python archive instead of three."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +17,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--demo", action="store_true", help="open the embedded demo model")
     p.add_argument("--screenshot", metavar="PNG",
                    help="save a screenshot once the models are open, then quit (smoke test)")
+    p.add_argument("--self-test", action="store_true",
+                   help="open MODEL (default: the demo model), run one inference in the worker, "
+                        "exit 0 if both worked")
+    p.add_argument("--install-desktop", action="store_true",
+                   help="register LiteLens and the .tflite file type with this user's Linux "
+                        "desktop (XDG), then exit")
     return p.parse_args(argv)
 
 
@@ -36,7 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     if raw[:1] == ["--litelens-worker"]:  # a frozen bundle starts its inference worker this way
         from core.inference.worker.__main__ import main as worker_main
         return worker_main()
+    if raw[:1] == ["--cli"]:  # the bundle's binary doubles as the `litelens` CLI
+        from core.cli import main as cli_main
+        return cli_main(raw[1:])
     args = parse_args(argv)
+    if args.install_desktop:
+        from gui.desktop_entry import main as install_main
+        return install_main()
     problem = display_problem()
     if problem:
         print(f"litelens-gui: {problem}", file=sys.stderr)
@@ -54,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.demo:
         paths.insert(0, str(demo_model_path()))
     win.show()
+    if args.self_test:
+        from gui.self_test import run_self_test
+        run_self_test(app, win, paths[0] if paths else str(demo_model_path()))
+        return app.exec()
     win.open_paths(paths)
     if args.screenshot:
         _screenshot_when_ready(app, win, args.screenshot, len(paths))
