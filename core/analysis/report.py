@@ -5,13 +5,16 @@ from typing import Any
 
 from core import __version__
 from core import format as fmt
+from core.model.metadata import model_metadata
 from core.model.types import Model
 
 
 def model_report(model: Model) -> dict[str, Any]:
     """Everything the reader knows about a model, as plain JSON-able data, with the tensor
-    memory plan (``memory``, as ``litelens memory --json`` gives it at one thread)."""
+    memory plan (``memory``, as ``litelens memory --json`` gives it at one thread) and
+    ``metadata``, the decoded TFLITE_METADATA block (None when the model has none)."""
     from core.analysis.memory import memory_report
+    meta = model_metadata(model)
     sigs = []
     for s in model.signatures:
         ts = model.subgraphs[s.subgraph].tensors
@@ -38,6 +41,7 @@ def model_report(model: Model) -> dict[str, Any]:
             for sg in model.subgraphs
         ],
         "memory": memory_report(model),
+        "metadata": meta.to_json() if meta.present else None,
     }
 
 
@@ -64,6 +68,12 @@ def summary_text(model: Model) -> str:
         lines.append(f"  description {model.description}")
     if model.metadata:
         lines.append(f"  metadata    {', '.join(m.name for m in model.metadata)}")
+        meta = model_metadata(model)
+        about = [v for v in (meta.name, meta.version and f"version {meta.version}",
+                             meta.author and f"by {meta.author}", meta.license) if v]
+        if about:
+            lines.append(f"              {'; '.join(about)}")
+        lines += [f"  warning     metadata: {w}" for w in meta.warnings]
     lines.append(f"  subgraphs   {len(model.subgraphs)}; operators {model.op_count}; tensors "
                  f"{model.tensor_count}; parsed in {model.parse_seconds * 1000:.1f} ms")
     for sg in model.subgraphs:
@@ -115,11 +125,74 @@ def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
         rows += [("output", _tensor_brief(sg.tensors[i])) for i in sg.outputs]
         sections.append((f"Subgraph {sg.index}" + (f" '{sg.name}'" if sg.name else ""), rows))
     if model.metadata:
-        sections.append(("Metadata", [(m.name, fmt.size(model.buffers[m.buffer].size))
-                                      for m in model.metadata]))
+        sections += metadata_sections(model)
     hist = op_histogram(model)
     if hist:
         sections.append(("Operator types", [(k, str(v)) for k, v in hist.items()]))
+    return sections
+
+
+def _floats_text(values: list[float] | None) -> str:
+    if not values:
+        return ""
+    shown = ", ".join(f"{v:g}" for v in values[:4])
+    return f"[{shown}{', …' if len(values) > 4 else ''}]"
+
+
+def _labels_text(labels: list[str]) -> str:
+    head = ", ".join(labels[:5])
+    return f"{len(labels):,}: {head}{', …' if len(labels) > 5 else ''}"
+
+
+def _file_text(f) -> str:
+    size = fmt.size(f.size_bytes) if f.size_bytes is not None else "not packed in the model"
+    bits = [f.type.replace("_", " ").lower(), size]
+    if f.locale:
+        bits.append(f.locale)
+    return f"{f.name} ({', '.join(bits)})" + (f" — {f.description}" if f.description else "")
+
+
+def _tensor_metadata_rows(ti) -> list[tuple[str, str]]:
+    rows = [(k, v) for k, v in (
+        ("Description", ti.description or ""), ("Content", ti.content or ""),
+        ("Dimensions", ", ".join(ti.dimension_names or [])),
+        ("Normalization", f"(x − {_floats_text(ti.mean)}) / {_floats_text(ti.std)}"
+         if ti.mean or ti.std else ""),
+        ("Range (stats)", f"{_floats_text(ti.min)} … {_floats_text(ti.max)}"
+         if ti.min or ti.max else ""),
+        ("Score threshold", f"{ti.score_threshold:g}" if ti.score_threshold is not None else ""),
+        ("Score calibration", ti.score_calibration or ""),
+        ("Labels", _labels_text(ti.labels) if ti.labels else ""),
+        ("Value labels", _labels_text(ti.value_labels) if ti.value_labels else "")) if v]
+    rows += [("File", _file_text(f)) for f in ti.files]
+    return rows
+
+
+def metadata_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The model's metadata buffers and the decoded TFLITE_METADATA, for the info panel."""
+    meta = model_metadata(model)
+    rows = [(k, v) for k, v in (("Name", meta.name), ("Version", meta.version),
+                                ("Author", meta.author), ("License", meta.license),
+                                ("Description", meta.description),
+                                ("Parser version", meta.min_parser_version)) if v]
+    rows += [("File", _file_text(f)) for f in meta.files]
+    rows += [("Warning", w) for w in meta.warnings]
+    rows += [(f"Buffer {m.name}", fmt.size(model.buffers[m.buffer].size))
+             for m in model.metadata]
+    sections = [("Metadata", rows)]
+    for k, sg in enumerate(meta.subgraphs):
+        where = f" (subgraph {k})" if len(meta.subgraphs) > 1 else ""
+        for kind, infos in (("input", sg.inputs), ("output", sg.outputs)):
+            for ti in infos:
+                tr = _tensor_metadata_rows(ti)
+                if tr:
+                    sections.append((f"Metadata: {kind} '{ti.name or '?'}'{where}", tr))
+        extra = [("Description", sg.description)] if sg.description else []
+        extra += [("File", _file_text(f)) for f in sg.files]
+        extra += [("Custom", f"{c['name']} ({fmt.size(c['size_bytes'])})") for c in sg.custom]
+        if extra:
+            sections.append((f"Metadata: subgraph {k}" + (f" '{sg.name}'" if sg.name else ""),
+                             extra))
     return sections
 
 
