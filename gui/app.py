@@ -26,16 +26,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def apply_style(app) -> None:
+def apply_style(app, theme_choice: str = "system") -> None:
     from PySide6.QtGui import QIcon
 
     from core.resources import resource_path
+    from gui.theme import apply_theme
     app.setApplicationName("LiteLens")
     app.setOrganizationName("LiteLens")
-    app.setStyle("Fusion")
-    qss = resource_path("style.qss")
-    if qss.exists():
-        app.setStyleSheet(qss.read_text())
+    apply_theme(app, theme_choice)
     icon = resource_path("icons/litelens.png")
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
@@ -64,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     from core.model.samples import demo_model_path
     from gui.main_window import MainWindow
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    apply_style(app)
     win = MainWindow()
+    apply_style(app, str(win.settings.value("theme", "system")))
     paths = list(args.models)
     if args.demo:
         paths.insert(0, str(demo_model_path()))
@@ -74,17 +72,20 @@ def main(argv: list[str] | None = None) -> int:
         from gui.self_test import run_self_test
         run_self_test(app, win, paths[0] if paths else str(demo_model_path()))
         return app.exec()
-    win.open_paths(paths)
+    if paths:
+        win.open_paths(paths)
+    elif not args.screenshot:
+        win.restore_session()
     if args.screenshot:
-        _screenshot_when_ready(app, win, args.screenshot, len(paths))
+        _screenshot_when_ready(app, win, args.screenshot)
     return app.exec()
 
 
-def _screenshot_when_ready(app, win, path: str, expected: int) -> None:
+def _screenshot_when_ready(app, win, path: str) -> None:
     from PySide6.QtCore import QTimer
 
     def check():
-        if win.loader.busy or win.tabs.count() + len(win.errors) < expected:
+        if win.loader.busy or win.pending:
             QTimer.singleShot(100, check)
             return
         QTimer.singleShot(300, lambda: (win.grab().save(path), app.exit(1 if win.errors else 0)))

@@ -67,7 +67,9 @@ def test_bad_file_shows_reader_message_and_app_keeps_running(qtbot, window, tmp_
     assert message in window.error_box.text()
     assert window.tabs.count() == 1  # the model opened before is still there
     window.error_box.close()
-    _open(qtbot, window, demo_model_path)  # and the app still opens files
+    other = tmp_path / "other.tflite"
+    other.write_bytes(demo_model_path.read_bytes())
+    _open(qtbot, window, other)  # and the app still opens files
     assert window.tabs.count() == 2
     assert bad.read_bytes() == demo_model_path.read_bytes()[:500]  # the file was not touched
 
@@ -186,3 +188,122 @@ def test_closing_a_tab_while_its_graph_is_laid_out(qtbot, window, tmp_path):
     assert task.wait(0)
     _open(qtbot, window, path)  # the app carries on
     assert window.tabs.count() == 1
+
+
+def _copies(src: Path, folder: Path, names) -> list[Path]:
+    out = []
+    for n in names:
+        p = folder / n
+        p.write_bytes(src.read_bytes())
+        out.append(p)
+    return out
+
+
+def test_tabs_open_in_the_order_given(qtbot, window, tmp_path, demo_model_path, shared_model):
+    # a big model first: it finishes loading last, its tab must still come first
+    big = shared_model("mobilenet_v2_224_float32")
+    small = _copies(demo_model_path, tmp_path, ["a.tflite", "b.tflite"])
+    _open(qtbot, window, big, *small)
+    assert [window.tabs.tabText(i) for i in range(3)] == [big.name, "a.tflite", "b.tflite"]
+    assert window.tabs.currentIndex() == 2  # the last one asked for
+
+
+def test_opening_the_same_file_again_focuses_its_tab(qtbot, window, tmp_path, demo_model_path):
+    a, b = _copies(demo_model_path, tmp_path, ["a.tflite", "b.tflite"])
+    _open(qtbot, window, a, b)
+    assert window.tabs.currentIndex() == 1
+    window.open_paths([str(tmp_path / "." / "a.tflite")])  # the same file, spelled differently
+    assert window.tabs.count() == 2 and window.tabs.currentIndex() == 0
+    assert not window.loader.busy
+
+
+def test_several_bad_files_share_one_dialog(qtbot, window, tmp_path):
+    bad = []
+    for k in range(3):
+        p = tmp_path / f"bad{k}.tflite"
+        p.write_bytes(b"junk" * (k + 1))
+        bad.append(p)
+    with qtbot.waitSignals([window.model_failed] * 3, timeout=20000):
+        window.open_paths([str(p) for p in bad])
+    box = window.error_box
+    assert box.isVisible() and box.windowTitle() == "Cannot open 3 models"
+    assert all(str(p) in box.text() for p in bad)
+    others = [w for w in window.findChildren(type(box)) if w.isVisible()]
+    assert others == [box]
+
+
+def test_closing_the_last_tab_shows_the_start_page(qtbot, window, demo_model_path):
+    from gui.main_window import START_STATUS
+    assert window.stack.currentWidget() is window.start_page
+    assert not window.tabs.isVisible()  # no stray tab widget under the menu bar
+    _open(qtbot, window, demo_model_path)
+    assert window.stack.currentWidget() is window.tabs
+    assert "ops" in window.statusBar().currentMessage()
+    window.close_tab(0)
+    assert window.stack.currentWidget() is window.start_page
+    assert window.statusBar().currentMessage() == START_STATUS
+    assert window.windowTitle() == "LiteLens"
+    assert demo_model_path.name in window.start_page.recent.text()
+
+
+def test_reload_reads_the_file_again_in_place(qtbot, window, tmp_path, demo_model_path,
+                                              shared_model):
+    a, b = _copies(demo_model_path, tmp_path, ["a.tflite", "b.tflite"])
+    _open(qtbot, window, a, b)
+    window.tabs.setCurrentIndex(0)
+    a.write_bytes(shared_model("sine_float").read_bytes())  # the file changed on disk
+    with qtbot.waitSignal(window.model_opened, timeout=20000):
+        window.reload_action.trigger()
+    assert window.tabs.tabText(0) == "a.tflite" and window.tabs.currentIndex() == 0
+    assert window.tabs.widget(0).model.op_count == open_model(str(a)).op_count != \
+        window.tabs.widget(1).model.op_count
+
+
+def test_last_session_reopens(qtbot, tmp_path, demo_model_path):
+    ini = str(tmp_path / "s.ini")
+    a, b = _copies(demo_model_path, tmp_path, ["a.tflite", "b.tflite"])
+    w = MainWindow(QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    _open(qtbot, w, b, a)
+    w.close()
+    b.unlink()
+    w2 = MainWindow(QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    with qtbot.waitSignal(w2.model_opened, timeout=20000):
+        gone = w2.restore_session()
+    assert gone == [str(b)]
+    assert [w2.tabs.tabText(i) for i in range(w2.tabs.count())] == ["a.tflite"]
+
+
+def test_open_dialog_starts_in_the_last_folder(qtbot, window, tmp_path, demo_model_path):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (a,) = _copies(demo_model_path, folder, ["a.tflite"])
+    seen = []
+
+    def answer(path):
+        def go():
+            dlgs = [w for w in QApplication.topLevelWidgets()
+                    if isinstance(w, QFileDialog) and w.isVisible()]
+            if not dlgs:
+                QTimer.singleShot(50, go)
+                return
+            dlg = dlgs[0]
+            seen.append(dlg.directory().absolutePath())
+            if path:  # typed into the file name box, as a user would
+                dlg.findChild(QLineEdit, "fileNameEdit").setText(str(path))
+                dlg.accept()
+            else:
+                dlg.reject()
+        QTimer.singleShot(50, go)
+
+    # Qt's own dialog (not a desktop portal's), so the test can answer it
+    QApplication.instance().setAttribute(Qt.ApplicationAttribute.AA_DontUseNativeDialogs, True)
+    answer(a)
+    with qtbot.waitSignal(window.model_opened, timeout=20000):
+        window.open_dialog()
+    answer(None)
+    window.open_dialog()
+    assert seen[1] == str(folder)
