@@ -20,7 +20,8 @@ from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QMenu, QMessageBox, QProgressBar,
-                               QPushButton, QSplitter, QToolButton, QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QSplitter, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from core import format as fmt
 from core.graph import layout as gl
@@ -67,6 +68,11 @@ class GraphPanel(QWidget):
             self.subgraph_box.addItem(f"{sg.index}: {sg.name or 'subgraph'} "
                                       f"({len(sg.operators):,} ops)")
         self.subgraph_box.setVisible(len(model.subgraphs) > 1)
+        # long subgraph names must not widen the toolbar past the window (it squeezed the info
+        # panel to ~130 px at 1280x800); the popup still shows them in full
+        self.subgraph_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.subgraph_box.setMinimumContentsLength(16)
         self.subgraph_box.activated.connect(lambda i: self.show_subgraph(i))
         fit = self._tool("Fit", "Fit the graph to the window (Ctrl+0)", self._fit)
         zout = self._tool("−", "Zoom out (Ctrl+wheel, -)", lambda: self.view.zoom_by(0.8))
@@ -84,13 +90,16 @@ class GraphPanel(QWidget):
         self.search_box = QLineEdit(self)
         self.search_box.setPlaceholderText("Search op type, name, #op or t:tensor (Ctrl+F)")
         self.search_box.setClearButtonEnabled(True)
-        self.search_box.setMinimumWidth(260)
+        self.search_box.setMinimumWidth(160)
+        self.search_box.setMaximumWidth(320)
         self.search_box.returnPressed.connect(self._search_enter)
         self.search_box.textChanged.connect(lambda _: self._search_timer.start())
         self._search_timer = QTimer(self, singleShot=True, interval=250)
         self._search_timer.timeout.connect(lambda: self.find(self.search_box.text()))
         self.info = QLabel(self)
-        self.info.setStyleSheet("color:#666")
+        self.info.setStyleSheet("color:gray")
+        # its text changes per subgraph: it must not set the panel's minimum width
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 4, 4, 0)
         for w in (self.back_btn, self.subgraph_box, fit, zout, zin, self.labels_btn,

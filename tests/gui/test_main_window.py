@@ -307,3 +307,17 @@ def test_open_dialog_starts_in_the_last_folder(qtbot, window, tmp_path, demo_mod
     answer(None)
     window.open_dialog()
     assert seen[1] == str(folder)
+
+
+def test_info_panel_keeps_its_width_on_multi_subgraph_models(qtbot, window, shared_model):
+    from gui.model.info_panel import MIN_WIDTH
+    window.resize(1280, 800)
+    _open(qtbot, window, shared_model("lstm_gru_text_float32"))
+    tab = window.tabs.currentWidget()
+    qtbot.waitUntil(lambda: tab.info.width() > 0)
+    before = tab.info.width()
+    assert before >= MIN_WIDTH  # it collapsed to ~130 px: labels broke mid-word
+    for i in range(len(tab.model.subgraphs)):
+        tab.graph.show_subgraph(i)
+        qtbot.wait(20)
+        assert tab.info.width() == before, f"subgraph {i} changed the info panel's width"
