@@ -187,6 +187,7 @@ class GraphPanel(QWidget):
     def eventFilter(self, obj, ev) -> bool:  # noqa: N802
         if obj is self.view and ev.type() == ev.Type.Resize:
             v = self.view
+            self.minimap.fit_to(v.size())
             self.minimap.move(v.width() - self.minimap.width() - 10,
                               v.height() - self.minimap.height() - 10)
             self.legend.move(10, 10)

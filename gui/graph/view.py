@@ -62,6 +62,8 @@ LOD_FAR = 0.2
 LOD_TEXT = 0.45
 FAR_NODES = 2500
 MIN_SCALE, MAX_SCALE = 1e-5, 4.0
+START_MAX_SCALE = 1.0      # a 2-op graph opens at natural size, not magnified to fill the view
+START_MIN_SCALE = LOD_TEXT * 1.15   # a graph opens where op names are drawn
 
 
 _QCOLORS: dict[str, QColor] = {}
@@ -251,10 +253,12 @@ class GraphView(QWidget):
     def _reset_view(self) -> None:
         lay = self.lay
         f = self.fit_scale() * 0.97
-        if f >= 0.35:
-            self.fit()
+        if f >= START_MIN_SCALE:  # the whole graph fits with op names readable
+            s = min(f, START_MAX_SCALE)
+            self.set_view(s, lay.width / 2 - self.width() / s / 2,
+                          lay.height / 2 - self.height() / s / 2)
             return
-        s = min(1.0, max(0.5, self.width() / lay.width * 0.97))
+        s = min(START_MAX_SCALE, max(START_MIN_SCALE, self.width() / lay.width * 0.97))
         top = lay.y[lay.kind == NODE_INPUT].min() if (lay.kind == NODE_INPUT).any() else 0.0
         self.set_view(s, lay.width / 2 - self.width() / s / 2, max(0.0, top - 20))
         if lay.width * s < self.width():

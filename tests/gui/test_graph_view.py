@@ -321,3 +321,28 @@ def test_export_refuses_to_overwrite_the_model(qtbot, open_tab, tmp_path, demo_m
     panel.export(str(tmp_path / "g.png"))
     panel.export(str(tmp_path / "g.svg"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.png", "g.svg", "model.png"]
+
+
+@pytest.mark.parametrize("n_ops", [2, 3, 26])
+def test_a_graph_opens_readable_and_not_magnified(qtbot, open_tab, tmp_path, n_ops):
+    from gui.graph.view import LOD_TEXT
+    path = synthetic_chain(n_ops).save(tmp_path / f"chain{n_ops}.tflite")
+    _, panel = open_tab(path)
+    view = panel.view
+    qtbot.waitUntil(lambda: view.width() > 0)
+    view.reset_view()
+    assert LOD_TEXT <= view.scale <= 1.0   # op names drawn; a 2-op graph is not blown up
+    top = view.lay.y.min()
+    r = view.visible_scene_rect()
+    assert r.top() <= top + 1            # it starts at the graph's top
+
+
+def test_minimap_takes_a_share_of_the_canvas(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_int8"))
+    mm, view = panel.minimap, panel.view
+    big = (mm.width(), mm.height())
+    tab.resize(700, 500)   # a small window
+    qtbot.waitUntil(lambda: mm.width() < big[0])
+    assert mm.width() <= max(80, view.width() * 0.15) + 1
+    assert mm.height() <= max(100, view.height() * 0.25) + 1
+    assert mm.x() + mm.width() <= view.width() and mm.y() + mm.height() <= view.height()
