@@ -102,7 +102,7 @@ def format_text(r: dict) -> str:
         lines.append(f"warmup    {w['runs']} runs, mean {ms(w['mean'])}")
     if lat["runs"]:
         lines.append(f"latency   {lat['runs']} runs: " + "  ".join(
-            f"{k} {ms(lat[k])}" for k in ("min", "median", "mean", "std", "p90", "p99")))
+            f"{k} {ms(lat[k])}" for k in ("min", "median", "mean", "std", "p90", "p99", "max")))
     rss = r["rss_bytes"]
     lines.append(f"memory    before load {_size(rss['before_load'])}  after init "
                  f"{_size(rss['after_init'])}  peak {_size(rss['peak'])}  (high-water "

@@ -19,11 +19,12 @@ def test_summarize_matches_hand_computed_values():
     assert s["std"] == pytest.approx(math.sqrt(1.25))        # population std, as benchmark_model
     assert s["p90"] == pytest.approx(3.7)                    # rank 0.9*3 = 2.7 -> 3 + 0.7
     assert s["p99"] == pytest.approx(3.97)
+    assert s["max"] == 4.0
 
 
 def test_summarize_empty_has_no_numbers():
     assert summarize([]) == {"runs": 0, "min": None, "median": None, "mean": None, "std": None,
-                             "p90": None, "p99": None}
+                             "p90": None, "p99": None, "max": None}
 
 
 def test_random_inputs_respect_int8_quantization_range(shared_model):

@@ -94,6 +94,9 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     runs_done = loop("run", int(cfg.get("runs", 50)))
 
     if cfg.get("profile") and not stop.is_set():
+        # the runs' memory, before the profiler builds its single-op models: the run's peak RSS
+        # must not include them
+        ch.send("runs_done", rss_peak=max(sampler.peak, sampler.sample()), rss_hwm=hwm_bytes())
         ch.send("stage", stage="profile")
         try:
             import core.model.builder  # noqa: F401
@@ -123,6 +126,7 @@ class Folder:
         self.latencies_ms: list[float] = []
         self.rss: list[tuple[float, int]] = []
         self.ops: list[dict] | None = None
+        self._rss_runs_n: int | None = None   # RSS samples taken before the profile started
 
     def fold(self, m: dict) -> None:
         info, t = self.session.info, m["t"]
@@ -141,6 +145,9 @@ class Folder:
             info["profile_method"] = m.get("method")
             if m.get("note"):
                 info["profile_note"] = m["note"]
+        elif t == "runs_done":
+            info.update(rss_runs_peak=m["rss_peak"], rss_runs_hwm=m["rss_hwm"])
+            self._rss_runs_n = len(self.rss)
         elif t == "done":
             info.update(rss_peak=m["rss_peak"], rss_hwm=m["rss_hwm"])
 
@@ -162,7 +169,14 @@ class Folder:
         s = self.session
         cfg, i, error = s.cfg, s.info, s.error
         rss_samples = [b for _, b in self.rss]
-        peak = max([i.get("rss_peak") or 0, *rss_samples, i.get("rss_after_init") or 0]) or None
+        whole_peak = max([i.get("rss_peak") or 0, *rss_samples,
+                          i.get("rss_after_init") or 0]) or None
+        if "rss_runs_peak" in i:  # profiled: the run's memory is what it had before the profile
+            peak = max([i["rss_runs_peak"] or 0, *rss_samples[:self._rss_runs_n],
+                        i.get("rss_after_init") or 0]) or None
+            hwm = i.get("rss_runs_hwm")
+        else:
+            peak, hwm = whole_peak, i.get("rss_hwm")
         res: dict[str, Any] = {
             "model": str(cfg.model),
             "backend": i.get("backend", cfg.backend),
@@ -176,7 +190,9 @@ class Folder:
             "latency_ms": summarize(self.latencies_ms),
             "rss_bytes": {"before_load": i.get("rss_before_load"),
                           "after_init": i.get("rss_after_init"),
-                          "peak": peak, "hwm": i.get("rss_hwm")},
+                          "peak": peak, "hwm": hwm,
+                          # with the per-op profile's single-op models (None: not profiled)
+                          "with_profile_peak": whole_peak if "rss_runs_peak" in i else None},
             "ops": self.ops or [],
             "inputs": i.get("inputs", [spec.to_json() for spec in s.specs]),
             "outputs": self._outputs_with_labels(),
