@@ -21,7 +21,8 @@ def test_bench_json_contract_with_profile(demo_model_path, capsys):
     assert CONTRACT <= set(r)
     assert r["backend"].startswith("ai-edge-litert 2.") and r["delegate"] == "xnnpack"
     assert r["threads"] == 2
-    assert set(r["latency_ms"]) == {"runs", "min", "median", "mean", "std", "p90", "p99"}
+    assert set(r["latency_ms"]) == {"runs", "min", "median", "mean", "std", "p90", "p99",
+                                    "max"}
     assert r["latency_ms"]["runs"] == 7
     assert {"before_load", "after_init", "peak"} <= set(r["rss_bytes"])
     assert all(isinstance(r["rss_bytes"][k], int) and r["rss_bytes"][k] > 0
