@@ -63,12 +63,33 @@ BACKEND_ITEMS = [("LiteRT Interpreter", "litert"), ("LiteRT CompiledModel", "com
 DELEGATE_ITEMS = [("XNNPACK (default)", "xnnpack"), ("builtin kernels", "builtin"),
                   ("reference kernels", "reference"), ("GPU (CompiledModel)", "gpu"),
                   ("external delegate .so", "external")]
-RESULT_COLUMNS = ["configuration", "backend", "status", "init ms", "first ms", "median ms",
-                  "mean ms", "std ms", "p90 ms", "p99 ms", "runs", "peak RSS MB", "error"]
+RESULT_COLUMNS = ["configuration", "backend", "status", "input", "init", "first", "median",
+                  "mean", "std", "p90", "p99", "max", "runs", "peak RSS", "error"]
+ERROR_COLUMN = RESULT_COLUMNS.index("error")
+# reference kernels are unoptimised (minutes for a full run count on pose_landmark_full): a
+# delegate comparison times them on at most this many runs, and says so
+REFERENCE_MAX_RUNS = 10
 
 
 def _fmt(v, digits: int = 3) -> str:
     return "" if v is None else f"{v:.{digits}f}"
+
+
+def input_text(res: dict) -> str:
+    """What a result ran on: the input source and the input shapes ('random 1×224×224×3')."""
+    src = str(res.get("input_source") or "")
+    if src not in ("random", "zeros"):
+        src = Path(src).name
+    shapes = ", ".join(fmt.shape(i["shape"]) for i in res.get("inputs") or [] if "shape" in i)
+    return f"{src} {shapes}".strip()
+
+
+def eta_text(done: int, total: int, elapsed_s: float) -> str:
+    """'37/100, about 12 s left' (no estimate before the first one is done)."""
+    if done <= 0 or total <= done:
+        return f"{done}/{total}"
+    left = elapsed_s / done * (total - done)
+    return f"{done}/{total}, about {fmt.duration_ms(left * 1000)} left"
 
 
 class RunPanel(QWidget):
@@ -186,9 +207,11 @@ class RunPanel(QWidget):
         self.hist_curve = self.hist_plot.plot(stepMode="center", fillLevel=0,
                                               brush=(31, 119, 180, 110), pen="#1f77b4")
         self.pct_lines = {}
-        for name, color in (("p50", "#2ca02c"), ("p90", "#ff7f0e"), ("p99", "#d62728")):
+        # labels at three heights: close percentiles no longer print over each other
+        for (name, color), at in zip((("p50", "#2ca02c"), ("p90", "#ff7f0e"), ("p99", "#d62728")),
+                                     (0.92, 0.78, 0.64)):
             line = pg.InfiniteLine(angle=90, pen=pg.mkPen(color, width=2), label=name,
-                                   labelOpts={"position": 0.9, "color": color})
+                                   labelOpts={"position": at, "color": color})
             line.setVisible(False)
             self.hist_plot.addItem(line)
             self.pct_lines[name] = line
@@ -204,7 +227,7 @@ class RunPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.ops_table = QTableWidget(0, 4)
-        self.ops_table.setHorizontalHeaderLabels(["op", "type", "avg ms", "% of sum"])
+        self.ops_table.setHorizontalHeaderLabels(["op", "type", "avg", "% of sum"])
         self.ops_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.ops_table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.ops_note = QLabel("", wordWrap=True)
@@ -311,9 +334,14 @@ class RunPanel(QWidget):
         names = ["xnnpack", "builtin", "reference"]
         if backend in ("litert", "compiled"):
             names.append("gpu")
-        cfgs = self._configs(lambda: [self.config(delegate=d, profile=False,
-                                                  backend=backend if d != "gpu" else "compiled")
-                                      for d in names])
+
+        def make(d: str) -> RunConfig:
+            over = dict(delegate=d, profile=False, backend=backend if d != "gpu" else "compiled")
+            if d == "reference":
+                over.update(runs=min(self.runs.value(), REFERENCE_MAX_RUNS),
+                            warmup=min(self.warmup.value(), 1))
+            return self.config(**over)
+        cfgs = self._configs(lambda: [make(d) for d in names])
         if cfgs:
             self.run_configs(cfgs, title="delegate comparison: median ms")
 
@@ -321,6 +349,7 @@ class RunPanel(QWidget):
         if self.running:
             return
         self._pending = list(cfgs)
+        self._queue_total, self._queue_done = len(cfgs), 0
         self._stop_asked = False
         self._compare = []
         self._compare_title = title
@@ -363,6 +392,7 @@ class RunPanel(QWidget):
             self.queue_finished.emit()
             return
         cfg = self._pending.pop(0)
+        self._cfg = cfg
         self._label, self._tick = cfg.label(), self._short_label(cfg)
         self._preparing = True
         self._prepare.start(lambda state: _start_session(cfg, state, self._model))
@@ -395,7 +425,20 @@ class RunPanel(QWidget):
     def _short_label(self, cfg: RunConfig) -> str:
         if self._compare_title.startswith("thread"):
             return f"{cfg.threads} thr"
-        return cfg.delegate.split("/")[-1]
+        tick = cfg.delegate.split("/")[-1]
+        if cfg.delegate == "reference" and cfg.runs < self.runs.value():
+            tick += f" ({cfg.runs} runs)"
+        return tick
+
+    def _profile_total(self) -> int | None:
+        """How many ops the per-op profile times (those of subgraph 0), when the model is open."""
+        m = self._model
+        return len(m.subgraphs[0].operators) if m is not None and m.subgraphs else None
+
+    def _queue_text(self) -> str:
+        """'configuration 2/4: ' while a sweep or comparison runs."""
+        total = getattr(self, "_queue_total", 1)
+        return f"configuration {self._queue_done + 1}/{total}: " if total > 1 else ""
 
     def _set_busy(self, busy: bool) -> None:
         self.start_btn.setEnabled(not busy)
@@ -414,8 +457,15 @@ class RunPanel(QWidget):
         self.rss_curve.setData([], [])
         for line in self.pct_lines.values():
             line.setVisible(False)
+        for plot in (self.lat_plot, self.hist_plot, self.rss_plot):
+            plot.enableAutoRange()  # a new run does not keep the last run's axes
+        # the outputs shown are always this run's
+        self.outputs_text.setPlainText("(this run's outputs appear when its first inference "
+                                       "is done)")
         self.live.setText("")
         self._last_draw = 0.0
+        self._stage_t0 = time.monotonic()
+        self._ops_seen = 0
 
     def _pump(self) -> None:
         s = self.session
@@ -426,9 +476,18 @@ class RunPanel(QWidget):
             if t in ("lat", "rss", "first", "init"):
                 self._dirty = True
             elif t == "stage":
-                self._set_status(f"Running {self._label}: {m['stage']}…")
+                self._stage_t0 = time.monotonic()
+                self._set_status(f"{self._queue_text()}Running {self._label}: {m['stage']}…")
+            elif t == "outputs":
+                self._show_outputs({"outputs": m.get("outputs", [])})
             elif t == "op":
-                self._set_status(f"Running {self._label}: profiling op {m['index']} ({m['op']})…")
+                self._ops_seen += 1
+                total = self._profile_total()
+                count = (eta_text(self._ops_seen - 1, total,
+                                  time.monotonic() - self._stage_t0) if total else "")
+                self._set_status(f"{self._queue_text()}Running {self._label}: profiling op "
+                                 f"{m['index']} ({m['op']})" + (f" — {count}" if count else "")
+                                 + "…")
         now = time.monotonic()
         if self._dirty and (now - self._last_draw >= REDRAW_S or s.finished):
             self._redraw(s)
@@ -439,7 +498,10 @@ class RunPanel(QWidget):
     def _redraw(self, s: WorkerSession) -> None:
         lat = np.asarray(s.latencies_ms, dtype=np.float64)
         if lat.size:
-            self.lat_curve.setData(np.arange(1, lat.size + 1), lat)
+            # markers while runs are few: a one-run result is one point, not nothing
+            few = lat.size <= 200
+            self.lat_curve.setData(np.arange(1, lat.size + 1), lat, symbol="o" if few else None,
+                                   symbolSize=5, symbolBrush="#1f77b4", symbolPen=None)
             counts, edges = np.histogram(lat, bins=min(40, max(5, lat.size // 4)))
             self.hist_curve.setData(edges, counts)
             for name, q in zip(("p50", "p90", "p99"), np.percentile(lat, [50, 90, 99])):
@@ -456,7 +518,9 @@ class RunPanel(QWidget):
         if "first_ms" in s.info:
             bits.append(f"first {fmt.duration_ms(s.info['first_ms'])}")
         if lat.size:
-            bits.append(f"{lat.size} runs, median {fmt.duration_ms(float(np.median(lat)))}, "
+            runs = eta_text(lat.size, s.cfg.runs, time.monotonic() - self._stage_t0) \
+                if s.stage == "run" else f"{lat.size}"
+            bits.append(f"runs {runs}, median {fmt.duration_ms(float(np.median(lat)))}, "
                         f"p99 {fmt.duration_ms(float(np.percentile(lat, 99)))}")
         if s.rss:
             bits.append(f"RSS {fmt.size(s.rss[-1][1])}")
@@ -468,6 +532,7 @@ class RunPanel(QWidget):
         label = self._label
         self.session = None
         self.results.append((label, res))
+        self._queue_done += 1
         self._add_row(label, res)
         med = res["latency_ms"]["median"]
         self._compare.append((self._tick + (" (failed)" if res["error"] else ""),
@@ -500,20 +565,26 @@ class RunPanel(QWidget):
     def _add_row(self, label: str, res: dict | None, error: str | None = None) -> None:
         r = self.table.rowCount()
         self.table.insertRow(r)
+        exact: dict[int, float] = {}
         if res is None:
-            vals = [label, "", "error"] + [""] * 9 + [error or ""]
+            vals = [label, "", "error"] + [""] * (len(RESULT_COLUMNS) - 4) + [error or ""]
         else:
             lat = res["latency_ms"]
             peak = res["rss_bytes"]["peak"]
-            vals = [label, res["backend"], res["status"], _fmt(res["init_ms"], 2),
-                    _fmt(res["first_ms"]), _fmt(lat["median"]), _fmt(lat["mean"]),
-                    _fmt(lat["std"]), _fmt(lat["p90"]), _fmt(lat["p99"]), str(lat["runs"]),
-                    _fmt(peak / 2**20 if peak else None, 1), res["error"] or ""]
+            times = [res["init_ms"], res["first_ms"]] + [lat[k] for k in (
+                "median", "mean", "std", "p90", "p99", "max")]
+            first_time = RESULT_COLUMNS.index("init")
+            exact = {first_time + k: v for k, v in enumerate(times) if v is not None}
+            vals = ([label, res["backend"], res["status"], input_text(res)]
+                    + [fmt.duration_ms(v) if v is not None else "" for v in times]
+                    + [str(lat["runs"]), fmt.size(peak) if peak else "", res["error"] or ""])
         for c, v in enumerate(vals):
             item = QTableWidgetItem(v)
-            if c == 12 and v:
+            if c == ERROR_COLUMN and v:
                 item.setForeground(QColor("#b00020"))
                 item.setToolTip(v)
+            elif c in exact:
+                item.setToolTip(f"{exact[c]:.6f} ms")
             self.table.setItem(r, c, item)
         self.table.scrollToBottom()
 
@@ -528,7 +599,7 @@ class RunPanel(QWidget):
         self.ops_table.setRowCount(len(ops))
         for r, o in enumerate(ops):
             avg = o.get("avg_ms")
-            vals = [str(o["index"]), o["op"], _fmt(avg, 4) if avg is not None else
+            vals = [str(o["index"]), o["op"], fmt.duration_ms(avg) if avg is not None else
                     (o.get("note") or "not timed"), _fmt(100 * avg / total, 1) if avg else ""]
             for c, v in enumerate(vals):
                 item = QTableWidgetItem(v)
@@ -538,7 +609,7 @@ class RunPanel(QWidget):
                 self.ops_table.setItem(r, c, item)
         prof = res.get("profile", {})
         self.ops_note.setText(f"{prof.get('timed_ops')}/{prof.get('ops')} ops timed; sum "
-                              f"{_fmt(prof.get('sum_ms'))} ms = "
+                              f"{fmt.duration_ms(prof.get('sum_ms'))} = "
                               f"{_fmt(prof.get('sum_vs_median'), 2)}× the whole-model median. "
                               f"Method: {prof.get('method')}.")
         self.op_profile_ready.emit({o["index"]: o["avg_ms"] for o in ops
