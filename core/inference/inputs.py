@@ -33,6 +33,7 @@ class InputSpec:
     zero_point: int | None = None
     mean: list[float] | None = None  # metadata normalization
     std: list[float] | None = None
+    shape_given: bool = False        # the user chose ``shape`` (--shape / Input shapes field)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "shape": list(self.shape),
@@ -101,7 +102,8 @@ def input_specs(model, shapes: dict[str, Sequence[int]] | None = None,
         zp = int(q.zero_point[0]) if q and len(q.zero_point) == 1 else None
         mi = meta.inputs[k] if k < len(meta.inputs) and subgraph == 0 else None
         specs.append(InputSpec(t.name, shape, sig, t.dtype, scale, zp,
-                               mi.mean if mi else None, mi.std if mi else None))
+                               mi.mean if mi else None, mi.std if mi else None,
+                               shape_given=want is not None))
     return specs
 
 
@@ -187,10 +189,14 @@ def _arrays(specs: list[InputSpec], path: Path) -> list[np.ndarray]:
     out = []
     for s, a in zip(specs, arrays):
         dt = _np_dtype(s)
-        sig = s.shape_signature
-        if len(a.shape) != len(sig) or any(d >= 0 and d != n for d, n in zip(sig, a.shape)):
-            raise InputError(f"{path}: array for input {s.name!r} has shape {list(a.shape)}, the "
-                             f"model expects {list(sig)}")
+        # the array's shape must be the one asked for: the shape given for this input, else the
+        # model's signature (where -1 takes any size); an array never silently overrides a shape
+        want = s.shape if s.shape_given else s.shape_signature
+        if len(a.shape) != len(want) or any(d >= 0 and d != n for d, n in zip(want, a.shape)):
+            said = (f"the input shapes given say {list(want)}" if s.shape_given
+                    else f"the model expects {list(want)}")
+            raise InputError(f"{path}: input shape mismatch: the array for input {s.name!r} has "
+                             f"shape {list(a.shape)}, {said}")
         if a.dtype != dt and not np.can_cast(a.dtype, dt, casting="same_kind"):
             raise InputError(f"{path}: array for input {s.name!r} is {a.dtype}, the model expects "
                              f"{dt}")

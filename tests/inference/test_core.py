@@ -109,3 +109,31 @@ def test_parse_shapes():
     for bad in ["a", "=1,2", "a=", "a=1,-2", "a=1,x"]:
         with pytest.raises(InputError, match="bad input shape"):
             parse_shapes([bad])
+
+
+def _dynamic_relu(tmp_path):
+    from core.model.builder import ModelBuilder
+    mb = ModelBuilder()
+    sg = mb.subgraph()
+    x = sg.tensor("x", [1, 4], shape_signature=[-1, 4])
+    y = sg.tensor("y", [1, 4], shape_signature=[-1, 4])
+    sg.op("RELU", [x], [y])
+    sg.inputs, sg.outputs = [x], [y]
+    return mb.save(tmp_path / "dyn.tflite")
+
+
+def test_npy_input_respects_given_shapes_and_names_a_mismatch(tmp_path):
+    from core.inference.inputs import InputError, make_inputs
+    path = _dynamic_relu(tmp_path)
+    npy = tmp_path / "x.npy"
+    np.save(npy, np.ones((3, 4), np.float32))
+    with open_model(path) as m:
+        free, given = input_specs(m), input_specs(m, {"x": [2, 4]})
+    (a,) = make_inputs(free, str(npy))     # no shape given: the array's batch of 3 is used
+    assert a.shape == (3, 4)
+    with pytest.raises(InputError, match=r"input shape mismatch: .* has shape \[3, 4\], the "
+                                         r"input shapes given say \[2, 4\]"):
+        make_inputs(given, str(npy))       # a shape was given: the array may not override it
+    np.save(npy, np.ones((3, 5), np.float32))
+    with pytest.raises(InputError, match=r"input shape mismatch: .* the model expects \[-1, 4\]"):
+        make_inputs(free, str(npy))
