@@ -346,3 +346,14 @@ def test_minimap_takes_a_share_of_the_canvas(qtbot, open_tab, shared_model):
     assert mm.width() <= max(80, view.width() * 0.15) + 1
     assert mm.height() <= max(100, view.height() * 0.25) + 1
     assert mm.x() + mm.width() <= view.width() and mm.y() + mm.height() <= view.height()
+
+
+def test_inspector_first_values_name_the_tensor_element_count(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_int8"))
+    sg = tab.model.subgraphs[0]
+    t = next(t for t in sg.tensors if t.constant and len(t.shape) == 4)
+    count = int(np.prod(t.shape))
+    panel.inspector.show_tensor(0, t.index)
+    text = " ".join(panel.inspector.plain_text().split())
+    assert f"… (of {count:,})" in text        # not the preview's 12
+    assert "(12)" not in text
