@@ -18,19 +18,21 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QMenu, QMessageBox, QProgressBar,
                                QPushButton, QSizePolicy, QSplitter, QToolButton, QVBoxLayout,
                                QWidget)
 
 from core import format as fmt
+from core.graph import export_plan
 from core.graph import layout as gl
 from core.graph import search as gsearch
 from core.graph.layout import NODE_OP, GraphLayout
 from core.graph.search import SearchHit
 from core.model import ops as op_facts
 from core.model.types import Model
-from gui.graph.view import GraphView, text_metrics
+from gui import file_dialogs
+from gui.graph.view import ExportCancelled, GraphView, text_metrics
 from gui.graph.inspector import Inspector
 from gui.graph.legend import Legend
 from gui.graph.minimap import Minimap
@@ -54,6 +56,12 @@ class GraphPanel(QWidget):
         self.layout_task.done.connect(self._worker_done)
         self.layout_task.failed.connect(self._worker_failed)
         self.layout_task.cancelled.connect(self._worker_cancelled)
+        # exports of big graphs take seconds (~25 s for a 100k-op SVG): off the UI thread
+        self.export_task = TaskRunner(self, name="export")
+        self.export_task.progress.connect(self._progressed)
+        self.export_task.done.connect(self._export_done)
+        self.export_task.failed.connect(self._export_failed)
+        self.export_task.cancelled.connect(self._export_cancelled)
         self.hits: list[SearchHit] = []
         self._pending: tuple[int, int] | None = None   # select_op waiting for its layout
         self._last_q: str | None = None                # the query Enter last searched
@@ -114,7 +122,7 @@ class GraphPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress_label = QLabel(self.progress_row)
         self.cancel_btn = QPushButton("Cancel", self.progress_row)
-        self.cancel_btn.clicked.connect(self.cancel_layout)
+        self.cancel_btn.clicked.connect(self._cancel_clicked)
         self.retry_btn = QPushButton("Lay out again", self.progress_row)
         self.retry_btn.clicked.connect(lambda: self.show_subgraph(self.current or 0, False))
         self.retry_btn.hide()
@@ -236,7 +244,14 @@ class GraphPanel(QWidget):
         """Closing the tab: stop a running layout without blocking the UI (the runner detaches
         it; the thread ends at the layout's next cancel check)."""
         self.layout_task.shutdown()
+        self.export_task.shutdown()
         self._hide_progress()
+
+    def _cancel_clicked(self) -> None:
+        if self.export_task.busy:
+            self.export_task.cancel()
+        else:
+            self.cancel_layout()
 
     def cancel_layout(self, quiet: bool = False) -> None:
         """Stop the running layout; it reports ``cancelled`` (the Retry row), or, ``quiet``,
@@ -417,15 +432,62 @@ class GraphPanel(QWidget):
         else:
             self.view.export_image(path, whole)
 
+    def export_problem(self, fmt: str, whole: bool) -> str | None:
+        """Why this export would be useless or huge (core.graph.export_plan), or None."""
+        lay = self.view.lay
+        if not whole:
+            return None
+        if fmt == "svg":
+            return export_plan.svg_warning(lay.n_nodes)
+        return export_plan.image_warning(export_plan.image_plan(lay.width, lay.height))
+
     def _export_dialog(self, fmt: str, whole: bool) -> None:
-        if self.view.lay is None:
+        if self.view.lay is None or self.export_task.busy:
             return
+        problem = self.export_problem(fmt, whole)
+        if problem:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Export graph", problem,
+                              QMessageBox.StandardButton.Cancel, self)
+            visible = box.addButton("Export the visible area", QMessageBox.ButtonRole.AcceptRole)
+            anyway = box.addButton("Export anyway", QMessageBox.ButtonRole.DestructiveRole)
+            box.exec()
+            if box.clickedButton() is visible:
+                whole = False
+            elif box.clickedButton() is not anyway:
+                return
         stem = Path(self.model.path).stem + f"_sg{self.view.lay.subgraph}"
-        path, _ = QFileDialog.getSaveFileName(self, "Export graph", f"{stem}.{fmt}",
-                                              f"{fmt.upper()} (*.{fmt})")
-        if not path:
+        path = file_dialogs.save_file(self, "Export graph", f"{stem}.{fmt}",
+                                      f"{fmt.upper()} (*.{fmt})")
+        if path:
+            self.export_in_background(path, whole)
+
+    def export_in_background(self, path: str, whole: bool = True) -> None:
+        """Write the export on a task thread with progress and Cancel in the progress row."""
+        self.progress.setValue(0)
+        self.progress_label.setText(f"Exporting {Path(path).name}")
+        self.retry_btn.hide()
+        self.cancel_btn.show()
+        self._progress_timer.start()
+        view = self.view
+
+        def work(state):
+            if Path(path).suffix.lower() == ".svg":
+                view.export_svg(path, whole, state=state)
+            else:
+                view.export_image(path, whole, state=state)
+            return path
+        self.export_task.start(work)
+
+    def _export_done(self, path: str) -> None:
+        self._hide_progress()
+        self.info.setText(f"exported {Path(path).name}")
+
+    def _export_failed(self, error: Exception) -> None:
+        self._hide_progress()
+        if isinstance(error, ExportCancelled):
             return
-        try:
-            self.export(path, whole)
-        except OSError as e:
-            QMessageBox.warning(self, "Export failed", str(e))
+        QMessageBox.warning(self, "Export failed", str(error))
+
+    def _export_cancelled(self) -> None:
+        self._hide_progress()
+        self.info.setText("export cancelled; nothing was written")

@@ -42,6 +42,7 @@ from pyqtgraph import arrayToQPath
 
 from core.graph import layout as gl
 from core.fileio import atomic_path
+from core.graph.export_plan import MAX_SIDE, image_plan
 from core.graph.layout import NODE_INPUT, GraphLayout
 from core.model.types import Model
 from core import format as fmt
@@ -62,6 +63,11 @@ LOD_FAR = 0.2
 LOD_TEXT = 0.45
 FAR_NODES = 2500
 MIN_SCALE, MAX_SCALE = 1e-5, 4.0
+EXPORT_BAND_NODES = 500    # nodes per progress step of an export
+
+
+class ExportCancelled(Exception):
+    """An export stopped by its Cancel button (or a subgraph switch): nothing is written."""
 START_MAX_SCALE = 1.0      # a 2-op graph opens at natural size, not magnified to fill the view
 START_MIN_SCALE = LOD_TEXT * 1.15   # a graph opens where op names are drawn
 
@@ -645,32 +651,34 @@ class GraphView(QWidget):
                 p.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 5, 5)
 
     # -- export --
-    def export_image(self, path: str, whole: bool = True, max_side: int = 16000,
-                     scale: float = 1.0) -> tuple[int, int]:
+    def export_image(self, path: str, whole: bool = True, max_side: int = MAX_SIDE,
+                     scale: float = 1.0, state=None) -> tuple[int, int]:
         """PNG (or any QImage format by suffix) of the whole graph (or the view), at ``scale``,
-        reduced so that no side exceeds ``max_side`` pixels. Returns the image size."""
+        reduced so that no side exceeds ``max_side`` pixels. Returns the image size. ``state``
+        (a gui.tasks TaskState) gets progress and may interrupt: safe off the UI thread (a
+        QImage, not a widget, is painted)."""
         r = QRectF(0, 0, self.lay.width, self.lay.height) if whole else self.visible_scene_rect()
-        s = min(scale, max_side / max(r.width(), 1), max_side / max(r.height(), 1))
-        if not whole:
-            s = self.scale
+        s = image_plan(r.width(), r.height(), scale, max_side).scale if whole else self.scale
         w, h = max(1, int(r.width() * s)), max(1, int(r.height() * s))
         img = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
         img.fill(BG)
         p = QPainter(img)
-        self.paint_scene(p, r, s, QTransform(s, 0, 0, s, -r.left() * s, -r.top() * s))
-        p.end()
+        try:
+            self._paint_bands(p, r, s, None, state)
+        finally:
+            p.end()
         with atomic_path(path) as tmp:
             if not img.save(tmp, Path(path).suffix.lstrip(".").upper() or "PNG"):
                 raise OSError(f"{path}: could not write the image")
         return w, h
 
-    def export_svg(self, path: str, whole: bool = True) -> None:
+    def export_svg(self, path: str, whole: bool = True, state=None) -> None:
         """Vector export at full detail (every node as a card, text as text)."""
         r = QRectF(0, 0, self.lay.width, self.lay.height) if whole else self.visible_scene_rect()
         with atomic_path(path) as tmp:
-            self._write_svg(tmp, r)
+            self._write_svg(tmp, r, state)
 
-    def _write_svg(self, path: str, r: QRectF) -> None:
+    def _write_svg(self, path: str, r: QRectF, state=None) -> None:
         from PySide6.QtSvg import QSvgGenerator
         gen = QSvgGenerator()
         gen.setFileName(path)
@@ -679,9 +687,30 @@ class GraphView(QWidget):
         gen.setTitle("LiteLens graph")
         gen.setDescription(f"{self.model.path} subgraph {self.lay.subgraph}")
         p = QPainter(gen)
-        p.fillRect(QRectF(0, 0, r.width(), r.height()), BG)
-        self.paint_scene(p, r, 1.0, QTransform(1, 0, 0, 1, -r.left(), -r.top()), lod="near")
-        p.end()
+        try:
+            p.fillRect(QRectF(0, 0, r.width(), r.height()), BG)
+            self._paint_bands(p, r, 1.0, "near", state)
+        finally:
+            p.end()
+
+    def _paint_bands(self, p: QPainter, r: QRectF, s: float, lod: str | None, state) -> None:
+        """Paint ``r`` in horizontal bands of about EXPORT_BAND_NODES nodes each, reporting
+        progress and checking for a cancel between bands (a 100k-op export takes ~25 s)."""
+        lay = self.lay
+        bands = max(1, min(200, lay.n_nodes // EXPORT_BAND_NODES))
+        step = r.height() / bands
+        for k in range(bands):
+            if state is not None:
+                if state.is_interrupt_requested() or self.lay is not lay:
+                    raise ExportCancelled()
+                state.set_progress(k / bands, "exporting")
+            band = QRectF(r.left(), r.top() + k * step, r.width(), step)
+            p.save()
+            t = QTransform(s, 0, 0, s, -r.left() * s, -r.top() * s)
+            p.setTransform(t)
+            p.setClipRect(band)  # a node on a band's edge is painted once, across both bands
+            self.paint_scene(p, band, s, t, lod=lod)
+            p.restore()
 
     # -- input --
     def mousePressEvent(self, e) -> None:  # noqa: N802

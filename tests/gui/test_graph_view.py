@@ -357,3 +357,39 @@ def test_inspector_first_values_name_the_tensor_element_count(qtbot, open_tab, s
     text = " ".join(panel.inspector.plain_text().split())
     assert f"… (of {count:,})" in text        # not the preview's 12
     assert "(12)" not in text
+
+
+def test_big_graph_export_runs_off_the_ui_thread_warns_and_cancels(qtbot, tmp_path):
+    from core.graph import export_plan
+    from gui.graph.panel import GraphPanel
+    path = synthetic_chain(6000).save(tmp_path / "chain6k.tflite")
+    m = open_model(path)
+    panel = GraphPanel(m)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 700)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.view.lay is not None, timeout=60_000)
+    lay = panel.view.lay
+    # a 6000-op chain is far taller than 16000 px at a readable zoom: the PNG would be useless
+    warning = panel.export_problem("png", whole=True)
+    plan = export_plan.image_plan(lay.width, lay.height)
+    assert not plan.readable and f"{plan.width:,} × {plan.height:,} px" in warning
+    assert panel.export_problem("png", whole=False) is None
+    # SVG: written on the task thread with progress, the UI thread keeps running
+    svg = tmp_path / "g.svg"
+    seen = []
+    panel.export_task.progress.connect(lambda f, _: seen.append(f))
+    with qtbot.waitSignal(panel.export_task.done, timeout=120_000):
+        panel.export_in_background(str(svg))
+    assert len(seen) >= 5 and seen == sorted(seen)
+    root = ET.parse(svg).getroot()
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert "TANH" in texts and "ADD" in texts
+    # Cancel: nothing written
+    other = tmp_path / "cancelled.svg"
+    with qtbot.waitSignal(panel.export_task.cancelled, timeout=60_000):
+        panel.export_in_background(str(other))
+        panel.export_task.cancel()
+    assert not other.exists()
+    panel.shutdown()
+    m.close()
