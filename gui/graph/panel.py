@@ -63,7 +63,7 @@ class GraphPanel(QWidget):
         self.export_task.failed.connect(self._export_failed)
         self.export_task.cancelled.connect(self._export_cancelled)
         self.hits: list[SearchHit] = []
-        self._pending: tuple[int, int] | None = None   # select_op waiting for its layout
+        self._pending: tuple | None = None   # (subgraph, index, select_*) awaiting its layout
         self._last_q: str | None = None                # the query Enter last searched
         self._metrics = text_metrics(self.font())
 
@@ -353,18 +353,33 @@ class GraphPanel(QWidget):
             return
         if subgraph != self.current:
             self.show_subgraph(subgraph)
-        if self.view.lay is None or self.view.lay.subgraph != subgraph:
-            self._pending = (subgraph, op_index)
-            self.layoutReady.connect(self._select_pending)
+        if self._wait_for_layout(subgraph, op_index, self.select_op):
             return
         self.view.select_node(op_index, center=True)
         self.inspector.show_op(subgraph, op_index)
+
+    def select_tensor(self, subgraph: int, tensor: int) -> None:
+        """Show tensor ``tensor`` of ``subgraph``: its edge (or the node it feeds), inspected."""
+        if subgraph != self.current:
+            self.show_subgraph(subgraph)
+        if self._wait_for_layout(subgraph, tensor, self.select_tensor):
+            return
+        self._tensor_link(tensor)
+
+    def _wait_for_layout(self, subgraph: int, index: int, then) -> bool:
+        """True (and ``then(subgraph, index)`` queued) while ``subgraph``'s layout is not shown."""
+        if self.view.lay is not None and self.view.lay.subgraph == subgraph:
+            return False
+        if self._pending is None:
+            self.layoutReady.connect(self._select_pending)
+        self._pending = (subgraph, index, then)
+        return True
 
     def _select_pending(self, sg: int) -> None:
         self.layoutReady.disconnect(self._select_pending)
         want, self._pending = self._pending, None
         if want and want[0] == sg:
-            self.select_op(*want)
+            want[2](want[0], want[1])
 
     # -- search --
     def focus_search(self) -> None:

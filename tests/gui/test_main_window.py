@@ -321,3 +321,43 @@ def test_info_panel_keeps_its_width_on_multi_subgraph_models(qtbot, window, shar
         tab.graph.show_subgraph(i)
         qtbot.wait(20)
         assert tab.info.width() == before, f"subgraph {i} changed the info panel's width"
+
+
+def test_tables_show_names_headers_and_tensors_in_the_graph(qtbot, window, shared_model, tmp_path):
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+    path = shared_model("mobilenet_v2_224_int8")
+    _open(qtbot, window, path)
+    tab = window.tabs.currentWidget()
+    m = tab.model
+    sg = m.subgraphs[0]
+    # operator table: tensor names, not indices
+    op = sg.operators[0]
+    row = tab.ops.visible_items().index(op)
+    cell = tab.ops.model.index(row, 5).data()
+    from core import format as fmt
+    assert cell == ", ".join(fmt.short_name(sg.tensors[i].name, 32) for i in op.inputs if i >= 0)
+    tip = tab.ops.model.index(row, 5).data(Qt.ItemDataRole.ToolTipRole)
+    assert all(f"#{i} {sg.tensors[i].name}" in tip for i in op.inputs if i >= 0)
+    # headers are never cut, long names are cut in the middle
+    for table in (tab.ops, tab.tensors):
+        hh = table.view.horizontalHeader()
+        for c, title in enumerate(table.model.columns[:-1]):
+            assert table.view.columnWidth(c) >= hh.fontMetrics().horizontalAdvance(title) + 20
+        assert table.view.textElideMode() == Qt.TextElideMode.ElideMiddle
+    # double-click a tensor row: the graph shows and inspects that tensor
+    t = next(t for t in sg.tensors if t.constant and len(t.shape) == 4)
+    tab.tabs.setCurrentWidget(tab.tensors)
+    qtbot.keyClicks(tab.tensors.filter, t.name)
+    r = tab.tensors.visible_items().index(t)
+    view = tab.tensors.view
+    rect = view.visualRect(tab.tensors.model.index(r, 2))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: tab.graph.inspector.current == ("tensor", 0, t.index), timeout=10000)
+    assert tab.tabs.currentWidget() is tab.graph
+    # Save as .npy: the values the runtime holds for that constant
+    out = tab.tensors.save_npy(t, str(tmp_path / "w.npy"))
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    assert np.array_equal(np.load(out), it.get_tensor(t.index))
