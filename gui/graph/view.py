@@ -51,12 +51,14 @@ from core.model import ops as op_facts
 
 CATEGORY_COLORS = {
     "layer": "#2f5d8c", "activation": "#8c3b2f", "pool": "#2f6e45", "norm": "#574a8c",
-    "shape": "#6e5a3c", "quant": "#2c7474", "control": "#7a2f7a", "custom": "#8a6a16",
+    "shape": "#6e5a3c", "quant": "#2c7474", "control": "#7a2f7a", "custom": "#c2185b",
     "math": "#3e4650", "stablehlo": "#5a5a5a", "input": "#cfd8e3", "output": "#cfd8e3",
 }
 BG = QColor("#fbfbfc")
 EDGE = QColor("#8a9099")
 SELECT = QColor("#ff8c00")
+# custom ops (the stock runtime may not resolve them) get a dashed frame besides their colour
+CUSTOM_FRAME = QColor("#c2185b")
 HIGHLIGHT = QColor("#ffd400")
 
 LOD_FAR = 0.2
@@ -645,6 +647,11 @@ class GraphView(QWidget):
                             p.setPen(QColor("#111"))
                             p.drawText(br, Qt.AlignmentFlag.AlignCenter, b)
                             bx -= bw + 2
+            if is_op and lay.categories[n] == "custom":
+                p.setPen(QPen(CUSTOM_FRAME, 1.5 if near else 1.5 / max(scale, 0.1),
+                              Qt.PenStyle.DashLine))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRoundedRect(rect.adjusted(-4, -4, 4, 4), 6, 6)
             if n == self.sel_node:
                 p.setPen(QPen(SELECT, 3 if near else 3 / max(scale, 0.1)))
                 p.setBrush(Qt.BrushStyle.NoBrush)

@@ -393,3 +393,31 @@ def test_big_graph_export_runs_off_the_ui_thread_warns_and_cancels(qtbot, tmp_pa
     assert not other.exists()
     panel.shutdown()
     m.close()
+
+
+def test_custom_ops_are_framed_and_coloured_apart(qtbot, open_tab, shared_model):
+    from gui.graph.view import CATEGORY_COLORS, CUSTOM_FRAME
+    tab, panel = open_tab(shared_model("selfie_segmentation"))
+    view, lay = panel.view, panel.view.lay
+    sg = tab.model.subgraphs[0]
+    custom = next(i for i in range(lay.n_ops) if sg.operators[i].op == "CUSTOM")
+    assert lay.categories[custom] == "custom"
+    others = {c for k, c in CATEGORY_COLORS.items() if k != "custom"}
+    assert CATEGORY_COLORS["custom"] not in others
+    view.center_on(custom, 1.0)
+    img = view.grab().toImage()
+    x, y, w, h = lay.node_rect(custom)
+    # the dashed frame 4 px outside the card: some of its pixels carry the frame colour
+    frame = [view.to_widget(x + w * f, y - 4).toPoint() for f in np.linspace(0.2, 0.8, 40)]
+    def near_frame(c):  # antialiased: close to the frame colour
+        return (abs(c.red() - CUSTOM_FRAME.red()) + abs(c.green() - CUSTOM_FRAME.green())
+                + abs(c.blue() - CUSTOM_FRAME.blue())) < 90
+    hits = sum(near_frame(img.pixelColor(pt)) for pt in frame)
+    assert 3 <= hits < len(frame)   # dashed: some, not all
+    # an ordinary op has no frame there
+    conv = next(i for i in range(lay.n_ops) if lay.categories[i] == "layer")
+    view.center_on(conv, 1.0)
+    img = view.grab().toImage()
+    x, y, w, h = lay.node_rect(conv)
+    assert not any(near_frame(img.pixelColor(view.to_widget(x + w * f, y - 4).toPoint()))
+                   for f in np.linspace(0.2, 0.8, 40))
