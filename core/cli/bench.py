@@ -114,6 +114,9 @@ def format_text(r: dict) -> str:
         lines.append(f"per-op    {prof.get('timed_ops')}/{prof.get('ops')} ops timed, sum "
                      f"{ms(prof.get('sum_ms', 0))} = {(prof.get('sum_vs_median') or 0):.2f}× "
                      "the median")
+        for t in prof.get("by_type", [])[:10]:
+            lines.append(f"  type {t['op']:<24} x{t['count']:<4} {ms(t['total_ms'])}  "
+                         f"{t['percent']:.1f}%")
         top = sorted((o for o in r["ops"] if o["avg_ms"] is not None),
                      key=lambda o: -o["avg_ms"])[:10]
         for o in top:

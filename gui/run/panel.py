@@ -236,10 +236,15 @@ class RunPanel(QWidget):
         ob.setContentsMargins(0, 0, 0, 0)
         ob.addWidget(self.ops_note)
         ob.addWidget(self.ops_table)
+        self.types_table = QTableWidget(0, 5)
+        self.types_table.setHorizontalHeaderLabels(["type", "count", "total", "avg", "% of sum"])
+        self.types_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.types_table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.outputs_text = QPlainTextEdit(readOnly=True)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.table, "Results")
         self.tabs.addTab(ops_box, "Per-op profile")
+        self.tabs.addTab(self.types_table, "By op type")
         self.tabs.addTab(self.outputs_text, "Outputs")
 
         right = QSplitter(Qt.Vertical)
@@ -608,6 +613,12 @@ class RunPanel(QWidget):
                     item.setBackground(QColor.fromHsvF(0.0, min(1.0, 0.15 + 0.7 * heat), 1.0))
                 self.ops_table.setItem(r, c, item)
         prof = res.get("profile", {})
+        types = prof.get("by_type", [])
+        self.types_table.setRowCount(len(types))
+        for r, t in enumerate(types):
+            for c, v in enumerate([t["op"], str(t["count"]), fmt.duration_ms(t["total_ms"]),
+                                   fmt.duration_ms(t["avg_ms"]), _fmt(t["percent"], 1)]):
+                self.types_table.setItem(r, c, QTableWidgetItem(v))
         self.ops_note.setText(f"{prof.get('timed_ops')}/{prof.get('ops')} ops timed; sum "
                               f"{fmt.duration_ms(prof.get('sum_ms'))} = "
                               f"{_fmt(prof.get('sum_vs_median'), 2)}× the whole-model median. "

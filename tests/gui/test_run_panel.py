@@ -222,6 +222,7 @@ def test_a_new_run_starts_clean(panel_for, qtbot, demo_model_path):
         assert "probabilities" not in p.outputs_text.toPlainText()  # not the last run's
         assert all(p.lat_plot.vb.autoRangeEnabled())
     assert "probabilities" in p.outputs_text.toPlainText()
+    p.plots.grab()   # a paint: pyqtgraph applies auto-range when it draws
     lo, hi = p.lat_plot.vb.viewRange()[1]
     assert hi < 1000   # the y range is this run's
 

@@ -137,3 +137,15 @@ def test_npy_input_respects_given_shapes_and_names_a_mismatch(tmp_path):
     np.save(npy, np.ones((3, 5), np.float32))
     with pytest.raises(InputError, match=r"input shape mismatch: .* the model expects \[-1, 4\]"):
         make_inputs(free, str(npy))
+
+
+def test_op_type_summary_sums_per_type():
+    from core.inference.stats import op_type_summary
+    ops = [{"op": "CONV_2D", "avg_ms": 2.0}, {"op": "ADD", "avg_ms": 0.5},
+           {"op": "CONV_2D", "avg_ms": 4.0}, {"op": "CUSTOM_X", "avg_ms": None}]
+    rows = op_type_summary(ops)
+    assert [r["op"] for r in rows] == ["CONV_2D", "ADD"]      # untimed ops are left out
+    conv = rows[0]
+    assert (conv["count"], conv["total_ms"], conv["avg_ms"]) == (2, 6.0, 3.0)
+    assert conv["percent"] == pytest.approx(100 * 6.0 / 6.5)
+    assert sum(r["percent"] for r in rows) == pytest.approx(100.0)

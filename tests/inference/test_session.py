@@ -76,6 +76,9 @@ def test_mobilenet_memory_and_profile_through_worker(shared_model):
     assert all(o["avg_ms"] > 0 for o in r["ops"])
     # cut single-op models add up to roughly the whole model
     assert 0.5 < r["profile"]["sum_vs_median"] < 1.5
+    by_type = {t["op"]: t for t in r["profile"]["by_type"]}
+    assert by_type["CONV_2D"]["count"] == names.count("CONV_2D")
+    assert sum(t["total_ms"] for t in by_type.values()) == pytest.approx(r["profile"]["sum_ms"])
     # the run's peak is the run's: the profiler's single-op models (~55 MB here) are reported
     # apart, and an unprofiled run of the same configuration peaks at about the same size
     plain = run_benchmark(RunConfig(model=str(path), threads=1, runs=8, warmup=1))

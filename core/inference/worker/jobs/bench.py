@@ -165,7 +165,7 @@ class Folder:
 
     def result(self) -> dict:
         """Backend, delegate, threads, init/first ms, latency stats, RSS, outputs, ops."""
-        from core.inference.stats import summarize
+        from core.inference.stats import op_type_summary, summarize
         s = self.session
         cfg, i, error = s.cfg, s.info, s.error
         rss_samples = [b for _, b in self.rss]
@@ -205,7 +205,8 @@ class Folder:
             med = res["latency_ms"]["median"]
             res["profile"] = {"method": i.get("profile_method"), "timed_ops": len(timed),
                               "ops": len(self.ops), "sum_ms": sum(timed),
-                              "sum_vs_median": (sum(timed) / med) if med else None}
+                              "sum_vs_median": (sum(timed) / med) if med else None,
+                              "by_type": op_type_summary(self.ops)}
         elif i.get("profile_note"):
             res["profile"] = {"method": i.get("profile_method"), "note": i["profile_note"]}
         return res
