@@ -12,16 +12,16 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QMenu, QMessageBox, QT
 
 from core.versions import component_versions
 
-# keys handled inside views rather than by menu actions: (keys, what they do)
-VIEW_KEYS = (
-    ("Ctrl+F", "Graph: find an op, tensor (t:name) or #index"),
-    ("Ctrl+0", "Graph: fit to window"),
-    ("+ / −, Ctrl+wheel", "Graph: zoom"),
-    ("Arrows, PgUp / PgDn, wheel", "Graph: pan"),
-    ("Alt+Left", "Graph: back to the previous subgraph"),
-    ("Esc", "Search box: clear"),
-    ("Double-click", "Table row: show it in the graph; graph WHILE/IF node: open its subgraph"),
-)
+def view_keys() -> tuple[tuple[str, str], ...]:
+    """Keys handled inside views rather than by menu actions: (keys, what they do)."""
+    from gui.graph.view import GraphView
+    return (("Ctrl+F", "Graph: find an op, tensor (t:name) or #index"),
+            ("Ctrl+0", "Graph: fit to window"),
+            ("Alt+Left", "Graph: back to the previous subgraph"),
+            *GraphView.KEY_HELP,
+            ("Esc (search box)", "Search box: clear"),
+            ("Double-click", "Table row: show it in the graph; graph WHILE/IF node: open its "
+                             "subgraph"))
 
 
 def menu_shortcuts(menus: list[QMenu]) -> list[tuple[str, str, str]]:
@@ -45,7 +45,7 @@ def shortcuts_html(menus: list[QMenu]) -> str:
     for title, text, keys in menu_shortcuts(menus):
         parts.append(f"<tr><td><b>{escape(keys)}</b></td><td>{escape(text)}</td>"
                      f"<td style='color:gray'>{escape(title)}</td></tr>")
-    for keys, what in VIEW_KEYS:
+    for keys, what in view_keys():
         parts.append(f"<tr><td><b>{escape(keys)}</b></td><td colspan=2>{escape(what)}</td></tr>")
     parts.append("</table>")
     return "".join(parts)

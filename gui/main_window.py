@@ -127,7 +127,20 @@ class MainWindow(QMainWindow):
         self._action(m, "&Close Tab", lambda: self.close_tab(self.tabs.currentIndex()),
                      "Ctrl+W", "Ctrl+F4")
         self._action(m, "&Quit", self.close, "Ctrl+Q")
-        self.view_menu = self.menuBar().addMenu("&View")
+        self.view_menu = v = self.menuBar().addMenu("&View")
+        # the graph panel owns Ctrl+F / Ctrl+0 (they work in a panel alone too): shown, not bound
+        self._action(v, "&Find in Graph…\tCtrl+F", lambda: self._graph_do("focus_search"))
+        self._action(v, "&Fit Graph\tCtrl+0", lambda: self._graph_do("_fit"))
+        self.edge_shapes_action = self._action(v, "Tensor &Shapes on Edges",
+                                               self._toggle_edge_shapes)
+        self.edge_shapes_action.setCheckable(True)
+        self._action(v, "&Remove Overlays", self.remove_overlays)
+        v.addSeparator()
+        self._action(v, "&Export Graph as PNG…", lambda: self._graph_do("_export_dialog", "png",
+                                                                        True))
+        self._action(v, "Export Graph as S&VG…", lambda: self._graph_do("_export_dialog", "svg",
+                                                                       True))
+        v.addSeparator()
         themes = self.view_menu.addMenu("&Theme")
         group = QActionGroup(self)
         chosen = str(self.settings.value("theme", "system"))
@@ -140,6 +153,30 @@ class MainWindow(QMainWindow):
         h = self.menuBar().addMenu("&Help")
         self._action(h, "&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self._action(h, "&About LiteLens", lambda: show_about(self))
+
+    def current_graph(self):
+        """The graph panel of the current model tab (None on the start page or a compare tab)."""
+        tab = self.tabs.currentWidget() if self.stack.currentWidget() is self.tabs else None
+        return tab.graph if isinstance(tab, ModelTab) else None
+
+    def _graph_do(self, method: str, *args) -> None:
+        graph = self.current_graph()
+        if graph is not None:
+            tab = self.tabs.currentWidget()   # show the tab's graph page first
+            tab.tabs.setCurrentWidget(graph)
+            getattr(graph, method)(*args)
+
+    def _toggle_edge_shapes(self, on: bool) -> None:
+        graph = self.current_graph()
+        if graph is not None:
+            graph.labels_btn.setChecked(on)
+
+    def remove_overlays(self) -> None:
+        """Back to category colours: drop the latency / quantization-error overlays."""
+        graph = self.current_graph()
+        if graph is not None:
+            for o in graph.view.overlays():
+                graph.view.clear_overlay(o.name)
 
     def menus(self):
         return [a.menu() for a in self.menuBar().actions() if a.menu() is not None]
@@ -351,6 +388,8 @@ class MainWindow(QMainWindow):
 
     def _update_status(self, *_):
         tab = self.tabs.currentWidget()
+        graph = self.current_graph()
+        self.edge_shapes_action.setChecked(graph is not None and graph.labels_btn.isChecked())
         if isinstance(tab, ModelTab):
             self.statusBar().showMessage(tab.status_text())
             self.setWindowTitle(f"{Path(tab.model.path).name} — LiteLens")

@@ -164,6 +164,7 @@ class GraphPanel(QWidget):
         self.view.edgeClicked.connect(self._edge_clicked)
         self.view.backgroundClicked.connect(self.inspector.clear)
         self.view.nodeActivated.connect(self._node_activated)
+        self.view.backRequested.connect(self.back)
         self.inspector.subgraphActivated.connect(lambda i: self.show_subgraph(i))
         self.inspector.tensorActivated.connect(self._tensor_link)
         self.inspector.opActivated.connect(lambda i: self.select_op(self.current, i))

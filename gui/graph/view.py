@@ -41,6 +41,7 @@ from PySide6.QtWidgets import QToolTip, QWidget
 from pyqtgraph import arrayToQPath
 
 from core.graph import layout as gl
+from core.graph import navigate
 from core.fileio import atomic_path
 from core.graph.export_plan import MAX_SIDE, image_plan
 from core.graph.layout import NODE_INPUT, GraphLayout
@@ -117,6 +118,7 @@ class GraphView(QWidget):
     edgeClicked = Signal(int)
     backgroundClicked = Signal()
     nodeActivated = Signal(int)
+    backRequested = Signal()     # Backspace: back to the previous subgraph
     viewChanged = Signal()
     overlaysChanged = Signal()
 
@@ -792,7 +794,45 @@ class GraphView(QWidget):
             self.pan_by(-dx, -dy)
         e.accept()
 
+    # keys the view handles itself (the Help menu lists them)
+    KEY_HELP = (
+        ("Arrows (node selected)", "Graph: move along edges (up/down) and across a layer"),
+        ("Enter", "Graph: open the selected control-flow op's subgraph"),
+        ("Backspace", "Graph: back to the previous subgraph"),
+        ("Esc", "Graph: clear the selection (arrows pan again)"),
+        ("+ / −, Ctrl+wheel", "Graph: zoom"),
+        ("Arrows, PgUp / PgDn, wheel", "Graph: pan"),
+    )
+
+    def _navigate(self, e) -> bool:
+        """Keyboard moves between nodes while one is selected; True when the key was used."""
+        k, node = e.key(), self.sel_node
+        if k == Qt.Key.Key_Backspace:
+            self.backRequested.emit()
+            return True
+        if node is None or self.lay is None or e.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            return False
+        direction = {Qt.Key.Key_Up: "up", Qt.Key.Key_Down: "down", Qt.Key.Key_Left: "left",
+                     Qt.Key.Key_Right: "right"}.get(k)
+        if direction is not None:
+            nxt = navigate.neighbour(self.lay, node, direction)
+            if nxt is not None:
+                x, y, w, h = self.lay.node_rect(nxt)
+                self.select_node(nxt, center=not self.visible_scene_rect().contains(
+                    QRectF(x, y, w, h)))
+                self.nodeClicked.emit(nxt)
+            return True
+        if k in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.nodeActivated.emit(node)
+            return True
+        if k == Qt.Key.Key_Escape:
+            self.select_node(None)
+            return True
+        return False
+
     def keyPressEvent(self, e) -> None:  # noqa: N802
+        if self._navigate(e):
+            return
         k = e.key()
         step = 60
         if k in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):

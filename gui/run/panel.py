@@ -16,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
                                QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
                                QTabWidget, QVBoxLayout, QWidget)
@@ -32,6 +32,7 @@ from core.inference.export import export_results, output_lines
 from core.inference.inputs import InputError, dynamic_inputs, parse_shapes
 from core.inference.config import ConfigError, RunConfig
 from core.inference.session import WorkerSession
+from gui import file_dialogs
 from gui.tasks import TaskRunner, TaskState
 
 
@@ -261,9 +262,9 @@ class RunPanel(QWidget):
         self.delegate_opts.setEnabled(ext)
 
     def _browse_input(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Input for the model", "",
-                                              "Inputs (*.png *.jpg *.jpeg *.bmp *.npy *.npz);;"
-                                              "All files (*)")
+        path = file_dialogs.open_file(self, "Input for the model",
+                                      "Inputs (*.png *.jpg *.jpeg *.bmp *.npy *.npz);;"
+                                      "All files (*)", "inputs")
         if path:
             self.input_source.setCurrentText(path)
 
@@ -634,8 +635,8 @@ class RunPanel(QWidget):
         if not self.results:
             self._set_status("Nothing to export yet: run a configuration first.", error=True)
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export results", "litelens-bench.csv",
-                                              "CSV (*.csv);;JSON (*.json)")
+        path = file_dialogs.save_file(self, "Export results", "litelens-bench.csv",
+                                      "CSV (*.csv);;JSON (*.json)")
         if path:
             try:
                 self._set_status(f"Exported {len(self.results)} result(s) to "

@@ -421,3 +421,37 @@ def test_custom_ops_are_framed_and_coloured_apart(qtbot, open_tab, shared_model)
     x, y, w, h = lay.node_rect(conv)
     assert not any(near_frame(img.pixelColor(view.to_widget(x + w * f, y - 4).toPoint()))
                    for f in np.linspace(0.2, 0.8, 40))
+
+
+def test_keyboard_moves_along_edges_opens_and_goes_back(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("lstm_gru_text_float32"))
+    view, lay = panel.view, panel.view.lay
+    sg = tab.model.subgraphs[0]
+    first = next(i for i in range(lay.n_ops) if sg.operators[i].op == "GATHER")
+    view.center_on(first, 1.0)
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.node_pos(first).toPoint())
+    assert view.sel_node == first
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    nxt = view.sel_node
+    # the op it moved to reads a tensor the first one writes
+    assert set(sg.operators[nxt].inputs) & set(sg.operators[first].outputs)
+    assert panel.inspector.current == ("op", 0, nxt)
+    qtbot.keyClick(view, Qt.Key.Key_Up)
+    assert view.sel_node == first
+    # walk down to a WHILE and open its body with Enter; Backspace comes back
+    for _ in range(10):
+        if sg.operators[view.sel_node].op == "WHILE":
+            break
+        qtbot.keyClick(view, Qt.Key.Key_Down)
+    assert sg.operators[view.sel_node].op == "WHILE"
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: panel.view.lay is not None and panel.view.lay.subgraph != 0,
+                    timeout=20_000)
+    qtbot.keyClick(panel.view, Qt.Key.Key_Backspace)
+    qtbot.waitUntil(lambda: panel.view.lay is not None and panel.view.lay.subgraph == 0,
+                    timeout=20_000)
+    # with nothing selected, arrows pan as before
+    qtbot.keyClick(panel.view, Qt.Key.Key_Escape)
+    oy = panel.view.oy
+    qtbot.keyClick(panel.view, Qt.Key.Key_Down)
+    assert panel.view.sel_node is None and panel.view.oy > oy

@@ -361,3 +361,22 @@ def test_tables_show_names_headers_and_tensors_in_the_graph(qtbot, window, share
     it = Interpreter(model_path=str(path))
     it.allocate_tensors()
     assert np.array_equal(np.load(out), it.get_tensor(t.index))
+
+
+def test_view_menu_acts_on_the_current_graph(qtbot, window, demo_model_path):
+    from core.analysis.overlay import heat_overlay
+    _open(qtbot, window, demo_model_path)
+    tab = window.tabs.currentWidget()
+    qtbot.waitUntil(lambda: tab.graph.view.lay is not None, timeout=20_000)
+    tab.tabs.setCurrentWidget(tab.tensors)
+    actions = {a.text().split("\t")[0].replace("&", ""): a for a in window.view_menu.actions()}
+    actions["Find in Graph…"].trigger()
+    assert tab.tabs.currentWidget() is tab.graph
+    actions["Tensor Shapes on Edges"].trigger()
+    assert tab.graph.labels_btn.isChecked() and tab.graph.view.edge_labels
+    tab.graph.view.set_overlay(heat_overlay({0: 1.0, 1: 2.0}, subgraph=0))
+    assert tab.graph.view.overlays()
+    actions["Remove Overlays"].trigger()
+    assert tab.graph.view.overlays() == []
+    keys = [a.text() for a in window.view_menu.actions()]
+    assert "&Find in Graph…\tCtrl+F" in keys and "&Fit Graph\tCtrl+0" in keys
