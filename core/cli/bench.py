@@ -32,6 +32,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--shape", action="append", default=[], metavar="NAME=D,D,...",
                    help="concrete shape for a dynamic input (repeatable)")
     p.add_argument("--profile", action="store_true", help="per-op latency profile")
+    p.add_argument("--signature", default=None, metavar="KEY",
+                   help="run this SignatureDef (default: subgraph 0, the main graph)")
     p.add_argument("--python", default=None, metavar="PATH",
                    help="run the worker with this Python (e.g. a tflite-runtime venv)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
@@ -65,7 +67,8 @@ def _bench(args: argparse.Namespace) -> int:
                         delegate_options=_kv(args.delegate_option, "--delegate-option"),
                         threads=args.threads, runs=args.runs, warmup=args.warmup,
                         input_source=args.input, shapes=shapes, profile=args.profile,
-                        python_exe=args.python, timeout_s=args.timeout)
+                        python_exe=args.python, timeout_s=args.timeout,
+                        signature=args.signature)
         session = WorkerSession(cfg)
     except (ConfigError, InputError, ValueError) as e:
         return _err(str(e))

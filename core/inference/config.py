@@ -29,6 +29,7 @@ class RunConfig:
     profile_runs: int = 20
     python_exe: str | None = None        # another interpreter (tflite-runtime / TF venv)
     timeout_s: float | None = None       # kill the worker after this many seconds
+    signature: str | None = None         # SignatureDef key to run (None: subgraph 0)
 
     def label(self) -> str:
         py = f" @{self.python_exe}" if self.python_exe else ""

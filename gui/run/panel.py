@@ -146,6 +146,8 @@ class RunPanel(QWidget):
         src_row.addWidget(browse)
         self.shapes = QLineEdit()
         self._init_shapes()
+        self.signature = QComboBox()
+        self._init_signatures()
         self.python = QLineEdit(placeholderText="this Python (or path to another interpreter)")
         self.profile = QCheckBox("per-op profile after the runs")
         self.timeout = QSpinBox(minimum=0, maximum=86_400, value=0, suffix=" s",
@@ -159,6 +161,7 @@ class RunPanel(QWidget):
         form.addRow("Warmup", self.warmup)
         form.addRow("Input", src_row)
         form.addRow("Input shapes", self.shapes)
+        form.addRow("Signature", self.signature)
         form.addRow("Python", self.python)
         form.addRow("Timeout", self.timeout)
         form.addRow("", self.profile)
@@ -289,6 +292,21 @@ class RunPanel(QWidget):
             self.shapes.setPlaceholderText("fixed-shape inputs")
             self.shapes.setEnabled(False)
 
+    def _init_signatures(self) -> None:
+        """Which SignatureDef to run: the main subgraph, or any signature of the model."""
+        self.signature.addItem("main graph (subgraph 0)", None)
+        try:
+            if self._model is not None:
+                sigs = [(s.key, s.subgraph) for s in self._model.signatures]
+            else:
+                with open_model(self.model_path) as m:
+                    sigs = [(s.key, s.subgraph) for s in m.signatures]
+        except (ModelError, OSError):
+            sigs = []
+        for key, sg in sigs:
+            self.signature.addItem(f"{key} (subgraph {sg})", key)
+        self.signature.setEnabled(bool(sigs))
+
     def config(self, **over) -> RunConfig:
         delegate = self.delegate.currentData()
         if delegate == "external":
@@ -306,7 +324,8 @@ class RunPanel(QWidget):
                   input_source=self.input_source.currentText().strip() or "random",
                   profile=self.profile.isChecked(),
                   python_exe=self.python.text().strip() or None,
-                  timeout_s=float(self.timeout.value()) or None)
+                  timeout_s=float(self.timeout.value()) or None,
+                  signature=self.signature.currentData())
         kw.update(over)
         return RunConfig(**kw)
 

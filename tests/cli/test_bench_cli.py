@@ -62,3 +62,13 @@ def test_bench_runtime_failure_exit_1_with_json_error(demo_model_path, capsys):
     assert main(["bench", str(demo_model_path), "--delegate", "gpu", "--json"]) == 1
     r = json.loads(capsys.readouterr().out)
     assert r["status"] == "error" and "No adapters found" in r["error"]
+
+
+def test_bench_signature_flag(shared_model, capsys):
+    path = str(shared_model("multi_signature_float32"))
+    assert main(["bench", path, "--signature", "encode", "--runs", "2", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["outputs"][0]["shape"] == [1, 8] and r["latency_ms"]["runs"] == 2
+    assert main(["bench", path, "--signature", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and path in err and "no signature 'nope'" in err

@@ -246,3 +246,16 @@ def test_eta_text():
     assert eta_text(0, 10, 0.0) == "0/10"
     assert eta_text(5, 10, 5.0) == "5/10, about 5.00 s left"
     assert eta_text(10, 10, 9.0) == "10/10"
+
+
+def test_signature_choice_runs_that_signature(panel_for, qtbot, shared_model):
+    p = panel_for(shared_model("multi_signature_float32"), runs=2, warmup=0)
+    keys = [p.signature.itemData(i) for i in range(p.signature.count())]
+    assert keys == [None, "decode", "encode"]
+    p.signature.setCurrentIndex(keys.index("encode"))
+    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig:
+        p.start()
+    res = sig.args[0]
+    assert res["status"] == "ok", res["error"]
+    assert res["outputs"][0]["shape"] == [1, 8]
+    assert p.table.item(0, 3).text() == "random 1×16"

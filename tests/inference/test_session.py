@@ -302,3 +302,24 @@ def test_worker_high_water_mark_is_its_own_not_the_parents(tmp_path):
     rss = r["rss_bytes"]
     assert rss["hwm"] >= rss["after_init"] * 0.9
     assert rss["hwm"] < 300 * 2**20, rss  # the demo model's worker is far below the ballast
+
+
+@pytest.mark.parametrize("backend", ["litert", "compiled"])
+def test_choose_the_signature_to_run(shared_model, backend):
+    """A two-signature model ran only subgraph 0; now each signature runs its own subgraph."""
+    from ai_edge_litert.interpreter import Interpreter
+    path = str(shared_model("multi_signature_float32"))
+    r = run_benchmark(RunConfig(model=path, backend=backend, signature="encode", runs=3,
+                                warmup=0, input_source="zeros", profile=True))
+    assert r["status"] == "ok", r["error"]
+    (out,) = r["outputs"]
+    assert out["shape"] == [1, 8]                  # encode: x[1,16] -> code[1,8]
+    assert [i["shape"] for i in r["inputs"]] == [[1, 16]]
+    assert "subgraph 1" in r["profile"]["note"]
+    it = Interpreter(model_path=path)
+    expected = it.get_signature_runner("encode")(x=np.zeros((1, 16), np.float32))
+    (want,) = expected.values()
+    assert out["mean"] == pytest.approx(float(want.mean()), rel=1e-5, abs=1e-6)
+    assert out["max"] == pytest.approx(float(want.max()), rel=1e-5, abs=1e-6)
+    with pytest.raises(Exception, match="no signature 'nope'.*'decode', 'encode'"):
+        WorkerSession(RunConfig(model=path, signature="nope"))

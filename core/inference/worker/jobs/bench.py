@@ -93,7 +93,11 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     loop("warmup", int(cfg.get("warmup", 1)))
     runs_done = loop("run", int(cfg.get("runs", 50)))
 
-    if cfg.get("profile") and not stop.is_set():
+    if cfg.get("profile") and cfg.get("subgraph", 0) != 0 and not stop.is_set():
+        ch.send("ops", ops=[], method="", note=f"no per-op profile: it times the ops of "
+                                               f"subgraph 0; signature {cfg.get('signature')!r} "
+                                               f"runs subgraph {cfg['subgraph']}")
+    elif cfg.get("profile") and not stop.is_set():
         # the runs' memory, before the profiler builds its single-op models: the run's peak RSS
         # must not include them
         ch.send("runs_done", rss_peak=max(sampler.peak, sampler.sample()), rss_hwm=hwm_bytes())
