@@ -32,6 +32,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--shape", action="append", default=[], metavar="NAME=D,D,...",
                    help="concrete shape for a dynamic input (repeatable)")
     p.add_argument("--profile", action="store_true", help="per-op latency profile")
+    p.add_argument("--min-secs", type=float, default=0.0, metavar="S",
+                   help="keep running past --runs until S seconds have passed")
+    p.add_argument("--max-secs", type=float, default=None, metavar="S",
+                   help="stop the timed runs after S seconds, even before --runs")
+    p.add_argument("--run-delay", type=float, default=0.0, metavar="S",
+                   help="pause S seconds between timed runs (not timed)")
     p.add_argument("--signature", default=None, metavar="KEY",
                    help="run this SignatureDef (default: subgraph 0, the main graph)")
     p.add_argument("--python", default=None, metavar="PATH",
@@ -68,7 +74,8 @@ def _bench(args: argparse.Namespace) -> int:
                         threads=args.threads, runs=args.runs, warmup=args.warmup,
                         input_source=args.input, shapes=shapes, profile=args.profile,
                         python_exe=args.python, timeout_s=args.timeout,
-                        signature=args.signature)
+                        signature=args.signature, min_secs=args.min_secs,
+                        max_secs=args.max_secs, run_delay_s=args.run_delay)
         session = WorkerSession(cfg)
     except (ConfigError, InputError, ValueError) as e:
         return _err(str(e))

@@ -30,6 +30,11 @@ class RunConfig:
     python_exe: str | None = None        # another interpreter (tflite-runtime / TF venv)
     timeout_s: float | None = None       # kill the worker after this many seconds
     signature: str | None = None         # SignatureDef key to run (None: subgraph 0)
+    # as benchmark_model's --min_secs / --max_secs / --run_delay: keep running past ``runs``
+    # until min_secs have passed, stop early at max_secs, pause between runs (not timed)
+    min_secs: float = 0.0
+    max_secs: float | None = None
+    run_delay_s: float = 0.0
 
     def label(self) -> str:
         py = f" @{self.python_exe}" if self.python_exe else ""
@@ -52,6 +57,12 @@ class RunConfig:
                             ("warmup", self.warmup, 0)):
             if not isinstance(v, int) or v < lo:
                 raise ConfigError(f"{name} must be an integer >= {lo}, not {v!r}")
+        for name, v in (("min_secs", self.min_secs), ("run_delay_s", self.run_delay_s)):
+            if not isinstance(v, (int, float)) or v < 0:
+                raise ConfigError(f"{name} must be a number >= 0, not {v!r}")
+        if self.max_secs is not None and (not isinstance(self.max_secs, (int, float))
+                                          or self.max_secs <= 0):
+            raise ConfigError(f"max_secs must be a number > 0, not {self.max_secs!r}")
         if self.python_exe and not (Path(self.python_exe).is_file()
                                     and os.access(self.python_exe, os.X_OK)):
             raise ConfigError(f"{self.python_exe}: no such Python interpreter")

@@ -16,7 +16,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
                                QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
                                QTabWidget, QVBoxLayout, QWidget)
@@ -137,6 +137,16 @@ class RunPanel(QWidget):
         self.threads = QSpinBox(minimum=1, maximum=max(64, (os.cpu_count() or 1) * 4), value=1)
         self.runs = QSpinBox(minimum=1, maximum=1_000_000, value=100)
         self.warmup = QSpinBox(minimum=0, maximum=100_000, value=5)
+        # benchmark_model's --min_secs / --max_secs / --run_delay
+        self.min_secs = QDoubleSpinBox(minimum=0, maximum=86_400, decimals=1, suffix=" s",
+                                       toolTip="keep running past Runs until this much time "
+                                               "has passed")
+        self.max_secs = QDoubleSpinBox(minimum=0, maximum=86_400, decimals=1, suffix=" s",
+                                       specialValueText="no limit",
+                                       toolTip="stop the timed runs after this long")
+        self.run_delay = QDoubleSpinBox(minimum=0, maximum=60, decimals=2, suffix=" s",
+                                        toolTip="pause between timed runs (not timed)")
+
         self.input_source = QComboBox(editable=True)
         self.input_source.addItems(["random", "zeros"])
         browse = QPushButton("…", maximumWidth=28, toolTip="image, .npy or .npz input file")
@@ -159,6 +169,9 @@ class RunPanel(QWidget):
         form.addRow("Threads", self.threads)
         form.addRow("Runs", self.runs)
         form.addRow("Warmup", self.warmup)
+        form.addRow("Min time", self.min_secs)
+        form.addRow("Max time", self.max_secs)
+        form.addRow("Run delay", self.run_delay)
         form.addRow("Input", src_row)
         form.addRow("Input shapes", self.shapes)
         form.addRow("Signature", self.signature)
@@ -325,7 +338,9 @@ class RunPanel(QWidget):
                   profile=self.profile.isChecked(),
                   python_exe=self.python.text().strip() or None,
                   timeout_s=float(self.timeout.value()) or None,
-                  signature=self.signature.currentData())
+                  signature=self.signature.currentData(),
+                  min_secs=self.min_secs.value(), max_secs=self.max_secs.value() or None,
+                  run_delay_s=self.run_delay.value())
         kw.update(over)
         return RunConfig(**kw)
 

@@ -323,3 +323,21 @@ def test_choose_the_signature_to_run(shared_model, backend):
     assert out["max"] == pytest.approx(float(want.max()), rel=1e-5, abs=1e-6)
     with pytest.raises(Exception, match="no signature 'nope'.*'decode', 'encode'"):
         WorkerSession(RunConfig(model=path, signature="nope"))
+
+
+def test_time_limits_and_run_delay(demo_model_path):
+    """benchmark_model's --min_secs / --max_secs / --run_delay."""
+    longer = run_benchmark(RunConfig(model=str(demo_model_path), runs=3, warmup=0,
+                                     min_secs=0.3))
+    lat = longer["latency_ms"]
+    assert lat["runs"] > 3          # kept going until 0.3 s had passed
+    capped = run_benchmark(RunConfig(model=str(demo_model_path), runs=1_000_000, warmup=0,
+                                     max_secs=0.3, timeout_s=60))
+    assert capped["status"] == "ok" and 0 < capped["latency_ms"]["runs"] < 1_000_000
+    t0 = time.monotonic()
+    delayed = run_benchmark(RunConfig(model=str(demo_model_path), runs=5, warmup=0,
+                                      run_delay_s=0.1))
+    assert delayed["latency_ms"]["runs"] == 5 and time.monotonic() - t0 >= 0.4
+    assert delayed["latency_ms"]["max"] < 50     # the pauses are not in the timings
+    with pytest.raises(ConfigError, match="max_secs"):
+        RunConfig(model=str(demo_model_path), max_secs=0).validate()

@@ -71,18 +71,22 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     ch.send("first", ms=first_ms)
     ch.send("outputs", outputs=summarize_outputs(runner.outputs()))
 
-    def loop(phase: str, n: int) -> int:
+    def loop(phase: str, n: int, min_ns: int = 0, max_ns: int | None = None,
+             delay_s: float = 0.0) -> int:
+        """``n`` timed invocations, more until ``min_ns`` have passed, none past ``max_ns``."""
         ch.send("stage", stage=phase)
         buf, start, done = [], 0, 0
-        last = perf()
-        for i in range(n):
-            if stop.is_set():
+        began = last = perf()
+        while done < n or perf() - began < min_ns:
+            if stop.is_set() or (max_ns is not None and perf() - began >= max_ns):
                 break
+            if delay_s and done:
+                time.sleep(delay_s)
             t0 = perf()
             invoke()
             t1 = perf()
             buf.append((t1 - t0) / 1e6)
-            done = i + 1
+            done += 1
             if t1 - last >= FLUSH_PERIOD_NS:
                 ch.send("lat", phase=phase, start=start, ms=buf)
                 start, buf, last = done, [], perf()
@@ -91,7 +95,10 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
         return done
 
     loop("warmup", int(cfg.get("warmup", 1)))
-    runs_done = loop("run", int(cfg.get("runs", 50)))
+    max_secs = cfg.get("max_secs")
+    runs_done = loop("run", int(cfg.get("runs", 50)), int(float(cfg.get("min_secs") or 0) * 1e9),
+                     int(float(max_secs) * 1e9) if max_secs else None,
+                     float(cfg.get("run_delay_s") or 0))
 
     if cfg.get("profile") and cfg.get("subgraph", 0) != 0 and not stop.is_set():
         ch.send("ops", ops=[], method="", note=f"no per-op profile: it times the ops of "
