@@ -38,6 +38,10 @@ def add_parser(subparsers) -> None:
                    help="stop the timed runs after S seconds, even before --runs")
     p.add_argument("--run-delay", type=float, default=0.0, metavar="S",
                    help="pause S seconds between timed runs (not timed)")
+    p.add_argument("--xnnpack-fp16", action="store_true",
+                   help="XNNPACK: force fp16 inference for fp32 ops (--backend compiled)")
+    p.add_argument("--xnnpack-weight-cache", default=None, metavar="FILE",
+                   help="XNNPACK: keep packed weights in FILE (--backend compiled)")
     p.add_argument("--signature", default=None, metavar="KEY",
                    help="run this SignatureDef (default: subgraph 0, the main graph)")
     p.add_argument("--python", default=None, metavar="PATH",
@@ -75,7 +79,9 @@ def _bench(args: argparse.Namespace) -> int:
                         input_source=args.input, shapes=shapes, profile=args.profile,
                         python_exe=args.python, timeout_s=args.timeout,
                         signature=args.signature, min_secs=args.min_secs,
-                        max_secs=args.max_secs, run_delay_s=args.run_delay)
+                        max_secs=args.max_secs, run_delay_s=args.run_delay,
+                        xnnpack_fp16=args.xnnpack_fp16,
+                        xnnpack_weight_cache=args.xnnpack_weight_cache)
         session = WorkerSession(cfg)
     except (ConfigError, InputError, ValueError) as e:
         return _err(str(e))

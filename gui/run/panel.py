@@ -160,6 +160,9 @@ class RunPanel(QWidget):
         self._init_signatures()
         self.python = QLineEdit(placeholderText="this Python (or path to another interpreter)")
         self.profile = QCheckBox("per-op profile after the runs")
+        # exposed by LiteRT's CompiledModel only (RunConfig.validate says so otherwise)
+        self.xnnpack_fp16 = QCheckBox("XNNPACK: force fp16 (CompiledModel)")
+        self.weight_cache = QLineEdit(placeholderText="XNNPACK weight cache file (CompiledModel)")
         self.timeout = QSpinBox(minimum=0, maximum=86_400, value=0, suffix=" s",
                                 specialValueText="no timeout")
         form.addRow("Backend", self.backend)
@@ -178,6 +181,8 @@ class RunPanel(QWidget):
         form.addRow("Python", self.python)
         form.addRow("Timeout", self.timeout)
         form.addRow("", self.profile)
+        form.addRow("", self.xnnpack_fp16)
+        form.addRow("Weight cache", self.weight_cache)
         self.delegate.currentIndexChanged.connect(self._delegate_changed)
         self._delegate_changed()
 
@@ -340,7 +345,9 @@ class RunPanel(QWidget):
                   timeout_s=float(self.timeout.value()) or None,
                   signature=self.signature.currentData(),
                   min_secs=self.min_secs.value(), max_secs=self.max_secs.value() or None,
-                  run_delay_s=self.run_delay.value())
+                  run_delay_s=self.run_delay.value(),
+                  xnnpack_fp16=self.xnnpack_fp16.isChecked(),
+                  xnnpack_weight_cache=self.weight_cache.text().strip() or None)
         kw.update(over)
         return RunConfig(**kw)
 

@@ -341,3 +341,24 @@ def test_time_limits_and_run_delay(demo_model_path):
     assert delayed["latency_ms"]["max"] < 50     # the pauses are not in the timings
     with pytest.raises(ConfigError, match="max_secs"):
         RunConfig(model=str(demo_model_path), max_secs=0).validate()
+
+
+def test_xnnpack_options_through_compiled_model(shared_model, tmp_path):
+    """Force fp16 changes the arithmetic (outputs move by fp16 rounding, not more); the weight
+    cache file is written; the Interpreter backend refuses the options with the reason."""
+    path = str(shared_model("mobilenet_v2_224_float32"))
+    base = dict(model=path, backend="compiled", runs=2, warmup=0)
+    fp32 = run_benchmark(RunConfig(**base))
+    cache = tmp_path / "xnn.cache"
+    fp16 = run_benchmark(RunConfig(**base, xnnpack_fp16=True))
+    cached = run_benchmark(RunConfig(**base, xnnpack_weight_cache=str(cache)))
+    assert fp32["status"] == fp16["status"] == cached["status"] == "ok", \
+        (fp32["error"], fp16["error"], cached["error"])
+    a, b = fp32["outputs"][0], fp16["outputs"][0]
+    assert a["max"] != b["max"] and b["max"] == pytest.approx(a["max"], rel=2e-2)
+    assert cached["outputs"][0]["max"] == a["max"]
+    assert cache.is_file() and cache.stat().st_size > 1 << 20
+    with pytest.raises(ConfigError, match="cannot combine"):
+        RunConfig(**base, xnnpack_fp16=True, xnnpack_weight_cache=str(cache)).validate()
+    with pytest.raises(ConfigError, match="CompiledModel API only"):
+        RunConfig(model=path, backend="litert", xnnpack_fp16=True).validate()

@@ -232,6 +232,10 @@ class _SignatureTensors:
                 for d in (self._details(i) for i in self.in_idx)]
 
 
+# xnnpack_delegate.h: the delegate's flag bits (the default enables the two quantized paths)
+XNNPACK_QS8, XNNPACK_QU8, XNNPACK_FORCE_FP16 = 0x1, 0x2, 0x4
+
+
 class CompiledRun:
     """LiteRT's CompiledModel API with a HardwareAccelerator (CPU or GPU)."""
     def __init__(self, cfg: dict):
@@ -248,9 +252,14 @@ class CompiledRun:
             opts = Options(hardware_accelerators=HardwareAccelerator.GPU,
                            cpu_options=CpuOptions(num_threads=int(cfg["threads"])))
         elif delegate in modes:
+            xnn = {}
+            if delegate == "xnnpack" and cfg.get("xnnpack_fp16"):
+                xnn["xnnpack_flags"] = XNNPACK_QS8 | XNNPACK_QU8 | XNNPACK_FORCE_FP16
+            if delegate == "xnnpack" and cfg.get("xnnpack_weight_cache"):
+                xnn["xnnpack_weight_cache_path"] = str(cfg["xnnpack_weight_cache"])
             opts = Options(hardware_accelerators=HardwareAccelerator.CPU,
                            cpu_options=CpuOptions(num_threads=int(cfg["threads"]),
-                                                  kernel_mode=modes[delegate]))
+                                                  kernel_mode=modes[delegate], **xnn))
         else:
             raise WorkerError("delegate", f"the CompiledModel backend takes delegate xnnpack, "
                                           f"builtin, reference or gpu, not {delegate!r}")
