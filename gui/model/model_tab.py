@@ -36,7 +36,7 @@ class ModelTab(QWidget):
         self.tabs.addTab(self.graph, "Graph")
         self.tabs.addTab(self.ops, f"Operators ({model.op_count:,})")
         self.ops.activated_item.connect(self.show_op_in_graph)
-        self.tensors.activated_item.connect(self.show_tensor_in_graph)
+        self.tensors.activated_item.connect(self.show_tensor_row_in_graph)
         self.tabs.addTab(self.tensors, f"Tensors ({model.tensor_count:,})")
         # Panels are built the first time their tab is shown: their analyses would compete with
         # the graph layout for the GIL, and pyqtgraph plots cost ~0.1-0.8 s to create.
@@ -96,7 +96,7 @@ class ModelTab(QWidget):
         slot.layout().addWidget(panel)
         panel.show()
 
-    def show_tensor_in_graph(self, tensor) -> None:
+    def show_tensor_row_in_graph(self, tensor) -> None:
         """Double-click in the tensor table: that tensor's edge (or node) in the graph."""
         self.tabs.setCurrentWidget(self.graph)
         self.graph.select_tensor(tensor.subgraph, tensor.index)
