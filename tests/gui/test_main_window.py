@@ -25,6 +25,14 @@ def window(qtbot, tmp_path):
     gc.collect()
 
 
+def _double_click(qtbot, table, row: int, column: int = 2) -> None:
+    """A real double click: press/release, then the double-click event on the same cell."""
+    view = table.view
+    rect = view.visualRect(table.model.index(row, column))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
 def _open(qtbot, w: MainWindow, *paths) -> None:
     with qtbot.waitSignals([w.model_opened] * len(paths), timeout=20000):
         w.open_paths([str(p) for p in paths])
@@ -143,11 +151,7 @@ def test_double_click_operator_row_jumps_to_graph_node(qtbot, window, shared_mod
     tab.tabs.setCurrentWidget(tab.ops)
     qtbot.keyClicks(tab.ops.filter, "mean")
     row, op = next((r, o) for r, o in enumerate(tab.ops.visible_items()) if o.op == "MEAN")
-    view = tab.ops.view
-    rect = view.visualRect(tab.ops.model.index(row, 2))
-    # a real double click: press/release, then the double-click event on the same cell
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    _double_click(qtbot, tab.ops, row)
     qtbot.waitUntil(lambda: tab.graph.inspector.current == ("op", 0, op.index), timeout=10000)
     assert tab.tabs.currentWidget() is tab.graph
     assert open_model(path).subgraphs[0].operators[op.index].op == "MEAN"
@@ -349,11 +353,7 @@ def test_tables_show_names_headers_and_tensors_in_the_graph(qtbot, window, share
     t = next(t for t in sg.tensors if t.constant and len(t.shape) == 4)
     tab.tabs.setCurrentWidget(tab.tensors)
     qtbot.keyClicks(tab.tensors.filter, t.name)
-    r = tab.tensors.visible_items().index(t)
-    view = tab.tensors.view
-    rect = view.visualRect(tab.tensors.model.index(r, 2))
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    _double_click(qtbot, tab.tensors, tab.tensors.visible_items().index(t))
     qtbot.waitUntil(lambda: tab.graph.inspector.current == ("tensor", 0, t.index), timeout=10000)
     assert tab.tabs.currentWidget() is tab.graph
     # Save as .npy: the values the runtime holds for that constant
