@@ -161,8 +161,11 @@ class RunPanel(QWidget):
         self.python = QLineEdit(placeholderText="this Python (or path to another interpreter)")
         self.profile = QCheckBox("per-op profile after the runs")
         # exposed by LiteRT's CompiledModel only (RunConfig.validate says so otherwise)
-        self.xnnpack_fp16 = QCheckBox("XNNPACK: force fp16 (CompiledModel)")
-        self.weight_cache = QLineEdit(placeholderText="XNNPACK weight cache file (CompiledModel)")
+        self.xnnpack_fp16 = QCheckBox("XNNPACK: force fp16",
+                                      toolTip="fp32 ops in fp16 (LiteRT CompiledModel backend)")
+        self.weight_cache = QLineEdit(placeholderText="XNNPACK packed weights file",
+                                      toolTip="XNNPACK weight cache (LiteRT CompiledModel "
+                                              "backend)")
         self.timeout = QSpinBox(minimum=0, maximum=86_400, value=0, suffix=" s",
                                 specialValueText="no timeout")
         form.addRow("Backend", self.backend)
@@ -389,8 +392,10 @@ class RunPanel(QWidget):
                             warmup=min(self.warmup.value(), 1))
             return self.config(**over)
         cfgs = self._configs(lambda: [make(d) for d in names])
+        capped = min(self.runs.value(), REFERENCE_MAX_RUNS)
+        note = f" (reference: {capped} runs)" if capped < self.runs.value() else ""
         if cfgs:
-            self.run_configs(cfgs, title="delegate comparison: median ms")
+            self.run_configs(cfgs, title=f"delegate comparison: median ms{note}")
 
     def run_configs(self, cfgs: list[RunConfig], title: str = "") -> None:
         if self.running:
@@ -472,10 +477,7 @@ class RunPanel(QWidget):
     def _short_label(self, cfg: RunConfig) -> str:
         if self._compare_title.startswith("thread"):
             return f"{cfg.threads} thr"
-        tick = cfg.delegate.split("/")[-1]
-        if cfg.delegate == "reference" and cfg.runs < self.runs.value():
-            tick += f" ({cfg.runs} runs)"
-        return tick
+        return cfg.delegate.split("/")[-1]
 
     def _profile_total(self) -> int | None:
         """How many ops the per-op profile times (those of subgraph 0), when the model is open."""

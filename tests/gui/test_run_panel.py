@@ -237,8 +237,7 @@ def test_delegate_comparison_caps_reference_kernels(panel_for, qtbot, demo_model
     by = {r["delegate"]: r for r in done}
     assert by["xnnpack"]["latency_ms"]["runs"] == 40
     assert by["reference"]["latency_ms"]["runs"] == REFERENCE_MAX_RUNS
-    ticks = [t for _, t in p.bar_plot.getAxis("bottom")._tickLevels[0]]
-    assert f"reference ({REFERENCE_MAX_RUNS} runs)" in ticks
+    assert f"(reference: {REFERENCE_MAX_RUNS} runs)" in p.bar_plot.titleLabel.text
 
 
 def test_eta_text():
