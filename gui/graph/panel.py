@@ -165,6 +165,8 @@ class GraphPanel(QWidget):
         self.view.backgroundClicked.connect(self.inspector.clear)
         self.view.nodeActivated.connect(self._node_activated)
         self.view.backRequested.connect(self.back)
+        self.view.rowClicked.connect(
+            lambda _node, tensor: self.inspector.show_tensor(self.view.lay.subgraph, tensor))
         self.inspector.subgraphActivated.connect(lambda i: self.show_subgraph(i))
         self.inspector.tensorActivated.connect(self._tensor_link)
         self.inspector.opActivated.connect(lambda i: self.select_op(self.current, i))

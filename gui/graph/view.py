@@ -119,6 +119,7 @@ class GraphView(QWidget):
     backgroundClicked = Signal()
     nodeActivated = Signal(int)
     backRequested = Signal()     # Backspace: back to the previous subgraph
+    rowClicked = Signal(int, int)  # node, tensor: a weight/bias row of an op card was clicked
     viewChanged = Signal()
     overlaysChanged = Signal()
 
@@ -757,7 +758,11 @@ class GraphView(QWidget):
             node = self._nearest_node(sx, sy, 6 / self.scale)
         if node is not None:
             self.select_node(node)
-            self.nodeClicked.emit(node)
+            tensor = self.row_tensor_at(node, sy)
+            if tensor is not None:
+                self.rowClicked.emit(node, tensor)
+            else:
+                self.nodeClicked.emit(node)
             return
         edge = self.lay.edge_at(sx, sy, tol=max(4.0, 5 / self.scale))
         if edge is not None:
@@ -766,6 +771,15 @@ class GraphView(QWidget):
             return
         self.select_node(None)
         self.backgroundClicked.emit()
+
+    def row_tensor_at(self, node: int, sy: float) -> int | None:
+        """The folded constant (weights, bias...) whose row of ``node``'s card is at scene y
+        ``sy``, when rows are drawn (zoomed in enough for text)."""
+        lay = self.lay
+        if self.scale < LOD_TEXT or not lay.rows[node]:
+            return None
+        k = int((sy - lay.y[node] - gl.HEADER_H - 2) // gl.ROW_H)
+        return int(lay.rows[node][k][2]) if 0 <= k < len(lay.rows[node]) else None
 
     def _nearest_node(self, sx, sy, tol):
         cand = self.lay.visible_nodes(sx - tol, sy - tol, sx + tol, sy + tol)

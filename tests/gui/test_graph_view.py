@@ -455,3 +455,21 @@ def test_keyboard_moves_along_edges_opens_and_goes_back(qtbot, open_tab, shared_
     oy = panel.view.oy
     qtbot.keyClick(panel.view, Qt.Key.Key_Down)
     assert panel.view.sel_node is None and panel.view.oy > oy
+
+
+def test_clicking_a_weight_row_inspects_that_tensor(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_int8"))
+    view, lay = panel.view, panel.view.lay
+    sg = tab.model.subgraphs[0]
+    conv = next(i for i in range(lay.n_ops) if sg.operators[i].op == "CONV_2D" and lay.rows[i])
+    view.center_on(conv, 1.0)
+    from core.graph import layout as gl
+    for k, (_slot, _shape, tensor) in enumerate(lay.rows[conv]):
+        x, y, w, h = lay.node_rect(conv)
+        pt = view.to_widget(x + w / 2, y + gl.HEADER_H + 2 + (k + 0.5) * gl.ROW_H).toPoint()
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=pt)
+        assert panel.inspector.current == ("tensor", 0, tensor)
+        assert tensor in sg.operators[conv].inputs and sg.tensors[tensor].constant
+    # the header still inspects the op
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.node_pos(conv).toPoint())
+    assert panel.inspector.current == ("op", 0, conv)
