@@ -74,8 +74,10 @@ class Minimap(QFrame):
 
     def paintEvent(self, e) -> None:  # noqa: N802
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor(255, 255, 255, 240))
-        p.setPen(QColor("#c8ccd2"))
+        bg = QColor(self.view.canvas["card"])  # the canvas's theme
+        bg.setAlpha(240)
+        p.fillRect(self.rect(), bg)
+        p.setPen(self.view.canvas["edge"])
         p.drawRect(self.rect().adjusted(0, 0, -1, -1))
         if self.view.lay is None:
             p.end()

@@ -42,6 +42,7 @@ from pyqtgraph import arrayToQPath
 
 from core.graph import layout as gl
 from core.graph import navigate
+from gui.theme import is_dark
 from core.fileio import atomic_path
 from core.graph.export_plan import MAX_SIDE, image_plan
 from core.graph.layout import NODE_INPUT, GraphLayout
@@ -55,8 +56,15 @@ CATEGORY_COLORS = {
     "shape": "#6e5a3c", "quant": "#2c7474", "control": "#7a2f7a", "custom": "#c2185b",
     "math": "#3e4650", "stablehlo": "#5a5a5a", "input": "#cfd8e3", "output": "#cfd8e3",
 }
-BG = QColor("#fbfbfc")
-EDGE = QColor("#8a9099")
+# the canvas follows the app's theme (gui.theme); category colours read on both
+CANVAS = {
+    "light": {"bg": QColor("#fbfbfc"), "edge": QColor("#8a9099"), "card": QColor("#ffffff"),
+              "row": QColor("#374151"), "label": QColor("#555555"),
+              "label_bg": QColor(251, 251, 252, 220), "hint": QColor("#666666")},
+    "dark": {"bg": QColor("#1b1d20"), "edge": QColor("#7d838c"), "card": QColor("#2a2d32"),
+             "row": QColor("#d5d9de"), "label": QColor("#b8bcc2"),
+             "label_bg": QColor(27, 29, 32, 220), "hint": QColor("#9aa0a6")},
+}
 SELECT = QColor("#ff8c00")
 # custom ops (the stock runtime may not resolve them) get a dashed frame besides their colour
 CUSTOM_FRAME = QColor("#c2185b")
@@ -126,6 +134,7 @@ class GraphView(QWidget):
     def __init__(self, model: Model, parent=None):
         super().__init__(parent)
         self.model = model
+        self.canvas = CANVAS["dark" if is_dark() else "light"]
         self.lay: GraphLayout | None = None
         self.scale = 1.0
         self.ox = 0.0  # scene point at the widget's top-left
@@ -349,9 +358,9 @@ class GraphView(QWidget):
     def paintEvent(self, event) -> None:  # noqa: N802
         t0 = time.perf_counter()
         p = QPainter(self)
-        p.fillRect(self.rect(), BG)
+        p.fillRect(self.rect(), self.canvas["bg"])
         if self.lay is None:
-            p.setPen(QColor("#666"))
+            p.setPen(self.canvas["hint"])
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.message)
         else:
             r = self.visible_scene_rect()
@@ -453,7 +462,7 @@ class GraphView(QWidget):
             xs = seg[:, [0, 2]].ravel()
             ys = seg[:, [1, 3]].ravel()
             sel = self._selected_edge_mask(edges)
-            p.setPen(QPen(EDGE, 0))
+            p.setPen(QPen(self.canvas["edge"], 0))
             p.drawPath(arrayToQPath(xs, ys, connect="pairs"))
             if sel is not None and sel.any():
                 self._paint_edges(p, edges[sel], scale, near=False, transform=transform,
@@ -534,7 +543,7 @@ class GraphView(QWidget):
             if near and vis[-1]:
                 arrows.append(rl[-1])
         if pen is None:
-            pen = QPen(EDGE, 1.2)
+            pen = QPen(self.canvas["edge"], 1.2)
         p.setPen(pen)
         p.setBrush(Qt.BrushStyle.NoBrush)
         for path in paths:
@@ -547,7 +556,7 @@ class GraphView(QWidget):
                 head.lineTo(ax + 3.5, ay - 7)
                 head.closeSubpath()
             p.fillPath(head, pen.color())
-        if pen.color() == EDGE:
+        if pen.color() == self.canvas["edge"]:
             sel = self._selected_edge_mask(edges)
             if sel is not None and sel.any():
                 self._paint_edges(p, edges[sel], scale, near, transform, QPen(SELECT, 2.5),
@@ -574,8 +583,8 @@ class GraphView(QWidget):
             a, b = r[0], r[1]
             mx, my = a[0] + 4, a[1] + min(18.0, (b[1] - a[1]) / 2)
             w = fm.horizontalAdvance(text) + 6
-            p.fillRect(QRectF(mx, my - 7, w, 13), QColor(251, 251, 252, 220))
-            p.setPen(QColor("#555"))
+            p.fillRect(QRectF(mx, my - 7, w, 13), self.canvas["label_bg"])
+            p.setPen(self.canvas["label"])
             p.drawText(QPointF(mx + 3, my + 3.5), text)
 
     def _paint_nodes(self, p: QPainter, nodes, scale, near: bool) -> None:
@@ -605,14 +614,14 @@ class GraphView(QWidget):
                 head = QRectF(xs[i], ys[i], ws[i], gl.HEADER_H)
                 if not near:
                     p.setPen(border)
-                    p.setBrush(QColor("#ffffff"))
+                    p.setBrush(self.canvas["card"])
                     p.drawRect(rect)
                     p.setPen(Qt.PenStyle.NoPen)
                     p.setBrush(color)
                     p.drawRect(head)
                 else:
                     p.setPen(border)
-                    p.setBrush(QColor("#ffffff"))
+                    p.setBrush(self.canvas["card"])
                     p.drawRoundedRect(rect, 4, 4)
                     p.setPen(Qt.PenStyle.NoPen)
                     p.setBrush(color)
@@ -629,7 +638,7 @@ class GraphView(QWidget):
                         p.setFont(self.font_row)
                         ry = ys[i] + gl.HEADER_H + 2
                         for slot, shape, _t in rows:
-                            p.setPen(QColor("#374151"))
+                            p.setPen(self.canvas["row"])
                             p.drawText(QPointF(xs[i] + gl.PAD, ry + 11), slot)
                             p.setPen(QColor("#6b7280"))
                             sw = fm_row.horizontalAdvance(f"⟨{shape}⟩")
@@ -671,7 +680,7 @@ class GraphView(QWidget):
         s = image_plan(r.width(), r.height(), scale, max_side).scale if whole else self.scale
         w, h = max(1, int(r.width() * s)), max(1, int(r.height() * s))
         img = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
-        img.fill(BG)
+        img.fill(self.canvas["bg"])
         p = QPainter(img)
         try:
             self._paint_bands(p, r, s, None, state)
@@ -698,7 +707,7 @@ class GraphView(QWidget):
         gen.setDescription(f"{self.model.path} subgraph {self.lay.subgraph}")
         p = QPainter(gen)
         try:
-            p.fillRect(QRectF(0, 0, r.width(), r.height()), BG)
+            p.fillRect(QRectF(0, 0, r.width(), r.height()), self.canvas["bg"])
             self._paint_bands(p, r, 1.0, "near", state)
         finally:
             p.end()
@@ -843,6 +852,12 @@ class GraphView(QWidget):
             self.select_node(None)
             return True
         return False
+
+    def changeEvent(self, e) -> None:  # noqa: N802
+        super().changeEvent(e)
+        if e.type() == QEvent.Type.PaletteChange:  # the app's theme changed
+            self.canvas = CANVAS["dark" if is_dark() else "light"]
+            self.update()
 
     def keyPressEvent(self, e) -> None:  # noqa: N802
         if self._navigate(e):

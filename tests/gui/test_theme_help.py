@@ -68,3 +68,17 @@ def test_about_lists_the_versions_installed(window):
     assert rows["LiteRT (ai-edge-litert)"] == version("ai-edge-litert")
     assert rows["numpy"] == version("numpy")
     assert rows["ai-edge-quantizer"] == version("ai-edge-quantizer")
+
+
+def test_graph_canvas_follows_the_theme(qtbot, window, demo_model_path):
+    app = QApplication.instance()
+    with qtbot.waitSignal(window.model_opened, timeout=20000):
+        window.open_paths([str(demo_model_path)])
+    view = window.tabs.currentWidget().graph.view
+    window.show()
+    qtbot.waitUntil(lambda: view.lay is not None, timeout=20000)
+    theme.apply_theme(app, "dark")
+    corner = view.grab().toImage().pixelColor(3, 3)
+    assert corner.lightness() < 60          # a dark canvas, not a white sheet in a dark app
+    theme.apply_theme(app, "light")
+    assert view.grab().toImage().pixelColor(3, 3).lightness() > 200
