@@ -134,6 +134,9 @@ class MainWindow(QMainWindow):
         self.edge_shapes_action = self._action(v, "Tensor &Shapes on Edges",
                                                self._toggle_edge_shapes)
         self.edge_shapes_action.setCheckable(True)
+        self.weights_action = self._action(v, "&Weights on Nodes", self._toggle_weights)
+        self.weights_action.setCheckable(True)
+        self.weights_action.setChecked(True)
         self._action(v, "&Remove Overlays", self.remove_overlays)
         v.addSeparator()
         self._action(v, "&Export Graph as PNG…", lambda: self._graph_do("_export_dialog", "png",
@@ -170,6 +173,11 @@ class MainWindow(QMainWindow):
         graph = self.current_graph()
         if graph is not None:
             graph.labels_btn.setChecked(on)
+
+    def _toggle_weights(self, on: bool) -> None:
+        graph = self.current_graph()
+        if graph is not None:
+            graph.set_show_weights(on)
 
     def remove_overlays(self) -> None:
         """Back to category colours: drop the latency / quantization-error overlays."""
@@ -390,6 +398,7 @@ class MainWindow(QMainWindow):
         tab = self.tabs.currentWidget()
         graph = self.current_graph()
         self.edge_shapes_action.setChecked(graph is not None and graph.labels_btn.isChecked())
+        self.weights_action.setChecked(graph is None or graph.show_weights)
         if isinstance(tab, ModelTab):
             self.statusBar().showMessage(tab.status_text())
             self.setWindowTitle(f"{Path(tab.model.path).name} — LiteLens")

@@ -205,11 +205,12 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
                     cancelled: Callable[[], bool] | None = None,
                     order_sweeps: int = 12, x_iters: int = 24,
                     max_dummies: int = 2_000_000, char_w: float = CHAR_W,
-                    row_char_w: float = ROW_CHAR_W) -> GraphLayout:
+                    row_char_w: float = ROW_CHAR_W, fold_constants: bool = True) -> GraphLayout:
     """Lay out ``model.subgraphs[subgraph]``. ``progress(fraction, phase)`` is called between
     phases; ``cancelled()`` is polled and raises ``LayoutCancelled`` when it returns True.
     ``char_w``/``row_char_w``: mean advance of a header / row character in the view's fonts
-    (node widths are estimated from them)."""
+    (node widths are estimated from them). ``fold_constants=False`` leaves the weights/bias rows
+    out of the op cards (View → Weights on Nodes off)."""
     sg: Subgraph = model.subgraphs[subgraph]
     timings: dict[str, float] = {}
     clock = [time.perf_counter()]
@@ -277,7 +278,7 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
                 if t not in seen:
                     seen.add(t)
                     linked.append(t)
-            else:
+            elif fold_constants:
                 name = slots[s] if s < len(slots) else fmt.short_name(tensors[t].name)
                 folded.append((name, fmt.shape(tensors[t].shape), t))
         k = len(linked)

@@ -243,6 +243,19 @@ class GraphPanel(QWidget):
                                       cancelled=state.is_interrupt_requested, **metrics)
         self.layout_task.start(lay_out)
 
+    @property
+    def show_weights(self) -> bool:
+        return self._metrics.get("fold_constants", True)
+
+    def set_show_weights(self, on: bool) -> None:
+        """Weights/bias rows on op cards (the cards are laid out again, smaller without)."""
+        if self._metrics.get("fold_constants", True) == bool(on):
+            return
+        self._metrics["fold_constants"] = bool(on)
+        self.layouts.clear()
+        if self.current is not None:
+            self.show_subgraph(self.current, push=False)
+
     def shutdown(self) -> None:
         """Closing the tab: stop a running layout without blocking the UI (the runner detaches
         it; the thread ends at the layout's next cancel check)."""

@@ -378,5 +378,18 @@ def test_view_menu_acts_on_the_current_graph(qtbot, window, demo_model_path):
     assert tab.graph.view.overlays()
     actions["Remove Overlays"].trigger()
     assert tab.graph.view.overlays() == []
+    # weights off: op cards without their weight/bias rows, smaller; the inspector still has them
+    conv = 0
+    assert tab.graph.view.lay.rows[conv]
+    h_with = tab.graph.view.lay.h[conv]
+    actions["Weights on Nodes"].trigger()
+    qtbot.waitUntil(lambda: tab.graph.view.lay is not None and not any(tab.graph.view.lay.rows),
+                    timeout=20_000)
+    assert tab.graph.view.lay.h[conv] < h_with and not window.weights_action.isChecked()
+    tab.graph.select_op(0, conv)
+    assert "filter" in tab.graph.inspector.plain_text()
+    actions["Weights on Nodes"].trigger()
+    qtbot.waitUntil(lambda: tab.graph.view.lay is not None and bool(tab.graph.view.lay.rows[conv]),
+                    timeout=20_000)
     keys = [a.text() for a in window.view_menu.actions()]
     assert "&Find in Graph…\tCtrl+F" in keys and "&Fit Graph\tCtrl+0" in keys
