@@ -1,4 +1,4 @@
-"""``litelens-gui --install-desktop``: register LiteLens with the Linux desktop for the current user.
+"""``litelens-gui --install-desktop``: register LiteLens with the Linux desktop for this user.
 
 Follows the XDG specs (base directories, desktop entry, shared MIME info, MIME apps): the
 ``.desktop`` entry goes to ``$XDG_DATA_HOME/applications``, the icons to the hicolor theme there,

@@ -1,4 +1,4 @@
-"""``python -m tests.bundle_check [dist/LiteLens]``: run the built PyInstaller bundle as a user would
+"""``python -m tests.bundle_check [dist/LiteLens]``: run the built PyInstaller bundle as users do
 (``make bundle-check``; CI runs it after ``make test``).
 
 The frozen app can lack a native library, a data file or a lazily imported module that the source

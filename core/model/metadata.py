@@ -125,7 +125,7 @@ class MetadataLayout:
         return _UNIONS[enum_name]
 
 
-# -- decoded values ---------------------------------------------------------------------------------
+# -- decoded values ------------------------------------------------------------------------------
 @dataclass
 class AssociatedFile:
     name: str | None
@@ -201,7 +201,7 @@ def _finite(v):
     return v
 
 
-# -- reading a verified block -----------------------------------------------------------------------
+# -- reading a verified block --------------------------------------------------------------------
 def _off(t: Table, slot: int) -> int:
     return t.Offset(4 + 2 * slot)
 
@@ -338,8 +338,9 @@ class _Reader:
                 ti.score_threshold = _scalar_of(opts, 0, nt.Float32Flags, 0.0)
             elif kind == "ScoreCalibrationOptions":
                 tr = _scalar_of(opts, 0, nt.Int8Flags)
+                default = _scalar_of(opts, 1, nt.Float32Flags, 0.0)
                 ti.score_calibration = (f"sigmoid, transform {_SCORE_TRANSFORMS.get(tr, tr)}, "
-                                        f"default score {_scalar_of(opts, 1, nt.Float32Flags, 0.0):g}")
+                                        f"default score {default:g}")
         return names
 
     def content(self, c: Table | None) -> tuple[str | None, list[int] | None]:

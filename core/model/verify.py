@@ -80,9 +80,9 @@ class FlatView:
         bad = (start < 0) | (start + length > self.size)
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
-            raise ModelError(self.path, f"corrupt or truncated {self.what}: {what} points to bytes "
-                                        f"{int(start[first])}..{int(start[first] + length[first])} but "
-                                        f"the file has only {self.size} bytes")
+            span = f"{int(start[first])}..{int(start[first] + length[first])}"
+            raise ModelError(self.path, f"corrupt or truncated {self.what}: {what} points to "
+                                        f"bytes {span} but the file has only {self.size} bytes")
 
     # -- verification walk --
     def _verify(self) -> np.ndarray:
@@ -97,8 +97,9 @@ class FlatView:
             batch = queue.pop()
             visited += batch.pos.size
             if visited > self.budget:
-                raise ModelError(self.path, f"corrupt {self.what}: more tables are referenced than the file "
-                                            "could hold (offsets loop or are shared absurdly often)")
+                raise ModelError(self.path, f"corrupt {self.what}: more tables are referenced "
+                                            "than the file could hold (offsets loop or are "
+                                            "shared absurdly often)")
             queue.extend(self._table_batch(batch))
         return root
 
@@ -118,7 +119,8 @@ class FlatView:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ModelError(self.path, f"corrupt {self.what}: {what} has an invalid vtable "
-                                        f"(vtable size {int(vt_size[i])}, table size {int(t_size[i])})",
+                                        f"(vtable size {int(vt_size[i])}, table size "
+                                        f"{int(t_size[i])})",
                              int(pos[i]))
         self._check_range(vt, vt_size, f"the vtable of a {what}")
         self._check_range(pos, t_size, what)
@@ -139,8 +141,8 @@ class FlatView:
             bad = fo + width > t_size[idx]
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise ModelError(self.path, f"corrupt {self.what}: field {f.name} of a {what} lies outside "
-                                            f"its table", int(pos[idx[i]]))
+                raise ModelError(self.path, f"corrupt {self.what}: field {f.name} of a {what} "
+                                            f"lies outside its table", int(pos[idx[i]]))
             if f.kind == "scalar":
                 continue
             fpos = pos[idx] + fo
@@ -165,7 +167,8 @@ class FlatView:
                 if f.kind in ("vector_table", "vector_string"):
                     total = int(n.sum())
                     if total > self.size // 4:
-                        raise ModelError(self.path, f"corrupt {self.what}: {fwhat} claims {total} entries")
+                        raise ModelError(self.path, f"corrupt {self.what}: {fwhat} claims "
+                                                    f"{total} entries")
                     epos = _ranges(target + 4, n, 4)
                     elems = epos + self.u32(epos)
                     if f.kind == "vector_table":
