@@ -43,6 +43,14 @@ def open_file(parent: QWidget, title: str, filters: str, purpose: str) -> str:
     return path
 
 
+def open_folder(parent: QWidget, title: str, purpose: str) -> str:
+    """A folder; the next dialog of this purpose starts beside it."""
+    folder = QFileDialog.getExistingDirectory(parent, title, last_folder(purpose))
+    if folder:
+        settings().setValue(f"last_folder/{purpose}", str(Path(folder).resolve().parent))
+    return folder
+
+
 def save_file(parent: QWidget, title: str, name: str, filters: str,
               purpose: str = "exports") -> str:
     """A save path; ``name`` is the suggested file name, placed in the remembered folder."""
