@@ -1,10 +1,11 @@
-# LiteLens: `make run` opens the app on the demo model, `make test` runs the whole suite.
+# LiteLens: `make run` opens the app on the demo model, `make test` runs the whole suite,
+# `make bundle` builds dist/LiteLens/ (PyInstaller, one folder), `make bundle-check` also runs it.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: run test bench fuzz install clean bundle demo-model
+.PHONY: run test bench fuzz install clean bundle bundle-check demo-model
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +40,12 @@ demo-model: $(VENV)/.deps
 
 bundle: $(VENV)/.deps
 	$(PIP) install -q -e '.[bundle]'
-	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pyinstaller --noconfirm build.spec
+	QT_QPA_PLATFORM=offscreen $(VENV)/bin/pyinstaller --noconfirm --clean --log-level WARN build.spec
+
+# Build the bundle from this tree, run its CLI and its GUI (--self-test: open a model, one
+# inference in the worker), print its size. CI runs it after `make test` (~1 min).
+bundle-check: bundle
+	$(PY) -m tests.bundle_check dist/LiteLens
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -1,4 +1,8 @@
-"""``litelens-gui [--demo] [MODEL ...]``: the desktop app."""
+"""``litelens-gui [--demo] [MODEL ...]``: the desktop app.
+
+The PyInstaller bundle has one binary, ``LiteLens``; it is also the CLI (``LiteLens --cli report
+m.tflite``) and the inference worker (``--litelens-worker``), so the bundle ships one copy of the
+Python archive instead of three."""
 from __future__ import annotations
 
 import argparse
@@ -13,19 +17,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--demo", action="store_true", help="open the embedded demo model")
     p.add_argument("--screenshot", metavar="PNG",
                    help="save a screenshot once the models are open, then quit (smoke test)")
+    p.add_argument("--self-test", action="store_true",
+                   help="open MODEL (default: the demo model), run one inference in the worker, "
+                        "exit 0 if both worked")
+    p.add_argument("--install-desktop", action="store_true",
+                   help="register LiteLens and the .tflite file type with this user's Linux "
+                        "desktop (XDG), then exit")
     return p.parse_args(argv)
 
 
-def apply_style(app) -> None:
+def apply_style(app, theme_choice: str = "system") -> None:
     from PySide6.QtGui import QIcon
 
     from core.resources import resource_path
+    from gui.theme import apply_theme
     app.setApplicationName("LiteLens")
     app.setOrganizationName("LiteLens")
-    app.setStyle("Fusion")
-    qss = resource_path("style.qss")
-    if qss.exists():
-        app.setStyleSheet(qss.read_text())
+    apply_theme(app, theme_choice)
     icon = resource_path("icons/litelens.png")
     if icon.exists():
         app.setWindowIcon(QIcon(str(icon)))
@@ -36,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     if raw[:1] == ["--litelens-worker"]:  # a frozen bundle starts its inference worker this way
         from core.inference.worker.__main__ import main as worker_main
         return worker_main()
+    if raw[:1] == ["--cli"]:  # the bundle's binary doubles as the `litelens` CLI
+        from core.cli import main as cli_main
+        return cli_main(raw[1:])
     args = parse_args(argv)
+    if args.install_desktop:
+        from gui.desktop_entry import main as install_main
+        return install_main()
     problem = display_problem()
     if problem:
         print(f"litelens-gui: {problem}", file=sys.stderr)
@@ -48,23 +62,30 @@ def main(argv: list[str] | None = None) -> int:
     from core.model.samples import demo_model_path
     from gui.main_window import MainWindow
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    apply_style(app)
     win = MainWindow()
+    apply_style(app, str(win.settings.value("theme", "system")))
     paths = list(args.models)
     if args.demo:
         paths.insert(0, str(demo_model_path()))
     win.show()
-    win.open_paths(paths)
+    if args.self_test:
+        from gui.self_test import run_self_test
+        run_self_test(app, win, paths[0] if paths else str(demo_model_path()))
+        return app.exec()
+    if paths:
+        win.open_paths(paths)
+    elif not args.screenshot:
+        win.restore_session()
     if args.screenshot:
-        _screenshot_when_ready(app, win, args.screenshot, len(paths))
+        _screenshot_when_ready(app, win, args.screenshot)
     return app.exec()
 
 
-def _screenshot_when_ready(app, win, path: str, expected: int) -> None:
+def _screenshot_when_ready(app, win, path: str) -> None:
     from PySide6.QtCore import QTimer
 
     def check():
-        if win.loader.busy or win.tabs.count() + len(win.errors) < expected:
+        if win.loader.busy or win.pending:
             QTimer.singleShot(100, check)
             return
         QTimer.singleShot(300, lambda: (win.grab().save(path), app.exit(1 if win.errors else 0)))

@@ -110,6 +110,9 @@ class FilterTable(QWidget):
         self.count = QLabel(self)
         self.view = QTableView(self)
         self.view.setWordWrap(False)
+        # long tensor names differ at their end ('…/conv1/weights' vs '…/conv2/weights'): cut
+        # them in the middle
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         vh = self.view.verticalHeader()
         vh.setVisible(False)
         vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -133,8 +136,15 @@ class FilterTable(QWidget):
         self._update_count()
 
     def set_column_widths(self, widths: list[int]) -> None:
+        """Starting widths, never narrower than the column's header with its sort arrow."""
+        hh = self.view.horizontalHeader()
+        fm = hh.fontMetrics()
+        bold = hh.font()
+        bold.setBold(True)   # the style sheet draws header labels in bold
+        fm = type(fm)(bold)
         for i, w in enumerate(widths):
-            self.view.setColumnWidth(i, w)
+            title = str(self.model.columns[i])
+            self.view.setColumnWidth(i, max(w, fm.horizontalAdvance(title) + 30))
 
     def _filter_changed(self, text: str) -> None:
         self.model.set_filter(text)

@@ -1,33 +1,71 @@
-"""The main window: opens models (File→Open, drag-and-drop, command line, recent files), one tab
-per model, errors in a dialog while the app keeps running."""
+"""The main window: opens models (File→Open, drag-and-drop, command line, recent files, last
+session), one tab per model in the order asked for, errors collected in one dialog while the app
+keeps running; a start page when no model is open."""
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QPushButton,
+                               QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
-from core import __version__
 from core.resources import resource_path
-from gui import gc_guard
+from gui import file_dialogs, gc_guard, theme
+from gui.help_dialogs import ShortcutsDialog, show_about
 from gui.model.loader import ModelLoader
 from gui.model.model_tab import ModelTab
 from gui.tasks import wait_for_tasks
 
 MAX_RECENT = 10
 MODEL_FILTER = "TFLite models (*.tflite *.lite *.tfl);;All files (*)"
+START_STATUS = "Open a .tflite model to start"
 
 
-class _Welcome(QWidget):
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        lab = QLabel("<h2>LiteLens</h2><p>Drop .tflite files here, or use File → Open "
-                     "(Ctrl+O).</p>", self)
-        lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
+def _key(path: str) -> str:
+    """Identity of a file for "already open": the resolved absolute path."""
+    return str(Path(path).resolve())
+
+
+class _StartPage(QWidget):
+    """What the window shows with no model open."""
+
+    def __init__(self, window: "MainWindow"):
+        super().__init__(window)
+        title = QLabel("<h2>LiteLens</h2><p>Drop .tflite files here, or open one "
+                       "(Ctrl+O).</p>", self)
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        button = QPushButton("Open model…", self)
+        button.clicked.connect(window.open_dialog)
+        self.recent = QLabel(self)
+        self.recent.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.recent.setTextFormat(Qt.TextFormat.RichText)
+        self.recent.linkActivated.connect(lambda p: window.open_paths([p]))
         lay = QVBoxLayout(self)
-        lay.addWidget(lab)
+        lay.addStretch(2)
+        lay.addWidget(title)
+        lay.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addSpacing(16)
+        lay.addWidget(self.recent)
+        lay.addStretch(3)
+
+    def set_recent(self, paths: list[str]) -> None:
+        links = "<br>".join(f"<a href='{escape(p, quote=True)}'>{escape(Path(p).name)}</a>"
+                            f" <span style='color:gray'>{escape(str(Path(p).parent))}</span>"
+                            for p in paths[:6])
+        self.recent.setText(f"<p><b>Recent</b></p>{links}" if paths else "")
+
+
+class _Opening(QWidget):
+    """A tab's place while its model loads, so tabs keep the order the files were given in."""
+
+    def __init__(self, path: str, parent=None):
+        super().__init__(parent)
+        self.path = path
+        lab = QLabel(f"Opening {escape(path)}…", self)
+        lab.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        QVBoxLayout(self).addWidget(lab)
 
 
 class MainWindow(QMainWindow):
@@ -38,6 +76,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         gc_guard.install(QApplication.instance())
         self.settings = settings or QSettings("LiteLens", "LiteLens")
+        file_dialogs.use_settings(self.settings)
         self.setWindowTitle("LiteLens")
         icon = resource_path("icons/litelens.png")
         if icon.exists():
@@ -47,41 +86,117 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
+        self.tabs.setDocumentMode(True)
         self.tabs.tabCloseRequested.connect(self.close_tab)
         self.tabs.currentChanged.connect(self._update_status)
-        self.welcome = _Welcome(self)
-        self.setCentralWidget(self.welcome)
+        self.start_page = _StartPage(self)
+        # one central stack: the tab widget is never a stray child drawn over the start page
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.start_page)
+        self.stack.addWidget(self.tabs)
+        self.setCentralWidget(self.stack)
         self.loader = ModelLoader(self)
         self.loader.loaded.connect(self._loaded)
         self.loader.failed.connect(self._failed)
         self.error_box: QMessageBox | None = None
-        self.errors: list[str] = []
+        self.errors: list[str] = []          # every failure since the window opened
+        self._unshown: list[str] = []        # failures the error box has not listed yet
+        self._box_errors: list[str] = []     # failures the open error box lists
         self._build_menus()
-        self.statusBar().showMessage("Open a .tflite model to start")
+        self._show_start()
 
     # -- menus --
+    def _action(self, menu, text: str, slot, *shortcuts) -> QAction:
+        """A menu action; shortcuts are spelled out where the platform's standard key may be
+        empty (offscreen and some desktops have no Quit binding)."""
+        a = QAction(text, self)
+        if shortcuts:
+            a.setShortcuts([QKeySequence(s) for s in shortcuts])
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        return a
+
     def _build_menus(self) -> None:
         m = self.menuBar().addMenu("&File")
-        a = QAction("&Open…", self, shortcut=QKeySequence.StandardKey.Open)
-        a.triggered.connect(self.open_dialog)
-        m.addAction(a)
-        a = QAction("Co&mpare Two Models…", self)
-        a.triggered.connect(self.compare_dialog)
-        m.addAction(a)
+        self._action(m, "&Open…", self.open_dialog, "Ctrl+O")
+        self._action(m, "Co&mpare Two Models…", self.compare_dialog)
         self.recent_menu = m.addMenu("Open &Recent")
         self._rebuild_recent()
+        self.reload_action = self._action(m, "&Reload", self.reload_current, "F5")
         m.addSeparator()
-        a = QAction("&Close Tab", self, shortcut=QKeySequence.StandardKey.Close)
-        a.triggered.connect(lambda: self.close_tab(self.tabs.currentIndex()))
-        m.addAction(a)
-        a = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        a.triggered.connect(self.close)
-        m.addAction(a)
+        self._action(m, "&Close Tab", lambda: self.close_tab(self.tabs.currentIndex()),
+                     "Ctrl+W", "Ctrl+F4")
+        self._action(m, "&Quit", self.close, "Ctrl+Q")
+        self.view_menu = v = self.menuBar().addMenu("&View")
+        # the graph panel owns Ctrl+F / Ctrl+0 (they work in a panel alone too): shown, not bound
+        self._action(v, "&Find in Graph…\tCtrl+F", lambda: self._graph_do("focus_search"))
+        self._action(v, "&Fit Graph\tCtrl+0", lambda: self._graph_do("_fit"))
+        self.edge_shapes_action = self._action(v, "Tensor &Shapes on Edges",
+                                               self._toggle_edge_shapes)
+        self.edge_shapes_action.setCheckable(True)
+        self.weights_action = self._action(v, "&Weights on Nodes", self._toggle_weights)
+        self.weights_action.setCheckable(True)
+        self.weights_action.setChecked(True)
+        self._action(v, "&Remove Overlays", self.remove_overlays)
+        v.addSeparator()
+        self._action(v, "&Export Graph as PNG…", lambda: self._graph_do("_export_dialog", "png",
+                                                                        True))
+        self._action(v, "Export Graph as S&VG…", lambda: self._graph_do("_export_dialog", "svg",
+                                                                       True))
+        v.addSeparator()
+        themes = self.view_menu.addMenu("&Theme")
+        group = QActionGroup(self)
+        chosen = str(self.settings.value("theme", "system"))
+        for key, text in (("system", "Follow &system"), ("light", "&Light"), ("dark", "&Dark")):
+            a = themes.addAction(text)
+            a.setCheckable(True)
+            a.setChecked(key == chosen)
+            a.triggered.connect(lambda checked=False, k=key: self.set_theme(k))
+            group.addAction(a)
         h = self.menuBar().addMenu("&Help")
-        a = QAction("&About LiteLens", self)
-        a.triggered.connect(lambda: QMessageBox.about(
-            self, "About LiteLens", f"LiteLens {__version__}\nInspector for TFLite / LiteRT models."))
-        h.addAction(a)
+        self._action(h, "&Keyboard Shortcuts", self.show_shortcuts, "F1")
+        self._action(h, "&About LiteLens", lambda: show_about(self))
+
+    def current_graph(self):
+        """The graph panel of the current model tab (None on the start page or a compare tab)."""
+        tab = self.tabs.currentWidget() if self.stack.currentWidget() is self.tabs else None
+        return tab.graph if isinstance(tab, ModelTab) else None
+
+    def _graph_do(self, method: str, *args) -> None:
+        graph = self.current_graph()
+        if graph is not None:
+            tab = self.tabs.currentWidget()   # show the tab's graph page first
+            tab.tabs.setCurrentWidget(graph)
+            getattr(graph, method)(*args)
+
+    def _toggle_edge_shapes(self, on: bool) -> None:
+        graph = self.current_graph()
+        if graph is not None:
+            graph.labels_btn.setChecked(on)
+
+    def _toggle_weights(self, on: bool) -> None:
+        graph = self.current_graph()
+        if graph is not None:
+            graph.set_show_weights(on)
+
+    def remove_overlays(self) -> None:
+        """Back to category colours: drop the latency / quantization-error overlays."""
+        graph = self.current_graph()
+        if graph is not None:
+            for o in graph.view.overlays():
+                graph.view.clear_overlay(o.name)
+
+    def menus(self):
+        return [a.menu() for a in self.menuBar().actions() if a.menu() is not None]
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dlg = ShortcutsDialog(self.menus(), self)
+        dlg.open()
+        return dlg
+
+    def set_theme(self, choice: str) -> None:
+        self.settings.setValue("theme", choice)
+        theme.apply_theme(QApplication.instance(), choice)
 
     def recent_files(self) -> list[str]:
         value = self.settings.value("recent_files", [])
@@ -90,7 +205,7 @@ class MainWindow(QMainWindow):
         return [str(v) for v in (value or [])]
 
     def _remember(self, path: str) -> None:
-        path = str(Path(path).resolve())
+        path = _key(path)
         recent = [p for p in self.recent_files() if p != path]
         recent.insert(0, path)
         self.settings.setValue("recent_files", recent[:MAX_RECENT])
@@ -107,6 +222,8 @@ class MainWindow(QMainWindow):
             clear = self.recent_menu.addAction("Clear list")
             clear.triggered.connect(self._clear_recent)
         self.recent_menu.setEnabled(bool(recent))
+        if hasattr(self, "start_page"):
+            self.start_page.set_recent(recent)
 
     def _clear_recent(self) -> None:
         self.settings.setValue("recent_files", [])
@@ -114,17 +231,11 @@ class MainWindow(QMainWindow):
 
     # -- opening --
     def open_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Open models", "", MODEL_FILTER)
-        self.open_paths(paths)
-
-    def open_paths(self, paths) -> None:
-        for p in paths:
-            self.statusBar().showMessage(f"Opening {p}…")
-            self.loader.load(str(p))
+        self.open_paths(file_dialogs.open_files(self, "Open models", MODEL_FILTER, "models"))
 
     def compare_dialog(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Choose two models to compare", "",
-                                                MODEL_FILTER)
+        paths = file_dialogs.open_files(self, "Choose two models to compare", MODEL_FILTER,
+                                        "models")
         if len(paths) == 2:
             self.open_compare(*paths)
         elif paths:
@@ -147,37 +258,118 @@ class MainWindow(QMainWindow):
             self._failed(path_b, str(e))
             return
         view = CompareView(a, b, latency_ms, self)
-        if self.centralWidget() is not self.tabs:
-            self.takeCentralWidget()
-            self.setCentralWidget(self.tabs)
         i = self.tabs.addTab(view, f"{Path(path_a).name} ⇄ {Path(path_b).name}")
         self.tabs.setTabToolTip(i, f"{path_a}\n{path_b}")
+        self.stack.setCurrentWidget(self.tabs)
         self.tabs.setCurrentIndex(i)
 
+    def _tab_for(self, path: str) -> int:
+        key = _key(path)
+        for i in range(self.tabs.count()):
+            w = self.tabs.widget(i)
+            p = w.path if isinstance(w, _Opening) else getattr(getattr(w, "model", None),
+                                                                "path", None)
+            if p is not None and _key(p) == key:
+                return i
+        return -1
+
+    def open_paths(self, paths, at: int | None = None) -> None:
+        """Open files as tabs in the given order (a file already open gets focus instead);
+        ``at`` puts the first one at that tab index."""
+        last = -1
+        for p in paths:
+            p = str(p)
+            existing = self._tab_for(p)
+            if existing >= 0:
+                last = existing
+                continue
+            holder = _Opening(p, self)
+            i = self.tabs.insertTab(at if at is not None else self.tabs.count(), holder,
+                                    Path(p).name)
+            if at is not None:
+                at = i + 1
+            self.tabs.setTabToolTip(i, f"{p} (opening…)")
+            last = i
+            self.statusBar().showMessage(f"Opening {p}…")
+            self.loader.load(p)
+        if last >= 0:
+            self.stack.setCurrentWidget(self.tabs)
+            self.tabs.setCurrentIndex(last)
+
+    @property
+    def pending(self) -> int:
+        """Models still loading."""
+        return sum(isinstance(self.tabs.widget(i), _Opening) for i in range(self.tabs.count()))
+
+    def _holder(self, path: str) -> int:
+        for i in range(self.tabs.count()):
+            w = self.tabs.widget(i)
+            if isinstance(w, _Opening) and w.path == path:
+                return i
+        return -1
+
     def _loaded(self, path: str, model) -> None:
+        i = self._holder(path)
+        if i < 0:  # its tab was closed while it loaded
+            model.close()
+            return
         gc_guard.freeze_long_lived()
         tab = ModelTab(model, self)
         tab.open_requested.connect(lambda p: self.open_paths([p]))
         tab.compare_requested.connect(self.open_compare)
-        if self.centralWidget() is not self.tabs:
-            self.takeCentralWidget()
-            self.setCentralWidget(self.tabs)
-        i = self.tabs.addTab(tab, Path(path).name)
+        was_current = self.tabs.currentIndex() == i
+        holder = self.tabs.widget(i)
+        self.tabs.removeTab(i)
+        holder.deleteLater()
+        self.tabs.insertTab(i, tab, Path(path).name)
         self.tabs.setTabToolTip(i, path)
-        self.tabs.setCurrentIndex(i)
+        if was_current:
+            self.tabs.setCurrentIndex(i)
         self._remember(path)
         self._update_status()
         self.model_opened.emit(path)
 
     def _failed(self, path: str, message: str) -> None:
+        i = self._holder(path)
+        if i >= 0:
+            holder = self.tabs.widget(i)
+            self.tabs.removeTab(i)
+            holder.deleteLater()
         self.errors.append(message)
+        self._unshown.append(message)
+        self._show_errors()
+        if self.tabs.count() == 0:
+            self._show_start()
         self.statusBar().showMessage(f"Could not open {Path(path).name}")
-        box = QMessageBox(QMessageBox.Icon.Critical, "Cannot open model", message,
-                          QMessageBox.StandardButton.Ok, self)
-        box.setInformativeText("The file was not changed. LiteLens keeps running.")
-        box.open()  # window-modal, non-blocking
-        self.error_box = box
         self.model_failed.emit(path, message)
+
+    def _show_errors(self) -> None:
+        """One dialog for all failures: while it is open, later ones are added to it."""
+        if not self._unshown:
+            return
+        if self.error_box is None or not self.error_box.isVisible():
+            self._box_errors = []
+            box = QMessageBox(QMessageBox.Icon.Critical, "Cannot open model", "",
+                              QMessageBox.StandardButton.Ok, self)
+            box.setInformativeText("The files were not changed. LiteLens keeps running.")
+            box.open()  # window-modal, non-blocking
+            self.error_box = box
+        self._box_errors += self._unshown
+        self._unshown = []
+        n = len(self._box_errors)
+        self.error_box.setWindowTitle("Cannot open model" if n == 1 else
+                                      f"Cannot open {n} models")
+        self.error_box.setText("\n\n".join(self._box_errors))
+
+    def reload_current(self) -> None:
+        """Read the current tab's file again (after it changed on disk), in the same place."""
+        i = self.tabs.currentIndex()
+        tab = self.tabs.widget(i)
+        if not isinstance(tab, ModelTab):
+            return
+        path = tab.model.path
+        self.close_tab(i)
+        self.open_paths([path], at=i)
 
     def close_tab(self, index: int) -> None:
         if index < 0:
@@ -186,20 +378,48 @@ class MainWindow(QMainWindow):
         self.tabs.removeTab(index)
         if hasattr(tab, "close_model"):   # a ModelTab or a CompareView
             tab.close_model()
-            tab.deleteLater()
             QTimer.singleShot(0, gc_guard.collect_all)  # once the tab is really gone
-        self._update_status()
+        tab.deleteLater()
+        if self.tabs.count() == 0:
+            self._show_start()
+        else:
+            self._update_status()
 
     def model_tabs(self) -> list[ModelTab]:
-        return [self.tabs.widget(i) for i in range(self.tabs.count())]
+        return [w for w in (self.tabs.widget(i) for i in range(self.tabs.count()))
+                if isinstance(w, ModelTab)]
+
+    def _show_start(self) -> None:
+        self.stack.setCurrentWidget(self.start_page)
+        self.setWindowTitle("LiteLens")
+        self.statusBar().showMessage(START_STATUS)
 
     def _update_status(self, *_):
         tab = self.tabs.currentWidget()
+        graph = self.current_graph()
+        self.edge_shapes_action.setChecked(graph is not None and graph.labels_btn.isChecked())
+        self.weights_action.setChecked(graph is None or graph.show_weights)
         if isinstance(tab, ModelTab):
             self.statusBar().showMessage(tab.status_text())
             self.setWindowTitle(f"{Path(tab.model.path).name} — LiteLens")
-        else:
+        elif isinstance(tab, _Opening):
+            self.statusBar().showMessage(f"Opening {tab.path}…")
             self.setWindowTitle("LiteLens")
+
+    # -- session --
+    def save_session(self) -> None:
+        self.settings.setValue("session", [t.model.path for t in self.model_tabs()])
+
+    def restore_session(self) -> list[str]:
+        """Reopen the models open when the app was last closed; returns the ones gone since."""
+        value = self.settings.value("session", [])
+        paths = [value] if isinstance(value, str) else [str(p) for p in (value or [])]
+        gone = [p for p in paths if not Path(p).is_file()]
+        self.open_paths([p for p in paths if p not in gone])
+        if gone:
+            self.statusBar().showMessage(f"{len(gone)} model(s) of the last session are gone: "
+                                         + ", ".join(Path(p).name for p in gone))
+        return gone
 
     # -- drag and drop --
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
@@ -213,8 +433,10 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        self.save_session()
         self.loader.wait_all(5000)
-        for tab in self.model_tabs():
+        for i in range(self.tabs.count()):
+            tab = self.tabs.widget(i)
             if hasattr(tab, "close_model"):
                 tab.close_model()  # stop inference workers and layout threads
         wait_for_tasks()  # cancelled tasks (layouts of closed tabs) end before Qt goes

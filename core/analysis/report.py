@@ -7,6 +7,7 @@ from core import __version__
 from core import format as fmt
 from core.fileio import finite_or_null
 from core.format import printable
+from core.model.metadata import model_metadata
 from core.model.types import Model, Operator, Tensor
 
 MAX_WARNINGS = 200  # a hostile file can have a NaN in every scale: list the first, count the rest
@@ -61,10 +62,12 @@ def nonfinite_quantization_warnings(model: Model) -> list[str]:
 
 def model_report(model: Model) -> dict[str, Any]:
     """Everything the reader knows about a model, as plain JSON-able data, with the tensor
-    memory plan (``memory``, as ``litelens memory --json`` gives it at one thread). Numbers the
-    file stores as NaN/Infinity (a quantization scale, an option such as LeakyRelu alpha) become
-    null, and ``warnings`` names each one."""
+    memory plan (``memory``, as ``litelens memory --json`` gives it at one thread) and
+    ``metadata``, the decoded TFLITE_METADATA block (None when the model has none). Numbers the
+    file stores as NaN/Infinity (a quantization scale, an option such as LeakyRelu alpha, a
+    metadata statistic) become null, and ``warnings`` names each one."""
     from core.analysis.memory import memory_report
+    meta = model_metadata(model)
     w = _Warnings()
     sigs = []
     for s in model.signatures:
@@ -95,6 +98,7 @@ def model_report(model: Model) -> dict[str, Any]:
         },
         "subgraphs": subgraphs,
         "memory": w.finite(memory_report(model), "memory plan"),
+        "metadata": w.finite(meta.to_json(), "metadata") if meta.present else None,
         "warnings": w.as_list(),
     }
 
@@ -123,6 +127,12 @@ def summary_text(model: Model) -> str:
         lines.append(f"  description {printable(model.description, 300)}")
     if model.metadata:
         lines.append(f"  metadata    {printable(', '.join(m.name for m in model.metadata), 300)}")
+        meta = model_metadata(model)
+        about = [v for v in (meta.name, meta.version and f"version {meta.version}",
+                             meta.author and f"by {meta.author}", meta.license) if v]
+        if about:
+            lines.append(f"              {printable('; '.join(about), 300)}")
+        lines += [f"  warning     metadata: {printable(w, 300)}" for w in meta.warnings]
     lines.append(f"  subgraphs   {len(model.subgraphs)}; operators {model.op_count}; tensors "
                  f"{model.tensor_count}; parsed in {model.parse_seconds * 1000:.1f} ms")
     for sg in model.subgraphs:
@@ -184,15 +194,77 @@ def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
         sections.append((f"Subgraph {sg.index}" + (f" '{printable(sg.name, 120)}'" if sg.name
                                                    else ""), rows))
     if model.metadata:
-        sections.append(("Metadata", [(printable(m.name, 120),
-                                       fmt.size(model.buffers[m.buffer].size))
-                                      for m in model.metadata]))
+        sections += metadata_sections(model)
     hist = op_histogram(model)
     if hist:
         sections.append(("Operator types", [(printable(k, 120), str(v)) for k, v in hist.items()]))
     warnings = nonfinite_quantization_warnings(model)
     if warnings:
         sections.insert(1, ("Warnings", [(f"{i + 1}", w) for i, w in enumerate(warnings)]))
+    return sections
+
+
+def _floats_text(values: list[float] | None) -> str:
+    if not values:
+        return ""
+    shown = ", ".join(f"{v:g}" for v in values[:4])
+    return f"[{shown}{', …' if len(values) > 4 else ''}]"
+
+
+def _labels_text(labels: list[str]) -> str:
+    head = ", ".join(labels[:5])
+    return f"{len(labels):,}: {head}{', …' if len(labels) > 5 else ''}"
+
+
+def _file_text(f) -> str:
+    size = fmt.size(f.size_bytes) if f.size_bytes is not None else "not packed in the model"
+    bits = [f.type.replace("_", " ").lower(), size]
+    if f.locale:
+        bits.append(f.locale)
+    return f"{f.name} ({', '.join(bits)})" + (f" — {f.description}" if f.description else "")
+
+
+def _tensor_metadata_rows(ti) -> list[tuple[str, str]]:
+    rows = [(k, v) for k, v in (
+        ("Description", ti.description or ""), ("Content", ti.content or ""),
+        ("Dimensions", ", ".join(ti.dimension_names or [])),
+        ("Normalization", f"(x − {_floats_text(ti.mean)}) / {_floats_text(ti.std)}"
+         if ti.mean or ti.std else ""),
+        ("Range (stats)", f"{_floats_text(ti.min)} … {_floats_text(ti.max)}"
+         if ti.min or ti.max else ""),
+        ("Score threshold", f"{ti.score_threshold:g}" if ti.score_threshold is not None else ""),
+        ("Score calibration", ti.score_calibration or ""),
+        ("Labels", _labels_text(ti.labels) if ti.labels else ""),
+        ("Value labels", _labels_text(ti.value_labels) if ti.value_labels else "")) if v]
+    rows += [("File", _file_text(f)) for f in ti.files]
+    return rows
+
+
+def metadata_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The model's metadata buffers and the decoded TFLITE_METADATA, for the info panel."""
+    meta = model_metadata(model)
+    rows = [(k, v) for k, v in (("Name", meta.name), ("Version", meta.version),
+                                ("Author", meta.author), ("License", meta.license),
+                                ("Description", meta.description),
+                                ("Parser version", meta.min_parser_version)) if v]
+    rows += [("File", _file_text(f)) for f in meta.files]
+    rows += [("Warning", w) for w in meta.warnings]
+    rows += [(f"Buffer {m.name}", fmt.size(model.buffers[m.buffer].size))
+             for m in model.metadata]
+    sections = [("Metadata", rows)]
+    for k, sg in enumerate(meta.subgraphs):
+        where = f" (subgraph {k})" if len(meta.subgraphs) > 1 else ""
+        for kind, infos in (("input", sg.inputs), ("output", sg.outputs)):
+            for ti in infos:
+                tr = _tensor_metadata_rows(ti)
+                if tr:
+                    sections.append((f"Metadata: {kind} '{ti.name or '?'}'{where}", tr))
+        extra = [("Description", sg.description)] if sg.description else []
+        extra += [("File", _file_text(f)) for f in sg.files]
+        extra += [("Custom", f"{c['name']} ({fmt.size(c['size_bytes'])})") for c in sg.custom]
+        if extra:
+            sections.append((f"Metadata: subgraph {k}" + (f" '{sg.name}'" if sg.name else ""),
+                             extra))
     return sections
 
 

@@ -40,6 +40,18 @@ def add_parser(subparsers) -> None:
     p.add_argument("--profile-method", default="auto", choices=PROFILE_METHODS,
                    help="auto: LiteRT's own op profiler where the backend has it, else "
                         "single-op models timed one by one; single-op: always the latter")
+    p.add_argument("--min-secs", type=float, default=0.0, metavar="S",
+                   help="keep running past --runs until S seconds have passed")
+    p.add_argument("--max-secs", type=float, default=None, metavar="S",
+                   help="stop the timed runs after S seconds, even before --runs")
+    p.add_argument("--run-delay", type=float, default=0.0, metavar="S",
+                   help="pause S seconds between timed runs (not timed)")
+    p.add_argument("--xnnpack-fp16", action="store_true",
+                   help="XNNPACK: force fp16 inference for fp32 ops (--backend compiled)")
+    p.add_argument("--xnnpack-weight-cache", default=None, metavar="FILE",
+                   help="XNNPACK: keep packed weights in FILE (--backend compiled)")
+    p.add_argument("--signature", default=None, metavar="KEY",
+                   help="run this SignatureDef (default: subgraph 0, the main graph)")
     p.add_argument("--python", default=None, metavar="PATH",
                    help="run the worker with this Python (e.g. a tflite-runtime venv)")
     p.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
@@ -85,7 +97,12 @@ def _bench(args: argparse.Namespace) -> int:
                         input_source=args.input, shapes=shapes, profile=args.profile,
                         profile_method=args.profile_method,
                         python_exe=args.python, timeout_s=args.timeout,
-                        heartbeat_s=args.heartbeat or None)
+                        heartbeat_s=args.heartbeat or None,
+
+                        signature=args.signature, min_secs=args.min_secs,
+                        max_secs=args.max_secs, run_delay_s=args.run_delay,
+                        xnnpack_fp16=args.xnnpack_fp16,
+                        xnnpack_weight_cache=args.xnnpack_weight_cache)
         session = WorkerSession(cfg)
     except ModelError as e:
         return _fail(args, str(e), "model")
@@ -145,7 +162,7 @@ def format_text(r: dict) -> str:
         lines.append(f"warmup    {w['runs']} runs, mean {ms(w['mean'])}")
     if lat["runs"]:
         lines.append(f"latency   {lat['runs']} runs: " + "  ".join(
-            f"{k} {ms(lat[k])}" for k in ("min", "median", "mean", "std", "p90", "p99")))
+            f"{k} {ms(lat[k])}" for k in ("min", "median", "mean", "std", "p90", "p99", "max")))
     rss = r["rss_bytes"]
     lines.append(f"memory    before load {_size(rss['before_load'])}  after init "
                  f"{_size(rss['after_init'])}  peak {_size(rss['peak'])}  (high-water "
@@ -154,6 +171,9 @@ def format_text(r: dict) -> str:
               for line in output_lines(r["outputs"])]
     if r["ops"]:
         lines += ["per-op    " + line for line in profile_lines(r["profile"])]
+        for t in r["profile"].get("by_type", [])[:10]:
+            lines.append(f"  type {t['op']:<24} x{t['count']:<4} {ms(t['total_ms'])}  "
+                         f"{t['percent']:.1f}%")
         top = sorted((o for o in r["ops"] if o["avg_ms"] is not None),
                      key=lambda o: -o["avg_ms"])[:10]
         for o in top:

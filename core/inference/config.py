@@ -37,6 +37,15 @@ class RunConfig:
     # kill the worker when it sends nothing (not even its 1 s heartbeat) for this long: it is
     # frozen (stopped, deadlocked, stuck in native code holding the GIL). None or 0: never.
     heartbeat_s: float | None = DEFAULT_HEARTBEAT_S
+    signature: str | None = None         # SignatureDef key to run (None: subgraph 0)
+    # as benchmark_model's --min_secs / --max_secs / --run_delay: keep running past ``runs``
+    # until min_secs have passed, stop early at max_secs, pause between runs (not timed)
+    min_secs: float = 0.0
+    max_secs: float | None = None
+    run_delay_s: float = 0.0
+    # XNNPACK options, where the runtime exposes them (LiteRT's CompiledModel CPU options)
+    xnnpack_fp16: bool = False             # force fp16 inference for fp32 operators
+    xnnpack_weight_cache: str | None = None  # file where XNNPACK keeps its packed weights
 
     def label(self) -> str:
         py = f" @{self.python_exe}" if self.python_exe else ""
@@ -65,6 +74,22 @@ class RunConfig:
         for name, v in (("timeout", self.timeout_s), ("heartbeat", self.heartbeat_s)):
             if v is not None and not (isinstance(v, (int, float)) and v >= 0):
                 raise ConfigError(f"{name} must be a number of seconds >= 0, not {v!r}")
+        for name, v in (("min_secs", self.min_secs), ("run_delay_s", self.run_delay_s)):
+            if not isinstance(v, (int, float)) or v < 0:
+                raise ConfigError(f"{name} must be a number >= 0, not {v!r}")
+        if self.max_secs is not None and (not isinstance(self.max_secs, (int, float))
+                                          or self.max_secs <= 0):
+            raise ConfigError(f"max_secs must be a number > 0, not {self.max_secs!r}")
+        if (self.xnnpack_fp16 or self.xnnpack_weight_cache) and not (
+                self.backend == "compiled" and self.delegate == "xnnpack"):
+            raise ConfigError("XNNPACK options (force fp16, weight cache) are exposed by LiteRT's "
+                              "CompiledModel API only: use backend compiled with delegate "
+                              "xnnpack (the Interpreter API has no such settings)")
+        if self.xnnpack_fp16 and self.xnnpack_weight_cache:
+            # measured with ai-edge-litert 2.3: the worker aborts in weight_cache.cc ("An invalid
+            # pack identifier was created")
+            raise ConfigError("XNNPACK cannot combine force fp16 with a weight cache (the "
+                              "runtime aborts while packing); choose one")
         if self.python_exe and not (Path(self.python_exe).is_file()
                                     and os.access(self.python_exe, os.X_OK)):
             raise ConfigError(f"{self.python_exe}: no such Python interpreter")

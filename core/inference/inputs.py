@@ -224,10 +224,15 @@ def _arrays(specs: list[InputSpec], path: Path) -> list[np.ndarray]:
     out = []
     for s, a in zip(specs, arrays):
         dt = _np_dtype(s)
-        sig = s.shape_signature
-        if len(a.shape) != len(sig) or any(d >= 0 and d != n for d, n in zip(sig, a.shape)):
-            raise InputError(f"{path}: array for input {s.name!r} has shape {list(a.shape)}, the "
-                             f"model expects {list(sig)}")
+        # the array's shape must be the one asked for: the shape given for this input, else the
+        # model's signature (where -1 takes any size); an array never silently overrides a shape
+        given = s.shape_source == "user"
+        want = s.shape if given else s.shape_signature
+        if len(a.shape) != len(want) or any(d >= 0 and d != n for d, n in zip(want, a.shape)):
+            said = (f"the input shapes given say {list(want)}" if given
+                    else f"the model expects {list(want)}")
+            raise InputError(f"{path}: input shape mismatch: the array for input {s.name!r} has "
+                             f"shape {list(a.shape)}, {said}")
         if a.dtype != dt and not np.can_cast(a.dtype, dt, casting="same_kind"):
             raise InputError(f"{path}: array for input {s.name!r} is {a.dtype}, the model expects "
                              f"{dt}")

@@ -119,7 +119,20 @@ class WorkerSession:
     def _input_specs(self, model, input_specs) -> list:
         if not model.subgraphs:
             raise ModelError(self.cfg.model, "the model has no subgraph to run")
-        return input_specs(model, self.cfg.shapes)
+        key = self.cfg.signature
+        if key is None:
+            self.input_tensors = list(model.subgraphs[0].inputs)
+            return input_specs(model, self.cfg.shapes)
+        sig = next((s for s in model.signatures if s.key == key), None)
+        if sig is None:
+            keys = ", ".join(repr(s.key) for s in model.signatures) or "none"
+            raise ModelError(self.cfg.model, f"no signature {key!r} (signatures: {keys})")
+        # the signature's inputs, in its order; the worker sets them by tensor index
+        specs = {model.subgraphs[sig.subgraph].inputs[k]: spec for k, spec in enumerate(
+            input_specs(model, self.cfg.shapes, subgraph=sig.subgraph))}
+        self.input_tensors = list(sig.inputs.values())
+        self.signature_subgraph = sig.subgraph
+        return [specs[t] for t in self.input_tensors]
 
     def output_labels(self) -> list[list[str] | None]:
         """The label list of each output from the model's metadata ([] when unreadable)."""
@@ -144,7 +157,8 @@ class WorkerSession:
         wcfg = {"job": self.job_name, **self.cfg.to_json(), "inputs": str(self.inputs_path),
                 "native_log": str(Path(self._tmpdir) / "native.log"),
                 "model": os.path.abspath(self.cfg.model),  # as named, symlinks kept
-                "params": self.params}
+                "params": self.params, "input_tensors": self.input_tensors,
+                "subgraph": getattr(self, "signature_subgraph", 0)}
         if self.cfg.python_exe is None and getattr(sys, "frozen", False):
             # PyInstaller bundle: the app binary runs the worker (gui/app.py dispatches)
             cmd = [sys.executable, WORKER_FLAG]

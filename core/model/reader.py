@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from flatbuffers import flexbuffers
 
 from core.model import ops as op_facts
 from core.model import options as opts

@@ -38,9 +38,13 @@ class _Batch:
 class FlatView:
     """A verified flatbuffer. Construct it to verify; then read columns of fields."""
 
-    def __init__(self, data, path: str):
+    def __init__(self, data, path: str, layout=schema, root: str = "Model", what: str = "model"):
+        """``layout`` gives ``fields_of(table)``, ``field(table, name)`` and
+        ``union_members(enum)`` (the TFLite schema by default; core.model.metadata passes the
+        metadata schema's); ``what`` names the thing in error messages."""
         self.u8 = np.frombuffer(data, dtype=np.uint8)
         self.path = path
+        self.layout, self.root_table, self.what = layout, root, what
         self.size = int(self.u8.size)
         self.budget = max(1024, self.size // 2)  # tables visited; a sane file has far fewer
         # (parent table, field) -> element positions, count per parent, for vectors of tables
@@ -87,24 +91,26 @@ class FlatView:
         bad = (start < 0) | (start + length > self.size)
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
-            raise ModelError(self.path, f"corrupt or truncated model: {what} points to bytes "
-                                        f"{int(start[first])}..{int(start[first] + length[first])} but "
-                                        f"the file has only {self.size} bytes")
+            span = f"{int(start[first])}..{int(start[first] + length[first])}"
+            raise ModelError(self.path, f"corrupt or truncated {self.what}: {what} points to "
+                                        f"bytes {span} but the file has only {self.size} bytes")
 
     # -- verification walk --
     def _verify(self) -> np.ndarray:
         if self.size < 8:
-            raise ModelError(self.path, f"file is too small to be a TFLite model ({self.size} bytes)")
+            raise ModelError(self.path, f"{self.what} is too small to be a flatbuffer "
+                                        f"({self.size} bytes)")
         root = self.u32(np.array([0]))
         self._check_range(root, np.array([4]), "the root table offset")
-        queue = [_Batch("Model", root, "root")]
+        queue = [_Batch(self.root_table, root, "root")]
         visited = 0
         while queue:
             batch = queue.pop()
             visited += batch.pos.size
             if visited > self.budget:
-                raise ModelError(self.path, "corrupt model: more tables are referenced than the file "
-                                            "could hold (offsets loop or are shared absurdly often)")
+                raise ModelError(self.path, f"corrupt {self.what}: more tables are referenced "
+                                            "than the file could hold (offsets loop or are "
+                                            "shared absurdly often)")
             queue.extend(self._table_batch(batch))
         limit = amplification_limit(self.size, self.weight_bytes)
         if self.materialised > limit:
@@ -134,14 +140,15 @@ class FlatView:
         bad = (vt_size < 4) | (vt_size % 2 == 1) | (t_size < 4)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ModelError(self.path, f"corrupt model: {what} has an invalid vtable "
-                                        f"(vtable size {int(vt_size[i])}, table size {int(t_size[i])})",
+            raise ModelError(self.path, f"corrupt {self.what}: {what} has an invalid vtable "
+                                        f"(vtable size {int(vt_size[i])}, table size "
+                                        f"{int(t_size[i])})",
                              int(pos[i]))
         self._check_range(vt, vt_size, f"the vtable of a {what}")
         self._check_range(pos, t_size, what)
 
         out: list[_Batch] = []
-        for f in schema.fields_of(table):
+        for f in self.layout.fields_of(table):
             entry = 4 + 2 * f.slot
             present = vt_size >= entry + 2
             if not present.any():
@@ -156,8 +163,8 @@ class FlatView:
             bad = fo + width > t_size[idx]
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise ModelError(self.path, f"corrupt model: field {f.name} of a {what} lies outside "
-                                            f"its table", int(pos[idx[i]]))
+                raise ModelError(self.path, f"corrupt {self.what}: field {f.name} of a {what} "
+                                            f"lies outside its table", int(pos[idx[i]]))
             if f.kind == "scalar":
                 continue
             fpos = pos[idx] + fo
@@ -168,7 +175,7 @@ class FlatView:
             elif f.kind == "union":
                 self._check_range(target, np.full(target.shape, 4), fwhat)
                 types = self.scalar(table, f.name + "Type", pos[idx])
-                members = schema.union_members(f.target)
+                members = self.layout.union_members(f.target)
                 for code in np.unique(types):
                     name = members.get(int(code))
                     if name is None:  # NONE, or a type newer than this schema: never read
@@ -186,7 +193,8 @@ class FlatView:
                 if f.kind in ("vector_table", "vector_string"):
                     total = int(n.sum())
                     if total > self.size // 4:
-                        raise ModelError(self.path, f"corrupt model: {fwhat} claims {total} entries")
+                        raise ModelError(self.path, f"corrupt {self.what}: {fwhat} claims "
+                                                    f"{total} entries")
                     epos = _ranges(target + 4, n, 4)
                     elems = epos + self.u32(epos)
                     if f.kind == "vector_table":
@@ -207,7 +215,7 @@ class FlatView:
     # -- columnar reads of verified tables --
     def field_offsets(self, table: str, name: str, pos: np.ndarray) -> np.ndarray:
         """Byte position of the field in each table, or -1 where it is absent."""
-        f = schema.field(table, name)
+        f = self.layout.field(table, name)
         vt, vt_size, _ = self._vtables(pos)
         entry = 4 + 2 * f.slot
         has = vt_size >= entry + 2
@@ -216,7 +224,7 @@ class FlatView:
         return np.where(fo != 0, pos + fo, -1)
 
     def scalar(self, table: str, name: str, pos: np.ndarray) -> np.ndarray:
-        f = schema.field(table, name)
+        f = self.layout.field(table, name)
         fp = self.field_offsets(table, name, pos)
         out = np.full(pos.shape, f.default, dtype=np.float64 if f.floating else np.int64)
         have = fp >= 0

@@ -34,10 +34,13 @@ def _fmt(v) -> str:
     return fmt.printable(str(v), 400)
 
 
-def _numbers(vals, n: int = 6) -> str:
+def _numbers(vals, n: int = 6, total: int | None = None) -> str:
+    """The first ``n`` values; '… (of N)' names how many there are in all (``total``: the whole
+    tensor's count when ``vals`` is only its preview)."""
     vals = list(vals)
+    total = len(vals) if total is None else total
     s = ", ".join(_fmt(float(v)) if isinstance(v, float) else str(v) for v in vals[:n])
-    return s + (f", … ({len(vals)})" if len(vals) > n else "")
+    return s + (f", … (of {total:,})" if total > min(n, len(vals)) else "")
 
 
 def quantization_html(q) -> str:
@@ -208,7 +211,7 @@ class Inspector(QScrollArea):
                 f" · zeros {st.zeros_pct:.1f}%" + (" (sampled)" if st.sampled else ""))
         if st.dequantized:
             text += f"<br>dequantized range {st.dequantized[0]:.4g} … {st.dequantized[1]:.4g}"
-        text += f"<br>first values: {html.escape(_numbers(st.first, 8))}"
+        text += f"<br>first values: {html.escape(_numbers(st.first, 8, st.count))}"
         self._label(f"<span style='color:#333'>{text}</span>")
         if len(st.hist_counts):
             plot = pg.PlotWidget(self._body, background="w")

@@ -10,6 +10,10 @@ from PySide6.QtWidgets import QFrame
 from gui.graph.view import GraphView
 
 MAX_EDGES = 3000  # past this, edges squeezed into the minimap only paint it grey
+# the minimap takes this share of the canvas, within these bounds (px): a fixed 170x230 box
+# covered a third of a small canvas
+SHARE_W, SHARE_H = 0.15, 0.25
+MIN_SIZE, MAX_SIZE = QSize(80, 100), QSize(170, 230)
 
 
 class Minimap(QFrame):
@@ -24,6 +28,13 @@ class Minimap(QFrame):
         self._ox = self._oy = 0.0
         view.viewChanged.connect(self._view_changed)
         view.overlaysChanged.connect(self.invalidate)
+
+    def fit_to(self, canvas: QSize) -> None:
+        """Size the minimap for a canvas of this size."""
+        w = int(min(MAX_SIZE.width(), max(MIN_SIZE.width(), canvas.width() * SHARE_W)))
+        h = int(min(MAX_SIZE.height(), max(MIN_SIZE.height(), canvas.height() * SHARE_H)))
+        if (w, h) != (self.width(), self.height()):
+            self.setFixedSize(w, h)  # the cached image is keyed by size: redrawn on next paint
 
     def _view_changed(self) -> None:
         """Shown only while part of the graph is off screen (else it just hides nodes)."""
@@ -63,8 +74,10 @@ class Minimap(QFrame):
 
     def paintEvent(self, e) -> None:  # noqa: N802
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor(255, 255, 255, 240))
-        p.setPen(QColor("#c8ccd2"))
+        bg = QColor(self.view.canvas["card"])  # the canvas's theme
+        bg.setAlpha(240)
+        p.fillRect(self.rect(), bg)
+        p.setPen(self.view.canvas["edge"])
         p.drawRect(self.rect().adjusted(0, 0, -1, -1))
         if self.view.lay is None:
             p.end()

@@ -18,18 +18,21 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit,
                                QListWidget, QListWidgetItem, QMenu, QMessageBox, QProgressBar,
-                               QPushButton, QSplitter, QToolButton, QVBoxLayout, QWidget)
+                               QPushButton, QSizePolicy, QSplitter, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from core import format as fmt
+from core.graph import export_plan
 from core.graph import layout as gl
 from core.graph import search as gsearch
 from core.graph.layout import NODE_OP, GraphLayout
 from core.graph.search import SearchHit
 from core.model import ops as op_facts
 from core.model.types import Model
-from gui.graph.view import GraphView, text_metrics
+from gui import file_dialogs
+from gui.graph.view import ExportCancelled, GraphView, text_metrics
 from gui.graph.inspector import Inspector
 from gui.graph.legend import Legend
 from gui.graph.minimap import Minimap
@@ -53,8 +56,14 @@ class GraphPanel(QWidget):
         self.layout_task.done.connect(self._worker_done)
         self.layout_task.failed.connect(self._worker_failed)
         self.layout_task.cancelled.connect(self._worker_cancelled)
+        # exports of big graphs take seconds (~25 s for a 100k-op SVG): off the UI thread
+        self.export_task = TaskRunner(self, name="export")
+        self.export_task.progress.connect(self._progressed)
+        self.export_task.done.connect(self._export_done)
+        self.export_task.failed.connect(self._export_failed)
+        self.export_task.cancelled.connect(self._export_cancelled)
         self.hits: list[SearchHit] = []
-        self._pending: tuple[int, int] | None = None   # select_op waiting for its layout
+        self._pending: tuple | None = None   # (subgraph, index, select_*) awaiting its layout
         self._last_q: str | None = None                # the query Enter last searched
         self._metrics = text_metrics(self.font())
 
@@ -67,6 +76,11 @@ class GraphPanel(QWidget):
             self.subgraph_box.addItem(f"{sg.index}: {sg.name or 'subgraph'} "
                                       f"({len(sg.operators):,} ops)")
         self.subgraph_box.setVisible(len(model.subgraphs) > 1)
+        # long subgraph names must not widen the toolbar past the window (it squeezed the info
+        # panel to ~130 px at 1280x800); the popup still shows them in full
+        self.subgraph_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.subgraph_box.setMinimumContentsLength(16)
         self.subgraph_box.activated.connect(lambda i: self.show_subgraph(i))
         fit = self._tool("Fit", "Fit the graph to the window (Ctrl+0)", self._fit)
         zout = self._tool("−", "Zoom out (Ctrl+wheel, -)", lambda: self.view.zoom_by(0.8))
@@ -84,13 +98,16 @@ class GraphPanel(QWidget):
         self.search_box = QLineEdit(self)
         self.search_box.setPlaceholderText("Search op type, name, #op or t:tensor (Ctrl+F)")
         self.search_box.setClearButtonEnabled(True)
-        self.search_box.setMinimumWidth(260)
+        self.search_box.setMinimumWidth(160)
+        self.search_box.setMaximumWidth(320)
         self.search_box.returnPressed.connect(self._search_enter)
         self.search_box.textChanged.connect(lambda _: self._search_timer.start())
         self._search_timer = QTimer(self, singleShot=True, interval=250)
         self._search_timer.timeout.connect(lambda: self.find(self.search_box.text()))
         self.info = QLabel(self)
-        self.info.setStyleSheet("color:#666")
+        self.info.setStyleSheet("color:gray")
+        # its text changes per subgraph: it must not set the panel's minimum width
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 4, 4, 0)
         for w in (self.back_btn, self.subgraph_box, fit, zout, zin, self.labels_btn,
@@ -105,7 +122,7 @@ class GraphPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress_label = QLabel(self.progress_row)
         self.cancel_btn = QPushButton("Cancel", self.progress_row)
-        self.cancel_btn.clicked.connect(self.cancel_layout)
+        self.cancel_btn.clicked.connect(self._cancel_clicked)
         self.retry_btn = QPushButton("Lay out again", self.progress_row)
         self.retry_btn.clicked.connect(lambda: self.show_subgraph(self.current or 0, False))
         self.retry_btn.hide()
@@ -147,6 +164,9 @@ class GraphPanel(QWidget):
         self.view.edgeClicked.connect(self._edge_clicked)
         self.view.backgroundClicked.connect(self.inspector.clear)
         self.view.nodeActivated.connect(self._node_activated)
+        self.view.backRequested.connect(self.back)
+        self.view.rowClicked.connect(
+            lambda _node, tensor: self.inspector.show_tensor(self.view.lay.subgraph, tensor))
         self.inspector.subgraphActivated.connect(lambda i: self.show_subgraph(i))
         self.inspector.tensorActivated.connect(self._tensor_link)
         self.inspector.opActivated.connect(lambda i: self.select_op(self.current, i))
@@ -178,6 +198,7 @@ class GraphPanel(QWidget):
     def eventFilter(self, obj, ev) -> bool:  # noqa: N802
         if obj is self.view and ev.type() == ev.Type.Resize:
             v = self.view
+            self.minimap.fit_to(v.size())
             self.minimap.move(v.width() - self.minimap.width() - 10,
                               v.height() - self.minimap.height() - 10)
             self.legend.move(10, 10)
@@ -222,11 +243,31 @@ class GraphPanel(QWidget):
                                       cancelled=state.is_interrupt_requested, **metrics)
         self.layout_task.start(lay_out)
 
+    @property
+    def show_weights(self) -> bool:
+        return self._metrics.get("fold_constants", True)
+
+    def set_show_weights(self, on: bool) -> None:
+        """Weights/bias rows on op cards (the cards are laid out again, smaller without)."""
+        if self._metrics.get("fold_constants", True) == bool(on):
+            return
+        self._metrics["fold_constants"] = bool(on)
+        self.layouts.clear()
+        if self.current is not None:
+            self.show_subgraph(self.current, push=False)
+
     def shutdown(self) -> None:
         """Closing the tab: stop a running layout without blocking the UI (the runner detaches
         it; the thread ends at the layout's next cancel check)."""
         self.layout_task.shutdown()
+        self.export_task.shutdown()
         self._hide_progress()
+
+    def _cancel_clicked(self) -> None:
+        if self.export_task.busy:
+            self.export_task.cancel()
+        else:
+            self.cancel_layout()
 
     def cancel_layout(self, quiet: bool = False) -> None:
         """Stop the running layout; it reports ``cancelled`` (the Retry row), or, ``quiet``,
@@ -328,18 +369,33 @@ class GraphPanel(QWidget):
             return
         if subgraph != self.current:
             self.show_subgraph(subgraph)
-        if self.view.lay is None or self.view.lay.subgraph != subgraph:
-            self._pending = (subgraph, op_index)
-            self.layoutReady.connect(self._select_pending)
+        if self._wait_for_layout(subgraph, op_index, self.select_op):
             return
         self.view.select_node(op_index, center=True)
         self.inspector.show_op(subgraph, op_index)
+
+    def select_tensor(self, subgraph: int, tensor: int) -> None:
+        """Show tensor ``tensor`` of ``subgraph``: its edge (or the node it feeds), inspected."""
+        if subgraph != self.current:
+            self.show_subgraph(subgraph)
+        if self._wait_for_layout(subgraph, tensor, self.select_tensor):
+            return
+        self._tensor_link(tensor)
+
+    def _wait_for_layout(self, subgraph: int, index: int, then) -> bool:
+        """True (and ``then(subgraph, index)`` queued) while ``subgraph``'s layout is not shown."""
+        if self.view.lay is not None and self.view.lay.subgraph == subgraph:
+            return False
+        if self._pending is None:
+            self.layoutReady.connect(self._select_pending)
+        self._pending = (subgraph, index, then)
+        return True
 
     def _select_pending(self, sg: int) -> None:
         self.layoutReady.disconnect(self._select_pending)
         want, self._pending = self._pending, None
         if want and want[0] == sg:
-            self.select_op(*want)
+            want[2](want[0], want[1])
 
     # -- search --
     def focus_search(self) -> None:
@@ -407,15 +463,62 @@ class GraphPanel(QWidget):
         else:
             self.view.export_image(path, whole)
 
+    def export_problem(self, fmt: str, whole: bool) -> str | None:
+        """Why this export would be useless or huge (core.graph.export_plan), or None."""
+        lay = self.view.lay
+        if not whole:
+            return None
+        if fmt == "svg":
+            return export_plan.svg_warning(lay.n_nodes)
+        return export_plan.image_warning(export_plan.image_plan(lay.width, lay.height))
+
     def _export_dialog(self, fmt: str, whole: bool) -> None:
-        if self.view.lay is None:
+        if self.view.lay is None or self.export_task.busy:
             return
+        problem = self.export_problem(fmt, whole)
+        if problem:
+            box = QMessageBox(QMessageBox.Icon.Warning, "Export graph", problem,
+                              QMessageBox.StandardButton.Cancel, self)
+            visible = box.addButton("Export the visible area", QMessageBox.ButtonRole.AcceptRole)
+            anyway = box.addButton("Export anyway", QMessageBox.ButtonRole.DestructiveRole)
+            box.exec()
+            if box.clickedButton() is visible:
+                whole = False
+            elif box.clickedButton() is not anyway:
+                return
         stem = Path(self.model.path).stem + f"_sg{self.view.lay.subgraph}"
-        path, _ = QFileDialog.getSaveFileName(self, "Export graph", f"{stem}.{fmt}",
-                                              f"{fmt.upper()} (*.{fmt})")
-        if not path:
+        path = file_dialogs.save_file(self, "Export graph", f"{stem}.{fmt}",
+                                      f"{fmt.upper()} (*.{fmt})")
+        if path:
+            self.export_in_background(path, whole)
+
+    def export_in_background(self, path: str, whole: bool = True) -> None:
+        """Write the export on a task thread with progress and Cancel in the progress row."""
+        self.progress.setValue(0)
+        self.progress_label.setText(f"Exporting {Path(path).name}")
+        self.retry_btn.hide()
+        self.cancel_btn.show()
+        self._progress_timer.start()
+        view = self.view
+
+        def work(state):
+            if Path(path).suffix.lower() == ".svg":
+                view.export_svg(path, whole, state=state)
+            else:
+                view.export_image(path, whole, state=state)
+            return path
+        self.export_task.start(work)
+
+    def _export_done(self, path: str) -> None:
+        self._hide_progress()
+        self.info.setText(f"exported {Path(path).name}")
+
+    def _export_failed(self, error: Exception) -> None:
+        self._hide_progress()
+        if isinstance(error, ExportCancelled):
             return
-        try:
-            self.export(path, whole)
-        except OSError as e:
-            QMessageBox.warning(self, "Export failed", str(e))
+        QMessageBox.warning(self, "Export failed", str(error))
+
+    def _export_cancelled(self) -> None:
+        self._hide_progress()
+        self.info.setText("export cancelled; nothing was written")

@@ -42,7 +42,10 @@ from PySide6.QtWidgets import QToolTip, QWidget
 from pyqtgraph import arrayToQPath
 
 from core.graph import layout as gl
+from core.graph import navigate
+from gui.theme import is_dark
 from core.fileio import atomic_path
+from core.graph.export_plan import MAX_SIDE, image_plan
 from core.graph.layout import NODE_INPUT, GraphLayout
 from core.model.types import Model
 from core import format as fmt
@@ -51,18 +54,34 @@ from core.model import ops as op_facts
 
 CATEGORY_COLORS = {
     "layer": "#2f5d8c", "activation": "#8c3b2f", "pool": "#2f6e45", "norm": "#574a8c",
-    "shape": "#6e5a3c", "quant": "#2c7474", "control": "#7a2f7a", "custom": "#8a6a16",
+    "shape": "#6e5a3c", "quant": "#2c7474", "control": "#7a2f7a", "custom": "#c2185b",
     "math": "#3e4650", "stablehlo": "#5a5a5a", "input": "#cfd8e3", "output": "#cfd8e3",
 }
-BG = QColor("#fbfbfc")
-EDGE = QColor("#8a9099")
+# the canvas follows the app's theme (gui.theme); category colours read on both
+CANVAS = {
+    "light": {"bg": QColor("#fbfbfc"), "edge": QColor("#8a9099"), "card": QColor("#ffffff"),
+              "row": QColor("#374151"), "label": QColor("#555555"),
+              "label_bg": QColor(251, 251, 252, 220), "hint": QColor("#666666")},
+    "dark": {"bg": QColor("#1b1d20"), "edge": QColor("#7d838c"), "card": QColor("#2a2d32"),
+             "row": QColor("#d5d9de"), "label": QColor("#b8bcc2"),
+             "label_bg": QColor(27, 29, 32, 220), "hint": QColor("#9aa0a6")},
+}
 SELECT = QColor("#ff8c00")
+# custom ops (the stock runtime may not resolve them) get a dashed frame besides their colour
+CUSTOM_FRAME = QColor("#c2185b")
 HIGHLIGHT = QColor("#ffd400")
 
 LOD_FAR = 0.2
 LOD_TEXT = 0.45
 FAR_NODES = 2500
 MIN_SCALE, MAX_SCALE = 1e-5, 4.0
+EXPORT_BAND_NODES = 500    # nodes per progress step of an export
+
+
+class ExportCancelled(Exception):
+    """An export stopped by its Cancel button (or a subgraph switch): nothing is written."""
+START_MAX_SCALE = 1.0      # a 2-op graph opens at natural size, not magnified to fill the view
+START_MIN_SCALE = LOD_TEXT * 1.15   # a graph opens where op names are drawn
 
 
 _QCOLORS: dict[str, QColor] = {}
@@ -108,12 +127,15 @@ class GraphView(QWidget):
     edgeClicked = Signal(int)
     backgroundClicked = Signal()
     nodeActivated = Signal(int)
+    backRequested = Signal()     # Backspace: back to the previous subgraph
+    rowClicked = Signal(int, int)  # node, tensor: a weight/bias row of an op card was clicked
     viewChanged = Signal()
     overlaysChanged = Signal()
 
     def __init__(self, model: Model, parent=None):
         super().__init__(parent)
         self.model = model
+        self.canvas = CANVAS["dark" if is_dark() else "light"]
         self.lay: GraphLayout | None = None
         self.scale = 1.0
         self.ox = 0.0  # scene point at the widget's top-left
@@ -252,10 +274,12 @@ class GraphView(QWidget):
     def _reset_view(self) -> None:
         lay = self.lay
         f = self.fit_scale() * 0.97
-        if f >= 0.35:
-            self.fit()
+        if f >= START_MIN_SCALE:  # the whole graph fits with op names readable
+            s = min(f, START_MAX_SCALE)
+            self.set_view(s, lay.width / 2 - self.width() / s / 2,
+                          lay.height / 2 - self.height() / s / 2)
             return
-        s = min(1.0, max(0.5, self.width() / lay.width * 0.97))
+        s = min(START_MAX_SCALE, max(START_MIN_SCALE, self.width() / lay.width * 0.97))
         top = lay.y[lay.kind == NODE_INPUT].min() if (lay.kind == NODE_INPUT).any() else 0.0
         self.set_view(s, lay.width / 2 - self.width() / s / 2, max(0.0, top - 20))
         if lay.width * s < self.width():
@@ -335,9 +359,9 @@ class GraphView(QWidget):
     def paintEvent(self, event) -> None:  # noqa: N802
         t0 = time.perf_counter()
         p = QPainter(self)
-        p.fillRect(self.rect(), BG)
+        p.fillRect(self.rect(), self.canvas["bg"])
         if self.lay is None:
-            p.setPen(QColor("#666"))
+            p.setPen(self.canvas["hint"])
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.message)
         else:
             r = self.visible_scene_rect()
@@ -439,7 +463,7 @@ class GraphView(QWidget):
             xs = seg[:, [0, 2]].ravel()
             ys = seg[:, [1, 3]].ravel()
             sel = self._selected_edge_mask(edges)
-            p.setPen(QPen(EDGE, 0))
+            p.setPen(QPen(self.canvas["edge"], 0))
             p.drawPath(arrayToQPath(xs, ys, connect="pairs"))
             if sel is not None and sel.any():
                 self._paint_edges(p, edges[sel], scale, near=False, transform=transform,
@@ -520,7 +544,7 @@ class GraphView(QWidget):
             if near and vis[-1]:
                 arrows.append(rl[-1])
         if pen is None:
-            pen = QPen(EDGE, 1.2)
+            pen = QPen(self.canvas["edge"], 1.2)
         p.setPen(pen)
         p.setBrush(Qt.BrushStyle.NoBrush)
         for path in paths:
@@ -533,7 +557,7 @@ class GraphView(QWidget):
                 head.lineTo(ax + 3.5, ay - 7)
                 head.closeSubpath()
             p.fillPath(head, pen.color())
-        if pen.color() == EDGE:
+        if pen.color() == self.canvas["edge"]:
             sel = self._selected_edge_mask(edges)
             if sel is not None and sel.any():
                 self._paint_edges(p, edges[sel], scale, near, transform, QPen(SELECT, 2.5),
@@ -560,8 +584,8 @@ class GraphView(QWidget):
             a, b = r[0], r[1]
             mx, my = a[0] + 4, a[1] + min(18.0, (b[1] - a[1]) / 2)
             w = fm.horizontalAdvance(text) + 6
-            p.fillRect(QRectF(mx, my - 7, w, 13), QColor(251, 251, 252, 220))
-            p.setPen(QColor("#555"))
+            p.fillRect(QRectF(mx, my - 7, w, 13), self.canvas["label_bg"])
+            p.setPen(self.canvas["label"])
             p.drawText(QPointF(mx + 3, my + 3.5), text)
 
     def _paint_nodes(self, p: QPainter, nodes, scale, near: bool) -> None:
@@ -591,14 +615,14 @@ class GraphView(QWidget):
                 head = QRectF(xs[i], ys[i], ws[i], gl.HEADER_H)
                 if not near:
                     p.setPen(border)
-                    p.setBrush(QColor("#ffffff"))
+                    p.setBrush(self.canvas["card"])
                     p.drawRect(rect)
                     p.setPen(Qt.PenStyle.NoPen)
                     p.setBrush(color)
                     p.drawRect(head)
                 else:
                     p.setPen(border)
-                    p.setBrush(QColor("#ffffff"))
+                    p.setBrush(self.canvas["card"])
                     p.drawRoundedRect(rect, 4, 4)
                     p.setPen(Qt.PenStyle.NoPen)
                     p.setBrush(color)
@@ -615,7 +639,7 @@ class GraphView(QWidget):
                         p.setFont(self.font_row)
                         ry = ys[i] + gl.HEADER_H + 2
                         for slot, shape, _t in rows:
-                            p.setPen(QColor("#374151"))
+                            p.setPen(self.canvas["row"])
                             p.drawText(QPointF(xs[i] + gl.PAD, ry + 11), slot)
                             p.setPen(QColor("#6b7280"))
                             sw = fm_row.horizontalAdvance(f"⟨{shape}⟩")
@@ -636,38 +660,45 @@ class GraphView(QWidget):
                             p.setPen(QColor("#111"))
                             p.drawText(br, Qt.AlignmentFlag.AlignCenter, b)
                             bx -= bw + 2
+            if is_op and lay.categories[n] == "custom":
+                p.setPen(QPen(CUSTOM_FRAME, 1.5 if near else 1.5 / max(scale, 0.1),
+                              Qt.PenStyle.DashLine))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRoundedRect(rect.adjusted(-4, -4, 4, 4), 6, 6)
             if n == self.sel_node:
                 p.setPen(QPen(SELECT, 3 if near else 3 / max(scale, 0.1)))
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 5, 5)
 
     # -- export --
-    def export_image(self, path: str, whole: bool = True, max_side: int = 16000,
-                     scale: float = 1.0) -> tuple[int, int]:
+    def export_image(self, path: str, whole: bool = True, max_side: int = MAX_SIDE,
+                     scale: float = 1.0, state=None) -> tuple[int, int]:
         """PNG (or any QImage format by suffix) of the whole graph (or the view), at ``scale``,
-        reduced so that no side exceeds ``max_side`` pixels. Returns the image size."""
+        reduced so that no side exceeds ``max_side`` pixels. Returns the image size. ``state``
+        (a gui.tasks TaskState) gets progress and may interrupt: safe off the UI thread (a
+        QImage, not a widget, is painted)."""
         r = QRectF(0, 0, self.lay.width, self.lay.height) if whole else self.visible_scene_rect()
-        s = min(scale, max_side / max(r.width(), 1), max_side / max(r.height(), 1))
-        if not whole:
-            s = self.scale
+        s = image_plan(r.width(), r.height(), scale, max_side).scale if whole else self.scale
         w, h = max(1, int(r.width() * s)), max(1, int(r.height() * s))
         img = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
-        img.fill(BG)
+        img.fill(self.canvas["bg"])
         p = QPainter(img)
-        self.paint_scene(p, r, s, QTransform(s, 0, 0, s, -r.left() * s, -r.top() * s))
-        p.end()
+        try:
+            self._paint_bands(p, r, s, None, state)
+        finally:
+            p.end()
         with atomic_path(path) as tmp:
             if not img.save(tmp, Path(path).suffix.lstrip(".").upper() or "PNG"):
                 raise OSError(f"{path}: could not write the image")
         return w, h
 
-    def export_svg(self, path: str, whole: bool = True) -> None:
+    def export_svg(self, path: str, whole: bool = True, state=None) -> None:
         """Vector export at full detail (every node as a card, text as text)."""
         r = QRectF(0, 0, self.lay.width, self.lay.height) if whole else self.visible_scene_rect()
         with atomic_path(path) as tmp:
-            self._write_svg(tmp, r)
+            self._write_svg(tmp, r, state)
 
-    def _write_svg(self, path: str, r: QRectF) -> None:
+    def _write_svg(self, path: str, r: QRectF, state=None) -> None:
         from PySide6.QtSvg import QSvgGenerator
         gen = QSvgGenerator()
         gen.setFileName(path)
@@ -676,9 +707,30 @@ class GraphView(QWidget):
         gen.setTitle("LiteLens graph")
         gen.setDescription(f"{self.model.path} subgraph {self.lay.subgraph}")
         p = QPainter(gen)
-        p.fillRect(QRectF(0, 0, r.width(), r.height()), BG)
-        self.paint_scene(p, r, 1.0, QTransform(1, 0, 0, 1, -r.left(), -r.top()), lod="near")
-        p.end()
+        try:
+            p.fillRect(QRectF(0, 0, r.width(), r.height()), self.canvas["bg"])
+            self._paint_bands(p, r, 1.0, "near", state)
+        finally:
+            p.end()
+
+    def _paint_bands(self, p: QPainter, r: QRectF, s: float, lod: str | None, state) -> None:
+        """Paint ``r`` in horizontal bands of about EXPORT_BAND_NODES nodes each, reporting
+        progress and checking for a cancel between bands (a 100k-op export takes ~25 s)."""
+        lay = self.lay
+        bands = max(1, min(200, lay.n_nodes // EXPORT_BAND_NODES))
+        step = r.height() / bands
+        for k in range(bands):
+            if state is not None:
+                if state.is_interrupt_requested() or self.lay is not lay:
+                    raise ExportCancelled()
+                state.set_progress(k / bands, "exporting")
+            band = QRectF(r.left(), r.top() + k * step, r.width(), step)
+            p.save()
+            t = QTransform(s, 0, 0, s, -r.left() * s, -r.top() * s)
+            p.setTransform(t)
+            p.setClipRect(band)  # a node on a band's edge is painted once, across both bands
+            self.paint_scene(p, band, s, t, lod=lod)
+            p.restore()
 
     # -- input --
     def mousePressEvent(self, e) -> None:  # noqa: N802
@@ -716,7 +768,11 @@ class GraphView(QWidget):
             node = self._nearest_node(sx, sy, 6 / self.scale)
         if node is not None:
             self.select_node(node)
-            self.nodeClicked.emit(node)
+            tensor = self.row_tensor_at(node, sy)
+            if tensor is not None:
+                self.rowClicked.emit(node, tensor)
+            else:
+                self.nodeClicked.emit(node)
             return
         edge = self.lay.edge_at(sx, sy, tol=max(4.0, 5 / self.scale))
         if edge is not None:
@@ -725,6 +781,15 @@ class GraphView(QWidget):
             return
         self.select_node(None)
         self.backgroundClicked.emit()
+
+    def row_tensor_at(self, node: int, sy: float) -> int | None:
+        """The folded constant (weights, bias...) whose row of ``node``'s card is at scene y
+        ``sy``, when rows are drawn (zoomed in enough for text)."""
+        lay = self.lay
+        if self.scale < LOD_TEXT or not lay.rows[node]:
+            return None
+        k = int((sy - lay.y[node] - gl.HEADER_H - 2) // gl.ROW_H)
+        return int(lay.rows[node][k][2]) if 0 <= k < len(lay.rows[node]) else None
 
     def _nearest_node(self, sx, sy, tol):
         cand = self.lay.visible_nodes(sx - tol, sy - tol, sx + tol, sy + tol)
@@ -753,7 +818,51 @@ class GraphView(QWidget):
             self.pan_by(-dx, -dy)
         e.accept()
 
+    # keys the view handles itself (the Help menu lists them)
+    KEY_HELP = (
+        ("Arrows (node selected)", "Graph: move along edges (up/down) and across a layer"),
+        ("Enter", "Graph: open the selected control-flow op's subgraph"),
+        ("Backspace", "Graph: back to the previous subgraph"),
+        ("Esc", "Graph: clear the selection (arrows pan again)"),
+        ("+ / −, Ctrl+wheel", "Graph: zoom"),
+        ("Arrows, PgUp / PgDn, wheel", "Graph: pan"),
+    )
+
+    def _navigate(self, e) -> bool:
+        """Keyboard moves between nodes while one is selected; True when the key was used."""
+        k, node = e.key(), self.sel_node
+        if k == Qt.Key.Key_Backspace:
+            self.backRequested.emit()
+            return True
+        if node is None or self.lay is None or e.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            return False
+        direction = {Qt.Key.Key_Up: "up", Qt.Key.Key_Down: "down", Qt.Key.Key_Left: "left",
+                     Qt.Key.Key_Right: "right"}.get(k)
+        if direction is not None:
+            nxt = navigate.neighbour(self.lay, node, direction)
+            if nxt is not None:
+                x, y, w, h = self.lay.node_rect(nxt)
+                self.select_node(nxt, center=not self.visible_scene_rect().contains(
+                    QRectF(x, y, w, h)))
+                self.nodeClicked.emit(nxt)
+            return True
+        if k in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.nodeActivated.emit(node)
+            return True
+        if k == Qt.Key.Key_Escape:
+            self.select_node(None)
+            return True
+        return False
+
+    def changeEvent(self, e) -> None:  # noqa: N802
+        super().changeEvent(e)
+        if e.type() == QEvent.Type.PaletteChange:  # the app's theme changed
+            self.canvas = CANVAS["dark" if is_dark() else "light"]
+            self.update()
+
     def keyPressEvent(self, e) -> None:  # noqa: N802
+        if self._navigate(e):
+            return
         k = e.key()
         step = 60
         if k in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):

@@ -3,20 +3,27 @@ from __future__ import annotations
 
 from html import escape
 
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QTextBrowser
 
-from core.model.types import Model
 from core.analysis.report import info_sections
+from core.model.types import Model
+
+MIN_WIDTH = 260   # below this, keys like "Description" no longer fit on one line
 
 
-def sections_html(sections) -> str:
-    parts = ["<style>td{padding:1px 6px;vertical-align:top} th{text-align:left;padding-top:8px;"
-             "color:#1f5f99} td.k{color:#555}</style><table width='100%'>"]
+def sections_html(sections, key_color: str = "gray", title_color: str = "#1f5f99") -> str:
+    # keys never wrap (they broke mid-word: "Descr iption", "DEPTHWISE_CO NV_2D"), so each
+    # section is its own table: its key column is as wide as its own longest key, and values
+    # wrap in the rest
+    parts = [f"<style>td{{padding:1px 6px;vertical-align:top}} h4{{margin:8px 0 2px 0;"
+             f"color:{title_color}}} td.k{{color:{key_color};white-space:nowrap}}</style>"]
     for title, rows in sections:
-        parts.append(f"<tr><th colspan=2>{escape(title)}</th></tr>")
+        parts.append(f"<h4>{escape(title)}</h4><table width='100%'>")
         for k, v in rows:
-            parts.append(f"<tr><td class=k width='36%'>{escape(k)}</td><td>{escape(v)}</td></tr>")
-    parts.append("</table>")
+            parts.append(f"<tr><td class=k nowrap width='1%'>{escape(k)}</td><td>"
+                         f"{escape(v)}</td></tr>")
+        parts.append("</table>")
     return "".join(parts)
 
 
@@ -24,8 +31,22 @@ class InfoPanel(QTextBrowser):
     def __init__(self, model: Model, parent=None):
         super().__init__(parent)
         self.setOpenLinks(False)
+        self.setMinimumWidth(MIN_WIDTH)
         self.sections = info_sections(model)
-        self.setHtml(sections_html(self.sections))
+        self._render()
+
+    def _render(self) -> None:
+        pal = self.palette()
+        dark = pal.color(QPalette.ColorRole.Base).lightness() < 128
+        self.setHtml(sections_html(self.sections,
+                                   pal.color(QPalette.ColorRole.PlaceholderText).name(),
+                                   pal.color(QPalette.ColorRole.Link).name() if dark
+                                   else "#1f5f99"))
+
+    def changeEvent(self, e) -> None:  # noqa: N802
+        super().changeEvent(e)
+        if e.type() == e.Type.PaletteChange:  # the theme changed
+            self._render()
 
     def text_for(self, title: str) -> dict[str, str]:
         for t, rows in self.sections:

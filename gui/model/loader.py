@@ -6,7 +6,7 @@ from PySide6.QtCore import QObject, Signal
 
 from core.errors import ModelError
 from core.model.reader import open_model
-from gui.tasks import TaskRunner, TaskState
+from gui.tasks import TaskRunner
 
 
 class ModelLoader(QObject):

@@ -36,6 +36,7 @@ class ModelTab(QWidget):
         self.tabs.addTab(self.graph, "Graph")
         self.tabs.addTab(self.ops, f"Operators ({model.op_count:,})")
         self.ops.activated_item.connect(self.show_op_in_graph)
+        self.tensors.activated_item.connect(self.show_tensor_row_in_graph)
         self.tabs.addTab(self.tensors, f"Tensors ({model.tensor_count:,})")
         # Panels are built the first time their tab is shown: their analyses would compete with
         # the graph layout for the GIL, and pyqtgraph plots cost ~0.1-0.8 s to create.
@@ -54,7 +55,8 @@ class ModelTab(QWidget):
         split.addWidget(self.tabs)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 1)
-        split.setSizes([330, 900])
+        split.setCollapsible(0, False)
+        split.setSizes([340, 940])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
@@ -93,6 +95,11 @@ class ModelTab(QWidget):
     def _mount(slot: QWidget, panel: QWidget) -> None:
         slot.layout().addWidget(panel)
         panel.show()
+
+    def show_tensor_row_in_graph(self, tensor) -> None:
+        """Double-click in the tensor table: that tensor's edge (or node) in the graph."""
+        self.tabs.setCurrentWidget(self.graph)
+        self.graph.select_tensor(tensor.subgraph, tensor.index)
 
     def _tab_changed(self, index: int) -> None:
         build = self._builders.get(self.tabs.widget(index))

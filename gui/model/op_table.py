@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from core import format as fmt
 from core.model.types import Model
-from core import format as fmt
 from core.analysis.report import options_summary
 from core.analysis.support.compute import op_macs
 from gui.filter_table import FilterTable, RowsModel
@@ -36,11 +35,21 @@ class OpRows(RowsModel):
         if column == 4:
             n = self.macs(op)
             return (fmt.count(n) if n else ""), n
-        if column in (5, 6):
+        if column in (5, 6):  # tensor names (short; full names and indices in the tooltip)
             idx = op.inputs if column == 5 else op.outputs
-            return ", ".join(str(i) for i in idx), len(idx)
+            ts = self.m.subgraphs[op.subgraph].tensors
+            return ", ".join(fmt.short_name(ts[i].name, 32) if i >= 0 else "—"
+                             for i in idx), len(idx)
         text = options_summary(op.options)
         return text, text
+
+    def tooltip(self, op, column: int) -> str | None:
+        if column in (5, 6):
+            ts = self.m.subgraphs[op.subgraph].tensors
+            idx = op.inputs if column == 5 else op.outputs
+            return "\n".join(f"#{i} {ts[i].name} {fmt.shape(ts[i].shape)} {ts[i].dtype}"
+                             if i >= 0 else "(optional input left out)" for i in idx) or None
+        return super().tooltip(op, column)
 
     def row_text(self, op) -> str:
         ts = self.m.subgraphs[op.subgraph].tensors
@@ -52,4 +61,4 @@ class OpTable(FilterTable):
     def __init__(self, model: Model, parent=None):
         super().__init__(OpRows(model), "Filter operators by type, index (#12) or tensor name…",
                          parent)
-        self.set_column_widths([70, 60, 190, 60, 70, 140, 90])
+        self.set_column_widths([70, 60, 190, 60, 70, 320, 200])

@@ -1,9 +1,16 @@
 """The tensor table of a model (all subgraphs), sortable and filterable."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMenu, QMessageBox
+
+from core.fileio import write_npy
 from core.model.types import Model
 from core import format as fmt
 from core.analysis.report import tensor_kind
+from gui import file_dialogs
 from gui.filter_table import FilterTable, RowsModel
 
 
@@ -46,6 +53,41 @@ class TensorRows(RowsModel):
 
 
 class TensorTable(FilterTable):
+    """Double-click shows the tensor in the graph; the context menu saves a constant's values."""
+
     def __init__(self, model: Model, parent=None):
         super().__init__(TensorRows(model), "Filter tensors by name, #index, type or kind…", parent)
+        self.m = model
         self.set_column_widths([70, 60, 300, 120, 120, 70, 80, 60, 80])
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._menu)
+
+    def _menu(self, pos) -> None:
+        index = self.view.indexAt(pos)
+        if not index.isValid():
+            return
+        t = self.model.item_at(index.row())
+        menu = QMenu(self)
+        show = menu.addAction("Show in graph")
+        show.triggered.connect(lambda: self.activated_item.emit(t))
+        save = menu.addAction("Save values as .npy…")
+        save.setEnabled(bool(t.constant))
+        save.triggered.connect(lambda: self.save_dialog(t))
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+
+    def save_npy(self, t, path: str) -> Path:
+        """The constant tensor's values (as stored: quantized values stay integers)."""
+        arr = self.m.tensor_data(t.subgraph, t.index)
+        if arr is None:
+            raise OSError(f"tensor {t.name!r} has no stored values")
+        return write_npy(path, arr)
+
+    def save_dialog(self, t) -> None:
+        name = (t.name.replace("/", "_").replace(";", "_").replace(":", "_") or
+                f"tensor{t.index}") + ".npy"
+        path = file_dialogs.save_file(self, "Save tensor values", name, "NumPy array (*.npy)")
+        if path:
+            try:
+                self.save_npy(t, path)
+            except OSError as e:
+                QMessageBox.warning(self, "Save failed", str(e))

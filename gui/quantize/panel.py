@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout,
                                QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar,
                                QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
@@ -20,6 +20,7 @@ from core.quantize import recipes
 from core.quantize.recipes import RECIPES
 from core.quantize.report import error_overlay, summary_lines
 from core.quantize.run import QuantizeJob, QuantizeRequest, Refused
+from gui import file_dialogs
 from gui.quantize.layer_table import LayerErrorTable
 from gui.tasks import TaskRunner, TaskState
 
@@ -166,21 +167,21 @@ class QuantizePanel(QWidget):
 
     # -- options --
     def _browse_folder(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Calibration images")
+        d = file_dialogs.open_folder(self, "Calibration images", "calibration")
         if d:
             self.calibration.setCurrentText(d)
 
     def _browse_file(self) -> None:
-        f, _ = QFileDialog.getOpenFileName(self, "Calibration data", "",
-                                           "NumPy (*.npy *.npz);;All files (*)")
+        f = file_dialogs.open_file(self, "Calibration data",
+                                   "NumPy (*.npy *.npz);;All files (*)", "calibration")
         if f:
             self.calibration.setCurrentText(f)
 
     def _save_recipe(self) -> None:
         """The last run's recipe (or dynamic int8) with its options, to edit and run again."""
         req = self._last or self.request("dynamic_int8")
-        f, _ = QFileDialog.getSaveFileName(self, "Save recipe", f"{req.recipe}.json",
-                                           "JSON (*.json)")
+        f = file_dialogs.save_file(self, "Save recipe", f"{req.recipe}.json", "JSON (*.json)",
+                                   "recipes")
         if f:
             recipes.save_recipe(f, req.entries())
             self.recipe_file.setText(f)

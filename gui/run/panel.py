@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
                                QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
                                QTabWidget, QVBoxLayout, QWidget)
@@ -34,6 +34,7 @@ from core.inference.export import export_results, output_lines, profile_lines
 from core.inference.inputs import InputError, input_specs, parse_shapes
 from core.inference.config import ConfigError, RunConfig
 from core.inference.session import WorkerSession
+from gui import file_dialogs
 from gui.tasks import TaskRunner, TaskState
 
 
@@ -65,8 +66,12 @@ BACKEND_ITEMS = [("LiteRT Interpreter", "litert"), ("LiteRT CompiledModel", "com
 DELEGATE_ITEMS = [("XNNPACK (default)", "xnnpack"), ("builtin kernels", "builtin"),
                   ("reference kernels", "reference"), ("GPU (CompiledModel)", "gpu"),
                   ("external delegate .so", "external")]
-RESULT_COLUMNS = ["configuration", "backend", "status", "init ms", "first ms", "median ms",
-                  "mean ms", "std ms", "p90 ms", "p99 ms", "runs", "peak RSS MB", "error"]
+RESULT_COLUMNS = ["configuration", "backend", "status", "input", "init", "first", "median",
+                  "mean", "std", "p90", "p99", "max", "runs", "peak RSS", "error"]
+ERROR_COLUMN = RESULT_COLUMNS.index("error")
+# reference kernels are unoptimised (minutes for a full run count on pose_landmark_full): a
+# delegate comparison times them on at most this many runs, and says so
+REFERENCE_MAX_RUNS = 10
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -74,6 +79,23 @@ def _fmt(v, digits: int = 3) -> str:
 
 
 GUESS_STYLE = "QLineEdit { background: #fff1d6; }"  # a guessed value the user should check
+
+
+def input_text(res: dict) -> str:
+    """What a result ran on: the input source and the input shapes ('random 1×224×224×3')."""
+    src = str(res.get("input_source") or "")
+    if src not in ("random", "zeros"):
+        src = Path(src).name
+    shapes = ", ".join(fmt.shape(i["shape"]) for i in res.get("inputs") or [] if "shape" in i)
+    return f"{src} {shapes}".strip()
+
+
+def eta_text(done: int, total: int, elapsed_s: float) -> str:
+    """'37/100, about 12 s left' (no estimate before the first one is done)."""
+    if done <= 0 or total <= done:
+        return f"{done}/{total}"
+    left = elapsed_s / done * (total - done)
+    return f"{done}/{total}, about {fmt.duration_ms(left * 1000)} left"
 
 
 class RunPanel(QWidget):
@@ -120,6 +142,16 @@ class RunPanel(QWidget):
         self.threads = QSpinBox(minimum=1, maximum=max(64, (os.cpu_count() or 1) * 4), value=1)
         self.runs = QSpinBox(minimum=1, maximum=1_000_000, value=100)
         self.warmup = QSpinBox(minimum=0, maximum=100_000, value=5)
+        # benchmark_model's --min_secs / --max_secs / --run_delay
+        self.min_secs = QDoubleSpinBox(minimum=0, maximum=86_400, decimals=1, suffix=" s",
+                                       toolTip="keep running past Runs until this much time "
+                                               "has passed")
+        self.max_secs = QDoubleSpinBox(minimum=0, maximum=86_400, decimals=1, suffix=" s",
+                                       specialValueText="no limit",
+                                       toolTip="stop the timed runs after this long")
+        self.run_delay = QDoubleSpinBox(minimum=0, maximum=60, decimals=2, suffix=" s",
+                                        toolTip="pause between timed runs (not timed)")
+
         self.input_source = QComboBox(editable=True)
         self.input_source.addItems(["random", "zeros"])
         browse = QPushButton("…", maximumWidth=28, toolTip="image, .npy or .npz input file")
@@ -131,8 +163,16 @@ class RunPanel(QWidget):
         self.shapes_hint = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
         self._shape_guess = ""
         self._init_shapes()
+        self.signature = QComboBox()
+        self._init_signatures()
         self.python = QLineEdit(placeholderText="this Python (or path to another interpreter)")
         self.profile = QCheckBox("per-op profile after the runs")
+        # exposed by LiteRT's CompiledModel only (RunConfig.validate says so otherwise)
+        self.xnnpack_fp16 = QCheckBox("XNNPACK: force fp16",
+                                      toolTip="fp32 ops in fp16 (LiteRT CompiledModel backend)")
+        self.weight_cache = QLineEdit(placeholderText="XNNPACK packed weights file",
+                                      toolTip="XNNPACK weight cache (LiteRT CompiledModel "
+                                              "backend)")
         self.timeout = QSpinBox(minimum=0, maximum=86_400, value=0, suffix=" s",
                                 specialValueText="no timeout")
         form.addRow("Backend", self.backend)
@@ -142,12 +182,18 @@ class RunPanel(QWidget):
         form.addRow("Threads", self.threads)
         form.addRow("Runs", self.runs)
         form.addRow("Warmup", self.warmup)
+        form.addRow("Min time", self.min_secs)
+        form.addRow("Max time", self.max_secs)
+        form.addRow("Run delay", self.run_delay)
         form.addRow("Input", src_row)
         form.addRow("Input shapes", self.shapes)
         form.addRow("", self.shapes_hint)
+        form.addRow("Signature", self.signature)
         form.addRow("Python", self.python)
         form.addRow("Timeout", self.timeout)
         form.addRow("", self.profile)
+        form.addRow("", self.xnnpack_fp16)
+        form.addRow("Weight cache", self.weight_cache)
         self.delegate.currentIndexChanged.connect(self._delegate_changed)
         self._delegate_changed()
 
@@ -194,9 +240,11 @@ class RunPanel(QWidget):
         self.hist_curve = self.hist_plot.plot(stepMode="center", fillLevel=0,
                                               brush=(31, 119, 180, 110), pen="#1f77b4")
         self.pct_lines = {}
-        for name, color in (("p50", "#2ca02c"), ("p90", "#ff7f0e"), ("p99", "#d62728")):
+        # labels at three heights: close percentiles no longer print over each other
+        for (name, color), at in zip((("p50", "#2ca02c"), ("p90", "#ff7f0e"), ("p99", "#d62728")),
+                                     (0.92, 0.78, 0.64)):
             line = pg.InfiniteLine(angle=90, pen=pg.mkPen(color, width=2), label=name,
-                                   labelOpts={"position": 0.9, "color": color})
+                                   labelOpts={"position": at, "color": color})
             line.setVisible(False)
             self.hist_plot.addItem(line)
             self.pct_lines[name] = line
@@ -212,7 +260,7 @@ class RunPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.ops_table = QTableWidget(0, 4)
-        self.ops_table.setHorizontalHeaderLabels(["op", "type", "avg ms", "% of sum"])
+        self.ops_table.setHorizontalHeaderLabels(["op", "type", "avg", "% of sum"])
         self.ops_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.ops_table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.ops_note = QLabel("", wordWrap=True)
@@ -221,10 +269,15 @@ class RunPanel(QWidget):
         ob.setContentsMargins(0, 0, 0, 0)
         ob.addWidget(self.ops_note)
         ob.addWidget(self.ops_table)
+        self.types_table = QTableWidget(0, 5)
+        self.types_table.setHorizontalHeaderLabels(["type", "count", "total", "avg", "% of sum"])
+        self.types_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.types_table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.outputs_text = QPlainTextEdit(readOnly=True)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.table, "Results")
         self.tabs.addTab(ops_box, "Per-op profile")
+        self.tabs.addTab(self.types_table, "By op type")
         self.tabs.addTab(self.outputs_text, "Outputs")
 
         right = QSplitter(Qt.Vertical)
@@ -241,9 +294,9 @@ class RunPanel(QWidget):
         self.delegate_opts.setEnabled(ext)
 
     def _browse_input(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Input for the model", "",
-                                              "Inputs (*.png *.jpg *.jpeg *.bmp *.npy *.npz);;"
-                                              "All files (*)")
+        path = file_dialogs.open_file(self, "Input for the model",
+                                      "Inputs (*.png *.jpg *.jpeg *.bmp *.npy *.npz);;"
+                                      "All files (*)", "inputs")
         if path:
             self.input_source.setCurrentText(path)
 
@@ -282,6 +335,21 @@ class RunPanel(QWidget):
         self.shapes_hint.setText("Dynamic input: " + "<br>".join(rows)
                                  + "<br><i>edit the highlighted sizes to the real ones</i>")
 
+    def _init_signatures(self) -> None:
+        """Which SignatureDef to run: the main subgraph, or any signature of the model."""
+        self.signature.addItem("main graph (subgraph 0)", None)
+        try:
+            if self._model is not None:
+                sigs = [(s.key, s.subgraph) for s in self._model.signatures]
+            else:
+                with open_model(self.model_path) as m:
+                    sigs = [(s.key, s.subgraph) for s in m.signatures]
+        except (ModelError, OSError):
+            sigs = []
+        for key, sg in sigs:
+            self.signature.addItem(f"{key} (subgraph {sg})", key)
+        self.signature.setEnabled(bool(sigs))
+
     def config(self, **over) -> RunConfig:
         delegate = self.delegate.currentData()
         if delegate == "external":
@@ -301,7 +369,12 @@ class RunPanel(QWidget):
                   input_source=self.input_source.currentText().strip() or "random",
                   profile=self.profile.isChecked(),
                   python_exe=self.python.text().strip() or None,
-                  timeout_s=float(self.timeout.value()) or None)
+                  timeout_s=float(self.timeout.value()) or None,
+                  signature=self.signature.currentData(),
+                  min_secs=self.min_secs.value(), max_secs=self.max_secs.value() or None,
+                  run_delay_s=self.run_delay.value(),
+                  xnnpack_fp16=self.xnnpack_fp16.isChecked(),
+                  xnnpack_weight_cache=self.weight_cache.text().strip() or None)
         kw.update(over)
         return RunConfig(**kw)
 
@@ -335,16 +408,24 @@ class RunPanel(QWidget):
         names = ["xnnpack", "builtin", "reference"]
         if backend in ("litert", "compiled"):
             names.append("gpu")
-        cfgs = self._configs(lambda: [self.config(delegate=d, profile=False,
-                                                  backend=backend if d != "gpu" else "compiled")
-                                      for d in names])
+
+        def make(d: str) -> RunConfig:
+            over = dict(delegate=d, profile=False, backend=backend if d != "gpu" else "compiled")
+            if d == "reference":
+                over.update(runs=min(self.runs.value(), REFERENCE_MAX_RUNS),
+                            warmup=min(self.warmup.value(), 1))
+            return self.config(**over)
+        cfgs = self._configs(lambda: [make(d) for d in names])
+        capped = min(self.runs.value(), REFERENCE_MAX_RUNS)
+        note = f" (reference: {capped} runs)" if capped < self.runs.value() else ""
         if cfgs:
-            self.run_configs(cfgs, title="delegate comparison: median ms")
+            self.run_configs(cfgs, title=f"delegate comparison: median ms{note}")
 
     def run_configs(self, cfgs: list[RunConfig], title: str = "") -> None:
         if self.running:
             return
         self._pending = list(cfgs)
+        self._queue_total, self._queue_done = len(cfgs), 0
         self._stop_asked = False
         self._compare = []
         self._compare_title = title
@@ -387,6 +468,7 @@ class RunPanel(QWidget):
             self.queue_finished.emit()
             return
         cfg = self._pending.pop(0)
+        self._cfg = cfg
         self._label, self._tick = cfg.label(), self._short_label(cfg)
         self._preparing = True
         self._prepare.start(lambda state: _start_session(cfg, state, self._model))
@@ -421,6 +503,16 @@ class RunPanel(QWidget):
             return f"{cfg.threads} thr"
         return cfg.delegate.split("/")[-1]
 
+    def _profile_total(self) -> int | None:
+        """How many ops the per-op profile times (those of subgraph 0), when the model is open."""
+        m = self._model
+        return len(m.subgraphs[0].operators) if m is not None and m.subgraphs else None
+
+    def _queue_text(self) -> str:
+        """'configuration 2/4: ' while a sweep or comparison runs."""
+        total = getattr(self, "_queue_total", 1)
+        return f"configuration {self._queue_done + 1}/{total}: " if total > 1 else ""
+
     def _set_busy(self, busy: bool) -> None:
         self.start_btn.setEnabled(not busy)
         self.sweep_btn.setEnabled(not busy)
@@ -438,8 +530,15 @@ class RunPanel(QWidget):
         self.rss_curve.setData([], [])
         for line in self.pct_lines.values():
             line.setVisible(False)
+        for plot in (self.lat_plot, self.hist_plot, self.rss_plot):
+            plot.enableAutoRange()  # a new run does not keep the last run's axes
+        # the outputs shown are always this run's
+        self.outputs_text.setPlainText("(this run's outputs appear when its first inference "
+                                       "is done)")
         self.live.setText("")
         self._last_draw = 0.0
+        self._stage_t0 = time.monotonic()
+        self._ops_seen = 0
 
     def _pump(self) -> None:
         s = self.session
@@ -450,9 +549,18 @@ class RunPanel(QWidget):
             if t in ("lat", "rss", "first", "init"):
                 self._dirty = True
             elif t == "stage":
-                self._set_status(f"Running {self._label}: {m['stage']}…")
+                self._stage_t0 = time.monotonic()
+                self._set_status(f"{self._queue_text()}Running {self._label}: {m['stage']}…")
+            elif t == "outputs":
+                self._show_outputs({"outputs": m.get("outputs", [])})
             elif t == "op":
-                self._set_status(f"Running {self._label}: profiling op {m['index']} ({m['op']})…")
+                self._ops_seen += 1
+                total = self._profile_total()
+                count = (eta_text(self._ops_seen - 1, total,
+                                  time.monotonic() - self._stage_t0) if total else "")
+                self._set_status(f"{self._queue_text()}Running {self._label}: profiling op "
+                                 f"{m['index']} ({m['op']})" + (f" — {count}" if count else "")
+                                 + "…")
         now = time.monotonic()
         if self._dirty and (now - self._last_draw >= REDRAW_S or s.finished):
             self._redraw(s)
@@ -463,7 +571,10 @@ class RunPanel(QWidget):
     def _redraw(self, s: WorkerSession) -> None:
         lat = np.asarray(s.latencies_ms, dtype=np.float64)
         if lat.size:
-            self.lat_curve.setData(np.arange(1, lat.size + 1), lat)
+            # markers while runs are few: a one-run result is one point, not nothing
+            few = lat.size <= 200
+            self.lat_curve.setData(np.arange(1, lat.size + 1), lat, symbol="o" if few else None,
+                                   symbolSize=5, symbolBrush="#1f77b4", symbolPen=None)
             counts, edges = np.histogram(lat, bins=min(40, max(5, lat.size // 4)))
             self.hist_curve.setData(edges, counts)
             for name, q in zip(("p50", "p90", "p99"), np.percentile(lat, [50, 90, 99])):
@@ -480,7 +591,9 @@ class RunPanel(QWidget):
         if "first_ms" in s.info:
             bits.append(f"first {fmt.duration_ms(s.info['first_ms'])}")
         if lat.size:
-            bits.append(f"{lat.size} runs, median {fmt.duration_ms(float(np.median(lat)))}, "
+            runs = eta_text(lat.size, s.cfg.runs, time.monotonic() - self._stage_t0) \
+                if s.stage == "run" else f"{lat.size}"
+            bits.append(f"runs {runs}, median {fmt.duration_ms(float(np.median(lat)))}, "
                         f"p99 {fmt.duration_ms(float(np.percentile(lat, 99)))}")
         if s.rss:
             bits.append(f"RSS {fmt.size(s.rss[-1][1])}")
@@ -492,6 +605,7 @@ class RunPanel(QWidget):
         label = self._label
         self.session = None
         self.results.append((label, res))
+        self._queue_done += 1
         self._add_row(label, res)
         med = res["latency_ms"]["median"]
         self._compare.append((self._tick + (" (failed)" if res["error"] else ""),
@@ -524,20 +638,26 @@ class RunPanel(QWidget):
     def _add_row(self, label: str, res: dict | None, error: str | None = None) -> None:
         r = self.table.rowCount()
         self.table.insertRow(r)
+        exact: dict[int, float] = {}
         if res is None:
-            vals = [label, "", "error"] + [""] * 9 + [error or ""]
+            vals = [label, "", "error"] + [""] * (len(RESULT_COLUMNS) - 4) + [error or ""]
         else:
             lat = res["latency_ms"]
             peak = res["rss_bytes"]["peak"]
-            vals = [label, res["backend"], res["status"], _fmt(res["init_ms"], 2),
-                    _fmt(res["first_ms"]), _fmt(lat["median"]), _fmt(lat["mean"]),
-                    _fmt(lat["std"]), _fmt(lat["p90"]), _fmt(lat["p99"]), str(lat["runs"]),
-                    _fmt(peak / 2**20 if peak else None, 1), res["error"] or ""]
+            times = [res["init_ms"], res["first_ms"]] + [lat[k] for k in (
+                "median", "mean", "std", "p90", "p99", "max")]
+            first_time = RESULT_COLUMNS.index("init")
+            exact = {first_time + k: v for k, v in enumerate(times) if v is not None}
+            vals = ([label, res["backend"], res["status"], input_text(res)]
+                    + [fmt.duration_ms(v) if v is not None else "" for v in times]
+                    + [str(lat["runs"]), fmt.size(peak) if peak else "", res["error"] or ""])
         for c, v in enumerate(vals):
             item = QTableWidgetItem(v)
-            if c == 12 and v:
+            if c == ERROR_COLUMN and v:
                 item.setForeground(QColor("#b00020"))
                 item.setToolTip(v)
+            elif c in exact:
+                item.setToolTip(f"{exact[c]:.6f} ms")
             self.table.setItem(r, c, item)
         self.table.scrollToBottom()
 
@@ -552,7 +672,7 @@ class RunPanel(QWidget):
         self.ops_table.setRowCount(len(ops))
         for r, o in enumerate(ops):
             avg = o.get("avg_ms")
-            vals = [str(o["index"]), o["op"], _fmt(avg, 4) if avg is not None else
+            vals = [str(o["index"]), o["op"], fmt.duration_ms(avg) if avg is not None else
                     (o.get("note") or "not timed"), _fmt(100 * avg / total, 1) if avg else ""]
             for c, v in enumerate(vals):
                 item = QTableWidgetItem(v)
@@ -560,7 +680,14 @@ class RunPanel(QWidget):
                     heat = avg / top
                     item.setBackground(QColor.fromHsvF(0.0, min(1.0, 0.15 + 0.7 * heat), 1.0))
                 self.ops_table.setItem(r, c, item)
-        self.ops_note.setText("\n".join(profile_lines(res["profile"])))
+        prof = res["profile"]
+        types = prof.get("by_type", [])
+        self.types_table.setRowCount(len(types))
+        for r, t in enumerate(types):
+            for c, v in enumerate([t["op"], str(t["count"]), fmt.duration_ms(t["total_ms"]),
+                                   fmt.duration_ms(t["avg_ms"]), _fmt(t["percent"], 1)]):
+                self.types_table.setItem(r, c, QTableWidgetItem(v))
+        self.ops_note.setText("\n".join(profile_lines(prof)))
         self.op_profile_ready.emit({o["index"]: o["avg_ms"] for o in ops
                                     if o.get("avg_ms") is not None})
 
@@ -572,8 +699,8 @@ class RunPanel(QWidget):
         if not self.results:
             self._set_status("Nothing to export yet: run a configuration first.", error=True)
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export results", "litelens-bench.csv",
-                                              "CSV (*.csv);;JSON (*.json)")
+        path = file_dialogs.save_file(self, "Export results", "litelens-bench.csv",
+                                      "CSV (*.csv);;JSON (*.json)")
         if path:
             try:
                 self._set_status(f"Exported {len(self.results)} result(s) to "

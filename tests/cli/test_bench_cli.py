@@ -21,7 +21,8 @@ def test_bench_json_contract_with_profile(demo_model_path, capsys):
     assert CONTRACT <= set(r)
     assert r["backend"].startswith("ai-edge-litert 2.") and r["delegate"] == "xnnpack"
     assert r["threads"] == 2
-    assert set(r["latency_ms"]) == {"runs", "min", "median", "mean", "std", "p90", "p99"}
+    assert set(r["latency_ms"]) == {"runs", "min", "median", "mean", "std", "p90", "p99",
+                                    "max"}
     assert r["latency_ms"]["runs"] == 7
     assert {"before_load", "after_init", "peak"} <= set(r["rss_bytes"])
     assert all(isinstance(r["rss_bytes"][k], int) and r["rss_bytes"][k] > 0
@@ -61,3 +62,13 @@ def test_bench_runtime_failure_exit_1_with_json_error(demo_model_path, capsys):
     assert main(["bench", str(demo_model_path), "--delegate", "gpu", "--json"]) == 1
     r = json.loads(capsys.readouterr().out)
     assert r["status"] == "error" and "No adapters found" in r["error"]
+
+
+def test_bench_signature_flag(shared_model, capsys):
+    path = str(shared_model("multi_signature_float32"))
+    assert main(["bench", path, "--signature", "encode", "--runs", "2", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["outputs"][0]["shape"] == [1, 8] and r["latency_ms"]["runs"] == 2
+    assert main(["bench", path, "--signature", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and path in err and "no signature 'nope'" in err

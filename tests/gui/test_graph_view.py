@@ -321,3 +321,155 @@ def test_export_refuses_to_overwrite_the_model(qtbot, open_tab, tmp_path, demo_m
     panel.export(str(tmp_path / "g.png"))
     panel.export(str(tmp_path / "g.svg"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g.png", "g.svg", "model.png"]
+
+
+@pytest.mark.parametrize("n_ops", [2, 3, 26])
+def test_a_graph_opens_readable_and_not_magnified(qtbot, open_tab, tmp_path, n_ops):
+    from gui.graph.view import LOD_TEXT
+    path = synthetic_chain(n_ops).save(tmp_path / f"chain{n_ops}.tflite")
+    _, panel = open_tab(path)
+    view = panel.view
+    qtbot.waitUntil(lambda: view.width() > 0)
+    view.reset_view()
+    assert LOD_TEXT <= view.scale <= 1.0   # op names drawn; a 2-op graph is not blown up
+    top = view.lay.y.min()
+    r = view.visible_scene_rect()
+    assert r.top() <= top + 1            # it starts at the graph's top
+
+
+def test_minimap_takes_a_share_of_the_canvas(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_int8"))
+    mm, view = panel.minimap, panel.view
+    big = (mm.width(), mm.height())
+    tab.resize(700, 500)   # a small window
+    qtbot.waitUntil(lambda: mm.width() < big[0])
+    assert mm.width() <= max(80, view.width() * 0.15) + 1
+    assert mm.height() <= max(100, view.height() * 0.25) + 1
+    assert mm.x() + mm.width() <= view.width() and mm.y() + mm.height() <= view.height()
+
+
+def test_inspector_first_values_name_the_tensor_element_count(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_int8"))
+    sg = tab.model.subgraphs[0]
+    t = next(t for t in sg.tensors if t.constant and len(t.shape) == 4)
+    count = int(np.prod(t.shape))
+    panel.inspector.show_tensor(0, t.index)
+    text = " ".join(panel.inspector.plain_text().split())
+    assert f"… (of {count:,})" in text        # not the preview's 12
+    assert "(12)" not in text
+
+
+def test_big_graph_export_runs_off_the_ui_thread_warns_and_cancels(qtbot, tmp_path):
+    from core.graph import export_plan
+    from gui.graph.panel import GraphPanel
+    path = synthetic_chain(6000).save(tmp_path / "chain6k.tflite")
+    m = open_model(path)
+    panel = GraphPanel(m)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 700)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.view.lay is not None, timeout=60_000)
+    lay = panel.view.lay
+    # a 6000-op chain is far taller than 16000 px at a readable zoom: the PNG would be useless
+    warning = panel.export_problem("png", whole=True)
+    plan = export_plan.image_plan(lay.width, lay.height)
+    assert not plan.readable and f"{plan.width:,} × {plan.height:,} px" in warning
+    assert panel.export_problem("png", whole=False) is None
+    # SVG: written on the task thread with progress, the UI thread keeps running
+    svg = tmp_path / "g.svg"
+    seen = []
+    panel.export_task.progress.connect(lambda f, _: seen.append(f))
+    with qtbot.waitSignal(panel.export_task.done, timeout=120_000):
+        panel.export_in_background(str(svg))
+    assert len(seen) >= 5 and seen == sorted(seen)
+    root = ET.parse(svg).getroot()
+    texts = {t.text for t in root.iter("{http://www.w3.org/2000/svg}text")}
+    assert "TANH" in texts and "ADD" in texts
+    # Cancel: nothing written
+    other = tmp_path / "cancelled.svg"
+    with qtbot.waitSignal(panel.export_task.cancelled, timeout=60_000):
+        panel.export_in_background(str(other))
+        panel.export_task.cancel()
+    assert not other.exists()
+    panel.shutdown()
+    m.close()
+
+
+def test_custom_ops_are_framed_and_coloured_apart(qtbot, open_tab, shared_model):
+    from gui.graph.view import CATEGORY_COLORS, CUSTOM_FRAME
+    tab, panel = open_tab(shared_model("selfie_segmentation"))
+    view, lay = panel.view, panel.view.lay
+    sg = tab.model.subgraphs[0]
+    custom = next(i for i in range(lay.n_ops) if sg.operators[i].op == "CUSTOM")
+    assert lay.categories[custom] == "custom"
+    others = {c for k, c in CATEGORY_COLORS.items() if k != "custom"}
+    assert CATEGORY_COLORS["custom"] not in others
+    view.center_on(custom, 1.0)
+    img = view.grab().toImage()
+    x, y, w, h = lay.node_rect(custom)
+    # the dashed frame 4 px outside the card: some of its pixels carry the frame colour
+    frame = [view.to_widget(x + w * f, y - 4).toPoint() for f in np.linspace(0.2, 0.8, 40)]
+    def near_frame(c):  # antialiased: close to the frame colour
+        return (abs(c.red() - CUSTOM_FRAME.red()) + abs(c.green() - CUSTOM_FRAME.green())
+                + abs(c.blue() - CUSTOM_FRAME.blue())) < 90
+    hits = sum(near_frame(img.pixelColor(pt)) for pt in frame)
+    assert 3 <= hits < len(frame)   # dashed: some, not all
+    # an ordinary op has no frame there
+    conv = next(i for i in range(lay.n_ops) if lay.categories[i] == "layer")
+    view.center_on(conv, 1.0)
+    img = view.grab().toImage()
+    x, y, w, h = lay.node_rect(conv)
+    assert not any(near_frame(img.pixelColor(view.to_widget(x + w * f, y - 4).toPoint()))
+                   for f in np.linspace(0.2, 0.8, 40))
+
+
+def test_keyboard_moves_along_edges_opens_and_goes_back(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("lstm_gru_text_float32"))
+    view, lay = panel.view, panel.view.lay
+    sg = tab.model.subgraphs[0]
+    first = next(i for i in range(lay.n_ops) if sg.operators[i].op == "GATHER")
+    view.center_on(first, 1.0)
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.node_pos(first).toPoint())
+    assert view.sel_node == first
+    qtbot.keyClick(view, Qt.Key.Key_Down)
+    nxt = view.sel_node
+    # the op it moved to reads a tensor the first one writes
+    assert set(sg.operators[nxt].inputs) & set(sg.operators[first].outputs)
+    assert panel.inspector.current == ("op", 0, nxt)
+    qtbot.keyClick(view, Qt.Key.Key_Up)
+    assert view.sel_node == first
+    # walk down to a WHILE and open its body with Enter; Backspace comes back
+    for _ in range(10):
+        if sg.operators[view.sel_node].op == "WHILE":
+            break
+        qtbot.keyClick(view, Qt.Key.Key_Down)
+    assert sg.operators[view.sel_node].op == "WHILE"
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: panel.view.lay is not None and panel.view.lay.subgraph != 0,
+                    timeout=20_000)
+    qtbot.keyClick(panel.view, Qt.Key.Key_Backspace)
+    qtbot.waitUntil(lambda: panel.view.lay is not None and panel.view.lay.subgraph == 0,
+                    timeout=20_000)
+    # with nothing selected, arrows pan as before
+    qtbot.keyClick(panel.view, Qt.Key.Key_Escape)
+    oy = panel.view.oy
+    qtbot.keyClick(panel.view, Qt.Key.Key_Down)
+    assert panel.view.sel_node is None and panel.view.oy > oy
+
+
+def test_clicking_a_weight_row_inspects_that_tensor(qtbot, open_tab, shared_model):
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_int8"))
+    view, lay = panel.view, panel.view.lay
+    sg = tab.model.subgraphs[0]
+    conv = next(i for i in range(lay.n_ops) if sg.operators[i].op == "CONV_2D" and lay.rows[i])
+    view.center_on(conv, 1.0)
+    from core.graph import layout as gl
+    for k, (_slot, _shape, tensor) in enumerate(lay.rows[conv]):
+        x, y, w, h = lay.node_rect(conv)
+        pt = view.to_widget(x + w / 2, y + gl.HEADER_H + 2 + (k + 0.5) * gl.ROW_H).toPoint()
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=pt)
+        assert panel.inspector.current == ("tensor", 0, tensor)
+        assert tensor in sg.operators[conv].inputs and sg.tensors[tensor].constant
+    # the header still inspects the op
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.node_pos(conv).toPoint())
+    assert panel.inspector.current == ("op", 0, conv)

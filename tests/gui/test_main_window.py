@@ -25,6 +25,14 @@ def window(qtbot, tmp_path):
     gc.collect()
 
 
+def _double_click(qtbot, table, row: int, column: int = 2) -> None:
+    """A real double click: press/release, then the double-click event on the same cell."""
+    view = table.view
+    rect = view.visualRect(table.model.index(row, column))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
 def _open(qtbot, w: MainWindow, *paths) -> None:
     with qtbot.waitSignals([w.model_opened] * len(paths), timeout=20000):
         w.open_paths([str(p) for p in paths])
@@ -67,7 +75,9 @@ def test_bad_file_shows_reader_message_and_app_keeps_running(qtbot, window, tmp_
     assert message in window.error_box.text()
     assert window.tabs.count() == 1  # the model opened before is still there
     window.error_box.close()
-    _open(qtbot, window, demo_model_path)  # and the app still opens files
+    other = tmp_path / "other.tflite"
+    other.write_bytes(demo_model_path.read_bytes())
+    _open(qtbot, window, other)  # and the app still opens files
     assert window.tabs.count() == 2
     assert bad.read_bytes() == demo_model_path.read_bytes()[:500]  # the file was not touched
 
@@ -141,11 +151,7 @@ def test_double_click_operator_row_jumps_to_graph_node(qtbot, window, shared_mod
     tab.tabs.setCurrentWidget(tab.ops)
     qtbot.keyClicks(tab.ops.filter, "mean")
     row, op = next((r, o) for r, o in enumerate(tab.ops.visible_items()) if o.op == "MEAN")
-    view = tab.ops.view
-    rect = view.visualRect(tab.ops.model.index(row, 2))
-    # a real double click: press/release, then the double-click event on the same cell
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    _double_click(qtbot, tab.ops, row)
     qtbot.waitUntil(lambda: tab.graph.inspector.current == ("op", 0, op.index), timeout=10000)
     assert tab.tabs.currentWidget() is tab.graph
     assert open_model(path).subgraphs[0].operators[op.index].op == "MEAN"
@@ -186,3 +192,204 @@ def test_closing_a_tab_while_its_graph_is_laid_out(qtbot, window, tmp_path):
     assert task.wait(0)
     _open(qtbot, window, path)  # the app carries on
     assert window.tabs.count() == 1
+
+
+def _copies(src: Path, folder: Path, names) -> list[Path]:
+    out = []
+    for n in names:
+        p = folder / n
+        p.write_bytes(src.read_bytes())
+        out.append(p)
+    return out
+
+
+def test_tabs_open_in_the_order_given(qtbot, window, tmp_path, demo_model_path, shared_model):
+    # a big model first: it finishes loading last, its tab must still come first
+    big = shared_model("mobilenet_v2_224_float32")
+    small = _copies(demo_model_path, tmp_path, ["a.tflite", "b.tflite"])
+    _open(qtbot, window, big, *small)
+    assert [window.tabs.tabText(i) for i in range(3)] == [big.name, "a.tflite", "b.tflite"]
+    assert window.tabs.currentIndex() == 2  # the last one asked for
+
+
+def test_opening_the_same_file_again_focuses_its_tab(qtbot, window, tmp_path, demo_model_path):
+    a, b = _copies(demo_model_path, tmp_path, ["a.tflite", "b.tflite"])
+    _open(qtbot, window, a, b)
+    assert window.tabs.currentIndex() == 1
+    window.open_paths([str(tmp_path / "." / "a.tflite")])  # the same file, spelled differently
+    assert window.tabs.count() == 2 and window.tabs.currentIndex() == 0
+    assert not window.loader.busy
+
+
+def test_several_bad_files_share_one_dialog(qtbot, window, tmp_path):
+    bad = []
+    for k in range(3):
+        p = tmp_path / f"bad{k}.tflite"
+        p.write_bytes(b"junk" * (k + 1))
+        bad.append(p)
+    with qtbot.waitSignals([window.model_failed] * 3, timeout=20000):
+        window.open_paths([str(p) for p in bad])
+    box = window.error_box
+    assert box.isVisible() and box.windowTitle() == "Cannot open 3 models"
+    assert all(str(p) in box.text() for p in bad)
+    others = [w for w in window.findChildren(type(box)) if w.isVisible()]
+    assert others == [box]
+
+
+def test_closing_the_last_tab_shows_the_start_page(qtbot, window, demo_model_path):
+    from gui.main_window import START_STATUS
+    assert window.stack.currentWidget() is window.start_page
+    assert not window.tabs.isVisible()  # no stray tab widget under the menu bar
+    _open(qtbot, window, demo_model_path)
+    assert window.stack.currentWidget() is window.tabs
+    assert "ops" in window.statusBar().currentMessage()
+    window.close_tab(0)
+    assert window.stack.currentWidget() is window.start_page
+    assert window.statusBar().currentMessage() == START_STATUS
+    assert window.windowTitle() == "LiteLens"
+    assert demo_model_path.name in window.start_page.recent.text()
+
+
+def test_reload_reads_the_file_again_in_place(qtbot, window, tmp_path, demo_model_path,
+                                              shared_model):
+    a, b = _copies(demo_model_path, tmp_path, ["a.tflite", "b.tflite"])
+    _open(qtbot, window, a, b)
+    window.tabs.setCurrentIndex(0)
+    a.write_bytes(shared_model("sine_float").read_bytes())  # the file changed on disk
+    with qtbot.waitSignal(window.model_opened, timeout=20000):
+        window.reload_action.trigger()
+    assert window.tabs.tabText(0) == "a.tflite" and window.tabs.currentIndex() == 0
+    assert window.tabs.widget(0).model.op_count == open_model(str(a)).op_count != \
+        window.tabs.widget(1).model.op_count
+
+
+def test_last_session_reopens(qtbot, tmp_path, demo_model_path):
+    ini = str(tmp_path / "s.ini")
+    a, b = _copies(demo_model_path, tmp_path, ["a.tflite", "b.tflite"])
+    w = MainWindow(QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    _open(qtbot, w, b, a)
+    w.close()
+    b.unlink()
+    w2 = MainWindow(QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    with qtbot.waitSignal(w2.model_opened, timeout=20000):
+        gone = w2.restore_session()
+    assert gone == [str(b)]
+    assert [w2.tabs.tabText(i) for i in range(w2.tabs.count())] == ["a.tflite"]
+
+
+def test_open_dialog_starts_in_the_last_folder(qtbot, window, tmp_path, demo_model_path):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (a,) = _copies(demo_model_path, folder, ["a.tflite"])
+    seen = []
+
+    def answer(path):
+        def go():
+            dlgs = [w for w in QApplication.topLevelWidgets()
+                    if isinstance(w, QFileDialog) and w.isVisible()]
+            if not dlgs:
+                QTimer.singleShot(50, go)
+                return
+            dlg = dlgs[0]
+            seen.append(dlg.directory().absolutePath())
+            if path:  # typed into the file name box, as a user would
+                dlg.findChild(QLineEdit, "fileNameEdit").setText(str(path))
+                dlg.accept()
+            else:
+                dlg.reject()
+        QTimer.singleShot(50, go)
+
+    # Qt's own dialog (not a desktop portal's), so the test can answer it
+    QApplication.instance().setAttribute(Qt.ApplicationAttribute.AA_DontUseNativeDialogs, True)
+    answer(a)
+    with qtbot.waitSignal(window.model_opened, timeout=20000):
+        window.open_dialog()
+    answer(None)
+    window.open_dialog()
+    assert seen[1] == str(folder)
+
+
+def test_info_panel_keeps_its_width_on_multi_subgraph_models(qtbot, window, shared_model):
+    from gui.model.info_panel import MIN_WIDTH
+    window.resize(1280, 800)
+    _open(qtbot, window, shared_model("lstm_gru_text_float32"))
+    tab = window.tabs.currentWidget()
+    qtbot.waitUntil(lambda: tab.info.width() > 0)
+    before = tab.info.width()
+    assert before >= MIN_WIDTH  # it collapsed to ~130 px: labels broke mid-word
+    for i in range(len(tab.model.subgraphs)):
+        tab.graph.show_subgraph(i)
+        qtbot.wait(20)
+        assert tab.info.width() == before, f"subgraph {i} changed the info panel's width"
+
+
+def test_tables_show_names_headers_and_tensors_in_the_graph(qtbot, window, shared_model, tmp_path):
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+    path = shared_model("mobilenet_v2_224_int8")
+    _open(qtbot, window, path)
+    tab = window.tabs.currentWidget()
+    m = tab.model
+    sg = m.subgraphs[0]
+    # operator table: tensor names, not indices
+    op = sg.operators[0]
+    row = tab.ops.visible_items().index(op)
+    cell = tab.ops.model.index(row, 5).data()
+    from core import format as fmt
+    assert cell == ", ".join(fmt.short_name(sg.tensors[i].name, 32) for i in op.inputs if i >= 0)
+    tip = tab.ops.model.index(row, 5).data(Qt.ItemDataRole.ToolTipRole)
+    assert all(f"#{i} {sg.tensors[i].name}" in tip for i in op.inputs if i >= 0)
+    # headers are never cut, long names are cut in the middle
+    for table in (tab.ops, tab.tensors):
+        hh = table.view.horizontalHeader()
+        for c, title in enumerate(table.model.columns[:-1]):
+            assert table.view.columnWidth(c) >= hh.fontMetrics().horizontalAdvance(title) + 20
+        assert table.view.textElideMode() == Qt.TextElideMode.ElideMiddle
+    # double-click a tensor row: the graph shows and inspects that tensor
+    t = next(t for t in sg.tensors if t.constant and len(t.shape) == 4)
+    tab.tabs.setCurrentWidget(tab.tensors)
+    qtbot.keyClicks(tab.tensors.filter, t.name)
+    _double_click(qtbot, tab.tensors, tab.tensors.visible_items().index(t))
+    qtbot.waitUntil(lambda: tab.graph.inspector.current == ("tensor", 0, t.index), timeout=10000)
+    assert tab.tabs.currentWidget() is tab.graph
+    # Save as .npy: the values the runtime holds for that constant
+    out = tab.tensors.save_npy(t, str(tmp_path / "w.npy"))
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    assert np.array_equal(np.load(out), it.get_tensor(t.index))
+
+
+def test_view_menu_acts_on_the_current_graph(qtbot, window, demo_model_path):
+    from core.analysis.overlay import heat_overlay
+    _open(qtbot, window, demo_model_path)
+    tab = window.tabs.currentWidget()
+    qtbot.waitUntil(lambda: tab.graph.view.lay is not None, timeout=20_000)
+    tab.tabs.setCurrentWidget(tab.tensors)
+    actions = {a.text().split("\t")[0].replace("&", ""): a for a in window.view_menu.actions()}
+    actions["Find in Graph…"].trigger()
+    assert tab.tabs.currentWidget() is tab.graph
+    actions["Tensor Shapes on Edges"].trigger()
+    assert tab.graph.labels_btn.isChecked() and tab.graph.view.edge_labels
+    tab.graph.view.set_overlay(heat_overlay({0: 1.0, 1: 2.0}, subgraph=0))
+    assert tab.graph.view.overlays()
+    actions["Remove Overlays"].trigger()
+    assert tab.graph.view.overlays() == []
+    # weights off: op cards without their weight/bias rows, smaller; the inspector still has them
+    conv = 0
+    assert tab.graph.view.lay.rows[conv]
+    h_with = tab.graph.view.lay.h[conv]
+    actions["Weights on Nodes"].trigger()
+    qtbot.waitUntil(lambda: tab.graph.view.lay is not None and not any(tab.graph.view.lay.rows),
+                    timeout=20_000)
+    assert tab.graph.view.lay.h[conv] < h_with and not window.weights_action.isChecked()
+    tab.graph.select_op(0, conv)
+    assert "filter" in tab.graph.inspector.plain_text()
+    actions["Weights on Nodes"].trigger()
+    qtbot.waitUntil(lambda: tab.graph.view.lay is not None and bool(tab.graph.view.lay.rows[conv]),
+                    timeout=20_000)
+    keys = [a.text() for a in window.view_menu.actions()]
+    assert "&Find in Graph…\tCtrl+F" in keys and "&Fit Graph\tCtrl+0" in keys

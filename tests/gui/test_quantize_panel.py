@@ -109,14 +109,14 @@ def test_main_window_opens_result_and_compare_tab(qtbot, tmp_path):
     qtbot.addWidget(w)
     src = demo_model().save(tmp_path / "demo.tflite")
     w.open_paths([str(src)])
-    qtbot.waitUntil(lambda: w.tabs.count() == 1, timeout=30_000)
+    qtbot.waitUntil(lambda: w.tabs.count() == 1 and not w.pending, timeout=30_000)
     panel = w.tabs.widget(0).quantize_panel()
     with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
         panel.recipe_buttons["float16"].click()
     out = sig.args[0]["output"]
     assert out and panel.open_button.isEnabled() and panel.compare_button.isEnabled()
     panel.open_button.click()
-    qtbot.waitUntil(lambda: w.tabs.count() == 2, timeout=30_000)
+    qtbot.waitUntil(lambda: w.tabs.count() == 2 and not w.pending, timeout=30_000)
     assert w.tabs.tabToolTip(1) == out
     panel.compare_button.click()
     assert w.tabs.count() == 3 and isinstance(w.tabs.widget(2), CompareView)

@@ -195,3 +195,72 @@ def test_panel_runs_the_model_its_tab_already_opened(qtbot, demo_model_path, mon
     assert sig.args[0]["status"] == "ok", sig.args[0]["error"]
     assert sig.args[0]["outputs"][0]["topk"]  # labels were looked up, in the open model
     assert calls == []
+
+
+def test_results_rows_say_what_ran_in_adaptive_units(panel_for, qtbot, demo_model_path):
+    from core import format as fmt
+    from gui.run.panel import RESULT_COLUMNS
+    p = panel_for(demo_model_path, runs=1, warmup=0)
+    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig:
+        p.start()
+    res = sig.args[0]
+    col = {name: i for i, name in enumerate(RESULT_COLUMNS)}
+    row = {name: p.table.item(0, i).text() for name, i in col.items()}
+    assert row["input"] == "random 1×32×32×3"   # the demo model's image input
+    lat = res["latency_ms"]
+    # a fast model reads in µs, never "0.000 ms"
+    assert row["median"] == fmt.duration_ms(lat["median"]) and "0.000" not in row["median"]
+    assert row["max"] == fmt.duration_ms(lat["max"])
+    assert p.table.item(0, col["median"]).toolTip() == f"{lat['median']:.6f} ms"
+    # one run is one visible point
+    xs, ys = p.lat_curve.getData()
+    assert len(ys) == 1 and p.lat_curve.opts["symbol"] == "o"
+
+
+def test_a_new_run_starts_clean(panel_for, qtbot, demo_model_path):
+    p = panel_for(demo_model_path, runs=3, warmup=0)
+    with qtbot.waitSignal(p.run_finished, timeout=60_000):
+        p.start()
+    assert "probabilities" in p.outputs_text.toPlainText()
+    p.lat_plot.setYRange(1000, 2000)   # the user zoomed the last run's plot
+    with qtbot.waitSignal(p.run_finished, timeout=60_000):
+        p.start()
+        assert "probabilities" not in p.outputs_text.toPlainText()  # not the last run's
+        assert all(p.lat_plot.vb.autoRangeEnabled())
+    assert "probabilities" in p.outputs_text.toPlainText()
+    p.plots.grab()   # a paint: pyqtgraph applies auto-range when it draws
+    lo, hi = p.lat_plot.vb.viewRange()[1]
+    assert hi < 1000   # the y range is this run's
+
+
+def test_delegate_comparison_caps_reference_kernels(panel_for, qtbot, demo_model_path):
+    from gui.run.panel import REFERENCE_MAX_RUNS
+    p = panel_for(demo_model_path, runs=40, warmup=3)
+    done = []
+    p.run_finished.connect(lambda r: done.append(r))
+    with qtbot.waitSignal(p.queue_finished, timeout=120_000):
+        p.delegate_comparison()
+    by = {r["delegate"]: r for r in done}
+    assert by["xnnpack"]["latency_ms"]["runs"] == 40
+    assert by["reference"]["latency_ms"]["runs"] == REFERENCE_MAX_RUNS
+    assert f"(reference: {REFERENCE_MAX_RUNS} runs)" in p.bar_plot.titleLabel.text
+
+
+def test_eta_text():
+    from gui.run.panel import eta_text
+    assert eta_text(0, 10, 0.0) == "0/10"
+    assert eta_text(5, 10, 5.0) == "5/10, about 5.00 s left"
+    assert eta_text(10, 10, 9.0) == "10/10"
+
+
+def test_signature_choice_runs_that_signature(panel_for, qtbot, shared_model):
+    p = panel_for(shared_model("multi_signature_float32"), runs=2, warmup=0)
+    keys = [p.signature.itemData(i) for i in range(p.signature.count())]
+    assert keys == [None, "decode", "encode"]
+    p.signature.setCurrentIndex(keys.index("encode"))
+    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig:
+        p.start()
+    res = sig.args[0]
+    assert res["status"] == "ok", res["error"]
+    assert res["outputs"][0]["shape"] == [1, 8]
+    assert p.table.item(0, 3).text() == "random 1×16"

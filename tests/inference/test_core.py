@@ -19,11 +19,12 @@ def test_summarize_matches_hand_computed_values():
     assert s["std"] == pytest.approx(math.sqrt(1.25))        # population std, as benchmark_model
     assert s["p90"] == pytest.approx(3.7)                    # rank 0.9*3 = 2.7 -> 3 + 0.7
     assert s["p99"] == pytest.approx(3.97)
+    assert s["max"] == 4.0
 
 
 def test_summarize_empty_has_no_numbers():
     assert summarize([]) == {"runs": 0, "min": None, "median": None, "mean": None, "std": None,
-                             "p90": None, "p99": None}
+                             "p90": None, "p99": None, "max": None}
 
 
 def test_random_inputs_respect_int8_quantization_range(shared_model):
@@ -108,3 +109,43 @@ def test_parse_shapes():
     for bad in ["a", "=1,2", "a=", "a=1,-2", "a=1,x"]:
         with pytest.raises(InputError, match="bad input shape"):
             parse_shapes([bad])
+
+
+def _dynamic_relu(tmp_path):
+    from core.model.builder import ModelBuilder
+    mb = ModelBuilder()
+    sg = mb.subgraph()
+    x = sg.tensor("x", [1, 4], shape_signature=[-1, 4])
+    y = sg.tensor("y", [1, 4], shape_signature=[-1, 4])
+    sg.op("RELU", [x], [y])
+    sg.inputs, sg.outputs = [x], [y]
+    return mb.save(tmp_path / "dyn.tflite")
+
+
+def test_npy_input_respects_given_shapes_and_names_a_mismatch(tmp_path):
+    from core.inference.inputs import InputError, make_inputs
+    path = _dynamic_relu(tmp_path)
+    npy = tmp_path / "x.npy"
+    np.save(npy, np.ones((3, 4), np.float32))
+    with open_model(path) as m:
+        free, given = input_specs(m), input_specs(m, {"x": [2, 4]})
+    (a,) = make_inputs(free, str(npy))     # no shape given: the array's batch of 3 is used
+    assert a.shape == (3, 4)
+    with pytest.raises(InputError, match=r"input shape mismatch: .* has shape \[3, 4\], the "
+                                         r"input shapes given say \[2, 4\]"):
+        make_inputs(given, str(npy))       # a shape was given: the array may not override it
+    np.save(npy, np.ones((3, 5), np.float32))
+    with pytest.raises(InputError, match=r"input shape mismatch: .* the model expects \[-1, 4\]"):
+        make_inputs(free, str(npy))
+
+
+def test_op_type_summary_sums_per_type():
+    from core.inference.stats import op_type_summary
+    ops = [{"op": "CONV_2D", "avg_ms": 2.0}, {"op": "ADD", "avg_ms": 0.5},
+           {"op": "CONV_2D", "avg_ms": 4.0}, {"op": "CUSTOM_X", "avg_ms": None}]
+    rows = op_type_summary(ops)
+    assert [r["op"] for r in rows] == ["CONV_2D", "ADD"]      # untimed ops are left out
+    conv = rows[0]
+    assert (conv["count"], conv["total_ms"], conv["avg_ms"]) == (2, 6.0, 3.0)
+    assert conv["percent"] == pytest.approx(100 * 6.0 / 6.5)
+    assert sum(r["percent"] for r in rows) == pytest.approx(100.0)

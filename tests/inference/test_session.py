@@ -84,6 +84,16 @@ def test_mobilenet_memory_and_profile_through_worker(shared_model):
     assert prof["sum_ms"] == pytest.approx(sum(o["avg_ms"] for o in r["ops"]))
     assert prof["whole_run_ms"] > 0 and prof["sum_vs_whole_run"] == pytest.approx(
         prof["sum_ms"] / prof["whole_run_ms"])
+    by_type = {t["op"]: t for t in prof["by_type"]}
+    assert by_type["CONV_2D"]["count"] == names.count("CONV_2D")
+    assert sum(t["total_ms"] for t in by_type.values()) == pytest.approx(prof["sum_ms"])
+    # the run's peak is the run's: the profiler's models are reported apart, and an unprofiled
+    # run of the same configuration peaks at about the same size
+    plain = run_benchmark(RunConfig(model=str(path), threads=1, runs=8, warmup=1))
+    assert rss["with_profile_peak"] > rss["peak"]
+    assert plain["rss_bytes"]["with_profile_peak"] is None
+    assert rss["peak"] <= plain["rss_bytes"]["peak"] * 1.15
+    assert rss["hwm"] <= plain["rss_bytes"]["hwm"] * 1.15
 
 
 def test_selfie_segmentation_needs_xnnpack(shared_model):
@@ -301,3 +311,63 @@ def test_worker_high_water_mark_is_its_own_not_the_parents(tmp_path):
     rss = r["rss_bytes"]
     assert rss["hwm"] >= rss["after_init"] * 0.9
     assert rss["hwm"] < 300 * 2**20, rss  # the demo model's worker is far below the ballast
+
+
+@pytest.mark.parametrize("backend", ["litert", "compiled"])
+def test_choose_the_signature_to_run(shared_model, backend):
+    """A two-signature model ran only subgraph 0; now each signature runs its own subgraph."""
+    from ai_edge_litert.interpreter import Interpreter
+    path = str(shared_model("multi_signature_float32"))
+    r = run_benchmark(RunConfig(model=path, backend=backend, signature="encode", runs=3,
+                                warmup=0, input_source="zeros", profile=True))
+    assert r["status"] == "ok", r["error"]
+    (out,) = r["outputs"]
+    assert out["shape"] == [1, 8]                  # encode: x[1,16] -> code[1,8]
+    assert [i["shape"] for i in r["inputs"]] == [[1, 16]]
+    assert "subgraph 1" in r["profile"]["note"]
+    it = Interpreter(model_path=path)
+    expected = it.get_signature_runner("encode")(x=np.zeros((1, 16), np.float32))
+    (want,) = expected.values()
+    assert out["mean"] == pytest.approx(float(want.mean()), rel=1e-5, abs=1e-6)
+    assert out["max"] == pytest.approx(float(want.max()), rel=1e-5, abs=1e-6)
+    with pytest.raises(Exception, match="no signature 'nope'.*'decode', 'encode'"):
+        WorkerSession(RunConfig(model=path, signature="nope"))
+
+
+def test_time_limits_and_run_delay(demo_model_path):
+    """benchmark_model's --min_secs / --max_secs / --run_delay."""
+    longer = run_benchmark(RunConfig(model=str(demo_model_path), runs=3, warmup=0,
+                                     min_secs=0.3))
+    lat = longer["latency_ms"]
+    assert lat["runs"] > 3          # kept going until 0.3 s had passed
+    capped = run_benchmark(RunConfig(model=str(demo_model_path), runs=1_000_000, warmup=0,
+                                     max_secs=0.3, timeout_s=60))
+    assert capped["status"] == "ok" and 0 < capped["latency_ms"]["runs"] < 1_000_000
+    t0 = time.monotonic()
+    delayed = run_benchmark(RunConfig(model=str(demo_model_path), runs=5, warmup=0,
+                                      run_delay_s=0.1))
+    assert delayed["latency_ms"]["runs"] == 5 and time.monotonic() - t0 >= 0.4
+    assert delayed["latency_ms"]["max"] < 50     # the pauses are not in the timings
+    with pytest.raises(ConfigError, match="max_secs"):
+        RunConfig(model=str(demo_model_path), max_secs=0).validate()
+
+
+def test_xnnpack_options_through_compiled_model(shared_model, tmp_path):
+    """Force fp16 changes the arithmetic (outputs move by fp16 rounding, not more); the weight
+    cache file is written; the Interpreter backend refuses the options with the reason."""
+    path = str(shared_model("mobilenet_v2_224_float32"))
+    base = dict(model=path, backend="compiled", runs=2, warmup=0)
+    fp32 = run_benchmark(RunConfig(**base))
+    cache = tmp_path / "xnn.cache"
+    fp16 = run_benchmark(RunConfig(**base, xnnpack_fp16=True))
+    cached = run_benchmark(RunConfig(**base, xnnpack_weight_cache=str(cache)))
+    assert fp32["status"] == fp16["status"] == cached["status"] == "ok", \
+        (fp32["error"], fp16["error"], cached["error"])
+    a, b = fp32["outputs"][0], fp16["outputs"][0]
+    assert a["max"] != b["max"] and b["max"] == pytest.approx(a["max"], rel=2e-2)
+    assert cached["outputs"][0]["max"] == a["max"]
+    assert cache.is_file() and cache.stat().st_size > 1 << 20
+    with pytest.raises(ConfigError, match="cannot combine"):
+        RunConfig(**base, xnnpack_fp16=True, xnnpack_weight_cache=str(cache)).validate()
+    with pytest.raises(ConfigError, match="CompiledModel API only"):
+        RunConfig(model=path, backend="litert", xnnpack_fp16=True).validate()

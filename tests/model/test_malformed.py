@@ -1,7 +1,6 @@
 """Untrusted files: every malformed case gets ModelError naming the file and the problem."""
 from __future__ import annotations
 
-import json
 import struct
 import zipfile
 
@@ -10,8 +9,7 @@ import pytest
 
 from core.model.builder import ModelBuilder
 from core.errors import ModelError
-from core.model.reader import open_bytes, open_model
-from core.analysis.report import model_report
+from core.model.reader import open_model
 from core.model.samples import demo_model
 from core.model.verify import FlatView
 

@@ -245,7 +245,8 @@ class LiteRtPlanner:
         o = op.options
         dynamic = False
         if op.op == "WHILE":
-            cond = self.plan_subgraph(o["cond_subgraph_index"], drop_unused_inputs=True)
+            # the condition gets its own arenas; only the body decides the outputs' sizes
+            self.plan_subgraph(o["cond_subgraph_index"], drop_unused_inputs=True)
             body_i = o["body_subgraph_index"]
             body_sg = self.model.subgraphs[body_i]
             users = {t for n in self.model.subgraphs[si].operators for t in n.inputs} | \
@@ -258,7 +259,6 @@ class LiteRtPlanner:
                     slots[outs[k]].bytes = 0
                     outs[k] = -1
             body = self.plan_subgraph(body_i, custom_inputs=True)
-            del cond  # its arena is planned; only the body decides the outputs' sizes
             dynamic = body.has_dynamic
             if not dynamic:
                 for a, b in zip(body_sg.inputs, body_sg.outputs):

@@ -138,8 +138,18 @@ class InterpreterRun:
         self.it = Interpreter(**src, **kw)
         self.inp = self.it.get_input_details()
         self.out = None
+        self.sig = None
+        key = cfg.get("signature")
+        if key is not None:
+            try:
+                self.sig = _SignatureTensors(self.it, key, cfg.get("input_tensors") or [])
+            except ValueError as e:
+                raise WorkerError("config", f"{cfg['model']}: {e}") from None
 
     def allocate(self, arrays) -> None:
+        if self.sig is not None:
+            self.sig.allocate(arrays)
+            return
         it = self.it
         resized = False
         for d, a in zip(self.inp, arrays):
@@ -152,13 +162,18 @@ class InterpreterRun:
         self.out = it.get_output_details()
 
     def set_inputs(self, arrays) -> None:
+        if self.sig is not None:
+            self.sig.set_inputs(arrays)
+            return
         for d, a in zip(self.inp, arrays):
             self.it.set_tensor(d["index"], a)
 
     def invoke_fn(self):
-        return self.it.invoke
+        return self.it.invoke if self.sig is None else self.sig.invoke
 
     def outputs(self):
+        if self.sig is not None:
+            return self.sig.outputs()
         res = []
         for d in self.out:
             q = d.get("quantization") or (0.0, 0)
@@ -166,8 +181,59 @@ class InterpreterRun:
         return res
 
     def input_details(self):
+        if self.sig is not None:
+            return self.sig.input_details()
         return [{"name": d["name"], "shape": [int(x) for x in d["shape"]],
                  "dtype": dtype_name(d["dtype"])} for d in self.inp]
+
+
+class _SignatureTensors:
+    """One SignatureDef of an Interpreter, driven tensor by tensor so a timed run is one bare
+    ``Invoke(subgraph)`` (the SignatureRunner's call also resizes, allocates and copies every
+    input and output each time). Uses the runner's wrapper and subgraph index, which are the
+    same in LiteRT, tflite-runtime and TensorFlow."""
+
+    def __init__(self, it, key: str, input_tensors: list[int]):
+        keys = list(it.get_signature_list())
+        if key not in keys:
+            raise ValueError(f"no signature {key!r} (signatures: {', '.join(map(repr, keys))})")
+        runner = it.get_signature_runner(key)
+        self.it, self.w, self.sg = it, runner._interpreter_wrapper, runner._subgraph_index
+        self.in_idx = list(input_tensors) or list(runner._inputs.values())
+        self.out = list(runner._outputs)   # (signature output name, tensor index)
+
+    def _details(self, idx: int) -> dict:
+        return self.it._get_tensor_details(idx, self.sg)
+
+    def allocate(self, arrays) -> None:
+        import numpy as np
+        for idx, a in zip(self.in_idx, arrays):
+            if tuple(self._details(idx)["shape"]) != tuple(a.shape):
+                self.w.ResizeInputTensor(idx, np.array(a.shape, dtype=np.int32), False, self.sg)
+        self.w.AllocateTensors(self.sg)
+
+    def set_inputs(self, arrays) -> None:
+        for idx, a in zip(self.in_idx, arrays):
+            self.w.SetTensor(idx, a, self.sg)
+
+    def invoke(self) -> None:
+        self.w.Invoke(self.sg)
+
+    def outputs(self):
+        res = []
+        for name, idx in self.out:
+            q = self._details(idx).get("quantization") or (0.0, 0)
+            res.append((name, self.w.GetTensor(idx, self.sg), q))
+        return res
+
+    def input_details(self):
+        return [{"name": d["name"], "shape": [int(x) for x in d["shape"]],
+                 "dtype": dtype_name(d["dtype"])}
+                for d in (self._details(i) for i in self.in_idx)]
+
+
+# xnnpack_delegate.h: the delegate's flag bits (the default enables the two quantized paths)
+XNNPACK_QS8, XNNPACK_QU8, XNNPACK_FORCE_FP16 = 0x1, 0x2, 0x4
 
 
 class CompiledRun:
@@ -186,14 +252,25 @@ class CompiledRun:
             opts = Options(hardware_accelerators=HardwareAccelerator.GPU,
                            cpu_options=CpuOptions(num_threads=int(cfg["threads"])))
         elif delegate in modes:
+            xnn = {}
+            if delegate == "xnnpack" and cfg.get("xnnpack_fp16"):
+                xnn["xnnpack_flags"] = XNNPACK_QS8 | XNNPACK_QU8 | XNNPACK_FORCE_FP16
+            if delegate == "xnnpack" and cfg.get("xnnpack_weight_cache"):
+                xnn["xnnpack_weight_cache_path"] = str(cfg["xnnpack_weight_cache"])
             opts = Options(hardware_accelerators=HardwareAccelerator.CPU,
                            cpu_options=CpuOptions(num_threads=int(cfg["threads"]),
-                                                  kernel_mode=modes[delegate]))
+                                                  kernel_mode=modes[delegate], **xnn))
         else:
             raise WorkerError("delegate", f"the CompiledModel backend takes delegate xnnpack, "
                                           f"builtin, reference or gpu, not {delegate!r}")
         self.cm = CompiledModel.from_file(cfg["model"], options=opts)
-        self.sig = list(self.cm.get_signature_list())[0]
+        keys = list(self.cm.get_signature_list())
+        key = cfg.get("signature")
+        if key is not None and key not in keys:
+            raise WorkerError("config", f"{cfg['model']}: no signature {key!r} (signatures: "
+                                        f"{', '.join(map(repr, keys))})")
+        self.sig = key if key is not None else keys[0]
+        self.sig_index = keys.index(self.sig)
         self.inp = self.out = None
         self.in_details: list[dict] = []
         self.out_details: list[dict] = []
@@ -202,9 +279,9 @@ class CompiledRun:
         details = self.cm.get_input_tensor_details(self.sig)
         for k, (d, a) in enumerate(zip(details.values(), arrays)):
             if tuple(d["shape"]) != tuple(a.shape):
-                self.cm.resize_input_tensor(k, list(a.shape), 0)
-        self.inp = self.cm.create_input_buffers(0)
-        self.out = self.cm.create_output_buffers(0)
+                self.cm.resize_input_tensor(k, list(a.shape), self.sig_index)
+        self.inp = self.cm.create_input_buffers(self.sig_index)
+        self.out = self.cm.create_output_buffers(self.sig_index)
         self.in_details = list(self.cm.get_input_tensor_details(self.sig).values())
         self.out_details = list(self.cm.get_output_tensor_details(self.sig).values())
 
@@ -213,8 +290,8 @@ class CompiledRun:
             b.write(a)
 
     def invoke_fn(self):
-        cm, inp, out = self.cm, self.inp, self.out
-        return lambda: cm.run_by_index(0, inp, out)
+        cm, inp, out, k = self.cm, self.inp, self.out, self.sig_index
+        return lambda: cm.run_by_index(k, inp, out)
 
     def outputs(self):
         np = self.np

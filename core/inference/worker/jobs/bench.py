@@ -87,18 +87,22 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     ch.send("first", ms=first_ms)
     ch.send("outputs", outputs=summarize_outputs(runner.outputs()))
 
-    def loop(phase: str, n: int) -> int:
+    def loop(phase: str, n: int, min_ns: int = 0, max_ns: int | None = None,
+             delay_s: float = 0.0) -> int:
+        """``n`` timed invocations, more until ``min_ns`` have passed, none past ``max_ns``."""
         ch.send("stage", stage=phase)
         buf, start, done = [], 0, 0
-        last = perf()
-        for i in range(n):
-            if stop.is_set():
+        began = last = perf()
+        while done < n or perf() - began < min_ns:
+            if stop.is_set() or (max_ns is not None and perf() - began >= max_ns):
                 break
+            if delay_s and done:
+                time.sleep(delay_s)
             t0 = perf()
             invoke()
             t1 = perf()
             buf.append((t1 - t0) / 1e6)
-            done = i + 1
+            done += 1
             if t1 - last >= FLUSH_PERIOD_NS:
                 ch.send("lat", phase=phase, start=start, ms=buf)
                 start, buf, last = done, [], perf()
@@ -108,11 +112,22 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
     try:
         loop("warmup", int(cfg.get("warmup", 1)))
-        runs_done = loop("run", int(cfg.get("runs", 50)))
+        max_secs = cfg.get("max_secs")
+        runs_done = loop("run", int(cfg.get("runs", 50)),
+                         int(float(cfg.get("min_secs") or 0) * 1e9),
+                         int(float(max_secs) * 1e9) if max_secs else None,
+                         float(cfg.get("run_delay_s") or 0))
     except (RuntimeError, ValueError) as e:
         raise _invoke_error(cfg, ch, e) from None
 
-    if cfg.get("profile") and not stop.is_set():
+    if cfg.get("profile") and cfg.get("subgraph", 0) != 0 and not stop.is_set():
+        ch.send("ops", ops=[], method="", note=f"no per-op profile: it times the ops of "
+                                               f"subgraph 0; signature {cfg.get('signature')!r} "
+                                               f"runs subgraph {cfg['subgraph']}")
+    elif cfg.get("profile") and not stop.is_set():
+        # the runs' memory, before the profiler builds its single-op models: the run's peak RSS
+        # must not include them
+        ch.send("runs_done", rss_peak=max(sampler.peak, sampler.sample()), rss_hwm=hwm_bytes())
         ch.send("stage", stage="profile")
         try:
             import core.model.builder  # noqa: F401
@@ -154,6 +169,8 @@ def profile_summary(ops: list[dict], method: str | None, detail: dict,
            "whole_run_ms": whole, "sum_vs_whole_run": (sum_ms / whole) if whole else None,
            "run_median_ms": run_median_ms,
            "sum_vs_median": (sum_ms / run_median_ms) if run_median_ms else None}
+    from core.inference.stats import op_type_summary
+    out["by_type"] = op_type_summary(ops)
     if detail.get("delegate_ops"):
         out["delegate_ops"] = detail["delegate_ops"]
         out["mapping"] = detail.get("mapping")
@@ -172,6 +189,7 @@ class Folder:
         self.latencies_ms: list[float] = []
         self.rss: list[tuple[float, int]] = []
         self.ops: list[dict] | None = None
+        self._rss_runs_n: int | None = None   # RSS samples taken before the profile started
 
     def fold(self, m: dict) -> None:
         info, t = self.session.info, m["t"]
@@ -192,6 +210,9 @@ class Folder:
                                                             "delegate_ops", "mapping", "stopped")}
             if m.get("note"):
                 info["profile_note"] = m["note"]
+        elif t == "runs_done":
+            info.update(rss_runs_peak=m["rss_peak"], rss_runs_hwm=m["rss_hwm"])
+            self._rss_runs_n = len(self.rss)
         elif t == "done":
             info.update(rss_peak=m["rss_peak"], rss_hwm=m["rss_hwm"])
 
@@ -214,7 +235,14 @@ class Folder:
         s = self.session
         cfg, i, error = s.cfg, s.info, s.error
         rss_samples = [b for _, b in self.rss]
-        peak = max([i.get("rss_peak") or 0, *rss_samples, i.get("rss_after_init") or 0]) or None
+        whole_peak = max([i.get("rss_peak") or 0, *rss_samples,
+                          i.get("rss_after_init") or 0]) or None
+        if "rss_runs_peak" in i:  # profiled: the run's memory is what it had before the profile
+            peak = max([i["rss_runs_peak"] or 0, *rss_samples[:self._rss_runs_n],
+                        i.get("rss_after_init") or 0]) or None
+            hwm = i.get("rss_runs_hwm")
+        else:
+            peak, hwm = whole_peak, i.get("rss_hwm")
         res: dict[str, Any] = {
             "model": str(cfg.model),
             "backend": i.get("backend", cfg.backend),
@@ -228,7 +256,9 @@ class Folder:
             "latency_ms": summarize(self.latencies_ms),
             "rss_bytes": {"before_load": i.get("rss_before_load"),
                           "after_init": i.get("rss_after_init"),
-                          "peak": peak, "hwm": i.get("rss_hwm")},
+                          "peak": peak, "hwm": hwm,
+                          # with the per-op profile's single-op models (None: not profiled)
+                          "with_profile_peak": whole_peak if "rss_runs_peak" in i else None},
             "ops": self.ops or [],
             "inputs": i.get("inputs", [spec.to_json() for spec in s.specs]),
             # inputs with -1 dims: the shape used and where it came from (user/model/default)
