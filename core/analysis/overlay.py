@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Hashable, Iterable, Mapping
+from typing import Callable, Hashable, Iterable, Mapping
 
 OpKey = tuple[int, int]  # (subgraph, op index)
 
@@ -94,12 +94,15 @@ class Overlay:
 
 
 def heat_overlay(values: Mapping, unit: str = "ms", digits: int = 3, subgraph: int = 0,
-                 name: str = "latency", summary: str | None = None) -> Overlay:
+                 name: str = "latency", summary: str | None = None,
+                 text: Callable[[float], str] | None = None) -> Overlay:
     """Colour each op by its share of the largest value, in len(RAMP) equal steps.
 
     ``values`` maps op index (of ``subgraph``) or (subgraph, op) to a number; ops without a value
     (None or negative) are left out, so the view keeps their normal colour. Each coloured op gets
-    a badge such as "0.123 ms". The summary defaults to "N ops, max V unit".
+    a badge such as "0.123 ms". The summary defaults to "N ops, max V unit". ``text`` formats a
+    value with its unit for badges, summary and legend instead (e.g. ``core.format.duration_ms``,
+    which picks µs/ms/s); ``unit`` and ``digits`` are then unused.
     """
     vals = {}
     for k, v in values.items():
@@ -107,18 +110,24 @@ def heat_overlay(values: Mapping, unit: str = "ms", digits: int = 3, subgraph: i
             vals[_op_key(k) if isinstance(k, tuple) else (subgraph, int(k))] = float(v)
     if not vals:
         return Overlay(name, summary or "")
+
+    def label(v: float) -> str:
+        return text(v) if text else f"{v:.{digits}g} {unit}"
+
+    def span(lo: float, hi: float) -> str:  # a legend range says its unit once: "0.1–0.2 ms"
+        return f"{text(lo)}–{text(hi)}" if text else f"{lo:.{digits}g}–{hi:.{digits}g} {unit}"
+
     peak = max(vals.values())
     top = peak or 1.0  # all zero: every op in the first step
     if summary is None:
         n_ops = len(vals)
-        summary = f"{n_ops} op{'s' if n_ops != 1 else ''}, max {peak:.{digits}g} {unit}"
+        summary = f"{n_ops} op{'s' if n_ops != 1 else ''}, max {label(peak)}"
     n = len(RAMP)
     colors, badges = {}, {}
     for key, v in vals.items():
         colors[key] = RAMP[min(n - 1, int(v / top * n))]
-        badges[key] = f"{v:.{digits}g} {unit}"
-    legend = [(f"{top * i / n:.{digits}g}–{top * (i + 1) / n:.{digits}g} {unit}", RAMP[i])
-              for i in range(n)]
+        badges[key] = label(v)
+    legend = [(span(top * i / n, top * (i + 1) / n), RAMP[i]) for i in range(n)]
     return Overlay(name, summary, colors, badges, (), legend)
 
 

@@ -156,7 +156,7 @@ class ModelTab(QWidget):
 
     def show_op_latency(self, times: dict) -> None:
         """Per-op latency from the Run panel's profile as a heat overlay on the graph."""
-        self.graph.view.set_overlay(heat_overlay(times, subgraph=0))
+        self.graph.view.set_overlay(heat_overlay(times, subgraph=0, text=fmt.duration_ms))
 
     def status_text(self) -> str:
         m = self.model

@@ -84,3 +84,12 @@ def test_to_json_is_strict_and_lists_op_records():
 def test_heat_overlay_all_zero_values_sit_in_the_first_step():
     o = heat_overlay({0: 0.0, 1: 0.0})
     assert set(o.colors.values()) == {"#fff3b0"} and o.summary == "2 ops, max 0 ms"
+
+
+def test_heat_overlay_formats_values_with_a_given_formatter():
+    from core import format as fmt
+    ov = heat_overlay({0: 0.0994, 1: 2.5}, text=fmt.duration_ms)
+    assert ov.badges[(0, 0)] == "99.4 µs"
+    assert ov.badges[(0, 1)] == "2.50 ms"
+    assert ov.summary == "2 ops, max 2.50 ms"
+    assert ov.legend[0][0] == "0 ms–500 µs"
