@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 import time
 
+from core import format as fmt
+
 SELF_TEST_TIMEOUT_S = 120.0
 
 
@@ -27,7 +29,7 @@ def run_self_test(app, win, path: str) -> None:
             done(1, f"FAILED: inference in the worker: {res['error'] or 'no run recorded'}")
         else:
             done(0, f"passed: opened {path} and ran {runs} inference(s) in the worker "
-                    f"(median {res['latency_ms']['median']:.3f} ms)")
+                    f"(median {fmt.duration_ms(res['latency_ms']['median'])})")
 
     def wait_for_tab() -> None:
         if win.errors:
