@@ -1,6 +1,7 @@
 """The JSON report: the contract between core, CLI, GUI and tests (``litelens report --json``)."""
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from core import __version__
@@ -98,7 +99,8 @@ def model_report(model: Model) -> dict[str, Any]:
         },
         "subgraphs": subgraphs,
         "memory": w.finite(memory_report(model), "memory plan"),
-        "metadata": w.finite(meta.to_json(), "metadata") if meta.present else None,
+        # from the raw values, not meta.to_json(): that has already nulled what warnings must name
+        "metadata": w.finite(asdict(meta), "metadata") if meta.present else None,
         "warnings": w.as_list(),
     }
 
@@ -201,7 +203,10 @@ def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
     warnings = nonfinite_quantization_warnings(model)
     if warnings:
         sections.insert(1, ("Warnings", [(f"{i + 1}", w) for i, w in enumerate(warnings)]))
-    return sections
+    # every title, key and value may hold file text (metadata names, labels, file names, the
+    # runtime version string): one printable pass here covers the rows built above and below
+    return [(printable(title, 200), [(printable(k, 200), printable(v, 2000)) for k, v in rows])
+            for title, rows in sections]
 
 
 def _floats_text(values: list[float] | None) -> str:

@@ -14,7 +14,6 @@ here from the published schema (1.5.0: slots in declaration order, unions take t
 from __future__ import annotations
 
 import io
-import math
 import zipfile
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from flatbuffers import number_types as nt
 from flatbuffers.table import Table
 
 from core.errors import ModelError
+from core.fileio import finite_or_null
 from core.model.schema import Field
 
 METADATA_NAME = "TFLITE_METADATA"
@@ -186,19 +186,9 @@ class ModelMetadata:
         return self.subgraphs[0].outputs if self.subgraphs else []
 
     def to_json(self) -> dict:
-        """The ``metadata`` section of ``litelens report --json`` (strict JSON: a non-finite
-        float from a damaged block becomes null)."""
-        return _finite(asdict(self))
-
-
-def _finite(v):
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, list):
-        return [_finite(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _finite(x) for k, x in v.items()}
-    return v
+        """The decoded values as strict JSON data (a non-finite float from a damaged block becomes
+        null). ``litelens report`` nulls them itself from ``asdict`` so its warnings name each."""
+        return finite_or_null(asdict(self))
 
 
 # -- reading a verified block --------------------------------------------------------------------
@@ -413,7 +403,11 @@ def parse_metadata(meta: bytes, model_data=None, source: str = METADATA_NAME) ->
         out.warnings.append(f"{e.problem}{where}; the metadata is ignored")
         return out
     if buf[4:8] != FILE_IDENTIFIER:
-        out.warnings.append(f"metadata file identifier is {buf[4:8]!r}, not {FILE_IDENTIFIER!r}")
+        # the reference readers (VerifyModelMetadataBuffer) refuse such a block: a verifiable
+        # table of some other schema would otherwise decode into made-up names and numbers
+        out.warnings.append(f"metadata file identifier is {buf[4:8]!r}, not {FILE_IDENTIFIER!r}; "
+                            "the metadata is ignored")
+        return out
     r = _Reader(model_data, out.warnings)
     root = Table(bytearray(buf), flatbuffers.encode.Get(nt.UOffsetTFlags.packer_type, buf, 0))
     out.name, out.description, out.version = _str(root, 0), _str(root, 1), _str(root, 2)

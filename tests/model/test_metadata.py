@@ -109,7 +109,8 @@ def _floats(b: flatbuffers.Builder, values: list[float]) -> int:
     return b.EndVector()
 
 
-def metadata_block(label_file: str = "labels.txt") -> bytes:
+def metadata_block(label_file: str = "labels.txt", name: str = "Demo classifier",
+                   stats_max: float = 1.0, identifier: bytes = b"M001") -> bytes:
     b = flatbuffers.Builder(1024)
     s = b.CreateString
     # input: an RGB 32x32 image normalized with mean 127.5 / std 127.5, stats [-1, 1]
@@ -118,7 +119,7 @@ def metadata_block(label_file: str = "labels.txt") -> bytes:
     content_in = _table(b, {0: ("u8", 2), 1: ("off", image)})
     norm = _table(b, {0: ("off", _floats(b, [127.5])), 1: ("off", _floats(b, [127.5]))})
     unit = _table(b, {0: ("u8", 1), 1: ("off", norm)})
-    stats = _table(b, {0: ("off", _floats(b, [1.0])), 1: ("off", _floats(b, [-1.0]))})
+    stats = _table(b, {0: ("off", _floats(b, [stats_max])), 1: ("off", _floats(b, [-1.0]))})
     t_in = _table(b, {0: ("off", s("image")), 1: ("off", s("A photo, RGB")),
                       3: ("off", content_in), 4: ("off", _vec(b, [unit])),
                       5: ("off", stats)})
@@ -132,11 +133,11 @@ def metadata_block(label_file: str = "labels.txt") -> bytes:
                        3: ("off", content_out), 4: ("off", _vec(b, [unit2])),
                        6: ("off", _vec(b, [labels]))})
     sg = _table(b, {2: ("off", _vec(b, [t_in])), 3: ("off", _vec(b, [t_out]))})
-    root = _table(b, {0: ("off", s("Demo classifier")), 1: ("off", s("Classifies tiny images")),
+    root = _table(b, {0: ("off", s(name)), 1: ("off", s("Classifies tiny images")),
                       2: ("off", s("v2")), 3: ("off", _vec(b, [sg])),
                       4: ("off", s("LiteLens tests")), 5: ("off", s("Apache-2.0")),
                       7: ("off", s("1.0.0"))})
-    b.Finish(root, file_identifier=b"M001")
+    b.Finish(root, file_identifier=identifier)
     return bytes(b.Output())
 
 
@@ -213,6 +214,39 @@ def test_out_of_bounds_offset_is_a_warning_not_a_crash(tmp_path):
     with open_model(str(path)) as m:  # the model itself still opens and reports
         rep = model_report(m)
     assert rep["metadata"]["warnings"] and rep["subgraphs"]
+
+
+def test_nonfinite_metadata_values_become_null_and_are_named_in_the_warnings(tmp_path):
+    path = model_with_metadata(tmp_path, metadata_block(stats_max=float("nan")))
+    with open_model(str(path)) as m:
+        rep = model_report(m)
+    assert rep["metadata"]["subgraphs"][0]["inputs"][0]["max"] == [None]
+    assert any(w.startswith("metadata: subgraphs[0].inputs[0].max[0] is NaN")
+               for w in rep["warnings"]), rep["warnings"]
+    json.dumps(rep, allow_nan=False)
+
+
+def test_a_block_without_the_metadata_identifier_is_ignored(tmp_path):
+    """A well-formed table under another identifier is not metadata (the reference verifier,
+    VerifyModelMetadataBuffer, checks 'M001'): nothing is decoded from it."""
+    md = parse_metadata(metadata_block(identifier=b"XYZ1"))
+    assert md.present and md.name is None and md.subgraphs == []
+    assert md.warnings == ["metadata file identifier is b'XYZ1', not b'M001'; the metadata is "
+                           "ignored"]
+
+
+def test_info_sections_escape_metadata_text(tmp_path):
+    from core.analysis.report import info_sections
+    hostile = "Evil\x1b[2J\nFAKE: ok\u202e" + "x" * 5000
+    path = model_with_metadata(tmp_path, metadata_block(name=hostile,
+                                                        label_file="l\nabels\x07.txt"))
+    with open_model(str(path)) as m:
+        sections = info_sections(m)
+    texts = [t for title, rows in sections for t in (title, *(x for row in rows for x in row))]
+    assert all(t.isprintable() and len(t) <= 2000 for t in texts), \
+        [t[:80] for t in texts if not t.isprintable() or len(t) > 2000]
+    meta = dict(dict(sections)["Metadata"])
+    assert meta["Name"].startswith("Evil\\x1b[2J\\nFAKE: ok\\u202e")
 
 
 @pytest.mark.parametrize("seed", range(3))
