@@ -78,8 +78,8 @@ def search_other_subgraphs(model: Model, current: int, query: str,
             names = (sg.tensors[t].name.lower() for t in op.outputs if t >= 0)
             if ql in op.label.lower() or ql in op.op.lower() or any(ql in n for n in names):
                 where = sg.name or f"subgraph {sg.index}"
-                hits.append(SearchHit("op", op.index, None,
-                                      f"[{elide(where, 40)}] #{op.index} {op.label}", sg.index))
+                text = f"[{elide(where, 40)}] #{op.index} {elide(op.label, 40)}"
+                hits.append(SearchHit("op", op.index, None, text, sg.index))
                 if len(hits) >= limit:
                     return hits
     return hits

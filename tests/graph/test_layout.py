@@ -8,7 +8,7 @@ from core.graph import layout as gl
 from core.model import ops as op_facts
 from core.model.builder import ModelBuilder
 from core.graph.layout import NODE_INPUT, NODE_OP, NODE_OUTPUT, layout_subgraph
-from core.graph.search import search
+from core.graph.search import search, search_other_subgraphs
 from core.model.reader import open_model
 from core.model.samples import synthetic_chain
 from core.analysis.weight_stats import weight_stats
@@ -175,6 +175,24 @@ def test_search(shared_model):
     name = sg.tensors[sg.inputs[0]].name
     assert any(h.kind == "input" for h in search(model, lay, name[:12].upper()))
     assert search(model, lay, "no-such-thing-anywhere") == []
+
+
+def test_search_other_subgraphs_finds_ops_and_escapes_their_names(build_model):
+    mb = ModelBuilder()
+    main = mb.subgraph("main\x1b[2J")
+    a, b = main.tensor("a", [1, 4]), main.tensor("b", [1, 4])
+    main.op("RELU", [a], [b])
+    main.inputs, main.outputs = [a], [b]
+    other = mb.subgraph("other\nFAKE")
+    x, y = other.tensor("x", [1, 4]), other.tensor("y", [1, 4])
+    other.op("CUSTOM", [x], [y], custom_code="Evil\x1b[31m\nOp")
+    other.inputs, other.outputs = [x], [y]
+    model = open_model(build_model(mb, "two.tflite"))
+    (hit,) = search_other_subgraphs(model, 0, "evil")
+    assert (hit.kind, hit.node, hit.subgraph) == ("op", 0, 1)
+    assert hit.text.isprintable() and "Evil\\x1b[31m\\nOp" in hit.text, hit.text
+    assert search_other_subgraphs(model, 1, "relu")[0].text.startswith("[main\\x1b[2J] #0")
+    assert search_other_subgraphs(model, 0, "relu") == []  # the current subgraph is skipped
 
 
 def test_hit_tests(demo_model_path):
