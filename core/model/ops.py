@@ -24,7 +24,7 @@ class CatalogueError(ValueError):
 
 
 _OP_KEYS_CHECKED = {"category": str, "inputs": list, "options_table": str, "subgraphs": list,
-                    "memory": dict}
+                    "subgraphs_required": bool, "memory": dict}
 
 
 def _validate(data: Any, where: str) -> None:
@@ -126,6 +126,12 @@ def slot_names(op: str) -> tuple[str, ...]:
 def subgraph_fields(op: str) -> tuple[str, ...]:
     """Option fields (snake_case) of ``op`` that name other subgraphs."""
     return tuple(op_fact(op, "subgraphs", ()))
+
+
+def subgraphs_required(op: str) -> bool:
+    """True when the builtin kernel cannot run ``op`` without its subgraph fields (WHILE, IF,
+    CALL_ONCE): an op missing them is a broken file, not an op that runs nothing."""
+    return bool(op_fact(op, "subgraphs_required", False))
 
 
 def is_control_flow(op: str) -> bool:

@@ -37,8 +37,6 @@ _MAGIC = {
 # What flexbuffers' readers raise on bytes that are not a flexbuffer (it checks widths with assert).
 _FLEXBUFFER_ERRORS = (ValueError, KeyError, IndexError, TypeError, AssertionError, struct.error,
                       OverflowError)
-# Control flow that cannot run without its subgraph indices (every consumer follows them).
-_NEEDS_SUBGRAPHS = ("WHILE", "IF", "CALL_ONCE")
 _MAX_TENSOR_BYTES = 1 << 48  # larger than any real tensor; guards products that would overflow
 
 
@@ -221,7 +219,7 @@ class _Reader:
                         raise self.err(f"{kind} of {where} refers to tensor {bad} but subgraph {si} "
                                        f"has {nt} tensors")
                 fields = op_facts.subgraph_fields(op.op)
-                if op.op in _NEEDS_SUBGRAPHS and any(k not in op.options for k in fields):
+                if op_facts.subgraphs_required(op.op) and any(k not in op.options for k in fields):
                     raise self.err(f"{where} does not say which subgraphs it runs (its options "
                                    f"are {op.options_table or 'missing'}, not "
                                    f"{op_facts.options_table(op.op)})")

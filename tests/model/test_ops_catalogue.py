@@ -87,6 +87,14 @@ def test_control_flow_ops_are_the_ones_that_run_subgraphs():
         assert not ops.is_control_flow(op)
 
 
+def test_only_ops_that_run_subgraphs_can_require_them():
+    required = {op for op, facts in ops.catalogue()["ops"].items()
+                if facts.get("subgraphs_required")}
+    assert required == {"WHILE", "IF", "CALL_ONCE"}
+    assert all(ops.is_control_flow(op) for op in required)
+    assert not ops.subgraphs_required("CALL") and not ops.subgraphs_required("CONV_2D")
+
+
 def _write(tmp_path, data) -> None:
     (tmp_path / "ops").mkdir()
     (tmp_path / "ops" / "catalogue.json").write_text(json.dumps(data))
