@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core import format as fmt
+
 MAX_SIDE = 16000            # px: a PNG side larger than this is scaled down
 READABLE_SCALE = 0.45       # below this zoom the graph view draws no text (its "mid" level)
 SVG_BYTES_PER_NODE = 2600   # measured: 252 MB for a 100k-op chain with its edges
@@ -44,5 +46,5 @@ def svg_warning(n_nodes: int) -> str | None:
     size = svg_bytes_estimate(n_nodes)
     if size < SVG_WARN_BYTES:
         return None
-    return (f"The SVG of {n_nodes:,} nodes will be about {size / 2**20:,.0f} MB; most viewers "
-            f"struggle past {SVG_WARN_BYTES >> 20} MB.")
+    return (f"The SVG of {n_nodes:,} nodes will be about {fmt.size(size)}; most viewers "
+            f"struggle past {fmt.size(SVG_WARN_BYTES)}.")

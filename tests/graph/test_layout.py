@@ -254,3 +254,11 @@ def test_progress_moves_through_the_graph_building_phase(tmp_path):
     assert fracs == sorted(fracs) and fracs[0] == 0.0 and fracs[-1] == 1.0
     building = [f for f, phase in seen if phase == "building graph"]
     assert len(building) >= 5 and 0 < building[-1] < P_LAYERING
+
+
+def test_svg_warning_names_the_size_in_the_shared_units():
+    from core.graph import export_plan
+    assert export_plan.svg_warning(100) is None
+    # 100k nodes at about 2.6 kB each is a quarter gigabyte: said in MiB like every other size
+    text = export_plan.svg_warning(100_000)
+    assert "100,000 nodes" in text and " MiB" in text and " MB" not in text
