@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except MemoryError:
-        print(f"litelens: error: {getattr(args, 'model', '')}: out of memory", file=sys.stderr)
+        print(f"litelens: error: {fmt.printable(str(getattr(args, 'model', '')), 300)}: out of "
+              "memory", file=sys.stderr)
         return 1
     except Exception as e:  # noqa: BLE001 - last resort: a bug must still end in one clear line
         # (the contract every caller relies on); LITELENS_DEBUG=1 adds the traceback
