@@ -17,6 +17,8 @@ An op record leaves out ``color`` or ``badge`` when the overlay has none for it.
 """
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -106,7 +108,7 @@ def heat_overlay(values: Mapping, unit: str = "ms", digits: int = 3, subgraph: i
     """
     vals = {}
     for k, v in values.items():
-        if v is not None and v >= 0:
+        if v is not None and 0 <= v < math.inf:  # NaN/Infinity cannot be placed on the ramp
             vals[_op_key(k) if isinstance(k, tuple) else (subgraph, int(k))] = float(v)
     if not vals:
         return Overlay(name, summary or "")

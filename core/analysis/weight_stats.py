@@ -54,15 +54,17 @@ def weight_stats(arr: np.ndarray, quantization=None, bins: int = 64,
     deq = None
     if quantization is not None and quantization.scale:
         scale = np.asarray(quantization.scale, np.float64)
-        zp = np.asarray(quantization.zero_point or [0] * len(scale), np.float64)
-        if len(scale) == 1:
+        zp = np.asarray(quantization.zero_point or [0], np.float64)
+        if len(zp) not in (1, len(scale)):  # a damaged file: no consistent reading of it
+            ends = None
+        elif len(scale) == 1:
             ends = (np.array([lo, hi]) - zp[0]) * scale[0]
         else:  # per channel: range over all channels of (q - zp) * scale
             a = np.asarray(arr)
-            dim = quantization.quantized_dimension
-            if a.ndim > dim and a.shape[dim] == len(scale) and not sampled:
+            dim = quantization.quantized_dimension  # from the file: may be out of range
+            if 0 <= dim < a.ndim and a.shape[dim] == len(scale) and not sampled:
                 moved = np.moveaxis(a, dim, 0).reshape(len(scale), -1).astype(np.float64)
-                d = (moved - zp[:, None]) * scale[:, None]
+                d = (moved - zp.reshape(-1, 1)) * scale[:, None]
                 ends = np.array([d.min(), d.max()])
             else:
                 ends = None

@@ -16,6 +16,11 @@ def test_heat_overlay_steps_values_into_the_ramp():
                         ("0.8–1 ms", "#9d0208"))
 
 
+def test_heat_overlay_leaves_out_values_that_are_not_finite():
+    o = heat_overlay({0: float("inf"), 1: 2.0, 2: float("nan"), 3: -1.0})
+    assert dict(o.colors) == {(0, 1): "#9d0208"} and o.summary == "1 op, max 2 ms"
+
+
 def test_heat_overlay_keys_by_subgraph_and_empty_input():
     o = heat_overlay({(2, 5): 4.0}, unit="KiB", subgraph=0, name="memory")
     assert dict(o.colors) == {(2, 5): "#9d0208"} and o.badges[(2, 5)] == "4 KiB"

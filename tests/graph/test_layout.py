@@ -240,6 +240,21 @@ def test_weight_stats():
     assert st.sampled and st.min == 0 and st.count == 5_000_000
 
 
+def test_weight_stats_of_damaged_quantization_gives_no_dequantized_range():
+    """quantized_dimension and zero_point come from the file unchecked: out of range or of the
+    wrong length they leave the range unknown instead of raising in the inspector."""
+    from core.model.types import Quantization
+    a = np.array([[4, 3], [-2, 1]], np.int8)
+    for dim in (-100, -1, 2, 7):
+        q = Quantization(scale=(0.5, 2.0), zero_point=(0, 1), quantized_dimension=dim)
+        assert weight_stats(a, q).dequantized is None, dim
+    q = Quantization(scale=(0.5, 2.0, 1.0), zero_point=(0, 1), quantized_dimension=0)
+    assert weight_stats(np.zeros((3, 2), np.int8), q).dequantized is None
+    # one zero point shared by every channel is read as such: (q - 1) * scale
+    q = Quantization(scale=(0.5, 2.0), zero_point=(1,), quantized_dimension=1)
+    assert weight_stats(a, q).dequantized == (-1.5, 4.0)
+
+
 def test_progress_moves_through_the_graph_building_phase(tmp_path):
     """A 100k-op layout spent ~40% of its time before the first report: the bar sat at 0 %."""
     from core.graph.layout import GRAPH_PROGRESS_EVERY, P_LAYERING, layout_subgraph
