@@ -3,8 +3,13 @@ greedy plan, the lower bound; ``--runtime`` measures the real arena and shows th
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+
+from core.fileio import dump_json
+
+# the interpreter takes a C int; far above any device, and low enough that a typo such as
+# 99999999999 is refused here instead of reaching the runtime's binding as a raw type error
+MAX_THREADS = 1024
 
 
 def add_parser(subparsers) -> None:
@@ -27,8 +32,8 @@ def _threads(text: str) -> int:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("threads must be >= 1")
+    if not 1 <= n <= MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"threads must be between 1 and {MAX_THREADS}, not {n}")
     return n
 
 
@@ -39,7 +44,7 @@ def _memory(args: argparse.Namespace) -> int:
         report = memory_report(model, args.threads, tuple(args.planner or ("tflite", "tflm")),
                                runtime=args.runtime)
     if args.json:
-        json.dump({"memory": report}, sys.stdout, allow_nan=False)
+        dump_json({"memory": report}, sys.stdout)
         sys.stdout.write("\n")
     else:
         print(memory_text(report))

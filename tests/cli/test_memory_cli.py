@@ -60,3 +60,15 @@ def test_memory_bad_input(tmp_path, capsys):
     assert main(["memory", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.tflite" in err and err.count("\n") == 1
+
+
+def test_memory_bad_threads_is_refused_with_one_clear_line(demo_model_path):
+    # an out-of-range count must not reach the runtime's binding (a raw pybind type error)
+    for bad, why in (("0", "between 1 and"), ("99999999999", "between 1 and"),
+                     ("two", "not a number")):
+        p = subprocess.run([sys.executable, "-m", "core.cli", "memory", str(demo_model_path),
+                            "--threads", bad, "--runtime"], capture_output=True, text=True,
+                           timeout=120)
+        assert p.returncode == 2 and p.stdout == ""
+        last = p.stderr.strip().splitlines()[-1]
+        assert "--threads" in last and why in last and bad in last, p.stderr
