@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
 
-from core.analysis.memory import live_memory_overlay, memory_report
+from core.analysis.memory import live_memory_overlay, memory_report, plan_litert, runtime_check
 from core.model.types import Model
 from gui.memory.arena_chart import KIND_COLORS, ArenaChart
 from gui.memory.live_curve import LiveCurve
@@ -95,8 +95,9 @@ class MemoryPanel(QWidget):
         threads = self.threads.value()
         self.check.setEnabled(False)
         self._status("allocating on the runtime (worker process)…")
-        self._runtime_task.start(
-            lambda state: memory_report(self.model, threads, runtime=True)["runtime"])
+        # only the LiteRT plan is compared: the TFLM plan and the live curve are not rebuilt
+        self._runtime_task.start(lambda state: (threads, runtime_check(
+            self.model.path, plan_litert(self.model, threads), threads)))
 
     def _planned(self, report: dict) -> None:
         if report["config"]["threads"] != self.threads.value():
@@ -104,8 +105,13 @@ class MemoryPanel(QWidget):
         self.report = report
         self._show()
 
-    def _measured(self, runtime: dict) -> None:
+    def _measured(self, result: tuple[int, dict]) -> None:
+        threads, runtime = result
         self.check.setEnabled(True)
+        if threads != self.threads.value():
+            # threads changed while the runtime ran: it measured a plan no longer shown
+            self._status(f"the runtime check was for {threads} thread(s); check again")
+            return
         self.runtime = runtime
         self._show()
 

@@ -81,3 +81,18 @@ def test_memory_panel_on_a_real_model(qtbot, shared_model, tmp_path):
         assert tab.grab().save(str(png)) and png.stat().st_size > 10000
     finally:
         tab.close_model()
+
+
+def test_a_runtime_check_for_other_threads_is_not_shown(qtbot, demo_model_path):
+    """Threads changed while the runtime ran: its measurement describes the old plan."""
+    tab, panel = _memory_tab(qtbot, demo_model_path)
+    try:
+        with qtbot.waitSignal(panel._runtime_task.done, timeout=120000):
+            panel.check_runtime()
+            panel.threads.setValue(2)
+        qtbot.waitUntil(lambda: panel.report["config"]["threads"] == 2, timeout=30000)
+        assert panel.runtime is None
+        assert not any(r[0] == "runtime arena (measured)" for r in panel.table.rows())
+        assert panel.check.isEnabled()
+    finally:
+        tab.close_model()
