@@ -364,8 +364,32 @@ def constant_folding() -> ModelBuilder:
     return mb
 
 
+def computed_reshape() -> ModelBuilder:
+    """A RESHAPE to a computed shape (the runtime answers 'output shape not known' at Prepare):
+    allocate_tensors() plans up to and including it, the output keeps its declared arena
+    bytes, and the ops after it wait for the first run."""
+    mb = ModelBuilder(description="reshape to a computed shape")
+    sg = mb.subgraph()
+    t = sg.tensor
+    x = t("x", [1, 8, 8, 4])
+    y = t("y", [1, 8, 8, 4])
+    sg.op("RELU", [x], [y])
+    dims = t("dims", [2], "int32")
+    sg.op("ADD", [t("dims_in", [2], "int32"), t("one", [2], "int32",
+                                                data=np.array([0, 0], np.int32))], [dims],
+          {"fused_activation_function": "NONE"})
+    r = t("r", [16, 16])
+    sg.op("RESHAPE", [y, dims], [r], {"new_shape": [16, 16]})
+    out = t("out", [16, 16])
+    sg.op("TANH", [r], [out])
+    sg.inputs = [x, sg.tensors.index(next(tt for tt in sg.tensors if tt.name == "dims_in"))]
+    sg.outputs = [out]
+    return mb
+
+
 BUILT = {"float_convnet": float_convnet, "int8_convnet": int8_convnet, "hybrid": hybrid_model,
          "fp16_weights": fp16_model, "while_loop": while_model, "if_branches": if_model,
          "ties_and_chunks": ties_and_chunks, "recurrent": recurrent_model,
          "transpose_conv_3d": transpose_conv_3d, "constant_folding": constant_folding,
-         "recurrent_hybrid": lambda: recurrent_model("int8"), "spectrogram": spectrogram}
+         "recurrent_hybrid": lambda: recurrent_model("int8"), "spectrogram": spectrogram,
+         "computed_reshape": computed_reshape}

@@ -324,7 +324,7 @@ def _reduce(op, opts, ins, outs, threads) -> Prepared:
     p.temporaries.append(Temporary(0, "temp_index", "int32", (len(x.shape),)))
     p.temporaries.append(Temporary(1, "resolved_axis", "int32", (_prod(axis.shape),),
                                    dynamic=not axis_known))
-    if op in ("MEAN", "SUM", "REDUCE_PROD"):
+    if facts(op).get("accumulator"):
         p.temporaries.append(Temporary(2, "temp_accum", _ACCUM.get(x.dtype, x.dtype),
                                        (_prod(y.shape),), dynamic=not axis_known))
     p.temporaries.append(Temporary(3, "normalized_dims", "int32", (len(x.shape),),

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from core.analysis.memory import kernels as K
 from core.analysis.memory.arena import NEVER, BestFitArena
 from core.analysis.memory.libstdcxx import std_sort, unordered_set_order
+from core.model import ops
 from core.model.types import Model
 
 TENSOR_ALIGNMENT = 64
@@ -173,7 +174,7 @@ class LiteRtPlanner:
                if t >= 0 else K.View("none", (), "none") for t in ins]
         outv = [slots[t].view() if t >= 0 else K.View("none", (), "none") for t in outs]
         if name in K.CONTROL_FLOW:
-            called = [v for k, v in op.options.items() if k.endswith("_subgraph_index")]
+            called = [op.options.get(k) for k in ops.subgraph_fields(name)]
             if not all(isinstance(v, int) and 0 <= v < len(self.model.subgraphs)
                        and v not in self._active for v in called):
                 notes.append(f"op {i} ({name}) calls subgraphs {called}: missing, or already "
@@ -205,6 +206,9 @@ class LiteRtPlanner:
                 s.kind = "dynamic" if tmp.dynamic else "persistent" if tmp.persistent else "arena"
                 s.bytes = 0 if tmp.dynamic else tmp.bytes
                 temps[i].append(base + tmp.slot)
+        # kTfLiteOutputShapeNotKnown (e.g. RESHAPE to a computed shape): stop after this op
+        shape_unknown = any(k < len(ins) and (ins[k] < 0 or not inv[k].constant_or_folded)
+                            for k in facts.get("shape_unknown_unless_constant", ()))
         out0 = slots[outs[0]] if outs and outs[0] >= 0 else None
         if out0 is not None and out0.kind == "arena":
             persistent = facts.get("persistent_output")
@@ -215,12 +219,11 @@ class LiteRtPlanner:
             if fold is not None:
                 need = range(len(ins)) if fold == "all" else fold
                 if all(k < len(ins) and ins[k] >= 0 and inv[k].constant_or_folded
-                       for k in need) and not (name == "RESHAPE" and not self._shape_known(
-                        ins, inv)):
+                       for k in need) and not shape_unknown:
                     out0.kind = "persistent_ro"
                     out0.bytes = 0
-        if name == "RESHAPE" and not self._shape_known(ins, inv):
-            return True  # kTfLiteOutputShapeNotKnown: the output keeps its arena bytes
+        if shape_unknown:
+            return True  # the output keeps its arena bytes
         dyn = bool(facts.get("always_dynamic"))
         need = facts.get("dynamic_unless_constant", ())
         if any(k < len(ins) and ins[k] >= 0 and not inv[k].constant_or_folded for k in need):
@@ -231,10 +234,6 @@ class LiteRtPlanner:
                     slots[t].kind = "dynamic"
                     slots[t].bytes = 0
         return any(t >= 0 and slots[t].kind == "dynamic" for t in outs)
-
-    @staticmethod
-    def _shape_known(ins, inv) -> bool:
-        return len(ins) == 1 or (ins[1] >= 0 and inv[1].constant_or_folded)
 
     def _quant(self, si, t):
         tt = self.model.subgraphs[si].tensors[t]
