@@ -63,6 +63,9 @@ def test_memory_panel_on_a_real_model(qtbot, shared_model, tmp_path):
         measured = rows["runtime arena (measured)"]
         assert measured[1].startswith(f"{lt['arena_bytes']:,}")
         assert measured[2].startswith("equal")
+        persistent_note = rows["runtime persistent (measured)"][2]
+        assert persistent_note == "empty, as planned" if lt["persistent_bytes"] == 0 else \
+            persistent_note.startswith("equal")
         assert "XNNPACK (default) takes out" in rows
 
         # two threads: a new plan (float convs keep HWCN weights in the persistent arena)

@@ -104,6 +104,8 @@ def delegate_effect(plain: dict[str, Any], xnn: dict[str, Any]) -> dict[str, Any
 def explain(arena: dict[str, Any]) -> str:
     """One line on how the runtime's arena compares with the plan (CLI text, GUI table)."""
     if arena.get("runtime_bytes") is None:
+        if not arena["planned_bytes"]:
+            return "empty, as planned"
         return "nothing readable at runtime (only 0-d tensors, or allocated on first run)"
     rb, pb = arena["runtime_bytes"], arena["planned_bytes"]
     agree = f"offsets agree {arena['offsets_agree']}/{arena['tensors']}"
