@@ -28,8 +28,9 @@ class LiveCurve(pg.PlotWidget):
         self.peak_op: int | None = None
 
     def set_curve(self, live: list[int], peak_op: int | None, arena_bytes: int) -> None:
-        xs = list(range(len(live) + 1))
-        self.curve.setData(xs, live if live else [], stepMode="center") if live else \
+        if live:  # step mode: one more edge than values
+            self.curve.setData(list(range(len(live) + 1)), live, stepMode="center")
+        else:
             self.curve.setData([], [])
         self.peak_op = peak_op
         self.peak_line.setVisible(peak_op is not None and bool(live))
