@@ -2,6 +2,11 @@
 
 Plain numpy on real-valued arrays (quantized tensors are dequantized with their scale and zero
 point first). Every value is a finite float, so reports stay strict JSON.
+
+Non-finite values: where both models give the same inf (a -inf attention mask, say) or both NaN,
+the position agrees and is left out of the sums; where only one does (or the infs differ) it is
+a mismatch no number can measure: it is counted in ``nonfinite`` and the output/layer counts as
+unrelated to the float one (cosine 0, SNR -SNR_CAP_DB), never as a silent NaN or a perfect match.
 """
 from __future__ import annotations
 
@@ -20,8 +25,21 @@ def dequantize(arr: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
     return a.astype(np.float64)
 
 
+def _split(ref: np.ndarray, got: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """(ref, got) flattened to the positions where both are finite, and the count of positions
+    where they are not and disagree."""
+    r, g = ref.astype(np.float64).reshape(-1), got.astype(np.float64).reshape(-1)
+    finite = np.isfinite(r) & np.isfinite(g)
+    if finite.all():
+        return r, g, 0
+    same = ~finite & ((r == g) | (np.isnan(r) & np.isnan(g)))
+    return r[finite], g[finite], int(np.count_nonzero(~finite & ~same))
+
+
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a.reshape(-1), b.reshape(-1)
+    a, b, mismatched = _split(a, b)
+    if mismatched:
+        return 0.0
     na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
     if na == 0.0 or nb == 0.0:   # direction undefined: agree only if both are (near) zero
         return 1.0 if float(np.abs(a - b).max(initial=0.0)) <= 1e-6 else 0.0
@@ -29,6 +47,9 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def snr_db(ref: np.ndarray, got: np.ndarray) -> float:
+    ref, got, mismatched = _split(ref, got)
+    if mismatched:
+        return -SNR_CAP_DB
     noise = float(np.sum((ref - got) ** 2))
     signal = float(np.sum(ref ** 2))
     if noise == 0.0:
@@ -43,10 +64,11 @@ def classifier_output(shape) -> bool:
 
 
 def output_error(ref: list[list[np.ndarray]], got: list[list[np.ndarray]]) -> dict:
-    """ref/got: per sample, per output, real-valued arrays. -> {max_abs, mean_abs, cosine (worst
-    output), snr_db (worst output), top1_agreement (first classifier-like output, else None)}."""
+    """ref/got: per sample, per output, real-valued arrays. -> {max_abs, mean_abs (over the
+    finite positions), cosine (worst output), snr_db (worst output), top1_agreement (first
+    classifier-like output, else None), nonfinite (mismatched inf/NaN positions)}."""
     n_out = len(ref[0]) if ref else 0
-    max_abs, abs_sum, count = 0.0, 0.0, 0
+    max_abs, abs_sum, count, nonfinite = 0.0, 0.0, 0, 0
     cosines, snrs = [], []
     for o in range(n_out):
         r = np.concatenate([s[o].reshape(-1) for s in ref]).astype(np.float64)
@@ -55,12 +77,14 @@ def output_error(ref: list[list[np.ndarray]], got: list[list[np.ndarray]]) -> di
             raise ValueError(f"output {o}: float model gives {r.size} values, quantized {g.size}")
         if not r.size:
             continue
-        d = np.abs(r - g)
-        max_abs = max(max_abs, float(d.max()))
-        abs_sum += float(d.sum())
-        count += d.size
         cosines.append(cosine(r, g))
         snrs.append(snr_db(r, g))
+        r, g, mismatched = _split(r, g)
+        nonfinite += mismatched
+        d = np.abs(r - g)
+        max_abs = max(max_abs, float(d.max(initial=0.0)))
+        abs_sum += float(d.sum())
+        count += d.size
     top1 = None
     for o in range(n_out):
         if classifier_output(ref[0][o].shape):
@@ -69,13 +93,14 @@ def output_error(ref: list[list[np.ndarray]], got: list[list[np.ndarray]]) -> di
             break
     out = {"max_abs": max_abs, "mean_abs": abs_sum / count if count else 0.0,
            "cosine": min(cosines) if cosines else 1.0, "snr_db": min(snrs) if snrs else
-           SNR_CAP_DB, "top1_agreement": top1}
+           SNR_CAP_DB, "top1_agreement": top1, "nonfinite": nonfinite}
     return {k: (v if v is None or math.isfinite(v) else None) for k, v in out.items()}
 
 
 def layer_error(ref: np.ndarray, got: np.ndarray) -> dict:
-    r, g = ref.astype(np.float64).reshape(-1), got.astype(np.float64).reshape(-1)
+    """{rmse, max_abs (both over the finite positions), cosine, nonfinite}."""
+    r, g, mismatched = _split(ref, got)
     d = r - g
     return {"rmse": float(np.sqrt(np.mean(d * d))) if d.size else 0.0,
             "max_abs": float(np.abs(d).max()) if d.size else 0.0,
-            "cosine": cosine(r, g)}
+            "cosine": cosine(ref, got), "nonfinite": mismatched}

@@ -107,3 +107,19 @@ def test_metrics_on_known_values():
     assert e["top1_agreement"] == 0.5 and e["max_abs"] == pytest.approx(0.4)
     assert e["mean_abs"] == pytest.approx((0.1 + 0.1 + 0.4 + 0.4) / 4)
     json.dumps(e, allow_nan=False)
+
+
+def test_metrics_with_inf_and_nan_stay_strict_json():
+    from core.inference.error_metrics import layer_error
+    masked = np.array([1.0, -np.inf, 3.0, np.nan])
+    # the same -inf (a mask) and the same NaN on both sides agree; the rest is compared
+    e = layer_error(masked, np.array([1.0, -np.inf, 2.0, np.nan]))
+    assert e == {"rmse": pytest.approx(np.sqrt(0.5)), "max_abs": 1.0,
+                 "cosine": pytest.approx(7 / np.sqrt(10 * 5)), "nonfinite": 0}
+    # inf or NaN on one side only: no number measures it, so it counts as unrelated
+    broken = np.array([1.0, 2.0, np.nan, np.inf])
+    e = layer_error(np.array([1.0, 2.0, 3.0, 4.0]), broken)
+    assert e["cosine"] == 0.0 and e["nonfinite"] == 2 and e["max_abs"] == 0.0
+    o = output_error([[np.array([1.0, 2.0, 3.0, 4.0])]], [[broken]])
+    assert o["cosine"] == 0.0 and o["snr_db"] < 0 and o["nonfinite"] == 2
+    json.dumps([e, o], allow_nan=False)

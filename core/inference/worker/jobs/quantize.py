@@ -104,6 +104,9 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
             warnings.append(f"outputs differ strongly from the float model (worst output "
                             f"cosine {error['cosine']:.3f}, SNR {error['snr_db']:.1f} dB under "
                             f"{d})")
+        if error["nonfinite"]:
+            warnings.append(f"{error['nonfinite']} output value(s) are inf/NaN in one model "
+                            f"and not the other (under {d})")
     elif not refs:
         warnings.append("the input model does not load under the runtime here, so the result "
                         "could not be compared with it")
