@@ -361,6 +361,12 @@ class WorkerSession:
                 "stopped" if self.info.get("stopped") or self._stop_requested else
                 "ok" if self.finished else "running")
 
+    def outcome(self) -> dict:
+        """{status, error, error_kind}: the keys every job's result shares."""
+        return {"status": self.status(),
+                "error": self.error["message"] if self.error else None,
+                "error_kind": self.error["kind"] if self.error else None}
+
     def result(self) -> dict:
         """The job's JSON contract (``Folder.result()`` of the job module)."""
         return self.job.result()

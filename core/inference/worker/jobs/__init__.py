@@ -5,7 +5,8 @@ A job module has two halves:
   before each step (crash attribution), ``hello`` once the backend is imported, its own messages,
   and ``done`` last; raises ``WorkerError`` for a failure the user should read;
 - parent side, ``class Folder(session)``: ``fold(msg)`` for the job's messages, ``where()`` (what
-  was running, or None) and ``result()`` (the job's JSON contract).
+  was running, or None) and ``result()`` (the job's JSON contract, ending in the shared
+  ``**session.outcome()``: status, error, error_kind).
 Modules are imported lazily: the worker imports only the job it runs, the parent only the job it
 starts, so one job's dependencies never burden another.
 """

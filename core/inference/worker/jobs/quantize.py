@@ -241,7 +241,4 @@ class Folder:
 
     def result(self) -> dict:
         s = self.session
-        return {"quantizer": s.info.get("quantizer"), "result": self.quantized,
-                "status": s.status(),
-                "error": s.error["message"] if s.error else None,
-                "error_kind": s.error["kind"] if s.error else None}
+        return {"quantizer": s.info.get("quantizer"), "result": self.quantized, **s.outcome()}

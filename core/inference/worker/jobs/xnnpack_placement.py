@@ -88,6 +88,4 @@ class Folder:
 
     def result(self) -> dict:
         s = self.session
-        return {"model": str(s.cfg.model), "placement": self.placement, "status": s.status(),
-                "error": s.error["message"] if s.error else None,
-                "error_kind": s.error["kind"] if s.error else None}
+        return {"model": str(s.cfg.model), "placement": self.placement, **s.outcome()}
