@@ -4,25 +4,38 @@ added, removed or changed type / dtype, and how sizes moved.
 Ops are paired by their first output tensor's name within the same subgraph (converters and
 ai-edge-quantizer keep activation names); ops left unpaired are then aligned in graph order by op
 type (``difflib``), so two models with different tensor names still line up where their structure
-agrees. The result is plain JSON (``compare_models(...)``), shown by the GUI's compare view.
+agrees. Each side also says whether XNNPACK takes the op (``core.analysis.support``), and each
+model's summary its XNNPACK coverage and planned LiteRT arena (``core.analysis.memory``), so a
+quantized op that falls off the delegate or a bigger arena shows in the diff. The result is plain
+JSON (``compare_models(...)``), shown by the GUI's compare view.
 """
 from __future__ import annotations
 
 import difflib
 
+from core.analysis.memory import plan_litert
+from core.analysis.support.analyze import analyze_delegate
 from core.model.types import Model, Operator, Subgraph
 
+DELEGATE = "xnnpack"   # the runtime's default delegate: what "delegate support" compares
 
-def _side(sg: Subgraph, op: Operator) -> dict:
+
+def _side(sg: Subgraph, op: Operator, delegated: dict[tuple[int, int], bool]) -> dict:
     ts = sg.tensors
     out = ts[op.outputs[0]] if op.outputs and op.outputs[0] >= 0 else None
     weights = sorted({ts[i].dtype for i in op.inputs if i >= 0 and ts[i].constant})
     return {"subgraph": sg.index, "index": op.index, "op": op.label,
             "tensor": out.name if out else "", "dtype": out.dtype if out else "",
-            "weights": weights}
+            "weights": weights, DELEGATE: delegated.get((sg.index, op.index))}
 
 
-def _summary(m: Model) -> dict:
+def _delegated(support: dict) -> dict[tuple[int, int], bool]:
+    """(subgraph, op) -> whether the delegate takes it (in a kept partition)."""
+    return {(sg["index"], o["index"]): o["partition"] is not None
+            for sg in support["subgraphs"] for o in sg["ops"]}
+
+
+def _summary(m: Model, support: dict) -> dict:
     consts: dict[str, int] = {}
     counts: dict[str, int] = {}
     for sg in m.subgraphs:
@@ -33,7 +46,10 @@ def _summary(m: Model) -> dict:
             counts[op.label] = counts.get(op.label, 0) + 1
     return {"path": m.path, "size_bytes": m.size_bytes, "ops": m.op_count,
             "tensors": m.tensor_count, "constant_bytes": dict(sorted(consts.items())),
-            "op_counts": dict(sorted(counts.items()))}
+            "op_counts": dict(sorted(counts.items())),
+            DELEGATE: {k: sum(sg[k] for sg in support["subgraphs"])
+                       for k in ("delegated_ops", "total_ops", "partitions")},
+            "arena_bytes": sum(p.arena_bytes for p in plan_litert(m).values())}
 
 
 def _pair(sa: Subgraph, sb: Subgraph) -> list[tuple[Operator | None, Operator | None]]:
@@ -70,7 +86,12 @@ def _pair(sa: Subgraph, sb: Subgraph) -> list[tuple[Operator | None, Operator | 
 def compare_models(a: Model, b: Model, latency_ms: dict | None = None) -> dict:
     """{"a": summary, "b": summary, "latency_ms": {"a", "b"} | None, "counts": {added, removed,
     changed, same}, "ops": [{"status", "a": side | None, "b": side | None}]}; a side is
-    {subgraph, index, op, tensor, dtype, weights: [dtypes of its constant inputs]}."""
+    {subgraph, index, op, tensor, dtype, weights: [dtypes of its constant inputs], xnnpack:
+    whether XNNPACK takes it}; a summary adds xnnpack {delegated_ops, total_ops, partitions} and
+    arena_bytes (the planned LiteRT arenas of all subgraphs). Raises ModelError for a graph the
+    analyses cannot read."""
+    sup_a, sup_b = analyze_delegate(a, DELEGATE), analyze_delegate(b, DELEGATE)
+    del_a, del_b = _delegated(sup_a), _delegated(sup_b)
     rows = []
     for si in range(max(len(a.subgraphs), len(b.subgraphs))):
         sa = a.subgraphs[si] if si < len(a.subgraphs) else None
@@ -78,23 +99,23 @@ def compare_models(a: Model, b: Model, latency_ms: dict | None = None) -> dict:
         if sa is None or sb is None:
             only, status = (sa, "removed") if sb is None else (sb, "added")
             for op in only.operators:
-                side = _side(only, op)
+                side = _side(only, op, del_a if status == "removed" else del_b)
                 rows.append({"status": status, "a": side if status == "removed" else None,
                              "b": side if status == "added" else None})
             continue
         for oa, ob in _pair(sa, sb):
-            ra = _side(sa, oa) if oa else None
-            rb = _side(sb, ob) if ob else None
+            ra = _side(sa, oa, del_a) if oa else None
+            rb = _side(sb, ob, del_b) if ob else None
             if ra is None:
                 status = "added"
             elif rb is None:
                 status = "removed"
-            elif (ra["op"], ra["dtype"], ra["weights"]) != (rb["op"], rb["dtype"], rb["weights"]):
+            elif any(ra[k] != rb[k] for k in ("op", "dtype", "weights", DELEGATE)):
                 status = "changed"
             else:
                 status = "same"
             rows.append({"status": status, "a": ra, "b": rb})
     counts = {k: sum(r["status"] == k for r in rows) for k in ("added", "removed", "changed",
                                                                  "same")}
-    return {"a": _summary(a), "b": _summary(b), "latency_ms": latency_ms, "counts": counts,
+    return {"a": _summary(a, sup_a), "b": _summary(b, sup_b), "latency_ms": latency_ms, "counts": counts,
             "ops": rows}

@@ -1,5 +1,6 @@
 """Two models side by side: both graphs, a summary (sizes, op counts, constant bytes by dtype,
-latency) and the op diff table (added / removed / changed type or dtype) from
+XNNPACK coverage, planned arena, latency) and the op diff table (added / removed / changed type,
+dtype or XNNPACK support) from
 ``core.analysis.compare``. Choosing a row selects that op in both graphs, so they stay aligned by
 op."""
 from __future__ import annotations
@@ -16,7 +17,8 @@ from core.analysis.compare import compare_models
 from core.model.types import Model
 
 STATUS_COLORS = {"added": "#cfe8cf", "removed": "#f6c1b8", "changed": "#fff0b3", "same": None}
-COLUMNS = ("status", "A op", "A dtype", "A weights", "B op", "B dtype", "B weights", "tensor")
+COLUMNS = ("status", "A op", "A dtype", "A weights", "A XNNPACK", "B op", "B dtype", "B weights",
+           "B XNNPACK", "tensor")
 
 
 def summary_rows(diff: dict) -> list[tuple[str, str, str]]:
@@ -29,14 +31,23 @@ def summary_rows(diff: dict) -> list[tuple[str, str, str]]:
     for dt in sorted(set(a["constant_bytes"]) | set(b["constant_bytes"])):
         rows.append((f"{dt} constants", fmt.size(a["constant_bytes"].get(dt, 0)),
                      fmt.size(b["constant_bytes"].get(dt, 0))))
+    xa, xb = a["xnnpack"], b["xnnpack"]
+    rows.append(("XNNPACK ops", *(f"{x['delegated_ops']}/{x['total_ops']} in {x['partitions']} "
+                                  f"partition{'s' if x['partitions'] != 1 else ''}"
+                                  for x in (xa, xb))))
+    rows.append(("arena (planned)", fmt.size(a["arena_bytes"]), fmt.size(b["arena_bytes"])))
     lat = diff.get("latency_ms") or {}
     if lat.get("a") is not None and lat.get("b") is not None:
         rows.append(("latency (median)", fmt.duration_ms(lat["a"]), fmt.duration_ms(lat["b"])))
     c = diff["counts"]
-    rows.append(("ops diff", f"{c['removed']} removed", f"{c['added']} added, "
-                                                       f"{c['changed']} changed, "
-                                                       f"{c['same']} same"))
+    rows += [("ops only in A", f"{c['removed']:,}", ""), ("ops only in B", "", f"{c['added']:,}"),
+             ("ops changed", f"{c['changed']:,}", f"{c['changed']:,}"),
+             ("ops the same", f"{c['same']:,}", f"{c['same']:,}")]
     return rows
+
+
+def _delegated(side: dict) -> str:
+    return "" if side.get("xnnpack") is None else "yes" if side["xnnpack"] else "no"
 
 
 class CompareView(QWidget):
@@ -103,9 +114,9 @@ class CompareView(QWidget):
         for i, r in enumerate(self.rows):
             a, b = r["a"] or {}, r["b"] or {}
             cells = (r["status"], f"{a.get('index', '')} {a.get('op', '')}".strip(),
-                     a.get("dtype", ""), ", ".join(a.get("weights", [])),
+                     a.get("dtype", ""), ", ".join(a.get("weights", [])), _delegated(a),
                      f"{b.get('index', '')} {b.get('op', '')}".strip(), b.get("dtype", ""),
-                     ", ".join(b.get("weights", [])), (a or b).get("tensor", ""))
+                     ", ".join(b.get("weights", [])), _delegated(b), (a or b).get("tensor", ""))
             color = STATUS_COLORS[r["status"]]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)

@@ -236,6 +236,36 @@ def test_float_cnn_shrinks_as_expected(shared_model, tmp_path, recipe, most):
     assert all(np.isfinite(v) for v in (r["error"]["max_abs"], r["error"]["snr_db"]))
 
 
+def test_compare_delegate_and_arena_agree_with_the_runtime(shared_model, tmp_path):
+    """The compare view's XNNPACK column and arena bytes, for a float CNN and its dynamic-int8
+    version (hybrid convolutions fall off XNNPACK and need scratch), against what ai-edge-litert
+    really places and allocates."""
+    from core.analysis.compare import compare_models
+    from core.analysis.memory import plan_litert, runtime_check
+    from core.analysis.support.runtime import runtime_placement
+    from core.model.reader import open_model
+    src = shared_model("mobilenet_v2_224_float32")
+    r = quantize(QuantizeRequest(str(src), "dynamic_int8", eval_samples=1, latency_runs=1,
+                                 output=str(tmp_path / "d8.tflite")))
+    assert r["failure"] is None, r["failure"]
+    with open_model(src) as a, open_model(r["output"]) as b:
+        diff = compare_models(a, b)
+        plans = {"a": plan_litert(a), "b": plan_litert(b)}
+    for side, path in (("a", src), ("b", r["output"])):
+        placement = runtime_placement(path)
+        real = {i for p in placement["partitions"] for i in p}
+        assert {row[side]["index"] for row in diff["ops"]
+                if row[side] and row[side]["xnnpack"]} == real
+        assert diff[side]["xnnpack"]["partitions"] == placement["delegate_nodes"]
+        # the main arena's real span: the runtime's addresses of the tensors it holds
+        real_arena = runtime_check(str(path), plans[side], 1)["subgraphs"][0]["main_arena"]
+        assert diff[side]["arena_bytes"] == real_arena["runtime_bytes"]
+    # the quantized model really loses delegated ops here: the diff must show it
+    assert diff["b"]["xnnpack"]["delegated_ops"] < diff["a"]["xnnpack"]["delegated_ops"]
+    assert any(row["a"]["xnnpack"] and not row["b"]["xnnpack"] for row in diff["ops"]
+               if row["status"] == "changed")
+
+
 @pytest.mark.parametrize("name", ["multi_signature_float32", "transformer_encoder_dynint8"])
 def test_static_int8_on_multi_signature_and_token_models(shared_model, tmp_path, name):
     """Every signature is calibrated (the quantizer refuses missing ranges for any of them);
