@@ -16,6 +16,19 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 EVAL_SEED_OFFSET = 1000   # evaluation inputs never repeat the calibration ones
 
 
+def source_problem(source: str) -> str | None:
+    """Why ``source`` cannot be calibration data (None when its form is right: "random", a
+    folder, or an existing .npy/.npz file); what is inside is checked when samples are made."""
+    path = Path(source)
+    if source == "random" or path.is_dir() or \
+            (path.is_file() and path.suffix.lower() in (".npy", ".npz")):
+        return None
+    if not path.exists():
+        return f"{path}: no such calibration folder or file"
+    return (f"{path}: calibration data must be 'random', a folder of images or a .npy/.npz "
+            "file")
+
+
 def samples(specs: list[InputSpec], source: str, count: int, seed_offset: int = 0) \
         -> list[list[np.ndarray]]:
     """``count`` samples from ``source`` ("random", a folder of images, or .npy/.npz); a folder
@@ -38,8 +51,7 @@ def samples(specs: list[InputSpec], source: str, count: int, seed_offset: int = 
             if stacked is None:
                 raise single from None
             return stacked[:count]
-    raise InputError(f"{path}: calibration data must be 'random', a folder of images or a "
-                     ".npy/.npz file")
+    raise InputError(source_problem(source) or f"{path}: not calibration data")
 
 
 def _stacked(specs: list[InputSpec], path: Path) -> list[list[np.ndarray]] | None:

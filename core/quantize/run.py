@@ -87,8 +87,15 @@ class QuantizeRequest:
             self.entries()
         except Refused as e:
             return str(e)
-        if self.samples < 1 or self.eval_samples < 1:
-            return "--samples must be at least 1"
+        if self.samples < 1:
+            return f"--samples must be at least 1, not {self.samples}"
+        if self.eval_samples < 1:
+            return f"--eval-samples must be at least 1, not {self.eval_samples}"
+        if self.timeout_s is not None and not self.timeout_s > 0:
+            return f"--timeout must be a number of seconds above 0, not {self.timeout_s}"
+        problem = calibration.source_problem(self.calibration)
+        if problem:
+            return problem
         if self.output:
             out = Path(self.output)
             if out.exists() and src.exists() and os.path.samefile(out, src) or \

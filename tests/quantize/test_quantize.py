@@ -106,6 +106,13 @@ def test_refusals_exit_2(demo, tmp_path):
     bad.write_bytes(b"not a model at all")
     p = litelens(str(bad))
     assert p.returncode == 2 and str(bad) in p.stderr and "Traceback" not in p.stderr
+    for args, said in ((["--calibration", str(tmp_path / "nope")], "no such calibration"),
+                       (["--calibration", str(demo)], "must be 'random'"),
+                       (["--eval-samples", "0"], "--eval-samples"),
+                       (["--timeout", "-1"], "--timeout")):
+        p = litelens(str(demo), "--recipe", "full_int8", *args, "-o", str(tmp_path / "n.tflite"))
+        assert p.returncode == 2 and said in p.stderr and "internal error" not in p.stderr, args
+        assert not (tmp_path / "n.tflite").exists()
     assert sha(demo) == before
 
 
