@@ -98,8 +98,14 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     error, warnings = None, []
     if common:
         d = common[0]
-        error = output_error([refs[d].outputs(s) for s in evals],
-                             [runs[d].outputs(s) for s in evals])
+        ref_out = [refs[d].outputs(s) for s in evals]
+        error = output_error(ref_out, [runs[d].outputs(s) for s in evals])
+        if len(ref_out) > 1 and all(np.array_equal(a, b, equal_nan=True) for later in ref_out[1:]
+                                    for a, b in zip(ref_out[0], later)):
+            # e.g. a saturated softmax: agreement on a constant says nothing of the weights
+            warnings.append(f"the float model gives the same outputs for all {len(ref_out)} "
+                            "evaluation inputs, so the output error says little; see the "
+                            "per-layer error")
         if error["cosine"] < WARN_COSINE or error["snr_db"] < WARN_SNR_DB:
             warnings.append(f"outputs differ strongly from the float model (worst output "
                             f"cosine {error['cosine']:.3f}, SNR {error['snr_db']:.1f} dB under "
