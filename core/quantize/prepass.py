@@ -59,7 +59,8 @@ def plan(model: Model) -> Prepass:
     p = Prepass()
     for si, sg in enumerate(model.subgraphs):
         for op in sg.operators:
-            if op.op != "DEQUANTIZE" or len(op.inputs) != 1 or op.inputs[0] < 0:
+            if op.op != "DEQUANTIZE" or len(op.inputs) != 1 or op.inputs[0] < 0 or \
+                    len(op.outputs) != 1 or op.outputs[0] < 0:
                 continue
             src, dst = sg.tensors[op.inputs[0]], sg.tensors[op.outputs[0]]
             if src.constant and src.dtype == "float16" and dst.dtype == "float32":

@@ -123,3 +123,17 @@ def test_metrics_with_inf_and_nan_stay_strict_json():
     o = output_error([[np.array([1.0, 2.0, 3.0, 4.0])]], [[broken]])
     assert o["cosine"] == 0.0 and o["snr_db"] < 0 and o["nonfinite"] == 2
     json.dumps([e, o], allow_nan=False)
+
+
+def test_plan_skips_a_dequantize_without_output(build_model):
+    """A malformed DEQUANTIZE (no output) is not a float16 weight to fold, not an IndexError."""
+    from core.model.builder import ModelBuilder
+    b = ModelBuilder()
+    sg = b.subgraph()
+    x, y = sg.tensor("x", [1, 4]), sg.tensor("y", [1, 4])
+    w = sg.tensor("w16", [4, 4], "float16", data=np.ones((4, 4), np.float16))
+    sg.op("DEQUANTIZE", [w], [])
+    sg.op("ADD", [x, x], [y])
+    sg.inputs, sg.outputs = [x], [y]
+    with open_model(build_model(b, "dq.tflite")) as m:
+        assert prepass.plan(m).fold_fp16 == []
