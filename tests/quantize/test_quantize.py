@@ -306,3 +306,18 @@ def test_timeout_stops_a_job_that_runs_too_long(demo, tmp_path):
                                  timeout_s=3, output=str(tmp_path / "t.tflite")))
     assert "timed out after 3 s while timing both models" in r["failure"]
     assert not (tmp_path / "t.tflite").exists()
+
+
+def test_result_that_does_not_load_is_not_written(shared_model, tmp_path):
+    """16x8 MobileNetV2 from the quantizer is rejected by the runtime's kernels: exit 1 with the
+    runtime's words, no file at the output path, the input untouched."""
+    src = shared_model("mobilenet_v2_224_float32")
+    before, out = sha(src), tmp_path / "q16.tflite"
+    p = litelens(str(src), "--recipe", "int16x8", "--samples", "2", "--eval-samples", "1",
+                 "-o", str(out), "--json")
+    assert p.returncode == 1, p.stderr
+    r = strict_json(p.stdout)
+    assert r["failure"].startswith("the quantized model does not load under xnnpack:")
+    assert r["loads"]["xnnpack"]["ok"] is False and r["loads"]["xnnpack"]["error"] in r["failure"]
+    assert r["output"] is None and not out.exists() and list(tmp_path.iterdir()) == []
+    assert sha(src) == before
