@@ -79,7 +79,4 @@ class Folder:
     def result(self) -> dict:
         s = self.session
         return {"model": str(s.cfg.model), "delegate": s.cfg.delegate, "threads": s.cfg.threads,
-                "subgraphs": self.subgraphs, "tensor_counts": self.counts,
-                "status": s.status(),
-                "error": s.error["message"] if s.error else None,
-                "error_kind": s.error["kind"] if s.error else None}
+                "subgraphs": self.subgraphs, "tensor_counts": self.counts, **s.outcome()}

@@ -60,7 +60,4 @@ class Folder:
                 "backend": s.info.get("backend", s.cfg.backend),
                 "delegate": s.cfg.delegate,
                 "python": s.info.get("python", s.cfg.python_exe or sys.executable),
-                "tensors": self.tensors,
-                "status": s.status(),
-                "error": s.error["message"] if s.error else None,
-                "error_kind": s.error["kind"] if s.error else None}
+                "tensors": self.tensors, **s.outcome()}
