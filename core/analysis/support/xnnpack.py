@@ -104,6 +104,10 @@ class Checker:
             return None
         return f"{role} is not constant"
 
+    def data(self, index: int):
+        """The constant data of tensor ``index`` (None when it has none in the file)."""
+        return self.view.model.tensor_data(self.view.subgraph.index, index)
+
     def shape_reason(self, t: Tensor, role: str, lo: int, hi: int | None = None) -> Reason:
         return dims_reason(t, role, lo, self.max_rank if hi is None else hi)
 
@@ -302,7 +306,7 @@ def _transpose_conv(c: Checker, op: Operator, f: dict) -> Reason:
     r = _first(c.type_reason(y, "float32_q8", "output"), c.shape_reason(y, "output", 4, 4))
     if r:
         return r
-    shape = c.view.model.tensor_data(c.view.subgraph.index, s_i)
+    shape = c.data(s_i)
     if shape is not None and len(shape) == 4 and int(shape[3]) != w.shape[0]:
         return "output channels do not match the filter"
     if w.shape[3] != x.shape[3]:
@@ -422,6 +426,12 @@ def _block(c: Checker, op: Operator, f: dict) -> Reason:
     return None
 
 
+def _positive_reason(c: Checker, i: int, reason: str) -> Reason:
+    """``reason`` when the constant sizes in tensor ``i`` hold an entry <= 0."""
+    data = c.data(i)
+    return reason if data is not None and (data <= 0).any() else None
+
+
 def _int_param(c: Checker, i: int, role: str, dtypes=("int32",), one_d: bool = True) -> Reason:
     t = _t(c, i)
     if one_d and len(t.shape) != 1:
@@ -479,7 +489,7 @@ def _pad(c: Checker, op: Operator, f: dict) -> Reason:
     r = _first(c.type_reason(y, "float_q8", "output"), c.shape_reason(y, "output", 1))
     if r:
         return r
-    data = c.view.model.tensor_data(c.view.subgraph.index, p_i)
+    data = c.data(p_i)
     if data is not None and (data < 0).any():
         return "negative padding"
     return None
@@ -506,7 +516,7 @@ def _reshape(c: Checker, op: Operator, f: dict) -> Reason:
         r = c.static_reason(s_i, "new shape")
         if r:
             return r
-        data = c.view.model.tensor_data(c.view.subgraph.index, s_i)
+        data = c.data(s_i)
         new = [int(v) for v in data.reshape(-1)] if data is not None else []
     else:
         new = list(op.options.get("new_shape") or [])
@@ -535,10 +545,7 @@ def _resize_bilinear(c: Checker, op: Operator, f: dict) -> Reason:
     r = _first(c.type_reason(y, "float_q8", "output"), c.shape_reason(y, "output", 4, 4))
     if r:
         return r
-    data = c.view.model.tensor_data(c.view.subgraph.index, s_i)
-    if data is not None and (data <= 0).any():
-        return "non-positive output size"
-    return None
+    return _positive_reason(c, s_i, "non-positive output size")
 
 
 def _slice(c: Checker, op: Operator, f: dict) -> Reason:
@@ -553,10 +560,7 @@ def _slice(c: Checker, op: Operator, f: dict) -> Reason:
                c.type_reason(_t(c, op.outputs[0]), "float_q8", "output"))
     if r:
         return r
-    size = c.view.model.tensor_data(c.view.subgraph.index, s_i)
-    if size is not None and (size <= 0).any():
-        return "size has entries <= 0 (-1 = to the end is not supported)"
-    return None
+    return _positive_reason(c, s_i, "size has entries <= 0 (-1 = to the end is not supported)")
 
 
 def _strided_slice(c: Checker, op: Operator, f: dict) -> Reason:
@@ -568,7 +572,7 @@ def _strided_slice(c: Checker, op: Operator, f: dict) -> Reason:
     r = _int_param(c, st_i, "strides")
     if r:
         return r
-    strides = c.view.model.tensor_data(c.view.subgraph.index, st_i)
+    strides = c.data(st_i)
     if strides is not None and (strides != 1).any():
         return "strides other than 1"
     r = _first(_int_param(c, b_i, "begin"), _int_param(c, e_i, "end"))
