@@ -66,14 +66,16 @@ def _support(args: argparse.Namespace) -> int:
 
 
 def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
-    """The readable table: one row per op, one column per delegate, then summaries."""
-    from core.analysis.support.analyze import summary_line
+    """The readable table: one row per op, one column per delegate, then summaries. Op labels
+    and reasons quote the file (custom op codes), so they are printed through ``printable``."""
+    from core import format as fmt
+    from core.analysis.support.analyze import short_name, summary_line
     from core.analysis.support.runtime import verdict_line
     names = list(result)
-    short = {"xnnpack": "XNNPACK", "gpu": "GPU", "nnapi": "NNAPI", "edgetpu": "EdgeTPU",
-             "hexagon": "Hexagon", "coreml": "CoreML"}
+    short = {n: short_name(n) for n in names}
+    labels = [fmt.printable(x, 40) for x in labels]
     width = max([len(x) for x in labels] + [8])
-    head = f"{'#':>4}  {'op':<{width}}  " + "  ".join(f"{short.get(n, n):<8}" for n in names)
+    head = f"{'#':>4}  {'op':<{width}}  " + "  ".join(f"{short[n]:<8}" for n in names)
     lines = [head, "-" * len(head)]
     ops = {n: result[n]["subgraphs"][subgraph]["ops"] for n in names}
     for i, label in enumerate(labels):
@@ -85,7 +87,7 @@ def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
         lines.append(f"{i:>4}  {label:<{width}}  " + "  ".join(cells))
     lines.append("")
     for n in names:
-        lines.append(summary_line(n, result[n], subgraph))
+        lines.append(fmt.printable(summary_line(n, result[n], subgraph), 400))
         if "verified" in result[n]:
             lines.append("  " + verdict_line(result[n]["verified"]))
             for d in result[n]["verified"]["disagree"]:
@@ -103,5 +105,5 @@ def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
         for (n, reason), idx in why.items():
             shown = ", ".join(f"{i} {labels[i]}" for i in idx[:6])
             more = f", … ({len(idx)} ops)" if len(idx) > 6 else ""
-            lines.append(f"  {short.get(n, n):<8} {reason}: {shown}{more}")
+            lines.append(f"  {short[n]:<8} {fmt.printable(reason, 200)}: {shown}{more}")
     return "\n".join(lines)

@@ -6,12 +6,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from core import format as fmt
+from core.analysis.support.analyze import short_name
 from core.analysis.support.overlay import PALETTE
 from gui.filter_table import FilterTable, RowsModel
-
-SHORT = {"xnnpack": "XNNPACK", "gpu": "GPU", "nnapi": "NNAPI", "edgetpu": "Edge TPU",
-         "hexagon": "Hexagon", "coreml": "Core ML"}
-
 
 class SupportRows(RowsModel):
     """One row per op of one subgraph; a row item is the op index."""
@@ -19,7 +16,7 @@ class SupportRows(RowsModel):
     def __init__(self, labels: list[str], macs: list[int], result: dict, subgraph: int,
                  parent=None):
         self.delegates = list(result)
-        self.columns = ("#", "Operator", "MACs", *(SHORT.get(d, d) for d in self.delegates))
+        self.columns = ("#", "Operator", "MACs", *(short_name(d) for d in self.delegates))
         self.labels, self.macs = labels, macs
         self.ops = {d: result[d]["subgraphs"][subgraph]["ops"] for d in self.delegates}
         self.unsupported_only = False
@@ -49,11 +46,11 @@ class SupportRows(RowsModel):
         d = self.delegates[column - 3]
         o = self.ops[d][i]
         if o["partition"] is not None:
-            return f"{SHORT.get(d, d)}: delegated (partition {o['partition'] + 1})"
+            return f"{short_name(d)}: delegated (partition {o['partition'] + 1})"
         if o["supported"]:
-            return (f"{SHORT.get(d, d)}: supported, but its partition is not kept "
+            return (f"{short_name(d)}: supported, but its partition is not kept "
                     "(partition limits); runs on the CPU")
-        return f"{SHORT.get(d, d)}: {o['reason']}"
+        return f"{short_name(d)}: {o['reason']}"
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.BackgroundRole and index.isValid() and index.column() >= 3:

@@ -9,12 +9,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineE
 
 from core.analysis.overlay import Overlay
 from core.analysis.support.analyze import (DELEGATES, analyze, default_options,
-                                           interpreter_options, parse_options, summary_line)
+                                           interpreter_options, parse_options, short_name,
+                                           summary_line)
 from core.analysis.support.compute import subgraph_compute
 from core.analysis.support.overlay import support_overlay
 from core.analysis.support.runtime import compare, runtime_placement, verdict_line
 from core.model.types import Model
-from gui.support.matrix import SHORT, SupportMatrix, SupportRows
+from gui.support.matrix import SupportMatrix, SupportRows
 from gui.tasks import TaskRunner
 
 
@@ -36,7 +37,7 @@ class DelegatesPanel(QWidget):
         self.delegate = QComboBox(self)
         self.delegate.addItem("no overlay", None)
         for d in DELEGATES:
-            self.delegate.addItem(f"overlay: {SHORT.get(d, d)}", d)
+            self.delegate.addItem(f"overlay: {short_name(d)}", d)
         self.delegate.currentIndexChanged.connect(self._overlay_chosen)
         self.unsupported = QCheckBox("unsupported anywhere", self)
         self.unsupported.toggled.connect(self._filter_toggled)

@@ -59,12 +59,26 @@ def test_support_table_and_options():
 @pytest.mark.parametrize("args, needle", [
     (["--option", "bogus=1"], "unknown option"),
     (["--option", "qs8"], "not K=V"),
+    (["--option", "qs8=maybe"], "wants true/false"),
+    (["--option", "android_sdk_version=new"], "wants an integer"),
     (["--delegate", "tpu"], "invalid choice"),
 ])
 def test_bad_arguments_exit_2(args, needle):
     proc = litelens("support", str(shared_model_path("sine_float")), *args)
     assert proc.returncode == 2
     assert needle in proc.stderr
+    if args[0] == "--option":   # argparse's own errors print the usage first
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("litelens: error: ")
+
+
+def test_text_escapes_what_the_file_says(tmp_path):
+    # a custom op code is text from the file: it reaches the table, the reasons and the summary
+    from tests.analysis.support_models import with_custom
+    path = with_custom("Evil\x1b[2J\nop").save(tmp_path / "evil.tflite")
+    proc = litelens("support", str(path), "--delegate", "xnnpack")
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b" not in proc.stdout and "Evil\\x1b[2J\\nop" in proc.stdout
+    assert "custom op Evil\\x1b[2J\\nop" in proc.stdout
 
 
 def test_bad_model_exits_2(tmp_path):

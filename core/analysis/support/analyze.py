@@ -28,6 +28,11 @@ def delegate_facts(name: str) -> dict[str, Any]:
     return delegate_table(name)
 
 
+def short_name(name: str) -> str:
+    """The delegate's name for a column or a menu ("Edge TPU"; the title may be longer)."""
+    return delegate_facts(name)["short"]
+
+
 def _rules(name: str) -> Callable[[SubgraphView, dict, dict], list[Reason]]:
     return importlib.import_module(f"core.analysis.support.{name}").evaluate
 
