@@ -40,20 +40,20 @@ def _support(args: argparse.Namespace) -> int:
         result = analyze(model, delegates, options)
         labels = [op.label for op in model.subgraphs[args.subgraph].operators]
     if args.verify:
-        from core.analysis.support.analyze import default_options, interpreter_options
+        from core.analysis.support.analyze import (flags_the_runtime_check_ignores,
+                                                   interpreter_options)
         from core.analysis.support.runtime import compare, runtime_placement
         if "xnnpack" not in result:
             print("litelens: error: --verify checks XNNPACK; add --delegate xnnpack",
                   file=sys.stderr)
             return 2
         chosen = result["xnnpack"]["options"]
-        inter = interpreter_options("xnnpack", chosen)
-        flags = {k for k, v in chosen.items()
-                 if k not in inter and v != default_options("xnnpack")[k]}
+        flags = flags_the_runtime_check_ignores("xnnpack", chosen)
         if flags:
             print(f"litelens: error: --verify runs the wheel's XNNPACK with its default flags; "
-                  f"drop --option {', '.join(sorted(flags))}", file=sys.stderr)
+                  f"drop --option {', '.join(flags)}", file=sys.stderr)
             return 2
+        inter = interpreter_options("xnnpack", chosen)
         result["xnnpack"]["verified"] = compare(result["xnnpack"],
                                                 runtime_placement(args.model, inter))
     if args.json:
@@ -70,7 +70,7 @@ def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
     and reasons quote the file (custom op codes), so they are printed through ``printable``."""
     from core import format as fmt
     from core.analysis.support.analyze import short_name, summary_line
-    from core.analysis.support.runtime import verdict_line
+    from core.analysis.support.runtime import disagreement_line, verdict_line
     names = list(result)
     short = {n: short_name(n) for n in names}
     labels = [fmt.printable(x, 40) for x in labels]
@@ -90,10 +90,7 @@ def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
         lines.append(fmt.printable(summary_line(n, result[n], subgraph), 400))
         if "verified" in result[n]:
             lines.append("  " + verdict_line(result[n]["verified"]))
-            for d in result[n]["verified"]["disagree"]:
-                lines.append(f"    op {d['index']}: predicted "
-                             f"{'delegated' if d['predicted'] else 'CPU'}, runtime "
-                             f"{'delegated' if d['runtime'] else 'CPU'}")
+            lines += ["    " + disagreement_line(d) for d in result[n]["verified"]["disagree"]]
     why: dict[tuple[str, str], list[int]] = {}
     for n in names:
         for o in ops[n]:

@@ -3,17 +3,18 @@ graph with its summary line, and the XNNPACK runtime check with its verdict. The
 runtime check run off the UI thread (gui.tasks; the check itself in a worker process)."""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QVBoxLayout, QWidget)
 
 from core.analysis.overlay import Overlay
-from core.analysis.support.analyze import (DELEGATES, analyze, default_options,
+from core.analysis.support.analyze import (DELEGATES, analyze,
+                                           flags_the_runtime_check_ignores,
                                            interpreter_options, parse_options, short_name,
-                                           summary_line)
-from core.analysis.support.compute import subgraph_compute
+                                           subgraph_macs, summary_line)
 from core.analysis.support.overlay import support_overlay
-from core.analysis.support.runtime import compare, runtime_placement, verdict_line
+from core.analysis.support.runtime import (compare, disagreement_line, runtime_placement,
+                                           verdict_line)
 from core.model.types import Model
 from gui.support.matrix import SupportMatrix, SupportRows
 from gui.tasks import TaskRunner
@@ -50,7 +51,7 @@ class DelegatesPanel(QWidget):
         self.check.clicked.connect(self.run_check)
         self.summary = QLabel("computing…", self)
         self.summary.setWordWrap(True)
-        self.summary.setTextInteractionFlags(self.summary.textInteractionFlags())
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.checked = QLabel("", self)
         self.checked.setWordWrap(True)
         top = QHBoxLayout()
@@ -74,9 +75,11 @@ class DelegatesPanel(QWidget):
     def _analyze(self, options: dict) -> None:
         m = self.model
         self.summary.setText("computing…")
-        self.analysis_runner.start(lambda state: (
-            analyze(m, DELEGATES, options),
-            [[c.macs for c in subgraph_compute(sg)] for sg in m.subgraphs]))
+
+        def task(state):
+            macs = subgraph_macs(m)   # shown in the matrix and weighing the shares
+            return analyze(m, DELEGATES, options, macs), macs
+        self.analysis_runner.start(task)
 
     def apply_options(self) -> None:
         """Re-run the analysis with the K=V options typed (an unknown key is shown, not run)."""
@@ -86,6 +89,8 @@ class DelegatesPanel(QWidget):
             self.summary.setText(f"options: {e}")
             return
         self.verdict = None
+        self.check_runner.shutdown()   # a check still running compares the old prediction
+        self.check.setEnabled(True)
         self.checked.setText("")
         self._analyze(options)
 
@@ -139,23 +144,20 @@ class DelegatesPanel(QWidget):
         self.check.setEnabled(False)
         self.checked.setText("checking against the runtime (worker process)…")
         path, predicted = self.model.path, self.result["xnnpack"]
-        inter = interpreter_options("xnnpack", predicted["options"])
-        defaults = default_options("xnnpack")
-        flags = sorted(k for k, v in predicted["options"].items()
-                       if k not in inter and v != defaults[k])
+        flags = flags_the_runtime_check_ignores("xnnpack", predicted["options"])
         if flags:
             self.check.setEnabled(True)
             self.checked.setText(f"the runtime check uses the wheel's default XNNPACK flags; "
                                  f"clear {', '.join(flags)} to compare")
             return
+        inter = interpreter_options("xnnpack", predicted["options"])
         self.check_runner.start(lambda state: compare(predicted, runtime_placement(path, inter)))
 
     def _check_done(self, verdict: dict) -> None:
         self.verdict = verdict
         self.check.setEnabled(True)
         lines = [f"XNNPACK {verdict_line(verdict)}"]
-        lines += [f"  op {d['index']}: predicted {'delegated' if d['predicted'] else 'CPU'}, "
-                  f"runtime {'delegated' if d['runtime'] else 'CPU'}" for d in verdict["disagree"]]
+        lines += ["  " + disagreement_line(d) for d in verdict["disagree"]]
         if verdict["runtime_error"]:
             lines.append(f"  (after delegation the runtime stopped: {verdict['runtime_error']})")
         self.checked.setText("\n".join(lines))

@@ -95,3 +95,17 @@ def test_options_rerun_the_analysis(tab, qtbot):
     tab.delegates.options.setText("bogus=1")
     tab.delegates.apply_options()
     assert "unknown option" in tab.delegates.summary.text()
+
+
+def test_new_options_drop_a_check_still_running(tab, qtbot):
+    # the check compares the prediction it started with: once the options change, its verdict
+    # would describe an analysis no longer shown
+    tab.delegates.run_check()
+    tab.delegates.options.setText("clustering=false")
+    tab.delegates.apply_options()
+    assert tab.delegates.check.isEnabled()
+    assert tab.delegates.check_runner.wait(60)
+    qtbot.waitUntil(lambda: tab.delegates.result["xnnpack"]["options"]["clustering"] is False,
+                    timeout=20_000)
+    qtbot.wait(100)   # the finished check's queued signal, if any, is delivered by now
+    assert tab.delegates.verdict is None and tab.delegates.checked.text() == ""

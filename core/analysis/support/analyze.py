@@ -47,6 +47,14 @@ def interpreter_options(name: str, opts: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in opts.items() if table.get(k, {}).get("interpreter")}
 
 
+def flags_the_runtime_check_ignores(name: str, opts: dict[str, Any]) -> list[str]:
+    """Options of ``opts`` changed from their defaults that the runtime check cannot apply (the
+    wheel's delegate runs with its default flags; only interpreter settings are passed on), so a
+    comparison with them set would be meaningless."""
+    defaults, inter = default_options(name), interpreter_options(name, opts)
+    return sorted(k for k, v in opts.items() if k not in inter and v != defaults[k])
+
+
 def parse_options(pairs: list[str], delegates: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """``K=V`` strings -> per-delegate options; a key applies to every chosen delegate that has it
     and must exist in at least one. Values: true/false, integers, or text."""
@@ -172,7 +180,7 @@ def analyze_delegate(model: Model, name: str, options: dict[str, Any] | None = N
     opts = default_options(name)
     opts.update(options or {})
     views = views or [SubgraphView(model, sg) for sg in model.subgraphs]
-    macs = macs or [[c.macs for c in subgraph_compute(v.subgraph)] for v in views]
+    macs = macs or subgraph_macs(model)
     evaluate = _rules(name)
     kind = facts.get("partitioning", "graph")
     subgraphs = []
@@ -190,12 +198,19 @@ def analyze_delegate(model: Model, name: str, options: dict[str, Any] | None = N
             "subgraphs": [s.to_json() for s in subgraphs]}
 
 
+def subgraph_macs(model: Model) -> list[list[int]]:
+    """MACs per op, per subgraph (the weights of ``delegated_macs_share``)."""
+    return [[c.macs for c in subgraph_compute(sg)] for sg in model.subgraphs]
+
+
 def analyze(model: Model, delegates: tuple[str, ...] = DELEGATES,
-            options: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """{"<delegate>": {...}} for each delegate (the report's ``support`` key)."""
+            options: dict[str, dict[str, Any]] | None = None,
+            macs: list[list[int]] | None = None) -> dict[str, Any]:
+    """{"<delegate>": {...}} for each delegate (the report's ``support`` key). ``macs``: the
+    caller's ``subgraph_macs(model)`` when it shows them too (computed here otherwise)."""
     options = options or {}
     views = [SubgraphView(model, sg) for sg in model.subgraphs]
-    macs = [[c.macs for c in subgraph_compute(v.subgraph)] for v in views]
+    macs = macs or subgraph_macs(model)
     try:
         return {d: analyze_delegate(model, d, options.get(d), views, macs) for d in delegates}
     except (IndexError, KeyError) as e:   # a tensor index past the table, a missing input

@@ -54,3 +54,10 @@ def verdict_line(v: dict[str, Any]) -> str:
     if not v["partitions_agree"]:
         text += f" (predicted {v['predicted_partitions']})"
     return text
+
+
+def disagreement_line(d: dict[str, Any]) -> str:
+    """'op 12: predicted delegated, runtime CPU' (one entry of ``compare()["disagree"]``)."""
+    def where(delegated: bool) -> str:
+        return "delegated" if delegated else "CPU"
+    return f"op {d['index']}: predicted {where(d['predicted'])}, runtime {where(d['runtime'])}"
