@@ -118,6 +118,28 @@ def test_macs_from_shapes():
     assert 280e6 < total < 320e6
 
 
+def test_flops_of_ops_without_macs_follow_their_kind():
+    from core.model.ops import section
+    from core.model.schema import fb
+    kinds = section("compute_kinds")
+    assert set(kinds) == {"elementwise", "reduce", "pool"}
+    assert all(hasattr(fb.BuiltinOperator, op) for ops in kinds.values() for op in ops)
+    with open_model(shared_model_path("mobilenet_v2_224_float32")) as m:
+        sg = m.subgraphs[0]
+        add = next(op for op in sg.operators if op.op == "ADD")
+        assert op_compute(add, sg).flops == math.prod(sg.tensors[add.outputs[0]].shape)
+        mean = next(op for op in sg.operators if op.op == "MEAN")
+        # the global average over the last 7x7x1280 feature map of MobileNetV2 at 224x224
+        assert op_compute(mean, sg).flops == 7 * 7 * 1280
+    with open_model(shared_model_path("face_detection_short_range")) as m:
+        sg = m.subgraphs[0]
+        pool = next(op for op in sg.operators if op.op == "MAX_POOL_2D")
+        window = pool.options["filter_width"] * pool.options["filter_height"]
+        assert op_compute(pool, sg).flops == math.prod(sg.tensors[pool.outputs[0]].shape) * window
+        reshape = next(op for op in sg.operators if op.op == "RESHAPE")
+        assert op_compute(reshape, sg).flops == 0 == op_compute(reshape, sg).macs
+
+
 def test_ops_missing_inputs_get_a_reason_not_a_crash(tmp_path):
     from core.model.builder import ModelBuilder
     mb = ModelBuilder()

@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
+from core.model.ops import section
 from core.model.types import Operator, Subgraph
 
-_ELEMENTWISE = frozenset({
-    "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "POW", "FLOOR_DIV",
-    "FLOOR_MOD", "ABS", "NEG", "EXP", "LOG", "SQRT", "RSQRT", "SQUARE", "SIN", "COS", "TANH",
-    "LOGISTIC", "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LEAKY_RELU", "PRELU", "ELU",
-    "HARD_SWISH", "GELU", "SOFTMAX", "LOG_SOFTMAX", "QUANTIZE", "DEQUANTIZE", "CEIL", "FLOOR",
-    "ROUND", "SELECT", "SELECT_V2", "LESS", "GREATER", "EQUAL", "NOT_EQUAL", "LESS_EQUAL",
-    "GREATER_EQUAL", "CAST", "L2_NORMALIZATION", "SIGN"})
-_REDUCE = frozenset({"MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY",
-                     "REDUCE_ALL", "ARG_MAX", "ARG_MIN"})
-_POOL = frozenset({"AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D"})
+
+@lru_cache(maxsize=1)
+def _kinds() -> dict[str, str]:
+    """Op -> elementwise | reduce | pool (how its FLOPs are counted), from the op catalogue."""
+    return {op: kind for kind, ops in (section("compute_kinds") or {}).items() for op in ops}
 
 
 @dataclass(frozen=True)
@@ -72,12 +69,13 @@ def op_compute(op: Operator, sg: Subgraph) -> Compute:
     macs = op_macs(op, sg)
     if macs:
         return Compute(macs, 2 * macs, moved)
+    kind = _kinds().get(op.op)
     try:
-        if op.op in _ELEMENTWISE:
+        if kind == "elementwise":
             flops = _n(ts[op.outputs[0]].shape) if op.outputs else 0
-        elif op.op in _REDUCE:
+        elif kind == "reduce":
             flops = _n(ts[op.inputs[0]].shape)
-        elif op.op in _POOL:
+        elif kind == "pool":
             o = op.options
             flops = (_n(ts[op.outputs[0]].shape) * o.get("filter_width", 1)
                      * o.get("filter_height", 1))
