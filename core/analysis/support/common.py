@@ -37,7 +37,3 @@ def custom_reason(op: Operator) -> str:
     if code.startswith("Flex"):
         return f"Flex (Select TF) op {code[4:]} runs only with the Flex delegate"
     return f"custom op {code}"
-
-
-def is_flex(op: Operator) -> bool:
-    return op.op == "CUSTOM" and (op.custom_code or "").startswith("Flex")

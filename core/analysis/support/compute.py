@@ -26,9 +26,6 @@ class Compute:
     flops: int
     bytes: int
 
-    def to_json(self) -> dict[str, int]:
-        return {"macs": self.macs, "flops": self.flops, "bytes": self.bytes}
-
 
 def _n(shape) -> int:
     return math.prod(max(d, 0) for d in shape) if shape else 1

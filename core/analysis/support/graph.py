@@ -48,9 +48,6 @@ class SubgraphView:
         """Each op's real (non-omitted) input tensors, for the partitioner."""
         return [[t for t in op.inputs if t >= 0] for op in self.ops]
 
-    def tensor(self, index: int) -> Tensor | None:
-        return self.tensors[index] if index >= 0 else None
-
     @cached_property
     def folded(self) -> set[int]:
         return folded_dequantize(self)
