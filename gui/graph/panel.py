@@ -457,11 +457,12 @@ class GraphPanel(QWidget):
             self._node_clicked(h.node)
 
     # -- export --
-    def export(self, path: str, whole: bool = True) -> None:
+    def export(self, path: str, whole: bool = True, state=None) -> None:
+        """Write ``path`` (.svg, else an image by suffix); ``state`` as in ``export_image``."""
         if Path(path).suffix.lower() == ".svg":
-            self.view.export_svg(path, whole)
+            self.view.export_svg(path, whole, state=state)
         else:
-            self.view.export_image(path, whole)
+            self.view.export_image(path, whole, state=state)
 
     def export_problem(self, fmt: str, whole: bool) -> str | None:
         """Why this export would be useless or huge (core.graph.export_plan), or None."""
@@ -499,13 +500,9 @@ class GraphPanel(QWidget):
         self.retry_btn.hide()
         self.cancel_btn.show()
         self._progress_timer.start()
-        view = self.view
 
         def work(state):
-            if Path(path).suffix.lower() == ".svg":
-                view.export_svg(path, whole, state=state)
-            else:
-                view.export_image(path, whole, state=state)
+            self.export(path, whole, state)
             return path
         self.export_task.start(work)
 
