@@ -30,14 +30,25 @@ def machine() -> str:
         mem = f"{psutil.virtual_memory().total / 2**30:.0f} GiB"
     except ImportError:  # pragma: no cover
         mem = "?"
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
     try:
         litert = version("ai-edge-litert")
-    except Exception:  # pragma: no cover
+    except PackageNotFoundError:  # pragma: no cover
         litert = "?"
     return (f"{cpu}, {os.cpu_count()} cores, {mem} RAM, {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}, "
             f"numpy {importlib.import_module('numpy').__version__}, ai-edge-litert {litert}")
+
+
+# Sections no bench module measures (written by hand from another run, e.g. `make bundle-check`):
+# a full run carries them over from the old file instead of dropping them.
+KEPT_SECTIONS = ("## Bundle",)
+
+
+def kept_sections(text: str) -> list[str]:
+    """The ``KEPT_SECTIONS`` of an existing BENCHMARKS.md, each up to the next ``## `` heading."""
+    parts = ("\n" + text).split("\n## ")
+    return ["## " + part.strip() for part in parts[1:] if ("## " + part).startswith(KEPT_SECTIONS)]
 
 
 def main(argv: list[str]) -> int:
@@ -52,7 +63,10 @@ def main(argv: list[str]) -> int:
         mod = importlib.import_module(f"tests.bench.{name}")
         text = mod.run().strip()
         print(text, flush=True)
-        sections.append(f"{text}\n\n_{name} took {time.perf_counter() - t0:.0f} s._")
+        # dated, so a section pasted from a partial run still says when it was measured
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        sections.append(f"{text}\n\n_{name} took {time.perf_counter() - t0:.0f} s "
+                        f"({stamp})._")
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = ["# LiteLens benchmarks\n",
            f"Measured {now} on {machine()}.\n",
@@ -60,6 +74,8 @@ def main(argv: list[str]) -> int:
            "anchor measured in the same run on the same machine.\n"]
     out += sections
     target = ROOT / "BENCHMARKS.md"
+    if not only and target.exists():
+        out += kept_sections(target.read_text())
     if only and target.exists():
         print("(partial run: BENCHMARKS.md not rewritten)")
         (ROOT / "build").mkdir(exist_ok=True)
