@@ -11,7 +11,8 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QPalette, QTextDocument
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from core import format as fmt
@@ -76,6 +77,24 @@ class Inspector(QScrollArea):
         self.setWidget(self._body)
         self.clear()
 
+    def _color(self, role: QPalette.ColorRole) -> str:
+        """A palette colour as #rrggbb: the text follows the light or dark theme."""
+        return self.palette().color(role).name()
+
+    def changeEvent(self, e) -> None:  # noqa: N802
+        super().changeEvent(e)
+        if e.type() == QEvent.Type.PaletteChange:  # the theme changed: redraw in its colours
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Show the current selection again."""
+        if self.current is None:
+            self.clear()
+        elif self.current[0] == "op":
+            self.show_op(self.current[1], self.current[2])
+        else:
+            self.show_tensor(self.current[1], self.current[2])
+
     # -- building blocks --
     def _reset(self) -> None:
         self.plots = []
@@ -113,10 +132,8 @@ class Inspector(QScrollArea):
     def plain_text(self) -> str:
         parts = []
         for lab in self._body.findChildren(QLabel):
-            doc = lab.text()
-            from PySide6.QtGui import QTextDocument
             d = QTextDocument()
-            d.setHtml(doc)
+            d.setHtml(lab.text())
             parts.append(d.toPlainText())
         return "\n".join(parts)
 
@@ -124,7 +141,8 @@ class Inspector(QScrollArea):
     def clear(self) -> None:
         self._reset()
         self.current = None
-        self._label("<span style='color:#666'>Click a node or an edge to inspect it.<br>"
+        self._label(f"<span style='color:{self._color(QPalette.ColorRole.PlaceholderText)}'>"
+                    "Click a node or an edge to inspect it.<br>"
                     "Double-click a control-flow op to open the subgraph it runs.</span>")
         self._finish()
 
@@ -148,7 +166,8 @@ class Inspector(QScrollArea):
                 f"({html.escape(fmt.printable(self.model.subgraphs[i].name or '', 200))})</a>"
                 for role, i in links if i < len(self.model.subgraphs)))
         if op.options:
-            rows = "".join(f"<tr><td style='color:#555'>{html.escape(k)}</td>"
+            muted = self._color(QPalette.ColorRole.PlaceholderText)
+            rows = "".join(f"<tr><td style='color:{muted}'>{html.escape(k)}</td>"
                            f"<td>&nbsp;{html.escape(_fmt(v))}</td></tr>"
                            for k, v in op.options.items())
             self._label(f"<b>Options</b><table>{rows}</table>")
@@ -188,7 +207,8 @@ class Inspector(QScrollArea):
                       big: bool = False) -> int:
         name = html.escape(fmt.printable(t.name, 400))
         head = (f"<h3 style='margin:0'>{name}</h3>" if big else
-                f"<span style='color:#555'>{html.escape(slot)}:</span> "
+                f"<span style='color:{self._color(QPalette.ColorRole.PlaceholderText)}'>"
+                f"{html.escape(slot)}:</span> "
                 f"<a href='tensor:{t.index}'>{name}</a>")
         sig = f"<br>shape_signature {fmt.shape(t.shape_signature)}" \
             if tuple(t.shape_signature) != tuple(t.shape) else ""
@@ -200,7 +220,8 @@ class Inspector(QScrollArea):
         if q:
             lines.append(f"quantization: {q}")
         lab = self._label("<br>".join(lines))
-        lab.setStyleSheet("QLabel { border-left: 3px solid #c8ccd2; padding-left: 5px; }")
+        lab.setStyleSheet(f"QLabel {{ border-left: 3px solid {self._color(QPalette.ColorRole.Mid)};"
+                          " padding-left: 5px; }")
         if not (t.constant and preview):
             return 0
         arr = self.model.tensor_data(subgraph, t.index)
@@ -212,9 +233,9 @@ class Inspector(QScrollArea):
         if st.dequantized:
             text += f"<br>dequantized range {st.dequantized[0]:.4g} … {st.dequantized[1]:.4g}"
         text += f"<br>first values: {html.escape(_numbers(st.first, 8, st.count))}"
-        self._label(f"<span style='color:#333'>{text}</span>")
+        self._label(text)
         if len(st.hist_counts):
-            plot = pg.PlotWidget(self._body, background="w")
+            plot = pg.PlotWidget(self._body, background=self._color(QPalette.ColorRole.Base))
             plot.setFixedHeight(110)
             plot.setMouseEnabled(False, False)
             plot.hideButtons()
@@ -222,6 +243,8 @@ class Inspector(QScrollArea):
             plot.plot(st.hist_edges, st.hist_counts, stepMode="center", fillLevel=0,
                       brush=(47, 93, 140, 160), pen=pg.mkPen("#2f5d8c"))
             plot.getAxis("left").setStyle(tickLength=-3)
+            for axis in ("left", "bottom"):
+                plot.getAxis(axis).setTextPen(self._color(QPalette.ColorRole.Text))
             self._lay.addWidget(plot)
             self.plots.append(plot)
         return 1

@@ -2,11 +2,12 @@
 colour means (the entries come with the core ``Overlay``), with a button that removes it."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from gui.graph.view import GraphView, qcolor
+from gui.graph.view import CANVAS, GraphView, qcolor
+from gui.theme import is_dark
 
 
 class _Swatch(QWidget):
@@ -29,14 +30,30 @@ class Legend(QFrame):
         super().__init__(parent)
         self.view = view
         self.setObjectName("graphLegend")
-        self.setStyleSheet("#graphLegend { background: rgba(255,255,255,230); "
-                           "border: 1px solid #c8ccd2; border-radius: 4px; }")
+        self._style()
         self.lay = QVBoxLayout(self)
         self.lay.setContentsMargins(8, 6, 8, 6)
         self.lay.setSpacing(3)
         self.entries: list[tuple[str, str, str]] = []  # (overlay, label, #rrggbb)
         view.overlaysChanged.connect(self.rebuild)
         self.rebuild()
+
+    def _style(self) -> None:
+        """Colours of the canvas it floats over (light or dark), text included: the app's text
+        colour would be white on a light legend in the dark theme."""
+        c = CANVAS["dark" if is_dark() else "light"]
+        bg = c["bg"]
+        qss = (f"#graphLegend {{ background: rgba({bg.red()},{bg.green()},{bg.blue()},230); "
+               f"border: 1px solid {c['edge'].name()}; border-radius: 4px; }} "
+               f"#graphLegend QLabel {{ color: {c['row'].name()}; }} "
+               f"#graphLegend QLabel#legendSummary {{ color: {c['label'].name()}; }}")
+        if qss != self.styleSheet():   # setting it sends another PaletteChange
+            self.setStyleSheet(qss)
+
+    def changeEvent(self, e) -> None:  # noqa: N802
+        super().changeEvent(e)
+        if e.type() == QEvent.Type.PaletteChange:  # the theme changed
+            self._style()
 
     def rebuild(self) -> None:
         while self.lay.count():
@@ -65,7 +82,7 @@ class Legend(QFrame):
             self.lay.addWidget(head)
             if ov.summary:
                 summary = QLabel(ov.summary, self)
-                summary.setStyleSheet("color:#444")
+                summary.setObjectName("legendSummary")
                 self.lay.addWidget(summary)
             for label, color in ov.legend:
                 row = QWidget(self)

@@ -82,3 +82,38 @@ def test_graph_canvas_follows_the_theme(qtbot, window, demo_model_path):
     assert corner.lightness() < 60          # a dark canvas, not a white sheet in a dark app
     theme.apply_theme(app, "light")
     assert view.grab().toImage().pixelColor(3, 3).lightness() > 200
+
+
+def test_inspector_and_legend_text_stays_readable_in_both_themes(qtbot, window,
+                                                                  demo_model_path):
+    """The weights preview, its histogram and the overlay legend take the theme's colours (they
+    were dark grey text and a white plot in the dark theme, and white text on a white legend)."""
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QLabel
+
+    from core.analysis.overlay import heat_overlay
+    app = QApplication.instance()
+    with qtbot.waitSignal(window.model_opened, timeout=20000):
+        window.open_paths([str(demo_model_path)])
+    panel = window.tabs.currentWidget().graph
+    window.show()
+    qtbot.waitUntil(lambda: panel.view.lay is not None, timeout=20000)
+    op = next(o for o in window.model_tabs()[0].model.subgraphs[0].operators if o.op == "CONV_2D")
+    panel.select_op(0, op.index)
+    panel.view.set_overlay(heat_overlay({0: 1.0, 1: 2.0}, subgraph=0))
+    for name in ("dark", "light"):        # each switched to live, after the views were built
+        theme.apply_theme(app, name)
+        qtbot.wait(50)
+        insp = panel.inspector
+        stats = next(lab for lab in insp.widget().findChildren(QLabel)
+                     if " · mean " in lab.text())
+        base = insp.palette().color(insp.backgroundRole())
+        assert "color:#333" not in stats.text()
+        plot = insp.plots[0]
+        assert abs(plot.backgroundBrush().color().lightness() - base.lightness()) < 40
+        legend = panel.legend
+        summary = legend.findChild(QLabel, "legendSummary")
+        text = summary.palette().color(summary.foregroundRole())
+        bg = legend.grab().toImage().pixelColor(legend.width() - 4, legend.height() - 4)
+        assert abs(text.lightness() - bg.lightness()) > 90, (name, text.name(), bg.name())
+        assert (QColor(bg).lightness() < 128) == (name == "dark")
