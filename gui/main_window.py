@@ -11,12 +11,13 @@ from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QI
 from PySide6.QtWidgets import (QApplication, QLabel, QMainWindow, QMessageBox, QPushButton,
                                QStackedWidget, QTabWidget, QVBoxLayout, QWidget)
 
+from core.errors import ModelError
 from core.resources import resource_path
 from gui import file_dialogs, gc_guard, theme
 from gui.help_dialogs import ShortcutsDialog, show_about
-from gui.model.loader import ModelLoader
+from gui.model.loader import ModelLoader, read_error_message
 from gui.model.model_tab import ModelTab
-from gui.tasks import wait_for_tasks
+from gui.tasks import TaskRunner, wait_for_tasks
 
 MAX_RECENT = 10
 MODEL_FILTER = "TFLite models (*.tflite *.lite *.tfl);;All files (*)"
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.tabs)
         self.setCentralWidget(self.stack)
         self.loader = ModelLoader(self)
+        self._compare_runners: set[TaskRunner] = set()   # models being read for a compare tab
         self.loader.loaded.connect(self._loaded)
         self.loader.failed.connect(self._failed)
         self.error_box: QMessageBox | None = None
@@ -239,24 +241,48 @@ class MainWindow(QMainWindow):
         if len(paths) == 2:
             self.open_compare(*paths)
         elif paths:
-            self._failed(paths[0], "Choose exactly two models to compare.")
+            self._report_error(paths[0], "Choose exactly two models to compare.")
 
     def open_compare(self, path_a: str, path_b: str, latency_ms: dict | None = None) -> None:
-        """A tab with both models side by side and their op diff (gui/quantize/compare_view)."""
-        from core.errors import ModelError
+        """A tab with both models side by side and their op diff (gui/quantize/compare_view);
+        the two models are read off the UI thread, as every model is."""
         from core.model.reader import open_model
-        from gui.quantize.compare_view import CompareView
-        try:
+        runner = TaskRunner(self, name="open-compare")
+
+        def read_both(state):
             a = open_model(path_a)
-        except ModelError as e:
-            self._failed(path_a, str(e))
-            return
-        try:
-            b = open_model(path_b)
-        except ModelError as e:
-            a.close()
-            self._failed(path_b, str(e))
-            return
+            try:
+                return a, open_model(path_b)
+            except BaseException:
+                a.close()
+                raise
+
+        def finished():
+            self._compare_runners.discard(runner)
+            runner.deleteLater()
+            self._update_status()
+
+        def failed(error: Exception) -> None:
+            finished()
+            # a ModelError names its file; a reader bug is told against the pair
+            self._report_error(error.path if isinstance(error, ModelError) else path_a,
+                               read_error_message(f"{path_a} / {path_b}", error))
+
+        def done(models) -> None:
+            finished()
+            self._show_compare(*models, latency_ms)
+
+        runner.done.connect(done)
+        runner.failed.connect(failed)
+        self._compare_runners.add(runner)
+        self.statusBar().showMessage(f"Opening {Path(path_a).name} and {Path(path_b).name} "
+                                     "to compare them…")
+        runner.start(read_both)
+
+    def _show_compare(self, a, b, latency_ms: dict | None) -> None:
+        from gui.quantize.compare_view import CompareView
+        path_a, path_b = a.path, b.path
+        gc_guard.freeze_long_lived()
         view = CompareView(a, b, latency_ms, self)
         i = self.tabs.addTab(view, f"{Path(path_a).name} ⇄ {Path(path_b).name}")
         self.tabs.setTabToolTip(i, f"{path_a}\n{path_b}")
@@ -335,6 +361,10 @@ class MainWindow(QMainWindow):
             holder = self.tabs.widget(i)
             self.tabs.removeTab(i)
             holder.deleteLater()
+        self._report_error(path, message)
+
+    def _report_error(self, path: str, message: str) -> None:
+        """Into the errors dialog, the status bar and ``model_failed``."""
         self.errors.append(message)
         self._unshown.append(message)
         self._show_errors()

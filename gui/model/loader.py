@@ -9,6 +9,15 @@ from core.model.reader import open_model
 from gui.tasks import TaskRunner
 
 
+def read_error_message(path: str, error: Exception) -> str:
+    """What the user is told when reading ``path`` raised ``error``: a ModelError names the file
+    and the problem already; anything else is a reader bug, reported like a bad file so it
+    cannot kill the app."""
+    if isinstance(error, ModelError):
+        return str(error)
+    return f"{path}: unexpected error while reading: {type(error).__name__}: {error}"
+
+
 class ModelLoader(QObject):
     """Files open concurrently, each in its own runner, kept until its result arrives."""
 
@@ -36,11 +45,7 @@ class ModelLoader(QObject):
 
     def _failed(self, runner: TaskRunner, error: Exception) -> None:
         path = self._finish(runner)
-        if isinstance(error, ModelError):
-            self.failed.emit(path, str(error))
-        else:  # a reader bug must not kill the app: report it like a bad file
-            self.failed.emit(path, f"{path}: unexpected error while reading: "
-                                   f"{type(error).__name__}: {error}")
+        self.failed.emit(path, read_error_message(path, error))
 
     @property
     def busy(self) -> bool:

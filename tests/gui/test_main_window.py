@@ -394,3 +394,20 @@ def test_view_menu_acts_on_the_current_graph(qtbot, window, demo_model_path):
                     timeout=20_000)
     keys = [a.text() for a in window.view_menu.actions()]
     assert "&Find in Graph…\tCtrl+F" in keys and "&Fit Graph\tCtrl+0" in keys
+
+
+def test_compare_reads_both_models_off_the_ui_thread(qtbot, window, demo_model_path, tmp_path):
+    from gui.quantize.compare_view import CompareView
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"\0" * 64)
+    _open(qtbot, window, demo_model_path)
+    window.open_compare(str(demo_model_path), str(demo_model_path))
+    assert window.tabs.count() == 1          # nothing read yet: the UI thread returned at once
+    qtbot.waitUntil(lambda: isinstance(window.tabs.currentWidget(), CompareView), timeout=20000)
+    assert window.tabs.count() == 2
+    with qtbot.waitSignal(window.model_failed, timeout=20000) as failed:
+        window.open_compare(str(demo_model_path), str(bad))
+    path, message = failed.args
+    assert path == str(bad) and message.startswith(str(bad))   # names the file that is bad
+    assert window.tabs.count() == 2 and window.error_box is not None
+    window.error_box.close()
