@@ -118,8 +118,9 @@ def test_main_window_opens_result_and_compare_tab(qtbot, tmp_path):
     panel.open_button.click()
     qtbot.waitUntil(lambda: w.tabs.count() == 2 and not w.pending, timeout=30_000)
     assert w.tabs.tabToolTip(1) == out
-    panel.compare_button.click()
-    assert w.tabs.count() == 3 and isinstance(w.tabs.widget(2), CompareView)
+    panel.compare_button.click()   # both models are read off the UI thread first
+    qtbot.waitUntil(lambda: w.tabs.count() == 3, timeout=30_000)
+    assert isinstance(w.tabs.widget(2), CompareView)
     assert w.tabs.widget(2).diff["counts"]["changed"] > 0
     for i in reversed(range(w.tabs.count())):
         w.close_tab(i)
