@@ -245,21 +245,26 @@ class MainWindow(QMainWindow):
 
     def open_compare(self, path_a: str, path_b: str, latency_ms: dict | None = None) -> None:
         """A tab with both models side by side and their op diff (gui/quantize/compare_view);
-        the two models are read off the UI thread, as every model is."""
+        reading the two models and diffing them (support and arena plans: seconds for 10k ops)
+        happen off the UI thread."""
+        from core.analysis.compare import compare_models
         from core.model.reader import open_model
         runner = TaskRunner(self, name="open-compare")
 
         def read_both(state):
-            a = open_model(path_a)
+            opened = []
             try:
-                return a, open_model(path_b)
+                opened += [open_model(path_a), open_model(path_b)]
+                return (*opened, compare_models(*opened, latency_ms))
             except BaseException:
-                a.close()
+                for m in opened:
+                    m.close()
                 raise
 
         def finished():
             self._compare_runners.discard(runner)
             runner.deleteLater()
+            self.statusBar().clearMessage()   # the "Opening … to compare" line
             self._update_status()
 
         def failed(error: Exception) -> None:
@@ -268,9 +273,9 @@ class MainWindow(QMainWindow):
             self._report_error(error.path if isinstance(error, ModelError) else path_a,
                                read_error_message(f"{path_a} / {path_b}", error))
 
-        def done(models) -> None:
+        def done(result) -> None:
             finished()
-            self._show_compare(*models, latency_ms)
+            self._show_compare(*result, latency_ms)
 
         runner.done.connect(done)
         runner.failed.connect(failed)
@@ -279,11 +284,11 @@ class MainWindow(QMainWindow):
                                      "to compare them…")
         runner.start(read_both)
 
-    def _show_compare(self, a, b, latency_ms: dict | None) -> None:
+    def _show_compare(self, a, b, diff: dict, latency_ms: dict | None) -> None:
         from gui.quantize.compare_view import CompareView
         path_a, path_b = a.path, b.path
         gc_guard.freeze_long_lived()
-        view = CompareView(a, b, latency_ms, self)
+        view = CompareView(a, b, latency_ms, self, diff=diff)
         i = self.tabs.addTab(view, f"{Path(path_a).name} ⇄ {Path(path_b).name}")
         self.tabs.setTabToolTip(i, f"{path_a}\n{path_b}")
         self.stack.setCurrentWidget(self.tabs)

@@ -17,6 +17,7 @@ from core.analysis.compare import compare_models
 from core.model.types import Model
 
 STATUS_COLORS = {"added": "#cfe8cf", "removed": "#f6c1b8", "changed": "#fff0b3", "same": None}
+ROW_TEXT = "#1a1a1a"
 COLUMNS = ("status", "A op", "A dtype", "A weights", "A XNNPACK", "B op", "B dtype", "B weights",
            "B XNNPACK", "tensor")
 
@@ -52,10 +53,12 @@ def _delegated(side: dict) -> str:
 
 class CompareView(QWidget):
     def __init__(self, a: Model, b: Model, latency_ms: dict | None = None, parent=None,
-                 graphs: bool = True):
+                 graphs: bool = True, diff: dict | None = None):
+        """``diff``: ``compare_models(a, b, latency_ms)`` when the caller computed it already
+        (off the UI thread: support and arena plans of two big models take seconds)."""
         super().__init__(parent)
         self.a, self.b = a, b
-        self.diff = compare_models(a, b, latency_ms)
+        self.diff = compare_models(a, b, latency_ms) if diff is None else diff
         self.summary = QTableWidget(0, 3, self)
         self.summary.setHorizontalHeaderLabels(("", "A", "B"))
         self.summary.verticalHeader().setVisible(False)
@@ -120,8 +123,9 @@ class CompareView(QWidget):
             color = STATUS_COLORS[r["status"]]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                if color:
+                if color:   # a light tint: its text stays dark in the dark theme too
                     item.setBackground(QColor(color))
+                    item.setForeground(QColor(ROW_TEXT))
                 self.table.setItem(i, c, item)
         self.table.resizeColumnsToContents()
 
