@@ -37,10 +37,10 @@ KERNEL_MODES = {"xnnpack": "delegate", "builtin": "builtin", "reference": "refer
 _ALIGN = 64
 _P = C.c_void_p
 _MATCH_WINDOW = 16  # TFLite ops looked ahead for a delegate operator's match
-PROFILE_BUDGET_S = 10.0
+PROFILE_BUDGET_S = 10.0  # profiled runs stop after this long, however many were asked for
 # below this share of the whole run, the per-op times do not describe the run (tiny ops under the
 # profiler's 1 µs resolution): the caller falls back to single-op timing
-MIN_COVERAGE = 0.5  # profiled runs stop after this long, however many were asked for
+MIN_COVERAGE = 0.5
 
 # XNNPACK operator names (the start of the profiler's tag) each TFLite op can run as.
 _XNNPACK_KINDS = {
@@ -84,6 +84,21 @@ class _Event(C.Structure):  # ProfiledEventData, litert/c/litert_profiler_event.
                 ("event_metadata2", C.c_uint64), ("event_source", C.c_int)]
 
 
+# every C function this module calls (checked when the library is loaded)
+_SYMBOLS = tuple(
+    ["LiteRtCreateEnvironment", "LiteRtCreateModelFromFile", "LiteRtCreateOptions",
+     "LiteRtSetOptionsHardwareAccelerators", "LiteRtCreateOpaqueOptions",
+     "LiteRtAddOpaqueOptions", "LiteRtCreateCompiledModel", "LiteRtGetModelSignature",
+     "LiteRtGetNumSignatureInputs", "LiteRtGetSignatureInputName",
+     "LiteRtCompiledModelResizeInputTensorNonStrict", "LiteRtGetRankedTensorType",
+     "LiteRtGetTensorBufferRequirementsBufferSize", "LiteRtCreateTensorBufferFromHostMemory",
+     "LiteRtRunCompiledModel", "LiteRtCompiledModelGetProfiler", "LiteRtResetProfiler",
+     "LiteRtStartProfiler", "LiteRtStopProfiler", "LiteRtGetNumProfilerEvents",
+     "LiteRtGetProfilerEvents"]
+    + [f"LiteRtGetNumSignature{kind}s" for kind in ("Input", "Output")]
+    + [f"LiteRtGetSignature{kind}TensorByIndex" for kind in ("Input", "Output")]
+    + [f"LiteRtGetCompiledModel{kind}BufferRequirements" for kind in ("Input", "Output")])
+
 _DESTRUCTOR = C.CFUNCTYPE(None, _P)
 _KEEP_PAYLOAD = _DESTRUCTOR(lambda _p: None)  # payloads are Python buffers kept alive by _Run
 
@@ -98,10 +113,11 @@ def _library() -> C.CDLL:
         lib = C.CDLL(path)
     except OSError as e:
         raise ProfilerUnavailable(f"cannot load {path} ({e})") from None
-    for name in ("LiteRtCompiledModelGetProfiler", "LiteRtGetProfilerEvents",
-                 "LiteRtCreateOpaqueOptions", "LiteRtCreateTensorBufferFromHostMemory"):
-        if not hasattr(lib, name):
-            raise ProfilerUnavailable(f"{path} does not export {name}")
+    # ctypes raises AttributeError at the first call of a missing symbol: check them all up
+    # front, so another LiteRT version is a fallback with its reason, not a failed job
+    missing = [name for name in _SYMBOLS if not hasattr(lib, name)]
+    if missing:
+        raise ProfilerUnavailable(f"{path} does not export {', '.join(missing)}")
     return lib
 
 
@@ -237,20 +253,24 @@ def profile_with_runtime(model, cfg: dict, arrays, runs: int, stop,
                 raise ProfilerUnavailable(f"signature input {name!r} is not an input of subgraph 0")
         return out
 
-    r = _Run(cfg["model"], cfg["delegate"], int(cfg.get("threads", 1)), arrays, order)
-    r.run()  # warm-up: first-run costs (weight packing) are not an op's time
-    r.lib.LiteRtResetProfiler(r.prof)
-    r.lib.LiteRtStartProfiler(r.prof)
-    walls, done = [], 0
-    end = time.monotonic() + PROFILE_BUDGET_S
-    for _ in range(max(1, runs)):
-        if stop.is_set() or (done and time.monotonic() > end):
-            break
-        t0 = time.perf_counter_ns()
-        r.run()
-        walls.append((time.perf_counter_ns() - t0) / 1e6)
-        done += 1
-    r.lib.LiteRtStopProfiler(r.prof)
+    try:
+        r = _Run(cfg["model"], cfg["delegate"], int(cfg.get("threads", 1)), arrays, order)
+        r.run()  # warm-up: first-run costs (weight packing) are not an op's time
+        r._ok(r.lib.LiteRtResetProfiler(r.prof), "reset the profiler")
+        r._ok(r.lib.LiteRtStartProfiler(r.prof), "start the profiler")
+        walls, done = [], 0
+        end = time.monotonic() + PROFILE_BUDGET_S
+        for _ in range(max(1, runs)):
+            if stop.is_set() or (done and time.monotonic() > end):
+                break
+            t0 = time.perf_counter_ns()
+            r.run()
+            walls.append((time.perf_counter_ns() - t0) / 1e6)
+            done += 1
+        r._ok(r.lib.LiteRtStopProfiler(r.prof), "stop the profiler")
+        events = r.events()
+    except C.ArgumentError as e:  # a C signature this LiteRT version does not share
+        raise ProfilerUnavailable(f"LiteRT C API call refused its arguments ({e})") from None
     if not done:
         raise ProfilerUnavailable("stopped before the first profiled run")
     # Medians, per op and of the whole runs: one run slowed by the machine's other work must not
@@ -258,7 +278,7 @@ def profile_with_runtime(model, cfg: dict, arrays, runs: int, stop,
     op_us: dict[int, list[int]] = {}
     deleg: dict[int, tuple[str, list[int]]] = {}
     invokes: list[int] = []
-    for etype, tag, us, md1, md2 in r.events():
+    for etype, tag, us, md1, md2 in events:
         if tag == "Invoke" and us < 1 << 32:  # the interpreter's invoke (also logged unfinished)
             invokes.append(us)
         elif etype == OPERATOR_INVOKE_EVENT and md2 == 0:
