@@ -98,7 +98,6 @@ def _bench(args: argparse.Namespace) -> int:
                         profile_method=args.profile_method,
                         python_exe=args.python, timeout_s=args.timeout,
                         heartbeat_s=args.heartbeat or None,
-
                         signature=args.signature, min_secs=args.min_secs,
                         max_secs=args.max_secs, run_delay_s=args.run_delay,
                         xnnpack_fp16=args.xnnpack_fp16,
@@ -110,7 +109,11 @@ def _bench(args: argparse.Namespace) -> int:
         return _fail(args, str(e), "input")
     except (ConfigError, ValueError) as e:
         return _fail(args, str(e), "config")
-    session.start()
+    try:
+        session.start()
+    except OSError as e:  # --python names a file the system cannot execute
+        return _fail(args, f"{cfg.python_exe or sys.executable}: cannot start the worker "
+                           f"({e.strerror or e})", "config")
     interrupted = False
     try:
         res = session.run_to_end()
@@ -172,7 +175,8 @@ def format_text(r: dict) -> str:
     if r["ops"]:
         lines += ["per-op    " + line for line in profile_lines(r["profile"])]
         for t in r["profile"].get("by_type", [])[:10]:
-            lines.append(f"  type {t['op']:<24} x{t['count']:<4} {ms(t['total_ms'])}  "
+            lines.append(f"  type {fmt.printable(t['op'], 24):<24} x{t['count']:<4} "
+                         f"{ms(t['total_ms'])}  "
                          f"{t['percent']:.1f}%")
         top = sorted((o for o in r["ops"] if o["avg_ms"] is not None),
                      key=lambda o: -o["avg_ms"])[:10]

@@ -68,6 +68,19 @@ def test_bad_options_give_json_and_one_line(tmp_path, args, kind, words):
     assert words in _one_stderr_line(proc)
 
 
+def test_a_python_that_cannot_be_executed_gives_json_and_one_line(tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text("not a program\n")  # executable, but neither ELF nor script: ENOEXEC
+    fake.chmod(0o755)
+    proc = litelens("bench", str(_reshape_model(tmp_path / "m.tflite")), "--json",
+                    "--python", str(fake))
+    assert proc.returncode == 2
+    out = _one_json(proc)
+    assert out["status"] == "error" and out["error_kind"] == "config"
+    assert out["error"] == f"{fake}: cannot start the worker (Exec format error)"
+    assert str(fake) in _one_stderr_line(proc)
+
+
 def test_unreadable_model_gives_json_and_one_line(tmp_path):
     bad = tmp_path / "shared.tflite"
     bad.write_bytes(hostile.shared_shape())
