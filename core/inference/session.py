@@ -302,7 +302,12 @@ class WorkerSession:
         self.exit_code = code
         self.finished = True
         extra = []
-        if self.error is None and not self.done:
+        if self.error is None and not self.done and self._killed and self._stop_requested \
+                and not (self._timed_out or self._frozen):
+            # asked to stop, then killed because it did not (a second Ctrl-C, or the CLI's grace
+            # ran out): a stopped run with what it measured, not a crash
+            self.info["stopped"] = True
+        elif self.error is None and not self.done:
             native = [ln for ln in self.stderr_tail if ln.strip()]
             last = f" — last output: {native[-1].strip()[:200]}" if native else ""
             if self._timed_out:

@@ -352,6 +352,30 @@ def test_time_limits_and_run_delay(demo_model_path):
         RunConfig(model=str(demo_model_path), max_secs=0).validate()
 
 
+def test_stop_is_heard_during_a_run_delay(demo_model_path):
+    s = WorkerSession(RunConfig(model=str(demo_model_path), runs=3, warmup=0,
+                                run_delay_s=60)).start()
+    assert _run_until(s, lambda s: len(s.latencies_ms) >= 1)
+    t0 = time.monotonic()
+    s.stop()
+    r = s.run_to_end()
+    assert time.monotonic() - t0 < 20    # not the 60 s pause
+    assert r["status"] == "stopped" and r["error"] is None and r["latency_ms"]["runs"] == 1
+
+
+def test_a_worker_killed_after_stop_is_a_stopped_run_not_a_crash(demo_model_path):
+    """A second Ctrl-C (or a worker that does not stop in time) kills it: what it measured is
+    kept and nothing calls that a crash."""
+    s = WorkerSession(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0)).start()
+    assert _run_until(s, lambda s: len(s.latencies_ms) >= 5)
+    os.kill(s.pid, signal.SIGSTOP)  # it cannot obey the stop
+    s.stop()
+    s.kill()
+    r = s.run_to_end()
+    assert r["status"] == "stopped" and r["error"] is None and r["error_kind"] is None
+    assert r["latency_ms"]["runs"] >= 5
+
+
 def test_xnnpack_options_through_compiled_model(shared_model, tmp_path):
     """Force fp16 changes the arithmetic (outputs move by fp16 rounding, not more); the weight
     cache file is written; the Interpreter backend refuses the options with the reason."""

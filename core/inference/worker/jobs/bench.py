@@ -91,23 +91,32 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
              delay_s: float = 0.0) -> int:
         """``n`` timed invocations, more until ``min_ns`` have passed, none past ``max_ns``."""
         ch.send("stage", stage=phase)
-        buf, start, done = [], 0, 0
+        buf: list[float] = []
+        start = done = 0
         began = last = perf()
+
+        def flush() -> None:
+            nonlocal buf, start, last
+            ch.send("lat", phase=phase, start=start, ms=buf)
+            start, buf, last = done, [], perf()
+
         while done < n or perf() - began < min_ns:
             if stop.is_set() or (max_ns is not None and perf() - began >= max_ns):
                 break
             if delay_s and done:
-                time.sleep(delay_s)
+                if buf:  # the pause is not timed: show the runs so far before it
+                    flush()
+                if stop.wait(delay_s):  # Stop is heard during the pause
+                    break
             t0 = perf()
             invoke()
             t1 = perf()
             buf.append((t1 - t0) / 1e6)
             done += 1
             if t1 - last >= FLUSH_PERIOD_NS:
-                ch.send("lat", phase=phase, start=start, ms=buf)
-                start, buf, last = done, [], perf()
+                flush()
         if buf:
-            ch.send("lat", phase=phase, start=start, ms=buf)
+            flush()
         return done
 
     try:
@@ -175,7 +184,6 @@ def profile_summary(ops: list[dict], method: str | None, detail: dict,
         out["delegate_ops"] = detail["delegate_ops"]
         out["mapping"] = detail.get("mapping")
     return out
-
 
 
 class Folder:
