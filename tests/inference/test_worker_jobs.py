@@ -124,3 +124,33 @@ def test_worker_starts_with_stdlib_numpy_and_backend_only():
     assert [m for m in loaded if m not in ("core", "core.errors", "core.format", "core.fileio",
                                            "core.inference")
             and not m.startswith("core.inference.")] == []
+
+
+def test_runtime_profiler_gets_subgraph_order_when_a_signature_reorders_inputs(tmp_path):
+    """A signature may list subgraph 0's inputs in another order; the bench feeds it in that
+    order, the runtime profiler (which maps names itself) needs subgraph 0's."""
+    from core.inference.worker.jobs.profile import subgraph0_arrays
+    from core.model.builder import ModelBuilder
+    mb = ModelBuilder()
+    sg = mb.subgraph()
+    a, b = sg.tensor("a", [1, 4]), sg.tensor("b", [1, 1])
+    y = sg.tensor("y", [1, 4])
+    sg.op("SUB", [a, b], [y])
+    sg.inputs, sg.outputs = [a, b], [y]
+    mb.signature("sub", 0, {"b": b, "a": a}, {"y": y})
+    path = mb.save(tmp_path / "sub.tflite")
+    cfg = RunConfig(model=str(path), signature="sub", runs=2, warmup=0, profile=True,
+                    delegate="builtin")
+    s = WorkerSession(cfg)
+    assert s.input_tensors == [b, a]  # the bench's own order: the signature's
+    with open_model(path) as model:
+        arrays = [np.zeros((1, 1), np.float32), np.ones((1, 4), np.float32)]  # b, a
+        wcfg = {"signature": "sub", "input_tensors": s.input_tensors}
+        ordered = subgraph0_arrays(wcfg, model, arrays)
+        assert [x.shape for x in ordered] == [(1, 4), (1, 1)]
+        assert subgraph0_arrays({"signature": None, "input_tensors": [b, a]}, model,
+                                arrays) == arrays
+    r = s.start().run_to_end()
+    assert r["status"] == "ok", r["error"]
+    # the C API ran it (one sub-µs op: too fast for its resolution, so single-op timing took over)
+    assert "ops faster than its 1 µs resolution" in r["profile"]["method"]

@@ -142,7 +142,8 @@ def profile_ops(cfg: dict, backend: str, arrays, ch, stop) -> None:
             reason = "single-op timing was asked for"
         elif backend in ("litert", "compiled") and delegate in KERNEL_MODES:
             try:
-                res = profile_with_runtime(model, cfg, arrays, int(cfg.get("profile_runs", 20)),
+                res = profile_with_runtime(model, cfg, subgraph0_arrays(cfg, model, arrays),
+                                           int(cfg.get("profile_runs", 20)),
                                            stop, _outputs_of(model, _dequantized_constants(model)))
             except ProfilerUnavailable as e:
                 reason = str(e)
@@ -154,6 +155,16 @@ def profile_ops(cfg: dict, backend: str, arrays, ch, stop) -> None:
                         mapping=res["mapping"], stopped=stop.is_set())
                 return
         _single_op_profile(cfg, backend, arrays, ch, stop, model, total, reason)
+
+
+def subgraph0_arrays(cfg: dict, model, arrays) -> list:
+    """The run's inputs in subgraph 0's input order (a chosen signature's inputs come in the
+    signature's order, which need not be the subgraph's)."""
+    tensors = cfg.get("input_tensors") or []
+    if cfg.get("signature") is None or not tensors:
+        return list(arrays)
+    by_tensor = dict(zip(tensors, arrays))
+    return [by_tensor[t] for t in model.subgraphs[0].inputs]
 
 
 def _outputs_of(model, tensors: set[int]) -> set[int]:
