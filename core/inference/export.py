@@ -82,6 +82,8 @@ def profile_lines(prof: dict) -> list[str]:
         lines.append(f"delegate: {prof['mapping']}")
     untimed = sorted(prof.get("untimed", {}).items(), key=lambda kv: -kv[1])
     if untimed:
-        lines.append("not timed: " + "; ".join(f"{k} ×{v}" for k, v in untimed[:4])
+        # the keys hold op names (a custom op's from the file) and runtime messages
+        lines.append("not timed: " + "; ".join(f"{fmt.printable(k, 200)} ×{v}"
+                                               for k, v in untimed[:4])
                      + (f"; ... {len(untimed) - 4} more kinds" if len(untimed) > 4 else ""))
     return lines

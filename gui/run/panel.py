@@ -8,7 +8,6 @@ only its own run: the panel shows the reason and is ready for the next one.
 from __future__ import annotations
 
 import html
-
 import os
 import sys
 import time
@@ -175,25 +174,17 @@ class RunPanel(QWidget):
                                               "backend)")
         self.timeout = QSpinBox(minimum=0, maximum=86_400, value=0, suffix=" s",
                                 specialValueText="no timeout")
-        form.addRow("Backend", self.backend)
-        form.addRow("Delegate", self.delegate)
-        form.addRow("Delegate .so", self.delegate_path)
-        form.addRow("Delegate options", self.delegate_opts)
-        form.addRow("Threads", self.threads)
-        form.addRow("Runs", self.runs)
-        form.addRow("Warmup", self.warmup)
-        form.addRow("Min time", self.min_secs)
-        form.addRow("Max time", self.max_secs)
-        form.addRow("Run delay", self.run_delay)
-        form.addRow("Input", src_row)
-        form.addRow("Input shapes", self.shapes)
-        form.addRow("", self.shapes_hint)
-        form.addRow("Signature", self.signature)
-        form.addRow("Python", self.python)
-        form.addRow("Timeout", self.timeout)
-        form.addRow("", self.profile)
-        form.addRow("", self.xnnpack_fp16)
-        form.addRow("Weight cache", self.weight_cache)
+        for label, field in (
+                ("Backend", self.backend), ("Delegate", self.delegate),
+                ("Delegate .so", self.delegate_path), ("Delegate options", self.delegate_opts),
+                ("Threads", self.threads), ("Runs", self.runs), ("Warmup", self.warmup),
+                ("Min time", self.min_secs), ("Max time", self.max_secs),
+                ("Run delay", self.run_delay), ("Input", src_row),
+                ("Input shapes", self.shapes), ("", self.shapes_hint),
+                ("Signature", self.signature), ("Python", self.python),
+                ("Timeout", self.timeout), ("", self.profile), ("", self.xnnpack_fp16),
+                ("Weight cache", self.weight_cache)):
+            form.addRow(label, field)
         self.delegate.currentIndexChanged.connect(self._delegate_changed)
         self._delegate_changed()
 
@@ -559,7 +550,8 @@ class RunPanel(QWidget):
                 count = (eta_text(self._ops_seen - 1, total,
                                   time.monotonic() - self._stage_t0) if total else "")
                 self._set_status(f"{self._queue_text()}Running {self._label}: profiling op "
-                                 f"{m['index']} ({m['op']})" + (f" — {count}" if count else "")
+                                 f"{m['index']} ({fmt.printable(m['op'], 60)})"
+                                 + (f" — {count}" if count else "")
                                  + "…")
         now = time.monotonic()
         if self._dirty and (now - self._last_draw >= REDRAW_S or s.finished):
@@ -622,6 +614,7 @@ class RunPanel(QWidget):
             self._show_ops(res)
         elif (res.get("profile") or {}).get("note"):
             self.ops_table.setRowCount(0)
+            self.types_table.setRowCount(0)  # no profile: the last run's types go too
             self.ops_note.setText(res["profile"]["note"])
         self.run_finished.emit(res)
         self._next()
@@ -672,7 +665,8 @@ class RunPanel(QWidget):
         self.ops_table.setRowCount(len(ops))
         for r, o in enumerate(ops):
             avg = o.get("avg_ms")
-            vals = [str(o["index"]), o["op"], fmt.duration_ms(avg) if avg is not None else
+            vals = [str(o["index"]), fmt.printable(o["op"], 120),
+                    fmt.duration_ms(avg) if avg is not None else
                     (o.get("note") or "not timed"), _fmt(100 * avg / total, 1) if avg else ""]
             for c, v in enumerate(vals):
                 item = QTableWidgetItem(v)
@@ -684,7 +678,7 @@ class RunPanel(QWidget):
         types = prof.get("by_type", [])
         self.types_table.setRowCount(len(types))
         for r, t in enumerate(types):
-            for c, v in enumerate([t["op"], str(t["count"]), fmt.duration_ms(t["total_ms"]),
+            for c, v in enumerate([fmt.printable(t["op"], 120), str(t["count"]), fmt.duration_ms(t["total_ms"]),
                                    fmt.duration_ms(t["avg_ms"]), _fmt(t["percent"], 1)]):
                 self.types_table.setItem(r, c, QTableWidgetItem(v))
         self.ops_note.setText("\n".join(profile_lines(prof)))

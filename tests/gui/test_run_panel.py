@@ -264,3 +264,17 @@ def test_signature_choice_runs_that_signature(panel_for, qtbot, shared_model):
     assert res["status"] == "ok", res["error"]
     assert res["outputs"][0]["shape"] == [1, 8]
     assert p.table.item(0, 3).text() == "random 1×16"
+
+
+def test_a_run_without_a_profile_clears_the_last_ones_tables(panel_for, qtbot, shared_model):
+    p = panel_for(shared_model("multi_signature_float32"), runs=2, warmup=0, profile=True)
+    with qtbot.waitSignal(p.run_finished, timeout=60_000):
+        p.start()
+    assert p.ops_table.rowCount() > 0 and p.types_table.rowCount() > 0
+    keys = [p.signature.itemData(i) for i in range(p.signature.count())]
+    p.signature.setCurrentIndex(keys.index("encode"))  # subgraph 1: no per-op profile
+    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig:
+        p.start()
+    assert sig.args[0]["profile"]["note"].startswith("no per-op profile")
+    assert p.ops_table.rowCount() == 0 and p.types_table.rowCount() == 0
+    assert p.ops_note.text() == sig.args[0]["profile"]["note"]
