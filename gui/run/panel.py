@@ -159,7 +159,9 @@ class RunPanel(QWidget):
         src_row.addWidget(self.input_source, 1)
         src_row.addWidget(browse)
         self.shapes = QLineEdit()
-        self.shapes_hint = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        # lines broken by hand, no word wrap: a wrapped rich-text label in this form was given
+        # the height of fewer lines than it wrapped to (its last lines were cut off)
+        self.shapes_hint = QLabel(textFormat=Qt.TextFormat.RichText)
         self._shape_guess = ""
         self._init_shapes()
         self.signature = QComboBox()
@@ -180,11 +182,14 @@ class RunPanel(QWidget):
                 ("Threads", self.threads), ("Runs", self.runs), ("Warmup", self.warmup),
                 ("Min time", self.min_secs), ("Max time", self.max_secs),
                 ("Run delay", self.run_delay), ("Input", src_row),
-                ("Input shapes", self.shapes), ("", self.shapes_hint),
+                ("Input shapes", self.shapes), (None, self.shapes_hint),
                 ("Signature", self.signature), ("Python", self.python),
                 ("Timeout", self.timeout), ("", self.profile), ("", self.xnnpack_fp16),
                 ("Weight cache", self.weight_cache)):
-            form.addRow(label, field)
+            if label is None:  # the dynamic-shape hint: the form's whole width
+                form.addRow(field)
+            else:
+                form.addRow(label, field)
         self.delegate.currentIndexChanged.connect(self._delegate_changed)
         self._delegate_changed()
 
@@ -322,9 +327,11 @@ class RunPanel(QWidget):
                              for d, g in zip(s.shape, s.shape_signature))
             how = ("the shape stored in the model" if s.shape_source == "model"
                    else "1 for each unknown size")
-            rows.append(f"{html.escape(fmt.printable(s.name, 60))} [{sig}] → [{used}] ({how})")
-        self.shapes_hint.setText("Dynamic input: " + "<br>".join(rows)
-                                 + "<br><i>edit the highlighted sizes to the real ones</i>")
+            rows.append(f"{html.escape(fmt.printable(s.name, 40))}<br>&nbsp;&nbsp;[{sig}] → "
+                        f"[{used}] ({how})")
+        self.shapes_hint.setText("Dynamic input, edit the highlighted sizes:<br>"
+                                 + "<br>".join(rows))
+        self.shapes_hint.setToolTip("\n".join(fmt.printable(s.name) for s in dyn))
 
     def _init_signatures(self) -> None:
         """Which SignatureDef to run: the main subgraph, or any signature of the model."""

@@ -30,7 +30,10 @@ def test_bench_json_contract_with_profile(demo_model_path, capsys):
     with open_model(demo_model_path) as m:
         ops = [(op.index, op.op) for op in m.subgraphs[0].operators]
     assert [(o["index"], o["op"]) for o in r["ops"]] == ops
-    assert all(o["avg_ms"] > 0 for o in r["ops"])
+    # every op timed; the runtime profiler counts whole µs, so a sub-µs op may read 0 (which
+    # method ran depends on the machine's load: it falls back when coverage is low)
+    assert all(o["avg_ms"] is not None and o["avg_ms"] >= 0 for o in r["ops"])
+    assert sum(o["avg_ms"] for o in r["ops"]) > 0
 
 
 def test_bench_text_output_through_the_entry_point(demo_model_path):
