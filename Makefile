@@ -26,6 +26,8 @@ run: $(VENV)/.deps
 
 test: $(VENV)/.test-deps
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 bench: $(VENV)/.test-deps

@@ -7,10 +7,18 @@ from html import escape
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QMenu, QMessageBox, QTextBrowser,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QMenu,
+    QMessageBox,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.versions import component_versions
+
 
 def view_keys() -> tuple[tuple[str, str], ...]:
     """Keys handled inside views rather than by menu actions: (keys, what they do)."""

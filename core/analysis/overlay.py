@@ -18,7 +18,6 @@ An op record leaves out ``color`` or ``badge`` when the overlay has none for it.
 from __future__ import annotations
 
 import math
-
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType

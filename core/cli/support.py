@@ -40,8 +40,10 @@ def _support(args: argparse.Namespace) -> int:
         result = analyze(model, delegates, options)
         labels = [op.label for op in model.subgraphs[args.subgraph].operators]
     if args.verify:
-        from core.analysis.support.analyze import (flags_the_runtime_check_ignores,
-                                                   interpreter_options)
+        from core.analysis.support.analyze import (
+            flags_the_runtime_check_ignores,
+            interpreter_options,
+        )
         from core.analysis.support.runtime import compare, runtime_placement
         if "xnnpack" not in result:
             print("litelens: error: --verify checks XNNPACK; add --delegate xnnpack",

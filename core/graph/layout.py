@@ -321,7 +321,7 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
     # -- 2. dummy chains, one per tensor spanning > 1 layer --
     t_src: dict[int, int] = {}
     t_maxl: dict[int, int] = {}
-    for s, d, t in zip(edge_src.tolist(), edge_dst.tolist(), edge_tensor.tolist()):
+    for s, d, t in zip(edge_src.tolist(), edge_dst.tolist(), edge_tensor.tolist(), strict=False):
         t_src[t] = s
         ld = int(layer[d])
         if ld > t_maxl.get(t, -1):
@@ -444,13 +444,13 @@ def _longest_path_layers(n: int, src: np.ndarray, dst: np.ndarray, n_ops: int) -
     """Longest path from the sources; sources then sit one layer above their first consumer."""
     layer = [0] * n
     preds: list[list[int]] = [[] for _ in range(n)]
-    for s, d in zip(src.tolist(), dst.tolist()):
+    for s, d in zip(src.tolist(), dst.tolist(), strict=False):
         preds[d].append(s)
     # execution order is topological for ops; inputs come first and outputs last
     io = range(n_ops, n)
     order = ([i for i in io if not preds[i]] + list(range(n_ops))
              + [i for i in io if preds[i]])
-    is_topo = all(s >= n_ops or s < d for s, d in zip(src.tolist(), dst.tolist()) if d < n_ops)
+    is_topo = all(s >= n_ops or s < d for s, d in zip(src.tolist(), dst.tolist(), strict=False) if d < n_ops)
     if not is_topo:
         order = _kahn(n, src, dst)
     for v in order:
@@ -474,7 +474,7 @@ def _longest_path_layers(n: int, src: np.ndarray, dst: np.ndarray, n_ops: int) -
 def _kahn(n: int, src: np.ndarray, dst: np.ndarray) -> list[int]:
     indeg = np.bincount(dst, minlength=n).tolist()
     succ: list[list[int]] = [[] for _ in range(n)]
-    for s, d in zip(src.tolist(), dst.tolist()):
+    for s, d in zip(src.tolist(), dst.tolist(), strict=False):
         succ[s].append(d)
     ready = [i for i in range(n) if indeg[i] == 0]
     out: list[int] = []
@@ -575,8 +575,8 @@ def _x_coordinates(order, layer, w, U, V, n_real, iters, step) -> np.ndarray:
         want = np.where(deg > 0, s / np.maximum(deg, 1e-9), cx)
         want = (0.3 * cx + 0.7 * want)[order]
         # real nodes
-        r, l = _push(want[real], D_r, span_r)
-        xr = (r + l) / 2
+        r, left = _push(want[real], D_r, span_r)
+        xr = (r + left) / 2
         # lanes: between the real neighbours' bounds, then apart from each other
         vr = np.full(n, -inf)
         vr[real] = xr - D_r
@@ -587,8 +587,8 @@ def _x_coordinates(order, layer, w, U, V, n_real, iters, step) -> np.ndarray:
         hi = np.minimum.accumulate((vr2 + span)[::-1])[::-1] - span + D
         c = np.clip(want, lo, hi)
         c[real] = xr
-        r, l = _push(c, D, span)
-        c = np.clip((r + l) / 2, lo, hi)
+        r, left = _push(c, D, span)
+        c = np.clip((r + left) / 2, lo, hi)
         c[real] = xr
         cx[order] = c
         if i % 6 == 5:
@@ -608,7 +608,7 @@ def _routes(src, dst, tensor, port, direct, dummy_start, out_slot, layer, cx, x,
     lh_l = layer_h.tolist()
     kinds = kind.tolist()
     for e, (s, d, t, pf, dr) in enumerate(zip(src.tolist(), dst.tolist(), tensor.tolist(),
-                                              port.tolist(), direct.tolist())):
+                                              port.tolist(), direct.tolist(), strict=False)):
         if kinds[s] == NODE_OP and t in out_slot:
             slot, k = out_slot[t]
             sx = x_l[s] + w_l[s] * (slot + 1) / (k + 1)

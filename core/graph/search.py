@@ -8,6 +8,7 @@ from core.format import elide
 from core.graph.layout import NODE_INPUT, NODE_OP, GraphLayout
 from core.model.types import Model, Subgraph
 
+
 @dataclass(frozen=True)
 class SearchHit:
     kind: str            # "op", "tensor", "input", "output"

@@ -88,7 +88,7 @@ def output_error(ref: list[list[np.ndarray]], got: list[list[np.ndarray]]) -> di
     top1 = None
     for o in range(n_out):
         if classifier_output(ref[0][o].shape):
-            agree = [int(np.argmax(r[o]) == np.argmax(g[o])) for r, g in zip(ref, got)]
+            agree = [int(np.argmax(r[o]) == np.argmax(g[o])) for r, g in zip(ref, got, strict=False)]
             top1 = sum(agree) / len(agree)
             break
     out = {"max_abs": max_abs, "mean_abs": abs_sum / count if count else 0.0,

@@ -98,7 +98,7 @@ def input_specs(model, shapes: dict[str, Sequence[int]] | None = None,
         want = (shapes or {}).get(t.name)
         if want is not None:
             want = tuple(int(d) for d in want)
-            if len(want) != len(sig) or any(s >= 0 and s != w for s, w in zip(sig, want)):
+            if len(want) != len(sig) or any(s >= 0 and s != w for s, w in zip(sig, want, strict=False)):
                 raise InputError(f"{model.path if hasattr(model, 'path') else 'model'}: input "
                                  f"{t.name!r} has shape signature {list(sig)}; cannot resize to "
                                  f"{list(want)}")
@@ -120,9 +120,9 @@ def input_specs(model, shapes: dict[str, Sequence[int]] | None = None,
 def _guess_dynamic(sig: tuple[int, ...], stored: tuple[int, ...]) -> tuple[tuple[int, ...], str]:
     """Concrete sizes for the -1 dims of ``sig``: the file's stored shape where it gives a size
     above 1 (a converter's example shape), else 1. -> (shape, "model" | "default")."""
-    if len(stored) == len(sig) and any(s < 0 and d > 1 for s, d in zip(sig, stored)):
+    if len(stored) == len(sig) and any(s < 0 and d > 1 for s, d in zip(sig, stored, strict=False)):
         return tuple(d if s < 0 and d > 0 else s if s >= 0 else 1
-                     for s, d in zip(sig, stored)), "model"
+                     for s, d in zip(sig, stored, strict=False)), "model"
     return tuple(d if d >= 0 else 1 for d in sig), "default"
 
 
@@ -222,13 +222,13 @@ def _arrays(specs: list[InputSpec], path: Path) -> list[np.ndarray]:
         raise InputError(f"{path}: has {len(arrays)} array(s); the model takes {len(specs)} "
                          f"input(s) ({', '.join(s.name for s in specs)})")
     out = []
-    for s, a in zip(specs, arrays):
+    for s, a in zip(specs, arrays, strict=False):
         dt = _np_dtype(s)
         # the array's shape must be the one asked for: the shape given for this input, else the
         # model's signature (where -1 takes any size); an array never silently overrides a shape
         given = s.shape_source == "user"
         want = s.shape if given else s.shape_signature
-        if len(a.shape) != len(want) or any(d >= 0 and d != n for d, n in zip(want, a.shape)):
+        if len(a.shape) != len(want) or any(d >= 0 and d != n for d, n in zip(want, a.shape, strict=False)):
             said = (f"the input shapes given say {list(want)}" if given
                     else f"the model expects {list(want)}")
             raise InputError(f"{path}: input shape mismatch: the array for input {s.name!r} has "

@@ -24,9 +24,9 @@ from typing import Any, Sequence
 import flatbuffers
 import numpy as np
 
+from core.fileio import atomic_path
 from core.model import ops as op_facts
 from core.model import options as opts
-from core.fileio import atomic_path
 from core.model import schema
 from core.model.schema import fb
 
@@ -160,7 +160,7 @@ class ModelBuilder:
                 head = self._flatbuffer(offsets)
                 assert len(head) == len(placeholder)
                 fh.write(head)
-                for off, b in zip(offsets, self.buffers):
+                for off, b in zip(offsets, self.buffers, strict=False):
                     if off:
                         fh.write(b"\0" * (off - fh.tell()))
                         _write_data(fh, b)

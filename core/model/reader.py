@@ -15,14 +15,22 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import ModelError
+from core.format import printable, shape_list
 from core.model import ops as op_facts
 from core.model import options as opts
 from core.model import schema
-from core.errors import ModelError
-from core.model.types import (Buffer, Metadata, Model, Operator, Quantization, Signature, Subgraph,
-                        Tensor)
 from core.model.schema import fb
-from core.format import printable, shape_list
+from core.model.types import (
+    Buffer,
+    Metadata,
+    Model,
+    Operator,
+    Quantization,
+    Signature,
+    Subgraph,
+    Tensor,
+)
 from core.model.verify import FlatView, _ranges, verify
 
 _MAGIC = {
@@ -203,7 +211,7 @@ class _Reader:
         outs = v.int32_lists("SubGraph", "Outputs", sg_pos)
         out = []
         t0 = o0 = 0
-        for si, (nt, no) in enumerate(zip(t_counts.tolist(), o_counts.tolist())):
+        for si, (nt, no) in enumerate(zip(t_counts.tolist(), o_counts.tolist(), strict=False)):
             ts = tensors[t0:t0 + nt]
             for ti, t in enumerate(ts):
                 t.index, t.subgraph = ti, si
@@ -252,7 +260,7 @@ class _Reader:
         members2 = schema.union_members("BuiltinOptions2")
         nopc = len(self.opcodes)
         out = []
-        for i, (ci, p) in enumerate(zip(codes, pos.tolist())):
+        for i, (ci, p) in enumerate(zip(codes, pos.tolist(), strict=False)):
             if ci >= nopc or ci < 0:
                 raise self.err(f"operator at byte {p} uses operator code {ci} but the model has "
                                f"{nopc} operator codes")
@@ -341,7 +349,7 @@ class _Reader:
                                f"has {len(subgraphs)} subgraphs")
             nt = len(subgraphs[si].tensors)
 
-            def maps(n, get, kind):
+            def maps(n, get, kind, key=key, si=si, nt=nt):
                 d = {}
                 for j in range(n):
                     tm = get(j)

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.model import schema
 from core.errors import ModelError
+from core.model import schema
 
 
 class _Batch:
@@ -256,7 +256,7 @@ class FlatView:
         ends = np.cumsum(nn).tolist()
         out: list[tuple[int, ...] | None] = []
         a = 0
-        for b, k in zip(ends, n.tolist()):
+        for b, k in zip(ends, n.tolist(), strict=False):
             out.append(tuple(vals[a:b]) if k >= 0 else None)
             a = b
         return out
@@ -265,7 +265,7 @@ class FlatView:
         start, n = self.vectors(table, name, pos)
         raw = self.u8
         out: list[str | None] = []
-        for s, k in zip(start.tolist(), n.tolist()):
+        for s, k in zip(start.tolist(), n.tolist(), strict=False):
             out.append(raw[s:s + k].tobytes().decode("utf-8", "replace") if k >= 0 else None)
         return out
 

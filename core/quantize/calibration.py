@@ -64,15 +64,15 @@ def _stacked(specs: list[InputSpec], path: Path) -> list[list[np.ndarray]] | Non
             arrays = [loaded[s.name] for s in specs] if all(s.name in names for s in specs) \
                 else [loaded[n] for n in names]
     if len(arrays) != len(specs) or any(a.ndim != len(s.shape) + 1 for a, s in
-                                        zip(arrays, specs)):
+                                        zip(arrays, specs, strict=False)):
         return None
     n = min(len(a) for a in arrays)
     out = []
     for k in range(n):
         sample = []
-        for s, a in zip(specs, arrays):
+        for s, a in zip(specs, arrays, strict=False):
             x = a[k]
-            if any(d >= 0 and d != n_ for d, n_ in zip(s.shape_signature, x.shape)):
+            if any(d >= 0 and d != n_ for d, n_ in zip(s.shape_signature, x.shape, strict=False)):
                 raise InputError(f"{path}: sample {k} for input {s.name!r} has shape "
                                  f"{list(x.shape)}, the model expects {list(s.shape_signature)}")
             sample.append(np.ascontiguousarray(x, dtype=np.dtype(s.dtype)))

@@ -154,7 +154,7 @@ def _drop_unread_float16(m) -> None:
                 new[ti] = len(new)
         sg.tensors = [t for ti, t in enumerate(sg.tensors) if ti not in drop]
 
-        def renumber(idx):
+        def renumber(idx, new=new):
             return None if idx is None else [new[i] if i >= 0 else i for i in idx]
         for op in sg.operators:
             op.inputs, op.outputs = renumber(op.inputs), renumber(op.outputs)

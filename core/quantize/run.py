@@ -19,8 +19,7 @@ from core.errors import ModelError
 from core.fileio import atomic_path
 from core.inference.inputs import InputError
 from core.quantize import calibration, checks, prepass, recipes
-from core.quantize.source import (ConversionError, convert_to_tflite, source_kind,
-                                  tensorflow_missing)
+from core.quantize.source import ConversionError, convert_to_tflite, source_kind, tensorflow_missing
 
 DEFAULT_DELEGATE = "xnnpack"   # what the runtime uses when nobody chooses: exit 0 needs it
 

@@ -16,11 +16,11 @@ from PySide6.QtGui import QPalette, QTextDocument
 from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from core import format as fmt
-from core.model import ops as op_facts
-from core.model.types import Model, Tensor
 from core.analysis.report import tensor_kind
 from core.analysis.support.compute import op_compute
 from core.analysis.weight_stats import weight_stats
+from core.model import ops as op_facts
+from core.model.types import Model, Tensor
 
 MAX_PREVIEWS = 8  # weight previews (histograms) per operator
 

@@ -17,8 +17,9 @@ MIN_SIZE, MAX_SIZE = QSize(80, 100), QSize(170, 230)
 
 
 class Minimap(QFrame):
-    def __init__(self, view: GraphView, parent=None, size: QSize = QSize(170, 230)):
+    def __init__(self, view: GraphView, parent=None, size: QSize | None = None):
         super().__init__(parent)
+        size = size if size is not None else QSize(170, 230)
         self.view = view
         self.setFixedSize(size)
         self.setCursor(Qt.CursorShape.PointingHandCursor)

@@ -18,10 +18,23 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QMenu, QMessageBox, QProgressBar,
-                               QPushButton, QSizePolicy, QSplitter, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core import format as fmt
 from core.graph import export_plan
@@ -32,10 +45,10 @@ from core.graph.search import SearchHit
 from core.model import ops as op_facts
 from core.model.types import Model
 from gui import file_dialogs
-from gui.graph.view import ExportCancelled, GraphView, text_metrics
 from gui.graph.inspector import Inspector
 from gui.graph.legend import Legend
 from gui.graph.minimap import Minimap
+from gui.graph.view import ExportCancelled, GraphView, text_metrics
 from gui.tasks import TaskRunner, TaskState
 
 SYNC_MAX_OPS = 1500

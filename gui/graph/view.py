@@ -35,22 +35,30 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath,
-                           QPen, QTransform)
-from PySide6.QtWidgets import QToolTip, QWidget
 from pyqtgraph import arrayToQPath
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QPainter,
+    QPainterPath,
+    QPen,
+    QTransform,
+)
+from PySide6.QtWidgets import QToolTip, QWidget
 
-from core.graph import layout as gl
-from core.graph import navigate
-from gui.theme import is_dark
-from core.fileio import atomic_path
-from core.graph.export_plan import MAX_SIDE, image_plan
-from core.graph.layout import NODE_INPUT, GraphLayout
-from core.model.types import Model
 from core import format as fmt
 from core.analysis.overlay import Overlay
+from core.fileio import atomic_path
+from core.graph import layout as gl
+from core.graph import navigate
+from core.graph.export_plan import MAX_SIDE, image_plan
+from core.graph.layout import NODE_INPUT, GraphLayout
 from core.model import ops as op_facts
+from core.model.types import Model
+from gui.theme import is_dark
 
 CATEGORY_COLORS = {
     "layer": "#2f5d8c", "activation": "#8c3b2f", "pool": "#2f6e45", "norm": "#574a8c",
@@ -494,7 +502,7 @@ class GraphView(QWidget):
                 cx = (lay.x[m] + lay.w[m] / 2) * m11 + dx
                 cy = (lay.y[m] + lay.h[m] / 2) * m22 + dy
                 p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-                for i, (a, b) in enumerate(zip(cx.tolist(), cy.tolist())):
+                for i, (a, b) in enumerate(zip(cx.tolist(), cy.tolist(), strict=False)):
                     sel = marks[i] == self.sel_node
                     p.setPen(QPen(QColor("#222"), 1))
                     p.setBrush(SELECT if sel else HIGHLIGHT)

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from core import format as fmt
-from core.model.types import Model
 from core.analysis.report import options_summary
 from core.analysis.support.compute import op_macs
+from core.model.types import Model
 from gui.filter_table import FilterTable, RowsModel
 
 

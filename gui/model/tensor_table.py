@@ -6,10 +6,10 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu, QMessageBox
 
-from core.fileio import write_npy
-from core.model.types import Model
 from core import format as fmt
 from core.analysis.report import tensor_kind
+from core.fileio import write_npy
+from core.model.types import Model
 from gui import file_dialogs
 from gui.filter_table import FilterTable, RowsModel
 

@@ -17,10 +17,26 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout,
-                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
-                               QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 # core.model.reader and core.model.metadata are imported here, once, so that the first run does not
 # import them on its preparing thread (imports hold the GIL for tens of ms while the UI waits).
@@ -28,11 +44,11 @@ import core.model.metadata  # noqa: F401
 import core.model.reader  # noqa: F401
 from core import format as fmt
 from core.errors import ModelError
-from core.model.reader import open_model
+from core.inference.config import ConfigError, RunConfig
 from core.inference.export import export_results, output_lines, profile_lines
 from core.inference.inputs import InputError, input_specs, parse_shapes
-from core.inference.config import ConfigError, RunConfig
 from core.inference.session import WorkerSession
+from core.model.reader import open_model
 from gui import file_dialogs
 from gui.tasks import TaskRunner, TaskState
 
@@ -238,7 +254,7 @@ class RunPanel(QWidget):
         self.pct_lines = {}
         # labels at three heights: close percentiles no longer print over each other
         for (name, color), at in zip((("p50", "#2ca02c"), ("p90", "#ff7f0e"), ("p99", "#d62728")),
-                                     (0.92, 0.78, 0.64)):
+                                     (0.92, 0.78, 0.64), strict=False):
             line = pg.InfiniteLine(angle=90, pen=pg.mkPen(color, width=2), label=name,
                                    labelOpts={"position": at, "color": color})
             line.setVisible(False)
@@ -324,7 +340,7 @@ class RunPanel(QWidget):
         for s in dyn:
             sig = ", ".join(mark.format(d) if d < 0 else str(d) for d in s.shape_signature)
             used = ", ".join(mark.format(d) if g < 0 else str(d)
-                             for d, g in zip(s.shape, s.shape_signature))
+                             for d, g in zip(s.shape, s.shape_signature, strict=False))
             how = ("the shape stored in the model" if s.shape_source == "model"
                    else "1 for each unknown size")
             rows.append(f"{html.escape(fmt.printable(s.name, 40))}<br>&nbsp;&nbsp;[{sig}] → "
@@ -576,7 +592,7 @@ class RunPanel(QWidget):
                                    symbolSize=5, symbolBrush="#1f77b4", symbolPen=None)
             counts, edges = np.histogram(lat, bins=min(40, max(5, lat.size // 4)))
             self.hist_curve.setData(edges, counts)
-            for name, q in zip(("p50", "p90", "p99"), np.percentile(lat, [50, 90, 99])):
+            for name, q in zip(("p50", "p90", "p99"), np.percentile(lat, [50, 90, 99]), strict=False):
                 self.pct_lines[name].setValue(float(q))
                 self.pct_lines[name].setVisible(True)
         if s.rss:

@@ -10,6 +10,7 @@ from core.analysis.support.analyze import short_name
 from core.analysis.support.overlay import PALETTE
 from gui.filter_table import FilterTable, RowsModel
 
+
 class SupportRows(RowsModel):
     """One row per op of one subgraph; a row item is the op index."""
 

@@ -4,17 +4,35 @@ runtime check run off the UI thread (gui.tasks; the check itself in a worker pro
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QLineEdit,
-                               QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.analysis.overlay import Overlay
-from core.analysis.support.analyze import (DELEGATES, analyze,
-                                           flags_the_runtime_check_ignores,
-                                           interpreter_options, parse_options, short_name,
-                                           subgraph_macs, summary_line)
+from core.analysis.support.analyze import (
+    DELEGATES,
+    analyze,
+    flags_the_runtime_check_ignores,
+    interpreter_options,
+    parse_options,
+    short_name,
+    subgraph_macs,
+    summary_line,
+)
 from core.analysis.support.overlay import support_overlay
-from core.analysis.support.runtime import (compare, disagreement_line, runtime_placement,
-                                           verdict_line)
+from core.analysis.support.runtime import (
+    compare,
+    disagreement_line,
+    runtime_placement,
+    verdict_line,
+)
 from core.model.types import Model
 from gui.support.matrix import SupportMatrix, SupportRows
 from gui.tasks import TaskRunner

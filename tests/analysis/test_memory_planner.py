@@ -40,10 +40,10 @@ def _lifetimes(bufs):
 def test_best_fit_never_overlaps_live_tensors(bufs):
     sizes, firsts, lasts = _lifetimes(bufs)
     arena = BestFitArena(max(lasts) + 1, 64)
-    offsets = [arena.allocate(s, f, l) for s, f, l in zip(sizes, firsts, lasts)]
+    offsets = [arena.allocate(s, f, last) for s, f, last in zip(sizes, firsts, lasts, strict=False)]
     _no_overlap(sizes, firsts, lasts, offsets)
-    assert all(o % 64 == 0 for o, s in zip(offsets, sizes) if s)
-    assert arena.high_water_mark == max((o + s for o, s in zip(offsets, sizes)), default=0)
+    assert all(o % 64 == 0 for o, s in zip(offsets, sizes, strict=False) if s)
+    assert arena.high_water_mark == max((o + s for o, s in zip(offsets, sizes, strict=False)), default=0)
     steps = max(lasts) + 1
     assert live_bytes(sizes, firsts, lasts, steps).max() <= arena.high_water_mark
 

@@ -2,8 +2,13 @@ import json
 
 import pytest
 
-from core.analysis.overlay import (OutlineGroup, Overlay, categorical_overlay, heat_overlay,
-                                   outline_groups)
+from core.analysis.overlay import (
+    OutlineGroup,
+    Overlay,
+    categorical_overlay,
+    heat_overlay,
+    outline_groups,
+)
 
 
 def test_heat_overlay_steps_values_into_the_ramp():

@@ -7,8 +7,13 @@ import math
 
 import pytest
 
-from core.analysis.support.analyze import (DELEGATES, analyze, analyze_delegate, parse_options,
-                                           summary_line)
+from core.analysis.support.analyze import (
+    DELEGATES,
+    analyze,
+    analyze_delegate,
+    parse_options,
+    summary_line,
+)
 from core.analysis.support.compute import op_compute
 from core.analysis.support.partition import partition, prefix, select
 from core.model.reader import open_model

@@ -101,14 +101,18 @@ def _qgraphics_baseline(lay, zooms) -> dict:
     """One QGraphicsRectItem + QGraphicsSimpleTextItem per node; edges omitted (in its favour)."""
     from PySide6.QtCore import QRectF
     from PySide6.QtGui import QBrush, QColor, QImage, QPainter
-    from PySide6.QtWidgets import (QGraphicsRectItem, QGraphicsScene, QGraphicsSimpleTextItem,
-                                   QGraphicsView)
+    from PySide6.QtWidgets import (
+        QGraphicsRectItem,
+        QGraphicsScene,
+        QGraphicsSimpleTextItem,
+        QGraphicsView,
+    )
     _app()
     t = time.perf_counter()
     scene = QGraphicsScene()
     brush = QBrush(QColor("#3e4650"))
     for i, (x, y, w, h) in enumerate(zip(lay.x.tolist(), lay.y.tolist(), lay.w.tolist(),
-                                         lay.h.tolist())):
+                                         lay.h.tolist(), strict=False)):
         r = QGraphicsRectItem(x, y, w, h)
         r.setBrush(brush)
         scene.addItem(r)
@@ -129,7 +133,7 @@ def _qgraphics_baseline(lay, zooms) -> dict:
             view.scale(s, s)
         view.centerOn(lay.width / 2, lay.height / 2)
         ts = []
-        for i in range(5):
+        for _ in range(5):
             view.verticalScrollBar().setValue(view.verticalScrollBar().value() + 50)
             t = time.perf_counter()
             p = QPainter(img)
@@ -199,7 +203,7 @@ def run() -> str:
         view = panel.view
         cells = []
         worst = 0.0
-        for zname, s in ZOOMS:
+        for _zname, s in ZOOMS:
             st = _pan_frames(view, s)
             worst = max(worst, st["max"])
             cells.append(f"{st['mean']:.1f} / {st['p95']:.1f} / {st['max']:.1f}")

@@ -23,13 +23,14 @@ def _model(name: str) -> Path | None:
 def _bare_invoke_median(path: Path, threads: int, runs: int, warmup: int) -> float:
     """The anchor: a bare ``interpreter.invoke()`` loop in this process (XNNPACK, same input)."""
     from ai_edge_litert.interpreter import Interpreter
+
     from core.inference.inputs import input_specs, make_inputs
     from core.model.reader import open_model
     with open_model(path) as m:
         arrays = make_inputs(input_specs(m), "random")
     it = Interpreter(model_path=str(path), num_threads=threads)
     it.allocate_tensors()
-    for d, a in zip(it.get_input_details(), arrays):
+    for d, a in zip(it.get_input_details(), arrays, strict=False):
         it.set_tensor(d["index"], a)
     for _ in range(warmup + 1):
         it.invoke()
@@ -93,6 +94,7 @@ def _ui_probe(path: Path, runs: int) -> str:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QApplication
+
         from gui.run.panel import RunPanel
     except ImportError as e:
         return f"UI probe skipped ({e})"
@@ -131,8 +133,9 @@ def _ui_probe(path: Path, runs: int) -> str:
 
 
 def run() -> str:
-    import ai_edge_litert  # noqa: F401
     from importlib.metadata import version
+
+    import ai_edge_litert  # noqa: F401
     lines = ["## Live inference and benchmarking (issue 4)", "",
              f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python "
              f"{platform.python_version()}, ai-edge-litert {version('ai-edge-litert')}. "

@@ -42,10 +42,10 @@ def run() -> str:
             cases.append((big.stem, big, None))
         for label, path, n in cases:
             repeat = 1 if (n or 0) >= 100_000 else 3
-            parse = _best(lambda: open_model(path).close(), repeat)  # best of: no import cost
+            parse = _best(lambda path=path: open_model(path).close(), repeat)  # best of: no import cost
             model = open_model(path)
-            plan_s = _best(lambda: plan_litert(model, 1), repeat)
-            report_s = _best(lambda: memory_report(model, 1), repeat)
+            plan_s = _best(lambda model=model: plan_litert(model, 1), repeat)
+            report_s = _best(lambda model=model: memory_report(model, 1), repeat)
             ops = model.op_count
             rows.append((label, ops, parse, plan_s, report_s))
             model.close()

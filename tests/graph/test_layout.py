@@ -4,14 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.analysis.weight_stats import weight_stats
 from core.graph import layout as gl
-from core.model import ops as op_facts
-from core.model.builder import ModelBuilder
 from core.graph.layout import NODE_INPUT, NODE_OP, NODE_OUTPUT, layout_subgraph
 from core.graph.search import search, search_other_subgraphs
+from core.model import ops as op_facts
+from core.model.builder import ModelBuilder
 from core.model.reader import open_model
 from core.model.samples import synthetic_chain
-from core.analysis.weight_stats import weight_stats
 from tests.conftest import RUNNABLE, all_shared_models
 
 

@@ -14,9 +14,9 @@ from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QColor, QImage, QPainter, QTransform  # noqa: E402
 from PySide6.QtWidgets import QLabel, QToolButton  # noqa: E402
 
+from core import format as fmt  # noqa: E402
 from core.graph.layout import NODE_OP  # noqa: E402
 from core.model.reader import open_model  # noqa: E402
-from core import format as fmt  # noqa: E402
 from core.model.samples import synthetic_chain  # noqa: E402
 from tests.graph.test_layout import _while_model  # noqa: E402
 

@@ -103,6 +103,7 @@ def test_compare_view_diff_and_aligned_selection(qtbot, tmp_path):
 
 def test_main_window_opens_result_and_compare_tab(qtbot, tmp_path):
     from PySide6.QtCore import QSettings
+
     from gui.main_window import MainWindow
     from gui.quantize.compare_view import CompareView
     w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from core.inference.inputs import InputError, input_specs, make_inputs
-from core.model.metadata import model_metadata
 from core.inference.stats import summarize
+from core.model.metadata import model_metadata
 from core.model.reader import open_model
 
 

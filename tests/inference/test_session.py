@@ -9,10 +9,10 @@ import time
 import numpy as np
 import pytest
 
-from core.model.builder import ModelBuilder
-from core.inference.inputs import input_specs, make_inputs
 from core.inference.config import ConfigError, RunConfig
+from core.inference.inputs import input_specs, make_inputs
 from core.inference.session import WorkerSession, run_benchmark
+from core.model.builder import ModelBuilder
 from core.model.reader import open_model
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from core.analysis.report import model_report, summary_text
-from core.errors import ModelError
 from core.analysis.support.analyze import analyze
+from core.errors import ModelError
 from core.fileio import dumps_json, finite_or_null
 from core.model import schema
 from core.model.builder import ModelBuilder
@@ -66,7 +66,7 @@ class Base:
         for table, pos in self.view.tables:
             for f in schema.fields_of(table):
                 fp = self.view.field_offsets(table, f.name, pos)
-                for tpos, p in zip(pos.tolist(), fp.tolist()):
+                for tpos, p in zip(pos.tolist(), fp.tolist(), strict=False):
                     if p >= 0:
                         self.fields.append((table, f, tpos, p))
         self.table_pos = [int(p) for _, pos in self.view.tables for p in pos.tolist()]

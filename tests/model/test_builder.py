@@ -13,7 +13,7 @@ from core.model.samples import demo_model, synthetic_chain, weight_heavy
 def _run(path, inputs: list[np.ndarray]) -> list[np.ndarray]:
     it = Interpreter(model_path=str(path))
     it.allocate_tensors()
-    for d, x in zip(it.get_input_details(), inputs):
+    for d, x in zip(it.get_input_details(), inputs, strict=False):
         it.set_tensor(d["index"], x)
     it.invoke()
     return [it.get_tensor(d["index"]) for d in it.get_output_details()]
@@ -108,7 +108,7 @@ def test_external_buffers_read_and_run_like_inline_ones(build_model):
     weights = [b for b in ext.buffers if b.size]
     assert weights and all(b.external for b in weights)
     assert all(b.offset % 16 == 0 for b in weights)
-    for t_in, t_ex in zip(inline.subgraphs[0].tensors, ext.subgraphs[0].tensors):
+    for t_in, t_ex in zip(inline.subgraphs[0].tensors, ext.subgraphs[0].tensors, strict=False):
         if t_in.constant:
             np.testing.assert_array_equal(inline.tensor_data(0, t_in.index),
                                           ext.tensor_data(0, t_ex.index))

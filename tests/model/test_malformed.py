@@ -7,8 +7,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from core.model.builder import ModelBuilder
 from core.errors import ModelError
+from core.model.builder import ModelBuilder
 from core.model.reader import open_model
 from core.model.samples import demo_model
 from core.model.verify import FlatView

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from core.model.reader import open_model
 from core.analysis.report import model_report
+from core.model.reader import open_model
 from tests.conftest import all_shared_models, shared_model_path
 
 
@@ -23,7 +23,7 @@ def _compare(path) -> None:
     # operators of the primary subgraph: name, inputs, outputs
     ops = it._get_ops_details()
     assert len(ops) == len(subgraphs[0]["operators"])
-    for mine, theirs in zip(subgraphs[0]["operators"], ops):
+    for mine, theirs in zip(subgraphs[0]["operators"], ops, strict=False):
         assert theirs["op_name"] in (mine["op"], mine["custom_code"])
         assert mine["inputs"] == theirs["inputs"].tolist()
         assert mine["outputs"] == theirs["outputs"].tolist()

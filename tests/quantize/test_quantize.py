@@ -3,8 +3,8 @@ ai-edge-litert computes on the written file, the input never touched."""
 from __future__ import annotations
 
 import hashlib
-import os
 import json
+import os
 import stat
 import subprocess
 import sys

@@ -9,10 +9,10 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 from ai_edge_quantizer import recipe_manager
 
+from core.inference.error_metrics import cosine, output_error, snr_db
 from core.model.builder import rewrite
 from core.model.reader import open_bytes, open_model
 from core.quantize import prepass, recipes
-from core.inference.error_metrics import cosine, output_error, snr_db
 
 
 @pytest.mark.parametrize("name", list(recipes.RECIPES))
@@ -70,7 +70,7 @@ def test_prepass_on_mediapipe_fp16_model_is_exact(shared_model):
     assert [s.key for s in fixed.signatures] == [prepass.SIGNATURE_KEY]
     assert not prepass.plan(fixed).needed
     x = np.random.default_rng(1).uniform(-1, 1, (1, 128, 128, 3)).astype(np.float32)
-    for a, b in zip(_run(data, x), _run(out, x)):
+    for a, b in zip(_run(data, x), _run(out, x), strict=False):
         np.testing.assert_array_equal(a, b)
 
 

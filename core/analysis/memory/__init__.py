@@ -11,9 +11,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from core.analysis.memory.arena import NEVER, live_bytes
-from core.analysis.overlay import Overlay, heat_overlay
 from core.analysis.memory.litert import LiteRtPlanner, SubgraphPlan
 from core.analysis.memory.tflm import plan_tflm
+from core.analysis.overlay import Overlay, heat_overlay
 from core.model.types import Model
 
 PLANNERS = ("tflite", "tflm")

@@ -106,15 +106,15 @@ def greedy_first_fit(sizes: list[int], firsts: list[int], lasts: list[int],
                 break
             candidate = max(candidate, end)
         place(i, candidate)
-    arena = max((o + r for o, r in zip(offsets, rounded)), default=0)
+    arena = max((o + r for o, r in zip(offsets, rounded, strict=False)), default=0)
     return offsets, arena
 
 
 def live_bytes(sizes: list[int], firsts: list[int], lasts: list[int], steps: int) -> np.ndarray:
     """Bytes alive at each step 0..steps-1 (lifetimes inclusive, open ends clipped)."""
     delta = np.zeros(steps + 1, np.int64)
-    for s, f, l in zip(sizes, firsts, lasts):
+    for s, f, last in zip(sizes, firsts, lasts, strict=False):
         if s and f < steps:
             delta[max(f, 0)] += s
-            delta[min(l, steps - 1) + 1] -= s
+            delta[min(last, steps - 1) + 1] -= s
     return np.cumsum(delta[:-1])

@@ -13,6 +13,7 @@ from typing import Callable
 
 from core.model import ops, schema
 
+
 # Per-op facts (in-place sharing, outputs folded at Prepare or left dynamic, persistent outputs,
 # the temporaries rule) are data in the op catalogue, under each op's "memory" key.
 def facts(op: str, custom_code: str | None = None) -> dict:

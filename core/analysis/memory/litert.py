@@ -260,7 +260,7 @@ class LiteRtPlanner:
             body = self.plan_subgraph(body_i, custom_inputs=True)
             dynamic = body.has_dynamic
             if not dynamic:
-                for a, b in zip(body_sg.inputs, body_sg.outputs):
+                for a, b in zip(body_sg.inputs, body_sg.outputs, strict=False):
                     sa, sb = body_sg.tensors[a].shape, body_sg.tensors[b].shape
                     if tuple(sa) != tuple(sb) and (sa[0] if sa else 0) + (sb[0] if sb else 0) != 1:
                         dynamic = True
@@ -338,9 +338,9 @@ class LiteRtPlanner:
         whole = lambda t: alloc[t] == 0 and dealloc[t] == NEVER  # noqa: E731
         keys = [(0, t, 0) if whole(t) else (1, -slots[t].bytes, alloc[t]) for t in todo]
         if len(set(keys)) == len(keys):
-            todo = [t for _, t in sorted(zip(keys, todo))]
+            todo = [t for _, t in sorted(zip(keys, todo, strict=False))]
         else:
-            key_of = dict(zip(todo, keys))
+            key_of = dict(zip(todo, keys, strict=False))
             std_sort(todo, lambda a, b: key_of[a] < key_of[b])
         main = BestFitArena(n_nodes, TENSOR_ALIGNMENT)
         persistent = BestFitArena(n_nodes, TENSOR_ALIGNMENT)

@@ -53,7 +53,7 @@ def compare(plans, measured: dict[str, Any]) -> dict[str, Any]:
                 base = min(addr for addr, _ in real.values())
             span = max(addr + nb for addr, nb in real.values()) - base
             agree = 0
-            for t, (addr, nb) in sorted(real.items()):
+            for t, (addr, _nb) in sorted(real.items()):
                 off = addr - base
                 if off == mine[t].offset:
                     agree += 1

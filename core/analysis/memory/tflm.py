@@ -73,6 +73,6 @@ def plan_tflm(model: Model) -> tuple[list[TflmTensor], int]:
     fixed_at = offline_offsets(model)
     fixed = {i: fixed_at[k] for i, k in enumerate(keys) if k in fixed_at}
     offsets, arena = greedy_first_fit(sizes, firsts, lasts, fixed)
-    out = [TflmTensor(k[0], k[1], o, s, f, l)
-           for k, o, s, (f, l) in zip(keys, offsets, sizes, local)]
+    out = [TflmTensor(k[0], k[1], o, s, f, last)
+           for k, o, s, (f, last) in zip(keys, offsets, sizes, local, strict=False)]
     return out, arena

@@ -184,7 +184,7 @@ def analyze_delegate(model: Model, name: str, options: dict[str, Any] | None = N
     evaluate = _rules(name)
     kind = facts.get("partitioning", "graph")
     subgraphs = []
-    for view, sg_macs in zip(views, macs):
+    for view, sg_macs in zip(views, macs, strict=False):
         reasons = evaluate(view, opts, facts)
         deps = view.deps
         parts = _partitions(kind, deps, [r is None for r in reasons], opts)

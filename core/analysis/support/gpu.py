@@ -34,7 +34,7 @@ def _broadcast(view, op, opts) -> Reason:
     if len(a) > 1 and len(b) > 1 and len(a) != len(b):
         lo, sh = (a, b) if len(a) >= len(b) else (b, a)
         if opts["enhanced_broadcast"]:
-            ok = all(x == y or x == 1 or y == 1 for x, y in zip(reversed(lo), reversed(sh)))
+            ok = all(x == y or x == 1 or y == 1 for x, y in zip(reversed(lo), reversed(sh), strict=False))
         else:
             ok = ((len(lo) == 4 and len(sh) == 3 and lo[0] == 1) or
                   (len(lo) == 4 and len(sh) == 2 and lo[0] == 1 and sh[0] == 1 and sh[1] == 1) or
@@ -86,7 +86,7 @@ class _Checks:
             return _broadcast(view, op, opts)
         # TF 2.17's check (dropped from the LiteRT 2.3 table, kept here: the GPU kernel
         # broadcasts one operand into the other, not both ways)
-        if not (all(x >= y for x, y in zip(a, b)) or all(y >= x for x, y in zip(a, b))):
+        if not (all(x >= y for x, y in zip(a, b, strict=False)) or all(y >= x for x, y in zip(a, b, strict=False))):
             return f"MUL broadcasts both ways {list(a)} x {list(b)}"
         return None
 

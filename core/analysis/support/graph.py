@@ -75,7 +75,7 @@ class SubgraphView:
         """``reason(op)`` for every op, computed once per distinct ``op_keys`` entry."""
         cache: dict[tuple, str | None] = {}
         out = []
-        for op, key in zip(self.ops, self.op_keys):
+        for op, key in zip(self.ops, self.op_keys, strict=False):
             if key in cache:
                 out.append(cache[key])
             else:
@@ -90,7 +90,7 @@ class SubgraphView:
         deps: list[list[int]] = []
         last_side_effect = -1
         tensors = self.tensors
-        for op, ins in zip(self.ops, self.op_inputs):
+        for op, ins in zip(self.ops, self.op_inputs, strict=False):
             d = [p for p in map(self.producer, ins) if p is not None]
             if op.op in SIDE_EFFECT_OPS or any(
                     tensors[t].dtype == "resource" for t in (*ins, *op.outputs) if t >= 0):

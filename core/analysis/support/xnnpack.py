@@ -8,10 +8,23 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from core.analysis.support.common import (ACTIVATIONS_CLAMP, Reason, activation_reason,
-                                          custom_reason, dims_reason, padding_reason)
-from core.analysis.support.graph import (FLOAT, SubgraphView, checked, is_static,
-                                         per_tensor_quant, scale, zero_point)
+from core.analysis.support.common import (
+    ACTIVATIONS_CLAMP,
+    Reason,
+    activation_reason,
+    custom_reason,
+    dims_reason,
+    padding_reason,
+)
+from core.analysis.support.graph import (
+    FLOAT,
+    SubgraphView,
+    checked,
+    is_static,
+    per_tensor_quant,
+    scale,
+    zero_point,
+)
 from core.model.types import Operator, Tensor
 
 # xnn_validate_quantized_tensor: the zero point must fit the 8-bit type
@@ -703,7 +716,7 @@ def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) ->
     unpack_producer: dict[int, int] = {}   # quasi-static tensor -> DEQUANTIZE/DENSIFY op
     unpack_nodes: set[int] = set()
     cache: dict[tuple, Reason] = {}
-    for op, key in zip(view.ops, view.op_keys):
+    for op, key in zip(view.ops, view.op_keys, strict=False):
         if op.op in ("DEQUANTIZE", "DENSIFY") and _static_unpack(c, op):
             out = op.outputs[0]
             unpack_nodes.add(op.index)

@@ -36,8 +36,8 @@ def import_backend(name: str):
                 label += " CompiledModel"
             return mod.Interpreter, mod.OpResolverType, mod.load_delegate, label
         if name == "tflite_runtime":
-            from tflite_runtime import interpreter as mod
             import tflite_runtime
+            from tflite_runtime import interpreter as mod
             return (mod.Interpreter, mod.OpResolverType, mod.load_delegate,
                     "tflite-runtime " + _version("tflite-runtime", tflite_runtime))
         if name == "tensorflow":
@@ -152,7 +152,7 @@ class InterpreterRun:
             return
         it = self.it
         resized = False
-        for d, a in zip(self.inp, arrays):
+        for d, a in zip(self.inp, arrays, strict=False):
             if tuple(d["shape"]) != tuple(a.shape):
                 it.resize_tensor_input(d["index"], list(a.shape), strict=False)
                 resized = True
@@ -165,7 +165,7 @@ class InterpreterRun:
         if self.sig is not None:
             self.sig.set_inputs(arrays)
             return
-        for d, a in zip(self.inp, arrays):
+        for d, a in zip(self.inp, arrays, strict=False):
             self.it.set_tensor(d["index"], a)
 
     def invoke_fn(self):
@@ -207,13 +207,13 @@ class _SignatureTensors:
 
     def allocate(self, arrays) -> None:
         import numpy as np
-        for idx, a in zip(self.in_idx, arrays):
+        for idx, a in zip(self.in_idx, arrays, strict=False):
             if tuple(self._details(idx)["shape"]) != tuple(a.shape):
                 self.w.ResizeInputTensor(idx, np.array(a.shape, dtype=np.int32), False, self.sg)
         self.w.AllocateTensors(self.sg)
 
     def set_inputs(self, arrays) -> None:
-        for idx, a in zip(self.in_idx, arrays):
+        for idx, a in zip(self.in_idx, arrays, strict=False):
             self.w.SetTensor(idx, a, self.sg)
 
     def invoke(self) -> None:
@@ -277,7 +277,7 @@ class CompiledRun:
 
     def allocate(self, arrays) -> None:
         details = self.cm.get_input_tensor_details(self.sig)
-        for k, (d, a) in enumerate(zip(details.values(), arrays)):
+        for k, (d, a) in enumerate(zip(details.values(), arrays, strict=False)):
             if tuple(d["shape"]) != tuple(a.shape):
                 self.cm.resize_input_tensor(k, list(a.shape), self.sig_index)
         self.inp = self.cm.create_input_buffers(self.sig_index)
@@ -286,7 +286,7 @@ class CompiledRun:
         self.out_details = list(self.cm.get_output_tensor_details(self.sig).values())
 
     def set_inputs(self, arrays) -> None:
-        for b, a in zip(self.inp, arrays):
+        for b, a in zip(self.inp, arrays, strict=False):
             b.write(a)
 
     def invoke_fn(self):
@@ -296,7 +296,7 @@ class CompiledRun:
     def outputs(self):
         np = self.np
         res = []
-        for d, b in zip(self.out_details, self.out):
+        for d, b in zip(self.out_details, self.out, strict=False):
             shape = [int(x) for x in d["shape"]]
             dt = np.dtype(d["dtype"])
             arr = b.read(int(np.prod(shape)), dt).reshape(shape)

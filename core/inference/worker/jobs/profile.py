@@ -20,8 +20,11 @@ import time
 import numpy as np
 
 from core.inference.worker.backends import InterpreterRun
-from core.inference.worker.litert_profiler import (KERNEL_MODES, ProfilerUnavailable,
-                                                  profile_with_runtime)
+from core.inference.worker.litert_profiler import (
+    KERNEL_MODES,
+    ProfilerUnavailable,
+    profile_with_runtime,
+)
 from core.model import ops as op_facts
 
 METHOD = ("single-op models cut from the graph, each timed with the run's backend, delegate and "
@@ -163,7 +166,7 @@ def subgraph0_arrays(cfg: dict, model, arrays) -> list:
     tensors = cfg.get("input_tensors") or []
     if cfg.get("signature") is None or not tensors:
         return list(arrays)
-    by_tensor = dict(zip(tensors, arrays))
+    by_tensor = dict(zip(tensors, arrays, strict=False))
     return [by_tensor[t] for t in model.subgraphs[0].inputs]
 
 

@@ -55,6 +55,7 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
         ch.send("stage", stage=name, step=steps.index(name), steps=len(steps))
 
     from importlib.metadata import version
+
     from ai_edge_quantizer import quantizer
     ch.send("hello", quantizer=f"ai-edge-quantizer {version('ai-edge-quantizer')}")
     with open(p["float_model"], "rb") as fh:
@@ -65,7 +66,7 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     calib = None
     if p["static"]:
         stage("calibrate")
-        data = {sig["key"]: [dict(zip(sig["input_names"], s))
+        data = {sig["key"]: [dict(zip(sig["input_names"], s, strict=False))
                              for s in load_samples(sig["calibration"])]
                 for sig in p["signatures"]}
         try:
@@ -101,7 +102,7 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
         ref_out = [refs[d].outputs(s) for s in evals]
         error = output_error(ref_out, [runs[d].outputs(s) for s in evals])
         if len(ref_out) > 1 and all(np.array_equal(a, b, equal_nan=True) for later in ref_out[1:]
-                                    for a, b in zip(ref_out[0], later)):
+                                    for a, b in zip(ref_out[0], later, strict=False)):
             # e.g. a saturated softmax: agreement on a constant says nothing of the weights
             warnings.append(f"the float model gives the same outputs for all {len(ref_out)} "
                             "evaluation inputs, so the output error says little; see the "
@@ -148,7 +149,7 @@ class _Runner:
             self.it = Interpreter(model_content=content, num_threads=threads,
                                   experimental_op_resolver_type=resolver, **kw)
             inp = self.it.get_input_details()
-            for d, a in zip(inp, sample):
+            for d, a in zip(inp, sample, strict=False):
                 if tuple(d["shape"]) != tuple(a.shape):
                     self.it.resize_tensor_input(d["index"], list(a.shape), strict=False)
             self.it.allocate_tensors()
@@ -160,7 +161,7 @@ class _Runner:
             raise WorkerError("load", _words(e)) from None
 
     def feed(self, sample) -> None:
-        for d, a in zip(self.inp, sample):
+        for d, a in zip(self.inp, sample, strict=False):
             scale, zp = d.get("quantization") or (0.0, 0)
             dt = np.dtype(d["dtype"])
             if scale and dt.kind in "iu" and a.dtype.kind == "f":
