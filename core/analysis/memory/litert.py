@@ -21,6 +21,11 @@ from core.analysis.memory.arena import NEVER, BestFitArena
 from core.analysis.memory.libstdcxx import std_sort, unordered_set_order
 from core.model import ops
 from core.model.types import Model
+from core.versions import LITERT_TABLES_VERSION
+
+# what this replay follows: tflite/core/subgraph.cc (AllocateTensors, PrepareOpsStartingAt),
+# arena_planner.cc and simple_memory_arena.cc of this release, checked against its wheel
+RUNTIME = f"ai-edge-litert {LITERT_TABLES_VERSION}"
 
 TENSOR_ALIGNMENT = 64
 SCALAR_BYTES = 4  # inputs this small are never shared by data-modifying in-place ops
