@@ -13,6 +13,7 @@ file against the generated schema.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -37,6 +38,15 @@ def _validate(data: Any, where: str) -> None:
         if not isinstance(data.get(key), dict):
             fail(f"missing or non-object section {key!r}")
     known = data["categories"]
+    colors = data.get("category_colors")
+    if not isinstance(colors, dict):
+        fail("missing or non-object section 'category_colors'")
+    for cat in known:
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", str(colors.get(cat))):
+            fail(f"category {cat!r} has no #rrggbb colour in category_colors")
+    for cat in colors:
+        if cat not in known:
+            fail(f"category_colors names unknown category {cat!r} (known: {sorted(known)})")
     rules = data["category_rules"]
     for cat in [rules.get("default"), *rules.get("prefixes", {}).values()]:
         if cat not in known:
@@ -105,6 +115,11 @@ def op_fact(op: str, key: str, default: Any = None) -> Any:
 def category_names() -> dict[str, str]:
     """Category key -> display name, in the catalogue's order."""
     return dict(catalogue()["categories"])
+
+
+def category_colors() -> dict[str, str]:
+    """Category key -> ``#rrggbb`` fill of its ops in the graph (every category has one)."""
+    return dict(catalogue()["category_colors"])
 
 
 def category(op: str) -> str:

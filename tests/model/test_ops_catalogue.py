@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -108,6 +109,25 @@ def test_unknown_category_is_a_clear_error(tmp_path, monkeypatch, fresh_catalogu
     with pytest.raises(ops.CatalogueError, match=r"catalogue\.json: op CONV_2D has unknown "
                                                  r"category 'convolutions'"):
         ops.category("CONV_2D")
+
+
+def test_every_category_has_a_colour():
+    colors = ops.category_colors()
+    assert set(colors) == set(ops.category_names())
+    assert all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colors.values())
+    # distinct: a category painted like another one could not be told apart on the graph
+    assert len(set(colors.values())) == len(colors)
+
+
+def test_a_category_without_a_colour_is_a_clear_error(tmp_path, monkeypatch, fresh_catalogue):
+    """A new category without a colour would silently paint its ops grey: refused at load."""
+    data = json.loads(ops.resource_path(ops.CATALOGUE).read_text())
+    data["categories"]["attention"] = "Attention"
+    data["ops"]["BATCH_MATMUL"]["category"] = "attention"
+    _write(tmp_path, data)
+    monkeypatch.setenv("LITELENS_RESOURCES", str(tmp_path))
+    with pytest.raises(ops.CatalogueError, match=r"category 'attention' has no #rrggbb colour"):
+        ops.category("BATCH_MATMUL")
 
 
 def test_missing_or_broken_file_is_a_clear_error(tmp_path, monkeypatch, fresh_catalogue):
