@@ -6,8 +6,8 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from gui.graph.view import CANVAS, GraphView, qcolor
-from gui.theme import is_dark
+from gui.graph.style import canvas, qcolor
+from gui.graph.view import GraphView
 
 
 class _Swatch(QWidget):
@@ -41,7 +41,7 @@ class Legend(QFrame):
     def _style(self) -> None:
         """Colours of the canvas it floats over (light or dark), text included: the app's text
         colour would be white on a light legend in the dark theme."""
-        c = CANVAS["dark" if is_dark() else "light"]
+        c = canvas()
         bg = c["bg"]
         qss = (f"#graphLegend {{ background: rgba({bg.red()},{bg.green()},{bg.blue()},230); "
                f"border: 1px solid {c['edge'].name()}; border-radius: 4px; }} "

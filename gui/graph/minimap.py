@@ -7,6 +7,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QFrame
 
+from gui.graph import renderer
 from gui.graph.view import GraphView
 
 MAX_EDGES = 3000  # past this, edges squeezed into the minimap only paint it grey
@@ -66,9 +67,9 @@ class Minimap(QFrame):
         img = QImage(self.width(), self.height(), QImage.Format.Format_ARGB32_Premultiplied)
         img.fill(QColor(255, 255, 255, 0))
         p = QPainter(img)
-        self.view.paint_scene(p, QRectF(0, 0, lay.width, lay.height), min(sx, sy),
-                              QTransform(sx, 0, 0, sy, self._ox, self._oy), lod="far",
-                              edges=lay.n_edges <= MAX_EDGES, outlines=False)
+        renderer.paint_scene(p, self.view.scene(), QRectF(0, 0, lay.width, lay.height),
+                             min(sx, sy), QTransform(sx, 0, 0, sy, self._ox, self._oy),
+                             lod="far", edges=lay.n_edges <= MAX_EDGES, outlines=False)
         p.end()
         self._image = img
         self._key = key

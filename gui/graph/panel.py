@@ -45,10 +45,12 @@ from core.graph.search import SearchHit
 from core.model import ops as op_facts
 from core.model.types import Model
 from gui import file_dialogs
+from gui.graph.export import ExportCancelled, write_export
 from gui.graph.inspector import Inspector
 from gui.graph.legend import Legend
 from gui.graph.minimap import Minimap
-from gui.graph.view import ExportCancelled, GraphView, text_metrics
+from gui.graph.style import text_metrics
+from gui.graph.view import GraphView
 from gui.tasks import TaskRunner, TaskState
 
 SYNC_MAX_OPS = 1500
@@ -470,12 +472,9 @@ class GraphPanel(QWidget):
             self._node_clicked(h.node)
 
     # -- export --
-    def export(self, path: str, whole: bool = True, state=None) -> None:
-        """Write ``path`` (.svg, else an image by suffix); ``state`` as in ``export_image``."""
-        if Path(path).suffix.lower() == ".svg":
-            self.view.export_svg(path, whole, state=state)
-        else:
-            self.view.export_image(path, whole, state=state)
+    def export(self, path: str, whole: bool = True) -> None:
+        """Write ``path`` (.svg, else an image by suffix) now, on this thread."""
+        write_export(self.view.export_snapshot(whole), path)
 
     def export_problem(self, fmt: str, whole: bool) -> str | None:
         """Why this export would be useless or huge (core.graph.export_plan), or None."""
@@ -514,8 +513,10 @@ class GraphPanel(QWidget):
         self.cancel_btn.show()
         self._progress_timer.start()
 
+        snap = self.view.export_snapshot(whole)   # here, on the UI thread; painted on the task's
+
         def work(state):
-            self.export(path, whole, state)
+            write_export(snap, path, state)
             return path
         self.export_task.start(work)
 

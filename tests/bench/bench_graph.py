@@ -147,7 +147,7 @@ def _qgraphics_baseline(lay, zooms) -> dict:
 
 
 def _layout_stats(model, repeat: int) -> tuple[float, dict, float, int]:
-    from gui.graph.view import text_metrics
+    from gui.graph.style import text_metrics
     metrics = text_metrics()
     best, timings = 1e9, {}
     for _ in range(repeat):

@@ -18,6 +18,7 @@ from core import format as fmt  # noqa: E402
 from core.graph.layout import NODE_OP  # noqa: E402
 from core.model.reader import open_model  # noqa: E402
 from core.model.samples import synthetic_chain  # noqa: E402
+from gui.graph.renderer import paint_scene  # noqa: E402
 from tests.graph.test_layout import _while_model  # noqa: E402
 
 
@@ -202,6 +203,63 @@ def test_overlay_colors_badges_legend(qtbot, open_tab, demo_model_path):
     assert view.node_color(0) != QColor("#d7301f")
 
 
+def test_export_paints_the_snapshot_taken_when_it_started(qtbot, open_tab, demo_model_path,
+                                                           tmp_path):
+    """The export task paints the scene frozen on the UI thread: an overlay, a selection or a
+    subgraph switch after the start does not reach the picture (nor races with the task)."""
+    from core.analysis.overlay import Overlay
+    from gui.graph.export import write_export
+    tab, panel = open_tab(demo_model_path)
+    view, lay = panel.view, panel.view.lay
+    category = view.node_color(0)
+    png = tmp_path / "snap.png"
+    with qtbot.waitSignal(panel.export_task.done, timeout=60_000):
+        panel.export_in_background(str(png))
+        # the view changes while the task runs (the snapshot was taken by the call above)
+        view.set_overlay(Overlay("latency", colors={(0, 0): "#d7301f"}))
+        view.select_node(0)
+        view.set_layout(None)
+    img = QImage(str(png))
+    x, y, w, _ = lay.node_rect(0)
+    assert img.pixelColor(int(x + 4), int(y + 3)) == category      # not the overlay's red
+    # a direct export of the snapshot after the view changed still renders the snapshot
+    view.set_layout(lay)
+    view.clear_overlay("latency")
+    snap = view.export_snapshot()
+    view.set_overlay(Overlay("latency", colors={(0, 0): "#d7301f"}))
+    write_export(snap, str(tmp_path / "again.png"))
+    assert QImage(str(tmp_path / "again.png")).pixelColor(int(x + 4), int(y + 3)) == category
+    panel.export(str(tmp_path / "now.png"))                         # a new export: the overlay
+    assert QImage(str(tmp_path / "now.png")).pixelColor(int(x + 4), int(y + 3)) \
+        == QColor("#d7301f")
+
+
+def test_minimap_and_view_paint_through_the_same_renderer(qtbot, open_tab, shared_model,
+                                                          monkeypatch):
+    from core.analysis.overlay import Overlay
+    from gui.graph import renderer
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_int8"))
+    view, mm = panel.view, panel.minimap
+    calls = []
+    real = renderer.paint_scene
+
+    def spy(p, scene, *a, **kw):
+        calls.append(scene)
+        return real(p, scene, *a, **kw)
+    monkeypatch.setattr(renderer, "paint_scene", spy)
+    ops = range(view.lay.n_ops)
+    view.set_overlay(Overlay("latency", colors={(0, i): "#d7301f" for i in ops}))
+    view.grab()
+    mm.invalidate()
+    shot = mm.grab().toImage()
+    assert len(calls) >= 2 and {id(s.lay) for s in calls} == {id(view.lay)}
+    # the minimap shows the overlay the renderer resolved for the view
+    assert all(s.overlay is calls[0].overlay for s in calls)
+    red = QColor("#d7301f")
+    assert any(shot.pixelColor(x, y) == red for x in range(shot.width())
+               for y in range(0, shot.height(), 2))
+
+
 def _centre_pixel(view, node) -> QColor:
     x, y, w, h = view.lay.node_rect(node)
     return view.grab().toImage().pixelColor(view.to_widget(x + w / 2, y + 4).toPoint())
@@ -210,12 +268,12 @@ def _centre_pixel(view, node) -> QColor:
 def test_view_paints_a_core_heat_overlay_and_removing_it_restores_categories(
         qtbot, open_tab, shared_model):
     from core.analysis.overlay import RAMP, heat_overlay
-    from gui.graph.view import CATEGORY_COLORS
+    from gui.graph.style import category_colors
     tab, panel = open_tab(shared_model("mobilenet_v2_224_float32"))
     view = panel.view
     view.center_on(3, 1.0)
     before = _centre_pixel(view, 3)
-    assert before == QColor(CATEGORY_COLORS[view.lay.categories[3]])
+    assert before == QColor(category_colors()[view.lay.categories[3]])
     view.set_overlay(heat_overlay({3: 2.0, 4: 1.0}))
     assert _centre_pixel(view, 3) == QColor(RAMP[-1])    # the header at the node's centre line
     qtbot.mouseClick(panel.legend.findChild(QToolButton, "removeOverlay:latency"),
@@ -260,8 +318,8 @@ def test_level_of_detail_paints_nodes(qtbot, open_tab, shared_model, scale, lod)
     img = QImage(view.size(), QImage.Format.Format_ARGB32)
     p = QPainter(img)
     s = view.scale
-    used = view.paint_scene(p, view.visible_scene_rect(), s,
-                            QTransform(s, 0, 0, s, -view.ox * s, -view.oy * s))
+    used = paint_scene(p, view.scene(), view.visible_scene_rect(), s,
+                      QTransform(s, 0, 0, s, -view.ox * s, -view.oy * s))
     p.end()
     assert used == lod
     c = view.to_widget(view.lay.x[conv] + 2 / s, view.lay.y[conv] + 2 / s)
@@ -325,7 +383,7 @@ def test_export_refuses_to_overwrite_the_model(qtbot, open_tab, tmp_path, demo_m
 
 @pytest.mark.parametrize("n_ops", [2, 3, 26])
 def test_a_graph_opens_readable_and_not_magnified(qtbot, open_tab, tmp_path, n_ops):
-    from gui.graph.view import LOD_TEXT
+    from gui.graph.style import LOD_TEXT
     path = synthetic_chain(n_ops).save(tmp_path / f"chain{n_ops}.tflite")
     _, panel = open_tab(path)
     view = panel.view
@@ -396,14 +454,15 @@ def test_big_graph_export_runs_off_the_ui_thread_warns_and_cancels(qtbot, tmp_pa
 
 
 def test_custom_ops_are_framed_and_coloured_apart(qtbot, open_tab, shared_model):
-    from gui.graph.view import CATEGORY_COLORS, CUSTOM_FRAME
+    from gui.graph.style import CUSTOM_FRAME, category_colors
     tab, panel = open_tab(shared_model("selfie_segmentation"))
     view, lay = panel.view, panel.view.lay
     sg = tab.model.subgraphs[0]
     custom = next(i for i in range(lay.n_ops) if sg.operators[i].op == "CUSTOM")
     assert lay.categories[custom] == "custom"
-    others = {c for k, c in CATEGORY_COLORS.items() if k != "custom"}
-    assert CATEGORY_COLORS["custom"] not in others
+    colors = category_colors()
+    others = {c for k, c in colors.items() if k != "custom"}
+    assert colors["custom"] not in others
     view.center_on(custom, 1.0)
     img = view.grab().toImage()
     x, y, w, h = lay.node_rect(custom)

@@ -1,0 +1,437 @@
+"""Paints a graph scene onto any QPainter: the view's frames, the minimap and exports all come
+through ``paint_scene``.
+
+A ``Scene`` is an immutable snapshot of everything a picture depends on: the layout (a
+``core.graph.layout.GraphLayout``), the subgraph's tensors (edge labels), the canvas palette, the
+overlays resolved against the layout (``resolve_overlays``), the fonts, the selection and the
+highlighted nodes. The view builds one on the UI thread (``GraphView.scene()``); an export keeps
+the one taken when it started, so it paints on a task thread without reading the live widget.
+
+Levels of detail, by zoom and by how many nodes are in view:
+
+* far (zoom < 0.2 or > 2500 nodes in view): nodes as flat rectangles, edges as straight
+  polylines, both built from numpy arrays in one ``QPainterPath`` per colour (pyqtgraph's
+  ``arrayToQPath``) after merging what falls on the same device pixels; no text;
+* mid (zoom < 0.45): coloured boxes and curved edges, no text;
+* near: Netron-like cards (coloured header with the op name, folded constants as rows), curved
+  edges with arrow heads, tensor shape labels on edges (``Scene.edge_labels``), badges.
+
+Overlays: the most recently set overlay that colours a node wins; badges of all overlays are
+drawn (stacked); each outline group is drawn as a rounded outline in its colour around each of
+its nodes, labelled at its top node.
+
+Extending it (e.g. links between variable reads/writes and their VAR_HANDLE): resolve the new
+marks against the layout in ``resolve_overlays`` (a field of ``OverlayPaint``), give them a pen in
+``gui/graph/style.py`` and paint them in a pass of ``paint_scene``; the view, the minimap and the
+exports then all show them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+from pyqtgraph import arrayToQPath
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen, QTransform
+
+from core import format as fmt
+from core.analysis.overlay import Overlay
+from core.graph import layout as gl
+from core.graph.layout import GraphLayout
+from core.model.types import Tensor
+from gui.graph import style
+from gui.graph.style import Fonts
+
+Outline = tuple[QColor, "str | None"]  # group colour, group label (at the group's top node only)
+
+
+@dataclass(frozen=True)
+class OverlayPaint:
+    """Overlays resolved against one layout: what the painters ask per node."""
+    color_ids: np.ndarray                  # int32 (N,): index into ``palette`` per node
+    palette: tuple[QColor, ...]
+    outlines: Mapping[int, tuple[Outline, ...]] = field(default_factory=dict)
+    badges: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    any_overlay: bool = False              # an overlay is set (input pills take its colours)
+
+
+def resolve_overlays(lay: GraphLayout, overlays: Iterable[Overlay]) -> OverlayPaint:
+    """Node colours (category colour, else the latest overlay's), outline groups and badges of
+    ``overlays`` (in the order set) on ``lay``'s subgraph."""
+    palette: list[QColor] = []
+    index: dict[int, int] = {}
+
+    def cid(c: QColor) -> int:
+        k = c.rgba()
+        if k not in index:
+            index[k] = len(palette)
+            palette.append(c)
+        return index[k]
+    cats = style.category_colors()
+    ids = np.array([cid(style.qcolor(cats.get(c, style.FALLBACK))) for c in lay.categories],
+                   np.int32) if lay.n_nodes else np.zeros(0, np.int32)
+    sg = lay.subgraph
+    outlines: dict[int, list[Outline]] = {}
+    badges: dict[int, list[str]] = {}
+    overlays = list(overlays)
+    for ov in overlays:
+        for (s, op), c in ov.colors.items():
+            if s == sg and 0 <= op < lay.n_ops:
+                ids[op] = cid(style.qcolor(c))
+        for (s, op), b in ov.badges.items():
+            if s == sg and 0 <= op < lay.n_ops and b:
+                badges.setdefault(op, []).append(b)
+        for g in ov.groups:
+            mine = [op for s, op in g.ops if s == sg and 0 <= op < lay.n_ops]
+            if not mine:
+                continue
+            top = min(mine, key=lambda n: (lay.y[n], lay.x[n]))
+            for op in mine:
+                outlines.setdefault(op, []).append((style.qcolor(g.color),
+                                                    g.label if op == top else None))
+    ids.setflags(write=False)
+    return OverlayPaint(ids, tuple(palette),
+                        MappingProxyType({k: tuple(v) for k, v in outlines.items()}),
+                        MappingProxyType({k: tuple(v) for k, v in badges.items()}),
+                        bool(overlays))
+
+
+@dataclass(frozen=True)
+class Scene:
+    """Everything one picture of a subgraph depends on (see the module docstring)."""
+    lay: GraphLayout
+    tensors: Sequence[Tensor]              # the subgraph's tensors (edge labels)
+    canvas: Mapping[str, QColor]
+    overlay: OverlayPaint
+    fonts: Fonts
+    sel_node: int | None = None
+    sel_tensor: int | None = None
+    highlight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    edge_labels: bool = False
+
+    def node_color(self, node: int) -> QColor:
+        """Fill colour of a node (overlay colour if any, else its category colour)."""
+        return self.overlay.palette[int(self.overlay.color_ids[node])]
+
+
+def choose_lod(scale: float, nodes_in_view: int) -> str:
+    return ("far" if scale < style.LOD_FAR or nodes_in_view > style.FAR_NODES
+            else "mid" if scale < style.LOD_TEXT else "near")
+
+
+def paint_scene(p: QPainter, sc: Scene, r: QRectF, scale: float, transform: QTransform,
+                lod: str | None = None, edges: bool = True, outlines: bool = True) -> str:
+    """Paint the part ``r`` (scene units) of the scene; returns the level of detail used.
+    ``edges=False`` paints nodes only (the minimap of a big graph); ``outlines=False`` leaves
+    out the overlays' outline groups (their device-pixel frames would crowd the minimap)."""
+    lay = sc.lay
+    x0, y0, x1, y1 = r.left(), r.top(), r.right(), r.bottom()
+    nodes = lay.visible_nodes(x0, y0, x1, y1)
+    edge_ids = lay.visible_edges(x0, y0, x1, y1) if edges else np.zeros(0, np.int64)
+    if lod is None:
+        lod = choose_lod(scale, len(nodes))
+    p.setTransform(transform)
+    if lod == "far":
+        _paint_far(p, sc, nodes, edge_ids, scale, transform)
+    else:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        _paint_edges(p, sc, edge_ids, scale, near=lod == "near", clip=(x0, y0, x1, y1))
+        _paint_nodes(p, sc, nodes, scale, near=lod == "near")
+    if outlines and sc.overlay.outlines:
+        _paint_outlines(p, sc, nodes, transform)
+    return lod
+
+
+def _unique_rows(a: np.ndarray) -> np.ndarray:
+    """Indices of the distinct rows of 4 device-pixel coordinates (packed to one int64 key)."""
+    q = (np.clip(a, -16384, 16383).astype(np.int64) + 16384)
+    key = (q[:, 0] << 45) | (q[:, 1] << 30) | (q[:, 2] << 15) | q[:, 3]
+    return np.unique(key, return_index=True)[1]
+
+
+def _paint_outlines(p: QPainter, sc: Scene, nodes: np.ndarray, transform: QTransform) -> None:
+    """Outline groups in device pixels, so the outline and its label read the same at every
+    zoom: a rounded frame around each member node, the group's label above its top node."""
+    lay = sc.lay
+    groups_of = sc.overlay.outlines
+    m11, m22, dx, dy = transform.m11(), transform.m22(), transform.dx(), transform.dy()
+    p.save()
+    p.setTransform(QTransform())
+    p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    labels = []
+    outlined = np.fromiter(groups_of, np.int64, len(groups_of))
+    for n in nodes[np.isin(nodes, outlined)].tolist():  # a vectorised pick: 100k in view
+        r = QRectF(lay.x[n] * m11 + dx, lay.y[n] * m22 + dy,
+                   max(lay.w[n] * m11, 2.0), max(lay.h[n] * m22, 2.0))
+        small = r.height() < 10  # far zoom: frames would tangle; a halo merges into a band
+        for k, (color, label) in enumerate(groups_of[n]):  # nested frames for several groups
+            pad = 3.0 + 3.0 * k
+            if small:
+                halo = QColor(color)
+                halo.setAlpha(110)
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(halo)
+            else:
+                p.setPen(QPen(color, 2.0))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRoundedRect(r.adjusted(-pad, -pad, pad, pad), 4, 4)
+            if label:
+                labels.append((r.left() - pad, r.top() - pad, color, label))
+    if labels:
+        p.setFont(sc.fonts.badge)
+        fm = QFontMetricsF(sc.fonts.badge)
+        for x, y, color, label in labels:
+            box = QRectF(x, y - fm.height() - 2, fm.horizontalAdvance(label) + 8,
+                         fm.height() + 2)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(color)
+            p.drawRoundedRect(box, 3, 3)
+            p.setPen(style.text_on(color))
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
+    p.restore()
+
+
+def _paint_far(p: QPainter, sc: Scene, nodes: np.ndarray, edges: np.ndarray, scale: float,
+               transform: QTransform) -> None:
+    """Flat shapes from numpy, in device pixels, with duplicates on the same pixels merged."""
+    lay = sc.lay
+    p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+    p.setTransform(QTransform())  # draw in device pixels
+    m11, m22, dx, dy = transform.m11(), transform.m22(), transform.dx(), transform.dy()
+    if len(edges):
+        off = lay.route_off
+        starts, ends = off[edges], off[edges + 1]
+        lens = ends - starts
+        idx = np.repeat(starts - np.cumsum(np.concatenate([[0], lens[:-1]])), lens) \
+            + np.arange(lens.sum())
+        pts = lay.route_pts[idx]
+        px = np.round(pts[:, 0] * m11 + dx)
+        py = np.round(pts[:, 1] * m22 + dy)
+        # segments (a -> b) within each edge, merged when identical in device pixels
+        last = np.cumsum(lens) - 1
+        keep = np.ones(len(px), bool)
+        keep[last] = False
+        a = np.nonzero(keep)[0]
+        seg = np.stack([px[a], py[a], px[a + 1], py[a + 1]], 1)
+        if len(seg) > 2000:
+            seg = seg[_unique_rows(seg)]
+        xs = seg[:, [0, 2]].ravel()
+        ys = seg[:, [1, 3]].ravel()
+        sel = _selected_edge_mask(sc, edges)
+        p.setPen(QPen(sc.canvas["edge"], 0))
+        p.drawPath(arrayToQPath(xs, ys, connect="pairs"))
+        if sel is not None and sel.any():
+            # the selected edges as device-pixel curves over the flat lines
+            _paint_edges(p, sc, edges[sel], scale, near=False, to_device=transform,
+                         pen=style.selected_edge_pen())
+    if len(nodes):
+        nx0 = np.round(lay.x[nodes] * m11 + dx)
+        ny0 = np.round(lay.y[nodes] * m22 + dy)
+        nx1 = np.maximum(np.round((lay.x[nodes] + lay.w[nodes]) * m11 + dx), nx0 + 2)
+        ny1 = np.maximum(np.round((lay.y[nodes] + lay.h[nodes]) * m22 + dy), ny0 + 2)
+        cid = sc.overlay.color_ids[nodes]
+        rect = np.stack([nx0, ny0, nx1, ny1], 1)
+        p.setPen(Qt.PenStyle.NoPen)
+        for c in np.unique(cid).tolist():
+            rr = rect[cid == c]
+            if len(rr) > 500:
+                rr = rr[_unique_rows(rr)]
+            xs = np.stack([rr[:, 0], rr[:, 2], rr[:, 2], rr[:, 0], rr[:, 0]], 1).ravel()
+            ys = np.stack([rr[:, 1], rr[:, 1], rr[:, 3], rr[:, 3], rr[:, 1]], 1).ravel()
+            con = np.tile(np.array([1, 1, 1, 1, 0], bool), len(rr))
+            path = arrayToQPath(xs, ys, connect=con)
+            path.setFillRule(Qt.FillRule.WindingFill)  # overlapping rects: union, not XOR
+            p.fillPath(path, sc.overlay.palette[c])
+        marks = [n for n in sc.highlight.tolist() if n < lay.n_nodes]
+        if sc.sel_node is not None:
+            marks.append(sc.sel_node)
+        if marks:
+            m = np.asarray(marks)
+            cx = (lay.x[m] + lay.w[m] / 2) * m11 + dx
+            cy = (lay.y[m] + lay.h[m] / 2) * m22 + dy
+            p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+            for i, (a, b) in enumerate(zip(cx.tolist(), cy.tolist(), strict=False)):
+                sel = marks[i] == sc.sel_node
+                p.setPen(QPen(style.MARK_RING, 1))
+                p.setBrush(style.SELECT if sel else style.HIGHLIGHT)
+                p.drawEllipse(QPointF(a, b), 6 if sel else 5, 6 if sel else 5)
+    p.setTransform(transform)
+
+
+def _selected_edge_mask(sc: Scene, edges: np.ndarray) -> np.ndarray | None:
+    if sc.sel_tensor is None and sc.sel_node is None:
+        return None
+    lay = sc.lay
+    if sc.sel_tensor is not None:
+        return lay.edge_tensor[edges] == sc.sel_tensor
+    return (lay.edge_src[edges] == sc.sel_node) | (lay.edge_dst[edges] == sc.sel_node)
+
+
+def _paint_edges(p: QPainter, sc: Scene, edges: np.ndarray, scale: float, near: bool,
+                 to_device: QTransform | None = None, pen: QPen | None = None,
+                 clip: tuple[float, float, float, float] | None = None) -> None:
+    """Edges as curves. ``to_device``: the routes are mapped by it first (the painter then
+    draws in device pixels, as the far level does); ``clip``: only the segments meeting it."""
+    lay = sc.lay
+    if not len(edges):
+        return
+    paths: list[QPainterPath] = []
+    off, pts = lay.route_off, lay.route_pts
+    arrows = []
+    cx0, cy0, cx1, cy1 = clip if clip is not None else (-np.inf, -np.inf, np.inf, np.inf)
+    for e in edges.tolist():
+        r = pts[off[e]:off[e + 1]]
+        # only the segments whose box meets the view (a curve stays in its ends' box)
+        xa, xb, ya, yb = r[:-1, 0], r[1:, 0], r[:-1, 1], r[1:, 1]
+        vis = ((np.minimum(xa, xb) <= cx1) & (np.maximum(xa, xb) >= cx0)
+               & (ya <= cy1) & (yb >= cy0))
+        if not vis.any():
+            continue
+        if to_device is not None:
+            r = np.stack([r[:, 0] * to_device.m11() + to_device.dx(),
+                          r[:, 1] * to_device.m22() + to_device.dy()], 1)
+        c1, c2 = gl.curve_controls(r)
+        rl, c1l, c2l = r.tolist(), c1.tolist(), c2.tolist()
+        path = QPainterPath()  # one path per edge: stroking one big path is much slower
+        paths.append(path)
+        drawn = False
+        for k in np.nonzero(vis)[0].tolist():
+            if not drawn or not vis[k - 1]:
+                path.moveTo(*rl[k])
+            path.cubicTo(c1l[k][0], c1l[k][1], c2l[k][0], c2l[k][1], rl[k + 1][0],
+                         rl[k + 1][1])
+            drawn = True
+        if near and vis[-1]:
+            arrows.append(rl[-1])
+    if pen is None:
+        pen = style.edge_pen(sc.canvas)
+    p.setPen(pen)
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    for path in paths:
+        p.drawPath(path)
+    if near and arrows:
+        head = QPainterPath()
+        for ax, ay in arrows:
+            head.moveTo(ax, ay)
+            head.lineTo(ax - 3.5, ay - 7)
+            head.lineTo(ax + 3.5, ay - 7)
+            head.closeSubpath()
+        p.fillPath(head, pen.color())
+    if pen.color() == sc.canvas["edge"]:
+        sel = _selected_edge_mask(sc, edges)
+        if sel is not None and sel.any():
+            _paint_edges(p, sc, edges[sel], scale, near, to_device, style.selected_edge_pen(),
+                         clip)
+        if near and sc.edge_labels:
+            _paint_edge_labels(p, sc, edges)
+
+
+def _paint_edge_labels(p: QPainter, sc: Scene, edges: np.ndarray) -> None:
+    lay = sc.lay
+    ts = sc.tensors
+    p.setFont(sc.fonts.row)
+    fm = QFontMetricsF(sc.fonts.row)
+    done = set()
+    for e in edges.tolist():
+        t = int(lay.edge_tensor[e])
+        r = lay.route(e)
+        key = (t, round(r[0, 0]), round(r[0, 1]))
+        if len(r) == 2 and key in done:
+            continue
+        done.add(key)
+        tt = ts[t]
+        text = f"{fmt.shape(tt.shape)} {tt.dtype}" if tt.dtype != "float32" else \
+            fmt.shape(tt.shape)
+        a, b = r[0], r[1]
+        mx, my = a[0] + 4, a[1] + min(18.0, (b[1] - a[1]) / 2)
+        w = fm.horizontalAdvance(text) + 6
+        p.fillRect(QRectF(mx, my - 7, w, 13), sc.canvas["label_bg"])
+        p.setPen(sc.canvas["label"])
+        p.drawText(QPointF(mx + 3, my + 3.5), text)
+
+
+def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: bool) -> None:
+    lay = sc.lay
+    canvas, fonts = sc.canvas, sc.fonts
+    xs, ys, ws, hs = (lay.x[nodes].tolist(), lay.y[nodes].tolist(), lay.w[nodes].tolist(),
+                      lay.h[nodes].tolist())
+    hl = set(sc.highlight.tolist())
+    border = QPen(style.CARD_BORDER, 1.0)
+    fm_row = QFontMetricsF(fonts.row)
+    io_fill = style.qcolor(style.IO_COLOR)
+    for i, n in enumerate(nodes.tolist()):
+        rect = QRectF(xs[i], ys[i], ws[i], hs[i])
+        color = sc.node_color(n)
+        is_op = n < lay.n_ops
+        if n in hl:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(style.HIGHLIGHT)
+            p.drawRoundedRect(rect.adjusted(-6, -6, 6, 6), 8, 8)
+        if not is_op:  # input / output: a pill
+            p.setPen(border)
+            p.setBrush(color if sc.overlay.any_overlay else io_fill)
+            p.drawRoundedRect(rect, hs[i] / 2, hs[i] / 2)
+            if near:
+                p.setFont(fonts.row)
+                p.setPen(style.IO_TEXT)
+                p.drawText(rect, Qt.AlignmentFlag.AlignCenter, lay.labels[n])
+        else:
+            head = QRectF(xs[i], ys[i], ws[i], gl.HEADER_H)
+            if not near:
+                p.setPen(border)
+                p.setBrush(canvas["card"])
+                p.drawRect(rect)
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(color)
+                p.drawRect(head)
+            else:
+                p.setPen(border)
+                p.setBrush(canvas["card"])
+                p.drawRoundedRect(rect, 4, 4)
+                p.setPen(Qt.PenStyle.NoPen)
+                p.setBrush(color)
+                clip = QPainterPath()
+                clip.addRoundedRect(rect, 4, 4)
+                hp = QPainterPath()
+                hp.addRect(head)
+                p.drawPath(clip.intersected(hp))
+                p.setFont(fonts.head)
+                p.setPen(style.text_on(color))
+                p.drawText(head, Qt.AlignmentFlag.AlignCenter, lay.labels[n])
+                rows = lay.rows[n]
+                if rows:
+                    p.setFont(fonts.row)
+                    ry = ys[i] + gl.HEADER_H + 2
+                    for slot, shape, _t in rows:
+                        p.setPen(canvas["row"])
+                        p.drawText(QPointF(xs[i] + gl.PAD, ry + 11), slot)
+                        p.setPen(style.ROW_SHAPE)
+                        sw = fm_row.horizontalAdvance(f"⟨{shape}⟩")
+                        p.drawText(QPointF(xs[i] + ws[i] - gl.PAD - sw, ry + 11),
+                                   f"⟨{shape}⟩")
+                        ry += gl.ROW_H
+                badges = sc.overlay.badges.get(n)
+                if badges:
+                    p.setFont(fonts.badge)
+                    fmb = QFontMetricsF(fonts.badge)
+                    bx = xs[i] + ws[i] - 4
+                    for b in badges:
+                        bw = fmb.horizontalAdvance(b) + 8
+                        br = QRectF(bx - bw + 8, ys[i] - 9, bw, 14)
+                        p.setPen(QPen(style.DARK_TEXT, 0.8))
+                        p.setBrush(style.BADGE_BG)
+                        p.drawRoundedRect(br, 7, 7)
+                        p.setPen(style.DARK_TEXT)
+                        p.drawText(br, Qt.AlignmentFlag.AlignCenter, b)
+                        bx -= bw + 2
+        if is_op and lay.categories[n] == "custom":
+            p.setPen(style.custom_frame_pen(1.5 if near else 1.5 / max(scale, 0.1)))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRoundedRect(rect.adjusted(-4, -4, 4, 4), 6, 6)
+        if n == sc.sel_node:
+            p.setPen(QPen(style.SELECT, 3 if near else 3 / max(scale, 0.1)))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 5, 5)
