@@ -11,8 +11,9 @@ from core.errors import ModelError
 
 def runtime_placement(path: str, interpreter_options: dict[str, Any] | None = None,
                       timeout: float = 120.0) -> dict[str, Any]:
-    """What the real XNNPACK delegate did with the model (primary subgraph): ``{"runtime",
-    "subgraph", "nodes", "delegate_nodes", "partitions", "allocation_error", "options"}``.
+    """What the real XNNPACK delegate did with the model: ``{"runtime", "subgraph", "nodes",
+    "delegate_nodes", "partitions", "allocation_error", "options"}`` for the primary subgraph,
+    and ``"subgraphs": [{"subgraph", "partitions"}]`` for every subgraph it delegated.
     ``interpreter_options``: clustering / node_fusion (see ``analyze.interpreter_options``).
     A model the runtime cannot load, a crash or a timeout becomes a ModelError."""
     from core.inference.config import RunConfig
@@ -27,22 +28,32 @@ def runtime_placement(path: str, interpreter_options: dict[str, Any] | None = No
 
 
 def compare(predicted: dict[str, Any], placement: dict[str, Any]) -> dict[str, Any]:
-    """Prediction (the analyze() entry for xnnpack) vs the runtime, primary subgraph."""
-    sg = predicted["subgraphs"][placement["subgraph"]]
-    real = {i for p in placement["partitions"] for i in p}
-    disagree = []
-    for o in sg["ops"]:
-        ours = o["partition"] is not None
-        theirs = o["index"] in real
-        if ours != theirs:
-            disagree.append({"index": o["index"], "predicted": ours, "runtime": theirs,
-                             "reason": o["reason"]})
-    n = len(sg["ops"])
+    """Prediction (the analyze() entry for xnnpack) vs the runtime, in every subgraph the runtime
+    delegated (``placement["subgraphs"]``; CALL_ONCE init and control-flow bodies included).
+    ``agree``/``total`` count ops over those subgraphs; ``disagree`` names each op's subgraph;
+    the partition counts are the primary subgraph's, ``partitions_agree`` holds for all."""
+    checked = placement.get("subgraphs") or [{"subgraph": placement["subgraph"],
+                                              "partitions": placement["partitions"]}]
+    disagree: list[dict[str, Any]] = []
+    total, parts_agree = 0, True
+    for seen in checked:
+        sg = predicted["subgraphs"][seen["subgraph"]]
+        real = {i for p in seen["partitions"] for i in p}
+        total += len(sg["ops"])
+        parts_agree &= sg["partitions"] == len(seen["partitions"])
+        for o in sg["ops"]:
+            ours = o["partition"] is not None
+            theirs = o["index"] in real
+            if ours != theirs:
+                disagree.append({"subgraph": seen["subgraph"], "index": o["index"],
+                                 "predicted": ours, "runtime": theirs, "reason": o["reason"]})
+    primary = predicted["subgraphs"][placement["subgraph"]]
     return {"runtime": placement["runtime"], "subgraph": placement["subgraph"],
-            "agree": n - len(disagree), "total": n, "disagree": disagree,
-            "predicted_partitions": sg["partitions"],
+            "subgraphs": [s["subgraph"] for s in checked],
+            "agree": total - len(disagree), "total": total, "disagree": disagree,
+            "predicted_partitions": primary["partitions"],
             "runtime_partitions": placement["delegate_nodes"],
-            "partitions_agree": sg["partitions"] == placement["delegate_nodes"],
+            "partitions_agree": parts_agree,
             "runtime_error": placement["allocation_error"]}
 
 
@@ -60,4 +71,5 @@ def disagreement_line(d: dict[str, Any]) -> str:
     """'op 12: predicted delegated, runtime CPU' (one entry of ``compare()["disagree"]``)."""
     def where(delegated: bool) -> str:
         return "delegated" if delegated else "CPU"
-    return f"op {d['index']}: predicted {where(d['predicted'])}, runtime {where(d['runtime'])}"
+    where_op = f"subgraph {d['subgraph']} op {d['index']}" if d.get("subgraph") else f"op {d['index']}"
+    return f"{where_op}: predicted {where(d['predicted'])}, runtime {where(d['runtime'])}"

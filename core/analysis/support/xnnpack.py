@@ -6,6 +6,7 @@ applied in ``evaluate``."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from core.analysis.support.common import (
@@ -38,6 +39,9 @@ class Checker:
         self.view, self.opts, self.facts = view, opts, facts
         self.max_rank = int(facts.get("max_rank", 6))
         self.quasi_static: set[int] = set()
+        # resource tensor -> its variable as seen so far (ResourceInfo: VAR_HANDLE, then the first
+        # read/write's value fixes dtype and shape)
+        self.variables: dict[int, _Variable] = {}
 
     # -- type classes (CheckTensor*Type) --
     def q8(self, t: Tensor) -> bool:
@@ -130,6 +134,23 @@ class Checker:
             return f"{ni} inputs (expects {_span(n_in)})"
         if not n_out[0] <= no <= n_out[1]:
             return f"{no} outputs (expects {_span(n_out)})"
+        return None
+
+
+@dataclass
+class _Variable:
+    handle: int                                   # the VAR_HANDLE op
+    value: tuple[str, tuple[int, ...]] | None = None  # dtype and shape of the first read/write
+
+    def add_value(self, t: Tensor) -> Reason:
+        """ResourceInfo::AddProxyValue: every read and write of one variable must agree."""
+        if self.value is None:
+            self.value = (t.dtype, tuple(t.shape))
+            return None
+        if self.value != (t.dtype, tuple(t.shape)):
+            dtype, shape = self.value
+            return (f"the variable is read or written elsewhere as {dtype} {list(shape)}, "
+                    f"here as {t.dtype} {list(t.shape)}")
         return None
 
 
@@ -668,6 +689,38 @@ def _float32_all(c: Checker, op: Operator, f: dict) -> Reason:
     return c.type_reason(_t(c, op.outputs[0]), "float32", "output")
 
 
+# Resource variables (VisitVarHandleNode / VisitReadVariableNode / VisitAssignVariableNode). The
+# answer depends on the ops before in the subgraph, so these three are never cached by key.
+VARIABLE_OPS = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"})
+_NO_ACCESS = "no read or write of this variable is taken by XNNPACK"
+
+
+def _var_handle(c: Checker, op: Operator, f: dict) -> Reason:
+    # provisional: Delegate::PrepareOpsToDelegate adds the handle after the loop when a read or
+    # write of its variable was taken (see ``evaluate``)
+    c.variables[op.outputs[0]] = _Variable(op.index)
+    return _NO_ACCESS
+
+
+def _variable_access(c: Checker, resource: int, value: Tensor) -> Reason:
+    var = c.variables.get(resource)
+    if var is None:
+        return "its variable has no VAR_HANDLE before it in this subgraph"
+    return var.add_value(value)
+
+
+def _read_variable(c: Checker, op: Operator, f: dict) -> Reason:
+    y = _t(c, op.outputs[0])
+    if not y.shape:
+        return "output is a scalar or has an unknown shape"
+    return c.type_reason(y, f["types"], "output") or _variable_access(c, op.inputs[0], y)
+
+
+def _assign_variable(c: Checker, op: Operator, f: dict) -> Reason:
+    x = _t(c, op.inputs[1])
+    return c.type_reason(x, f["types"], "value") or _variable_access(c, op.inputs[0], x)
+
+
 def _never(c: Checker, op: Operator, f: dict) -> Reason:
     return f["reason"]
 
@@ -680,6 +733,8 @@ RULES: dict[str, Callable[[Checker, Operator, dict], Reason]] = {
     "slice": _slice, "strided_slice": _strided_slice, "softmax": _softmax, "split": _split,
     "transpose": _transpose, "mediapipe_deconv": _mediapipe_deconv,
     "mediapipe_float4d": _mediapipe_float4d, "float32_all": _float32_all, "never": _never,
+    "var_handle": _var_handle, "read_variable": _read_variable,
+    "assign_variable": _assign_variable,
 }
 
 
@@ -724,13 +779,13 @@ def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) ->
             c.quasi_static.add(out)
             reasons.append(None)
             continue
-        # the answer depends on the op's key and on which inputs are unpacked weights
+        # the answer depends on the op's key and on which inputs are unpacked weights (variable
+        # ops also on the ops before them)
         ckey = (key, tuple(t in c.quasi_static for t in op.inputs))
-        if ckey in cache:
+        if ckey in cache and op.op not in VARIABLE_OPS:
             reason = cache[ckey]
         else:
-            reason = checked(lambda o: _rule_reason(c, o, table, custom), op)
-        cache[ckey] = reason
+            reason = cache[ckey] = checked(lambda o: _rule_reason(c, o, table, custom), op)
         if reason:
             for t in op.inputs:
                 p = unpack_producer.get(t)
@@ -738,4 +793,7 @@ def evaluate(view: SubgraphView, opts: dict[str, Any], facts: dict[str, Any]) ->
                     unpack_nodes.discard(p)
                     reasons[p] = f"feeds op {op.index} ({op.label}), which stays on the CPU"
         reasons.append(reason)
+    for var in c.variables.values():
+        if var.value is not None:
+            reasons[var.handle] = None
     return reasons

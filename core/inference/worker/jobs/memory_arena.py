@@ -4,6 +4,8 @@ Worker side: load and allocate (the config's delegate: ``builtin`` = default del
 ``xnnpack``; its threads), then for every subgraph read each tensor's data address through the
 interpreter's ``tensor(i)`` view — kernel temporaries too, whose indices follow the model's.
 Skipped: tensors without a shape or type (temporaries a kernel reserved but did not use),
+resource and variant tensors (heap memory; their data is never read: a view of a resource handle
+crashes the runtime),
 without data (dynamic, custom, optional) and 0-d ones (the view comes back as a copy, so its
 address is not the tensor's). One message per subgraph, so a crash keeps what was read.
 Parent side: ``{"subgraphs": {s: {i: [addr, bytes]}}, "tensor_counts": {s: n}, "error": ...}``,
@@ -12,6 +14,8 @@ which ``core.analysis.memory.runtime.compare`` turns into offsets against a plan
 from __future__ import annotations
 
 import threading
+
+import numpy as np
 
 from core.inference.worker.backends import load_model, start_backend
 from core.inference.worker.protocol import Channel, WorkerError
@@ -24,8 +28,12 @@ def _addresses(it, s: int) -> list[list[int]]:
     for i in range(w.NumTensors(s)):
         try:
             w.TensorSize(i, s)
-            w.TensorType(i, s)
+            dtype = w.TensorType(i, s)
         except ValueError:  # no shape or no type: a reserved temporary the kernel left unused
+            continue
+        if dtype is np.object_:
+            # resource/variant handles: a view would read the runtime's own structures as
+            # Python objects and crash; they live on the heap, not in an arena
             continue
         try:
             arr = w.tensor(it, i, s)

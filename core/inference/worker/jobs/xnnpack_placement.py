@@ -1,11 +1,11 @@
 """The xnnpack_placement job: which nodes the real XNNPACK delegate replaced.
 
 The model is loaded with the runtime's default op resolver (XNNPACK applied when tensors are
-allocated) and the primary subgraph's node table is read back: nodes past the model's own are the
-DELEGATE kernels; each one's outputs, walked back through producers until its inputs, give the
-ops it replaced. Allocation may fail after delegation (unresolved custom or Flex ops); the
-placement is still what the runtime did, so it is reported with the allocation error. Only the
-primary subgraph is visible through the Python API. ``delegate_options`` may turn off delegate
+allocated); then ``execution_plan.PlanProbe`` reads every subgraph's execution plan and the nodes
+each DELEGATE kernel replaced, as the runtime recorded them (``partitions``: the primary
+subgraph; ``subgraphs``: every subgraph the runtime delegates, CALL_ONCE init and control-flow
+bodies included). Allocation may fail after delegation (unresolved custom or Flex ops); the
+placement is still what the runtime did, so it is reported with the allocation error. ``delegate_options`` may turn off delegate
 clustering or node fusion (``{"clustering": false}``, ``{"node_fusion": false}``), the interpreter
 settings that change how partitions form.
 """
@@ -14,24 +14,23 @@ from __future__ import annotations
 import threading
 
 from core.inference.worker.backends import start_backend
+from core.inference.worker.execution_plan import PlanProbe, PlanSeen
 from core.inference.worker.protocol import Channel, WorkerError
 
 
 # -- worker side ------------------------------------------------------------------------------
-def _replaced(w, delegate_node: int, producer: dict[int, int]) -> list[int]:
-    boundary = {int(t) for t in w.NodeInputs(delegate_node)}
-    stack = [producer[int(t)] for t in w.NodeOutputs(delegate_node) if int(t) in producer]
-    seen: set[int] = set()
-    while stack:
-        n = stack.pop()
-        if n in seen:
-            continue
-        seen.add(n)
-        for t in w.NodeInputs(n):
-            t = int(t)
-            if t >= 0 and t not in boundary and t in producer:
-                stack.append(producer[t])
-    return sorted(seen)
+def _per_subgraph(w, plans: list[PlanSeen]) -> list[dict]:
+    """The probe's plans, in subgraph order with the runtime's skipped subgraphs left out,
+    matched to subgraph indices by their tensor counts."""
+    out, si = [], 0
+    for plan in plans:
+        while si < w.NumSubgraphs() and w.NumTensors(si) != plan.tensors:
+            si += 1
+        if si == w.NumSubgraphs():
+            raise WorkerError("delegate", "the execution plans read back match no subgraph")
+        out.append({"subgraph": si, "partitions": plan.partitions})
+        si += 1
+    return out
 
 
 def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
@@ -61,13 +60,15 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     except RuntimeError as e:   # prepare failed after delegation: the placement still counts
         error = str(e).strip().splitlines()[0]
     w = it._interpreter
-    producer = {int(t): n for n in range(own) for t in w.NodeOutputs(n)}
-    partitions = [_replaced(w, d, producer) for d in range(own, w.NumNodes())
-                  if w.NodeName(d) == "DELEGATE"]
+    probe = PlanProbe()   # held until the interpreter is gone
+    subgraphs = _per_subgraph(w, probe.apply(w))
+    partitions: list[list[int]] = next(
+        (s["partitions"] for s in subgraphs if s["subgraph"] == 0), [])
     ch.send("placement", runtime=f"LiteRT {version('ai-edge-litert')}", subgraph=0, nodes=own,
             options={"clustering": opts.get("clustering", True),
                      "node_fusion": opts.get("node_fusion", True)},
-            delegate_nodes=len(partitions), partitions=partitions, allocation_error=error)
+            delegate_nodes=len(partitions), partitions=partitions, subgraphs=subgraphs,
+            allocation_error=error)
     ch.send("done", stopped=stop.is_set())
 
 
