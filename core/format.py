@@ -80,6 +80,19 @@ def shape_list(dims: Iterable[int]) -> str:
     return "[" + (shape(dims, ", ", "...") if len(dims) else "") + "]"
 
 
+def shape_and_signature(stored: Sequence[int], signature: Sequence[int], sep: str = ", ",
+                        brackets: bool = True) -> str:
+    """A tensor's shape for people: '[1, 3, 40]'; with dynamic (-1) dimensions the signature comes
+    first and the stored shape next to it: '[-1, -1] (stored [1, 1])'. ``sep="×"`` and
+    ``brackets=False`` give the GUI's form: '-1×-1 (stored 1×1)'."""
+    def one(dims: Sequence[int]) -> str:
+        text = shape(dims, sep, "…" if sep == "×" else "...")
+        return f"[{text if len(dims) else ''}]" if brackets else text
+    if signature and any(d < 0 for d in signature):
+        return f"{one(signature)} (stored {one(stored)})"
+    return one(stored)
+
+
 def nonfinite_name(value: float) -> str:
     return "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
 

@@ -143,8 +143,10 @@ def summary_text(model: Model) -> str:
         for kind, idx in (("in ", sg.inputs), ("out", sg.outputs)):
             for i in idx:
                 t = sg.tensors[i]
-                lines.append(f"      {kind} {printable(t.name, 120)} [{fmt.shape(t.shape, ', ')}] "
-                             f"{t.dtype}")
+                q = fmt.quantization(t.quantization)
+                lines.append(f"      {kind} {printable(t.name, 120)} "
+                             f"{fmt.shape_and_signature(t.shape, t.shape_signature)} {t.dtype}"
+                             + (f" {q}" if q else ", not quantized"))
     for s in model.signatures:
         lines.append(f"  signature   '{printable(s.key, 120)}' (subgraph {s.subgraph}): "
                      f"{printable(', '.join(s.inputs), 300)} -> "
@@ -163,7 +165,8 @@ def summary_text(model: Model) -> str:
 
 
 def _tensor_brief(t) -> str:
-    return f"{printable(t.name, 200)} [{fmt.shape(t.shape_signature)}] {t.dtype}"
+    return (f"{printable(t.name, 200)} "
+            f"{fmt.shape_and_signature(t.shape, t.shape_signature, '×')} {t.dtype}")
 
 
 def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from core.fileio import dump_json
+from core.format import one_line, printable
 
 # the interpreter takes a C int; far above any device, and low enough that a typo such as
 # 99999999999 is refused here instead of reaching the runtime's binding as a raw type error
@@ -48,7 +49,27 @@ def _memory(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(memory_text(report))
+    failure = runtime_failure(report)
+    if failure:
+        # the plan is printed either way; a script trusting the exit code must not see a pass
+        print(one_line(f"litelens: error: {printable(args.model, 300)}: the runtime check "
+                       f"failed: {failure}"), file=sys.stderr)
+        return 1
     return 0
+
+
+def runtime_failure(report: dict) -> str | None:
+    """Why the ``--runtime`` check gave no answer (a crash, a model the runtime cannot load), or
+    None when it ran or was not asked for."""
+    runtime = report["runtime"]
+    if not runtime:
+        return None
+    if runtime.get("error"):
+        return str(runtime["error"])
+    xnn = runtime.get("xnnpack") or {}
+    if xnn.get("error"):
+        return f"with XNNPACK: {xnn['error']}"
+    return None
 
 
 def memory_text(report: dict) -> str:

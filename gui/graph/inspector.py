@@ -211,11 +211,13 @@ class Inspector(QScrollArea):
                 f"{html.escape(slot)}:</span> "
                 f"<a href='tensor:{t.index}'>{name}</a>")
         sig = f"<br>shape_signature {fmt.shape(t.shape_signature)}" \
-            if tuple(t.shape_signature) != tuple(t.shape) else ""
+            if tuple(t.shape_signature) != tuple(t.shape) \
+            and not any(d < 0 for d in t.shape_signature) else ""
         q = quantization_html(t.quantization)
         lines = [head,
                  f"tensor {t.index} · {tensor_kind(t)} · {t.dtype} · "
-                 f"{fmt.shape(t.shape)} · {fmt.size(t.bytes)} ({t.bytes:,} B)"
+                 f"{fmt.shape_and_signature(t.shape, t.shape_signature, '×', brackets=False)} · "
+                 f"{fmt.size(t.bytes)} ({t.bytes:,} B)"
                  + sig]
         if q:
             lines.append(f"quantization: {q}")

@@ -72,3 +72,21 @@ def test_memory_bad_threads_is_refused_with_one_clear_line(demo_model_path):
         assert p.returncode == 2 and p.stdout == ""
         last = p.stderr.strip().splitlines()[-1]
         assert "--threads" in last and why in last and bad in last, p.stderr
+
+
+def test_memory_runtime_failure_is_an_exit_code_and_one_line(shared_model):
+    # Flex ops: the stock runtime cannot allocate the model, so the check gives no answer; the
+    # plan is still printed, but the exit code and stderr must say the check failed
+    path = shared_model("flex_ops_float32")
+    p = subprocess.run([sys.executable, "-m", "core.cli", "memory", str(path), "--planner",
+                        "tflite", "--runtime", "--json"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 1
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "runtime check failed" in lines[0] and str(path) in lines[0]
+    mem = json.loads(p.stdout)["memory"]
+    assert mem["runtime"]["error"] and mem["subgraphs"][0]["planners"]["tflite_arena"]
+    text = subprocess.run([sys.executable, "-m", "core.cli", "memory", str(path), "--runtime"],
+                          capture_output=True, text=True, timeout=300)
+    assert text.returncode == 1 and len(text.stderr.strip().splitlines()) == 1
+    assert "LiteRT arena" in text.stdout

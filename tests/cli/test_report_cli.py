@@ -86,3 +86,27 @@ def test_bad_file_exit_code_and_message(tmp_path):
     assert "Traceback" not in r.stderr
     r = litelens("report", str(tmp_path / "missing.tflite"))
     assert r.returncode == 2 and "no such file" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["sine_float", "micro_wakeword_hey_jarvis", "mobilenet_v2_224_int8"])
+def test_summary_gives_io_shapes_dtypes_and_quantization_as_the_runtime_sees_them(name):
+    path = shared_model_path(name)
+    text = litelens("report", str(path))
+    assert text.returncode == 0, text.stderr
+    it = Interpreter(model_path=str(path))
+    lines = text.stdout.splitlines()
+    for kind, details in (("in ", it.get_input_details()), ("out", it.get_output_details())):
+        for d in details:
+            line = next(x for x in lines if x.strip().startswith(f"{kind} {d['name']} "))
+            stored = "[" + ", ".join(str(int(x)) for x in d["shape"]) + "]"
+            sig = "[" + ", ".join(str(int(x)) for x in d["shape_signature"]) + "]"
+            if (d["shape_signature"] < 0).any():   # -1 shown next to the stored shape
+                assert f"{sig} (stored {stored})" in line
+            else:
+                assert f" {stored} " in line
+            assert f" {np.dtype(d['dtype']).name}" in line
+            scale, zp = d["quantization"]
+            if scale:
+                assert f"scale={scale:.6g} zp={zp}" in line
+            else:
+                assert line.endswith("not quantized")
