@@ -24,6 +24,9 @@ def add_parser(subparsers) -> None:
     r.add_argument("--runtime", action="store_true",
                    help="also allocate the model with ai-edge-litert (child process) and "
                         "compare the real arena with the plan")
+    r.add_argument("--find-arena", action="store_true",
+                   help="find the smallest arena_size TFLite Micro runs the model in (one "
+                        "tflite-micro process per try; needs LiteLens[micro])")
     r.add_argument("--json", action="store_true", help="one JSON object on stdout")
     r.set_defaults(func=_memory)
 
@@ -44,6 +47,16 @@ def _memory(args: argparse.Namespace) -> int:
     with open_model(args.model) as model:
         report = memory_report(model, args.threads, tuple(args.planner or ("tflite", "tflm")),
                                runtime=args.runtime)
+    if args.find_arena:
+        from core.analysis.memory.tflm_runtime import find_arena
+        tflm = report.get("tflm")
+        if tflm is None:
+            print("litelens: error: --find-arena needs the tflm planner", file=sys.stderr)
+            return 2
+        if tflm["refused"]:
+            print(f"litelens: error: {args.model}: {tflm['refused']}", file=sys.stderr)
+            return 1
+        tflm["find_arena"] = find_arena(args.model, tflm["total_bytes"])
     if args.json:
         dump_json({"memory": report}, sys.stdout)
         sys.stdout.write("\n")
@@ -111,4 +124,36 @@ def memory_text(report: dict) -> str:
                          "out of the arena")
     if runtime.get("error"):
         lines.append(f"runtime: {runtime['error']}")
+    if report.get("tflm"):
+        lines += tflm_lines(report["tflm"])
     return "\n".join(lines)
+
+
+def tflm_lines(t: dict) -> list[str]:
+    """TFLite Micro's arena: plan, refusal, and the runtime's own figures when measured."""
+    from core.format import size as human_size
+    if t["refused"]:
+        return [f"TFLite Micro: {t['refused']}"]
+    tail = "" if t["tail_exact"] else " (kernel data estimated)"
+    lines = [f"TFLite Micro arena: head {human_size(t['head_bytes'])} ({t['head_bytes']} B) + "
+             f"tail {human_size(t['tail_bytes'])} ({t['tail_bytes']} B){tail} = "
+             f"arena_size {t['total_bytes']} B"]
+    r = t.get("runtime")
+    if r:
+        if r["total_bytes"] is not None:
+            lines.append(f"  {r['tool']}: head {r['head_bytes']} B ({r['head_diff']:+d}), tail "
+                         f"{r['tail_bytes']} B ({r['tail_diff']:+d}), total {r['total_bytes']} B "
+                         f"({r['total_diff']:+d})")
+            for o in r.get("outputs") or []:
+                if "error" in o:
+                    lines.append(f"  output {o['index']}: {o['error']}")
+                else:
+                    lines.append(f"  output {o['index']} vs LiteRT: max |diff| "
+                                 f"{o['max_abs_diff']:.4g}, {o['equal']}/{o['elements']} equal")
+        else:
+            lines.append(f"  tflite-micro: {r['refused'] or r['error']}")
+    f = t.get("find_arena")
+    if f:
+        lines.append(f"  smallest working arena_size: {f['arena_size']} B "
+                     f"({len(f['tries'])} tries)" if f["arena_size"] else f"  {f['error']}")
+    return lines

@@ -8,7 +8,7 @@ import pytest
 from tests.cli.test_report_cli import litelens
 from tests.conftest import shared_model_path
 
-DELEGATES = ["xnnpack", "gpu", "nnapi", "edgetpu", "hexagon", "coreml"]
+DELEGATES = ["xnnpack", "gpu", "nnapi", "edgetpu", "hexagon", "coreml", "tflm"]
 
 
 def _json(proc):

@@ -12,7 +12,7 @@ import numpy as np
 
 from core.analysis.memory.arena import NEVER, live_bytes
 from core.analysis.memory.litert import LiteRtPlanner, SubgraphPlan
-from core.analysis.memory.tflm import plan_tflm
+from core.analysis.memory.tflm import TflmPlan, plan_tflm
 from core.analysis.overlay import Overlay, heat_overlay
 from core.model.types import Model
 
@@ -47,6 +47,8 @@ def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLAN
     planners = tuple(planners)
     plans = plan_litert(model, threads)
     tflm = plan_tflm(model) if "tflm" in planners else None
+    # TFLM's whole-arena view: one region for every subgraph
+    tflm_total = tflm_block(model, tflm, runtime) if tflm is not None else None
     subgraphs = []
     for si, sg in enumerate(model.subgraphs):
         plan = plans[si]
@@ -65,14 +67,15 @@ def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLAN
                 "tensors": [_tensor_json(plan, p) for p in
                             sorted(plan.placements.values(), key=lambda p: p.index)]}
         if tflm is not None:
-            tensors, arena = tflm
             entry["planners"]["tflm_greedy"] = {
-                "arena_bytes": arena,
-                "tensors": [{"index": t.index, "name": sg.tensors[t.index].name,
+                "arena_bytes": tflm.head_bytes,
+                "tensors": [{"index": t.index,
+                             "name": (sg.tensors[t.index].name if t.index >= 0 else
+                                      f"scratch of op {t.scratch_of}"),
                              "arena": "main", "offset": t.offset, "bytes": t.bytes,
                              "first_op": t.first_op, "last_op": t.last_op,
-                             "temporary": False, "shares": None}
-                            for t in tensors if t.subgraph == si]}
+                             "temporary": t.index < 0, "shares": None}
+                            for t in tflm.buffers if t.subgraph == si]}
         subgraphs.append(entry)
     out: dict[str, Any] = {
         "config": {"threads": threads, "delegates": "none",
@@ -83,7 +86,26 @@ def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLAN
         "subgraphs": subgraphs}
     # the key is always there (stable contract); null until the runtime is asked
     out["runtime"] = runtime_check(model.path, plans, threads) if runtime else None
+    out["tflm"] = tflm_total
     return out
+
+
+def tflm_block(model: Model, plan: TflmPlan, runtime: bool = False) -> dict[str, Any]:
+    """``memory.tflm``: TFLM's head (planned exactly), tail and total (the ``arena_size`` to
+    pass), whether TFLM refuses the model (its op support), and with ``runtime`` the figures
+    tflite-micro itself reports (null when not asked)."""
+    from core.analysis.support.analyze import analyze_delegate
+    support = analyze_delegate(model, "tflm")
+    block: dict[str, Any] = {
+        "head_bytes": plan.head_bytes, "tail_bytes": plan.tail_bytes,
+        "total_bytes": plan.total_bytes, "refused": support["refused"],
+        "tail_exact": plan.tail_exact, "tail_parts": dict(plan.tail_parts),
+        "scratch_buffers": sum(1 for b in plan.buffers if b.index < 0),
+        "runtime": None}
+    if runtime:
+        from core.analysis.memory.tflm_runtime import measure
+        block["runtime"] = measure(model.path, plan)
+    return block
 
 
 def _tensor_json(plan: SubgraphPlan, p) -> dict[str, Any]:

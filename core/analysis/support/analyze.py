@@ -183,19 +183,57 @@ def analyze_delegate(model: Model, name: str, options: dict[str, Any] | None = N
     macs = macs or subgraph_macs(model)
     evaluate = _rules(name)
     kind = facts.get("partitioning", "graph")
-    subgraphs = []
-    for view, sg_macs in zip(views, macs, strict=False):
-        reasons = evaluate(view, opts, facts)
-        deps = view.deps
-        parts = _partitions(kind, deps, [r is None for r in reasons], opts)
-        blockers = _blockers(kind, deps, reasons, parts, opts, view)
-        subgraphs.append(SubgraphSupport(view.subgraph.index, reasons, parts, sg_macs, blockers))
-    return {"title": facts["title"],
-            "runtime_reference": f"{facts['source']} @ {facts['source_commit']}; "
-                                 f"{facts['runtime']}",
-            "options": opts,
-            "control_flow": facts.get("control_flow"),
-            "subgraphs": [s.to_json() for s in subgraphs]}
+    if kind == "whole_model":
+        subgraphs = _whole_model(views, macs, [evaluate(v, opts, facts) for v in views])
+    else:
+        subgraphs = []
+        for view, sg_macs in zip(views, macs, strict=False):
+            reasons = evaluate(view, opts, facts)
+            deps = view.deps
+            parts = _partitions(kind, deps, [r is None for r in reasons], opts)
+            blockers = _blockers(kind, deps, reasons, parts, opts, view)
+            subgraphs.append(SubgraphSupport(view.subgraph.index, reasons, parts, sg_macs,
+                                             blockers))
+    out = {"title": facts["title"],
+           "runtime_reference": f"{facts['source']} @ {facts['source_commit']}; "
+                                f"{facts['runtime']}",
+           "options": opts,
+           "control_flow": facts.get("control_flow"),
+           "subgraphs": [s.to_json() for s in subgraphs]}
+    if kind == "whole_model":
+        # a target with no fallback (TFLM): the model runs whole or not at all
+        out["refused"] = whole_model_refusal(model, out)
+    return out
+
+
+def _whole_model(views: list[SubgraphView], macs: list[list[int]],
+                 reasons: list[list[Reason]]) -> list[SubgraphSupport]:
+    """Every op of every subgraph runs on the target, or none does: one partition per subgraph
+    when nothing anywhere is refused; otherwise no partitions and every refused op a blocker."""
+    runs = all(r is None for rs in reasons for r in rs)
+    out = []
+    for view, sg_macs, rs in zip(views, macs, reasons, strict=False):
+        parts = [list(range(len(rs)))] if runs and rs else []
+        blockers = [{"op": i, "label": view.ops[i].label, "reason": r,
+                     "partitions_saved": 0, "ops_gained": 0}
+                    for i, r in enumerate(rs) if r is not None]
+        out.append(SubgraphSupport(view.subgraph.index, rs, parts, sg_macs, blockers))
+    return out
+
+
+def whole_model_refusal(model: Model, block: dict[str, Any]) -> str | None:
+    """'will not run on TFLite Micro: op 3 SELECT: no TFLM kernel registered; ...' for a
+    whole-model target's block, None when every op of every subgraph is taken."""
+    refused = [(sg["index"], o) for sg in block["subgraphs"] for o in sg["ops"]
+               if not o["supported"]]
+    if not refused:
+        return None
+    shown = "; ".join(
+        f"{'' if s == 0 else f'subgraph {s} '}op {o['index']} "
+        f"{model.subgraphs[s].operators[o['index']].label}: {o['reason']}"
+        for s, o in refused[:3])
+    more = f" (+{len(refused) - 3} more)" if len(refused) > 3 else ""
+    return f"will not run on {block['title']}: {shown}{more}"
 
 
 def subgraph_macs(model: Model) -> list[list[int]]:
@@ -220,6 +258,8 @@ def analyze(model: Model, delegates: tuple[str, ...] = DELEGATES,
 
 def summary_line(name: str, result: dict[str, Any], subgraph: int = 0) -> str:
     """'GPU: 61/65 ops, 3 partitions; first blocker: op 12 CAST (input 0 is int64); 98% of MACs'."""
+    if result.get("refused"):
+        return result["refused"]
     sg = result["subgraphs"][subgraph]
     text = (f"{result['title']}: {sg['delegated_ops']}/{sg['total_ops']} ops, "
             f"{sg['partitions']} partition{'s' if sg['partitions'] != 1 else ''}")

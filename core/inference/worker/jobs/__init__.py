@@ -23,6 +23,7 @@ JOBS = (
     "quantize",         # ai-edge-quantizer + verification of its result (core.quantize.run)
     "xnnpack_placement",  # which ops the real XNNPACK delegate replaced (delegate support)
     "memory_arena",     # every tensor's address after allocation (the real arena)
+    "tflm_run",         # the model on TensorFlow Lite Micro: refusal or real head/tail/outputs
 )
 
 

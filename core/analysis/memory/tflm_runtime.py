@@ -1,0 +1,91 @@
+"""TFLite Micro's own answer: the model run on the tflite-micro package in a worker process (the
+``tflm_run`` job; TFLM may abort or crash the process), its real head/tail/total against the
+plan, its outputs against LiteRT's on the same inputs, and the smallest arena it runs in.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from core.analysis.memory.tflm import TflmPlan
+
+# the arena for the measuring run: far above the plan, so TFLM's figures are its own need
+MEASURE_SLACK = 4
+MEASURE_MIN = 1 << 20
+
+
+def _run(path: str, arena_size: int, compare: bool, timeout: float) -> dict[str, Any]:
+    from core.inference.config import RunConfig
+    from core.inference.session import run_job
+    cfg = RunConfig(model=str(path), delegate="builtin", timeout_s=timeout)
+    return run_job(cfg, "tflm_run", params={"arena_size": int(arena_size), "compare": compare})
+
+
+def measure(path: str, plan: TflmPlan, timeout: float = 300) -> dict[str, Any]:
+    """``memory.tflm.runtime``: {"tool", "arena_size", "head_bytes", "tail_bytes",
+    "total_bytes", "head_diff", "tail_diff", "total_diff", "kinds", "outputs", "refused",
+    "error"} — ``refused``/``error`` set (figures null) when TFLM refused or crashed."""
+    arena = max(MEASURE_MIN, MEASURE_SLACK * plan.total_bytes)
+    r = _run(path, arena, compare=True, timeout=timeout)
+    out: dict[str, Any] = {"tool": r["runtime"], "arena_size": arena, "head_bytes": None,
+                           "tail_bytes": None, "total_bytes": None, "head_diff": None,
+                           "tail_diff": None, "total_diff": None, "kinds": None,
+                           "outputs": r["outputs"], "litert_error": r["litert_error"],
+                           "refused": r["refused"]["reason"] if r["refused"] else None,
+                           "error": r["error"], "error_kind": r["error_kind"]}
+    a = r["arena"]
+    if a:
+        out.update(head_bytes=a["head"], tail_bytes=a["tail"], total_bytes=a["total"],
+                   head_diff=a["head"] - plan.head_bytes, tail_diff=a["tail"] - plan.tail_bytes,
+                   total_diff=a["total"] - plan.total_bytes, kinds=a["kinds"])
+    return out
+
+
+def runs_in(path: str, arena_size: int, timeout: float = 120) -> tuple[bool, str | None]:
+    """Does the model load and run on TFLM with this arena? (one worker process)"""
+    r = _run(path, arena_size, compare=False, timeout=timeout)
+    if r["arena"] is not None:
+        return True, None
+    return False, (r["refused"] or {}).get("reason") or r["error"]
+
+
+def find_arena(path: str, start: int, on_try=None, timeout: float = 120) -> dict[str, Any]:
+    """The smallest arena (16-byte steps) TFLM loads and runs the model in, one worker process
+    per try (an arena too small may crash TFLM, not only fail): from ``start`` (the plan's
+    total) steps down by quarters or doubles until the answer changes, then bisects. -> {"arena_size", "tries": [[size, ok]], "error"}."""
+    tries: list[list[Any]] = []
+
+    def attempt(n: int) -> bool:
+        ok, why = runs_in(path, n, timeout)
+        tries.append([n, ok])
+        if on_try:
+            on_try(n, ok, why)
+        return ok
+    hi = max(16, -(-start // 16) * 16)
+    lo = 0
+    if attempt(hi):
+        # the plan is usually close: step down by quarters until a try fails
+        while hi > 16:
+            down = hi * 3 // 4 // 16 * 16
+            if down <= 0 or not attempt(down):
+                lo = down
+                break
+            hi = down
+    else:
+        lo = hi
+        while True:
+            hi = lo * 2
+            if hi > 1 << 32:
+                return {"arena_size": None, "tries": tries,
+                        "error": "TFLM did not run the model with any arena up to 4 GiB"}
+            if attempt(hi):
+                break
+            lo = hi
+    while hi - lo > 16:
+        mid = (lo + hi) // 2 // 16 * 16
+        if mid <= lo:
+            break
+        if attempt(mid):
+            hi = mid
+        else:
+            lo = mid
+    return {"arena_size": hi, "tries": tries, "error": None}
