@@ -252,7 +252,10 @@ def plan_head(model: Model) -> tuple[list[TflmTensor], int]:
     handles = {(sg.index, t) for sg in model.subgraphs for op in sg.operators
                if op.op == "VAR_HANDLE" for t in op.outputs}
     keys: list[tuple[int, int, int | None]] = []    # (subgraph, tensor or -1, scratch op)
-    sizes, firsts, lasts, fixed = [], [], [], {}
+    sizes: list[int] = []
+    firsts: list[int] = []
+    lasts: list[int] = []
+    fixed: dict[int, int] = {}
     for sg in model.subgraphs:
         for t in sg.tensors:
             key = (sg.index, t.index)
@@ -277,9 +280,9 @@ def plan_head(model: Model) -> tuple[list[TflmTensor], int]:
     offsets, head = _greedy(sizes, firsts, lasts, fixed)
     local = _local_steps(model)
     out = []
-    for (si, ti, op), off, nb, f, last in zip(keys, offsets, sizes, firsts, lasts, strict=True):
-        lo, hi = local(si, f), local(si, last)
-        out.append(TflmTensor(si, ti, off, nb, lo, hi, op))
+    for (si, ti, owner), off, nb, f, last in zip(keys, offsets, sizes, firsts, lasts,
+                                                 strict=True):
+        out.append(TflmTensor(si, ti, off, nb, local(si, f), local(si, last), owner))
     return out, head
 
 
@@ -324,7 +327,7 @@ def _per_channel(sg: Subgraph, op: Operator) -> int:
 def kernel_persistent(sg: Subgraph, op: Operator, table: dict) -> int:
     """What the op's kernel keeps for the interpreter's lifetime (op data in Init, arrays in
     Prepare), each allocation rounded to 16, from the TFLM table's per-op figures."""
-    fact = table.get(op.op) or table.get("_default")
+    fact = table.get(op.op) or table.get("_default") or {}
     total = align_up(int(fact.get("op_data", 0)), ALIGNMENT) if fact.get("op_data") else 0
     per = fact.get("per_channel_arrays", 0)
     if per:

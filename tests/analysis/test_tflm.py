@@ -1,0 +1,111 @@
+"""TFLite Micro as a target, checked against tflite-micro itself (run in a worker process):
+the refusals against what TFLM does with the model, the planned head against the head its
+recording allocator reports, the total within what the tail's kernel-data estimate allows, the
+outputs against LiteRT's."""
+from __future__ import annotations
+
+import pytest
+
+from core.analysis.memory.tflm import plan_tflm
+from core.analysis.memory.tflm_runtime import find_arena, measure
+from core.analysis.support.analyze import analyze_delegate
+from core.model.reader import open_model
+from tests.analysis import memory_models as M
+from tests.analysis import tflm_models as T
+from tests.conftest import shared_model_path
+
+pytest.importorskip("tflite_micro", reason="tflite-micro not installed (LiteLens[micro])")
+
+# the tail's kernel data (op data structs) is estimated from a per-op table: the total may
+# differ from TFLM's by that much, never the head
+TAIL_TOLERANCE = 0.12
+
+BUILT = {
+    "int8_prelu_float": T.int8_prelu_float, "call_once_variables": T.call_once_variables,
+    "if": M.if_model, "int8_convnet": M.int8_convnet, "float_convnet": M.float_convnet,
+    "softmax_ok": lambda: T.int8_softmax(0.1),
+    # refused
+    "select": T.select_model, "fp16": M.fp16_model, "hybrid": M.hybrid_model,
+    "softmax_abort": lambda: T.int8_softmax(1e-9),
+}
+SHARED = ["micro_wakeword_hey_jarvis", "sine_float", "hand_recrop", "multi_signature_float32",
+          "mobilenet_v2_224_int8", "face_detection_short_range", "lstm_gru_text_float32",
+          "mobilenet_v2_224_int16x8", "transformer_encoder_dynint8"]
+
+
+def _check(path: str) -> tuple[dict, dict]:
+    with open_model(path) as m:
+        plan = plan_tflm(m)
+        refused = analyze_delegate(m, "tflm")["refused"]
+    real = measure(path, plan)
+    ran = real["total_bytes"] is not None
+    assert (refused is None) == ran, (refused, real["refused"], real["error"])
+    if not ran:
+        assert real["refused"] or real["error_kind"] == "crashed"
+        if real["error_kind"] == "crashed":   # TFLM aborted: the prediction says it will
+            assert "abort" in refused
+        return {"refused": refused}, real
+    assert plan.head_bytes == real["head_bytes"]
+    assert abs(real["total_bytes"] - plan.total_bytes) <= TAIL_TOLERANCE * real["tail_bytes"]
+    for o in real["outputs"]:   # TFLM's reference kernels vs LiteRT's builtin ones
+        assert "error" not in o
+        if o["dtype"].startswith(("int", "uint")):
+            assert o["max_abs_diff"] <= 1, o        # one quantization step at most
+        else:
+            assert o["max_abs_diff_real"] <= 1e-4, o
+    return {"plan": plan}, real
+
+
+@pytest.mark.parametrize("name", sorted(BUILT))
+def test_built_models_against_tflite_micro(name, build_model):
+    path = build_model(BUILT[name](), f"{name}.tflite")
+    _check(str(path))
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_shared_models_against_tflite_micro(name):
+    _check(str(shared_model_path(name)))
+
+
+def test_wake_word_figures_from_sources():
+    """SOURCES.md: micro_wakeword_hey_jarvis runs on TFLM with head 3,424 B, tail 16,384 B."""
+    path = str(shared_model_path("micro_wakeword_hey_jarvis"))
+    with open_model(path) as m:
+        plan = plan_tflm(m)
+    real = measure(path, plan)
+    assert (real["head_bytes"], real["tail_bytes"]) == (3424, 16384)
+    assert plan.head_bytes == 3424
+
+
+def test_find_arena_is_the_smallest_that_runs(build_model):
+    from core.analysis.memory.tflm_runtime import runs_in
+    path = str(build_model(T.int8_prelu_float(channels=4, size=8), "small.tflite"))
+    with open_model(path) as m:
+        plan = plan_tflm(m)
+    found = find_arena(path, plan.total_bytes)
+    n = found["arena_size"]
+    assert n is not None and n >= plan.head_bytes
+    assert runs_in(path, n)[0] and not runs_in(path, n - 16)[0]
+
+
+def test_cli_contracts():
+    import json
+
+    from tests.cli.test_report_cli import litelens
+    path = str(shared_model_path("micro_wakeword_hey_jarvis"))
+    proc = litelens("memory", path, "--json")
+    assert proc.returncode == 0, proc.stderr
+    t = json.loads(proc.stdout)["memory"]["tflm"]
+    assert {"head_bytes", "tail_bytes", "total_bytes", "refused", "runtime"} <= set(t)
+    assert t["refused"] is None and t["runtime"] is None
+    assert t["total_bytes"] == t["head_bytes"] + t["tail_bytes"]
+    proc = litelens("support", path, "--delegate", "tflm", "--json")
+    assert proc.returncode == 0, proc.stderr
+    block = json.loads(proc.stdout)["support"]["tflm"]
+    assert [sg["index"] for sg in block["subgraphs"]] == [0, 1]
+    assert block["refused"] is None
+    assert all(o["supported"] for sg in block["subgraphs"] for o in sg["ops"])
+    refused = str(shared_model_path("lstm_gru_text_float32"))
+    proc = litelens("support", refused, "--delegate", "tflm")
+    assert proc.returncode == 0, proc.stderr
+    assert "will not run on TensorFlow Lite Micro: op 2 SELECT" in proc.stdout
