@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.analysis.memory import live_profile, memory_report, plan_litert
-from core.analysis.memory.arena import BestFitArena, greedy_first_fit, live_bytes
+from core.analysis.memory.arena import BestFitArena, live_bytes
 from core.analysis.memory.libstdcxx import std_sort, unordered_set_order
+from core.analysis.memory.tflm import greedy_offsets
 from core.model.builder import ModelBuilder
 from core.model.reader import open_model
 from tests.analysis.memory_models import BUILT
@@ -52,8 +53,8 @@ def test_best_fit_never_overlaps_live_tensors(bufs):
 @given(buffers)
 def test_greedy_first_fit_never_overlaps_live_tensors(bufs):
     sizes, firsts, lasts = _lifetimes(bufs)
-    offsets, arena = greedy_first_fit(sizes, firsts, lasts)
     rounded = [-(-s // 16) * 16 for s in sizes]
+    offsets, arena = greedy_offsets(rounded, firsts, lasts, {})
     _no_overlap(rounded, firsts, lasts, offsets)
     assert live_bytes(sizes, firsts, lasts, max(lasts) + 1).max() <= arena
 

@@ -1,6 +1,7 @@
-"""Offset assignment: LiteRT's best-fit arena, TFLM's greedy first-fit, and the lower bound.
+"""Offset assignment: LiteRT's best-fit arena and the lower bound (TFLM's greedy planner is in
+``tflm.py``).
 
-All three take buffers with inclusive node lifetimes ``[first, last]`` and return byte offsets;
+Both take buffers with inclusive node lifetimes ``[first, last]`` and return byte offsets;
 two buffers may share bytes only when their lifetimes do not overlap.
 """
 from __future__ import annotations
@@ -67,47 +68,6 @@ class BestFitArena:
             self.alive[s].append(k)
         self.high_water_mark = max(self.high_water_mark, best + size)
         return best
-
-
-def greedy_first_fit(sizes: list[int], firsts: list[int], lasts: list[int],
-                     fixed: dict[int, int] | None = None,
-                     alignment: int = 16) -> tuple[list[int], int]:
-    """TFLM's GreedyMemoryPlanner: sizes rounded up to ``alignment``, buffers with offline
-    offsets (``fixed``: buffer -> offset) placed first where they say, then the rest largest
-    first (ties by buffer order), each at the lowest offset that fits between the already
-    placed buffers whose lifetimes overlap (first fit). Returns (offsets, arena bytes)."""
-    fixed = fixed or {}
-    n = len(sizes)
-    rounded = [align_up(s, alignment) for s in sizes]
-    offsets = [0] * n
-    # placed buffers indexed by the steps they live in: an overlap query reads only the steps
-    # of the new buffer's lifetime (lifetimes are short in real graphs)
-    steps = (max(lasts) + 1) if n else 0
-    alive: list[list[int]] = [[] for _ in range(steps)]
-
-    def place(i: int, off: int) -> None:
-        offsets[i] = off
-        if rounded[i]:
-            for s in range(firsts[i], lasts[i] + 1):
-                alive[s].append(i)
-
-    for i, off in fixed.items():
-        place(i, off)
-    order = sorted((i for i in range(n) if i not in fixed), key=lambda i: (-rounded[i], i))
-    for i in order:
-        size = rounded[i]
-        if lasts[i] - firsts[i] == 0:
-            near = alive[firsts[i]]
-        else:
-            near = {j for s in range(firsts[i], lasts[i] + 1) for j in alive[s]}
-        candidate = 0
-        for start, end in sorted((offsets[j], offsets[j] + rounded[j]) for j in near):
-            if candidate + size <= start:
-                break
-            candidate = max(candidate, end)
-        place(i, candidate)
-    arena = max((o + r for o, r in zip(offsets, rounded, strict=False)), default=0)
-    return offsets, arena
 
 
 def live_bytes(sizes: list[int], firsts: list[int], lasts: list[int], steps: int) -> np.ndarray:

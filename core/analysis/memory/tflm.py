@@ -209,9 +209,10 @@ class _Lifetimes:
         self.depth -= 1
 
 
-def _greedy(sizes: list[int], firsts: list[int], lasts: list[int],
+def greedy_offsets(sizes: list[int], firsts: list[int], lasts: list[int],
             fixed: dict[int, int]) -> tuple[list[int], int]:
-    """GreedyMemoryPlanner::CalculateOffsetsIfNeeded over buffers in addition order."""
+    """GreedyMemoryPlanner::CalculateOffsetsIfNeeded over buffers in addition order (sizes
+    already rounded; ``fixed``: buffer -> offline offset). -> (offsets, furthest byte)."""
     n = len(sizes)
     offsets = [0] * n
     online = [i for i in range(n) if i not in fixed]
@@ -277,7 +278,7 @@ def plan_head(model: Model) -> tuple[list[TflmTensor], int]:
                 sizes.append(align_up(nb, ALIGNMENT))
                 firsts.append(span[0])
                 lasts.append(span[1])
-    offsets, head = _greedy(sizes, firsts, lasts, fixed)
+    offsets, head = greedy_offsets(sizes, firsts, lasts, fixed)
     local = _local_steps(model)
     out = []
     for (si, ti, owner), off, nb, f, last in zip(keys, offsets, sizes, firsts, lasts,
