@@ -5,18 +5,23 @@ read by an operator and written by another node is an edge (one per tensor and c
 inputs no node writes (weights, biases, variables) are folded into the consuming node as compact
 rows, as Netron does.
 
-The layout is Sugiyama-style, every phase vectorised so that 50k-op graphs lay out in seconds:
+The layout is Sugiyama-style, every phase vectorised so that 50k-op graphs lay out in seconds;
+``layout_subgraph`` runs the phases in order, one function each:
 
-1. layering: longest path from the sources in execution order (TFLite orders operators
-   topologically), then sources pulled down next to their first consumer;
-2. one chain of dummy nodes per tensor that spans more than one layer (shared by all its
-   consumers), so long residual branches run as straight vertical lanes beside the main path;
-3. ordering: barycentric sweeps (down, up, ...) done for all layers at once (Jacobi style, one
-   ``lexsort`` per sweep) instead of layer by layer;
-4. x coordinates: iterated weighted neighbour averaging, overlaps removed with a segmented
-   cumulative max/min (again all layers at once); y coordinates from the layer heights;
-5. edge routes: polylines through the dummies, drawn as cubic curves with vertical tangents
-   (``route_curve`` samples the same curve for hit tests).
+1. graph (``_build_graph``): nodes, their text and size, one edge per (tensor, consumer), the
+   producer of a tensor being ``Subgraph.producers()`` (graph input nodes first);
+2. layering (``_longest_path_layers``): longest path from the sources in execution order (TFLite
+   orders operators topologically), then sources pulled down next to their first consumer;
+3. lanes (``_lanes``): one chain of dummy nodes per tensor that spans more than one layer (shared
+   by all its consumers), so long residual branches run as straight vertical lanes beside the
+   main path;
+4. ordering (``_initial_key``, ``_order``): barycentric sweeps (down, up, ...) done for all layers
+   at once (Jacobi style, one ``lexsort`` per sweep) instead of layer by layer;
+5. coordinates (``_coordinates``, ``_x_coordinates``): iterated weighted neighbour averaging,
+   overlaps removed with a segmented cumulative max/min (again all layers at once); y from the
+   layer heights;
+6. routes (``_routes``, ``_edge_boxes``): polylines through the dummies, drawn as cubic curves
+   with vertical tangents (``route_curve`` samples the same curve for hit tests).
 
 The result, ``GraphLayout``, holds flat numpy arrays plus the strings to draw; it also answers
 the view's questions (which nodes are visible, which node or edge is under a point) and searches.
@@ -119,18 +124,20 @@ class GraphLayout:
         return np.nonzero(self.edge_tensor == tensor)[0]
 
     # -- culling & hit tests --
-    def _index(self) -> None:
-        if self._by_y is None:
+    def _index(self) -> tuple[np.ndarray, np.ndarray]:
+        """Node ids sorted by top y, and those y (built on first use)."""
+        if self._by_y is None or self._y_sorted is None:
             self._by_y = np.argsort(self.y, kind="stable")
             self._y_sorted = self.y[self._by_y]
             self._max_h = float(self.h.max()) if len(self.h) else 0.0
+        return self._by_y, self._y_sorted
 
     def visible_nodes(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
         """Ids of nodes whose rectangle meets the scene rectangle (binary search on y)."""
-        self._index()
-        lo = np.searchsorted(self._y_sorted, y0 - self._max_h, "left")
-        hi = np.searchsorted(self._y_sorted, y1, "right")
-        cand = self._by_y[lo:hi]
+        by_y, y_sorted = self._index()
+        lo = np.searchsorted(y_sorted, y0 - self._max_h, "left")
+        hi = np.searchsorted(y_sorted, y1, "right")
+        cand = by_y[lo:hi]
         keep = ((self.x[cand] <= x1) & (self.x[cand] + self.w[cand] >= x0)
                 & (self.y[cand] + self.h[cand] >= y0))
         return cand[keep]
@@ -200,6 +207,61 @@ P_LAYERING, P_DUMMIES, P_ORDERING, P_COORDS, P_ROUTES = 0.35, 0.42, 0.5, 0.68, 0
 GRAPH_PROGRESS_EVERY = 4096   # ops between progress reports while building the graph
 
 
+@dataclass
+class _Graph:
+    """The graph phase's result: the nodes (ops, then graph inputs, then graph outputs) with
+    their text and size, and one edge per (tensor, consumer)."""
+    n_ops: int
+    n_in: int
+    n_out: int
+    kind: np.ndarray
+    ref: np.ndarray
+    labels: list[str]
+    cats: list[str]
+    rows: list[list[tuple[str, str, int]]]
+    width: np.ndarray
+    height: np.ndarray
+    edge_tensor: np.ndarray
+    edge_src: np.ndarray
+    edge_dst: np.ndarray
+    edge_port: np.ndarray                  # fraction across the consumer's top edge
+    out_slot: dict[int, tuple[int, int]]   # tensor -> (output slot, n outputs) of its producer
+
+    @property
+    def n(self) -> int:
+        return len(self.kind)
+
+
+@dataclass
+class _Lanes:
+    """The lanes phase's result: one chain of dummy nodes per tensor spanning more than one
+    layer (node ids from ``n`` on), and the one-layer edges (U -> V) of the graph with the
+    dummies."""
+    total: int                       # dummies
+    dummy_start: dict[int, int]      # tensor -> node id of its first dummy (layer of src + 1)
+    d_src: np.ndarray                # per dummy: the real node its chain hangs from
+    all_layer: np.ndarray            # layer of every node, dummies included
+    all_w: np.ndarray                # width of every node, dummies included
+    direct: np.ndarray               # per edge: drawn straight (no lane)
+    U: np.ndarray
+    V: np.ndarray
+
+
+@dataclass
+class _Coords:
+    """The coordinates phase's result: every node's centre x and top-left (x, y); each
+    layer's top and height."""
+    cx: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    layer_top: np.ndarray
+    layer_h: np.ndarray
+    n_layers: int
+
+
+Step = Callable[..., None]
+
+
 def layout_subgraph(model: Model, subgraph: int = 0, *,
                     progress: Callable[[float, str], None] | None = None,
                     cancelled: Callable[[], bool] | None = None,
@@ -226,6 +288,40 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
             progress(frac, phase)
 
     step(0.0, "building graph")
+    g = _build_graph(sg, step, char_w, row_char_w, fold_constants)
+    step(P_LAYERING, "layering", "graph")
+    layer = _longest_path_layers(g.n, g.edge_src, g.edge_dst, g.n_ops)
+    step(P_DUMMIES, "dummy nodes", "layering")
+    lanes = _lanes(g, layer, max_dummies)
+    step(P_ORDERING, "ordering", "dummies")
+    order = _order(lanes.all_layer, lanes.U, lanes.V, _initial_key(g, lanes), order_sweeps, step)
+    step(P_COORDS, "coordinates", "ordering")
+    c = _coordinates(g, layer, lanes, order, x_iters, step)
+    step(P_ROUTES, "edge routes", "coordinates")
+    route_off, route_pts = _routes(g.edge_src, g.edge_dst, g.edge_tensor, g.edge_port,
+                                   lanes.direct, lanes.dummy_start, g.out_slot, lanes.all_layer,
+                                   c.cx, c.x, c.y, g.width, g.height, c.layer_top, c.layer_h,
+                                   g.kind)
+    edge_box = _edge_boxes(route_off, route_pts)
+    gw, gh = _extent(g, lanes, c)
+    step(1.0, "done", "routes")
+    timings["total"] = sum(timings.values())
+    n = g.n
+    return GraphLayout(subgraph=subgraph, n_ops=g.n_ops, kind=g.kind, ref=g.ref,
+                       labels=g.labels, categories=g.cats, rows=g.rows, x=c.x[:n].copy(),
+                       y=c.y[:n].copy(), w=g.width, h=g.height, layer=layer,
+                       edge_tensor=g.edge_tensor, edge_src=g.edge_src, edge_dst=g.edge_dst,
+                       route_off=route_off, route_pts=route_pts, edge_box=edge_box, width=gw,
+                       height=gh, n_layers=c.n_layers, n_dummies=lanes.total, timings=timings,
+                       tensor_names=[t.name for t in sg.tensors])
+
+
+def _build_graph(sg: Subgraph, step: Step, char_w: float, row_char_w: float,
+                 fold_constants: bool) -> _Graph:
+    """Phase 1 (graph): nodes, their header text, folded rows and size, and the edges. A tensor's
+    producer is the graph input node when it is a graph input, else ``Subgraph.producers()``
+    (the first writer, as the runtime's memory planner has it); tensors without a producer
+    (weights, biases, variables) are folded into their consumers as rows."""
     ops = sg.operators
     tensors = sg.tensors
     n_ops = len(ops)
@@ -240,16 +336,13 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
     kind[n_ops + len(in_tensors):] = NODE_OUTPUT
     ref[n_ops:] = in_tensors + out_tensors
 
-    producer: dict[int, int] = {}
-    for j, t in enumerate(in_tensors):
-        producer[t] = n_ops + j
+    producer: dict[int, int] = {t: n_ops + j for j, t in enumerate(in_tensors)}
     out_slot: dict[int, tuple[int, int]] = {}  # tensor -> (slot, n outputs) for ports
-    for op in ops:
-        k = len(op.outputs)
-        for s, t in enumerate(op.outputs):
-            if t >= 0 and t not in producer:
-                producer[t] = op.index
-                out_slot[t] = (s, k)
+    for t, op_index in sg.producers().items():
+        if t not in producer:
+            producer[t] = op_index
+            outs = ops[op_index].outputs
+            out_slot[t] = (outs.index(t), len(outs))
 
     labels: list[str] = []
     cats: list[str] = []
@@ -307,21 +400,20 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
             e_s.append(producer[t])
             e_d.append(node)
             e_port.append(0.5)
-    edge_tensor = np.asarray(e_t, np.int32)
-    edge_src = np.asarray(e_s, np.int32)
-    edge_dst = np.asarray(e_d, np.int32)
-    edge_port = np.asarray(e_port, np.float64)
-    n_edges = len(edge_src)
+    return _Graph(n_ops, len(in_tensors), len(out_tensors), kind, ref, labels, cats, rows,
+                  width, height, np.asarray(e_t, np.int32), np.asarray(e_s, np.int32),
+                  np.asarray(e_d, np.int32), np.asarray(e_port, np.float64), out_slot)
 
-    # -- 1. layering --
-    step(P_LAYERING, "layering", "graph")
-    layer = _longest_path_layers(n, edge_src, edge_dst, n_ops)
-    step(P_DUMMIES, "dummy nodes", "layering")
 
-    # -- 2. dummy chains, one per tensor spanning > 1 layer --
+def _lanes(g: _Graph, layer: np.ndarray, max_dummies: int) -> _Lanes:
+    """Phase 3 (lanes): one chain of dummies per tensor spanning more than one layer, shared by
+    all its consumers (past ``max_dummies`` the longest become direct curves), then the
+    one-layer edges the ordering and x placement work on."""
+    n, n_edges = g.n, len(g.edge_src)
+    e_t = g.edge_tensor.tolist()
     t_src: dict[int, int] = {}
     t_maxl: dict[int, int] = {}
-    for s, d, t in zip(edge_src.tolist(), edge_dst.tolist(), edge_tensor.tolist(), strict=False):
+    for s, d, t in zip(g.edge_src.tolist(), g.edge_dst.tolist(), e_t, strict=False):
         t_src[t] = s
         ld = int(layer[d])
         if ld > t_maxl.get(t, -1):
@@ -338,7 +430,7 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
             acc += spans[t]
             keep.append(t)
         long_t, total = keep, acc
-    dummy_start: dict[int, int] = {}  # tensor -> node id of its first dummy (layer src+1)
+    dummy_start: dict[int, int] = {}
     d_layer = np.empty(total, np.int32)
     d_src = np.empty(total, np.int32)
     pos = 0
@@ -351,7 +443,7 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
         pos += sp
     n_all = n + total
     all_layer = np.concatenate([layer, d_layer]).astype(np.int32)
-    all_w = np.concatenate([width, np.full(total, DUMMY_W)])
+    all_w = np.concatenate([g.width, np.full(total, DUMMY_W)])
 
     # proper (one-layer) edges of the layout graph, with weights for straightening
     pu: list[np.ndarray] = []
@@ -364,8 +456,8 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
         prev = np.where(first, d_src, ids - 1)
         pu.append(prev)
         pv.append(ids)
-    lu = layer[edge_src]
-    lv = layer[edge_dst]
+    lu = layer[g.edge_src]
+    lv = layer[g.edge_dst]
     has_lane = np.array([t in dummy_start for t in e_t], bool) if n_edges else np.zeros(0, bool)
     lane_src = np.full(n_edges, -1, np.int64)
     if n_edges and has_lane.any():
@@ -373,71 +465,73 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
         # the dummy just above the consumer: start + (layer[dst] - layer[src] - 2)
         lane_src = np.where(has_lane & (lv - lu > 1), starts + (lv - lu - 2), -1)
     direct = lane_src < 0
-    pu.append(np.where(direct, edge_src, lane_src).astype(np.int32))
-    pv.append(edge_dst)
-    U = np.concatenate(pu) if pu else np.zeros(0, np.int32)
-    V = np.concatenate(pv) if pv else np.zeros(0, np.int32)
+    pu.append(np.where(direct, g.edge_src, lane_src).astype(np.int32))
+    pv.append(g.edge_dst)
+    U = np.concatenate(pu)
+    V = np.concatenate(pv)
     # direct edges spanning several layers (past the dummy budget) don't constrain ordering well
     proper = all_layer[V] - all_layer[U] == 1
     U, V = U[proper], V[proper]
     pair = np.unique(U.astype(np.int64) * n_all + V)
     U, V = (pair // n_all).astype(np.int32), (pair % n_all).astype(np.int32)
+    return _Lanes(total, dummy_start, d_src, all_layer, all_w, direct, U, V)
 
-    # -- 3. ordering --
-    step(P_ORDERING, "ordering", "dummies")
-    key = np.empty(n_all)
+
+def _initial_key(g: _Graph, lanes: _Lanes) -> np.ndarray:
+    """Phase 4 (ordering): the starting order within each layer: ops in execution order, graph
+    inputs before them, outputs after, each lane just after the node it hangs from."""
+    n_ops, n_in, n = g.n_ops, g.n_in, g.n
+    key = np.empty(n + lanes.total)
     key[:n_ops] = np.arange(n_ops)
-    n_in = len(in_tensors)
     key[n_ops:n_ops + n_in] = -1.0 - np.arange(n_in)[::-1]
-    key[n_ops + n_in:n] = n_ops + np.arange(len(out_tensors))
-    if total:
-        src_key = key[d_src]
-        key[n:] = src_key + 0.5
-    order = _order(all_layer, U, V, key, order_sweeps, step)
+    key[n_ops + n_in:n] = n_ops + np.arange(g.n_out)
+    if lanes.total:
+        key[n:] = key[lanes.d_src] + 0.5
+    return key
 
-    # -- 4. coordinates --
-    step(P_COORDS, "coordinates", "ordering")
+
+def _coordinates(g: _Graph, layer: np.ndarray, lanes: _Lanes, order: np.ndarray, x_iters: int,
+                 step: Step) -> _Coords:
+    """Phase 5 (coordinates): y from the layer heights (each node centred in its layer), x from
+    ``_x_coordinates``; the whole picture shifted to a 20-unit margin on the left."""
+    n, all_layer = g.n, lanes.all_layer
+    n_all = n + lanes.total
     n_layers = int(all_layer.max()) + 1 if n_all else 0
     layer_h = np.zeros(max(n_layers, 1))
     if n:
-        np.maximum.at(layer_h, layer, height)
+        np.maximum.at(layer_h, layer, g.height)
     layer_top = np.concatenate([[0.0], np.cumsum(layer_h + LAYER_GAP)])[:max(n_layers, 1)] + 20.0
-    all_h = np.concatenate([height, np.zeros(total)])
-    cx = _x_coordinates(order, all_layer, all_w, U, V, n, x_iters, step)
-    x = cx - all_w / 2
+    all_h = np.concatenate([g.height, np.zeros(lanes.total)])
+    cx = _x_coordinates(order, all_layer, lanes.all_w, lanes.U, lanes.V, n, x_iters, step)
+    x = cx - lanes.all_w / 2
     ymid = layer_top[all_layer] + layer_h[all_layer] / 2
     y = ymid - all_h / 2
     if n_all:
         shift = 20.0 - x.min()
         x += shift
         cx += shift
+    return _Coords(cx, x, y, layer_top, layer_h, n_layers)
 
-    # -- 5. routes --
-    step(P_ROUTES, "edge routes", "coordinates")
-    route_off, route_pts = _routes(edge_src, edge_dst, edge_tensor, edge_port, direct,
-                                   dummy_start, out_slot, all_layer, cx, x, y, width, height,
-                                   layer_top, layer_h, kind)
-    if n_edges:
-        seg = route_off[:-1]
-        edge_box = np.stack([np.minimum.reduceat(route_pts[:, 0], seg),
-                             np.minimum.reduceat(route_pts[:, 1], seg),
-                             np.maximum.reduceat(route_pts[:, 0], seg),
-                             np.maximum.reduceat(route_pts[:, 1], seg)], 1)
-    else:
-        edge_box = np.zeros((0, 4))
-    gw = float((x[:n] + width).max()) + 20.0 if n else 100.0
-    if total:
-        gw = max(gw, float(cx[n:].max()) + 20.0)
-    gh = float((y[:n] + height).max()) + 20.0 if n else 100.0
-    step(1.0, "done", "routes")
-    timings["total"] = sum(timings.values())
-    return GraphLayout(subgraph=subgraph, n_ops=n_ops, kind=kind, ref=ref, labels=labels,
-                       categories=cats, rows=rows, x=x[:n].copy(), y=y[:n].copy(), w=width,
-                       h=height, layer=layer, edge_tensor=edge_tensor, edge_src=edge_src,
-                       edge_dst=edge_dst, route_off=route_off, route_pts=route_pts,
-                       edge_box=edge_box, width=gw, height=gh, n_layers=n_layers,
-                       n_dummies=total, timings=timings,
-                       tensor_names=[t.name for t in tensors])
+
+def _edge_boxes(route_off: np.ndarray, route_pts: np.ndarray) -> np.ndarray:
+    """Bounding box (xmin, ymin, xmax, ymax) of each edge's route, for culling."""
+    if len(route_off) <= 1:
+        return np.zeros((0, 4))
+    seg = route_off[:-1]
+    return np.stack([np.minimum.reduceat(route_pts[:, 0], seg),
+                     np.minimum.reduceat(route_pts[:, 1], seg),
+                     np.maximum.reduceat(route_pts[:, 0], seg),
+                     np.maximum.reduceat(route_pts[:, 1], seg)], 1)
+
+
+def _extent(g: _Graph, lanes: _Lanes, c: _Coords) -> tuple[float, float]:
+    """Width and height of the scene: every node and lane, with a 20-unit margin."""
+    n = g.n
+    gw = float((c.x[:n] + g.width).max()) + 20.0 if n else 100.0
+    if lanes.total:
+        gw = max(gw, float(c.cx[n:].max()) + 20.0)
+    gh = float((c.y[:n] + g.height).max()) + 20.0 if n else 100.0
+    return gw, gh
 
 
 def _longest_path_layers(n: int, src: np.ndarray, dst: np.ndarray, n_ops: int) -> np.ndarray:
