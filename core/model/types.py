@@ -100,8 +100,22 @@ class Subgraph:
     operators: list[Operator]
 
     def producers(self) -> dict[int, int]:
-        """tensor index -> index of the operator that writes it."""
-        return {t: op.index for op in self.operators for t in op.outputs if t >= 0}
+        """tensor index -> index of the operator that writes it: the one producer map of the
+        code base (layout, support rules, ...).
+
+        A well-formed model has one writer per tensor. In a malformed one with several, the
+        first writer in execution order wins: LiteRT's memory planner
+        (``ArenaPlanner::PlanAllocations``) allocates a tensor at its first writer and ignores
+        later ones (they write into that buffer), and that is where the tensor's lifetime, and
+        so its place in the graph, starts. Graph inputs are not op outputs; a graph input that
+        an op also writes is still mapped to that op here (callers that draw graph inputs as
+        nodes let the input win, as the planner allocates inputs before any op runs)."""
+        out: dict[int, int] = {}
+        for op in self.operators:
+            for t in op.outputs:
+                if t >= 0 and t not in out:
+                    out[t] = op.index
+        return out
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,9 @@ class SubgraphView:
     _consumers: dict[int, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        prod, cons = self._producer, self._consumers
+        self._producer.update(self.subgraph.producers())   # the model's one rule (first writer)
+        cons = self._consumers
         for op in self.subgraph.operators:
-            for t in op.outputs:
-                if t >= 0:
-                    prod[t] = op.index
             for t in op.inputs:
                 if t >= 0:
                     cons.setdefault(t, []).append(op.index)
