@@ -16,7 +16,7 @@ $(VENV)/.deps: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.test-deps: $(VENV)/.deps
-	$(PIP) install -q -e '.[test]'
+	$(PIP) install -q -e '.[test,micro]'
 	touch $@
 
 install: $(VENV)/.deps

@@ -16,14 +16,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.analysis.memory import live_memory_overlay, memory_report, plan_litert, runtime_check
+from core.analysis.memory import (
+    live_memory_overlay,
+    memory_report,
+    plan_litert,
+    runtime_check,
+    tflm_block,
+)
+from core.analysis.memory.tflm import plan_tflm
 from core.model.types import Model
 from gui.memory.arena_chart import KIND_COLORS, ArenaChart
 from gui.memory.live_curve import LiveCurve
 from gui.memory.summary_table import SummaryTable
 from gui.tasks import TaskRunner
 
-PLANNER_ITEMS = [("LiteRT arena", "tflite_arena"), ("TFLM greedy", "tflm_greedy")]
+PLANNER_ITEMS = [("LiteRT arena", "tflite_arena"), ("TFLM head", "tflm_greedy")]
 
 
 class MemoryPanel(QWidget):
@@ -42,6 +49,10 @@ class MemoryPanel(QWidget):
         self._runtime_task = TaskRunner(self, name="memory-runtime")
         self._runtime_task.done.connect(self._measured)
         self._runtime_task.failed.connect(self._runtime_failed)
+        self.tflm_runtime: dict | None = None
+        self._tflm_task = TaskRunner(self, name="memory-tflm")
+        self._tflm_task.done.connect(self._tflm_measured)
+        self._tflm_task.failed.connect(self._tflm_failed)
         self.replan()
 
     def _build(self) -> None:
@@ -61,13 +72,18 @@ class MemoryPanel(QWidget):
         self.check = QPushButton("Check on runtime")
         self.check.setToolTip("allocate the model with ai-edge-litert (worker process, delegates "
                               "off, same threads) and compare every tensor's real offset")
+        self.check_tflm = QPushButton("Check on TFLM")
+        self.check_tflm.setToolTip("run the model on TensorFlow Lite Micro (tflite-micro, in a "
+                                   "worker process): its real head/tail, and its outputs vs "
+                                   "LiteRT's")
         self.status = QLabel("")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         legend = QLabel("  ".join(f"<span style='color:{c}'>■</span> {k}"
                                   for k, c in KIND_COLORS.items()))
         top = QHBoxLayout()
         for w in (QLabel("subgraph"), self.subgraph, QLabel("threads"), self.threads,
-                  QLabel("chart"), self.planner, self.arena, self.check, legend):
+                  QLabel("chart"), self.planner, self.arena, self.check, self.check_tflm,
+                  legend):
             top.addWidget(w)
         top.addStretch(1)
         self.chart = ArenaChart()
@@ -90,6 +106,7 @@ class MemoryPanel(QWidget):
         self.arena.currentIndexChanged.connect(self._show)
         self.threads.valueChanged.connect(self.replan)
         self.check.clicked.connect(self.check_runtime)
+        self.check_tflm.clicked.connect(self.check_on_tflm)
         self.chart.tensor_clicked.connect(self._tensor_clicked)
 
     # -- work off the UI thread ------------------------------------------------------------
@@ -106,6 +123,23 @@ class MemoryPanel(QWidget):
         # only the LiteRT plan is compared: the TFLM plan and the live curve are not rebuilt
         self._runtime_task.start(lambda state: (threads, runtime_check(
             self.model.path, plan_litert(self.model, threads), threads)))
+
+    def check_on_tflm(self) -> None:
+        if self.report is None or self.report.get("tflm") is None:
+            return
+        self.check_tflm.setEnabled(False)
+        self._status("running on TFLite Micro (worker process)…")
+        model = self.model
+        self._tflm_task.start(lambda state: tflm_block(model, plan_tflm(model), runtime=True))
+
+    def _tflm_measured(self, block: dict) -> None:
+        self.check_tflm.setEnabled(True)
+        self.tflm_runtime = block["runtime"]
+        self._show()
+
+    def _tflm_failed(self, exc: BaseException) -> None:
+        self.check_tflm.setEnabled(True)
+        self._status(f"TFLM check failed: {exc}")
 
     def _planned(self, report: dict) -> None:
         if report["config"]["threads"] != self.threads.value():
@@ -145,7 +179,10 @@ class MemoryPanel(QWidget):
         self.chart.set_tensors([t for t in plan.get("tensors", []) if t["arena"] == arena])
         lt = sg["planners"]["tflite_arena"]
         self.curve.set_curve(sg["live_bytes"], lt["peak_op"], plan.get("arena_bytes", 0))
-        self.table.set_report(sg, self.runtime, self.report["config"]["threads"])
+        tflm = self.report.get("tflm")
+        if tflm is not None and self.tflm_runtime is not None:
+            tflm = {**tflm, "runtime": self.tflm_runtime}
+        self.table.set_report(sg, self.runtime, self.report["config"]["threads"], tflm)
         self.overlay_ready.emit(live_memory_overlay(sg))
         note = " (runtime checked)" if self.runtime else ""
         if self.report["runtime_may_reject"]:
@@ -166,3 +203,4 @@ class MemoryPanel(QWidget):
     def shutdown(self) -> None:
         self._plan_task.shutdown()
         self._runtime_task.shutdown()
+        self._tflm_task.shutdown()

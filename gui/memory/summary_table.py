@@ -23,7 +23,10 @@ class SummaryTable(QTableWidget):
     def rows(self) -> list[tuple[str, str, str]]:
         return [tuple(self.item(r, c).text() for c in range(3)) for r in range(self.rowCount())]
 
-    def set_report(self, sg: dict, runtime: dict | None, threads: int) -> None:
+    def set_report(self, sg: dict, runtime: dict | None, threads: int,
+                   tflm: dict | None = None) -> None:
+        """``tflm``: the report's ``memory.tflm`` block (whole model), its ``runtime`` filled
+        when TFLM was checked."""
         rows: list[tuple[str, int | None, str]] = []
         lt = sg["planners"].get("tflite_arena")
         if lt:
@@ -31,10 +34,8 @@ class SummaryTable(QTableWidget):
                          f"{threads} thread(s), delegates off; peak at op {lt['peak_op']}"))
             rows.append(("LiteRT persistent arena (predicted)", lt["persistent_bytes"],
                          "kept across runs: dequantized weights, HWCN weights, row sums"))
-        tg = sg["planners"].get("tflm_greedy")
-        if tg:
-            rows.append(("TFLM greedy arena", tg["arena_bytes"],
-                         "one region for all subgraphs; 16-byte sizes, first fit, no sharing"))
+        if tflm is not None:
+            rows += tflm_rows(tflm)
         rows.append(("lower bound (max live bytes)", sg["lower_bound_bytes"],
                      "most bytes alive at one op (LiteRT lifetimes, temporaries included)"))
         rows.append(("weights (read-only, mapped)", sg["weights_bytes"], "not in any arena"))
@@ -63,3 +64,33 @@ class SummaryTable(QTableWidget):
             self.setItem(i, 1, QTableWidgetItem("" if value is None else
                                                 f"{value:,} ({fmt.size(value)})"))
             self.setItem(i, 2, QTableWidgetItem(note))
+
+
+def tflm_rows(t: dict) -> list[tuple[str, int | None, str]]:
+    """TFLite Micro beside the LiteRT rows: head (planned as TFLM does), tail, the arena_size to
+    pass, and tflite-micro's own figures once checked."""
+    if t["refused"]:
+        return [("TFLite Micro", None, t["refused"])]
+    tail_note = "persistent" + ("" if t["tail_exact"] else "; kernel op data estimated")
+    rows: list[tuple[str, int | None, str]] = [
+        ("TFLM head (predicted)", t["head_bytes"],
+         f"all subgraphs; {t['scratch_buffers']} scratch buffer(s)"),
+        ("TFLM tail (predicted)", t["tail_bytes"], tail_note),
+        ("TFLM arena_size (predicted)", t["total_bytes"], "head + tail")]
+    r = t.get("runtime")
+    if r is not None:
+        if r["total_bytes"] is None:
+            rows.append(("TFLM (tflite-micro)", None, r["refused"] or r["error"] or ""))
+        else:
+            rows.append(("TFLM measured with", None, r["tool"]))
+            for key, label in (("head", "TFLM head (measured)"), ("tail", "TFLM tail (measured)"),
+                               ("total", "TFLM total (measured)")):
+                diff = r[f"{key}_diff"]
+                rows.append((label, r[f"{key}_bytes"],
+                             "equal to the plan" if diff == 0 else f"{diff:+,} B vs the plan"))
+            outs = r.get("outputs") or []
+            if outs:
+                worst = max((o.get("max_abs_diff", 0.0) for o in outs), default=0.0)
+                rows.append(("TFLM outputs vs LiteRT", None,
+                             f"{len(outs)} output(s), max |diff| {worst:.4g}"))
+    return rows

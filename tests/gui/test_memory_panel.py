@@ -36,7 +36,7 @@ def test_memory_panel_on_a_real_model(qtbot, shared_model, tmp_path):
         assert panel.curve.peak_op == lt["peak_op"]
         assert max(sg["live_bytes"]) == sg["lower_bound_bytes"] <= lt["arena_bytes"]
         labels = [r[0] for r in panel.table.rows()]
-        assert "LiteRT arena (predicted)" in labels and "TFLM greedy arena" in labels
+        assert "LiteRT arena (predicted)" in labels and "TFLM head (predicted)" in labels
         # the graph shows live memory per op
         assert any(o.name == "live memory" for o in tab.graph.view.overlays())
 
@@ -97,5 +97,28 @@ def test_a_runtime_check_for_other_threads_is_not_shown(qtbot, demo_model_path):
         assert panel.runtime is None
         assert not any(r[0] == "runtime arena (measured)" for r in panel.table.rows())
         assert panel.check.isEnabled()
+    finally:
+        tab.close_model()
+
+
+def test_memory_panel_tflm_beside_litert(qtbot, shared_model):
+    """The TFLM rows (head, tail, arena_size) beside the LiteRT arena; "Check on TFLM" runs
+    tflite-micro in a worker and adds its measured figures (SOURCES.md: head 3,424 B, tail
+    16,384 B on the wake-word model)."""
+    import pytest
+    pytest.importorskip("tflite_micro", reason="tflite-micro not installed (LiteLens[micro])")
+    tab, panel = _memory_tab(qtbot, shared_model("micro_wakeword_hey_jarvis"))
+    try:
+        rows = {r[0]: r for r in panel.table.rows()}
+        assert rows["TFLM head (predicted)"][1].startswith("3,424 ")
+        with qtbot.waitSignal(panel._tflm_task.done, timeout=120000):
+            panel.check_tflm.click()
+        qtbot.waitUntil(lambda: any(r[0] == "TFLM tail (measured)"
+                                    for r in panel.table.rows()), timeout=10000)
+        rows = {r[0]: r for r in panel.table.rows()}
+        assert rows["TFLM head (measured)"][1].startswith("3,424 ")
+        assert "equal to the plan" in rows["TFLM head (measured)"][2]
+        assert rows["TFLM tail (measured)"][1].startswith("16,384 ")
+        assert "max |diff| 0" in rows["TFLM outputs vs LiteRT"][2]
     finally:
         tab.close_model()
