@@ -110,7 +110,7 @@ def set_default_app(mimeapps: Path, mime_type: str, desktop_id: str) -> None:
 
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes(path, data)
+    write_bytes(path, data, overwrite=True)   # our own entries, rewritten in place
 
 
 def _refresh(tool: str, *args: str) -> str | None:

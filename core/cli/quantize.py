@@ -2,68 +2,117 @@
 
 Exit 0 when the result loads under the default runtime (XNNPACK) and was written; 1 when
 quantization or verification failed (nothing written; the report says why); 2 for refused input.
+With ``--json`` stdout always has one JSON object with the report's keys, ``failure`` saying
+why on every failure (refused input and internal errors too).
+
+Options are declared in ``_OPTIONS`` and turned into the request in ``request_from_args``, so a
+new option is one entry there and one field of ``QuantizeRequest``.
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, Any, Callable
 
 from core.fileio import dump_json
 from core.quantize.recipes import RECIPES
 
+if TYPE_CHECKING:   # imported when the command runs: `litelens --help` stays quick
+    from core.quantize.report import QuantizeReport
+    from core.quantize.run import QuantizeRequest
 
-def add_parser(subparsers) -> None:
+# (flags, argparse keywords) of every option but the model; each ``dest`` is a field of
+# ``QuantizeRequest`` unless ``request_from_args`` maps it
+_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
+    (("--recipe",), dict(choices=list(RECIPES), default="dynamic_int8",
+                         help="one-click recipe (default dynamic_int8)")),
+    (("--recipe-file",), dict(metavar="JSON",
+                              help="an edited ai-edge-quantizer recipe (JSON list) instead of "
+                                   "--recipe")),
+    (("--calibration",), dict(default="random", metavar="random|DIR|FILE",
+                              help="calibration data for static recipes: random in each "
+                                   "input's range, a folder of images, or a .npy/.npz file "
+                                   "(default random)")),
+    (("--samples",), dict(type=int, default=8, help="calibration samples (default 8)")),
+    (("--eval-samples",), dict(type=int, default=4,
+                               help="inputs the result is compared on with the float model "
+                                    "(default 4)")),
+    (("--keep-float",), dict(action="append", default=[], metavar="REGEX",
+                             help="leave ops whose output tensor name matches REGEX float "
+                                  "(repeatable)")),
+    (("--float-io",), dict(action="store_true",
+                           help="static recipes: keep the model's inputs and outputs float")),
+    (("-o", "--output"), dict(help="output path (default MODEL.<recipe>.tflite beside the "
+                                   "input; never the input itself nor any existing file)")),
+    (("--threads",), dict(type=int, default=1, help="threads for latency (default 1)")),
+    (("--timeout",), dict(type=float, metavar="SECONDS", dest="timeout_s",
+                          help="stop a quantizer or runtime that hangs after this many "
+                               "seconds")),
+)
+
+
+def add_parser(subparsers: Any) -> None:
     q = subparsers.add_parser("quantize", help="quantize a model and verify the result "
                                                "(size, loads, error, latency, per-layer error)")
     q.add_argument("model", help="a .tflite file (or a SavedModel folder / .keras / .h5 with "
                                  "TensorFlow installed)")
-    q.add_argument("--recipe", choices=list(RECIPES), default="dynamic_int8",
-                   help="one-click recipe (default dynamic_int8)")
-    q.add_argument("--recipe-file", metavar="JSON",
-                   help="an edited ai-edge-quantizer recipe (JSON list) instead of --recipe")
-    q.add_argument("--calibration", default="random", metavar="random|DIR|FILE",
-                   help="calibration data for static recipes: random in each input's range, a "
-                        "folder of images, or a .npy/.npz file (default random)")
-    q.add_argument("--samples", type=int, default=8, help="calibration samples (default 8)")
-    q.add_argument("--eval-samples", type=int, default=4,
-                   help="inputs the result is compared on with the float model (default 4)")
-    q.add_argument("--keep-float", action="append", default=[], metavar="REGEX",
-                   help="leave ops whose output tensor name matches REGEX float (repeatable)")
-    q.add_argument("--float-io", action="store_true",
-                   help="static recipes: keep the model's inputs and outputs float")
-    q.add_argument("-o", "--output", help="output path (default MODEL.<recipe>.tflite beside "
-                                          "the input; never the input itself)")
-    q.add_argument("--threads", type=int, default=1, help="threads for latency (default 1)")
-    q.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="stop a quantizer or runtime that hangs after this many seconds")
+    for flags, kw in _OPTIONS:
+        q.add_argument(*flags, **kw)
     q.add_argument("--json", action="store_true", help="one JSON object on stdout")
     q.set_defaults(func=_quantize)
 
 
+def request_from_args(args: argparse.Namespace) -> QuantizeRequest:
+    from core.quantize.run import QuantizeRequest
+    return QuantizeRequest(model=args.model, recipe=args.recipe, calibration=args.calibration,
+                           samples=args.samples, keep_float=list(args.keep_float),
+                           float_io=args.float_io, output=args.output,
+                           recipe_file=args.recipe_file, eval_samples=args.eval_samples,
+                           threads=args.threads, timeout_s=args.timeout_s)
+
+
 def _quantize(args: argparse.Namespace) -> int:
-    from core.quantize.run import QuantizeRequest, Refused, quantize
-    req = QuantizeRequest(args.model, args.recipe, args.calibration, args.samples,
-                          list(args.keep_float), args.float_io, args.output, args.recipe_file,
-                          args.eval_samples, max(1, args.threads), timeout_s=args.timeout)
+    from core.quantize.run import Refused, quantize
+    req = request_from_args(args)
     progress = None if args.json else _progress_printer()
     try:
         report = quantize(req, progress)
     except Refused as e:
         print(f"litelens: error: {e}", file=sys.stderr)
+        if args.json:
+            _print_json(_failed(req, str(e)))
         return 2
+    except Exception as e:
+        # the CLI's last resort prints the internal-error line and exits 1; --json still owes
+        # stdout its one object
+        if args.json:
+            _print_json(_failed(req, f"internal error: {type(e).__name__}: {e}"))
+        raise
     if args.json:
-        dump_json(report, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        _print_json(report)
     else:
         print(summary_text(report))
-    if report["failure"]:
+    if report.failure:
         if args.json:
-            print(f"litelens: quantize failed: {report['failure']}", file=sys.stderr)
+            print(f"litelens: quantize failed: {report.failure}", file=sys.stderr)
         return 1
     return 0
 
 
-def _progress_printer():
+def _failed(req: QuantizeRequest, message: str) -> QuantizeReport:
+    from core.quantize.report import QuantizeReport
+    r = QuantizeReport.empty(str(req.model), req.recipe_file or req.recipe, req.threads)
+    r.failure = message
+    return r
+
+
+def _print_json(report: QuantizeReport) -> None:
+    dump_json(report.to_json(), sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def _progress_printer() -> Callable[[dict], None]:
     def show(msg: dict) -> None:
         if msg.get("t") == "stage":
             print(f"[{msg['step'] + 1}/{msg['steps']}] {msg['stage']}", file=sys.stderr,
@@ -71,6 +120,6 @@ def _progress_printer():
     return show
 
 
-def summary_text(r: dict) -> str:
+def summary_text(r: QuantizeReport) -> str:
     from core.quantize.report import summary_lines
     return "\n".join(summary_lines(r))

@@ -11,11 +11,32 @@ unrelated to the float one (cosine 0, SNR -SNR_CAP_DB), never as a silent NaN or
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 _TINY = 1e-30
 SNR_CAP_DB = 200.0   # an exact match would be +inf dB; the cap keeps JSON finite
+
+
+@dataclass(frozen=True)
+class OutputError:
+    """Whole outputs of one model against the float one's, over every evaluation input."""
+    max_abs: float | None        # None: the difference overflowed to inf
+    mean_abs: float | None       # over the finite positions; None as max_abs
+    cosine: float                # of the worst output
+    snr_db: float                # of the worst output
+    top1_agreement: float | None  # first classifier-like output, else None
+    nonfinite: int               # positions where only one model gives inf/NaN
+
+
+@dataclass(frozen=True)
+class LayerError:
+    """One op output of the quantized model against the float model's (one input)."""
+    rmse: float
+    max_abs: float
+    cosine: float
+    nonfinite: int
 
 
 def dequantize(arr: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
@@ -63,13 +84,12 @@ def classifier_output(shape) -> bool:
     return len(dims) == 1 and 2 <= dims[0] <= 100_000
 
 
-def output_error(ref: list[list[np.ndarray]], got: list[list[np.ndarray]]) -> dict:
-    """ref/got: per sample, per output, real-valued arrays. -> {max_abs, mean_abs (over the
-    finite positions), cosine (worst output), snr_db (worst output), top1_agreement (first
-    classifier-like output, else None), nonfinite (mismatched inf/NaN positions)}."""
+def output_error(ref: list[list[np.ndarray]], got: list[list[np.ndarray]]) -> OutputError:
+    """ref/got: per sample, per output, real-valued arrays."""
     n_out = len(ref[0]) if ref else 0
     max_abs, abs_sum, count, nonfinite = 0.0, 0.0, 0, 0
-    cosines, snrs = [], []
+    cosines: list[float] = []
+    snrs: list[float] = []
     for o in range(n_out):
         r = np.concatenate([s[o].reshape(-1) for s in ref]).astype(np.float64)
         g = np.concatenate([s[o].reshape(-1) for s in got]).astype(np.float64)
@@ -91,16 +111,22 @@ def output_error(ref: list[list[np.ndarray]], got: list[list[np.ndarray]]) -> di
             agree = [int(np.argmax(r[o]) == np.argmax(g[o])) for r, g in zip(ref, got, strict=False)]
             top1 = sum(agree) / len(agree)
             break
-    out = {"max_abs": max_abs, "mean_abs": abs_sum / count if count else 0.0,
-           "cosine": min(cosines) if cosines else 1.0, "snr_db": min(snrs) if snrs else
-           SNR_CAP_DB, "top1_agreement": top1, "nonfinite": nonfinite}
-    return {k: (v if v is None or math.isfinite(v) else None) for k, v in out.items()}
+    # the sums are of finite positions, so only an overflow to inf is left to guard against
+    return OutputError(max_abs=_finite_or_none(max_abs),
+                       mean_abs=_finite_or_none(abs_sum / count if count else 0.0),
+                       cosine=min(cosines) if cosines else 1.0,
+                       snr_db=min(snrs) if snrs else SNR_CAP_DB,
+                       top1_agreement=top1, nonfinite=nonfinite)
 
 
-def layer_error(ref: np.ndarray, got: np.ndarray) -> dict:
-    """{rmse, max_abs (both over the finite positions), cosine, nonfinite}."""
+def _finite_or_none(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def layer_error(ref: np.ndarray, got: np.ndarray) -> LayerError:
+    """rmse and max_abs over the finite positions."""
     r, g, mismatched = _split(ref, got)
     d = r - g
-    return {"rmse": float(np.sqrt(np.mean(d * d))) if d.size else 0.0,
-            "max_abs": float(np.abs(d).max()) if d.size else 0.0,
-            "cosine": cosine(ref, got), "nonfinite": mismatched}
+    return LayerError(rmse=float(np.sqrt(np.mean(d * d))) if d.size else 0.0,
+                      max_abs=float(np.abs(d).max()) if d.size else 0.0,
+                      cosine=cosine(ref, got), nonfinite=mismatched)

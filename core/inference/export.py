@@ -38,13 +38,15 @@ def results_csv(results: list[tuple[str, dict]]) -> str:
     return buf.getvalue()
 
 
-def export_results(results: list[tuple[str, dict]], path: str | Path) -> Path:
-    """Write ``[(label, result), ...]`` to ``path``: CSV for .csv, else JSON (full results)."""
+def export_results(results: list[tuple[str, dict]], path: str | Path, *,
+                   overwrite: bool = False) -> Path:
+    """Write ``[(label, result), ...]`` to ``path``: CSV for .csv, else JSON (full results).
+    ``overwrite``: the user confirmed replacing the file there (``core.fileio.atomic_path``)."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
-        return write_text(path, results_csv(results))
+        return write_text(path, results_csv(results), overwrite=overwrite)
     return write_text(path, dumps_json(finite_or_null([{"label": lb, **res} for lb, res in results]),
-                                       indent=1))
+                                       indent=1), overwrite=overwrite)
 
 
 def output_lines(outputs: list[dict], indent: str = "") -> list[str]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
+from core.model.types import Model
 from core.quantize.recipes import op_scope
+from core.quantize.report import KeptFloat
 
 
 def _words(e: BaseException) -> str:
@@ -16,7 +18,7 @@ _FLOAT_DTYPES = ("float32", "float16", "float64", "bfloat16")
 MIN_CHANGE = 0.01
 
 
-def _constant_bytes(model) -> dict[str, int]:
+def _constant_bytes(model: Model) -> dict[str, int]:
     out: dict[str, int] = {}
     for sg in model.subgraphs:
         for t in sg.tensors:
@@ -25,12 +27,12 @@ def _constant_bytes(model) -> dict[str, int]:
     return out
 
 
-def _quantized_activations(model) -> int:
+def _quantized_activations(model: Model) -> int:
     return sum(1 for sg in model.subgraphs for t in sg.tensors
                if not t.constant and t.dtype in _QUANT_DTYPES and t.quantization is not None)
 
 
-def nothing_quantized(before, after, recipe: str) -> str | None:
+def nothing_quantized(before: Model, after: Model, recipe: str) -> str | None:
     """Why the result is no quantization of ``before`` (None when it is one): its float
     constants (float32/float16 weights) did not shrink by more than MIN_CHANGE of the input's
     constant bytes, and it has no more quantized activations than the input. File size alone
@@ -52,7 +54,8 @@ def nothing_quantized(before, after, recipe: str) -> str | None:
     return f"{recipe} applies to none of this model's ops ({', '.join(ops)})"
 
 
-def kept_float(before, after, entries: list[dict], static: bool) -> list[dict]:
+def kept_float(before: Model, after: Model, entries: list[dict], static: bool) \
+        -> list[KeptFloat]:
     """Ops of ``before`` (subgraph 0) the recipe could have quantized but that are float in
     ``after``, each with the reason: asked (a no_quantize entry of the recipe, e.g. from
     --keep-float), or the quantizer's own check."""
@@ -62,7 +65,7 @@ def kept_float(before, after, entries: list[dict], static: bool) -> list[dict]:
     after_dtypes = {t.name: t.dtype for t in after.subgraphs[0].tensors}
     sg = before.subgraphs[0]
     known = {o.value for o in qtyping.TFLOperationName}
-    out = []
+    out: list[KeptFloat] = []
     for op in sg.operators:
         if not op.outputs or op.outputs[0] < 0:
             continue
@@ -92,5 +95,5 @@ def kept_float(before, after, entries: list[dict], static: bool) -> list[dict]:
                         qtyping.OpQuantizationConfig.from_dict(e["op_config"]))
                 except ValueError as err:
                     reason = _words(err)
-        out.append({"op": op.op, "op_index": op.index, "tensor": name, "reason": reason})
+        out.append(KeptFloat(op.op, op.index, name, reason))
     return out

@@ -14,6 +14,7 @@ Flex ops the stock runtime cannot resolve: ``static_warnings`` names them before
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,8 @@ _FLOAT16 = fb.TensorType.FLOAT16
 
 @dataclass
 class Prepass:
-    fold_fp16: list[int] = field(default_factory=list)       # DEQUANTIZE ops of subgraph 0..n
+    # (subgraph, op index) of each float16-weight DEQUANTIZE
+    fold_fp16: list[tuple[int, int]] = field(default_factory=list)
     deprecated_codes: list[str] = field(default_factory=list)  # op names fixed
     add_signature: bool = False
     warnings: list[str] = field(default_factory=list)         # static-recipe hazards
@@ -99,7 +101,7 @@ def apply(data: bytes, p: Prepass) -> bytes:
     if not p.needed:
         return data
 
-    def edit(m) -> None:
+    def edit(m: Any) -> None:
         for oc in m.operatorCodes or []:
             oc.builtinCode = max(oc.builtinCode, oc.deprecatedBuiltinCode)
         for si, oi in sorted(p.fold_fp16, reverse=True):
@@ -118,14 +120,19 @@ def apply(data: bytes, p: Prepass) -> bytes:
             sig = fb.SignatureDefT()
             sig.signatureKey = SIGNATURE_KEY
             sig.subgraphIndex = 0
-            sig.inputs = [_tensor_map(sg, i) for i in sg.inputs]
-            sig.outputs = [_tensor_map(sg, i) for i in sg.outputs]
+            sig.inputs = [_tensor_map(sg, i) for i in _items(sg.inputs)]
+            sig.outputs = [_tensor_map(sg, i) for i in _items(sg.outputs)]
             m.signatureDefs = [sig]
 
     return rewrite(data, edit)
 
 
-def _tensor_map(sg, index: int):
+def _items(vector: Any) -> list:
+    """A vector of the object API as a list: absent (None), a list, or a numpy array."""
+    return [] if vector is None else list(vector)
+
+
+def _tensor_map(sg: Any, index: int) -> Any:
     tm = fb.TensorMapT()
     name = sg.tensors[index].name
     tm.name = name.decode() if isinstance(name, bytes) else name
@@ -133,22 +140,26 @@ def _tensor_map(sg, index: int):
     return tm
 
 
-def _drop_unread_float16(m) -> None:
+def _drop_unread_float16(m: Any) -> None:
     """Remove the float16 constants no op reads any more (their float32 copies replaced them),
     with their buffers, and renumber the tensors. An unread tensor without data would otherwise
-    stay in the graph, and the quantizer's calibration reads every tensor."""
-    for si, sg in enumerate(m.subgraphs):
-        read = {t for op in sg.operators for t in list(op.inputs if op.inputs is not None else [])
-                + list(op.intermediates if op.intermediates is not None else [])}
-        read |= set(sg.inputs if sg.inputs is not None else [])
-        read |= set(sg.outputs if sg.outputs is not None else [])
-        drop = {ti for ti, t in enumerate(sg.tensors) if t.type == _FLOAT16 and t.buffer
+    stay in the graph, and the quantizer's calibration reads every tensor.
+
+    The object API leaves a vector the file does not have as None (a subgraph without an
+    operators vector is valid, and the runtime runs it), so every one is read through
+    ``_items``."""
+    for si, sg in enumerate(_items(m.subgraphs)):
+        operators = _items(sg.operators)
+        read = {int(t) for op in operators
+                for t in _items(op.inputs) + _items(op.intermediates)}
+        read |= {int(t) for t in _items(sg.inputs) + _items(sg.outputs)}
+        drop = {ti for ti, t in enumerate(_items(sg.tensors)) if t.type == _FLOAT16 and t.buffer
                 and ti not in read}
         if not drop:
             continue
         for ti in drop:
             m.buffers[sg.tensors[ti].buffer].data = None
-        new = {}
+        new: dict[int, int] = {}
         for ti in range(len(sg.tensors)):
             if ti not in drop:
                 new[ti] = len(new)
@@ -156,7 +167,7 @@ def _drop_unread_float16(m) -> None:
 
         def renumber(idx, new=new):
             return None if idx is None else [new[i] if i >= 0 else i for i in idx]
-        for op in sg.operators:
+        for op in operators:
             op.inputs, op.outputs = renumber(op.inputs), renumber(op.outputs)
             op.intermediates = renumber(op.intermediates)
         sg.inputs, sg.outputs = renumber(sg.inputs), renumber(sg.outputs)

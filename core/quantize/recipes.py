@@ -134,5 +134,6 @@ def load_recipe(path: str | os.PathLike) -> list[dict]:
     return entries
 
 
-def save_recipe(path: str | os.PathLike, entries: list[dict]) -> Path:
-    return write_text(path, dumps_json(entries, indent=1) + "\n")
+def save_recipe(path: str | os.PathLike, entries: list[dict], *, overwrite: bool = False) -> Path:
+    """``overwrite``: the user confirmed replacing the file there (a save dialog)."""
+    return write_text(path, dumps_json(entries, indent=1) + "\n", overwrite=overwrite)

@@ -1,78 +1,132 @@
-"""The quantize report in words (CLI text output; the GUI panel shows the same lines)."""
+"""The quantize report: its typed value (``QuantizeReport``, whose ``to_json()`` is the contract
+of ``litelens quantize --json``), in words (CLI text output; the GUI panel shows the same lines)
+and as a graph overlay."""
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
 from core import format as fmt
+from core.analysis.overlay import Overlay
+from core.inference.error_metrics import OutputError
+from core.inference.worker.jobs.quantize import DELEGATES, Latency, LayerRow, Load
 
 
-def _num(v, fmt: str = ".4g") -> str:
-    return "n/a" if v is None else format(v, fmt)
+@dataclass(frozen=True)
+class SizeBytes:
+    before: int | None
+    after: int | None
 
 
-def summary_lines(r: dict, worst: int = 5) -> list[str]:
-    lines = [f"{r['input']} -> {r['output'] or '(nothing written)'}",
-             f"recipe {r['recipe']} with {r['quantizer'] or 'ai-edge-quantizer'}"]
-    for step in r["prepass"]:
+@dataclass(frozen=True)
+class KeptFloat:
+    """An op the recipe could have quantized that stayed float, and why."""
+    op: str
+    op_index: int
+    tensor: str
+    reason: str
+
+
+@dataclass
+class QuantizeReport:
+    """One quantize run, filled as it goes; ``failure`` is None on success (then ``output`` is
+    the written file)."""
+    input: str
+    output: str | None
+    recipe: str
+    quantizer: str | None            # "ai-edge-quantizer 0.10.0", once the worker said it
+    prepass: list[str]               # what the pre-pass changed, in words
+    size_bytes: SizeBytes
+    loads: dict[str, Load]           # the quantized model under each delegate
+    latency_ms: Latency
+    error: OutputError | None        # outputs vs the float model
+    per_layer: list[LayerRow]        # worst first
+    per_layer_note: str | None
+    kept_float: list[KeptFloat]
+    warnings: list[str] = field(default_factory=list)
+    failure: str | None = None
+
+    @classmethod
+    def empty(cls, model: str, recipe: str, threads: int) -> QuantizeReport:
+        """Nothing measured yet (and nothing written)."""
+        return cls(input=model, output=None, recipe=recipe, quantizer=None, prepass=[],
+                   size_bytes=SizeBytes(None, None),
+                   loads={d: Load(False) for d in DELEGATES},
+                   latency_ms=Latency(None, None, None, threads), error=None, per_layer=[],
+                   per_layer_note=None, kept_float=[])
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _num(v: float | None, spec: str = ".4g") -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def summary_lines(r: QuantizeReport, worst: int = 5) -> list[str]:
+    lines = [f"{r.input} -> {r.output or '(nothing written)'}",
+             f"recipe {r.recipe} with {r.quantizer or 'ai-edge-quantizer'}"]
+    for step in r.prepass:
         lines.append(f"pre-pass: {step}")
-    for w in r["warnings"]:
+    for w in r.warnings:
         lines.append(f"warning: {w}")
-    s = r["size_bytes"]
-    if s["before"] and s["after"]:
-        lines.append(f"size {fmt.size(s['before'])} -> {fmt.size(s['after'])} "
-                     f"({s['after'] / s['before']:.2f}x)")
-    for d, v in r["loads"].items():
-        lines.append(f"loads under {d}: " + ("yes" if v["ok"] else f"NO ({v['error']})"
-                                            if v["error"] else "not tried"))
-    lat = r["latency_ms"]
-    if lat.get("before") is not None:
-        lines.append(f"latency {fmt.duration_ms(lat['before'])} -> "
-                     f"{fmt.duration_ms(lat['after'])} "
-                     f"({lat.get('delegate')}, {lat.get('threads')} thread(s), median)")
-    e = r["error"]
+    s = r.size_bytes
+    if s.before and s.after:
+        lines.append(f"size {fmt.size(s.before)} -> {fmt.size(s.after)} "
+                     f"({s.after / s.before:.2f}x)")
+    for d, v in r.loads.items():
+        lines.append(f"loads under {d}: " + ("yes" if v.ok else f"NO ({v.error})"
+                                            if v.error else "not tried"))
+    lat = r.latency_ms
+    if lat.before is not None and lat.after is not None:
+        lines.append(f"latency {fmt.duration_ms(lat.before)} -> {fmt.duration_ms(lat.after)} "
+                     f"({lat.delegate}, {lat.threads} thread(s), median)")
+    e = r.error
     if e:
-        lines.append(f"error vs float: max abs {_num(e['max_abs'])}, mean abs "
-                     f"{_num(e['mean_abs'])}, worst cosine {_num(e['cosine'], '.5f')}, SNR "
-                     f"{_num(e['snr_db'], '.1f')} dB, top-1 agreement "
-                     f"{_num(e['top1_agreement'], '.0%')}")
-    if r["per_layer"]:
-        lines.append(f"worst layers (of {len(r['per_layer'])}):")
-        for row in r["per_layer"][:worst]:
-            lines.append(f"  op {row['op_index']} {row['op']} {row['tensor']}: cosine "
-                         f"{row['cosine']:.4f}, RMSE {row['rmse']:.3g}, max abs "
-                         f"{row['max_abs']:.3g}")
-    elif r.get("per_layer_note"):
-        lines.append(r["per_layer_note"])
-    if r["kept_float"]:
-        lines.append(f"{len(r['kept_float'])} op(s) left float:")
-        for k in r["kept_float"][:worst]:
-            lines.append(f"  op {k['op_index']} {k['op']}: {k['reason']}")
-    if r["failure"]:
-        lines.append(f"FAILED: {r['failure']}")
+        lines.append(f"error vs float: max abs {_num(e.max_abs)}, mean abs "
+                     f"{_num(e.mean_abs)}, worst cosine {_num(e.cosine, '.5f')}, SNR "
+                     f"{_num(e.snr_db, '.1f')} dB, top-1 agreement "
+                     f"{_num(e.top1_agreement, '.0%')}")
+    if r.per_layer:
+        lines.append(f"worst layers (of {len(r.per_layer)}):")
+        for row in r.per_layer[:worst]:
+            lines.append(f"  op {row.op_index} {row.op} {row.tensor}: cosine "
+                         f"{row.cosine:.4f}, RMSE {row.rmse:.3g}, max abs {row.max_abs:.3g}")
+    elif r.per_layer_note:
+        lines.append(r.per_layer_note)
+    if r.kept_float:
+        lines.append(f"{len(r.kept_float)} op(s) left float:")
+        for k in r.kept_float[:worst]:
+            lines.append(f"  op {k.op_index} {k.op}: {k.reason}")
+    if r.failure:
+        lines.append(f"FAILED: {r.failure}")
     return lines
 
 
-def error_overlay(report: dict, subgraph: int = 0):
+def error_overlay(report: QuantizeReport, subgraph: int = 0) -> Overlay:
     """The per-layer error as a graph overlay: each compared op coloured by the rank of its
     1 − cosine (output vs the float model's) in len(RAMP) equal groups, the worst fifth dark
     red, with its cosine as a badge. By rank, not by share of the maximum: one broken layer
     (often the last) would otherwise leave every other layer the same pale colour. Op indices
     are the input model's."""
-    from core.analysis.overlay import RAMP, Overlay
-    rows = report.get("per_layer") or []
+    from core.analysis.overlay import RAMP
+    rows = report.per_layer
     if not rows:
         return Overlay("quantization error", "no per-layer error")
-    worst_first = sorted(rows, key=lambda r: (r["cosine"], -r["rmse"]))
+    worst_first = sorted(rows, key=lambda r: (r.cosine, -r.rmse))
     n, steps = len(worst_first), len(RAMP)
-    colors, badges, bounds = {}, {}, {}
+    colors: dict[tuple[int, int], str] = {}
+    badges: dict[tuple[int, int], str] = {}
+    bounds: dict[int, tuple[float, float]] = {}
     for rank, r in enumerate(worst_first):
         step = steps - 1 - min(steps - 1, rank * steps // n)
-        key = (subgraph, r["op_index"])
+        key = (subgraph, r.op_index)
         colors[key] = RAMP[step]
-        badges[key] = f"cos {r['cosine']:.4f}"
-        lo, hi = bounds.get(step, (r["cosine"], r["cosine"]))
-        bounds[step] = (min(lo, r["cosine"]), max(hi, r["cosine"]))
-    legend = [(f"cosine {bounds[i][0]:.4f}–{bounds[i][1]:.4f}", RAMP[i])
-              for i in range(steps - 1, -1, -1) if i in bounds]
+        badges[key] = f"cos {r.cosine:.4f}"
+        lo, hi = bounds.get(step, (r.cosine, r.cosine))
+        bounds[step] = (min(lo, r.cosine), max(hi, r.cosine))
+    legend = tuple((f"cosine {bounds[i][0]:.4f}–{bounds[i][1]:.4f}", RAMP[i])
+                   for i in range(steps - 1, -1, -1) if i in bounds)
     w = worst_first[0]
-    summary = (f"{n} layers vs float; worst: op {w['op_index']} {w['op']} cosine "
-               f"{w['cosine']:.4f}")
+    summary = f"{n} layers vs float; worst: op {w.op_index} {w.op} cosine {w.cosine:.4f}"
     return Overlay("quantization error", summary, colors, badges, (), legend)

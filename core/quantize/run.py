@@ -1,10 +1,10 @@
 """Parent side of quantization: check the request, run the job in a child process, and write the
 verified result without ever touching the input.
 
-``quantize(request)`` returns the report (the JSON contract of ``litelens quantize --json``, the
-GUI panel and the tests); ``QuantizeRequest.refusal()`` tells bad input (exit 2) before anything
+``quantize(request)`` returns the ``QuantizeReport`` (its ``to_json()`` is the contract of
+``litelens quantize --json``; the GUI panel and the tests read it typed); ``QuantizeRequest.refusal()`` tells bad input (exit 2) before anything
 runs. The output is written only when the result loads under the default runtime (XNNPACK):
-atomically, mode 0644, never over the input or an existing model.
+atomically, mode 0644, never over the input or any file that exists when it is written.
 """
 from __future__ import annotations
 
@@ -16,9 +16,19 @@ from pathlib import Path
 from typing import Callable
 
 from core.errors import ModelError
-from core.fileio import atomic_path
+from core.fileio import OutputExists, atomic_path
+from core.inference.config import ConfigError, RunConfig
 from core.inference.inputs import InputError
+from core.inference.session import WorkerSession
+from core.inference.worker.jobs.quantize import (
+    Folder,
+    QuantizeParams,
+    SignatureSamples,
+    Verification,
+)
+from core.model.types import Model
 from core.quantize import calibration, checks, prepass, recipes
+from core.quantize.report import QuantizeReport, SizeBytes
 from core.quantize.source import ConversionError, convert_to_tflite, source_kind, tensorflow_missing
 
 DEFAULT_DELEGATE = "xnnpack"   # what the runtime uses when nobody chooses: exit 0 needs it
@@ -42,6 +52,10 @@ class QuantizeRequest:
     threads: int = 1
     latency_runs: int = 10
     timeout_s: float | None = None    # kill the worker (a hung quantizer/runtime) after this
+
+    def run_config(self, model: str) -> RunConfig:
+        """How the worker runs (threads bounded as for every run, the timeout)."""
+        return RunConfig(model=model, threads=self.threads, timeout_s=self.timeout_s)
 
     def entries(self) -> list[dict]:
         if self.recipe_file:
@@ -92,6 +106,10 @@ class QuantizeRequest:
             return f"--eval-samples must be at least 1, not {self.eval_samples}"
         if self.timeout_s is not None and not self.timeout_s > 0:
             return f"--timeout must be a number of seconds above 0, not {self.timeout_s}"
+        try:
+            self.run_config(self.model).validate()
+        except ConfigError as e:
+            return f"--{e}"
         problem = calibration.source_problem(self.calibration)
         if problem:
             return problem
@@ -109,43 +127,37 @@ class QuantizeRequest:
         return None
 
 
-def empty_report(req: QuantizeRequest) -> dict:
-    return {"input": str(req.model), "output": None, "recipe": req.recipe_file or req.recipe,
-            "quantizer": None, "prepass": [], "size_bytes": {"before": None, "after": None},
-            "loads": {d: {"ok": False, "error": None} for d in ("xnnpack", "builtin")},
-            "latency_ms": {"before": None, "after": None, "delegate": None, "threads": req.threads},
-            "error": None, "per_layer": [],
-            "per_layer_note": None, "kept_float": [], "warnings": [], "failure": None}
-
-
 class QuantizeJob:
     """One request: the pre-pass and the samples here, the quantizer and the verification runs
     in a worker job (``core.inference.worker.jobs.quantize``). ``poll()`` drains progress,
     ``cancel()`` kills the worker (the quantizer has no cancel of its own), ``wait()`` runs to
-    the end; ``stage`` / ``progress`` say where it is."""
+    the end; ``stage`` / ``progress`` say where it is. Its temporary folder is removed by
+    ``finish()`` or ``close()``, and at once if preparing raises."""
 
-    def __init__(self, req: QuantizeRequest, model=None):
+    def __init__(self, req: QuantizeRequest, model: Model | None = None):
         problem = req.refusal()
         if problem:
             raise Refused(problem)
         self.req = req
-        self.report = empty_report(req)
+        self.report = QuantizeReport.empty(str(req.model), req.recipe_file or req.recipe,
+                                           req.threads)
         self.stage: str | None = "prepare"
         self.progress = (0, 1)
         self.cancelled = False
         self._tmp = tempfile.mkdtemp(prefix="litelens-quantize-")
         self._candidate = os.path.join(self._tmp, "candidate.tflite")
-        self.session = None
+        self.session: WorkerSession | None = None
         self._failure: str | None = None
         try:
             self._prepare(model)
         except (InputError, ModelError, ConversionError) as e:
             self._failure = str(e)
+        except BaseException:
+            self.close()
+            raise
 
-    def _prepare(self, model) -> None:
-        from core.inference.config import RunConfig
+    def _prepare(self, model: Model | None) -> None:
         from core.inference.inputs import input_specs
-        from core.inference.session import WorkerSession
         from core.inference.worker.jobs.quantize import save_samples
         from core.model.reader import open_bytes
         req, tmp = self.req, Path(self._tmp)
@@ -162,14 +174,14 @@ class QuantizeJob:
         self._float = open_bytes(float_bytes, "pre-passed")
         entries = req.entries()
         static = recipes.is_static(entries)
-        self.report["prepass"] = plan.steps()
+        self.report.prepass = plan.steps()
         if static:
-            self.report["warnings"] += plan.warnings
+            self.report.warnings += plan.warnings
         specs = input_specs(self._before)
         evals = calibration.samples(specs, req.calibration, req.eval_samples,
                                     seed_offset=calibration.EVAL_SEED_OFFSET)
         save_samples(evals, tmp / "eval.npz")
-        signatures = []
+        signatures: list[SignatureSamples] = []
         if static:   # every signature is calibrated: the quantizer checks each has its ranges
             for k, sig in enumerate(self._float.signatures):
                 sg = self._float.subgraphs[sig.subgraph]
@@ -182,15 +194,15 @@ class QuantizeJob:
                                    "input_names": [by_index.get(ti, sg.tensors[ti].name)
                                                    for ti in sg.inputs]})
         sg = self._float.subgraphs[0]
-        params = {"float_model": str(tmp / "float.tflite"), "entries": entries,
-                  "static": static, "signatures": signatures,
-                  "evaluation": str(tmp / "eval.npz"),
-                  "layers": [{"tensor": sg.tensors[op.outputs[0]].name, "op": op.op,
-                              "op_index": op.index} for op in sg.operators
-                             if op.outputs and op.outputs[0] >= 0],
-                  "latency_runs": req.latency_runs, "candidate": self._candidate}
-        cfg = RunConfig(model=str(self._input), threads=req.threads, timeout_s=req.timeout_s)
-        self.session = WorkerSession(cfg, "quantize", model, params).start()
+        params: QuantizeParams = {
+            "float_model": str(tmp / "float.tflite"), "entries": entries, "static": static,
+            "signatures": signatures, "evaluation": str(tmp / "eval.npz"),
+            "layers": [{"tensor": sg.tensors[op.outputs[0]].name, "op": op.op,
+                        "op_index": op.index} for op in sg.operators
+                       if op.outputs and op.outputs[0] >= 0],
+            "latency_runs": req.latency_runs, "candidate": self._candidate}
+        self.session = WorkerSession(req.run_config(str(self._input)), "quantize", model,
+                                     dict(params)).start()
 
     def _note(self, msgs: list[dict]) -> list[dict]:
         for m in msgs:
@@ -212,69 +224,90 @@ class QuantizeJob:
         if self.session is not None:
             self.session.kill()
 
-    def wait(self, on_message: Callable[[dict], None] | None = None) -> dict:
-        while not self.finished:
-            for m in self._note(self.session.wait(0.1)):
-                if on_message:
-                    on_message(m)
+    def wait(self, on_message: Callable[[dict], None] | None = None) -> QuantizeReport:
+        try:
+            while self.session is not None and not self.session.finished:
+                for m in self._note(self.session.wait(0.1)):
+                    if on_message:
+                        on_message(m)
+        except BaseException:   # Ctrl-C, or a caller's callback failing: nothing left behind
+            self.close()
+            raise
         return self.finish()
 
-    def finish(self) -> dict:
+    def close(self) -> None:
+        """Stop the worker if it still runs and remove the temporary folder (idempotent)."""
+        if self.session is not None and not self.session.finished:
+            self.session.kill()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def finish(self) -> QuantizeReport:
         """Fold the outcome into the report and, when verified, write the output."""
         r = self.report
         try:
             if self.cancelled:
-                r["failure"] = "cancelled"
+                r.failure = "cancelled"
             elif self._failure:
-                r["failure"] = self._failure
-            else:
-                res = self.session.result()
-                r["quantizer"] = res["quantizer"]
-                if res["error"] and res["error_kind"] != "cancelled":
-                    r["failure"] = res["error"] + ("" if not r["warnings"] else
-                                                   f" ({'; '.join(r['warnings'])})")
-                elif res["result"] is None:
-                    r["failure"] = res["error"] or "the quantize job ended without a result"
+                r.failure = self._failure
+            elif self.session is not None:
+                folder: Folder = self.session.job
+                res = folder.result()
+                r.quantizer = res.quantizer
+                if res.error and res.error_kind != "cancelled":
+                    r.failure = res.error + ("" if not r.warnings else
+                                             f" ({'; '.join(r.warnings)})")
+                elif res.result is None:
+                    r.failure = res.error or "the quantize job ended without a result"
                 else:
-                    self._fold(res["result"])
+                    self._fold(res.result)
         finally:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            self.close()
         return r
 
-    def _fold(self, m: dict) -> None:
+    def _fold(self, m: Verification) -> None:
         from core.model.reader import open_model
         r = self.report
         with open_model(self._candidate) as after:
-            noop = checks.nothing_quantized(self._before, after, r["recipe"])
+            noop = checks.nothing_quantized(self._before, after, r.recipe)
             if noop:
-                r["failure"] = f"nothing to quantize: {noop}"
+                r.failure = f"nothing to quantize: {noop}"
                 return
             entries = self.req.entries()
-            r["kept_float"] = checks.kept_float(self._float, after, entries,
-                                                recipes.is_static(entries))
-        r.update(loads=m["loads"], error=m["error"], per_layer=m["per_layer"],
-                 per_layer_note=m["per_layer_note"], warnings=r["warnings"] + m["warnings"],
-                 size_bytes={"before": self._before.size_bytes, "after": m["size_after"]},
-                 latency_ms=m["latency_ms"])
-        if not m["loads"][DEFAULT_DELEGATE]["ok"]:
-            r["failure"] = (f"the quantized model does not load under {DEFAULT_DELEGATE}: "
-                            f"{m['loads'][DEFAULT_DELEGATE]['error']}")
-            before = m["input_loads"][DEFAULT_DELEGATE]
-            if not before["ok"]:
-                r["failure"] += f" (the input model does not load here either: {before['error']})"
+            r.kept_float = checks.kept_float(self._float, after, entries,
+                                             recipes.is_static(entries))
+        r.loads, r.error, r.per_layer = m.loads, m.error, m.per_layer
+        r.per_layer_note, r.warnings = m.per_layer_note, r.warnings + m.warnings
+        r.size_bytes = SizeBytes(self._before.size_bytes, m.size_after)
+        r.latency_ms = m.latency_ms
+        if not m.loads[DEFAULT_DELEGATE].ok:
+            r.failure = (f"the quantized model does not load under {DEFAULT_DELEGATE}: "
+                         f"{m.loads[DEFAULT_DELEGATE].error}")
+            before = m.input_loads[DEFAULT_DELEGATE]
+            if not before.ok:
+                r.failure += f" (the input model does not load here either: {before.error})"
             return
-        out = self.req.output_path()
-        try:
-            with atomic_path(out) as tmp:
-                shutil.copyfile(self._candidate, tmp)
-        except OSError as e:
-            r["failure"] = f"{out}: cannot write the result ({e})"
-            return
-        r["output"] = str(out)
+        r.output, r.failure = self._write()
+
+    def _write(self) -> tuple[str | None, str | None]:
+        """(written path, None) or (None, why not). A file that takes the output path while the
+        job ran is never replaced: with ``-o`` the run fails naming it; with the default name the
+        next free name is taken."""
+        while True:
+            out = self.req.output_path()
+            try:
+                with atomic_path(out) as tmp:
+                    shutil.copyfile(self._candidate, tmp)
+            except OutputExists as e:
+                if self.req.output:
+                    return None, str(e)
+                continue   # another run took the default name first: output_path() moves on
+            except OSError as e:
+                return None, f"{out}: cannot write the result ({e.strerror or e})"
+            return str(out), None
 
 
 def quantize(req: QuantizeRequest, on_message: Callable[[dict], None] | None = None,
-             model=None) -> dict:
+             model: Model | None = None) -> QuantizeReport:
     """Run a request to the end. Raises Refused for bad input; every other outcome is in the
     report (``failure`` is None on success)."""
     return QuantizeJob(req, model).wait(on_message)

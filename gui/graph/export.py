@@ -50,7 +50,7 @@ def write_image(snap: ExportSnapshot, path: str, state=None) -> tuple[int, int]:
         _paint_bands(p, snap.scene, r, s, None, state)
     finally:
         p.end()
-    with atomic_path(path) as tmp:
+    with atomic_path(path, overwrite=True) as tmp:   # the save dialog asked
         if not img.save(tmp, Path(path).suffix.lstrip(".").upper() or "PNG"):
             raise OSError(f"{path}: could not write the image")
     return w, h
@@ -61,7 +61,7 @@ def write_svg(snap: ExportSnapshot, path: str, state=None) -> tuple[int, int]:
     from PySide6.QtSvg import QSvgGenerator
     r = QRectF(*snap.rect)
     size = QSize(int(r.width()), int(r.height()))
-    with atomic_path(path) as tmp:
+    with atomic_path(path, overwrite=True) as tmp:   # the save dialog asked
         gen = QSvgGenerator()
         gen.setFileName(tmp)
         gen.setSize(size)

@@ -80,7 +80,7 @@ class TensorTable(FilterTable):
         arr = self.m.tensor_data(t.subgraph, t.index)
         if arr is None:
             raise OSError(f"tensor {t.name!r} has no stored values")
-        return write_npy(path, arr)
+        return write_npy(path, arr, overwrite=True)   # from the save dialog, which asked
 
     def save_dialog(self, t) -> None:
         name = (t.name.replace("/", "_").replace(";", "_").replace(":", "_") or

@@ -7,6 +7,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from core import format as fmt
+from core.quantize.report import LayerRow
 
 COLUMNS = ("op", "type", "tensor", "dtype", "cosine", "RMSE", "max abs", "scale", "zero point")
 _WORST = QColor("#f6c1b8")
@@ -22,24 +23,24 @@ class LayerErrorTable(QTableWidget):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.verticalHeader().setVisible(False)
         self.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.rows: list[dict] = []
+        self.rows: list[LayerRow] = []
         self.cellDoubleClicked.connect(
-            lambda r, _c: self.op_activated.emit(self.rows[r]["op_index"]))
+            lambda r, _c: self.op_activated.emit(self.rows[r].op_index))
 
-    def set_rows(self, rows: list[dict], highlight: int = 0) -> None:
+    def set_rows(self, rows: list[LayerRow], highlight: int = 0) -> None:
         """Rows as the report gives them (sorted worst first); the first ``highlight`` rows are
         tinted: the ops a "keep N float" re-run would keep."""
         self.rows = list(rows)
         self.setRowCount(len(rows))
         for i, r in enumerate(rows):
-            cells = (str(r["op_index"]), r["op"], fmt.elide(r["tensor"], 80), r["dtype"],
-                     f"{r['cosine']:.5f}", f"{r['rmse']:.4g}", f"{r['max_abs']:.4g}",
-                     "" if r["scale"] is None else f"{r['scale']:.4g}",
-                     "" if r["zero_point"] is None else str(r["zero_point"]))
+            cells = (str(r.op_index), r.op, fmt.elide(r.tensor, 80), r.dtype,
+                     f"{r.cosine:.5f}", f"{r.rmse:.4g}", f"{r.max_abs:.4g}",
+                     "" if r.scale is None else f"{r.scale:.4g}",
+                     "" if r.zero_point is None else str(r.zero_point))
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if c == 2:
-                    item.setToolTip(r["tensor"])
+                    item.setToolTip(r.tensor)
                 if c in (0, 4, 5, 6, 7, 8):
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.setItem(i, c, item)

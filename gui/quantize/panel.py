@@ -3,7 +3,7 @@ before/after report with the per-layer error table and a "keep the worst N ops f
 
 Thin over ``core.quantize.run``: a ``QuantizeJob`` (pre-pass and samples here, the quantizer and
 the verification runs in a worker process) runs on the one task runner; the report is the same
-JSON the CLI prints. The panel paints nothing itself on the graph: it emits the core error
+``QuantizeReport`` the CLI prints. The panel paints nothing itself on the graph: it emits the core error
 ``Overlay`` and the paths for the tab/main window to open.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from core.model.types import Model
 from core.quantize import recipes
 from core.quantize.recipes import RECIPES
-from core.quantize.report import error_overlay, summary_lines
+from core.quantize.report import QuantizeReport, error_overlay, summary_lines
 from core.quantize.run import QuantizeJob, QuantizeRequest, Refused
 from gui import file_dialogs
 from gui.quantize.layer_table import LayerErrorTable
@@ -40,23 +40,28 @@ from gui.tasks import TaskRunner, TaskState
 POLL_S = 0.05
 
 
-def _run_job(req: QuantizeRequest, model: Model | None, state: TaskState) -> dict:
+def _run_job(req: QuantizeRequest, model: Model | None, state: TaskState) -> QuantizeReport:
     """The task: prepare, run the worker job, report progress by stage, cancel on request."""
     state.set_progress(0.0, "prepare: pre-pass and samples")
     job = QuantizeJob(req, model)
-    while not job.finished:
-        if state.is_interrupt_requested():
-            job.cancel()
-        job.poll()
-        step, steps = job.progress
-        state.set_progress((step + 0.5) / max(1, steps), f"{job.stage} ({step + 1}/{steps})")
-        time.sleep(POLL_S)
+    try:
+        while not job.finished:
+            if state.is_interrupt_requested():
+                job.cancel()
+            job.poll()
+            step, steps = job.progress
+            state.set_progress((step + 0.5) / max(1, steps),
+                               f"{job.stage} ({step + 1}/{steps})")
+            time.sleep(POLL_S)
+    except BaseException:   # the worker and the temporary folder go with the task
+        job.close()
+        raise
     return job.finish()
 
 
 class QuantizePanel(QWidget):
-    quantized = Signal(dict)           # the report, after a run that wrote a file
-    finished = Signal(dict)            # every report (failures too)
+    quantized = Signal(object)         # the QuantizeReport, after a run that wrote a file
+    finished = Signal(object)          # every QuantizeReport (failures, refusals too)
     open_requested = Signal(str)       # open the quantized model in a new tab
     compare_requested = Signal(str, str, object)   # input, output, latency {"a", "b"}
     overlay_ready = Signal(object)     # core Overlay of the per-layer error
@@ -64,7 +69,7 @@ class QuantizePanel(QWidget):
     def __init__(self, model: Model, parent=None):
         super().__init__(parent)
         self.model = model
-        self.report: dict | None = None
+        self.report: QuantizeReport | None = None
         self._last: QuantizeRequest | None = None
         self.runner = TaskRunner(self, name="quantize")
         self.runner.progress.connect(self._progress)
@@ -147,7 +152,8 @@ class QuantizePanel(QWidget):
         self.open_button = QPushButton("Open result in a new tab", self)
         self.open_button.setEnabled(False)
         self.open_button.clicked.connect(
-            lambda: self.report and self.open_requested.emit(self.report["output"]))
+            lambda: self.report and self.report.output
+            and self.open_requested.emit(self.report.output))
         self.compare_button = QPushButton("Compare with the original", self)
         self.compare_button.setEnabled(False)
         self.compare_button.clicked.connect(self._compare)
@@ -196,7 +202,7 @@ class QuantizePanel(QWidget):
         f = file_dialogs.save_file(self, "Save recipe", f"{req.recipe}.json", "JSON (*.json)",
                                    "recipes")
         if f:
-            recipes.save_recipe(f, req.entries())
+            recipes.save_recipe(f, req.entries(), overwrite=True)   # the dialog asked
             self.recipe_file.setText(f)
 
     def _keep(self) -> list[str]:
@@ -224,7 +230,7 @@ class QuantizePanel(QWidget):
         req = self.request(recipe, keep_float, recipe_file)
         problem = req.refusal()
         if problem:
-            self._show_failure(problem)
+            self._show_failure(problem, req)
             return
         self._last = req
         self._set_busy(True)
@@ -235,7 +241,7 @@ class QuantizePanel(QWidget):
         """Re-run the last recipe with the worst N layers of the report kept float."""
         if not self.report or not self._last:
             return
-        names = [r["tensor"] for r in self.report["per_layer"][:self.keep_n.value()]]
+        names = [r.tensor for r in self.report.per_layer[:self.keep_n.value()]]
         keep = list(self._last.keep_float) + [recipes.keep_float_regex(names)]
         self.start(self._last.recipe, keep, self._last.recipe_file)
 
@@ -255,18 +261,18 @@ class QuantizePanel(QWidget):
         self.progress.setValue(int(fraction * 1000))
         self.progress.setFormat(text)
 
-    def _done(self, report: dict) -> None:
+    def _done(self, report: QuantizeReport) -> None:
         self._set_busy(False)
         self.report = report
         self.progress.setValue(1000)
-        self.progress.setFormat("done" if not report["failure"] else "failed")
+        self.progress.setFormat("done" if not report.failure else "failed")
         self.summary.setPlainText("\n".join(summary_lines(report)))
-        self.table.set_rows(report["per_layer"], self.keep_n.value())
-        ok = report["output"] is not None
-        self.rerun_button.setEnabled(bool(report["per_layer"]))
+        self.table.set_rows(report.per_layer, self.keep_n.value())
+        ok = report.output is not None
+        self.rerun_button.setEnabled(bool(report.per_layer))
         self.open_button.setEnabled(ok)
         self.compare_button.setEnabled(ok)
-        if report["per_layer"]:
+        if report.per_layer:
             self.overlay_ready.emit(error_overlay(report))
         if ok:
             self.quantized.emit(report)
@@ -274,10 +280,9 @@ class QuantizePanel(QWidget):
 
     def _compare(self) -> None:
         r = self.report
-        if r and r["output"]:
-            lat = r["latency_ms"]
-            self.compare_requested.emit(r["input"], r["output"],
-                                        {"a": lat.get("before"), "b": lat.get("after")})
+        if r and r.output:
+            lat = r.latency_ms
+            self.compare_requested.emit(r.input, r.output, {"a": lat.before, "b": lat.after})
 
     def _failed(self, exc: Exception) -> None:
         self._set_busy(False)
@@ -288,12 +293,20 @@ class QuantizePanel(QWidget):
         self._set_busy(False)
         self.progress.setFormat("cancelled")
         self.summary.setPlainText("Cancelled: nothing was written.")
-        self.finished.emit({"failure": "cancelled", "output": None})
+        self.finished.emit(self._unrun("cancelled"))
 
-    def _show_failure(self, message: str) -> None:
+    def _show_failure(self, message: str, req: QuantizeRequest | None = None) -> None:
         self.progress.setFormat("failed")
         self.summary.setPlainText(f"FAILED: {message}")
-        self.finished.emit({"failure": message, "output": None})
+        self.finished.emit(self._unrun(message, req))
+
+    def _unrun(self, failure: str, req: QuantizeRequest | None = None) -> QuantizeReport:
+        """The report of a run that measured nothing (refused, cancelled, or the task failed)."""
+        req = req or self._last or self.request("dynamic_int8")
+        report = QuantizeReport.empty(str(req.model), req.recipe_file or req.recipe,
+                                      req.threads)
+        report.failure = failure
+        return report
 
     def shutdown(self) -> None:
         self.runner.shutdown()

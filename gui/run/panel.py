@@ -710,7 +710,7 @@ class RunPanel(QWidget):
 
     # -- export ------------------------------------------------------------------------------
     def export_results(self, path: str) -> Path:
-        return export_results(self.results, path)
+        return export_results(self.results, path, overwrite=True)   # the dialog asked
 
     def _export_dialog(self) -> None:
         if not self.results:

@@ -52,18 +52,18 @@ def run() -> str:
                 r = quantize(QuantizeRequest(str(path), recipe, samples=8, eval_samples=4,
                                              output=str(Path(tmp) / f"{recipe}.tflite")))
                 dt = time.perf_counter() - t0
-                s, e, lat = r["size_bytes"], r["error"] or {}, r["latency_ms"]
-                ratio = f"{s['after'] / s['before']:.2f}x" if s["after"] else "–"
-                loads = [("yes" if v["ok"] else "**no**") if v["ok"] or v["error"] else "–"
-                         for v in r["loads"].values()]
-                result = "written" if r["output"] else (r["failure"] or "")[:90]
+                s, e, lat = r.size_bytes, r.error, r.latency_ms
+                ratio = f"{s.after / s.before:.2f}x" if s.after and s.before else "–"
+                loads = [("yes" if v.ok else "**no**") if v.ok or v.error else "–"
+                         for v in r.loads.values()]
+                result = "written" if r.output else (r.failure or "")[:90]
                 lines.append(
                     f"| {recipe} | {dt:.1f} | {dt / anchor:.1f} | "
-                    f"{_fmt(s['after'] and s['after'] / 2**20, '.2f')} MiB | {ratio} | "
-                    f"{loads[0]} | {loads[1]} | {_fmt(e.get('cosine'))} | "
-                    f"{_fmt(e.get('snr_db'), '.1f')} | {_fmt(e.get('top1_agreement'), '.2f')} | "
-                    f"{_fmt(r['per_layer'][0]['cosine'] if r['per_layer'] else None)} | "
-                    f"{_fmt(lat['before'], '.2f')} → {_fmt(lat['after'], '.2f')} | {result} |")
+                    f"{_fmt(s.after and s.after / 2**20, '.2f')} MiB | {ratio} | "
+                    f"{loads[0]} | {loads[1]} | {_fmt(e and e.cosine)} | "
+                    f"{_fmt(e and e.snr_db, '.1f')} | {_fmt(e and e.top1_agreement, '.2f')} | "
+                    f"{_fmt(r.per_layer[0].cosine if r.per_layer else None)} | "
+                    f"{_fmt(lat.before, '.2f')} → {_fmt(lat.after, '.2f')} | {result} |")
         lines.append("")
     lines.append("MobileNetV2 here has random (seeded) weights: its softmax is nearly uniform, so "
                  "output cosine/top-1 on it say little; face_detection_short_range (MediaPipe, "

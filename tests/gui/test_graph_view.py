@@ -373,7 +373,7 @@ def test_export_refuses_to_overwrite_the_model(qtbot, open_tab, tmp_path, demo_m
     target = tmp_path / "model.png"
     target.write_bytes(demo_model_path.read_bytes())  # a model that happens to be named .png
     _, panel = open_tab(demo_model_path)
-    with pytest.raises(OSError, match="refusing"):
+    with pytest.raises(OSError, match="is a TFLite model, which LiteLens never overwrites"):
         panel.export(str(target))
     assert target.read_bytes() == demo_model_path.read_bytes()
     panel.export(str(tmp_path / "g.png"))

@@ -28,25 +28,25 @@ def test_recipe_button_runs_verifies_and_paints_error(demo_tab, qtbot, tmp_path)
         panel.recipe_buttons["full_int8"].click()
         assert panel.cancel_button.isEnabled()
     report = sig.args[0]
-    assert report["failure"] is None
-    assert report["output"] == str(tmp_path / "demo.full_int8.tflite")
+    assert report.failure is None
+    assert report.output == str(tmp_path / "demo.full_int8.tflite")
     assert (tmp_path / "demo.full_int8.tflite").is_file()
     # the table shows the report's rows, worst first, and the graph has the error overlay
-    assert panel.table.rowCount() == len(report["per_layer"]) > 0
-    assert panel.table.item(0, 4).text() == f"{report['per_layer'][0]['cosine']:.5f}"
+    assert panel.table.rowCount() == len(report.per_layer) > 0
+    assert panel.table.item(0, 4).text() == f"{report.per_layer[0].cosine:.5f}"
     overlay = {o.name: o for o in demo_tab.graph.view.overlays()}["quantization error"]
-    worst = report["per_layer"][0]["op_index"]
+    worst = report.per_layer[0].op_index
     assert overlay.colors[(0, worst)] == "#9d0208"
     assert "FAILED" not in panel.summary.toPlainText()
     # "keep these N ops float": one click re-runs with the worst 2 kept float
     panel.keep_n.setValue(2)
-    names = [r["tensor"] for r in report["per_layer"][:2]]
+    names = [r.tensor for r in report.per_layer[:2]]
     with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
         panel.rerun_button.click()
     again = sig.args[0]
-    assert again["failure"] is None
-    assert again["output"] == str(tmp_path / "demo.full_int8.2.tflite")
-    kept = {k["tensor"]: k["reason"] for k in again["kept_float"]}
+    assert again.failure is None
+    assert again.output == str(tmp_path / "demo.full_int8.2.tflite")
+    kept = {k.tensor: k.reason for k in again.kept_float}
     assert all("kept float as asked" in kept[n] for n in names)
 
 
@@ -59,7 +59,7 @@ def test_cancel_button(demo_tab, qtbot, tmp_path):
         panel.recipe_buttons["int16x8"].click()
         qtbot.waitUntil(lambda: bool(seen), timeout=60_000)
         panel.cancel_button.click()
-    assert sig.args[0]["failure"] == "cancelled"
+    assert sig.args[0].failure == "cancelled"
     assert not (tmp_path / "never.tflite").exists()
     assert all(b.isEnabled() for b in panel.recipe_buttons.values())
 
@@ -69,7 +69,7 @@ def test_refused_output_is_shown_not_raised(demo_tab, qtbot):
     panel.output.setText(demo_tab.model.path)
     with qtbot.waitSignal(panel.finished, timeout=10_000) as sig:
         panel.recipe_buttons["dynamic_int8"].click()
-    assert "the output is the input model" in sig.args[0]["failure"]
+    assert "the output is the input model" in sig.args[0].failure
     assert "FAILED" in panel.summary.toPlainText()
 
 
@@ -78,7 +78,7 @@ def test_compare_view_diff_and_aligned_selection(qtbot, tmp_path):
     from gui.quantize.compare_view import CompareView
     src = demo_model().save(tmp_path / "demo.tflite")
     r = quantize(QuantizeRequest(str(src), "weight_only_int8", eval_samples=1))
-    a, b = open_model(src), open_model(r["output"])
+    a, b = open_model(src), open_model(r.output)
     diff = compare_models(a, b)
     # weight-only int8 inserts one DEQUANTIZE per quantized weight, nothing else is removed
     added = [row for row in diff["ops"] if row["status"] == "added"]
@@ -114,7 +114,7 @@ def test_main_window_opens_result_and_compare_tab(qtbot, tmp_path):
     panel = w.tabs.widget(0).quantize_panel()
     with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
         panel.recipe_buttons["float16"].click()
-    out = sig.args[0]["output"]
+    out = sig.args[0].output
     assert out and panel.open_button.isEnabled() and panel.compare_button.isEnabled()
     panel.open_button.click()
     qtbot.waitUntil(lambda: w.tabs.count() == 2 and not w.pending, timeout=30_000)
@@ -136,7 +136,7 @@ def test_run_an_edited_recipe_file(demo_tab, qtbot, tmp_path):
     with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
         panel.run_file_button.click()
     r = sig.args[0]
-    assert r["failure"] is None and r["recipe"] == str(path)
-    assert r["output"] == str(tmp_path / "demo.mine.tflite")
-    assert any(k["tensor"].startswith("head/") and "kept float as asked" in k["reason"]
-               for k in r["kept_float"])
+    assert r.failure is None and r.recipe == str(path)
+    assert r.output == str(tmp_path / "demo.mine.tflite")
+    assert any(k.tensor.startswith("head/") and "kept float as asked" in k.reason
+               for k in r.kept_float)

@@ -142,7 +142,9 @@ def test_exports_never_replace_a_model(tmp_path, demo_model_path):
     from core.inference.export import export_results
     model = tmp_path / "mine.tflite"
     model.write_bytes(demo_model_path.read_bytes())
-    with pytest.raises(OSError, match="refusing to overwrite a TFLite model"):
+    with pytest.raises(OSError, match="is a TFLite model, which LiteLens never overwrites"):
+        export_results([], model, overwrite=True)
+    with pytest.raises(OSError, match="already exists"):
         export_results([], model)
     assert model.read_bytes() == demo_model_path.read_bytes()
     out = write_text(tmp_path / "notes.json", "[]")

@@ -92,7 +92,7 @@ def test_dynamic_int8_on_built_model(demo, tmp_path):
     assert not any("same outputs" in w for w in r["warnings"])   # its outputs follow the input
     # a second run never overwrites the first: the next free name
     r2 = quantize(QuantizeRequest(str(demo), "dynamic_int8"))
-    assert r2["output"] == str(tmp_path / "demo.dynamic_int8.2.tflite")
+    assert r2.output == str(tmp_path / "demo.dynamic_int8.2.tflite")
 
 
 def test_refusals_exit_2(demo, tmp_path):
@@ -142,20 +142,20 @@ def test_static_int8_with_image_folder_and_keep_float(demo, tmp_path):
             images / f"{k}.png")
     r = quantize(QuantizeRequest(str(demo), "full_int8", calibration=str(images), samples=3,
                                  output=str(tmp_path / "q8.tflite")))
-    assert r["failure"] is None and r["output"]
-    it = Interpreter(model_path=r["output"])
+    assert r.failure is None and r.output
+    it = Interpreter(model_path=r.output)
     assert it.get_input_details()[0]["dtype"] == np.int8   # int8 I/O by default
-    worst = r["per_layer"][0]
-    assert worst["dtype"] == "int8" and worst["scale"] > 0
+    worst = r.per_layer[0]
+    assert worst.dtype == "int8" and worst.scale > 0
     # "keep these ops float": the worst layer's op is reported as kept float, I/O stays float
     from core.quantize.recipes import keep_float_regex
     r2 = quantize(QuantizeRequest(str(demo), "full_int8", calibration=str(images), samples=3,
-                                  keep_float=[keep_float_regex([worst["tensor"]])],
+                                  keep_float=[keep_float_regex([worst.tensor])],
                                   float_io=True, output=str(tmp_path / "q8f.tflite")))
-    assert r2["failure"] is None
-    kept = {k["tensor"]: k["reason"] for k in r2["kept_float"]}
-    assert "kept float as asked" in kept[worst["tensor"]]
-    assert Interpreter(model_path=r2["output"]).get_input_details()[0]["dtype"] == np.float32
+    assert r2.failure is None
+    kept = {k.tensor: k.reason for k in r2.kept_float}
+    assert "kept float as asked" in kept[worst.tensor]
+    assert Interpreter(model_path=r2.output).get_input_details()[0]["dtype"] == np.float32
 
 
 def test_calibration_from_npz_stack(demo, tmp_path):
@@ -163,11 +163,11 @@ def test_calibration_from_npz_stack(demo, tmp_path):
     np.savez(tmp_path / "cal.npz", image=x)
     r = quantize(QuantizeRequest(str(demo), "int16x8", calibration=str(tmp_path / "cal.npz"),
                                  samples=5, output=str(tmp_path / "q16.tflite")))
-    assert r["failure"] is None, r["failure"]
+    assert r.failure is None, r.failure
     np.savez(tmp_path / "wrong.npz", image=np.zeros((2, 9), np.float32))
     r = quantize(QuantizeRequest(str(demo), "int16x8", calibration=str(tmp_path / "wrong.npz"),
                                  output=str(tmp_path / "never.tflite")))
-    assert "wrong.npz" in r["failure"] and not (tmp_path / "never.tflite").exists()
+    assert "wrong.npz" in r.failure and not (tmp_path / "never.tflite").exists()
 
 
 def _wait_for_stage(job: QuantizeJob, stage: str) -> None:
@@ -184,7 +184,7 @@ def test_cancel_kills_the_job_and_writes_nothing(demo, tmp_path):
     _wait_for_stage(job, "calibrate")
     job.cancel()
     r = job.wait()
-    assert r["failure"] == "cancelled" and job.session.proc.returncode is not None
+    assert r.failure == "cancelled" and job.session.proc.returncode is not None
     assert not (tmp_path / "c.tflite").exists()
 
 
@@ -203,10 +203,10 @@ def test_mediapipe_fp16_model_really_shrinks(shared_model, tmp_path):
     src = shared_model("face_detection_short_range")
     before = sha(src)
     r = quantize(QuantizeRequest(str(src), "dynamic_int8", output=str(tmp_path / "fd8.tflite")))
-    assert r["failure"] is None
-    assert r["size_bytes"]["after"] < 0.8 * r["size_bytes"]["before"]
-    assert any("float16" in s for s in r["prepass"])
-    assert r["loads"]["xnnpack"]["ok"] and r["error"]["cosine"] > 0.9
+    assert r.failure is None
+    assert r.size_bytes.after < 0.8 * r.size_bytes.before
+    assert any("float16" in s for s in r.prepass)
+    assert r.loads["xnnpack"].ok and r.error.cosine > 0.9
     assert sha(src) == before
 
 
@@ -239,9 +239,9 @@ def test_float_cnn_shrinks_as_expected(shared_model, tmp_path, recipe, most):
     src = shared_model("mobilenet_v2_224_float32")
     r = quantize(QuantizeRequest(str(src), recipe, eval_samples=1, latency_runs=2,
                                  output=str(tmp_path / f"{recipe}.tflite")))
-    assert r["failure"] is None and r["loads"]["xnnpack"]["ok"] and r["loads"]["builtin"]["ok"]
+    assert r.failure is None and r.loads["xnnpack"].ok and r.loads["builtin"].ok
     assert (tmp_path / f"{recipe}.tflite").stat().st_size <= most * src.stat().st_size
-    assert all(np.isfinite(v) for v in (r["error"]["max_abs"], r["error"]["snr_db"]))
+    assert all(np.isfinite(v) for v in (r.error.max_abs, r.error.snr_db))
 
 
 def test_compare_delegate_and_arena_agree_with_the_runtime(shared_model, tmp_path):
@@ -255,17 +255,17 @@ def test_compare_delegate_and_arena_agree_with_the_runtime(shared_model, tmp_pat
     src = shared_model("mobilenet_v2_224_float32")
     r = quantize(QuantizeRequest(str(src), "dynamic_int8", eval_samples=2, latency_runs=1,
                                  output=str(tmp_path / "d8.tflite")))
-    assert r["failure"] is None, r["failure"]
+    assert r.failure is None, r.failure
     # random weights: the runtime's softmax is the same for any two inputs, and the report says
     # its output error cannot tell anything then
     rng = np.random.default_rng(5)
     x1, x2 = (rng.random((1, 224, 224, 3), dtype=np.float32) for _ in range(2))
     assert np.array_equal(_outputs(src, x1), _outputs(src, x2))
-    assert any("same outputs for all 2 evaluation inputs" in w for w in r["warnings"])
-    with open_model(src) as a, open_model(r["output"]) as b:
+    assert any("same outputs for all 2 evaluation inputs" in w for w in r.warnings)
+    with open_model(src) as a, open_model(r.output) as b:
         diff = compare_models(a, b)
         plans = {"a": plan_litert(a), "b": plan_litert(b)}
-    for side, path in (("a", src), ("b", r["output"])):
+    for side, path in (("a", src), ("b", r.output)):
         placement = runtime_placement(path)
         real = {i for p in placement["partitions"] for i in p}
         assert {row[side]["index"] for row in diff["ops"]
@@ -286,8 +286,8 @@ def test_static_int8_on_multi_signature_and_token_models(shared_model, tmp_path,
     integer token inputs get small ids, not the random int32 that crashes GATHER."""
     r = quantize(QuantizeRequest(str(shared_model(name)), "full_int8", samples=2,
                                  eval_samples=2, output=str(tmp_path / "q.tflite")))
-    assert r["failure"] is None, r["failure"]
-    assert r["loads"]["xnnpack"]["ok"] and r["error"]["cosine"] > 0.9
+    assert r.failure is None, r.failure
+    assert r.loads["xnnpack"].ok and r.error.cosine > 0.9
 
 
 def test_crashed_worker_is_attributed_and_nothing_written(demo, tmp_path):
@@ -297,14 +297,14 @@ def test_crashed_worker_is_attributed_and_nothing_written(demo, tmp_path):
     _wait_for_stage(job, "latency")
     os.kill(job.session.pid, signal.SIGSEGV)
     r = job.wait()
-    assert "crashed while timing both models" in r["failure"] and "SIGSEGV" in r["failure"]
+    assert "crashed while timing both models" in r.failure and "SIGSEGV" in r.failure
     assert not (tmp_path / "x.tflite").exists()
 
 
 def test_timeout_stops_a_job_that_runs_too_long(demo, tmp_path):
     r = quantize(QuantizeRequest(str(demo), "dynamic_int8", latency_runs=10_000_000,
                                  timeout_s=3, output=str(tmp_path / "t.tflite")))
-    assert "timed out after 3 s while timing both models" in r["failure"]
+    assert "timed out after 3 s while timing both models" in r.failure
     assert not (tmp_path / "t.tflite").exists()
 
 

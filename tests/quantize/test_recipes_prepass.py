@@ -3,6 +3,7 @@ quantizer mishandles without changing what the model computes (checked with the 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -104,9 +105,9 @@ def test_metrics_on_known_values():
     assert snr_db(ref, ref + 0.1) == pytest.approx(20.0)   # signal 100, noise 1 -> 20 dB
     e = output_error([[np.array([0.1, 0.9])], [np.array([0.8, 0.2])]],
                      [[np.array([0.2, 0.8])], [np.array([0.4, 0.6])]])
-    assert e["top1_agreement"] == 0.5 and e["max_abs"] == pytest.approx(0.4)
-    assert e["mean_abs"] == pytest.approx((0.1 + 0.1 + 0.4 + 0.4) / 4)
-    json.dumps(e, allow_nan=False)
+    assert e.top1_agreement == 0.5 and e.max_abs == pytest.approx(0.4)
+    assert e.mean_abs == pytest.approx((0.1 + 0.1 + 0.4 + 0.4) / 4)
+    json.dumps(asdict(e), allow_nan=False)
 
 
 def test_metrics_with_inf_and_nan_stay_strict_json():
@@ -114,15 +115,15 @@ def test_metrics_with_inf_and_nan_stay_strict_json():
     masked = np.array([1.0, -np.inf, 3.0, np.nan])
     # the same -inf (a mask) and the same NaN on both sides agree; the rest is compared
     e = layer_error(masked, np.array([1.0, -np.inf, 2.0, np.nan]))
-    assert e == {"rmse": pytest.approx(np.sqrt(0.5)), "max_abs": 1.0,
-                 "cosine": pytest.approx(7 / np.sqrt(10 * 5)), "nonfinite": 0}
+    assert asdict(e) == {"rmse": pytest.approx(np.sqrt(0.5)), "max_abs": 1.0,
+                         "cosine": pytest.approx(7 / np.sqrt(10 * 5)), "nonfinite": 0}
     # inf or NaN on one side only: no number measures it, so it counts as unrelated
     broken = np.array([1.0, 2.0, np.nan, np.inf])
     e = layer_error(np.array([1.0, 2.0, 3.0, 4.0]), broken)
-    assert e["cosine"] == 0.0 and e["nonfinite"] == 2 and e["max_abs"] == 0.0
+    assert e.cosine == 0.0 and e.nonfinite == 2 and e.max_abs == 0.0
     o = output_error([[np.array([1.0, 2.0, 3.0, 4.0])]], [[broken]])
-    assert o["cosine"] == 0.0 and o["snr_db"] < 0 and o["nonfinite"] == 2
-    json.dumps([e, o], allow_nan=False)
+    assert o.cosine == 0.0 and o.snr_db < 0 and o.nonfinite == 2
+    json.dumps([asdict(e), asdict(o)], allow_nan=False)
 
 
 def test_plan_skips_a_dequantize_without_output(build_model):

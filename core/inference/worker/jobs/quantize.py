@@ -7,23 +7,117 @@ delegate and threads), per_layer (every op output both models keep). The parent
 (``core.quantize.run``) did the pre-pass, made the samples and checks the result; it gets one
 ``quantized`` message and the quantized bytes at ``params["candidate"]``.
 
-``params``: float_model (pre-passed input), entries (the quantizer's recipe), static,
-signatures ([{key, input_names, calibration}] for static recipes), evaluation (samples for
-subgraph 0; sample files are .npz with arrays ``s{k}_in{i}``), layers ([{tensor, op, op_index}]
-of the float model's subgraph 0), latency_runs, candidate.
+``params`` (``QuantizeParams``): float_model (pre-passed input), entries (the quantizer's
+recipe), static, signatures (for static recipes), evaluation (samples for subgraph 0; sample files
+are .npz with arrays ``s{k}_in{i}``), layers (of the float model's subgraph 0), latency_runs,
+candidate. The ``quantized`` message is a ``Verification``; ``Folder.result()`` a
+``QuantizeOutcome``: typed on both sides, JSON only on the pipe.
 """
 from __future__ import annotations
 
 import statistics
 import threading
 import time
+from dataclasses import asdict, dataclass
+from typing import Any, TypedDict
 
 import numpy as np
 
+from core.inference.error_metrics import OutputError
 from core.inference.worker.protocol import Channel, WorkerError
 
 DELEGATES = ("xnnpack", "builtin")
 WARN_COSINE, WARN_SNR_DB = 0.95, 10.0   # below either, the report warns before anyone ships it
+
+
+class SignatureSamples(TypedDict):
+    key: str
+    input_names: list[str]       # the quantizer's names of the signature's inputs, in order
+    calibration: str             # .npz of samples
+
+
+class Layer(TypedDict):
+    tensor: str                  # the op's first output (the name both models keep)
+    op: str
+    op_index: int
+
+
+class QuantizeParams(TypedDict):
+    float_model: str
+    entries: list[dict[str, Any]]
+    static: bool
+    signatures: list[SignatureSamples]
+    evaluation: str
+    layers: list[Layer]
+    latency_runs: int
+    candidate: str
+
+
+@dataclass(frozen=True)
+class Load:
+    """Whether a model loads (allocates and runs once) under one delegate, with the runtime's
+    words when it does not (``error`` None and ``ok`` False: not tried)."""
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Latency:
+    before: float | None         # median ms of the input model
+    after: float | None          # median ms of the quantized model
+    delegate: str | None         # what both ran under
+    threads: int
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One op output both models keep, compared on one sample."""
+    tensor: str
+    op: str
+    op_index: int
+    dtype: str                   # the quantized model's tensor type
+    scale: float | None          # per-tensor quantization (None when per-channel or none)
+    zero_point: int | None
+    rmse: float
+    max_abs: float
+    cosine: float
+    nonfinite: int
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What the worker measured on the quantized model (the ``quantized`` message)."""
+    loads: dict[str, Load]
+    input_loads: dict[str, Load]
+    error: OutputError | None
+    warnings: list[str]
+    latency_ms: Latency
+    per_layer: list[LayerRow]    # worst first
+    per_layer_note: str | None   # why there is no per-layer error
+    size_after: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, m: dict[str, Any]) -> Verification:
+        return cls(loads={d: Load(**v) for d, v in m["loads"].items()},
+                   input_loads={d: Load(**v) for d, v in m["input_loads"].items()},
+                   error=OutputError(**m["error"]) if m["error"] is not None else None,
+                   warnings=list(m["warnings"]), latency_ms=Latency(**m["latency_ms"]),
+                   per_layer=[LayerRow(**r) for r in m["per_layer"]],
+                   per_layer_note=m["per_layer_note"], size_after=int(m["size_after"]))
+
+
+@dataclass(frozen=True)
+class QuantizeOutcome:
+    """The job's result: the quantizer's name and version, the verification (None when the job
+    failed or was stopped before it) and the outcome every job shares."""
+    quantizer: str | None
+    result: Verification | None
+    status: str
+    error: str | None
+    error_kind: str | None
 
 
 def _words(e: BaseException) -> str:
@@ -38,14 +132,15 @@ def load_samples(path: str) -> list[list[np.ndarray]]:
         return [[z[f"s{s}_in{i}"] for i in range(per)] for s in range(n)]
 
 
-def save_samples(samples: list[list[np.ndarray]], path) -> None:
-    np.savez(path, **{f"s{s}_in{i}": a for s, sample in enumerate(samples)
-                      for i, a in enumerate(sample)})
+def save_samples(samples: list[list[np.ndarray]], path: Any) -> None:
+    arrays: dict[str, Any] = {f"s{s}_in{i}": a for s, sample in enumerate(samples)
+                              for i, a in enumerate(sample)}
+    np.savez(path, **arrays)
 
 
 # -- worker side ------------------------------------------------------------------------------
-def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
-    p = cfg["params"]
+def run(cfg: dict[str, Any], ch: Channel, stop: threading.Event) -> None:
+    p: QuantizeParams = cfg["params"]
     steps = ["calibrate"] * bool(p["static"]) + ["quantize", "load", "evaluate", "latency",
                                                   "per_layer"]
 
@@ -78,25 +173,29 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
         quant = bytes(q.quantize(calib, enable_progress_report=False).quantized_model)
     except Exception as e:  # noqa: BLE001 - as above
         raise WorkerError("quantize", f"the quantizer failed: {_words(e)}") from None
-    with open(p["candidate"], "wb") as fh:
-        fh.write(quant)
+    with open(p["candidate"], "wb") as out:
+        out.write(quant)
 
     stage("load")
     threads = int(cfg.get("threads", 1))
     evals = load_samples(p["evaluation"])
-    loads, input_loads, runs, refs = {}, {}, {}, {}
+    loads: dict[str, Load] = {}
+    input_loads: dict[str, Load] = {}
+    runs: dict[str, _Runner] = {}
+    refs: dict[str, _Runner] = {}
     for d in DELEGATES:
         for content, ok, status in ((quant, runs, loads), (original, refs, input_loads)):
             try:
                 ok[d] = _Runner(content, d, threads, evals[0])
-                status[d] = {"ok": True, "error": None}
+                status[d] = Load(True)
             except WorkerError as e:
-                status[d] = {"ok": False, "error": str(e)}
+                status[d] = Load(False, str(e))
 
     stage("evaluate")
     from core.inference.error_metrics import output_error
     common = [d for d in DELEGATES if d in runs and d in refs]
-    error, warnings = None, []
+    error: OutputError | None = None
+    warnings: list[str] = []
     if common:
         d = common[0]
         ref_out = [refs[d].outputs(s) for s in evals]
@@ -107,33 +206,34 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
             warnings.append(f"the float model gives the same outputs for all {len(ref_out)} "
                             "evaluation inputs, so the output error says little; see the "
                             "per-layer error")
-        if error["cosine"] < WARN_COSINE or error["snr_db"] < WARN_SNR_DB:
+        if error.cosine < WARN_COSINE or error.snr_db < WARN_SNR_DB:
             warnings.append(f"outputs differ strongly from the float model (worst output "
-                            f"cosine {error['cosine']:.3f}, SNR {error['snr_db']:.1f} dB under "
+                            f"cosine {error.cosine:.3f}, SNR {error.snr_db:.1f} dB under "
                             f"{d})")
-        if error["nonfinite"]:
-            warnings.append(f"{error['nonfinite']} output value(s) are inf/NaN in one model "
+        if error.nonfinite:
+            warnings.append(f"{error.nonfinite} output value(s) are inf/NaN in one model "
                             f"and not the other (under {d})")
     elif not refs:
         warnings.append("the input model does not load under the runtime here, so the result "
                         "could not be compared with it")
 
     stage("latency")
-    latency = {"before": None, "after": None, "delegate": None, "threads": threads}
+    latency = Latency(None, None, None, threads)
     if common:
-        d, n = common[0], int(p.get("latency_runs", 10))
-        latency.update(before=refs[d].latency_ms(n, stop), after=runs[d].latency_ms(n, stop),
-                       delegate=d)
+        d, n = common[0], int(p["latency_runs"])
+        latency = Latency(refs[d].latency_ms(n, stop), runs[d].latency_ms(n, stop), d, threads)
 
     stage("per_layer")
-    per_layer, note = [], None
+    per_layer: list[LayerRow] = []
+    note = None
     try:
         per_layer = layer_errors(float_bytes, quant, evals[0], threads,
-                                 "builtin" if loads["builtin"]["ok"] else "xnnpack", p["layers"])
+                                 "builtin" if loads["builtin"].ok else "xnnpack", p["layers"])
     except WorkerError as e:
         note = str(e)
-    ch.send("quantized", loads=loads, input_loads=input_loads, error=error, warnings=warnings, latency_ms=latency,
-            per_layer=per_layer, per_layer_note=note, size_after=len(quant))
+    result = Verification(loads, input_loads, error, warnings, latency, per_layer, note,
+                          len(quant))
+    ch.send("quantized", **result.to_json())
     ch.send("done", stopped=stop.is_set())
 
 
@@ -190,8 +290,8 @@ class _Runner:
         return statistics.median(times)
 
 
-def layer_errors(float_bytes: bytes, quant: bytes, sample, threads: int, delegate: str,
-                 layers: list[dict]) -> list[dict]:
+def layer_errors(float_bytes: bytes, quant: bytes, sample: list[np.ndarray], threads: int,
+                 delegate: str, layers: list[Layer]) -> list[LayerRow]:
     """Error of every op output present in both models (same name and shape), on one sample,
     worst first (lowest cosine, then largest RMSE). Both run with all tensors kept; under XNNPACK
     with delegate node fusion off, so each op's output is materialized."""
@@ -205,7 +305,7 @@ def layer_errors(float_bytes: bytes, quant: bytes, sample, threads: int, delegat
                                        f"tensors kept under {delegate} ({e})") from None
     fd = {d["name"]: d for d in ref.it.get_tensor_details()}
     qd = {d["name"]: d for d in got.it.get_tensor_details()}
-    rows = []
+    rows: list[LayerRow] = []
     for layer in layers:
         a, b = fd.get(layer["tensor"]), qd.get(layer["tensor"])
         if a is None or b is None or tuple(a["shape"]) != tuple(b["shape"]):
@@ -220,22 +320,23 @@ def layer_errors(float_bytes: bytes, quant: bytes, sample, threads: int, delegat
         scales, zps = qp.get("scales", ()), qp.get("zero_points", ())
         scale = float(scales[0]) if len(scales) == 1 else None
         zp = int(zps[0]) if len(zps) == 1 else None
-        row = dict(layer, dtype=np.dtype(b["dtype"]).name, scale=scale, zero_point=zp)
-        row.update(layer_error(x, dequantize(y, scale or 0.0, zp or 0)))
-        rows.append(row)
-    rows.sort(key=lambda r: (r["cosine"], -r["rmse"]))
+        err = layer_error(x, dequantize(y, scale or 0.0, zp or 0))
+        rows.append(LayerRow(layer["tensor"], layer["op"], layer["op_index"],
+                             np.dtype(b["dtype"]).name, scale, zp, err.rmse, err.max_abs,
+                             err.cosine, err.nonfinite))
+    rows.sort(key=lambda r: (r.cosine, -r.rmse))
     return rows
 
 
 # -- parent side ------------------------------------------------------------------------------
 class Folder:
-    def __init__(self, session):
+    def __init__(self, session: Any):
         self.session = session
-        self.quantized: dict | None = None
+        self.quantized: Verification | None = None
 
-    def fold(self, m: dict) -> None:
+    def fold(self, m: dict[str, Any]) -> None:
         if m["t"] == "quantized":
-            self.quantized = {k: v for k, v in m.items() if k != "t"}
+            self.quantized = Verification.from_json(m)
 
     def where(self) -> str | None:
         s = self.session.stage
@@ -246,6 +347,8 @@ class Folder:
                 "latency": "while timing both models",
                 "per_layer": "while comparing every layer"}.get(s)
 
-    def result(self) -> dict:
+    def result(self) -> QuantizeOutcome:
         s = self.session
-        return {"quantizer": s.info.get("quantizer"), "result": self.quantized, **s.outcome()}
+        out = s.outcome()
+        return QuantizeOutcome(s.info.get("quantizer"), self.quantized, out["status"],
+                               out["error"], out["error_kind"])
