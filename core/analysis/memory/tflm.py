@@ -210,35 +210,40 @@ class _Lifetimes:
 
 
 def greedy_offsets(sizes: list[int], firsts: list[int], lasts: list[int],
-            fixed: dict[int, int]) -> tuple[list[int], int]:
+                   fixed: dict[int, int]) -> tuple[list[int], int]:
     """GreedyMemoryPlanner::CalculateOffsetsIfNeeded over buffers in addition order (sizes
-    already rounded; ``fixed``: buffer -> offline offset). -> (offsets, furthest byte)."""
+    already rounded; ``fixed``: buffer -> offline offset). -> (offsets, furthest byte).
+
+    TFLM walks its offset-sorted list of every placed buffer; only those alive at the same time
+    matter, so they are found through a per-scope index (equal offsets in placement order, as
+    the planner inserts after equals)."""
     n = len(sizes)
     offsets = [0] * n
     online = [i for i in range(n) if i not in fixed]
     # filled from the back, then a stable descending sort: equal sizes in reverse order
     order = [i for i in range(n) if i in fixed] + sorted(reversed(online),
                                                          key=lambda i: -sizes[i])
-    placed: list[int] = []          # by offset; equal offsets in insertion order
-    place_offsets: list[int] = []
+    lo = min(firsts, default=0)
+    steps = (max(lasts, default=0) - lo + 1) if n else 0
+    alive: list[list[int]] = [[] for _ in range(steps)]
+    seq = [0] * n
     for k, i in enumerate(order):
+        seq[i] = k
+        f, last, size = firsts[i], lasts[i], sizes[i]
         if i in fixed:
             cand = fixed[i]
-        elif k == 0:
-            cand = 0
         else:
+            span = range(f - lo, last - lo + 1)
+            near = alive[span[0]] if len(span) == 1 else \
+                list({j for s in span for j in alive[s]})
             cand = 0
-            f, last, size = firsts[i], lasts[i], sizes[i]
-            for j in placed:
-                if firsts[j] > last or f > lasts[j]:
-                    continue
+            for j in sorted(near, key=lambda j: (offsets[j], seq[j])):
                 if offsets[j] - cand >= size:
                     break
                 cand = max(cand, offsets[j] + sizes[j])
         offsets[i] = cand
-        pos = bisect.bisect_right(place_offsets, cand)
-        place_offsets.insert(pos, cand)
-        placed.insert(pos, i)
+        for s in range(f - lo, last - lo + 1):
+            alive[s].append(i)
     head = max((offsets[i] + sizes[i] for i in range(n)), default=0)
     return offsets, head
 
