@@ -8,11 +8,16 @@ import sys
 
 def add_parser(subparsers) -> None:
     from core.analysis.support.analyze import DELEGATES
+    from core.analysis.support.targets import target_ids
     s = subparsers.add_parser("support", help="op support per delegate (XNNPACK, GPU, NNAPI, "
-                                              "Edge TPU, Hexagon, Core ML) with reasons")
+                                              "Edge TPU, Hexagon, Core ML) with reasons, and "
+                                              "targets answered by their own tools (Arm "
+                                              "Ethos-U through vela, LiteRT NPU plugins)")
     s.add_argument("model", help="path to a .tflite file")
-    s.add_argument("--delegate", action="append", choices=DELEGATES, metavar="D",
-                   help=f"only this delegate (repeatable; one of {', '.join(DELEGATES)})")
+    s.add_argument("--delegate", action="append", metavar="D",
+                   help=f"only this delegate (repeatable; one of {', '.join(DELEGATES)}; or a "
+                        f"target whose own tool runs here: {', '.join(target_ids())}, an NPU "
+                        "with its SoC as npu-qualcomm:SM8650; default: the six delegates)")
     s.add_argument("--option", action="append", default=[], metavar="K=V",
                    help="delegate option, e.g. android_sdk_version=29, qs8=false, "
                         "max_delegated_partitions=2")
@@ -25,26 +30,40 @@ def add_parser(subparsers) -> None:
 
 def _support(args: argparse.Namespace) -> int:
     from core.analysis.support.analyze import DELEGATES, analyze, parse_options
+    from core.analysis.support.target_run import analyze_target
+    from core.analysis.support.targets import is_target, target_ids
     from core.model.reader import open_model
     delegates = tuple(args.delegate) if args.delegate else DELEGATES
+    unknown = [d for d in delegates if d not in DELEGATES and not is_target(d)]
+    if unknown:
+        print(f"litelens: error: unknown delegate {unknown[0]!r} (one of "
+              f"{', '.join(DELEGATES + target_ids())})", file=sys.stderr)
+        return 2
     try:
         options = parse_options(args.option, delegates)
     except ValueError as e:
         print(f"litelens: error: {e}", file=sys.stderr)
         return 2
+    rules = tuple(d for d in delegates if d in DELEGATES)
     with open_model(args.model) as model:
         if not 0 <= args.subgraph < len(model.subgraphs):
             print(f"litelens: error: {args.model}: no subgraph {args.subgraph} "
                   f"(the model has {len(model.subgraphs)})", file=sys.stderr)
             return 2
-        result = analyze(model, delegates, options)
+        found = analyze(model, rules, options) if rules else {}
+        result = {d: found[d] if d in found else analyze_target(model, d, options.get(d))
+                  for d in delegates}
         labels = [op.label for op in model.subgraphs[args.subgraph].operators]
     if args.verify:
         from core.analysis.support.analyze import (
             flags_the_runtime_check_ignores,
             interpreter_options,
         )
-        from core.analysis.support.runtime import compare, runtime_placement
+        from core.analysis.support.runtime import (
+            compare,
+            proven_by_runtime,
+            runtime_placement,
+        )
         if "xnnpack" not in result:
             print("litelens: error: --verify checks XNNPACK; add --delegate xnnpack",
                   file=sys.stderr)
@@ -58,6 +77,7 @@ def _support(args: argparse.Namespace) -> int:
         inter = interpreter_options("xnnpack", chosen)
         result["xnnpack"]["verified"] = compare(result["xnnpack"],
                                                 runtime_placement(args.model, inter))
+        result["xnnpack"]["provenance"] = proven_by_runtime(result["xnnpack"])
     if args.json:
         json.dump({"model": args.model, "support": result}, sys.stdout, indent=1,
                   allow_nan=False)
@@ -72,30 +92,38 @@ def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
     and reasons quote the file (custom op codes), so they are printed through ``printable``."""
     from core import format as fmt
     from core.analysis.support.analyze import short_name, summary_line
+    from core.analysis.support.ethos_u import estimate_line
     from core.analysis.support.runtime import disagreement_line, verdict_line
+    from core.analysis.support.targets import provenance_line
     names = list(result)
     short = {n: short_name(n) for n in names}
     labels = [fmt.printable(x, 40) for x in labels]
     width = max([len(x) for x in labels] + [8])
     head = f"{'#':>4}  {'op':<{width}}  " + "  ".join(f"{short[n]:<8}" for n in names)
     lines = [head, "-" * len(head)]
-    ops = {n: result[n]["subgraphs"][subgraph]["ops"] for n in names}
+    ops = {n: result[n]["subgraphs"][subgraph]["ops"] if result[n]["subgraphs"] else None
+           for n in names}
     for i, label in enumerate(labels):
         cells = []
         for n in names:
-            o = ops[n][i]
-            mark = ("✓" if o["partition"] is not None else "✓ cpu") if o["supported"] else "✗"
+            col = ops[n]
+            o = col[i] if col is not None else None
+            mark = "—" if o is None else \
+                ("✓" if o["partition"] is not None else "✓ cpu") if o["supported"] else "✗"
             cells.append(f"{mark:<8}")
         lines.append(f"{i:>4}  {label:<{width}}  " + "  ".join(cells))
     lines.append("")
     for n in names:
         lines.append(fmt.printable(summary_line(n, result[n], subgraph), 400))
+        if result[n].get("estimate"):
+            lines.append("  " + estimate_line(result[n]))
+        lines.append("  " + provenance_line(result[n]["provenance"]))
         if "verified" in result[n]:
             lines.append("  " + verdict_line(result[n]["verified"]))
             lines += ["    " + disagreement_line(d) for d in result[n]["verified"]["disagree"]]
     why: dict[tuple[str, str], list[int]] = {}
     for n in names:
-        for o in ops[n]:
+        for o in ops[n] or ():
             if not o["supported"]:
                 why.setdefault((n, o["reason"]), []).append(o["index"])
     if why:

@@ -12,6 +12,7 @@ from core.analysis.support import partition as part
 from core.analysis.support.common import Reason
 from core.analysis.support.compute import subgraph_compute
 from core.analysis.support.graph import SubgraphView
+from core.analysis.support.targets import provenance
 from core.errors import ModelError
 from core.model.ops import delegate_names, delegate_table
 from core.model.types import Model
@@ -22,10 +23,14 @@ BLOCKER_BUDGET = 240_000         # ... and at most this many op visits for them 
 
 
 def delegate_facts(name: str) -> dict[str, Any]:
-    """The delegate's table, read through the op catalogue; ValueError for an unknown name."""
-    if name not in DELEGATES:
-        raise ValueError(f"unknown delegate {name!r} (one of {', '.join(DELEGATES)})")
-    return delegate_table(name)
+    """The delegate's table, read through the op catalogue, or a tool-run target's facts
+    (``targets``: title, short, options); ValueError for an unknown name."""
+    if name in DELEGATES:
+        return delegate_table(name)
+    from core.analysis.support.targets import is_target, target_facts, target_ids
+    if is_target(name):
+        return target_facts(name)
+    raise ValueError(f"unknown delegate {name!r} (one of {', '.join(DELEGATES + target_ids())})")
 
 
 def short_name(name: str) -> str:
@@ -194,9 +199,11 @@ def analyze_delegate(model: Model, name: str, options: dict[str, Any] | None = N
             blockers = _blockers(kind, deps, reasons, parts, opts, view)
             subgraphs.append(SubgraphSupport(view.subgraph.index, reasons, parts, sg_macs,
                                              blockers))
+    said = facts.get("provenance") or {"note": f"follows {facts['source']}", "deprecated": None}
     out = {"title": facts["title"],
            "runtime_reference": f"{facts['source']} @ {facts['source_commit']}; "
                                 f"{facts['runtime']}",
+           "provenance": provenance("source", note=said["note"], deprecated=said["deprecated"]),
            "options": opts,
            "control_flow": facts.get("control_flow"),
            "subgraphs": [s.to_json() for s in subgraphs]}
@@ -257,9 +264,12 @@ def analyze(model: Model, delegates: tuple[str, ...] = DELEGATES,
 
 
 def summary_line(name: str, result: dict[str, Any], subgraph: int = 0) -> str:
-    """'GPU: 61/65 ops, 3 partitions; first blocker: op 12 CAST (input 0 is int64); 98% of MACs'."""
+    """'GPU: 61/65 ops, 3 partitions; first blocker: op 12 CAST (input 0 is int64); 98% of MACs'.
+    A tool-run target without an answer (tool missing, model refused) gives its error."""
     if result.get("refused"):
         return result["refused"]
+    if result.get("error"):
+        return f"{result['title']}: {result['error']}"
     sg = result["subgraphs"][subgraph]
     text = (f"{result['title']}: {sg['delegated_ops']}/{sg['total_ops']} ops, "
             f"{sg['partitions']} partition{'s' if sg['partitions'] != 1 else ''}")

@@ -73,3 +73,13 @@ def disagreement_line(d: dict[str, Any]) -> str:
         return "delegated" if delegated else "CPU"
     where_op = f"subgraph {d['subgraph']} op {d['index']}" if d.get("subgraph") else f"op {d['index']}"
     return f"{where_op}: predicted {where(d['predicted'])}, runtime {where(d['runtime'])}"
+
+
+
+def proven_by_runtime(predicted: dict[str, Any]) -> dict[str, Any]:
+    """The XNNPACK block's provenance once ``compare`` checked it against the real delegate."""
+    from core.analysis.support.targets import provenance
+    v = predicted["verified"]
+    runtime, _, version = v["runtime"].partition(" ")
+    return provenance("tool", f"{runtime} XNNPACK delegate", version or None,
+                      f"prediction checked: {verdict_line(v)}")

@@ -24,6 +24,8 @@ JOBS = (
     "xnnpack_placement",  # which ops the real XNNPACK delegate replaced (delegate support)
     "memory_arena",     # every tensor's address after allocation (the real arena)
     "tflm_run",         # the model on TensorFlow Lite Micro: refusal or real head/tail/outputs
+    "ethos_u",          # Arm vela's compilation of the model for one Ethos-U accelerator
+    "npu_plugin",       # a LiteRT NPU compiler plugin's partition / compile of the model
 )
 
 

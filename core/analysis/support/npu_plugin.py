@@ -1,0 +1,176 @@
+"""LiteRT NPU compiler plugins as targets (``npu-intel``, ``npu-qualcomm:SM8650`` ...): one adapter
+over the plugin's partition step, for any vendor whose plugin and SDK are really present here.
+
+The wheel's ``apply_plugin_main`` runs in the worker (job ``npu_plugin``) on a copy with stamped
+tensor names; its output maps back to op indices (``core.analysis.support.compiled``), so each op
+is on the NPU (in a ``DISPATCH_OP`` partition) or left on the CPU, for every subgraph. The
+plugin says nothing about why an op stays on the CPU, so the reason is that it did not select
+it. ``compile_check`` runs the plugin's compile step too (``--cmd=apply``), which fails for a
+whole partition the vendor compiler rejects even after the partitioner took it.
+
+Before anything runs, ``sdk_status`` looks at what is installed (the pip package that brings the
+vendor SDK, the libraries that must be in it; an install whose download was blocked leaves the
+package empty) and the block names exactly what is missing. The worker then tries the plugin
+library itself, so a plugin that does not load here (an undefined symbol) says so in the loader's
+words.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from core.analysis.support.analyze import SubgraphSupport, subgraph_macs
+from core.analysis.support.compiled import REMOVED, CompiledOp, placement
+from core.analysis.support.graph import SubgraphView
+from core.analysis.support.targets import (
+    cache_key,
+    cached,
+    npu_table,
+    provenance,
+    split_id,
+    store,
+    target_facts,
+)
+from core.errors import ModelError
+from core.inference.toolchains import dist_version as _version
+from core.inference.toolchains import package_dir as _package_dir
+from core.model.types import Model
+
+NOT_SELECTED = "not selected by the plugin's partitioner (stays on the CPU)"
+
+
+def vendor_facts(name: str) -> tuple[str, dict[str, Any], str]:
+    """(vendor key, its table entry, the SoC) of ``npu-<vendor>[:SOC]``; ValueError for an SoC
+    the plugin does not know."""
+    base, soc = split_id(name)
+    key = base.removeprefix("npu-")
+    vendor = npu_table()["vendors"][key]
+    soc = soc or vendor["default_soc"]
+    if soc not in vendor["socs"]:
+        raise ValueError(f"{base}: unknown SoC {soc!r} (one of {', '.join(vendor['socs'])})")
+    return key, vendor, soc
+
+
+def sdk_status(vendor: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(what is missing, library folders the plugin needs on its path) for a vendor's SDK."""
+    sdk = vendor["sdk"]
+    missing: list[str] = []
+    lib_path: list[str] = []
+    if _version(sdk["package"]) is None:
+        missing.append(f"{sdk['package']} is not installed")
+    if "runtime_package" in sdk:
+        have = _version(sdk["runtime_package"])
+        if have != sdk["runtime_version"]:
+            missing.append(f"{sdk['runtime_package']} {sdk['runtime_version']} (the version the "
+                           f"plugin links) is {'at ' + have if have else 'not installed'}")
+        libs = _package_dir(sdk["runtime_package"])
+        if libs is not None and (libs / "libs").is_dir():
+            lib_path.append(str(libs / "libs"))
+    elif sdk.get("module") and _version(sdk["package"]) is not None:
+        root = _package_dir(sdk["module"])
+        found = {p.name: p.parent for p in root.rglob("*.so*")} if root else {}
+        absent = [lib for lib in sdk["libs"] if lib not in found]
+        if absent:
+            missing.append(f"{sdk['package']} is installed but its SDK is empty: no "
+                           f"{', '.join(absent)} under {root} (the vendor download at install "
+                           "time did not happen)")
+        lib_path += sorted({str(d) for d in found.values()})
+    return missing, lib_path
+
+
+def _block(name: str, soc: str) -> dict[str, Any]:
+    facts = target_facts(name)
+    litert = _version("ai-edge-litert")
+    return {"title": facts["title"],
+            "runtime_reference": f"ai-edge-litert {litert} apply_plugin_main run here",
+            "options": {"soc": soc}, "control_flow": None,
+            "provenance": provenance("tool", "ai-edge-litert apply_plugin_main", litert,
+                                     "the plugin's own partition"),
+            "error": None, "subgraphs": [], "compile": None}
+
+
+def _run(model: Model, vendor: dict[str, Any], soc: str, cmd: str, lib_path: list[str],
+         flags: list[str], timeout: float) -> dict[str, Any]:
+    from core.inference.config import RunConfig
+    from core.inference.session import run_job
+    params = {"dir": vendor["dir"], "manufacturer": vendor["manufacturer"], "soc": soc,
+              "cmd": cmd, "flags": flags, "lib_path": lib_path}
+    result = run_job(RunConfig(model=str(model.path), timeout_s=timeout), "npu_plugin",
+                     model=model, params=params)
+    if result["plugin"] is None:
+        raise ModelError(model.path, "the NPU plugin could not run: "
+                                     f"{result['error'] or result['status']}")
+    return result["plugin"]
+
+
+def _failure(run: dict[str, Any]) -> str:
+    if run["load_error"]:
+        return f"the plugin library does not load here: {run['load_error']}"
+    errors = [ln for ln in run["lines"] if ln.startswith(("ERROR", "E0", "F0"))] or run["lines"]
+    return "; ".join(errors[-3:]) or f"apply_plugin_main exited with code {run['returncode']}"
+
+
+def analyze_npu(model: Model, name: str, options: dict[str, Any] | None = None,
+                timeout: float = 600.0, use_cache: bool = True,
+                compile_check: bool = False) -> dict[str, Any]:
+    """The block of NPU target ``name``. ``compile_check``: also compile every partition
+    (``"compile"``: {"ok", "device", "error"})."""
+    key_name, vendor, soc = vendor_facts(name)
+    opts = {k: v["default"] for k, v in vendor.get("options", {}).items()}
+    opts.update(options or {})
+    block = _block(name, soc)
+    block["options"].update(opts)
+    missing, lib_path = sdk_status(vendor)
+    if missing:
+        loads = _run(model, vendor, soc, "load", lib_path, [], timeout)
+        if loads["load_error"]:
+            missing.append(f"the plugin library does not load here: {loads['load_error']}")
+        block["error"] = (f"the {vendor['title']} SDK is not really present: "
+                          f"{'; '.join(missing)}. Install: {vendor['sdk']['install']}")
+        block["provenance"] = provenance("none", note="no answer: the vendor SDK is missing")
+        return block
+    litert = _version("ai-edge-litert") or "?"
+    key = cache_key(model.sha256, f"npu-{key_name}:{soc}",
+                    {**opts, "compile": compile_check}, litert)
+    if use_cache and (hit := cached(key)) is not None:
+        return hit
+    run = _run(model, vendor, soc, "partition", lib_path, [], timeout)
+    if not run["ok"]:
+        block["error"] = f"the plugin could not partition the model: {_failure(run)}"
+        block["provenance"]["kind"] = "none"
+    else:
+        fill(block, model, run)
+        if compile_check:
+            block["compile"] = compile_partitions(model, vendor, soc, opts, lib_path, timeout)
+    store(key, block)
+    return block
+
+
+def compile_partitions(model: Model, vendor: dict[str, Any], soc: str, opts: dict[str, Any],
+                       lib_path: list[str], timeout: float = 600.0) -> dict[str, Any]:
+    """The plugin's compile step (``--cmd=apply``) over every partition: {"ok", "device",
+    "error"}. A partition the partitioner took can still fail here as a whole."""
+    device = opts.get("compile_device")
+    flags = [f"--intel_openvino_graph_backends={device}"] if device and \
+        vendor["dir"] == "intel_openvino" else []
+    run = _run(model, vendor, soc, "apply", lib_path, flags, timeout)
+    return {"ok": run["ok"], "device": device,
+            "error": None if run["ok"] else _failure(run)}
+
+
+def fill(block: dict[str, Any], model: Model, run: dict[str, Any]) -> None:
+    views = [SubgraphView(model, sg) for sg in model.subgraphs]
+    compiled = [[CompiledOp.from_json(o) for o in sg["ops"]] for sg in run["compiled"]]
+    dispatch = npu_table()["partition_op"]
+    place = placement(views, compiled, lambda op: op.op == dispatch or op.custom == dispatch)
+    macs = subgraph_macs(model)
+    gone = REMOVED.format(tool="the plugin", where="the NPU")
+    block["subgraphs"] = [
+        SubgraphSupport(v.subgraph.index,
+                        [NOT_SELECTED if i in place.cpu[s] else gone if i in place.removed[s]
+                         else None for i in range(len(v.ops))],
+                        place.partitions[s], macs[s], []).to_json()
+        for s, v in enumerate(views)]
+    block["tool_counts"] = run["counts"]
+    if place.unmatched:
+        block["note"] = ("the plugin's output has CPU ops that match no op of the model: "
+                         + ", ".join(sorted(set(place.unmatched))))
