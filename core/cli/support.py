@@ -29,7 +29,7 @@ def add_parser(subparsers) -> None:
 
 
 def _support(args: argparse.Namespace) -> int:
-    from core.analysis.support.analyze import DELEGATES, analyze, parse_options
+    from core.analysis.support.analyze import DELEGATES, analyze, delegate_facts, parse_options
     from core.analysis.support.target_run import analyze_target
     from core.analysis.support.targets import is_target, target_ids
     from core.model.reader import open_model
@@ -40,6 +40,8 @@ def _support(args: argparse.Namespace) -> int:
               f"{', '.join(DELEGATES + target_ids())})", file=sys.stderr)
         return 2
     try:
+        for d in delegates:
+            delegate_facts(d)      # an NPU SoC the plugin does not know
         options = parse_options(args.option, delegates)
     except ValueError as e:
         print(f"litelens: error: {e}", file=sys.stderr)

@@ -68,6 +68,8 @@ def target_facts(name: str) -> dict[str, Any]:
         t = npu_table()
         vendor = t["vendors"][base.removeprefix("npu-")]
         soc = soc or vendor["default_soc"]
+        if soc not in vendor["socs"]:
+            raise ValueError(f"{base}: unknown SoC {soc!r} (one of {', '.join(vendor['socs'])})")
         return {"title": f"LiteRT NPU plugin: {vendor['title']} ({soc})",
                 "short": f"NPU {vendor['short']}", "options": {**t["options"],
                                                                **vendor.get("options", {})},

@@ -1,0 +1,77 @@
+"""``litelens support --delegate <target>``: the JSON block of a tool-run target (Ethos-U through
+vela, the Intel NPU plugin), its text, and the answers it refuses to make up."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from core.inference.toolchains import vela_version
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+BLOCK_KEYS = {"title", "runtime_reference", "options", "control_flow", "provenance", "subgraphs"}
+SUBGRAPH_KEYS = {"index", "partitions", "delegated_ops", "total_ops", "ops", "partition_ops",
+                 "blockers", "delegated_macs_share"}
+
+
+def _cli(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    import os
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LITELENS_CACHE_DIR": str(tmp_path / "c")}
+    return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True,
+                          text=True, env=env, cwd=ROOT)
+
+
+@pytest.mark.skipif(vela_version() is None, reason="ethos-u-vela is not installed")
+def test_ethos_u_json_block_has_the_contract(shared_model, tmp_path):
+    path = shared_model("micro_wakeword_hey_jarvis")
+    r = _cli("support", str(path), "--delegate", "ethos-u55-128", "--delegate", "nnapi",
+             "--delegate", "npu-intel", "--json", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)["support"]
+    block = out["ethos-u55-128"]
+    assert BLOCK_KEYS <= set(block)
+    assert set(block["estimate"]) >= {"sram_bytes", "offchip_bytes", "cycles", "inference_ms",
+                                      "system_config", "tool"}
+    assert block["estimate"]["tool"] == f"ethos-u-vela {vela_version()}"
+    assert [sg["index"] for sg in block["subgraphs"]] == [0, 1]   # every subgraph
+    for sg in block["subgraphs"]:
+        assert SUBGRAPH_KEYS <= set(sg)
+    assert out["nnapi"]["provenance"]["kind"] == "source"
+    assert "deprecat" in out["nnapi"]["provenance"]["deprecated"]
+    assert BLOCK_KEYS <= set(out["npu-intel"])
+
+
+@pytest.mark.skipif(vela_version() is None, reason="ethos-u-vela is not installed")
+def test_text_says_proven_or_unverified_per_column(shared_model, tmp_path):
+    r = _cli("support", str(shared_model("mobilenet_v2_224_int8")), "--delegate",
+             "ethos-u85-256", "--delegate", "hexagon", "--delegate", "xnnpack", "--verify",
+             tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert f"proven here by ethos-u-vela {vela_version()}" in r.stdout
+    assert "proven here by LiteRT XNNPACK delegate" in r.stdout
+    assert "unverified: follows LiteRT's Hexagon delegate source" in r.stdout
+    assert "deprecated: LiteRT deprecates the Hexagon delegate" in r.stdout
+    assert "estimated @ 1000 MHz" in r.stdout
+
+
+def test_unknown_target_and_soc_are_one_line(shared_model, tmp_path):
+    path = str(shared_model("sine_float"))
+    for args in (("--delegate", "ethos-u99"), ("--delegate", "npu-qualcomm:SM0000")):
+        r = _cli("support", path, *args, tmp_path=tmp_path)
+        assert r.returncode == 2
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_without_vela_the_block_says_how_to_install(shared_model, monkeypatch, tmp_path):
+    # the one thing not real here: vela is installed, so its absence is simulated
+    from core.analysis.support import ethos_u
+    from core.model.reader import open_model
+    monkeypatch.setattr(ethos_u, "vela_version", lambda: None)
+    monkeypatch.setenv("LITELENS_CACHE_DIR", str(tmp_path))
+    with open_model(shared_model("sine_float")) as model:
+        block = ethos_u.analyze_ethos_u(model, "ethos-u55-64")
+    assert block["subgraphs"] == [] and block["estimate"] is None
+    assert "pip install ethos-u-vela" in block["error"]
+    assert block["provenance"]["kind"] == "none"
