@@ -66,7 +66,7 @@ def test_support_table_and_options():
     (["--option", "qs8"], "not K=V"),
     (["--option", "qs8=maybe"], "wants true/false"),
     (["--option", "android_sdk_version=new"], "wants an integer"),
-    (["--delegate", "tpu"], "invalid choice"),
+    (["--delegate", "tpu"], "unknown delegate"),
 ])
 def test_bad_arguments_exit_2(args, needle):
     proc = litelens("support", str(shared_model_path("sine_float")), *args)
