@@ -17,10 +17,15 @@ DELEGATES = Path(__file__).resolve().parents[2] / "resources" / "ops" / "delegat
 LITERT_RUNTIME = re.compile(r"\b(?:ai-edge-litert|LiteRT) (\d+\.\d+\.\d+)\b")
 
 
+def _tables() -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text()) for p in sorted(DELEGATES.glob("*.json"))}
+
+
 def _declared() -> list[tuple[str, str]]:
     out = []
-    for path in sorted(DELEGATES.glob("*.json")):
-        out.append((path.name, json.loads(path.read_text())["runtime"]))
+    for name, table in _tables().items():
+        if "tool" not in table:     # tables of a target's own tool are pinned to that tool
+            out.append((name, table["runtime"]))
     out.append(("core.analysis.memory.litert.RUNTIME", litert.RUNTIME))
     return out
 
@@ -44,3 +49,16 @@ def test_a_different_runtime_gets_a_note():
     assert runtime_version_note(LITERT_TABLES_VERSION) is None
     assert runtime_version_note(None) is None
     assert runtime_version_note("2.4.1") == "tables follow LiteRT 2.3.0; this runtime is 2.4.1"
+
+
+@pytest.mark.parametrize("name", [n for n, t in _tables().items() if "tool" in t])
+def test_tool_tables_name_the_installed_tool(name):
+    """A target answered by its own toolchain (TFLite Micro: tflite-micro) names the release
+    its table follows; the installed one must be it (skipped when the tool is not installed)."""
+    table = _tables()[name]
+    try:
+        installed = metadata.version(table["tool"])
+    except metadata.PackageNotFoundError:
+        pytest.skip(f"{table['tool']} is not installed")
+    assert table["tool_version"] == installed
+    assert installed in table["runtime"]
