@@ -2,7 +2,8 @@
 
 Per subgraph, in the runtime's own order:
 1. tensor classes from the file (constants read-only, strings/resources heap, variables
-   persistent, the rest arena);
+   persistent, the rest arena); a VAR_HANDLE's resource handle becomes a 4-byte id in the
+   persistent arena when the op is prepared (so it stops nothing);
 2. kernels prepared in order (``kernels.py``): outputs may leave the arena, temporaries are
    appended after the model's tensors; control flow prepares its subgraphs (their own arenas);
    preparing stops after the first op whose output size is not known (dynamic);
@@ -151,12 +152,24 @@ class LiteRtPlanner:
             stop = self._prepare(si, i, op, slots, nodes_in[i], nodes_out[i], temps, notes)
             if stop:
                 has_dynamic = True
+                if planned < len(sg.operators):
+                    notes.append(self._stop_note(i, op, slots, nodes_out[i]))
                 break
         plan = self._allocate(si, sg, slots, inputs, nodes_in, nodes_out, temps, planned)
         plan.has_dynamic = has_dynamic
         plan.notes = notes
         self.plans[si] = plan
         return plan
+
+    @staticmethod
+    def _stop_note(i: int, op, slots: list[Slot], outs: list[int]) -> str:
+        """Why allocate_tensors() plans only ops 0..i (PrepareOpsStartingAt stops there)."""
+        dyn = [t for t in outs if t >= 0 and slots[t].kind == "dynamic"]
+        what = (f"output {dyn[0]} ({slots[dyn[0]].dtype}) gets its size only when the op runs"
+                if dyn else "its output shape is not known until it runs")
+        return (f"allocate_tensors() plans ops 0-{i} only: op {i} ({op.op}): {what}; the runtime "
+                f"prepares and places ops {i + 1}.. during each run that needs it, with the "
+                "sizes known then, so they are not in this plan")
 
     def _slot(self, t) -> Slot:
         buf = self.model.buffers[t.buffer]
@@ -215,6 +228,9 @@ class LiteRtPlanner:
         shape_unknown = any(k < len(ins) and (ins[k] < 0 or not inv[k].constant_or_folded)
                             for k in facts.get("shape_unknown_unless_constant", ()))
         out0 = slots[outs[0]] if outs and outs[0] >= 0 else None
+        if out0 is not None and "output_bytes" in facts:
+            # the kernel sizes output 0 itself (VAR_HANDLE: a resource id), heap type or not
+            out0.kind, out0.bytes = "arena", int(facts["output_bytes"])
         if out0 is not None and out0.kind == "arena":
             persistent = facts.get("persistent_output")
             if persistent == "always" or (persistent == "input0_constant"
