@@ -149,33 +149,39 @@ class WorkerSession:
             return []
 
     def start(self) -> "WorkerSession":
-        exe = self.cfg.python_exe or sys.executable
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
-                                         if env.get("PYTHONPATH") else "")
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-        wcfg = {"job": self.job_name, **self.cfg.to_json(), "inputs": str(self.inputs_path),
-                "native_log": str(Path(self._tmpdir) / "native.log"),
-                "model": os.path.abspath(self.cfg.model),  # as named, symlinks kept
-                "params": self.params, "input_tensors": self.input_tensors,
-                "subgraph": getattr(self, "signature_subgraph", 0)}
-        if self.cfg.python_exe is None and getattr(sys, "frozen", False):
-            # PyInstaller bundle: the app binary runs the worker (gui/app.py dispatches)
-            cmd = [sys.executable, WORKER_FLAG]
-        else:
-            cmd = [exe, "-u", "-m", "core.inference.worker"]
-        self.proc = subprocess.Popen(cmd,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, cwd=str(ROOT), env=env,
-                                     text=True, encoding="utf-8", errors="replace", bufsize=1)
+        self.proc = self._spawn()
         self.started_at = self._last_seen = time.monotonic()
-        self.proc.stdin.write(dumps_json(wcfg) + "\n")
+        self.proc.stdin.write(dumps_json(self._worker_config()) + "\n")
         self.proc.stdin.flush()
         self._stderr_thread = threading.Thread(target=self._read_stderr, daemon=True,
                                                name="worker-err")
         self._stderr_thread.start()
         threading.Thread(target=self._read_stdout, daemon=True, name="worker-out").start()
         return self
+
+    def _worker_config(self) -> dict:
+        """The config line the worker reads first (paths as the worker sees them)."""
+        return {"job": self.job_name, **self.cfg.to_json(), "inputs": str(self.inputs_path),
+                "native_log": str(Path(self._tmpdir) / "native.log"),
+                "model": os.path.abspath(self.cfg.model),  # as named, symlinks kept
+                "params": self.params, "input_tensors": self.input_tensors,
+                "subgraph": getattr(self, "signature_subgraph", 0)}
+
+    def _spawn(self):
+        """The worker process, with text pipes (``core.inference.remote`` runs it on a board)."""
+        exe = self.cfg.python_exe or sys.executable
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
+                                         if env.get("PYTHONPATH") else "")
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+        if self.cfg.python_exe is None and getattr(sys, "frozen", False):
+            # PyInstaller bundle: the app binary runs the worker (gui/app.py dispatches)
+            cmd = [sys.executable, WORKER_FLAG]
+        else:
+            cmd = [exe, "-u", "-m", "core.inference.worker"]
+        return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd=str(ROOT), env=env,
+                                text=True, encoding="utf-8", errors="replace", bufsize=1)
 
     def _read_stdout(self) -> None:
         proc = self.proc
