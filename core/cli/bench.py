@@ -12,9 +12,11 @@ import sys
 import time
 
 from core import format as fmt
+from core.cli import target
 from core.fileio import dump_json, finite_or_null
 from core.inference.config import BACKENDS, DEFAULT_HEARTBEAT_S, PROFILE_METHODS
 from core.inference.export import output_lines, profile_lines
+from core.inference.ssh_target import facts_line
 
 STOP_GRACE_S = 10.0  # after Ctrl-C, how long the worker may take to finish its current step
 
@@ -60,6 +62,7 @@ def add_parser(subparsers) -> None:
                    help="kill a worker that sends nothing, not even its 1 s heartbeat, for this "
                         f"long (default {DEFAULT_HEARTBEAT_S:g}; 0 = wait forever)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    target.add_arguments(p, several=True)
     p.set_defaults(func=_bench)
 
 
@@ -73,46 +76,72 @@ def _kv(items: list[str], what: str) -> dict:
     return out
 
 
-def _fail(args: argparse.Namespace, message: str, kind: str, code: int = 2) -> int:
+def _fail(args: argparse.Namespace, message: str, kind: str, code: int = 2,
+          address: str | None = None) -> int:
     """A run that never started: one stderr line, and with --json one JSON object on stdout."""
     message = fmt.one_line(message)
     if args.json:
-        dump_json({"model": args.model, "status": "error", "error": message, "error_kind": kind},
-                  sys.stdout)
+        out = {"model": args.model, "status": "error", "error": message, "error_kind": kind}
+        if address:
+            out["target"] = {"address": address, "facts": None}
+        dump_json(out, sys.stdout)
         sys.stdout.write("\n")
     print(f"litelens: error: {message}", file=sys.stderr)
     return code
 
 
+def _config(args: argparse.Namespace):
+    from core.inference.config import RunConfig
+    from core.inference.inputs import parse_shapes
+    shapes = parse_shapes(args.shape or []) or None
+    return RunConfig(model=args.model, backend=args.backend, delegate=args.delegate,
+                     delegate_options=_kv(args.delegate_option, "--delegate-option"),
+                     threads=args.threads, runs=args.runs, warmup=args.warmup,
+                     input_source=args.input, shapes=shapes, profile=args.profile,
+                     profile_method=args.profile_method,
+                     python_exe=args.python, timeout_s=args.timeout,
+                     heartbeat_s=args.heartbeat or None,
+                     signature=args.signature, min_secs=args.min_secs,
+                     max_secs=args.max_secs, run_delay_s=args.run_delay,
+                     xnnpack_fp16=args.xnnpack_fp16,
+                     xnnpack_weight_cache=args.xnnpack_weight_cache)
+
+
+def _session(args: argparse.Namespace, address: str | None):
+    """The session for one target (None or 'local': this machine); raises what _bench reports."""
+    from core.inference.remote import make_session
+    from core.inference.ssh_target import TargetError
+    board = target.target(args, address)
+    if board is not None and args.python:
+        raise TargetError("config", "--python names an interpreter on this machine; on a board "
+                                    "use --remote-python PATH")
+    return make_session(_config(args), target=board)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from core.errors import ModelError
-    from core.inference.config import ConfigError, RunConfig
-    from core.inference.inputs import InputError, parse_shapes
-    from core.inference.session import WorkerSession
+    from core.inference.config import ConfigError
+    from core.inference.inputs import InputError
+    from core.inference.ssh_target import TargetError
+    if len(args.target) > 1:
+        return _sweep(args)
+    address = args.target[0] if args.target else None
     try:
-        shapes = parse_shapes(args.shape or []) or None
-        cfg = RunConfig(model=args.model, backend=args.backend, delegate=args.delegate,
-                        delegate_options=_kv(args.delegate_option, "--delegate-option"),
-                        threads=args.threads, runs=args.runs, warmup=args.warmup,
-                        input_source=args.input, shapes=shapes, profile=args.profile,
-                        profile_method=args.profile_method,
-                        python_exe=args.python, timeout_s=args.timeout,
-                        heartbeat_s=args.heartbeat or None,
-                        signature=args.signature, min_secs=args.min_secs,
-                        max_secs=args.max_secs, run_delay_s=args.run_delay,
-                        xnnpack_fp16=args.xnnpack_fp16,
-                        xnnpack_weight_cache=args.xnnpack_weight_cache)
-        session = WorkerSession(cfg)
+        session = _session(args, address)
     except ModelError as e:
         return _fail(args, str(e), "model")
     except InputError as e:
         return _fail(args, str(e), "input")
+    except TargetError as e:
+        return _fail(args, str(e), e.kind, address=address)
     except (ConfigError, ValueError) as e:
         return _fail(args, str(e), "config")
     try:
         session.start()
+    except TargetError as e:   # the board cannot run it: unreachable, refused, no runtime...
+        return _fail(args, str(e), e.kind, code=1, address=address)
     except OSError as e:  # --python names a file the system cannot execute
-        return _fail(args, f"{cfg.python_exe or sys.executable}: cannot start the worker "
+        return _fail(args, f"{session.cfg.python_exe or sys.executable}: cannot start the worker "
                            f"({e.strerror or e})", "config")
     interrupted = False
     try:
@@ -131,6 +160,73 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"litelens: error: {res['error']}", file=sys.stderr)
         return 1
     return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    """One configuration on several targets at once; results side by side (``--json``:
+    ``{"sweep": [result per target, in the order given]}``)."""
+    from core.inference.ssh_target import TargetError
+    from core.inference.sweep import Sweep
+    try:
+        sweep = Sweep([(a, _session_factory(args, a)) for a in args.target])
+    except TargetError as e:
+        return _fail(args, str(e), e.kind)
+    interrupted = False
+    try:
+        sweep.run()
+    except KeyboardInterrupt:
+        interrupted = True
+        sweep.stop()
+        try:
+            sweep.finish(STOP_GRACE_S)
+        except KeyboardInterrupt:
+            pass
+        sweep.kill()
+    results = sweep.results()
+    if args.json:
+        dump_json(finite_or_null({"model": args.model, "sweep": results}), sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(sweep_text(results))
+    for r in results:
+        if r["error"]:
+            print(f"litelens: error: {r['target']['address']}: {r['error']}", file=sys.stderr)
+    if interrupted:
+        return 130
+    return 1 if any(r["error"] for r in results) else 0
+
+
+def _session_factory(args: argparse.Namespace, address: str):
+    from core.errors import ModelError
+    from core.inference.config import ConfigError
+    from core.inference.inputs import InputError
+    from core.inference.ssh_target import TargetError
+    try:
+        return _session(args, address)
+    except TargetError:
+        raise
+    except (ModelError, InputError, ConfigError) as e:
+        raise TargetError("config", str(e)) from None
+
+
+def sweep_text(results: list[dict]) -> str:
+    """One row per target: status, init, median, p90, peak RSS, and the board's facts."""
+    ms = fmt.duration_ms
+    rows = [f"{'target':<34} {'status':<8} {'init':>10} {'median':>10} {'p90':>10} {'peak RSS':>10}"]
+    for r in results:
+        lat = r.get("latency_ms") or {}
+        rss = (r.get("rss_bytes") or {}).get("peak")
+        rows.append(f"{fmt.printable(r['target']['address'], 34):<34} {r['status']:<8} "
+                    f"{ms(r['init_ms']) if r.get('init_ms') is not None else '-':>10} "
+                    f"{ms(lat['median']) if lat.get('median') is not None else '-':>10} "
+                    f"{ms(lat['p90']) if lat.get('p90') is not None else '-':>10} "
+                    f"{_size(rss):>10}")
+    for r in results:
+        if r["target"].get("facts"):
+            rows.append(f"  {r['target']['address']}: {facts_line(r['target']['facts'])}")
+        if r["error"]:
+            rows.append(f"  {r['target']['address']}: error: {r['error']}")
+    return "\n".join(rows)
 
 
 def _interrupted(session) -> dict:
@@ -187,6 +283,9 @@ def format_text(r: dict) -> str:
         lines.append(f"per-op    {r['profile']['note']}")
     if r.get("input_note"):
         lines.append(f"note      {r['input_note']}")
+    if r.get("target"):
+        lines.append(f"target    {r['target']['address']}"
+                     + (f"  {facts_line(r['target']['facts'])}" if r["target"]["facts"] else ""))
     if r["error"]:
         lines.append(f"error     {r['error']}")
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.cli import target
 from core.fileio import dump_json
 from core.format import one_line, printable
 
@@ -28,6 +29,7 @@ def add_parser(subparsers) -> None:
                    help="find the smallest arena_size TFLite Micro runs the model in (one "
                         "tflite-micro process per try; needs LiteLens[micro])")
     r.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    target.add_arguments(r)
     r.set_defaults(func=_memory)
 
 
@@ -43,10 +45,19 @@ def _threads(text: str) -> int:
 
 def _memory(args: argparse.Namespace) -> int:
     from core.analysis.memory import memory_report
+    from core.inference.ssh_target import TargetError
     from core.model.reader import open_model
-    with open_model(args.model) as model:
-        report = memory_report(model, args.threads, tuple(args.planner or ("tflite", "tflm")),
-                               runtime=args.runtime)
+    try:
+        board = target.target(args)
+        if board is not None and not args.runtime:
+            raise TargetError("config", "--target measures the arena on the board: add --runtime")
+        with open_model(args.model) as model:
+            report = memory_report(model, args.threads,
+                                   tuple(args.planner or ("tflite", "tflm")),
+                                   runtime=args.runtime, target=board)
+    except TargetError as e:
+        print(f"litelens: error: {e}", file=sys.stderr)
+        return 2 if e.kind in ("config", "target") else 1
     if args.find_arena:
         from core.analysis.memory.tflm_runtime import find_arena
         tflm = report.get("tflm")
@@ -90,6 +101,10 @@ def memory_text(report: dict) -> str:
     from core.format import size as human_size
     lines = [f"threads {report['config']['threads']}, delegates off (builtin kernels)"]
     runtime = report["runtime"] or {}
+    if runtime.get("target"):
+        from core.inference.ssh_target import facts_line
+        t = runtime["target"]
+        lines.append(f"measured on {t['address']}: {facts_line(t['facts'] or {})}")
     rt = {s["index"]: s for s in runtime.get("subgraphs", [])}
     for sg in report["subgraphs"]:
         lines.append(f"subgraph {sg['index']} {sg['name']!r}: {sg['planned_ops']}/{sg['ops']} "

@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from core.cli import target
+
 
 def add_parser(subparsers) -> None:
     from core.analysis.support.analyze import DELEGATES
@@ -25,6 +27,7 @@ def add_parser(subparsers) -> None:
                    help="load the model with the real XNNPACK delegate and compare")
     s.add_argument("--json", action="store_true", help="one JSON object on stdout")
     s.add_argument("--subgraph", type=int, default=0, help="subgraph for the table (default 0)")
+    target.add_arguments(s)
     s.set_defaults(func=_support)
 
 
@@ -32,6 +35,7 @@ def _support(args: argparse.Namespace) -> int:
     from core.analysis.support.analyze import DELEGATES, analyze, delegate_facts, parse_options
     from core.analysis.support.target_run import analyze_target
     from core.analysis.support.targets import is_target, target_ids
+    from core.inference.ssh_target import TargetError
     from core.model.reader import open_model
     delegates = tuple(args.delegate) if args.delegate else DELEGATES
     unknown = [d for d in delegates if d not in DELEGATES and not is_target(d)]
@@ -43,7 +47,10 @@ def _support(args: argparse.Namespace) -> int:
         for d in delegates:
             delegate_facts(d)      # an NPU SoC the plugin does not know
         options = parse_options(args.option, delegates)
-    except ValueError as e:
+        board = target.target(args)
+        if board is not None and not args.verify:
+            raise TargetError("config", "--target checks the delegate on the board: add --verify")
+    except (ValueError, TargetError) as e:
         print(f"litelens: error: {e}", file=sys.stderr)
         return 2
     rules = tuple(d for d in delegates if d in DELEGATES)
@@ -77,8 +84,12 @@ def _support(args: argparse.Namespace) -> int:
                   f"drop --option {', '.join(flags)}", file=sys.stderr)
             return 2
         inter = interpreter_options("xnnpack", chosen)
-        result["xnnpack"]["verified"] = compare(result["xnnpack"],
-                                                runtime_placement(args.model, inter))
+        try:
+            placement = runtime_placement(args.model, inter, target=board)
+        except TargetError as e:
+            print(f"litelens: error: {e}", file=sys.stderr)
+            return 1
+        result["xnnpack"]["verified"] = compare(result["xnnpack"], placement)
         result["xnnpack"]["provenance"] = proven_by_runtime(result["xnnpack"])
     if args.json:
         json.dump({"model": args.model, "support": result}, sys.stdout, indent=1,

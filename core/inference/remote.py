@@ -301,3 +301,9 @@ def make_session(cfg: RunConfig, job: str = "bench", model=None, params: dict | 
     if target is None:
         return WorkerSession(cfg, job, model, params)
     return RemoteSession(cfg, target, job, model, params)
+
+
+def run_job(cfg: RunConfig, job: str = "bench", target: SshTarget | None = None,
+            model=None, params: dict | None = None) -> dict:
+    """Run one job to the end, here or on ``target`` (``TargetError`` when the board cannot)."""
+    return make_session(cfg, job, model, params, target).start().run_to_end()

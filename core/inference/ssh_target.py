@@ -113,8 +113,8 @@ def ssh_failure(target: SshTarget, code: int, stderr: list[str]) -> TargetError:
     if code == NOT_FOUND or (code == NOT_EXECUTABLE and "ermission" in said):
         return TargetError("remote_python",
                            f"{where}: no Python at {target.python} on the board ({last}); install "
-                           f"Python 3 there and `{_pip(target.python, 'ai-edge-litert')}`, or "
-                           "name another with --remote-python PATH")
+                           "Python 3 there, then `python3 -m pip install ai-edge-litert numpy`, "
+                           "or name another with --remote-python PATH")
     if code != SSH_ERROR:
         return TargetError("remote_python",
                            f"{where}: {target.python} could not run LiteLens's launcher ({last}); "
@@ -130,7 +130,7 @@ def ssh_failure(target: SshTarget, code: int, stderr: list[str]) -> TargetError:
                               "has changed and you have requested strict checking"),
          "the board's host key CHANGED since it was recorded in known_hosts: refusing to "
          "connect (a reinstalled board, or someone in between); check it, then remove the old "
-         "key with `ssh-keygen -R HOST`"),
+         "key with `ssh-keygen -R HOSTKEY`"),
         ("host_key_unknown", ("Host key verification failed", "No ED25519 host key",
                               "No RSA host key", "No ECDSA host key", "host key is known"),
          "the board's host key is not known: check its fingerprint and add it to known_hosts "
@@ -146,7 +146,9 @@ def ssh_failure(target: SshTarget, code: int, stderr: list[str]) -> TargetError:
     )
     for kind, needles, text in checks:
         if any(n in said for n in needles):
-            return TargetError(kind, f"{where}: {text.replace('HOST', _host_arg(target))}")
+            key = f"[{target.host}]:{target.port}" if target.port else target.host
+            text = text.replace("HOSTKEY", shlex.quote(key)).replace("HOST", _host_arg(target))
+            return TargetError(kind, f"{where}: {text}")
     return TargetError("ssh", f"{where}: ssh failed: {last}")
 
 
@@ -156,12 +158,8 @@ def _quote_reason(said: str, key: str) -> str:
 
 
 def _host_arg(target: SshTarget) -> str:
-    host = f"[{target.host}]:{target.port}" if target.port else target.host
-    return shlex.quote(host)
-
-
-def _pip(python: str, package: str) -> str:
-    return f"{python} -m pip install {package} numpy"
+    who = f"{target.user}@{target.host}" if target.user else target.host
+    return who if not target.port else f"-p {target.port} {who}"
 
 
 def missing_runtime(target: SshTarget, backend: str, runtimes: dict) -> TargetError | None:

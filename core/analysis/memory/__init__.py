@@ -14,6 +14,7 @@ from core.analysis.memory.arena import NEVER, live_bytes
 from core.analysis.memory.litert import LiteRtPlanner, SubgraphPlan
 from core.analysis.memory.tflm import TflmPlan, plan_tflm
 from core.analysis.overlay import Overlay, heat_overlay
+from core.inference.ssh_target import SshTarget
 from core.model.types import Model
 
 PLANNERS = ("tflite", "tflm")
@@ -41,9 +42,10 @@ def weights_bytes(model: Model, subgraph: int) -> int:
 
 
 def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLANNERS,
-                  runtime: bool = False) -> dict[str, Any]:
+                  runtime: bool = False, target: SshTarget | None = None) -> dict[str, Any]:
     """The ``memory`` JSON: per subgraph the planned arenas and tensors, the lower bound, the
-    weights; with ``runtime`` the real arena measured in a child process and the difference."""
+    weights; with ``runtime`` the real arena measured in a child process (on ``target``, a board
+    over SSH, when given) and the difference."""
     planners = tuple(planners)
     plans = plan_litert(model, threads)
     tflm = plan_tflm(model) if "tflm" in planners else None
@@ -85,7 +87,7 @@ def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLAN
                                if "rejects it" in n],
         "subgraphs": subgraphs}
     # the key is always there (stable contract); null until the runtime is asked
-    out["runtime"] = runtime_check(model.path, plans, threads) if runtime else None
+    out["runtime"] = runtime_check(model.path, plans, threads, target) if runtime else None
     out["tflm"] = tflm_total
     return out
 
@@ -115,14 +117,17 @@ def _tensor_json(plan: SubgraphPlan, p) -> dict[str, Any]:
             "temporary": s.temporary_of is not None, "shares": p.shares}
 
 
-def runtime_check(path: str, plans: dict[int, SubgraphPlan], threads: int) -> dict[str, Any]:
+def runtime_check(path: str, plans: dict[int, SubgraphPlan], threads: int,
+                  target: SshTarget | None = None) -> dict[str, Any]:
     """Measure ai-edge-litert's arena (delegates off, then XNNPACK on) and diff it with the
     plan. Imported lazily: planning never needs the runtime."""
     from core.analysis.memory import runtime as rt
-    plain = rt.measure(path, threads)
+    plain = rt.measure(path, threads, target=target)
     result = rt.compare(plans, plain)
-    xnn = rt.measure(path, threads, xnnpack=True)
+    xnn = rt.measure(path, threads, xnnpack=True, target=target)
     result["xnnpack"] = rt.delegate_effect(plain, xnn)
+    if "target" in plain:
+        result["target"] = plain["target"]
     return result
 
 

@@ -11,16 +11,19 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from core.inference.ssh_target import SshTarget
+
 
 def measure(path: str, threads: int = 1, xnnpack: bool = False,
-            timeout: float = 300) -> dict[str, Any]:
+            timeout: float = 300, target: SshTarget | None = None) -> dict[str, Any]:
     """Addresses per subgraph from the ``memory_arena`` worker job: ``{"subgraphs": {s: {i:
-    (addr, bytes)}}, "tensor_counts": {s: n}, "error": str | None}``."""
+    (addr, bytes)}}, "tensor_counts": {s: n}, "error": str | None}``; on ``target`` (a board
+    over SSH: ``TargetError`` when it cannot run) with ``"target"`` added."""
     from core.inference.config import RunConfig
-    from core.inference.session import run_job
+    from core.inference.remote import run_job
     cfg = RunConfig(model=str(path), delegate="xnnpack" if xnnpack else "builtin",
                     threads=max(int(threads), 1), timeout_s=timeout)
-    return run_job(cfg, "memory_arena")
+    return run_job(cfg, "memory_arena", target)
 
 
 def compare(plans, measured: dict[str, Any]) -> dict[str, Any]:

@@ -7,23 +7,27 @@ from __future__ import annotations
 from typing import Any
 
 from core.errors import ModelError
+from core.inference.ssh_target import SshTarget
 
 
 def runtime_placement(path: str, interpreter_options: dict[str, Any] | None = None,
-                      timeout: float = 120.0) -> dict[str, Any]:
+                      timeout: float = 120.0, target: SshTarget | None = None) -> dict[str, Any]:
     """What the real XNNPACK delegate did with the model: ``{"runtime", "subgraph", "nodes",
     "delegate_nodes", "partitions", "allocation_error", "options"}`` for the primary subgraph,
     and ``"subgraphs": [{"subgraph", "partitions"}]`` for every subgraph it delegated.
     ``interpreter_options``: clustering / node_fusion (see ``analyze.interpreter_options``).
-    A model the runtime cannot load, a crash or a timeout becomes a ModelError."""
+    A model the runtime cannot load, a crash or a timeout becomes a ModelError. ``target``: a
+    board over SSH (``TargetError`` when it cannot run); ``"target"`` is then added."""
     from core.inference.config import RunConfig
-    from core.inference.session import run_job
+    from core.inference.remote import run_job
     cfg = RunConfig(model=str(path), timeout_s=timeout,
                     delegate_options=dict(interpreter_options or {}))
-    result = run_job(cfg, "xnnpack_placement")
+    result = run_job(cfg, "xnnpack_placement", target)
     if result["placement"] is None:
         raise ModelError(path, "the runtime could not check XNNPACK: "
                                f"{result['error'] or result['status']}")
+    if "target" in result:
+        return {**result["placement"], "target": result["target"]}
     return result["placement"]
 
 
@@ -54,7 +58,8 @@ def compare(predicted: dict[str, Any], placement: dict[str, Any]) -> dict[str, A
             "predicted_partitions": primary["partitions"],
             "runtime_partitions": placement["delegate_nodes"],
             "partitions_agree": parts_agree,
-            "runtime_error": placement["allocation_error"]}
+            "runtime_error": placement["allocation_error"],
+            **({"target": placement["target"]} if "target" in placement else {})}
 
 
 def verdict_line(v: dict[str, Any]) -> str:
@@ -64,6 +69,8 @@ def verdict_line(v: dict[str, Any]) -> str:
             f"{p} partition{'s' if p != 1 else ''}")
     if not v["partitions_agree"]:
         text += f" (predicted {v['predicted_partitions']})"
+    if v.get("target"):
+        text += f" on {v['target']['address']}"
     return text
 
 
