@@ -20,7 +20,6 @@ import collections
 import hashlib
 import io
 import json
-import os
 import subprocess
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -218,7 +217,7 @@ class RemoteSession(WorkerSession):
             ssh.stdin.write(f"{len(manifest):0{HEADER_DIGITS}d}".encode("ascii") + manifest)
             for _rel, path, _size in files:
                 with open(path, "rb") as fh:
-                    for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                    while chunk := fh.read(1 << 20):
                         ssh.stdin.write(chunk)
             ssh.stdin.flush()
         except BrokenPipeError:

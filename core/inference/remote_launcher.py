@@ -62,7 +62,7 @@ def memory_bytes():
 
 
 def temperatures():
-    out = {}
+    out = {}  # type: dict
     base = "/sys/class/thermal"
     try:
         zones = sorted(z for z in os.listdir(base) if z.startswith("thermal_zone"))
@@ -81,16 +81,17 @@ def temperatures():
 def versions():
     import importlib.util
     try:
-        from importlib import metadata
+        from importlib.metadata import version
     except ImportError:  # Python < 3.8: presence only
-        metadata = None
-    out = {}
+        def version(distribution_name):  # type: (str) -> str
+            return "present"
+    out = {}  # type: dict
     for module, dist in RUNTIMES.items():
         if importlib.util.find_spec(module) is None:
             out[dist] = None
             continue
         try:
-            out[dist] = metadata.version(dist) if metadata else "present"
+            out[dist] = version(dist)
         except Exception:  # noqa: BLE001 - any metadata problem: installed, version unknown
             out[dist] = "present"
     return out
