@@ -22,6 +22,8 @@ def missing_reason() -> str | None:
                 "installs it when run as root; else `apt-get install openssh-server`)")
     if shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
         return "ssh / ssh-keygen not found: install openssh-client"
+    if not os.path.isdir("/run/sshd") and os.geteuid() != 0:
+        return "sshd needs /run/sshd (its privilege-separation folder): run as root once"
     return None
 
 
