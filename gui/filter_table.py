@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.rich_text import plain_tooltip
+
 
 class RowsModel(QAbstractTableModel):
     """Rows are computed lazily per cell from ``items`` by ``cell(item, column)``; a cell returns
@@ -51,8 +53,8 @@ class RowsModel(QAbstractTableModel):
         item = self.items[self.order[index.row()]]
         if role == Qt.ItemDataRole.DisplayRole:
             return self.cell(item, index.column())[0]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self.tooltip(item, index.column())
+        if role == Qt.ItemDataRole.ToolTipRole:  # names from the file: shown as written
+            return plain_tooltip(self.tooltip(item, index.column()))
         return None
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:

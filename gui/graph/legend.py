@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLay
 
 from gui.graph.style import canvas, qcolor
 from gui.graph.view import GraphView
+from gui.rich_text import plain_label
 
 
 class _Swatch(QWidget):
@@ -71,7 +72,11 @@ class Legend(QFrame):
             head = QWidget(self)
             h = QHBoxLayout(head)
             h.setContentsMargins(0, 0, 0, 0)
-            h.addWidget(QLabel(f"<b>{ov.name}</b>", head), 1)
+            name = plain_label(QLabel(ov.name, head))
+            bold = name.font()
+            bold.setBold(True)
+            name.setFont(bold)
+            h.addWidget(name, 1)
             close = QToolButton(head)
             close.setText("×")
             close.setAutoRaise(True)
@@ -81,7 +86,7 @@ class Legend(QFrame):
             h.addWidget(close)
             self.lay.addWidget(head)
             if ov.summary:
-                summary = QLabel(ov.summary, self)
+                summary = plain_label(QLabel(ov.summary, self))
                 summary.setObjectName("legendSummary")
                 self.lay.addWidget(summary)
             for label, color in ov.legend:
@@ -90,7 +95,7 @@ class Legend(QFrame):
                 h.setContentsMargins(0, 0, 0, 0)
                 h.setSpacing(6)
                 h.addWidget(_Swatch(qcolor(color), row))
-                h.addWidget(QLabel(label, row), 1)
+                h.addWidget(plain_label(QLabel(label, row)), 1)
                 self.lay.addWidget(row)
                 self.entries.append((ov.name, label, color))
         self.setVisible(shown > 0)

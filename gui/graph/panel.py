@@ -51,6 +51,7 @@ from gui.graph.legend import Legend
 from gui.graph.minimap import Minimap
 from gui.graph.style import text_metrics
 from gui.graph.view import GraphView
+from gui.rich_text import plain_label
 from gui.tasks import TaskRunner, TaskState
 
 SYNC_MAX_OPS = 1500
@@ -119,7 +120,7 @@ class GraphPanel(QWidget):
         self.search_box.textChanged.connect(lambda _: self._search_timer.start())
         self._search_timer = QTimer(self, singleShot=True, interval=250)
         self._search_timer.timeout.connect(lambda: self.find(self.search_box.text()))
-        self.info = QLabel(self)
+        self.info = plain_label(QLabel(self))   # echoes the search text and file names
         self.info.setStyleSheet("color:gray")
         # its text changes per subgraph: it must not set the panel's minimum width
         self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -135,7 +136,7 @@ class GraphPanel(QWidget):
         self.progress_row = QWidget(self)
         self.progress = QProgressBar(self.progress_row)
         self.progress.setRange(0, 1000)
-        self.progress_label = QLabel(self.progress_row)
+        self.progress_label = plain_label(QLabel(self.progress_row))
         self.cancel_btn = QPushButton("Cancel", self.progress_row)
         self.cancel_btn.clicked.connect(self._cancel_clicked)
         self.retry_btn = QPushButton("Lay out again", self.progress_row)

@@ -34,6 +34,7 @@ from core.analysis.support.runtime import (
     verdict_line,
 )
 from core.model.types import Model
+from gui.rich_text import plain_label
 from gui.support.matrix import SupportMatrix, SupportRows
 from gui.tasks import TaskRunner
 
@@ -67,10 +68,10 @@ class DelegatesPanel(QWidget):
         self.options.returnPressed.connect(self.apply_options)
         self.check = QPushButton("Check XNNPACK against LiteRT", self)
         self.check.clicked.connect(self.run_check)
-        self.summary = QLabel("computing…", self)
+        self.summary = plain_label(QLabel("computing…", self))
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.checked = QLabel("", self)
+        self.checked = plain_label(QLabel("", self))   # runtime reasons name ops
         self.checked.setWordWrap(True)
         top = QHBoxLayout()
         for w in (self.subgraph, self.delegate, self.unsupported):
