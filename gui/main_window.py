@@ -256,19 +256,11 @@ class MainWindow(QMainWindow):
         """A tab with both models side by side and their op diff (gui/quantize/compare_view);
         reading the two models and diffing them (support and arena plans: seconds for 10k ops)
         happen off the UI thread."""
-        from core.analysis.compare import compare_models
-        from core.model.reader import open_model
+        from core.analysis.compare import open_and_compare
         runner = TaskRunner(self, name="open-compare")
 
         def read_both(state):
-            opened = []
-            try:
-                opened += [open_model(path_a), open_model(path_b)]
-                return (*opened, compare_models(*opened, latency_ms))
-            except BaseException:
-                for m in opened:
-                    m.close()
-                raise
+            return open_and_compare(path_a, path_b, latency_ms)
 
         def finished():
             self._compare_runners.discard(runner)

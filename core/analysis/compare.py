@@ -15,6 +15,7 @@ import difflib
 
 from core.analysis.memory import plan_litert
 from core.analysis.support.analyze import analyze_delegate
+from core.model.reader import open_model
 from core.model.types import Model, Operator, Subgraph
 
 DELEGATE = "xnnpack"   # the runtime's default delegate: what "delegate support" compares
@@ -119,3 +120,19 @@ def compare_models(a: Model, b: Model, latency_ms: dict | None = None) -> dict:
                                                                  "same")}
     return {"a": _summary(a, sup_a), "b": _summary(b, sup_b), "latency_ms": latency_ms, "counts": counts,
             "ops": rows}
+
+
+def open_and_compare(path_a: str, path_b: str,
+                     latency_ms: dict | None = None) -> tuple[Model, Model, dict]:
+    """Open both files and ``compare_models`` them; the caller owns (closes) the two models.
+    When B cannot be opened or the comparison fails, the models already opened are closed (their
+    mmaps released) before the error goes on."""
+    opened: list[Model] = []
+    try:
+        opened.append(open_model(path_a))
+        opened.append(open_model(path_b))
+        return opened[0], opened[1], compare_models(opened[0], opened[1], latency_ms)
+    except BaseException:
+        for m in opened:
+            m.close()
+        raise

@@ -412,3 +412,25 @@ def test_compare_reads_both_models_off_the_ui_thread(qtbot, window, demo_model_p
     assert path == str(bad) and message.startswith(str(bad))   # names the file that is bad
     assert window.tabs.count() == 2 and window.error_box is not None
     window.error_box.close()
+
+
+def test_compare_open_closes_model_a_when_b_fails(qtbot, window, demo_model_path, tmp_path,
+                                                  monkeypatch):
+    """Model A was opened, B's read failed, and A's mmap stayed open (leaked) until the GC."""
+    import core.analysis.compare as compare
+    import core.model.reader as reader
+    opened = []
+    real = reader.open_model
+
+    def recording_open(path, **kw):   # the real reader; only remembers what it opened
+        opened.append(real(path, **kw))
+        return opened[-1]
+    monkeypatch.setattr(reader, "open_model", recording_open)
+    monkeypatch.setattr(compare, "open_model", recording_open, raising=False)
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"\0" * 64)
+    with qtbot.waitSignal(window.model_failed, timeout=20000):
+        window.open_compare(str(demo_model_path), str(bad))
+    assert [m.path for m in opened] == [str(demo_model_path)]
+    assert opened[0]._data.closed
+    window.error_box.close()
