@@ -260,6 +260,23 @@ def test_minimap_and_view_paint_through_the_same_renderer(qtbot, open_tab, share
                for y in range(0, shot.height(), 2))
 
 
+def test_far_zoom_draws_the_selected_tensor_in_device_pixels(qtbot, open_tab, shared_model):
+    """At far zoom the flat edges are device-pixel lines and the selected tensor's edge is
+    mapped to device pixels before it is drawn (the renderer's ``to_device``): it lies on its
+    route, not at the scene coordinates."""
+    from gui.graph.style import SELECT
+    tab, panel = open_tab(shared_model("mobilenet_v2_224_int8"))
+    view, lay = panel.view, panel.view.lay
+    e = next(e for e in range(lay.n_edges) if len(lay.route(e)) > 3)   # a residual lane
+    view.select_tensor(int(lay.edge_tensor[e]))
+    mid = lay.route(e)[2]
+    view.center_on_point(float(mid[0]), float(mid[1]), 0.1)
+    img = view.grab().toImage()
+    c = view.to_widget(float(mid[0]), float(mid[1])).toPoint()
+    assert any(img.pixelColor(c.x() + dx, c.y() + dy) == SELECT
+               for dx in range(-2, 3) for dy in range(-2, 3))
+
+
 def _centre_pixel(view, node) -> QColor:
     x, y, w, h = view.lay.node_rect(node)
     return view.grab().toImage().pixelColor(view.to_widget(x + w / 2, y + 4).toPoint())
