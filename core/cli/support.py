@@ -25,6 +25,9 @@ def add_parser(subparsers) -> None:
                         "max_delegated_partitions=2")
     s.add_argument("--verify", action="store_true",
                    help="load the model with the real XNNPACK delegate and compare")
+    s.add_argument("--compile", action="store_true",
+                   help="NPU plugin targets: also compile every partition (catches a whole "
+                        "partition the vendor compiler rejects after the partitioner took it)")
     s.add_argument("--json", action="store_true", help="one JSON object on stdout")
     s.add_argument("--subgraph", type=int, default=0, help="subgraph for the table (default 0)")
     target.add_arguments(s)
@@ -60,7 +63,8 @@ def _support(args: argparse.Namespace) -> int:
                   f"(the model has {len(model.subgraphs)})", file=sys.stderr)
             return 2
         found = analyze(model, rules, options) if rules else {}
-        result = {d: found[d] if d in found else analyze_target(model, d, options.get(d))
+        result = {d: found[d] if d in found else analyze_target(model, d, options.get(d),
+                                                                compile_check=args.compile)
                   for d in delegates}
         labels = [op.label for op in model.subgraphs[args.subgraph].operators]
     if args.verify:
@@ -107,6 +111,7 @@ def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
     from core.analysis.support.analyze import short_name, summary_line
     from core.analysis.support.ethos_u import estimate_line
     from core.analysis.support.runtime import disagreement_line, verdict_line
+    from core.analysis.support.target_run import compile_line
     from core.analysis.support.targets import provenance_line
     names = list(result)
     short = {n: short_name(n) for n in names}
@@ -130,6 +135,8 @@ def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
         lines.append(fmt.printable(summary_line(n, result[n], subgraph), 400))
         if result[n].get("estimate"):
             lines.append("  " + estimate_line(result[n]))
+        if compile_line(result[n]):
+            lines.append("  " + fmt.printable(compile_line(result[n]) or "", 400))
         lines.append("  " + provenance_line(result[n]["provenance"]))
         if "verified" in result[n]:
             lines.append("  " + verdict_line(result[n]["verified"]))

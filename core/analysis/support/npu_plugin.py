@@ -139,8 +139,11 @@ def analyze_npu(model: Model, name: str, options: dict[str, Any] | None = None,
         block["provenance"]["kind"] = "none"
     else:
         fill(block, model, run)
-        if compile_check:
+        if compile_check and any(sg["partitions"] for sg in block["subgraphs"]):
             block["compile"] = compile_partitions(model, vendor, soc, opts, lib_path, timeout)
+        elif compile_check:     # the tool's apply step fails when there is nothing to compile
+            block["compile"] = {"ok": True, "device": opts.get("compile_device"),
+                                "error": None, "note": "no partition to compile"}
     store(key, block)
     return block
 
