@@ -25,6 +25,9 @@ def _declared() -> list[tuple[str, str]]:
     out = []
     for name, table in _tables().items():
         if "tool" not in table:     # tables of a target's own tool are pinned to that tool
+            if "runtime" not in table:   # a target whose tool runs here (vela): no release
+                assert "runs" in table, f"{name} names neither its runtime nor the tool it runs"
+                continue
             out.append((name, table["runtime"]))
     out.append(("core.analysis.memory.litert.RUNTIME", litert.RUNTIME))
     return out

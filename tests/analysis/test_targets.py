@@ -249,3 +249,17 @@ def test_compile_action_agrees_with_the_plugin_apply(model_path, tmp_path):
     compiled = (tmp_path / "c.tflite").is_file() and (tmp_path / "c.tflite").stat().st_size > 0
     assert block["compile"]["ok"] == (run.returncode == 0 and compiled)
     assert block["compile"]["device"] == "cpu"
+
+
+@pytest.mark.parametrize("vendor", ["intel", "qualcomm", "mediatek", "google_tensor", "samsung"])
+def test_soc_lists_are_the_installed_litert_targets(vendor):
+    """The SoCs each npu-<vendor> id accepts are the ones the installed wheel's AOT targets
+    name (ai_edge_litert/aot/vendors/<dir>/target.py)."""
+    import importlib
+
+    from core.analysis.support.targets import npu_table
+    entry = npu_table()["vendors"][vendor]
+    target = importlib.import_module(f"ai_edge_litert.aot.vendors.{entry['dir']}.target")
+    socs = {s.value for s in target.SocModel} - {"ALL"}
+    assert set(entry["socs"]) == socs
+    assert entry["manufacturer"] in {m.value for m in target.SocManufacturer}
