@@ -24,7 +24,8 @@ def add_parser(subparsers) -> None:
                    help="delegate option, e.g. android_sdk_version=29, qs8=false, "
                         "max_delegated_partitions=2")
     s.add_argument("--verify", action="store_true",
-                   help="load the model with the real XNNPACK delegate and compare")
+                   help="check against the real thing: load the model with the XNNPACK "
+                        "delegate, run it on tflite-micro (--delegate tflm), and compare")
     s.add_argument("--compile", action="store_true",
                    help="NPU plugin targets: also compile every partition (catches a whole "
                         "partition the vendor compiler rejects after the partitioner took it)")
@@ -68,19 +69,20 @@ def _support(args: argparse.Namespace) -> int:
                   for d in delegates}
         labels = [op.label for op in model.subgraphs[args.subgraph].operators]
     if args.verify:
+        if "xnnpack" not in result and "tflm" not in result:
+            print("litelens: error: --verify checks XNNPACK and TFLite Micro; add --delegate "
+                  "xnnpack or --delegate tflm", file=sys.stderr)
+            return 2
+        if "tflm" in result:
+            from core.analysis.support import tflm
+            result["tflm"]["verified"] = tflm.verify(result["tflm"], args.model)
+            result["tflm"]["provenance"] = tflm.verified_provenance(result["tflm"])
+    if args.verify and "xnnpack" in result:
         from core.analysis.support.analyze import (
             flags_the_runtime_check_ignores,
             interpreter_options,
         )
-        from core.analysis.support.runtime import (
-            compare,
-            proven_by_runtime,
-            runtime_placement,
-        )
-        if "xnnpack" not in result:
-            print("litelens: error: --verify checks XNNPACK; add --delegate xnnpack",
-                  file=sys.stderr)
-            return 2
+        from core.analysis.support.runtime import compare, proven_by_runtime, runtime_placement
         chosen = result["xnnpack"]["options"]
         flags = flags_the_runtime_check_ignores("xnnpack", chosen)
         if flags:
@@ -138,7 +140,9 @@ def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
         if compile_line(result[n]):
             lines.append("  " + fmt.printable(compile_line(result[n]) or "", 400))
         lines.append("  " + provenance_line(result[n]["provenance"]))
-        if "verified" in result[n]:
+        if "verified" in result[n] and n == "tflm":
+            lines.append("  " + fmt.printable(result[n]["provenance"]["note"], 400))
+        elif "verified" in result[n]:
             lines.append("  " + verdict_line(result[n]["verified"]))
             lines += ["    " + disagreement_line(d) for d in result[n]["verified"]["disagree"]]
     why: dict[tuple[str, str], list[int]] = {}

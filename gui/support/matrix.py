@@ -1,5 +1,6 @@
-"""The ops × delegates matrix: ✓ delegated, ✓ CPU (supported, its partition not kept), ✗ not
-supported; the reason on hover; filterable to the ops some delegate cannot take."""
+"""The ops × delegates matrix: ✓ delegated, ✓ CPU (supported, its partition not kept), ✓ blocked
+(supported by a whole-model target such as TFLite Micro that refuses the model for another op),
+✗ not supported; the reason on hover; filterable to the ops some delegate cannot take."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -20,6 +21,8 @@ class SupportRows(RowsModel):
         self.columns = ("#", "Operator", "MACs", *(short_name(d) for d in self.delegates))
         self.labels, self.macs = labels, macs
         self.ops = {d: result[d]["subgraphs"][subgraph]["ops"] for d in self.delegates}
+        # whole-model targets (no CPU fallback): why the model does not run at all
+        self.refused = {d: result[d].get("refused") for d in self.delegates}
         self.unsupported_only = False
         self._colors = {k: QColor(c) for k, (_label, c) in PALETTE.items()}
         super().__init__(list(range(len(labels))), parent)
@@ -37,8 +40,10 @@ class SupportRows(RowsModel):
             return self.labels[i], self.labels[i]
         if column == 2:
             return (fmt.count(self.macs[i]) if self.macs[i] else ""), self.macs[i]
-        v = self.verdict(i, self.delegates[column - 3])
-        text = {"delegated": "✓", "kept_on_cpu": "✓ CPU", "unsupported": "✗"}[v]
+        d = self.delegates[column - 3]
+        v = self.verdict(i, d)
+        text = {"delegated": "✓", "kept_on_cpu": "✓ blocked" if self.refused[d] else "✓ CPU",
+                "unsupported": "✗"}[v]
         return text, ("delegated", "kept_on_cpu", "unsupported").index(v)
 
     def tooltip(self, i: int, column: int) -> str | None:
@@ -48,6 +53,8 @@ class SupportRows(RowsModel):
         o = self.ops[d][i]
         if o["partition"] is not None:
             return f"{short_name(d)}: delegated (partition {o['partition'] + 1})"
+        if o["supported"] and self.refused[d]:
+            return f"{short_name(d)}: this op is supported, but {self.refused[d]}"
         if o["supported"]:
             return (f"{short_name(d)}: supported, but its partition is not kept "
                     "(partition limits); runs on the CPU")

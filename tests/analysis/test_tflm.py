@@ -109,3 +109,22 @@ def test_cli_contracts():
     proc = litelens("support", refused, "--delegate", "tflm")
     assert proc.returncode == 0, proc.stderr
     assert "will not run on TensorFlow Lite Micro: op 2 SELECT" in proc.stdout
+
+
+@pytest.mark.parametrize(("name", "runs"), [("micro_wakeword_hey_jarvis", True),
+                                            ("mobilenet_v2_224_int8", False)])
+def test_support_verify_runs_tflite_micro(name, runs):
+    """`support --delegate tflm --verify`: tflite-micro itself decides, the block says so."""
+    import json
+
+    from tests.cli.test_report_cli import litelens
+    proc = litelens("support", str(shared_model_path(name)), "--delegate", "tflm", "--verify",
+                    "--json")
+    assert proc.returncode == 0, proc.stderr
+    block = json.loads(proc.stdout)["support"]["tflm"]
+    v = block["verified"]
+    assert v["agree"] and (v["runtime_refused"] is None) == runs
+    if not runs:    # MobileNetV2 int8 (random weights): the softmax check aborts TFLM
+        assert v["runtime_error_kind"] == "crashed" and "SIGABRT" in v["runtime_refused"]
+    assert block["provenance"]["kind"] == "tool"
+    assert block["provenance"]["tool"] == "tflite-micro"

@@ -20,6 +20,11 @@ def _run(path: str, arena_size: int, compare: bool, timeout: float) -> dict[str,
     return run_job(cfg, "tflm_run", params={"arena_size": int(arena_size), "compare": compare})
 
 
+def run_check(path: str, timeout: float = 300) -> dict[str, Any]:
+    """The tflm_run job's result with an arena far above any model that fits a device."""
+    return _run(path, 1 << 28, compare=False, timeout=timeout)
+
+
 def measure(path: str, plan: TflmPlan, timeout: float = 300) -> dict[str, Any]:
     """``memory.tflm.runtime``: {"tool", "arena_size", "head_bytes", "tail_bytes",
     "total_bytes", "head_diff", "tail_diff", "total_diff", "kinds", "outputs", "refused",

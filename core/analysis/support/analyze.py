@@ -266,8 +266,12 @@ def analyze(model: Model, delegates: tuple[str, ...] = DELEGATES,
 def summary_line(name: str, result: dict[str, Any], subgraph: int = 0) -> str:
     """'GPU: 61/65 ops, 3 partitions; first blocker: op 12 CAST (input 0 is int64); 98% of MACs'.
     A tool-run target without an answer (tool missing, model refused) gives its error."""
-    if result.get("refused"):
-        return result["refused"]
+    if "refused" in result:     # a whole-model target: it runs the model or it does not
+        if result["refused"]:
+            return result["refused"]
+        n = sum(sg["total_ops"] for sg in result["subgraphs"])
+        return (f"{result['title']}: runs the whole model ({n} ops in "
+                f"{len(result['subgraphs'])} subgraph(s))")
     if result.get("error"):
         return f"{result['title']}: {result['error']}"
     sg = result["subgraphs"][subgraph]

@@ -142,3 +142,31 @@ def _softmax(view: SubgraphView, op: Operator, facts: dict) -> Reason:
 
 
 CHECKS = {"hybrid": _hybrid, "activation_range": _activation_range, "softmax": _softmax}
+
+
+def verify(block: dict[str, Any], path: str) -> dict[str, Any]:
+    """Run the model on tflite-micro (a worker process) and compare with the prediction: does
+    TFLM refuse (or abort on) the model exactly when the rules say so? -> the block's
+    ``verified``: {"runtime", "predicted_refused", "runtime_refused", "agree"}."""
+    from core.analysis.memory.tflm_runtime import run_check
+    r = run_check(path)
+    if r["arena"] is not None:
+        real = None
+    elif r["refused"]:
+        real = r["refused"]["reason"]
+    else:
+        real = r["error"] or "TFLM gave no answer"
+    return {"runtime": r["runtime"] or "tflite-micro", "predicted_refused": block["refused"],
+            "runtime_refused": real, "runtime_error_kind": r["error_kind"],
+            "agree": (block["refused"] is None) == (real is None)}
+
+
+def verified_provenance(block: dict[str, Any]) -> dict[str, Any]:
+    """The block's provenance once ``verify`` ran tflite-micro on the model."""
+    from core.analysis.support.targets import provenance
+    v = block["verified"]
+    tool, _, version = v["runtime"].partition(" ")
+    said = ("runs" if v["runtime_refused"] is None else f"refuses it ({v['runtime_refused']})")
+    verdict = "agrees" if v["agree"] else "DISAGREES"
+    return provenance("tool", tool, version or None,
+                      f"prediction checked: tflite-micro {said}; the prediction {verdict}")

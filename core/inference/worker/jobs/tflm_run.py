@@ -193,5 +193,5 @@ class Folder:
     def result(self) -> dict:
         s = self.session
         return {"model": str(s.cfg.model), "arena_size": s.params.get("arena_size"),
-                "runtime": self.runtime, "refused": self.refused, "arena": self.arena,
+                "runtime": self.runtime or s.info.get("backend"), "refused": self.refused, "arena": self.arena,
                 "outputs": self.outputs, "litert_error": self.litert_error, **s.outcome()}
