@@ -38,8 +38,9 @@ def test_matrix_matches_the_core_analysis(tab):
             i = rows.item_at(r)
             o = expected[d]["subgraphs"][0]["ops"][i]
             text = rows.data(rows.index(r, col))
+            kept = "✓ blocked" if expected[d].get("refused") else "✓ CPU"
             assert text == ("✓" if o["partition"] is not None else
-                            "✓ CPU" if o["supported"] else "✗")
+                            kept if o["supported"] else "✗")
             tip = rows.data(rows.index(r, col), Qt.ItemDataRole.ToolTipRole)
             if not o["supported"]:
                 assert o["reason"] in shown(tip)
