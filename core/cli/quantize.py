@@ -3,7 +3,9 @@
 Exit 0 when the result loads under the default runtime (XNNPACK) and was written; 1 when
 quantization or verification failed (nothing written; the report says why); 2 for refused input.
 With ``--json`` stdout always has one JSON object with the report's keys, ``failure`` saying
-why on every failure (refused input and internal errors too).
+why on every failure (refused input and internal errors too). ``--target`` also loads and times
+the float model and the written result on a board over SSH (``"board"`` in the JSON; exit 1 when
+the result fails there).
 
 Options are declared in ``_OPTIONS`` and turned into the request in ``request_from_args``, so a
 new option is one entry there and one field of ``QuantizeRequest``.
@@ -14,10 +16,12 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any, Callable
 
+from core.cli import target
 from core.fileio import dump_json
 from core.quantize.recipes import RECIPES
 
 if TYPE_CHECKING:   # imported when the command runs: `litelens --help` stays quick
+    from core.quantize.board import BoardCheck
     from core.quantize.report import QuantizeReport
     from core.quantize.run import QuantizeRequest
 
@@ -59,6 +63,7 @@ def add_parser(subparsers: Any) -> None:
     for flags, kw in _OPTIONS:
         q.add_argument(*flags, **kw)
     q.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    target.add_arguments(q)
     q.set_defaults(func=_quantize)
 
 
@@ -72,8 +77,14 @@ def request_from_args(args: argparse.Namespace) -> QuantizeRequest:
 
 
 def _quantize(args: argparse.Namespace) -> int:
+    from core.inference.ssh_target import TargetError
     from core.quantize.run import Refused, quantize
     req = request_from_args(args)
+    try:
+        board = target.target(args)
+    except TargetError as e:
+        print(f"litelens: error: {e}", file=sys.stderr)
+        return 2
     progress = None if args.json else _progress_printer()
     try:
         report = quantize(req, progress)
@@ -88,10 +99,25 @@ def _quantize(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(_failed(req, f"internal error: {type(e).__name__}: {e}"))
         raise
+    check = None
+    if board is not None and report.failure is None and report.output:
+        from core.quantize.board import check_on_board
+        from core.quantize.source import source_kind
+        original = str(req.model) if source_kind(req.model) == "tflite" else None
+        try:
+            check = check_on_board(original, report.output, board, req.threads)
+        except TargetError as e:   # the result is written; the board could not check it
+            report.failure = f"written to {report.output}, but not verified on the board: {e}"
     if args.json:
-        _print_json(report)
+        _print_json(report, check)
     else:
         print(summary_text(report))
+        if check is not None:
+            print("\n".join(check.lines()))
+    if check is not None and not check.ok:
+        print(f"litelens: error: {check.address}: the quantized model failed on the board: "
+              f"{check.quantized.error}", file=sys.stderr)
+        return 1
     if report.failure:
         if args.json:
             print(f"litelens: quantize failed: {report.failure}", file=sys.stderr)
@@ -106,8 +132,11 @@ def _failed(req: QuantizeRequest, message: str) -> QuantizeReport:
     return r
 
 
-def _print_json(report: QuantizeReport) -> None:
-    dump_json(report.to_json(), sys.stdout, indent=1)
+def _print_json(report: QuantizeReport, check: BoardCheck | None = None) -> None:
+    out = report.to_json()
+    if check is not None:
+        out["board"] = check.to_json()
+    dump_json(out, sys.stdout, indent=1)
     sys.stdout.write("\n")
     sys.stdout.flush()
 

@@ -354,3 +354,24 @@ def test_cli_sweep_memory_and_support_on_a_target(board, sshd, shared_model):
 def test_remote_runs_through_run_job(board, demo_model_path):
     r = run_job(RunConfig(model=str(demo_model_path), runs=2), "bench", board)
     assert r["status"] == "ok" and r["target"]["address"] == board.address
+
+
+def test_cli_quantize_verified_on_a_target(board, sshd, demo_model_path, tmp_path):
+    out = tmp_path / "demo.int8.tflite"
+    p = _cli("quantize", str(demo_model_path), "-o", str(out), "--json", "--target",
+             board.address, "--remote-python", PY, "--remote-tmp", board.remote_tmp,
+             env_options=sshd.options)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["failure"] is None and out.is_file()
+    check = r["board"]
+    assert check["address"] == board.address and check["facts"]["cores"] == os.cpu_count()
+    assert check["quantized"]["status"] == check["float_model"]["status"] == "ok"
+    assert check["speedup"] == pytest.approx(check["float_model"]["median_ms"]
+                                             / check["quantized"]["median_ms"])
+    # unreachable board: the result is written, the report says it was not verified there
+    gone = tmp_path / "gone.tflite"
+    p = _cli("quantize", str(demo_model_path), "-o", str(gone), "--json", "--target",
+             f"ssh://127.0.0.1:{free_port()}", "--remote-python", PY, env_options=sshd.options)
+    assert p.returncode == 1 and gone.is_file()
+    assert "not verified on the board" in json.loads(p.stdout)["failure"]
