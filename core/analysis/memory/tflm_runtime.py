@@ -7,22 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from core.analysis.memory.tflm import TflmPlan
+from core.analysis.support.tflm import run_tflm as _run
 
 # the arena for the measuring run: far above the plan, so TFLM's figures are its own need
 MEASURE_SLACK = 4
 MEASURE_MIN = 1 << 20
-
-
-def _run(path: str, arena_size: int, compare: bool, timeout: float) -> dict[str, Any]:
-    from core.inference.config import RunConfig
-    from core.inference.session import run_job
-    cfg = RunConfig(model=str(path), delegate="builtin", timeout_s=timeout)
-    return run_job(cfg, "tflm_run", params={"arena_size": int(arena_size), "compare": compare})
-
-
-def run_check(path: str, timeout: float = 300) -> dict[str, Any]:
-    """The tflm_run job's result with an arena far above any model that fits a device."""
-    return _run(path, 1 << 28, compare=False, timeout=timeout)
 
 
 def measure(path: str, plan: TflmPlan, timeout: float = 300) -> dict[str, Any]:
