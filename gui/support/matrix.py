@@ -9,7 +9,10 @@ from PySide6.QtGui import QColor
 from core import format as fmt
 from core.analysis.support.analyze import short_name
 from core.analysis.support.overlay import PALETTE
+from core.analysis.support.targets import provenance_line
 from gui.filter_table import FilterTable, RowsModel
+
+NO_ANSWER_COLOR = "#d0d0d0"   # a column whose tool gave no answer (grey in both themes)
 
 
 class SupportRows(RowsModel):
@@ -20,15 +23,26 @@ class SupportRows(RowsModel):
         self.delegates = list(result)
         self.columns = ("#", "Operator", "MACs", *(short_name(d) for d in self.delegates))
         self.labels, self.macs = labels, macs
-        self.ops = {d: result[d]["subgraphs"][subgraph]["ops"] for d in self.delegates}
+        # a tool-run target without an answer (tool or SDK missing, model refused) has no ops:
+        # its cells say so instead of showing a made-up verdict
+        self.ops = {d: result[d]["subgraphs"][subgraph]["ops"] if result[d]["subgraphs"]
+                    else None for d in self.delegates}
+        self.errors = {d: result[d].get("error") for d in self.delegates}
+        self.provenance = {d: provenance_line(result[d]["provenance"])
+                           for d in self.delegates if result[d].get("provenance")}
         # whole-model targets (no CPU fallback): why the model does not run at all
         self.refused = {d: result[d].get("refused") for d in self.delegates}
         self.unsupported_only = False
         self._colors = {k: QColor(c) for k, (_label, c) in PALETTE.items()}
+        self._colors["no_answer"] = QColor(NO_ANSWER_COLOR)
+        self._ink = QColor("#1a1a1a")
         super().__init__(list(range(len(labels))), parent)
 
     def verdict(self, i: int, d: str) -> str:
-        o = self.ops[d][i]
+        ops = self.ops[d]
+        if ops is None:
+            return "no_answer"
+        o = ops[i]
         if o["partition"] is not None:
             return "delegated"
         return "kept_on_cpu" if o["supported"] else "unsupported"
@@ -43,14 +57,20 @@ class SupportRows(RowsModel):
         d = self.delegates[column - 3]
         v = self.verdict(i, d)
         text = {"delegated": "✓", "kept_on_cpu": "✓ blocked" if self.refused[d] else "✓ CPU",
-                "unsupported": "✗"}[v]
-        return text, ("delegated", "kept_on_cpu", "unsupported").index(v)
+                "unsupported": "✗", "no_answer": "—"}[v]
+        return text, ("delegated", "kept_on_cpu", "unsupported", "no_answer").index(v)
 
     def tooltip(self, i: int, column: int) -> str | None:
         if column < 3:
             return None
         d = self.delegates[column - 3]
-        o = self.ops[d][i]
+        return f"{self._verdict_tip(i, d)}\n({self.provenance.get(d, '')})"
+
+    def _verdict_tip(self, i: int, d: str) -> str:
+        ops = self.ops[d]
+        if ops is None:
+            return f"{short_name(d)}: no answer: {self.errors[d]}"
+        o = ops[i]
         if o["partition"] is not None:
             return f"{short_name(d)}: delegated (partition {o['partition'] + 1})"
         if o["supported"] and self.refused[d]:
@@ -61,6 +81,8 @@ class SupportRows(RowsModel):
         return f"{short_name(d)}: {o['reason']}"
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.ForegroundRole and index.isValid() and index.column() >= 3:
+            return self._ink     # dark marks on the pastel cells in both themes
         if role == Qt.ItemDataRole.BackgroundRole and index.isValid() and index.column() >= 3:
             i = self.items[self.order[index.row()]]
             return self._colors[self.verdict(i, self.delegates[index.column() - 3])]
@@ -81,7 +103,8 @@ class SupportRows(RowsModel):
         super()._apply()
         if self.unsupported_only:
             self.order = [i for i in self.order
-                          if any(not self.ops[d][i]["supported"] for d in self.delegates)]
+                          if any(ops is not None and not ops[i]["supported"]
+                                 for ops in self.ops.values())]
 
 
 class SupportMatrix(FilterTable):

@@ -1,16 +1,23 @@
 """Delegates panel: the support matrix of the shown subgraph, the chosen delegate's overlay on the
-graph with its summary line, and the XNNPACK runtime check with its verdict. The analysis and the
-runtime check run off the UI thread (gui.tasks; the check itself in a worker process)."""
+graph with its summary line, and the XNNPACK runtime check with its verdict. Targets answered by
+their own tools (Arm Ethos-U through vela, LiteRT NPU plugins) are added as columns from the
+Targets menu, with vela's estimates in a small summary and as a latency overlay, and an NPU
+compile action. The analysis, the runtime check and the tools run off the UI thread (gui.tasks;
+the check and the tools in a worker process)."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
+    QProgressBar,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +33,7 @@ from core.analysis.support.analyze import (
     subgraph_macs,
     summary_line,
 )
+from core.analysis.support.ethos_u import estimate_line, estimate_overlay
 from core.analysis.support.overlay import support_overlay
 from core.analysis.support.runtime import (
     compare,
@@ -33,10 +41,22 @@ from core.analysis.support.runtime import (
     runtime_placement,
     verdict_line,
 )
+from core.analysis.support.target_run import analyze_target, compile_line
+from core.analysis.support.targets import ETHOS_U, npu_ids, split_id
 from core.model.types import Model
 from gui.rich_text import plain_label
 from gui.support.matrix import SupportMatrix, SupportRows
 from gui.tasks import TaskRunner
+
+ESTIMATE = "#estimate"    # overlay data suffix: a target's estimated-latency overlay
+
+
+def target_menu_ids() -> list[str]:
+    """The Targets menu: each Ethos-U accelerator, the Intel plugin for each of its SoCs, then
+    the other NPU vendors (their column explains what is missing when their SDK is absent)."""
+    from core.analysis.support.targets import npu_table
+    intel = [f"npu-intel:{soc}" for soc in npu_table()["vendors"]["intel"]["socs"]]
+    return [*ETHOS_U, *intel, *(n for n in npu_ids() if n != "npu-intel")]
 
 
 class DelegatesPanel(QWidget):
@@ -68,6 +88,35 @@ class DelegatesPanel(QWidget):
         self.options.returnPressed.connect(self.apply_options)
         self.check = QPushButton("Check XNNPACK against LiteRT", self)
         self.check.clicked.connect(self.run_check)
+        self.targets_button = QToolButton(self)
+        self.targets_button.setText("Add target column")
+        self.targets_button.setToolTip("add a column answered by the target's own tool run here "
+                                       "(vela for Arm Ethos-U, LiteRT's NPU compiler plugins)")
+        self.targets_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.targets_button)
+        for name in target_menu_ids():
+            act = QAction(self._target_label(name), menu)
+            act.triggered.connect(lambda _=False, n=name: self.add_target(n))
+            menu.addAction(act)
+        self.targets_button.setMenu(menu)
+        self.compile = QPushButton("Compile NPU partitions", self)
+        self.compile.setToolTip("run the NPU plugins' compile step on every partition (a whole "
+                                "partition the vendor compiler rejects shows here)")
+        self.compile.setVisible(False)
+        self.compile.clicked.connect(self.compile_npu)
+        self.target_progress = QProgressBar(self)
+        self.target_progress.setRange(0, 100)
+        self.target_progress.setMaximumWidth(160)
+        self.target_progress.setVisible(False)
+        self.target_status = plain_label(QLabel("", self))
+        self.target_status.setVisible(False)
+        self.estimates = plain_label(QLabel("", self))   # vela's estimates, one line a target
+        self.estimates.setWordWrap(True)
+        self.estimates.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.estimates.setVisible(False)
+        self.target_blocks: dict[str, dict] = {}
+        self._target_queue: list[tuple[str, bool]] = []   # (target, compile too)
+        self._target_options: dict[str, dict] = {}
         self.summary = plain_label(QLabel("computing…", self))
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -78,10 +127,18 @@ class DelegatesPanel(QWidget):
             top.addWidget(w)
         top.addWidget(self.options, 1)
         top.addWidget(self.check)
+        status = QHBoxLayout()       # the targets row: add a column, compile, the tool's progress
+        status.addWidget(self.targets_button)
+        status.addWidget(self.compile)
+        status.addWidget(self.target_progress)
+        status.addWidget(self.target_status)
+        status.addStretch(1)
         self._lay = QVBoxLayout(self)
         self._lay.setContentsMargins(4, 4, 4, 4)
         self._lay.addLayout(top)
+        self._lay.addLayout(status)
         self._lay.addWidget(self.summary)
+        self._lay.addWidget(self.estimates)
         self._lay.addWidget(self.checked)
         self.analysis_runner = TaskRunner(self, "support")
         self.analysis_runner.done.connect(self._analysis_done)
@@ -89,6 +146,10 @@ class DelegatesPanel(QWidget):
         self.check_runner = TaskRunner(self, "xnnpack check")
         self.check_runner.done.connect(self._check_done)
         self.check_runner.failed.connect(self._check_failed)
+        self.target_runner = TaskRunner(self, "targets")
+        self.target_runner.progress.connect(self._target_progress)
+        self.target_runner.done.connect(self._target_done)
+        self.target_runner.failed.connect(self._target_failed)
         self._analyze({})
 
     def _analyze(self, options: dict) -> None:
@@ -102,11 +163,15 @@ class DelegatesPanel(QWidget):
 
     def apply_options(self) -> None:
         """Re-run the analysis with the K=V options typed (an unknown key is shown, not run)."""
+        shown = tuple(self.target_blocks)
         try:
-            options = parse_options(self.options.text().split(), DELEGATES)
+            options = parse_options(self.options.text().split(), DELEGATES + shown)
         except ValueError as e:
             self.summary.setText(f"options: {e}")
             return
+        self._target_options = {d: options.pop(d) for d in shown}
+        for d in shown:                 # the targets answer again with their options
+            self._queue_target(d, False)
         self.verdict = None
         self.check_runner.shutdown()   # a check still running compares the old prediction
         self.check.setEnabled(True)
@@ -115,7 +180,8 @@ class DelegatesPanel(QWidget):
 
     # -- analysis --
     def _analysis_done(self, payload) -> None:
-        self.result, self.macs = payload
+        result, self.macs = payload
+        self.result = {**result, **self.target_blocks}
         self._rebuild_matrix()
         self._overlay_chosen()
 
@@ -143,11 +209,24 @@ class DelegatesPanel(QWidget):
         if self.result is None:
             return
         s = max(0, self.subgraph.currentIndex())
-        self.summary.setText("\n".join(summary_line(d, r, s) for d, r in self.result.items()))
+        lines = []
+        for d, r in self.result.items():
+            line = summary_line(d, r, s)
+            said = compile_line(r)
+            lines.append(f"{line} — {said}" if said else line)
+        self.summary.setText("\n".join(lines))
+        est = [estimate_line(r) for r in self.target_blocks.values() if r.get("estimate")]
+        self.estimates.setText("\n".join(f"{r['title']} {line}" for r, line in zip(
+            [r for r in self.target_blocks.values() if r.get("estimate")], est, strict=True)))
+        self.estimates.setVisible(bool(est))
 
     def overlay(self) -> Overlay | None:
         d = self.delegate.currentData()
-        return support_overlay(d, self.result[d]) if d and self.result else None
+        if not d or not self.result:
+            return None
+        if d.endswith(ESTIMATE):
+            return estimate_overlay(self.result[d.removesuffix(ESTIMATE)])
+        return support_overlay(d, self.result[d])
 
     def _overlay_chosen(self) -> None:
         if self.result is not None:
@@ -185,6 +264,73 @@ class DelegatesPanel(QWidget):
         self.check.setEnabled(True)
         self.checked.setText(f"runtime check failed: {error}")
 
+    # -- tool-run targets --
+    @staticmethod
+    def _target_label(name: str) -> str:
+        from core.analysis.support.targets import target_facts
+        return target_facts(name)["title"]
+
+    def add_target(self, name: str) -> None:
+        """Add target ``name`` as a column: its tool runs in a worker, one target at a time."""
+        self._queue_target(name, False)
+
+    def compile_npu(self) -> None:
+        """Run the compile step of every NPU plugin column shown."""
+        for d in self.target_blocks:
+            if split_id(d)[0] in npu_ids():
+                self._queue_target(d, True)
+
+    def _queue_target(self, name: str, compile_too: bool) -> None:
+        if (name, compile_too) not in self._target_queue:
+            self._target_queue.append((name, compile_too))
+        if not self.target_runner.busy:
+            self._next_target()
+
+    def _next_target(self) -> None:
+        if not self._target_queue:
+            self.target_progress.setVisible(False)
+            self.target_status.setVisible(False)
+            return
+        name, compile_too = self._target_queue.pop(0)
+        m, opts = self.model, self._target_options.get(name)
+        self.target_progress.setValue(0)
+        self.target_progress.setVisible(True)
+        self.target_status.setText(f"{self._target_label(name)}: starting the tool (worker)…")
+        self.target_status.setVisible(True)
+
+        def task(state):
+            block = analyze_target(m, name, opts, compile_check=compile_too,
+                                   progress=state.set_progress)
+            return name, block
+        self.target_runner.start(task)
+
+    def _target_progress(self, fraction: float, text: str) -> None:
+        self.target_progress.setValue(int(fraction * 100))
+        self.target_status.setText(text)
+
+    def _target_done(self, payload) -> None:
+        name, block = payload
+        fresh = name not in self.target_blocks
+        self.target_blocks[name] = block
+        if self.result is not None:
+            self.result[name] = block
+        if fresh:
+            self.delegate.addItem(f"overlay: {short_name(name)}", name)
+            if block.get("estimate"):
+                self.delegate.addItem(f"overlay: {short_name(name)} estimated latency",
+                                      name + ESTIMATE)
+        if split_id(name)[0] in npu_ids() and not block.get("error"):
+            self.compile.setVisible(True)
+        self._rebuild_matrix()
+        self._overlay_chosen()
+        self._next_target()
+
+    def _target_failed(self, error: Exception) -> None:
+        self.target_status.setText(f"target failed: {error}")
+        self.target_progress.setVisible(False)
+        self._target_queue.clear()
+
     def shutdown(self) -> None:
         self.analysis_runner.shutdown()
         self.check_runner.shutdown()
+        self.target_runner.shutdown()

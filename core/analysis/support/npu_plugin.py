@@ -16,7 +16,7 @@ words.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from core.analysis.support.analyze import SubgraphSupport, subgraph_macs
 from core.analysis.support.compiled import REMOVED, CompiledOp, placement
@@ -27,6 +27,7 @@ from core.analysis.support.targets import (
     npu_table,
     provenance,
     split_id,
+    stage_reporter,
     store,
     target_facts,
 )
@@ -89,13 +90,15 @@ def _block(name: str, soc: str) -> dict[str, Any]:
 
 
 def _run(model: Model, vendor: dict[str, Any], soc: str, cmd: str, lib_path: list[str],
-         flags: list[str], timeout: float) -> dict[str, Any]:
+         flags: list[str], timeout: float,
+         progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     from core.inference.config import RunConfig
     from core.inference.session import run_job
     params = {"dir": vendor["dir"], "manufacturer": vendor["manufacturer"], "soc": soc,
               "cmd": cmd, "flags": flags, "lib_path": lib_path}
     result = run_job(RunConfig(model=str(model.path), timeout_s=timeout), "npu_plugin",
-                     model=model, params=params)
+                     model=model, params=params,
+                     on_message=stage_reporter(progress, f"{vendor['title']} plugin"))
     if result["plugin"] is None:
         raise ModelError(model.path, "the NPU plugin could not run: "
                                      f"{result['error'] or result['status']}")
@@ -110,8 +113,8 @@ def _failure(run: dict[str, Any]) -> str:
 
 
 def analyze_npu(model: Model, name: str, options: dict[str, Any] | None = None,
-                timeout: float = 600.0, use_cache: bool = True,
-                compile_check: bool = False) -> dict[str, Any]:
+                timeout: float = 600.0, use_cache: bool = True, compile_check: bool = False,
+                progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """The block of NPU target ``name``. ``compile_check``: also compile every partition
     (``"compile"``: {"ok", "device", "error"})."""
     key_name, vendor, soc = vendor_facts(name)
@@ -133,14 +136,15 @@ def analyze_npu(model: Model, name: str, options: dict[str, Any] | None = None,
                     {**opts, "compile": compile_check}, litert)
     if use_cache and (hit := cached(key)) is not None:
         return hit
-    run = _run(model, vendor, soc, "partition", lib_path, [], timeout)
+    run = _run(model, vendor, soc, "partition", lib_path, [], timeout, progress)
     if not run["ok"]:
         block["error"] = f"the plugin could not partition the model: {_failure(run)}"
         block["provenance"]["kind"] = "none"
     else:
         fill(block, model, run)
         if compile_check and any(sg["partitions"] for sg in block["subgraphs"]):
-            block["compile"] = compile_partitions(model, vendor, soc, opts, lib_path, timeout)
+            block["compile"] = compile_partitions(model, vendor, soc, opts, lib_path, timeout,
+                                                  progress)
         elif compile_check:     # the tool's apply step fails when there is nothing to compile
             block["compile"] = {"ok": True, "device": opts.get("compile_device"),
                                 "error": None, "note": "no partition to compile"}
@@ -149,13 +153,14 @@ def analyze_npu(model: Model, name: str, options: dict[str, Any] | None = None,
 
 
 def compile_partitions(model: Model, vendor: dict[str, Any], soc: str, opts: dict[str, Any],
-                       lib_path: list[str], timeout: float = 600.0) -> dict[str, Any]:
+                       lib_path: list[str], timeout: float = 600.0,
+                       progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """The plugin's compile step (``--cmd=apply``) over every partition: {"ok", "device",
     "error"}. A partition the partitioner took can still fail here as a whole."""
     device = opts.get("compile_device")
     flags = [f"--intel_openvino_graph_backends={device}"] if device and \
         vendor["dir"] == "intel_openvino" else []
-    run = _run(model, vendor, soc, "apply", lib_path, flags, timeout)
+    run = _run(model, vendor, soc, "apply", lib_path, flags, timeout, progress)
     return {"ok": run["ok"], "device": device,
             "error": None if run["ok"] else _failure(run)}
 

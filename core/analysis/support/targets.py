@@ -13,7 +13,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from core.fileio import dumps_json, write_text
 from core.resources import resource_path
@@ -98,6 +98,21 @@ def provenance_line(p: dict[str, Any]) -> str:
     if p.get("deprecated"):
         text += f"; deprecated: {p['deprecated']}"
     return text
+
+
+def stage_reporter(progress: Callable[[float, str], None] | None,
+                   what: str) -> Callable[[dict], None] | None:
+    """A worker ``on_message`` that reports each stage the job enters as progress text."""
+    if progress is None:
+        return None
+    stages = {"stamp": 0.1, "vela": 0.3, "partition": 0.3, "apply": 0.3, "load_plugin": 0.2,
+              "read": 0.9}
+    call = progress
+
+    def on_message(m: dict) -> None:
+        if m.get("t") == "stage" and m.get("stage") in stages:
+            call(stages[m["stage"]], f"{what}: {m['stage']}")
+    return on_message
 
 
 # -- cache ------------------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+"""Tool-run targets in the Delegates panel (pytest-qt, offscreen): a target added from the
+Targets menu becomes a column with the tool's own verdicts, vela's estimates get their summary
+and a latency overlay labelled with the accelerator and clock, a target without its SDK shows
+no made-up verdicts, and the NPU compile action reports the plugin's compile step."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import Qt  # noqa: E402
+
+from core.analysis.support.target_run import analyze_target  # noqa: E402
+from core.inference.toolchains import vela_version  # noqa: E402
+from core.model.reader import open_model  # noqa: E402
+from gui.model.model_tab import ModelTab  # noqa: E402
+from tests.gui.shown_text import shown  # noqa: E402
+
+
+@pytest.fixture
+def tab(qtbot, shared_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("LITELENS_CACHE_DIR", str(tmp_path / "cache"))
+    model = open_model(shared_model("micro_wakeword_hey_jarvis"))
+    t = ModelTab(model)
+    qtbot.addWidget(t)
+    t.resize(1280, 800)
+    t.show()
+    t.tabs.setCurrentWidget(t._delegates_slot)
+    qtbot.waitUntil(lambda: t.delegates is not None and t.delegates.matrix is not None,
+                    timeout=20_000)
+    yield t
+    t.close_model()
+
+
+def _column(panel, name):
+    rows = panel.matrix.model
+    return rows, 3 + rows.delegates.index(name)
+
+
+@pytest.mark.skipif(vela_version() is None, reason="ethos-u-vela is not installed")
+def test_ethos_u_column_estimates_and_latency_overlay(tab, qtbot):
+    panel = tab.delegates
+    panel.add_target("ethos-u55-128")
+    qtbot.waitUntil(lambda: "ethos-u55-128" in panel.target_blocks, timeout=120_000)
+    expected = analyze_target(tab.model, "ethos-u55-128")    # the cached tool answer
+    rows, col = _column(panel, "ethos-u55-128")
+    for r in range(rows.rowCount()):
+        i = rows.item_at(r)
+        o = expected["subgraphs"][0]["ops"][i]
+        assert rows.data(rows.index(r, col)) == ("✓" if o["partition"] is not None else
+                                                 "✓ CPU" if o["supported"] else "✗")
+        tip = shown(rows.data(rows.index(r, col), Qt.ItemDataRole.ToolTipRole))
+        assert f"proven here by ethos-u-vela {vela_version()}" in tip
+    assert panel.estimates.isVisible() and "500 MHz" in panel.estimates.text()
+    panel.choose_delegate("ethos-u55-128#estimate")
+    ov = tab.graph.view.overlays()[-1]
+    assert ov.name == "Arm Ethos-U55-128 (vela) estimated latency @ 500 MHz"
+    per_op = {(p["subgraph"], p["index"]) for p in expected["estimate"]["per_op"]}
+    assert set(ov.colors) == per_op
+
+
+def test_missing_sdk_column_has_no_verdicts(tab, qtbot):
+    panel = tab.delegates
+    panel.add_target("npu-samsung")
+    qtbot.waitUntil(lambda: "npu-samsung" in panel.target_blocks, timeout=120_000)
+    block = panel.target_blocks["npu-samsung"]
+    if not block["error"]:
+        pytest.skip("the Samsung SDK and plugin work here")
+    rows, col = _column(panel, "npu-samsung")
+    assert {rows.data(rows.index(r, col)) for r in range(rows.rowCount())} == {"—"}
+    assert block["error"] in shown(rows.data(rows.index(0, col), Qt.ItemDataRole.ToolTipRole))
+    assert block["error"] in panel.summary.text()
+
+
+def test_intel_column_and_compile_action(tab, qtbot):
+    panel = tab.delegates
+    panel.add_target("npu-intel:LNL")
+    qtbot.waitUntil(lambda: "npu-intel:LNL" in panel.target_blocks, timeout=120_000)
+    if panel.target_blocks["npu-intel:LNL"]["error"]:
+        pytest.skip(panel.target_blocks["npu-intel:LNL"]["error"])
+    rows, col = _column(panel, "npu-intel:LNL")
+    assert rows.headerData(col, Qt.Orientation.Horizontal) == "NPU Intel"
+    assert panel.compile.isVisible()
+    panel.compile.click()
+    qtbot.waitUntil(lambda: panel.target_blocks["npu-intel:LNL"].get("compile") is not None,
+                    timeout=120_000)
+    assert "compile (device cpu)" in panel.summary.text()
