@@ -98,9 +98,27 @@ def summary_lines(r: QuantizeReport, worst: int = 5) -> list[str]:
         lines.append(f"{len(r.kept_float)} op(s) left float:")
         for k in r.kept_float[:worst]:
             lines.append(f"  op {k.op_index} {k.op}: {k.reason}")
+    lines += target_notes(r.kept_float)
     if r.failure:
         lines.append(f"FAILED: {r.failure}")
     return lines
+
+
+def target_notes(kept: list[KeptFloat]) -> list[str]:
+    """What ops left float mean for integer-only targets: '53 PRELU left float → CPU fallback on
+    Ethos-U and TFLite Micro (...)'. Ethos-U takes only integer feature maps (vela places any op
+    with a float32 tensor on the CPU, with the DEQUANTIZE/QUANTIZE around it); on the MCU that
+    CPU is TFLite Micro's float reference kernels. ``litelens support OUT --delegate
+    ethos-u55-128`` gives vela's own answer for the written model."""
+    if not kept:
+        return []
+    counts: dict[str, int] = {}
+    for k in kept:
+        counts[k.op] = counts.get(k.op, 0) + 1
+    ops = ", ".join(f"{n} {op}" for op, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return [f"{ops} left float → CPU fallback on Ethos-U and TFLite Micro (float feature maps "
+            "run on the MCU's float kernels, each with a DEQUANTIZE/QUANTIZE pair around it; "
+            "litelens support OUTPUT --delegate ethos-u55-128 asks vela)"]
 
 
 def error_overlay(report: QuantizeReport, subgraph: int = 0) -> Overlay:
