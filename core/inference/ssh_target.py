@@ -193,3 +193,63 @@ def facts_line(facts: dict) -> str:
             parts.append(f"{name} {runtimes[name]}")
     parts.append(f"Python {facts.get('python', '?')}")
     return " · ".join(fmt.printable(str(p), 80) for p in parts)
+
+
+@dataclass(frozen=True)
+class SavedTarget:
+    """A board the user named, as the Run panel keeps it (name, address, the board's Python,
+    notes). No password field, ever: the address refuses one, access is by keys and agents."""
+
+    name: str
+    address: str
+    python: str = DEFAULT_REMOTE_PYTHON
+    notes: str = ""
+
+    def problem(self) -> str | None:
+        """Why this entry cannot be used (one line), or None."""
+        if not self.name.strip():
+            return f"{self.address or 'a target'}: give it a name"
+        if not self.python.strip():
+            return f"{self.name}: the board's Python path is empty (python3 is the default)"
+        try:
+            parse_target(self.address, python=self.python)
+        except TargetError as e:
+            return f"{self.name}: {e}"
+        return None
+
+    def target(self, options: list[str] | None = None, remote_tmp: str | None = None) \
+            -> SshTarget:
+        return parse_target(self.address, python=self.python, options=options,
+                            remote_tmp=remote_tmp)
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "address": self.address, "python": self.python,
+                "notes": self.notes}
+
+    @classmethod
+    def from_json(cls, d: dict) -> SavedTarget:
+        return cls(name=str(d.get("name", "")), address=str(d.get("address", "")),
+                   python=str(d.get("python") or DEFAULT_REMOTE_PYTHON),
+                   notes=str(d.get("notes", "")))
+
+
+def saved_targets(text: str | None) -> list[SavedTarget]:
+    """The saved list from its stored JSON; entries that do not read are left out (a settings
+    file edited by hand must not stop the panel)."""
+    import json
+    try:
+        items = json.loads(text or "[]")
+    except ValueError:
+        return []
+    out = []
+    for d in items if isinstance(items, list) else []:
+        if isinstance(d, dict):
+            t = SavedTarget.from_json(d)
+            if t.problem() is None:
+                out.append(t)
+    return out
+
+
+def saved_targets_json(targets: list[SavedTarget]) -> str:
+    from core.fileio import dumps_json
+    return dumps_json([t.to_json() for t in targets])

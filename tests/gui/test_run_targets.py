@@ -1,0 +1,61 @@
+"""The Run panel's target chooser: saved boards (name, address, Python, notes) kept in the app's
+settings, checked by core (a password in an address is refused), offered beside this computer."""
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+
+from core.inference.ssh_target import SavedTarget, saved_targets
+from gui.run.targets import LOCAL_LABEL, SETTINGS_KEY, TargetChooser
+
+
+def _settings(tmp_path) -> QSettings:
+    return QSettings(str(tmp_path / "litelens.ini"), QSettings.Format.IniFormat)
+
+
+def _fill(dlg, row: int, *texts: str) -> None:
+    for c, text in enumerate(texts):
+        dlg.table.item(row, c).setText(text)
+
+
+def test_saved_targets_are_chosen_and_kept(qtbot, tmp_path):
+    chooser = TargetChooser(_settings(tmp_path))
+    qtbot.addWidget(chooser)
+    assert [chooser.combo.itemText(i) for i in range(chooser.combo.count())] == [LOCAL_LABEL]
+    assert chooser.current() is None
+    dlg = chooser.open_dialog()
+    dlg.add_row()
+    _fill(dlg, 0, "pi4", "ssh://pi@raspberrypi.local:2222", "/home/pi/venv/bin/python",
+          "shelf 2, fan off")
+    with qtbot.waitSignal(chooser.changed):
+        dlg.accept()
+    assert dlg.result() == dlg.DialogCode.Accepted
+    chooser.combo.setCurrentIndex(1)
+    assert chooser.current() == SavedTarget("pi4", "ssh://pi@raspberrypi.local:2222",
+                                            "/home/pi/venv/bin/python", "shelf 2, fan off")
+    assert chooser.current().target().port == 2222
+    # stored in the settings, read back by a new chooser (another session of the app)
+    again = TargetChooser(_settings(tmp_path))
+    qtbot.addWidget(again)
+    assert again.combo.itemText(1) == "pi4"
+    stored = _settings(tmp_path).value(SETTINGS_KEY)
+    assert "password" not in stored and saved_targets(stored)[0].name == "pi4"
+
+
+def test_bad_targets_are_refused_with_the_reason(qtbot, tmp_path):
+    chooser = TargetChooser(_settings(tmp_path))
+    qtbot.addWidget(chooser)
+    dlg = chooser.open_dialog()
+    dlg.add_row()
+    _fill(dlg, 0, "jetson", "ssh://nvidia:secret@jetson", "python3", "")
+    dlg.accept()
+    assert dlg.isVisible() and "passwords are never taken" in dlg.problem.text()
+    _fill(dlg, 0, "", "ssh://nvidia@jetson", "python3", "")
+    dlg.accept()
+    assert dlg.isVisible() and "give it a name" in dlg.problem.text()
+    _fill(dlg, 0, "jetson", "ssh://nvidia@jetson", "python3", "")
+    dlg.add_row()
+    _fill(dlg, 1, "jetson", "ssh://nvidia@jetson2", "python3", "")
+    dlg.accept()
+    assert dlg.isVisible() and "two targets are named 'jetson'" in dlg.problem.text()
+    dlg.reject()
+    assert _settings(tmp_path).value(SETTINGS_KEY) is None   # nothing stored on Cancel
