@@ -375,3 +375,24 @@ def test_cli_quantize_verified_on_a_target(board, sshd, demo_model_path, tmp_pat
              f"ssh://127.0.0.1:{free_port()}", "--remote-python", PY, env_options=sshd.options)
     assert p.returncode == 1 and gone.is_file()
     assert "not verified on the board" in json.loads(p.stdout)["failure"]
+
+
+def test_cli_ctrl_c_stops_the_board_and_keeps_the_runs(board, sshd, demo_model_path):
+    # a terminal's Ctrl-C signals the CLI's whole process group; ssh runs in a session of its
+    # own, so the connection stays up while the CLI asks the board's worker to stop
+    env = dict(os.environ, LITELENS_SSH_OPTIONS=" ".join(sshd.options))
+    p = subprocess.Popen([PY, "-m", "core.cli", "bench", str(demo_model_path), "--runs",
+                          str(10**9), "--warmup", "0", "--json", "--target", board.address,
+                          "--remote-python", PY, "--remote-tmp", board.remote_tmp], cwd=ROOT,
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    base = Path(board.remote_tmp)
+    # the worker has loaded the model on the board once its native log exists there
+    assert _eventually(lambda: any((d / "native.log").exists() for d in base.iterdir()))
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    r = json.loads(out)
+    assert r["status"] == "stopped" and r["error"] is None
+    assert r["target"]["address"] == board.address
+    assert err.strip() == f"litelens: interrupted: kept {r['latency_ms']['runs']} timed runs"
