@@ -180,6 +180,13 @@ class RemoteSession(WorkerSession):
 
     def _spawn(self) -> RemoteProcess:
         t = self.target
+        missing = [rel for rel, path in self._payload() if not path.is_file()]
+        if missing or not LAUNCHER.is_file():
+            # the app bundle keeps its modules compiled in one archive: nothing to send
+            raise TargetError("unsupported", f"{t.address}: this LiteLens has no worker sources "
+                                             f"to send to a board ({(missing or [LAUNCHER])[0]} "
+                                             "is missing); run boards from the pip-installed "
+                                             "`litelens`")
         argv = t.ssh_argv([t.python, "-c", LAUNCHER.read_text("utf-8"), t.remote_tmp or ""])
         # a session of its own: Ctrl-C in the terminal reaches LiteLens, which stops the run
         # and keeps its results; it must not kill ssh (and with it the connection) first
