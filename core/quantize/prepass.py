@@ -7,7 +7,9 @@ converters write them, so the pre-pass fixes those shapes first and says what it
 - op codes kept only in ``deprecated_builtin_code`` (``builtin_code`` 0, older converters): the
   quantizer reads ``builtin_code`` and sees every op as ADD; the real code is copied over;
 - no SignatureDef: static (calibrated) recipes need one; a "serving_default" signature over
-  subgraph 0's inputs and outputs is added.
+  subgraph 0's inputs and outputs is added;
+- a subgraph without an operators vector (valid, and the runtime runs it): the quantizer iterates
+  it unconditionally and stops with a TypeError; an empty vector is written instead.
 Static recipes also run the model during calibration, which fails on WHILE loops and on custom or
 Flex ops the stock runtime cannot resolve: ``static_warnings`` names them before anything runs.
 """
@@ -33,11 +35,13 @@ class Prepass:
     fold_fp16: list[tuple[int, int]] = field(default_factory=list)
     deprecated_codes: list[str] = field(default_factory=list)  # op names fixed
     add_signature: bool = False
+    no_operators: list[int] = field(default_factory=list)     # subgraphs without the vector
     warnings: list[str] = field(default_factory=list)         # static-recipe hazards
 
     @property
     def needed(self) -> bool:
-        return bool(self.fold_fp16 or self.deprecated_codes or self.add_signature)
+        return bool(self.fold_fp16 or self.deprecated_codes or self.add_signature
+                    or self.no_operators)
 
     def steps(self) -> list[str]:
         """What the pre-pass does, in words the user reads."""
@@ -53,6 +57,10 @@ class Prepass:
         if self.add_signature:
             out.append(f"added a SignatureDef '{SIGNATURE_KEY}' over subgraph 0's inputs and "
                        "outputs (static recipes need one)")
+        if self.no_operators:
+            out.append(f"wrote an empty operators vector into subgraph(s) "
+                       f"{', '.join(map(str, self.no_operators))}, which had none (the "
+                       "quantizer cannot read a subgraph without one)")
         return out
 
 
@@ -71,6 +79,9 @@ def plan(model: Model) -> Prepass:
                                  if new < old})
     if not model.signatures:
         p.add_signature = True
+    raw = fb.Model.GetRootAs(model._data, 0)
+    p.no_operators = [si for si in range(raw.SubgraphsLength())
+                      if raw.Subgraphs(si).OperatorsIsNone()]
     for sg in model.subgraphs:
         for op in sg.operators:
             if op.op == "WHILE":
@@ -114,6 +125,8 @@ def apply(data: bytes, p: Prepass) -> bytes:
             m.buffers[-1].data = np.frombuffer(half.astype(np.float32).tobytes(), np.uint8)
             dst.buffer = len(m.buffers) - 1
             del sg.operators[oi]
+        for si in p.no_operators:
+            m.subgraphs[si].operators = []
         _drop_unread_float16(m)
         if p.add_signature:
             sg = m.subgraphs[0]

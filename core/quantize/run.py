@@ -236,9 +236,12 @@ class QuantizeJob:
         return self.finish()
 
     def close(self) -> None:
-        """Stop the worker if it still runs and remove the temporary folder (idempotent)."""
-        if self.session is not None and not self.session.finished:
-            self.session.kill()
+        """Stop the worker if it still runs and remove the temporary folders (idempotent)."""
+        s = self.session
+        if s is not None and not s.finished:
+            s.kill()
+            while not s.finished:   # its exit arrives at once; folding it removes its folder
+                s.wait(0.1)
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def finish(self) -> QuantizeReport:
@@ -297,9 +300,10 @@ class QuantizeJob:
             try:
                 with atomic_path(out) as tmp:
                     shutil.copyfile(self._candidate, tmp)
-            except OutputExists as e:
-                if self.req.output:
-                    return None, str(e)
+            except OutputExists:
+                if self.req.output:   # it was free when the run started (``refusal``)
+                    return None, (f"{out}: a file appeared at the output path during the run; "
+                                  "it was left as it is and nothing was written")
                 continue   # another run took the default name first: output_path() moves on
             except OSError as e:
                 return None, f"{out}: cannot write the result ({e.strerror or e})"

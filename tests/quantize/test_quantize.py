@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -36,6 +38,17 @@ def strict_json(text: str) -> dict:
 
 def sha(path) -> str:
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers(tmp_path_factory, monkeypatch):
+    """Every test here (and the CLI it starts) gets its own temporary root; afterwards no
+    ``litelens-*`` folder of the quantize job or its worker may be left in it, on any path."""
+    root = tmp_path_factory.mktemp("tmproot")
+    monkeypatch.setenv("TMPDIR", str(root))
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    yield
+    assert sorted(p.name for p in root.iterdir()) == []
 
 
 @pytest.fixture
@@ -302,9 +315,18 @@ def test_crashed_worker_is_attributed_and_nothing_written(demo, tmp_path):
 
 
 def test_timeout_stops_a_job_that_runs_too_long(demo, tmp_path):
-    r = quantize(QuantizeRequest(str(demo), "dynamic_int8", latency_runs=10_000_000,
-                                 timeout_s=3, output=str(tmp_path / "t.tflite")))
-    assert "timed out after 3 s while timing both models" in r.failure
+    """The timeout counts from the start, and a loaded machine may take seconds to import the
+    quantizer, so no fixed number of seconds is sure to fall inside the latency stage. The job
+    starts with one it cannot reach by accident; once it is timing (10 million runs), the bound
+    is lowered to the time already spent: the next check must kill it there."""
+    job = QuantizeJob(QuantizeRequest(str(demo), "dynamic_int8", latency_runs=10_000_000,
+                                      timeout_s=3600, output=str(tmp_path / "t.tflite")))
+    _wait_for_stage(job, "latency")
+    job.session.cfg.timeout_s = time.monotonic() - job.session.started_at
+    r = job.wait()
+    assert re.fullmatch(r"timed out after [0-9.]+ s while timing both models; the worker was "
+                        r"killed", r.failure), r.failure
+    assert job.session.proc.returncode is not None
     assert not (tmp_path / "t.tflite").exists()
 
 
@@ -321,3 +343,119 @@ def test_result_that_does_not_load_is_not_written(shared_model, tmp_path):
     assert r["loads"]["xnnpack"]["ok"] is False and r["loads"]["xnnpack"]["error"] in r["failure"]
     assert r["output"] is None and not out.exists() and list(tmp_path.iterdir()) == []
     assert sha(src) == before
+
+
+# -- the audit's defects ----------------------------------------------------------------------
+def _model_with_an_operatorless_subgraph(path):
+    """Subgraph 0 a FULLY_CONNECTED with float weights; subgraph 1 passes its input through and
+    has no operators vector at all (absent, not empty: valid, and the runtime runs the model)."""
+    from core.model.builder import ModelBuilder, rewrite
+    from core.model.schema import fb
+    mb = ModelBuilder()
+    sg = mb.subgraph("main")
+    x = sg.tensor("x", [1, 8])
+    w = sg.tensor("w", [16, 8], data=np.random.default_rng(0).standard_normal(
+        (16, 8)).astype(np.float32))
+    b = sg.tensor("b", [16], data=np.zeros(16, np.float32))
+    y = sg.tensor("y", [1, 16])
+    sg.op("FULLY_CONNECTED", [x, w, b], [y], {})
+    sg.inputs, sg.outputs = [x], [y]
+    empty = mb.subgraph("passthrough")
+    a = empty.tensor("a", [1, 4])
+    empty.inputs, empty.outputs = [a], [a]
+
+    def drop_operators(m) -> None:
+        m.subgraphs[1].operators = None
+    data = rewrite(mb.to_bytes(), drop_operators)
+    assert fb.Model.GetRootAs(data, 0).Subgraphs(1).OperatorsIsNone()
+    path.write_bytes(data)
+    return path
+
+
+def test_subgraph_without_operators_vector_is_quantized(tmp_path):
+    src = _model_with_an_operatorless_subgraph(tmp_path / "noops.tflite")
+    x = np.ones((1, 8), np.float32)
+    float_y = _outputs(src, x)   # the runtime runs it as it is
+    out = tmp_path / "noops.q.tflite"
+    p = litelens(str(src), "-o", str(out), "--json")
+    assert p.returncode == 0, p.stderr
+    r = strict_json(p.stdout)
+    assert r["failure"] is None and r["output"] == str(out)
+    assert any("empty operators vector into subgraph(s) 1" in s for s in r["prepass"])
+    assert r["loads"]["xnnpack"]["ok"] and r["error"]["cosine"] > 0.99
+    it = Interpreter(model_path=str(out))
+    assert it.get_tensor_details()[1]["dtype"] == np.int8   # the weights really are int8
+    assert np.abs(_outputs(out, x) - float_y).max() == pytest.approx(
+        r["error"]["max_abs"], abs=0.05)
+
+
+@pytest.mark.parametrize("args,said", [
+    (["--eval-samples", "0"], "--eval-samples must be at least 1"),
+    (["--threads", "0"], "--threads must be an integer >= 1, not 0"),
+    (["--recipe-file", "missing.json"], "missing.json: cannot read the recipe"),
+])
+def test_refused_input_still_prints_one_json_object(demo, tmp_path, args, said):
+    p = litelens(str(demo), *args, "-o", str(tmp_path / "n.tflite"), "--json")
+    assert p.returncode == 2
+    assert said in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    r = strict_json(p.stdout)
+    assert TOP_KEYS | {"failure", "warnings", "per_layer_note"} == set(r)
+    assert said in r["failure"] and r["output"] is None
+    assert not (tmp_path / "n.tflite").exists()
+
+
+def test_a_file_that_takes_the_output_during_the_run_survives(demo, tmp_path):
+    """The output path is free when the run starts (so it is not refused) and taken before the
+    result is written: the run fails naming the file, which is left byte-identical. The file is
+    made once the worker has finished (the parent writes only in ``finish()``), so the order is
+    certain, not a race the test may lose."""
+    out = tmp_path / "q.tflite"
+    job = QuantizeJob(QuantizeRequest(str(demo), "dynamic_int8", output=str(out)))
+    _wait_for_stage(job, "per_layer")
+    while not job.finished:
+        job.poll()
+        job.session.wait(0.1)
+    theirs = os.urandom(4096)
+    out.write_bytes(theirs)
+    r = job.finish()
+    assert r.output is None
+    assert r.failure == (f"{out}: a file appeared at the output path during the run; it was "
+                         "left as it is and nothing was written")
+    assert out.read_bytes() == theirs
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo.tflite", "q.tflite"]
+
+
+def test_two_runs_to_the_same_output_one_wins_the_other_says_so(demo, tmp_path):
+    """Both pass the start-of-run check; the first to write wins, the other fails with words
+    that are true (not "a TFLite model with an export"); with the default name the loser takes
+    the next free name instead."""
+    out = tmp_path / "same.tflite"
+    a, b = (QuantizeJob(QuantizeRequest(str(demo), "dynamic_int8", output=str(out)))
+            for _ in range(2))
+    for job in (a, b):
+        while not job.finished:
+            job.session.wait(0.1)
+    ra = a.finish()
+    won = out.read_bytes()
+    rb = b.finish()
+    assert ra.failure is None and ra.output == str(out)
+    assert rb.output is None and "appeared at the output path during the run" in rb.failure
+    assert "export" not in rb.failure and str(out) in rb.failure
+    assert out.read_bytes() == won
+    a, b = (QuantizeJob(QuantizeRequest(str(demo), "weight_only_int8")) for _ in range(2))
+    for job in (a, b):
+        while not job.finished:
+            job.session.wait(0.1)
+    ra, rb = a.finish(), b.finish()
+    assert ra.failure is None and rb.failure is None
+    assert {ra.output, rb.output} == {str(tmp_path / "demo.weight_only_int8.tflite"),
+                                      str(tmp_path / "demo.weight_only_int8.2.tflite")}
+
+
+def test_threads_are_bounded_like_every_run(demo, tmp_path):
+    from core.inference.config import RunConfig
+    cfg = RunConfig(model=str(demo), threads=1_000_000)
+    with pytest.raises(ValueError) as bound:
+        cfg.validate()
+    p = litelens(str(demo), "--threads", "1000000", "-o", str(tmp_path / "t.tflite"))
+    assert p.returncode == 2 and str(bound.value) in p.stderr

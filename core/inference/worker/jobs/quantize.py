@@ -157,10 +157,14 @@ def run(cfg: dict[str, Any], ch: Channel, stop: threading.Event) -> None:
         float_bytes = fh.read()
     with open(cfg["model"], "rb") as fh:
         original = fh.read()
-    q = quantizer.Quantizer(memoryview(float_bytes), p["entries"])
+    stage(steps[0])
+    try:   # it reads the whole model here: a model it cannot read fails here
+        q = quantizer.Quantizer(memoryview(float_bytes), p["entries"])
+    except Exception as e:  # noqa: BLE001 - the quantizer raises anything; the user reads it
+        raise WorkerError(steps[0], f"the quantizer cannot read the model: {_words(e)}") \
+            from None
     calib = None
     if p["static"]:
-        stage("calibrate")
         data = {sig["key"]: [dict(zip(sig["input_names"], s, strict=False))
                              for s in load_samples(sig["calibration"])]
                 for sig in p["signatures"]}
@@ -168,7 +172,7 @@ def run(cfg: dict[str, Any], ch: Channel, stop: threading.Event) -> None:
             calib = q.calibrate(data)
         except Exception as e:  # noqa: BLE001 - the quantizer raises anything; the user reads it
             raise WorkerError("calibrate", f"calibration failed: {_words(e)}") from None
-    stage("quantize")
+        stage("quantize")
     try:
         quant = bytes(q.quantize(calib, enable_progress_report=False).quantized_model)
     except Exception as e:  # noqa: BLE001 - as above
