@@ -18,7 +18,7 @@ $(VENV)/.deps: pyproject.toml | $(PY)
 # the remote-run tests start a real OpenSSH server on 127.0.0.1: Debian's openssh-server,
 # installed here when running as root (CI); elsewhere those tests skip and say why
 $(VENV)/.test-deps: $(VENV)/.deps
-	$(PIP) install -q -e '.[test,micro,npu-intel]'
+	$(PIP) install -q -e '.[test,micro,npu-intel,tensorflow]'
 	@if ! command -v sshd >/dev/null && [ ! -x /usr/sbin/sshd ] && [ "$$(id -u)" = 0 ] \
 	    && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \

@@ -4,6 +4,7 @@ extra; without it the user is told how to install it."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,9 +39,13 @@ class ConversionError(Exception):
 
 def convert_to_tflite(path: str | Path, out: str | Path) -> bytes:
     """Convert a SavedModel folder or .keras/.h5 file to a float .tflite at ``out`` with
-    TFLiteConverter, in a child process (the converter is native code that can crash)."""
+    TFLiteConverter, in a child process (the converter is native code that can crash). Its
+    temporary files (a Keras model goes through a SavedModel) are made beside ``out``, in the
+    caller's temporary folder, so they go with it."""
+    env = {**os.environ, "TMPDIR": str(Path(out).resolve().parent),
+           "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     p = subprocess.run([sys.executable, "-m", "core.quantize.source", str(path), str(out)],
-                       capture_output=True, text=True, cwd=str(ROOT))
+                       capture_output=True, text=True, cwd=str(ROOT), env=env)
     if p.returncode != 0:
         said = next((ln for ln in reversed(p.stderr.splitlines()) if ln.strip()), "")
         raise ConversionError(f"{path}: TFLiteConverter failed (exit {p.returncode}): {said}")

@@ -138,3 +138,18 @@ def test_plan_skips_a_dequantize_without_output(build_model):
     sg.inputs, sg.outputs = [x], [y]
     with open_model(build_model(b, "dq.tflite")) as m:
         assert prepass.plan(m).fold_fp16 == []
+
+
+def test_the_pinned_quantizer_and_runtime_are_the_ones_installed():
+    """The recipes, the pre-pass and the delegate tables were measured with these exact
+    versions; an install that drifted from the pins in pyproject.toml fails here, not in a
+    user's report."""
+    import re
+    from importlib.metadata import version
+
+    from tests.conftest import ROOT
+    # the quoted "name==version" requirements (tomllib is Python 3.11+, LiteLens runs on 3.10)
+    pins = dict(re.findall(r'"([\w.-]+)==([\w.]+)"', (ROOT / "pyproject.toml").read_text()))
+    assert {"ai-edge-litert", "ai-edge-quantizer"} <= set(pins)
+    for dist in ("ai-edge-litert", "ai-edge-quantizer"):
+        assert version(dist) == pins[dist], dist
