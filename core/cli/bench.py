@@ -13,6 +13,7 @@ import time
 
 from core import format as fmt
 from core.cli import target
+from core.cli.shapes import add_shape_option
 from core.fileio import dump_json, finite_or_null
 from core.inference.config import BACKENDS, DEFAULT_HEARTBEAT_S, PROFILE_METHODS
 from core.inference.export import output_lines, profile_lines
@@ -36,8 +37,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--input", default="random", metavar="SRC",
                    help="random (default), zeros, or an image / .npy / .npz file")
-    p.add_argument("--shape", action="append", default=[], metavar="NAME=D,D,...",
-                   help="concrete shape for a dynamic input (repeatable)")
+    add_shape_option(p)
     p.add_argument("--profile", action="store_true", help="per-op latency profile")
     p.add_argument("--profile-method", default="auto", choices=PROFILE_METHODS,
                    help="auto: LiteRT's own op profiler where the backend has it, else "

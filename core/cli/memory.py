@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from core.cli import target
+from core.cli.shapes import add_shape_option, shapes_from_args
 from core.fileio import dump_json
 from core.format import one_line, printable
 
@@ -28,6 +29,7 @@ def add_parser(subparsers) -> None:
     r.add_argument("--find-arena", action="store_true",
                    help="find the smallest arena_size TFLite Micro runs the model in (one "
                         "tflite-micro process per try; needs LiteLens[micro])")
+    add_shape_option(r)
     r.add_argument("--json", action="store_true", help="one JSON object on stdout")
     target.add_arguments(r)
     r.set_defaults(func=_memory)
@@ -47,6 +49,7 @@ def _memory(args: argparse.Namespace) -> int:
     from core.analysis.memory import memory_report
     from core.inference.ssh_target import TargetError
     from core.model.reader import open_model
+    shapes = shapes_from_args(args)
     try:
         board = target.target(args)
         if board is not None and not args.runtime:
@@ -54,7 +57,7 @@ def _memory(args: argparse.Namespace) -> int:
         with open_model(args.model) as model:
             report = memory_report(model, args.threads,
                                    tuple(args.planner or ("tflite", "tflm")),
-                                   runtime=args.runtime, target=board)
+                                   runtime=args.runtime, target=board, shapes=shapes)
     except TargetError as e:
         print(f"litelens: error: {e}", file=sys.stderr)
         return 2 if e.kind in ("config", "target") else 1
@@ -99,7 +102,11 @@ def runtime_failure(report: dict) -> str | None:
 def memory_text(report: dict) -> str:
     from core.analysis.memory.runtime import explain
     from core.format import size as human_size
-    lines = [f"threads {report['config']['threads']}, delegates off (builtin kernels)"]
+    config = report["config"]
+    lines = [f"threads {config['threads']}, delegates off (builtin kernels)"
+             + "".join(f", {k} resized to {v}" for k, v in config.get("shapes", {}).items())]
+    if config.get("dynamic_note"):
+        lines.append(f"note: {config['dynamic_note']}")
     runtime = report["runtime"] or {}
     if runtime.get("target"):
         from core.inference.ssh_target import facts_line

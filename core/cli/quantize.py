@@ -17,6 +17,8 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable
 
 from core.cli import target
+from core.cli.shapes import HELP as SHAPE_HELP
+from core.cli.shapes import shapes_from_args
 from core.fileio import dump_json
 from core.quantize.recipes import RECIPES
 
@@ -49,6 +51,7 @@ _OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
     (("-o", "--output"), dict(help="output path (default MODEL.<recipe>.tflite beside the "
                                    "input; never the input itself nor any existing file)")),
     (("--threads",), dict(type=int, default=1, help="threads for latency (default 1)")),
+    (("--shape",), dict(action="append", default=[], metavar="NAME=D,D,...", help=SHAPE_HELP)),
     (("--timeout",), dict(type=float, metavar="SECONDS", dest="timeout_s",
                           help="stop a quantizer or runtime that hangs after this many "
                                "seconds")),
@@ -73,13 +76,25 @@ def request_from_args(args: argparse.Namespace) -> QuantizeRequest:
                            samples=args.samples, keep_float=list(args.keep_float),
                            float_io=args.float_io, output=args.output,
                            recipe_file=args.recipe_file, eval_samples=args.eval_samples,
-                           threads=args.threads, timeout_s=args.timeout_s)
+                           threads=args.threads, timeout_s=args.timeout_s,
+                           shapes=shapes_from_args(args))
 
 
 def _quantize(args: argparse.Namespace) -> int:
+    from core.errors import ModelError
     from core.inference.ssh_target import TargetError
+    from core.quantize.report import QuantizeReport
     from core.quantize.run import Refused, quantize
-    req = request_from_args(args)
+    try:
+        req = request_from_args(args)
+    except ModelError as e:   # a malformed --shape
+        print(f"litelens: error: {e}", file=sys.stderr)
+        if args.json:
+            r = QuantizeReport.empty(str(args.model), args.recipe_file or args.recipe,
+                                     args.threads)
+            r.failure = str(e)
+            _print_json(r)
+        return 2
     try:
         board = target.target(args)
     except TargetError as e:

@@ -6,6 +6,7 @@ import json
 import sys
 
 from core.cli import target
+from core.cli.shapes import add_shape_option, shapes_from_args
 
 
 def add_parser(subparsers) -> None:
@@ -31,6 +32,7 @@ def add_parser(subparsers) -> None:
                         "partition the vendor compiler rejects after the partitioner took it)")
     s.add_argument("--json", action="store_true", help="one JSON object on stdout")
     s.add_argument("--subgraph", type=int, default=0, help="subgraph for the table (default 0)")
+    add_shape_option(s)
     target.add_arguments(s)
     s.set_defaults(func=_support)
 
@@ -39,6 +41,7 @@ def _support(args: argparse.Namespace) -> int:
     from core.analysis.support.analyze import DELEGATES, analyze, delegate_facts, parse_options
     from core.analysis.support.target_run import analyze_target
     from core.analysis.support.targets import is_target, target_ids
+    from core.inference.resize import dynamic_note, resized_model
     from core.inference.ssh_target import TargetError
     from core.model.reader import open_model
     delegates = tuple(args.delegate) if args.delegate else DELEGATES
@@ -58,12 +61,15 @@ def _support(args: argparse.Namespace) -> int:
         print(f"litelens: error: {e}", file=sys.stderr)
         return 2
     rules = tuple(d for d in delegates if d in DELEGATES)
+    shapes = shapes_from_args(args)
     with open_model(args.model) as model:
         if not 0 <= args.subgraph < len(model.subgraphs):
             print(f"litelens: error: {args.model}: no subgraph {args.subgraph} "
                   f"(the model has {len(model.subgraphs)})", file=sys.stderr)
             return 2
-        found = analyze(model, rules, options) if rules else {}
+        # the delegate rules read shapes: at --shape, the model as the runtime resizes it
+        note = dynamic_note(model, shapes, "the rules check")
+        found = analyze(resized_model(model, shapes), rules, options) if rules else {}
         result = {d: found[d] if d in found else analyze_target(model, d, options.get(d),
                                                                 compile_check=args.compile)
                   for d in delegates}
@@ -91,17 +97,19 @@ def _support(args: argparse.Namespace) -> int:
             return 2
         inter = interpreter_options("xnnpack", chosen)
         try:
-            placement = runtime_placement(args.model, inter, target=board)
+            placement = runtime_placement(args.model, inter, target=board, shapes=shapes)
         except TargetError as e:
             print(f"litelens: error: {e}", file=sys.stderr)
             return 1
         result["xnnpack"]["verified"] = compare(result["xnnpack"], placement)
         result["xnnpack"]["provenance"] = proven_by_runtime(result["xnnpack"])
     if args.json:
-        json.dump({"model": args.model, "support": result}, sys.stdout, indent=1,
-                  allow_nan=False)
+        json.dump({"model": args.model, "shapes": shapes or {}, "dynamic_note": note,
+                   "support": result}, sys.stdout, indent=1, allow_nan=False)
         sys.stdout.write("\n")
     else:
+        if note:
+            print(f"note: {note}")
         print(support_text(result, labels, args.subgraph))
     return 0
 

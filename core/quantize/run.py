@@ -52,10 +52,14 @@ class QuantizeRequest:
     threads: int = 1
     latency_runs: int = 10
     timeout_s: float | None = None    # kill the worker (a hung quantizer/runtime) after this
+    # --shape: concrete shapes of dynamic inputs (by name); calibration, evaluation and the
+    # verification runs use them (the inputs are resized, then allocated)
+    shapes: dict[str, list[int]] | None = None
 
     def run_config(self, model: str) -> RunConfig:
         """How the worker runs (threads bounded as for every run, the timeout)."""
-        return RunConfig(model=model, threads=self.threads, timeout_s=self.timeout_s)
+        return RunConfig(model=model, threads=self.threads, timeout_s=self.timeout_s,
+                         shapes=self.shapes)
 
     def entries(self) -> list[dict]:
         if self.recipe_file:
@@ -91,11 +95,16 @@ class QuantizeRequest:
         if kind != "tflite" and tensorflow_missing():
             return tensorflow_missing(src)
         if kind == "tflite":
+            from core.inference.inputs import input_specs
             from core.model.reader import open_model
             try:
-                open_model(src).close()
+                with open_model(src) as m:
+                    if self.shapes:
+                        input_specs(m, self.shapes)
             except ModelError as e:
                 return str(e)
+            except InputError as e:
+                return f"--shape: {e}"
         try:
             self.entries()
         except Refused as e:
@@ -148,6 +157,7 @@ class QuantizeJob:
         self._candidate = os.path.join(self._tmp, "candidate.tflite")
         self.session: WorkerSession | None = None
         self._failure: str | None = None
+        self._dynamic_note = ""   # dynamic inputs --shape left unset, named with the option
         try:
             self._prepare(model)
         except (InputError, ModelError, ConversionError) as e:
@@ -158,6 +168,7 @@ class QuantizeJob:
 
     def _prepare(self, model: Model | None) -> None:
         from core.inference.inputs import input_specs
+        from core.inference.resize import dynamic_note, stored_at_shape
         from core.inference.worker.jobs.quantize import save_samples
         from core.model.reader import open_bytes
         req, tmp = self.req, Path(self._tmp)
@@ -171,13 +182,26 @@ class QuantizeJob:
         plan = prepass.plan(self._before)
         float_bytes = prepass.apply(original, plan)
         (tmp / "float.tflite").write_bytes(float_bytes)
+        if req.shapes:
+            # the quantizer allocates the model at its stored shape before calibrating: store
+            # the --shape one (signatures keep their -1)
+            float_bytes = stored_at_shape(str(tmp / "float.tflite"), req.shapes)
+            (tmp / "float.tflite").write_bytes(float_bytes)
+            self.report.prepass.append(
+                "stored input shapes set to " + ", ".join(
+                    f"{k}={list(v)}" for k, v in req.shapes.items())
+                + " (--shape; the shape signatures keep their -1)")
         self._float = open_bytes(float_bytes, "pre-passed")
         entries = req.entries()
         static = recipes.is_static(entries)
         self.report.prepass = plan.steps()
         if static:
             self.report.warnings += plan.warnings
-        specs = input_specs(self._before)
+        specs = input_specs(self._before, req.shapes)
+        self._dynamic_note = dynamic_note(self._before, req.shapes,
+                                          "calibration and verification")
+        if self._dynamic_note:
+            self.report.warnings.append(self._dynamic_note)
         evals = calibration.samples(specs, req.calibration, req.eval_samples,
                                     seed_offset=calibration.EVAL_SEED_OFFSET)
         save_samples(evals, tmp / "eval.npz")
@@ -187,8 +211,10 @@ class QuantizeJob:
                 sg = self._float.subgraphs[sig.subgraph]
                 by_index = {ti: name for name, ti in sig.inputs.items()}
                 path = tmp / f"calibration{k}.npz"
+                names = {sg.tensors[ti].name for ti in sg.inputs}
+                at = {k: v for k, v in (req.shapes or {}).items() if k in names}
                 save_samples(calibration.samples(
-                    input_specs(self._float, subgraph=sig.subgraph), req.calibration,
+                    input_specs(self._float, at, subgraph=sig.subgraph), req.calibration,
                     req.samples), path)
                 signatures.append({"key": sig.key, "calibration": str(path),
                                    "input_names": [by_index.get(ti, sg.tensors[ti].name)
@@ -263,6 +289,9 @@ class QuantizeJob:
                     r.failure = res.error or "the quantize job ended without a result"
                 else:
                     self._fold(res.result)
+            if r.failure and self._dynamic_note and self._dynamic_note not in r.failure:
+                # a failure at a guessed shape says which input and which option
+                r.failure += f" ({self._dynamic_note})"
         finally:
             self.close()
         return r

@@ -439,3 +439,33 @@ def test_two_runs_to_the_same_output_one_wins_the_other_says_so(demo, tmp_path):
     assert {ra.output, rb.output} == {str(tmp_path / "demo.weight_only_int8.tflite"),
                                       str(tmp_path / "demo.weight_only_int8.2.tflite")}
 
+
+
+@pytest.mark.parametrize("recipe", ["full_int8", "dynamic_int8"])
+def test_dynamic_shape_model_quantized_at_shape_verified_and_written(tmp_path, recipe):
+    from tests.analysis.dynamic_models import framed_audio
+    src = framed_audio().save(tmp_path / "framed.tflite")
+    # at the stored [1, 1] the model cannot run: the failure names the dynamic input and --shape
+    out = tmp_path / f"framed.{recipe}.tflite"
+    failed = litelens(str(src), "--recipe", recipe, "-o", str(out), "--json")
+    assert failed.returncode == 1 and not out.exists()
+    assert "'samples'" in strict_json(failed.stdout)["failure"]
+    assert "--shape samples=1,D" in strict_json(failed.stdout)["failure"]
+    # at the real shape: calibrated, verified and written
+    ok = litelens(str(src), "--recipe", recipe, "-o", str(out), "--shape", "samples=1,1600",
+                  "--json")
+    assert ok.returncode == 0, ok.stderr
+    report = strict_json(ok.stdout)
+    assert report["output"] == str(out) and report["loads"]["xnnpack"]["ok"]
+    assert not any("dynamic" in w for w in report.get("warnings", []))
+    # the written file runs on the runtime at that shape: 4 frames of 400 samples
+    it = Interpreter(model_path=str(out))
+    d = it.get_input_details()[0]
+    it.resize_tensor_input(d["index"], [1, 1600])
+    it.allocate_tensors()
+    x = np.zeros([1, 1600], d["dtype"])
+    it.set_tensor(d["index"], x)
+    it.invoke()
+    assert it.get_tensor(it.get_output_details()[0]["index"]).shape == (4, 8)
+    if recipe == "full_int8":
+        assert d["dtype"] == np.int8

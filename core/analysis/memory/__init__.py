@@ -6,7 +6,7 @@ lower bound, and the runtime's real arena to prove the prediction.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from core.analysis.memory.arena import NEVER, live_bytes
 from core.analysis.memory.litert import LiteRtPlanner, SubgraphPlan
 from core.analysis.memory.tflm import TflmPlan, plan_tflm
 from core.analysis.overlay import Overlay, heat_overlay
+from core.inference.resize import dynamic_note, resized_model
 from core.inference.ssh_target import SshTarget
 from core.model.types import Model
 
@@ -42,12 +43,15 @@ def weights_bytes(model: Model, subgraph: int) -> int:
 
 
 def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLANNERS,
-                  runtime: bool = False, target: SshTarget | None = None) -> dict[str, Any]:
+                  runtime: bool = False, target: SshTarget | None = None,
+                  shapes: dict[str, Sequence[int]] | None = None) -> dict[str, Any]:
     """The ``memory`` JSON: per subgraph the planned arenas and tensors, the lower bound, the
     weights; with ``runtime`` the real arena measured in a child process (on ``target``, a board
-    over SSH, when given) and the difference."""
+    over SSH, when given) and the difference. ``shapes`` (``--shape``): the LiteRT plan and its
+    runtime check are made at those input shapes (the inputs resized, then allocated); a
+    dynamic input left unset is named in ``config.dynamic_note``."""
     planners = tuple(planners)
-    plans = plan_litert(model, threads)
+    plans = plan_litert(resized_model(model, shapes), threads)
     tflm = plan_tflm(model) if "tflm" in planners else None
     # TFLM's whole-arena view: one region for every subgraph
     tflm_total = tflm_block(model, tflm, runtime) if tflm is not None else None
@@ -81,13 +85,16 @@ def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLAN
         subgraphs.append(entry)
     out: dict[str, Any] = {
         "config": {"threads": threads, "delegates": "none",
-                   "note": "LiteRT builtin kernels with default delegates (XNNPACK) off"},
+                   "note": "LiteRT builtin kernels with default delegates (XNNPACK) off",
+                   "shapes": {k: list(v) for k, v in (shapes or {}).items()},
+                   "dynamic_note": dynamic_note(model, shapes, "the plan")},
         # the plan stands either way; these ops make allocate_tensors() fail on the stock runtime
         "runtime_may_reject": [n for sg in subgraphs for n in sg["notes"]
                                if "rejects it" in n],
         "subgraphs": subgraphs}
     # the key is always there (stable contract); null until the runtime is asked
-    out["runtime"] = runtime_check(model.path, plans, threads, target) if runtime else None
+    out["runtime"] = (runtime_check(model.path, plans, threads, target, shapes) if runtime
+                      else None)
     out["tflm"] = tflm_total
     return out
 
@@ -118,13 +125,15 @@ def _tensor_json(plan: SubgraphPlan, p) -> dict[str, Any]:
 
 
 def runtime_check(path: str, plans: dict[int, SubgraphPlan], threads: int,
-                  target: SshTarget | None = None) -> dict[str, Any]:
-    """Measure ai-edge-litert's arena (delegates off, then XNNPACK on) and diff it with the
-    plan. Imported lazily: planning never needs the runtime."""
+                  target: SshTarget | None = None,
+                  shapes: dict[str, Sequence[int]] | None = None) -> dict[str, Any]:
+    """Measure ai-edge-litert's arena (delegates off, then XNNPACK on; inputs resized to
+    ``shapes`` first) and diff it with the plan. Imported lazily: planning never needs the
+    runtime."""
     from core.analysis.memory import runtime as rt
-    plain = rt.measure(path, threads, target=target)
+    plain = rt.measure(path, threads, target=target, shapes=shapes)
     result = rt.compare(plans, plain)
-    xnn = rt.measure(path, threads, xnnpack=True, target=target)
+    xnn = rt.measure(path, threads, xnnpack=True, target=target, shapes=shapes)
     result["xnnpack"] = rt.delegate_effect(plain, xnn)
     if "target" in plain:
         result["target"] = plain["target"]

@@ -9,20 +9,23 @@ against a plan, :func:`delegate_effect` lists what XNNPACK takes out of the aren
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Sequence
 
 from core.inference.ssh_target import SshTarget
 
 
 def measure(path: str, threads: int = 1, xnnpack: bool = False,
-            timeout: float = 300, target: SshTarget | None = None) -> dict[str, Any]:
+            timeout: float = 300, target: SshTarget | None = None,
+            shapes: dict[str, Sequence[int]] | None = None) -> dict[str, Any]:
     """Addresses per subgraph from the ``memory_arena`` worker job: ``{"subgraphs": {s: {i:
     (addr, bytes)}}, "tensor_counts": {s: n}, "error": str | None}``; on ``target`` (a board
-    over SSH: ``TargetError`` when it cannot run) with ``"target"`` added."""
+    over SSH: ``TargetError`` when it cannot run) with ``"target"`` added. ``shapes``: inputs
+    resized to these before allocating (``--shape``)."""
     from core.inference.config import RunConfig
     from core.inference.remote import run_job
     cfg = RunConfig(model=str(path), delegate="xnnpack" if xnnpack else "builtin",
-                    threads=max(int(threads), 1), timeout_s=timeout)
+                    threads=max(int(threads), 1), timeout_s=timeout,
+                    shapes={k: list(v) for k, v in shapes.items()} if shapes else None)
     return run_job(cfg, "memory_arena", target)
 
 

@@ -4,24 +4,27 @@ The check runs as the worker job ``xnnpack_placement`` (a native crash must not 
 down); this module starts it and compares."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from core.errors import ModelError
 from core.inference.ssh_target import SshTarget
 
 
 def runtime_placement(path: str, interpreter_options: dict[str, Any] | None = None,
-                      timeout: float = 120.0, target: SshTarget | None = None) -> dict[str, Any]:
+                      timeout: float = 120.0, target: SshTarget | None = None,
+                      shapes: dict[str, Sequence[int]] | None = None) -> dict[str, Any]:
     """What the real XNNPACK delegate did with the model: ``{"runtime", "subgraph", "nodes",
     "delegate_nodes", "partitions", "allocation_error", "options"}`` for the primary subgraph,
     and ``"subgraphs": [{"subgraph", "partitions"}]`` for every subgraph it delegated.
-    ``interpreter_options``: clustering / node_fusion (see ``analyze.interpreter_options``).
+    ``interpreter_options``: clustering / node_fusion (see ``analyze.interpreter_options``);
+    ``shapes``: inputs resized to these before the delegate is applied (``--shape``).
     A model the runtime cannot load, a crash or a timeout becomes a ModelError. ``target``: a
     board over SSH (``TargetError`` when it cannot run); ``"target"`` is then added."""
     from core.inference.config import RunConfig
     from core.inference.remote import run_job
     cfg = RunConfig(model=str(path), timeout_s=timeout,
-                    delegate_options=dict(interpreter_options or {}))
+                    delegate_options=dict(interpreter_options or {}),
+                    shapes={k: list(v) for k, v in shapes.items()} if shapes else None)
     result = run_job(cfg, "xnnpack_placement", target)
     if result["placement"] is None:
         raise ModelError(path, "the runtime could not check XNNPACK: "

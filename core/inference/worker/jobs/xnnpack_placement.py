@@ -50,6 +50,11 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
                                                                                  True))
     except ValueError as e:
         raise WorkerError("load", str(e).strip().splitlines()[0]) from None
+    # --shape: resize first; XNNPACK is applied when the tensors are allocated, at that shape
+    shapes = cfg.get("shapes") or {}
+    for d in it.get_input_details():
+        if d["name"] in shapes:
+            it.resize_tensor_input(d["index"], list(shapes[d["name"]]), strict=False)
     # the wrapper exposes the node table the public API does not; no reference to it may be
     # held while allocating (the interpreter refuses to run with outside references)
     own = it._interpreter.NumNodes()
