@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -78,7 +78,7 @@ def dynamic_inputs(model) -> list[tuple[str, list[int]]]:
             if any(d < 0 for d in sg.tensors[i].shape_signature)]
 
 
-def input_specs(model, shapes: dict[str, Sequence[int]] | None = None,
+def input_specs(model, shapes: Mapping[str, Sequence[int]] | None = None,
                 subgraph: int = 0) -> list[InputSpec]:
     """The inputs of a subgraph (0: the main one) of a ``core.model.Model``; ``shapes``
     overrides by name. Metadata (normalization) describes subgraph 0 only."""

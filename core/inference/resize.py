@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from core.errors import ModelError
 from core.format import printable
@@ -22,13 +22,13 @@ from core.model.types import Model
 _BITS = dict(TENSOR_TYPES.values())
 
 
-def check_shapes(model: Model, shapes: dict[str, Sequence[int]]) -> None:
+def check_shapes(model: Model, shapes: Mapping[str, Sequence[int]]) -> None:
     """InputError naming the input when a ``--shape`` does not fit the model (unknown name, other
     rank, a fixed dimension changed)."""
     input_specs(model, shapes)
 
 
-def dynamic_note(model: Model, shapes: dict[str, Sequence[int]] | None, what: str) -> str:
+def dynamic_note(model: Model, shapes: Mapping[str, Sequence[int]] | None, what: str) -> str:
     """One sentence for the dynamic inputs of subgraph 0 that ``shapes`` leaves unset: which
     input, its signature, the stored shape ``what`` uses instead, and the option to give
     ('' when there is none)."""
@@ -44,7 +44,7 @@ def dynamic_note(model: Model, shapes: dict[str, Sequence[int]] | None, what: st
     return "; ".join(parts) + f"; set the real shape with {example}"
 
 
-def runtime_shapes(path: str, shapes: dict[str, Sequence[int]],
+def runtime_shapes(path: str, shapes: Mapping[str, Sequence[int]],
                    timeout: float = 300.0) -> dict[int, list[int]]:
     """Tensor index -> shape in subgraph 0 after the runtime resized the inputs to ``shapes``
     and allocated (delegates off). ModelError when the runtime cannot."""
@@ -60,7 +60,7 @@ def runtime_shapes(path: str, shapes: dict[str, Sequence[int]],
     return {t["index"]: t["shape"] for t in result["tensors"]}
 
 
-def resized_model(model: Model, shapes: dict[str, Sequence[int]] | None) -> Model:
+def resized_model(model: Model, shapes: Mapping[str, Sequence[int]] | None) -> Model:
     """``model`` itself when ``shapes`` is empty; else a copy whose subgraph-0 tensors have the
     shapes the runtime gives them at ``shapes`` (InputError for a shape that does not fit)."""
     if not shapes:
@@ -87,7 +87,7 @@ def resized_model(model: Model, shapes: dict[str, Sequence[int]] | None) -> Mode
     return dataclasses.replace(model, subgraphs=[first, *model.subgraphs[1:]], _closer=None)
 
 
-def stored_at_shape(path: str, shapes: dict[str, Sequence[int]]) -> bytes:
+def stored_at_shape(path: str, shapes: Mapping[str, Sequence[int]]) -> bytes:
     """The model file at ``path`` with subgraph 0's stored tensor shapes set to the runtime's at
     ``shapes`` (shape signatures, with their -1, unchanged). For tools that allocate a model at
     its stored shape before they feed it (the quantizer's calibration): a dynamic model whose
@@ -105,5 +105,5 @@ def stored_at_shape(path: str, shapes: dict[str, Sequence[int]]) -> bytes:
         return rewrite(fh.read(), edit)
 
 
-def _shapes_text(shapes: dict[str, Sequence[int]]) -> str:
+def _shapes_text(shapes: Mapping[str, Sequence[int]]) -> str:
     return ", ".join(f"{printable(k, 80)}={','.join(map(str, v))}" for k, v in shapes.items())

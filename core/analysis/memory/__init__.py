@@ -6,7 +6,7 @@ lower bound, and the runtime's real arena to prove the prediction.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -44,7 +44,7 @@ def weights_bytes(model: Model, subgraph: int) -> int:
 
 def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLANNERS,
                   runtime: bool = False, target: SshTarget | None = None,
-                  shapes: dict[str, Sequence[int]] | None = None) -> dict[str, Any]:
+                  shapes: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
     """The ``memory`` JSON: per subgraph the planned arenas and tensors, the lower bound, the
     weights; with ``runtime`` the real arena measured in a child process (on ``target``, a board
     over SSH, when given) and the difference. ``shapes`` (``--shape``): the LiteRT plan and its
@@ -126,7 +126,7 @@ def _tensor_json(plan: SubgraphPlan, p) -> dict[str, Any]:
 
 def runtime_check(path: str, plans: dict[int, SubgraphPlan], threads: int,
                   target: SshTarget | None = None,
-                  shapes: dict[str, Sequence[int]] | None = None) -> dict[str, Any]:
+                  shapes: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
     """Measure ai-edge-litert's arena (delegates off, then XNNPACK on; inputs resized to
     ``shapes`` first) and diff it with the plan. Imported lazily: planning never needs the
     runtime."""

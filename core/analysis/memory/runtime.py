@@ -9,14 +9,14 @@ against a plan, :func:`delegate_effect` lists what XNNPACK takes out of the aren
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from core.inference.ssh_target import SshTarget
 
 
 def measure(path: str, threads: int = 1, xnnpack: bool = False,
             timeout: float = 300, target: SshTarget | None = None,
-            shapes: dict[str, Sequence[int]] | None = None) -> dict[str, Any]:
+            shapes: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
     """Addresses per subgraph from the ``memory_arena`` worker job: ``{"subgraphs": {s: {i:
     (addr, bytes)}}, "tensor_counts": {s: n}, "error": str | None}``; on ``target`` (a board
     over SSH: ``TargetError`` when it cannot run) with ``"target"`` added. ``shapes``: inputs

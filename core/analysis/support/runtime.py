@@ -4,7 +4,7 @@ The check runs as the worker job ``xnnpack_placement`` (a native crash must not 
 down); this module starts it and compares."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from core.errors import ModelError
 from core.inference.ssh_target import SshTarget
@@ -12,7 +12,7 @@ from core.inference.ssh_target import SshTarget
 
 def runtime_placement(path: str, interpreter_options: dict[str, Any] | None = None,
                       timeout: float = 120.0, target: SshTarget | None = None,
-                      shapes: dict[str, Sequence[int]] | None = None) -> dict[str, Any]:
+                      shapes: Mapping[str, Sequence[int]] | None = None) -> dict[str, Any]:
     """What the real XNNPACK delegate did with the model: ``{"runtime", "subgraph", "nodes",
     "delegate_nodes", "partitions", "allocation_error", "options"}`` for the primary subgraph,
     and ``"subgraphs": [{"subgraph", "partitions"}]`` for every subgraph it delegated.
