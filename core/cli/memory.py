@@ -16,7 +16,7 @@ MAX_THREADS = 1024
 
 
 def add_parser(subparsers) -> None:
-    r = subparsers.add_parser("memory", help="tensor memory plans (LiteRT arena, TFLM greedy, "
+    r = subparsers.add_parser("memory", help="tensor memory plans (LiteRT arena, TFLM head/tail, "
                                              "lower bound), optionally checked on the runtime")
     r.add_argument("model", help="path to a .tflite file")
     r.add_argument("--threads", type=_threads, default=1,
@@ -128,7 +128,7 @@ def memory_text(report: dict) -> str:
                          f"peak at op {lt['peak_op']}")
         tg = sg["planners"].get("tflm_greedy")
         if tg:
-            lines.append(f"  TFLM greedy (one region, all subgraphs) "
+            lines.append(f"  TFLM head (one region, all subgraphs) "
                          f"{human_size(tg['arena_bytes'])}")
         r = rt.get(sg["index"])
         if r:
@@ -159,7 +159,7 @@ def tflm_lines(t: dict) -> list[str]:
     tail = "" if t["tail_exact"] else " (kernel data estimated)"
     lines = [f"TFLite Micro arena: head {human_size(t['head_bytes'])} ({t['head_bytes']} B) + "
              f"tail {human_size(t['tail_bytes'])} ({t['tail_bytes']} B){tail} = "
-             f"arena_size {t['total_bytes']} B"]
+             f"arena_size {t['total_bytes']} B", f"  {t['tail_note']}"]
     r = t.get("runtime")
     if r:
         if r["total_bytes"] is not None:

@@ -71,7 +71,8 @@ def tflm_rows(t: dict) -> list[tuple[str, int | None, str]]:
     pass, and tflite-micro's own figures once checked."""
     if t["refused"]:
         return [("TFLite Micro", None, t["refused"])]
-    tail_note = "persistent" + ("" if t["tail_exact"] else "; kernel op data estimated")
+    tail_note = "persistent, 64-bit build" + ("" if t["tail_exact"] else
+                                              "; kernel op data estimated")
     rows: list[tuple[str, int | None, str]] = [
         ("TFLM head (predicted)", t["head_bytes"],
          f"all subgraphs; {t['scratch_buffers']} scratch buffer(s)"),

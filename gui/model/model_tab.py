@@ -142,7 +142,7 @@ class ModelTab(QWidget):
         which the graph does not draw, selects the op that owns it)."""
         self.graph.select_op(subgraph, op)
         view = self.graph.view
-        if tensor < len(self.model.subgraphs[subgraph].tensors) and view.lay is not None \
+        if 0 <= tensor < len(self.model.subgraphs[subgraph].tensors) and view.lay is not None \
                 and view.lay.subgraph == subgraph:
             view.select_tensor(tensor, center=True)
 

@@ -110,6 +110,9 @@ def tflm_block(model: Model, plan: TflmPlan, runtime: bool = False) -> dict[str,
         "total_bytes": plan.total_bytes, "refused": support["refused"],
         "tail_exact": plan.tail_exact, "tail_parts": dict(plan.tail_parts),
         "scratch_buffers": sum(1 for b in plan.buffers if b.index < 0),
+        # the head is the same on every build; the tail's structs hold pointers
+        "tail_note": "tail sized for a 64-bit build (the tflite-micro wheel, as on this "
+                     "machine); on a 32-bit MCU its structs (eval tensors, nodes) are smaller",
         "runtime": None}
     if runtime:
         from core.analysis.memory.tflm_runtime import measure
