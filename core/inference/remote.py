@@ -16,6 +16,7 @@ heartbeat, which closes the connection, and the launcher then kills the worker a
 from __future__ import annotations
 
 import ast
+import base64
 import collections
 import hashlib
 import io
@@ -187,7 +188,7 @@ class RemoteSession(WorkerSession):
                                              f"to send to a board ({(missing or [LAUNCHER])[0]} "
                                              "is missing); run boards from the pip-installed "
                                              "`litelens`")
-        argv = t.ssh_argv([t.python, "-c", LAUNCHER.read_text("utf-8"), t.remote_tmp or ""])
+        argv = t.ssh_argv([t.python, "-c", _launcher_command(), t.remote_tmp or ""])
         # a session of its own: Ctrl-C in the terminal reaches LiteLens, which stops the run
         # and keeps its results; it must not kill ssh (and with it the connection) first
         ssh = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -284,6 +285,13 @@ class RemoteSession(WorkerSession):
 
     def facts_line(self) -> str:
         return facts_line(self.facts or {})
+
+
+def _launcher_command() -> str:
+    """The launcher as one ``python -c`` line of base64: no newline or quote reaches the board's
+    login shell, whichever it is (sh, bash, csh and fish all take it)."""
+    code = base64.b64encode(LAUNCHER.read_bytes()).decode("ascii")
+    return f"import base64;exec(compile(base64.b64decode('{code}'),'litelens-launcher','exec'))"
 
 
 def _close(ssh: subprocess.Popen) -> None:
