@@ -30,6 +30,10 @@ def add_parser(subparsers) -> None:
     s.add_argument("--compile", action="store_true",
                    help="NPU plugin targets: also compile every partition (catches a whole "
                         "partition the vendor compiler rejects after the partitioner took it)")
+    s.add_argument("--run", action="store_true",
+                   help="npu-intel: also run the model compiled by the plugin through its "
+                        "dispatch library (OpenVINO's CPU device here) and compare outputs and "
+                        "time with XNNPACK")
     s.add_argument("--json", action="store_true", help="one JSON object on stdout")
     s.add_argument("--subgraph", type=int, default=0, help="subgraph for the table (default 0)")
     add_shape_option(s)
@@ -74,6 +78,13 @@ def _support(args: argparse.Namespace) -> int:
                                                                 compile_check=args.compile)
                   for d in delegates}
         labels = [op.label for op in model.subgraphs[args.subgraph].operators]
+        if args.run:
+            from core.analysis.support.npu_plugin import run_against_xnnpack
+            from core.analysis.support.targets import split_id
+            for d in delegates:
+                base, soc = split_id(d)
+                if base == "npu-intel" and not result[d]["error"]:
+                    result[d]["run"] = run_against_xnnpack(model, soc or "LNL")
     if args.verify:
         if "xnnpack" not in result and "tflm" not in result:
             print("litelens: error: --verify checks XNNPACK and TFLite Micro; add --delegate "
@@ -120,6 +131,7 @@ def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
     from core import format as fmt
     from core.analysis.support.analyze import short_name, summary_line
     from core.analysis.support.ethos_u import estimate_line
+    from core.analysis.support.npu_plugin import run_line
     from core.analysis.support.runtime import disagreement_line, verdict_line
     from core.analysis.support.target_run import compile_line
     from core.analysis.support.targets import provenance_line
@@ -145,6 +157,8 @@ def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
         lines.append(fmt.printable(summary_line(n, result[n], subgraph), 400))
         if result[n].get("estimate"):
             lines.append("  " + estimate_line(result[n]))
+        if result[n].get("run"):
+            lines.append("  " + run_line(result[n]["run"]))
         if compile_line(result[n]):
             lines.append("  " + fmt.printable(compile_line(result[n]) or "", 400))
         lines.append("  " + provenance_line(result[n]["provenance"]))

@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 BACKENDS = ("litert", "compiled", "tflite_runtime", "tensorflow")
-DELEGATES = ("xnnpack", "builtin", "reference", "gpu")  # plus "external:/path/to/delegate.so"
+# plus "external:/path/to/delegate.so"; npu-intel: the model compiled by LiteRT's Intel OpenVINO
+# plugin and run through its dispatch library (CompiledModel)
+DELEGATES = ("xnnpack", "builtin", "reference", "gpu", "npu-intel")
 
 
 DEFAULT_HEARTBEAT_S = 30.0
@@ -64,6 +66,9 @@ class RunConfig:
         if self.delegate == "gpu" and self.backend not in ("litert", "compiled"):
             raise ConfigError(f"the gpu accelerator is LiteRT's CompiledModel API; backend "
                               f"{self.backend} can use a GPU delegate through external:PATH")
+        if self.delegate == "npu-intel" and self.backend not in ("litert", "compiled"):
+            raise ConfigError(f"npu-intel runs through LiteRT's CompiledModel API (backend "
+                              f"compiled), not {self.backend}")
         for name, v, lo in (("threads", self.threads, 1), ("runs", self.runs, 1),
                             ("warmup", self.warmup, 0)):
             if not isinstance(v, int) or v < lo:

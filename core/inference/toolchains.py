@@ -41,3 +41,12 @@ def plugin_library(vendor_dir: str) -> Path | None:
         return None
     found = sorted((base / "vendors" / vendor_dir / "compiler").glob("libLiteRtCompilerPlugin*"))
     return found[0] if found else None
+
+
+def intel_dispatch_ready() -> bool:
+    """The Intel OpenVINO plugin can compile and dispatch here: its compiler plugin and dispatch
+    library are in the wheel and openvino is installed (``LiteLens[npu-intel]``)."""
+    base = litert_dir()
+    return (base is not None and plugin_library("intel_openvino") is not None
+            and any((base / "vendors" / "intel_openvino" / "dispatch").glob("libLiteRtDispatch*"))
+            and dist_version("openvino") is not None)

@@ -48,6 +48,7 @@ from core.inference.config import ConfigError, RunConfig
 from core.inference.export import export_results, output_lines, profile_lines
 from core.inference.inputs import InputError, input_specs, parse_shapes
 from core.inference.session import WorkerSession
+from core.inference.toolchains import intel_dispatch_ready
 from core.model.reader import open_model
 from gui import file_dialogs
 from gui.tasks import TaskRunner, TaskState
@@ -80,6 +81,7 @@ BACKEND_ITEMS = [("LiteRT Interpreter", "litert"), ("LiteRT CompiledModel", "com
                  ("tflite-runtime", "tflite_runtime"), ("TensorFlow Lite", "tensorflow")]
 DELEGATE_ITEMS = [("XNNPACK (default)", "xnnpack"), ("builtin kernels", "builtin"),
                   ("reference kernels", "reference"), ("GPU (CompiledModel)", "gpu"),
+                  ("NPU: Intel OpenVINO plugin (CompiledModel dispatch)", "npu-intel"),
                   ("external delegate .so", "external")]
 RESULT_COLUMNS = ["configuration", "backend", "status", "input", "init", "first", "median",
                   "mean", "std", "p90", "p99", "max", "runs", "peak RSS", "error"]
@@ -422,9 +424,12 @@ class RunPanel(QWidget):
         names = ["xnnpack", "builtin", "reference"]
         if backend in ("litert", "compiled"):
             names.append("gpu")
+            if intel_dispatch_ready():
+                names.append("npu-intel")
 
         def make(d: str) -> RunConfig:
-            over = dict(delegate=d, profile=False, backend=backend if d != "gpu" else "compiled")
+            over = dict(delegate=d, profile=False,
+                        backend=backend if d not in ("gpu", "npu-intel") else "compiled")
             if d == "reference":
                 over.update(runs=min(self.runs.value(), REFERENCE_MAX_RUNS),
                             warmup=min(self.warmup.value(), 1))

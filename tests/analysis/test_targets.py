@@ -263,3 +263,29 @@ def test_soc_lists_are_the_installed_litert_targets(vendor):
     socs = {s.value for s in target.SocModel} - {"ALL"}
     assert set(entry["socs"]) == socs
     assert entry["manufacturer"] in {m.value for m in target.SocManufacturer}
+
+
+@needs_intel
+def test_intel_dispatch_run_matches_xnnpack(shared_model):
+    """The model compiled by the Intel plugin for OpenVINO's CPU device runs through LiteRT's
+    NPU accelerator and the plugin's dispatch library, close to XNNPACK's outputs."""
+    from core.analysis.support.npu_plugin import run_against_xnnpack
+    with open_model(shared_model("face_detection_short_range")) as model:
+        r = run_against_xnnpack(model, runs=3)
+    assert r["fully_accelerated"] and r["device"] == "cpu"
+    assert r["npu_median_ms"] > 0 and r["xnnpack_median_ms"] > 0
+    assert [o["name"] for o in r["outputs"]] == ["regressors", "classificators"]
+    for o in r["outputs"]:
+        assert o["cosine"] > 0.999 and o["max_abs"] < 0.05 * o["ref_max_abs"]
+
+
+@needs_intel
+def test_bench_backend_npu_intel(shared_model):
+    import json
+    r = subprocess.run([sys.executable, "-m", "core.cli", "bench",
+                        str(shared_model("hand_recrop")), "--backend", "compiled", "--delegate",
+                        "npu-intel", "--runs", "3", "--json"], capture_output=True, text=True)
+    out = json.loads(r.stdout)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert out["status"] == "ok" and out["delegate"] == "npu-intel"
+    assert out["latency_ms"]["runs"] == 3

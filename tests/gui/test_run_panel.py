@@ -113,13 +113,17 @@ def test_sweep_comparison_and_export(panel_for, qtbot, demo_model_path, tmp_path
     assert [r["threads"] for _, r in p.results] == list(range(1, n + 1))
     with qtbot.waitSignal(p.queue_finished, timeout=120_000):
         p.delegate_comparison()
+    from core.inference.toolchains import intel_dispatch_ready
+    npu = ["npu-intel"] if intel_dispatch_ready() else []    # the Intel plugin's dispatch run
     delegates = [r["delegate"] for _, r in p.results[n:]]
-    assert delegates == ["xnnpack", "builtin", "reference", "gpu"]
-    gpu = p.results[-1][1]
+    assert delegates == ["xnnpack", "builtin", "reference", "gpu", *npu]
+    gpu = p.results[n + 3][1]
     assert gpu["status"] == "error" and "No adapters found" in gpu["error"]
-    assert len(p.bars.opts["height"]) == 4
+    if npu:
+        assert p.results[-1][1]["status"] == "ok", p.results[-1][1]["error"]
+    assert len(p.bars.opts["height"]) == 4 + len(npu)
     rows = list(csv.DictReader(open(p.export_results(str(tmp_path / "r.csv")))))
-    assert len(rows) == n + 4
+    assert len(rows) == n + 4 + len(npu)
     assert [row["delegate"] for row in rows[n:]] == delegates
     assert float(rows[0]["latency_median_ms"]) == pytest.approx(
         p.results[0][1]["latency_ms"]["median"])

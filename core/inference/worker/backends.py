@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from core.inference.worker.probes import NativeLog
 from core.inference.worker.protocol import Channel, WorkerError
@@ -64,7 +65,7 @@ def start_backend(cfg: dict, ch: Channel) -> str:
                                              "the worker needs numpy and a backend") from None
     ch.send("stage", stage="import")
     backend = cfg.get("backend", "litert")
-    if cfg.get("delegate") == "gpu" and backend == "litert":
+    if cfg.get("delegate") in ("gpu", "npu-intel") and backend == "litert":
         backend = "compiled"
     with NativeLog():
         _, _, _, label = import_backend(backend)
@@ -248,8 +249,24 @@ class CompiledRun:
         delegate = cfg["delegate"]
         modes = {"xnnpack": CpuKernelMode.XNNPACK, "builtin": CpuKernelMode.BUILTIN,
                  "reference": CpuKernelMode.REFERENCE}
+        environment, model = None, cfg["model"]
         if delegate == "gpu":
             opts = Options(hardware_accelerators=HardwareAccelerator.GPU,
+                           cpu_options=CpuOptions(num_threads=int(cfg["threads"])))
+        elif delegate == "npu-intel":
+            # the Intel OpenVINO plugin compiles the model (for OpenVINO's CPU device, the one
+            # this machine has) and LiteRT runs it through the plugin's dispatch library
+            from core.inference.worker.npu_dispatch import (
+                compile_for_dispatch,
+                dispatch_environment,
+            )
+            out = Path(cfg.get("native_log") or model).parent / "npu_intel_compiled.tflite"
+            model = str(compile_for_dispatch(cfg["model"], out,
+                                             (cfg.get("delegate_options") or {}).get("soc", "LNL"),
+                                             (cfg.get("delegate_options") or {}).get("device",
+                                                                                     "cpu")))
+            environment = dispatch_environment()
+            opts = Options(hardware_accelerators=HardwareAccelerator.NPU | HardwareAccelerator.CPU,
                            cpu_options=CpuOptions(num_threads=int(cfg["threads"])))
         elif delegate in modes:
             xnn = {}
@@ -262,8 +279,9 @@ class CompiledRun:
                                                   kernel_mode=modes[delegate], **xnn))
         else:
             raise WorkerError("delegate", f"the CompiledModel backend takes delegate xnnpack, "
-                                          f"builtin, reference or gpu, not {delegate!r}")
-        self.cm = CompiledModel.from_file(cfg["model"], options=opts)
+                                          f"builtin, reference, gpu or npu-intel, not "
+                                          f"{delegate!r}")
+        self.cm = CompiledModel.from_file(model, options=opts, environment=environment)
         keys = list(self.cm.get_signature_list())
         key = cfg.get("signature")
         if key is not None and key not in keys:

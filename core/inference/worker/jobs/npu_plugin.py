@@ -24,9 +24,14 @@ import threading
 from pathlib import Path
 
 from core.inference.toolchains import litert_dir, plugin_library
+from core.inference.worker.npu_dispatch import (
+    TOOL_TIMEOUT_S,
+    compile_for_dispatch,
+    dispatch_environment,
+    tool_lines,
+)
 from core.inference.worker.protocol import Channel, WorkerError
 
-TOOL_TIMEOUT_S = 600
 _PARTITIONED = re.compile(r"Partitioned subgraph<(\d+)>, selected (\d+) ops, from a total of "
                           r"(\d+) ops\. resulted in (\d+) partitions")
 
@@ -46,21 +51,12 @@ def logged_counts(log: str) -> list[dict]:
              "partitions": int(m.group(4))} for m in _PARTITIONED.finditer(log)]
 
 
-def _tool_lines(log: str) -> list[str]:
-    """The tool's and the plugin's warnings and errors (not the registry chatter)."""
-    keep = []
-    for ln in log.splitlines():
-        s = ln.strip()
-        if not s or "registry.cc" in s or "outstream.h" in s:
-            continue
-        if s.startswith(("ERROR", "E0", "F0", "WARNING")) or "Failed" in s or "error" in s:
-            keep.append(s[:400])
-    return keep[-30:]
-
-
 def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     from importlib.metadata import version
     p = cfg.get("params") or {}
+    if p.get("cmd") == "run":
+        run_against_xnnpack(cfg, ch, stop)
+        return
     base = litert_dir()
     ch.send("hello", pid=os.getpid(), python=sys.executable,
             backend=f"ai-edge-litert {version('ai-edge-litert')}" if base else "ai-edge-litert "
@@ -109,8 +105,73 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
             "\tFailed" not in log
         ch.send("stage", stage="read")
         ch.send("plugin", ok=ok, load_error=None, returncode=proc.returncode,
-                lines=_tool_lines(log), counts=logged_counts(log), library=str(lib),
+                lines=tool_lines(log), counts=logged_counts(log), library=str(lib),
                 compiled=compiled_ops(out) if ok else None)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ch.send("done", stopped=stop.is_set())
+
+
+def _timed(fn, runs: int) -> float:
+    import time
+    fn()                                            # warm-up (first run allocates)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return times[len(times) // 2] * 1000.0
+
+
+def run_against_xnnpack(cfg: dict, ch: Channel, stop: threading.Event) -> None:
+    """Compile with the Intel plugin, run through its dispatch library (CompiledModel, NPU
+    accelerator) and with XNNPACK (Interpreter) on the same inputs: each one's median latency
+    and how far each output of the dispatch run is from XNNPACK's. params: ``soc``, ``device``
+    (OpenVINO device, cpu here), ``runs``."""
+    import numpy as np
+    from ai_edge_litert.compiled_model import CompiledModel
+    from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+    from ai_edge_litert.interpreter import Interpreter
+
+    from core.inference.inputs import load_inputs
+    p = cfg.get("params") or {}
+    runs = int(p.get("runs", 20))
+    ch.send("hello", pid=os.getpid(), python=sys.executable, backend="ai-edge-litert "
+            "CompiledModel + Intel OpenVINO dispatch")
+    arrays = load_inputs(cfg["inputs"])
+    ch.send("stage", stage="apply")
+    work = Path(tempfile.mkdtemp(prefix="litelens-npu-run-"))
+    try:
+        compiled = compile_for_dispatch(cfg["model"], work / "compiled.tflite",
+                                        p.get("soc", "LNL"), p.get("device", "cpu"))
+        ch.send("stage", stage="dispatch")
+        cm = CompiledModel.from_file(str(compiled), environment=dispatch_environment(),
+                                     hardware_accel=HardwareAccelerator.NPU |
+                                     HardwareAccelerator.CPU)
+        inp, out = cm.create_input_buffers(0), cm.create_output_buffers(0)
+        for b, a in zip(inp, arrays, strict=False):
+            b.write(a)
+        npu_ms = _timed(lambda: cm.run_by_index(0, inp, out), runs)
+        ch.send("stage", stage="xnnpack")
+        it = Interpreter(model_path=str(cfg["model"]))
+        it.allocate_tensors()
+        for d, a in zip(it.get_input_details(), arrays, strict=False):
+            it.set_tensor(d["index"], a)
+        xnn_ms = _timed(it.invoke, runs)
+        outputs = []
+        for d, b in zip(it.get_output_details(), out, strict=False):
+            ref = it.get_tensor(d["index"])
+            got = np.asarray(b.read(ref.size, ref.dtype)).reshape(ref.shape)
+            a64, b64 = got.astype(np.float64).ravel(), ref.astype(np.float64).ravel()
+            denom = float(np.linalg.norm(a64) * np.linalg.norm(b64))
+            outputs.append({"name": d["name"], "shape": list(ref.shape),
+                            "max_abs": float(np.max(np.abs(a64 - b64))) if a64.size else 0.0,
+                            "ref_max_abs": float(np.max(np.abs(b64))) if b64.size else 0.0,
+                            "cosine": float(a64 @ b64 / denom) if denom else None})
+        ch.send("npu_run", fully_accelerated=bool(cm.is_fully_accelerated()), runs=runs,
+                npu_median_ms=npu_ms, xnnpack_median_ms=xnn_ms, outputs=outputs,
+                device=p.get("device", "cpu"), soc=p.get("soc", "LNL"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ch.send("done", stopped=stop.is_set())
@@ -121,18 +182,24 @@ class Folder:
     def __init__(self, session):
         self.session = session
         self.plugin: dict | None = None
+        self.npu_run: dict | None = None
 
     def fold(self, m: dict) -> None:
         if m["t"] == "plugin":
             self.plugin = {k: v for k, v in m.items() if k != "t"}
+        elif m["t"] == "npu_run":
+            self.npu_run = {k: v for k, v in m.items() if k != "t"}
 
     def where(self) -> str | None:
         return {"load_plugin": "while loading the compiler plugin",
                 "stamp": "while preparing the model for the plugin",
                 "partition": "while the plugin partitioned the model",
                 "apply": "while the plugin compiled the model",
+                "dispatch": "while running the model through the plugin's dispatch library",
+                "xnnpack": "while running the model with XNNPACK",
                 "read": "while reading the plugin's output"}.get(self.session.stage)
 
     def result(self) -> dict:
         s = self.session
-        return {"model": str(s.cfg.model), "plugin": self.plugin, **s.outcome()}
+        return {"model": str(s.cfg.model), "plugin": self.plugin, "npu_run": self.npu_run,
+                **s.outcome()}
