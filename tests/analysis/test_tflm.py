@@ -26,7 +26,8 @@ BUILT = {
     "softmax_ok": lambda: T.int8_softmax(0.1),
     # refused
     "select": T.select_model, "fp16": M.fp16_model, "hybrid": M.hybrid_model,
-    "softmax_abort": lambda: T.int8_softmax(1e-9),
+    "softmax_abort": lambda: T.int8_softmax(1e-9), "transpose_6d": T.transpose_6d,
+    "computed_pad": T.computed_pad,
 }
 SHARED = ["micro_wakeword_hey_jarvis", "sine_float", "hand_recrop", "multi_signature_float32",
           "mobilenet_v2_224_int8", "face_detection_short_range", "lstm_gru_text_float32",

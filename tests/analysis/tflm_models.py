@@ -110,3 +110,27 @@ def int8_softmax(input_scale: float) -> ModelBuilder:
     sg.op("SOFTMAX", [logits], [y], {"beta": 1.0})
     sg.inputs, sg.outputs = [x], [y]
     return mb
+
+
+def transpose_6d() -> ModelBuilder:
+    """TRANSPOSE of a rank-6 tensor: TFLM's transpose takes at most 5 dimensions."""
+    mb = ModelBuilder(description="6-D transpose")
+    sg = mb.subgraph()
+    x = sg.tensor("x", [1, 2, 1, 2, 1, 2])
+    perm = sg.tensor("perm", [6], "int32", data=np.array([0, 1, 2, 3, 5, 4], np.int32))
+    y = sg.tensor("y", [1, 2, 1, 2, 2, 1])
+    sg.op("TRANSPOSE", [x, perm], [y])
+    sg.inputs, sg.outputs = [x], [y]
+    return mb
+
+
+def computed_pad() -> ModelBuilder:
+    """PAD whose paddings come from a graph input: TFLM's PAD needs them constant."""
+    mb = ModelBuilder(description="PAD with runtime paddings")
+    sg = mb.subgraph()
+    x = sg.tensor("x", [1, 4, 4, 2])
+    pads = sg.tensor("pads", [4, 2], "int32")
+    y = sg.tensor("y", [1, 6, 6, 2])
+    sg.op("PAD", [x, pads], [y])
+    sg.inputs, sg.outputs = [x, pads], [y]
+    return mb

@@ -46,6 +46,14 @@ def op_reason(view: SubgraphView, op: Operator, facts: dict[str, Any]) -> Reason
                 return f"input {idx} is {dtype}" + (f": {why}" if why else
                                                     f"; the TFLM kernel takes "
                                                     f"{', '.join(types)}")
+    if "rank" in fact and op.inputs and op.inputs[0] >= 0:
+        lo, hi = fact["rank"]
+        rank = len(ts[op.inputs[0]].shape)
+        if not lo <= rank <= hi:
+            return f"input 0 has rank {rank}; TFLM's {op.op} takes rank {lo}..{hi}"
+    for k in fact.get("const_inputs", ()):
+        if k < len(op.inputs) and op.inputs[k] >= 0 and not ts[op.inputs[k]].constant:
+            return f"input {k} is computed at run time; TFLM's {op.op} needs it constant"
     check = fact.get("check")
     if check:
         return CHECKS[check](view, op, facts)
