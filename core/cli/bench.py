@@ -48,6 +48,9 @@ def add_parser(subparsers) -> None:
                    help="stop the timed runs after S seconds, even before --runs")
     p.add_argument("--run-delay", type=float, default=0.0, metavar="S",
                    help="pause S seconds between timed runs (not timed)")
+    p.add_argument("--reset-variables", action="store_true",
+                   help="streaming models: reset the variables (state) before every timed run "
+                        "(not timed); by default the state is kept from run to run")
     p.add_argument("--xnnpack-fp16", action="store_true",
                    help="XNNPACK: force fp16 inference for fp32 ops (--backend compiled)")
     p.add_argument("--xnnpack-weight-cache", default=None, metavar="FILE",
@@ -103,6 +106,7 @@ def _config(args: argparse.Namespace):
                      heartbeat_s=args.heartbeat or None,
                      signature=args.signature, min_secs=args.min_secs,
                      max_secs=args.max_secs, run_delay_s=args.run_delay,
+                     reset_variables=args.reset_variables,
                      xnnpack_fp16=args.xnnpack_fp16,
                      xnnpack_weight_cache=args.xnnpack_weight_cache)
 

@@ -45,6 +45,10 @@ class RunConfig:
     min_secs: float = 0.0
     max_secs: float | None = None
     run_delay_s: float = 0.0
+    # streaming (stateful) models keep their variables from run to run; True puts them back as
+    # loading left them before every timed run (not timed): variable tensors zeroed, each
+    # CALL_ONCE init subgraph run again (resource variables)
+    reset_variables: bool = False
     # XNNPACK options, where the runtime exposes them (LiteRT's CompiledModel CPU options)
     xnnpack_fp16: bool = False             # force fp16 inference for fp32 operators
     xnnpack_weight_cache: str | None = None  # file where XNNPACK keeps its packed weights

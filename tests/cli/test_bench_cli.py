@@ -75,3 +75,47 @@ def test_bench_signature_flag(shared_model, capsys):
     assert main(["bench", path, "--signature", "nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and path in err and "no signature 'nope'" in err
+
+
+def _runtime_means(path, x, runs, reset):
+    """What ai-edge-litert itself gives after ``runs`` invocations on ``x`` (means of output 0),
+    resetting the state before each the way its API allows (variables + the init subgraph)."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    d, o = it.get_input_details()[0], it.get_output_details()[0]
+    means = []
+    for _ in range(runs):
+        if reset and means:
+            it.reset_all_variables()
+            it._interpreter.AllocateTensors(1)
+            it._interpreter.Invoke(1)
+        it.set_tensor(d["index"], x)
+        it.invoke()
+        means.append(float(np.mean(it.get_tensor(o["index"]))))
+    return means
+
+
+def test_bench_keeps_streaming_state_and_resets_it_on_request(tmp_path):
+    import numpy as np
+
+    from tests.analysis.stateful_models import streaming
+    path = streaming("float32").save(tmp_path / "stream.tflite")
+    x = np.ones((1, 3, 4), np.float32)
+    np.save(tmp_path / "ones.npy", x)
+    runs = 6   # + 1 first run + 1 warmup
+    seen = {}
+    for reset in (False, True):
+        p = subprocess.run([sys.executable, "-m", "core.cli", "bench", str(path), "--input",
+                            str(tmp_path / "ones.npy"), "--runs", str(runs), "--json",
+                            *(["--reset-variables"] if reset else [])],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        out = json.loads(p.stdout)
+        assert out["reset_variables"] is reset and out["latency_ms"]["runs"] == runs
+        seen[reset] = (out["outputs"][0]["mean"], out["last_outputs"][0]["mean"])
+        theirs = _runtime_means(path, x, runs + 2, reset)
+        assert seen[reset] == (theirs[0], theirs[-1])
+    # the state carried through the runs changed the output; reset, the last run is the first
+    assert seen[False][1] != seen[False][0] and seen[True][1] == seen[True][0]

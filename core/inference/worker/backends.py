@@ -162,6 +162,20 @@ class InterpreterRun:
             self.inp = it.get_input_details()
         self.out = it.get_output_details()
 
+    def reset_fn(self, init_subgraphs: list[int]):
+        """A callable that puts the model's state back as loading left it: variable tensors
+        zeroed (ResetVariableTensors) and each CALL_ONCE init subgraph run again, since resource
+        variables are not variable tensors and only their init subgraph resets them. The
+        wrapper is looked up at each call: the interpreter refuses to allocate while a reference
+        to it is held; an init subgraph is allocated before each run of it (CALL_ONCE leaves
+        it not invokable)."""
+        def reset() -> None:
+            self.it.reset_all_variables()
+            for s in init_subgraphs:
+                self.it._interpreter.AllocateTensors(s)
+                self.it._interpreter.Invoke(s)
+        return reset
+
     def set_inputs(self, arrays) -> None:
         if self.sig is not None:
             self.sig.set_inputs(arrays)

@@ -57,6 +57,23 @@ def _invoke_error(cfg: dict, ch: Channel, e: Exception) -> WorkerError:
                                  f"{str(e).strip() or type(e).__name__}")
 
 
+def _reset_fn(cfg: dict, runner):
+    """``runner``'s state reset (``reset_variables``), with the model's CALL_ONCE init
+    subgraphs read from the file."""
+    if not hasattr(runner, "reset_fn"):
+        raise WorkerError("config", "resetting the variables between runs needs the Interpreter "
+                                    "API (backend litert, tflite_runtime or tensorflow)")
+    try:
+        from core.model.reader import open_model
+    except ImportError as e:   # the reader needs ai_edge_litert's schema + flatbuffers
+        raise WorkerError("config", f"resetting the variables needs LiteLens' model reader, "
+                                    f"which {sys.executable} cannot import ({e})") from None
+    with open_model(cfg["model"]) as model:
+        inits = sorted({int(op.options["init_subgraph_index"]) for sg in model.subgraphs
+                        for op in sg.operators if op.op == "CALL_ONCE"})
+    return runner.reset_fn(inits)
+
+
 def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     backend = start_backend(cfg, ch)
     sampler = RssSampler(ch)
@@ -87,6 +104,8 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     ch.send("first", ms=first_ms)
     ch.send("outputs", outputs=summarize_outputs(runner.outputs()))
 
+    reset = _reset_fn(cfg, runner) if cfg.get("reset_variables") else None
+
     def loop(phase: str, n: int, min_ns: int = 0, max_ns: int | None = None,
              delay_s: float = 0.0) -> int:
         """``n`` timed invocations, more until ``min_ns`` have passed, none past ``max_ns``."""
@@ -108,6 +127,8 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
                     flush()
                 if stop.wait(delay_s):  # Stop is heard during the pause
                     break
+            if reset is not None:   # every run from the loaded state (not timed)
+                reset()
             t0 = perf()
             invoke()
             t1 = perf()
@@ -128,6 +149,9 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
                          float(cfg.get("run_delay_s") or 0))
     except (RuntimeError, ValueError) as e:
         raise _invoke_error(cfg, ch, e) from None
+
+    # the outputs of the last run: with the state kept, they differ from the first run's
+    ch.send("last_outputs", outputs=summarize_outputs(runner.outputs()))
 
     if cfg.get("profile") and cfg.get("subgraph", 0) != 0 and not stop.is_set():
         ch.send("ops", ops=[], method="", note=f"no per-op profile: it times the ops of "
@@ -203,6 +227,8 @@ class Folder:
         info, t = self.session.info, m["t"]
         if t in ("init", "outputs"):
             info.update({k: v for k, v in m.items() if k != "t"})
+        elif t == "last_outputs":
+            info["last_outputs"] = m["outputs"]
         elif t == "first":
             info["first_ms"] = m["ms"]
         elif t == "lat":
@@ -273,6 +299,10 @@ class Folder:
             "dynamic_inputs": [spec.to_json() for spec in s.specs if spec.dynamic],
             "input_note": dynamic_note(s.specs) or None,
             "outputs": self._outputs_with_labels(),
+            # after the last timed run: the state a streaming model carried through the runs
+            # (equal to the first run's outputs when reset_variables)
+            "last_outputs": i.get("last_outputs"),
+            "reset_variables": cfg.reset_variables,
             "status": s.status(),
             "error": error["message"] if error else None,
             "error_kind": error["kind"] if error else None,
