@@ -3,6 +3,7 @@ session), one tab per model in the order asked for, errors collected in one dial
 keeps running; a start page when no model is open."""
 from __future__ import annotations
 
+import json
 from html import escape
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import ModelError
+from core.inference.inputs import InputError
 from core.resources import resource_path
 from gui import file_dialogs, gc_guard, theme
 from gui.help_dialogs import ShortcutsDialog, show_about
@@ -86,6 +88,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         gc_guard.install(QApplication.instance())
         self.settings = settings or QSettings("LiteLens", "LiteLens")
+        self._session_shapes: dict[str, str] = {}   # path -> shapes, until its tab opens
         file_dialogs.use_settings(self.settings)
         self.setWindowTitle("LiteLens")
         icon = resource_path("icons/litelens.png")
@@ -347,6 +350,12 @@ class MainWindow(QMainWindow):
             return
         gc_guard.freeze_long_lived()
         tab = ModelTab(model, self)
+        shapes = self._session_shapes.pop(path, None)
+        if shapes:
+            try:
+                tab.shape_setting.set_text(shapes)
+            except InputError:   # the model changed since: its inputs are named otherwise
+                pass
         tab.open_requested.connect(lambda p: self.open_paths([p]))
         tab.compare_requested.connect(self.open_compare)
         was_current = self.tabs.currentIndex() == i
@@ -444,12 +453,22 @@ class MainWindow(QMainWindow):
 
     # -- session --
     def save_session(self) -> None:
-        self.settings.setValue("session", [t.model.path for t in self.model_tabs()])
+        tabs = self.model_tabs()
+        self.settings.setValue("session", [t.model.path for t in tabs])
+        # each model's dynamic input shapes (the text --shape takes), restored with the tab
+        self.settings.setValue("session_shapes", json.dumps(
+            {t.model.path: t.shape_setting.text() for t in tabs if t.shape_setting.shapes}))
 
     def restore_session(self) -> list[str]:
         """Reopen the models open when the app was last closed; returns the ones gone since."""
         value = self.settings.value("session", [])
         paths = [value] if isinstance(value, str) else [str(p) for p in (value or [])]
+        try:
+            shapes = json.loads(str(self.settings.value("session_shapes", "") or "{}"))
+        except ValueError:   # a settings file edited by hand: the shapes are only a convenience
+            shapes = {}
+        if isinstance(shapes, dict):
+            self._session_shapes = {str(k): str(v) for k, v in shapes.items()}
         gone = [p for p in paths if not Path(p).is_file()]
         self.open_paths([p for p in paths if p not in gone])
         if gone:

@@ -24,10 +24,12 @@ from core.analysis.memory import (
     tflm_block,
 )
 from core.analysis.memory.tflm import plan_tflm
+from core.inference.resize import resized_model
 from core.model.types import Model
 from gui.memory.arena_chart import KIND_COLORS, ArenaChart
 from gui.memory.live_curve import LiveCurve
 from gui.memory.summary_table import SummaryTable
+from gui.model.shape_setting import ShapeSetting
 from gui.tasks import TaskRunner
 
 PLANNER_ITEMS = [("LiteRT arena", "tflite_arena"), ("TFLM head", "tflm_greedy")]
@@ -37,9 +39,11 @@ class MemoryPanel(QWidget):
     tensor_selected = Signal(int, int, int)   # subgraph, tensor, op that makes or owns it
     overlay_ready = Signal(object)            # core Overlay: live memory per op
 
-    def __init__(self, model: Model, parent=None):
+    def __init__(self, model: Model, parent=None, shape_setting: ShapeSetting | None = None):
         super().__init__(parent)
         self.model = model
+        # dynamic inputs: planned at the model's shape setting (shared with Run and Quantize)
+        self.shape_setting = shape_setting or ShapeSetting(self)
         self.report: dict | None = None
         self.runtime: dict | None = None
         self._build()
@@ -105,6 +109,7 @@ class MemoryPanel(QWidget):
         self.planner.currentIndexChanged.connect(self._show)
         self.arena.currentIndexChanged.connect(self._show)
         self.threads.valueChanged.connect(self.replan)
+        self.shape_setting.changed.connect(self.replan)
         self.check.clicked.connect(self.check_runtime)
         self.check_tflm.clicked.connect(self.check_on_tflm)
         self.chart.tensor_clicked.connect(self._tensor_clicked)
@@ -114,15 +119,18 @@ class MemoryPanel(QWidget):
         threads = self.threads.value()
         self.runtime = None
         self._status(f"planning for {threads} thread(s)…")
-        self._plan_task.start(lambda state: memory_report(self.model, threads))
+        shapes = self.shape_setting.shapes
+        self._plan_task.start(lambda state: memory_report(self.model, threads, shapes=shapes))
 
     def check_runtime(self) -> None:
         threads = self.threads.value()
         self.check.setEnabled(False)
         self._status("allocating on the runtime (worker process)…")
         # only the LiteRT plan is compared: the TFLM plan and the live curve are not rebuilt
+        shapes = self.shape_setting.shapes
         self._runtime_task.start(lambda state: (threads, runtime_check(
-            self.model.path, plan_litert(self.model, threads), threads)))
+            self.model.path, plan_litert(resized_model(self.model, shapes), threads), threads,
+            shapes=shapes)))
 
     def check_on_tflm(self) -> None:
         if self.report is None or self.report.get("tflm") is None:
@@ -142,7 +150,8 @@ class MemoryPanel(QWidget):
         self._status(f"TFLM check failed: {exc}")
 
     def _planned(self, report: dict) -> None:
-        if report["config"]["threads"] != self.threads.value():
+        if report["config"]["threads"] != self.threads.value() or \
+                report["config"]["shapes"] != (self.shape_setting.shapes or {}):
             return  # a newer plan is on its way
         self.report = report
         self._show()
@@ -188,9 +197,15 @@ class MemoryPanel(QWidget):
         if self.report["runtime_may_reject"]:
             note += " — the stock runtime would reject this model: " + \
                 "; ".join(self.report["runtime_may_reject"][:2])
-        self._status(f"{len(plan.get('tensors', []))} tensors planned{note}"
+        config = self.report["config"]
+        at = "; ".join(f"{k}={','.join(map(str, v))}" for k, v in config["shapes"].items())
+        self._status(f"{len(plan.get('tensors', []))} tensors planned"
+                     + (f" at {at}" if at else "") + note
                      + ("" if sg["allocated_by_allocate_tensors"] else
-                        " — this subgraph is allocated on the first run"))
+                        " — this subgraph is allocated on the first run")
+                     # an unset dynamic input: which one, and where to set it
+                     + (f" — {config['dynamic_note']} (here: the Run panel's Input shapes, "
+                        "shared by this tab's panels)" if config["dynamic_note"] else ""))
 
     def _tensor_clicked(self, t: dict) -> None:
         sg = self.current_subgraph()

@@ -13,6 +13,7 @@ from core.analysis.support.overlay import OVERLAY_PREFIX
 from core.model.types import Model
 from gui.model.info_panel import InfoPanel
 from gui.model.op_table import OpTable
+from gui.model.shape_setting import ShapeSetting
 from gui.model.tensor_table import TensorTable
 from gui.run.panel import RunPanel
 from gui.support.panel import DelegatesPanel
@@ -25,6 +26,8 @@ class ModelTab(QWidget):
     def __init__(self, model: Model, parent=None):
         super().__init__(parent)
         self.model = model
+        # dynamic input shapes: one setting for the Run, Memory and Quantize panels
+        self.shape_setting = ShapeSetting(self)
         self.info = InfoPanel(model, self)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
@@ -119,7 +122,8 @@ class ModelTab(QWidget):
         """The Quantize panel; its per-layer error paints this graph."""
         if self.quantize is None:
             from gui.quantize.panel import QuantizePanel
-            self.quantize = QuantizePanel(self.model, self._quantize_slot)
+            self.quantize = QuantizePanel(self.model, self._quantize_slot,
+                                          shape_setting=self.shape_setting)
             self.quantize.overlay_ready.connect(self.graph.view.set_overlay)
             self.quantize.table.op_activated.connect(lambda i: self.show_op_index_in_graph(0, i))
             self.quantize.open_requested.connect(self.open_requested)
@@ -131,7 +135,8 @@ class ModelTab(QWidget):
         """The Memory panel; its live-memory overlay paints this graph."""
         if self.memory is None:
             from gui.memory.panel import MemoryPanel
-            self.memory = MemoryPanel(self.model, self._memory_slot)
+            self.memory = MemoryPanel(self.model, self._memory_slot,
+                                      shape_setting=self.shape_setting)
             self.memory.overlay_ready.connect(self.graph.view.set_overlay)
             self.memory.tensor_selected.connect(self.show_tensor_in_graph)
             self._mount(self._memory_slot, self.memory)
@@ -149,7 +154,8 @@ class ModelTab(QWidget):
     def run_panel(self) -> RunPanel:
         """The Run panel; its per-op profile paints this graph."""
         if self.run is None:
-            self.run = RunPanel(self.model.path, self._run_slot, model=self.model)
+            self.run = RunPanel(self.model.path, self._run_slot, model=self.model,
+                                shape_setting=self.shape_setting)
             self.run.op_profile_ready.connect(self.show_op_latency)
             self._mount(self._run_slot, self.run)
         return self.run

@@ -34,6 +34,7 @@ from core.quantize.recipes import RECIPES
 from core.quantize.report import QuantizeReport, error_overlay, summary_lines
 from core.quantize.run import QuantizeJob, QuantizeRequest, Refused
 from gui import file_dialogs
+from gui.model.shape_setting import ShapeSetting
 from gui.quantize.layer_table import LayerErrorTable
 from gui.tasks import TaskRunner, TaskState
 
@@ -66,9 +67,11 @@ class QuantizePanel(QWidget):
     compare_requested = Signal(str, str, object)   # input, output, latency {"a", "b"}
     overlay_ready = Signal(object)     # core Overlay of the per-layer error
 
-    def __init__(self, model: Model, parent=None):
+    def __init__(self, model: Model, parent=None, shape_setting: ShapeSetting | None = None):
         super().__init__(parent)
         self.model = model
+        # dynamic inputs: calibrated and verified at the model's shape setting (shared)
+        self.shape_setting = shape_setting or ShapeSetting(self)
         self.report: QuantizeReport | None = None
         self._last: QuantizeRequest | None = None
         self.runner = TaskRunner(self, name="quantize")
@@ -215,7 +218,7 @@ class QuantizePanel(QWidget):
             self.model.path, recipe, self.calibration.currentText().strip() or "random",
             self.samples.value(), self._keep() if keep_float is None else keep_float,
             self.float_io.isChecked(), self.output.text().strip() or None,
-            recipe_file, self.eval_samples.value())
+            recipe_file, self.eval_samples.value(), shapes=self.shape_setting.shapes)
 
     # -- running --
     def start_recipe_file(self) -> None:

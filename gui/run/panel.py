@@ -51,6 +51,7 @@ from core.inference.session import WorkerSession
 from core.inference.toolchains import intel_dispatch_ready
 from core.model.reader import open_model
 from gui import file_dialogs
+from gui.model.shape_setting import ShapeSetting
 from gui.tasks import TaskRunner, TaskState
 
 
@@ -122,10 +123,13 @@ class RunPanel(QWidget):
     run_finished = Signal(object)       # the result dict of one configuration
     queue_finished = Signal()           # a run, sweep or comparison is over
 
-    def __init__(self, model_path: str, parent: QWidget | None = None, model=None):
+    def __init__(self, model_path: str, parent: QWidget | None = None, model=None,
+                 shape_setting: ShapeSetting | None = None):
         super().__init__(parent)
         self.model_path = str(model_path)
         self._model = model  # the already-open core Model, if the caller has one
+        # the model's dynamic input shapes, shared with its Memory and Quantize panels
+        self.shape_setting = shape_setting or ShapeSetting(self)
         self.session: WorkerSession | None = None
         self.results: list[tuple[str, dict]] = []
         self._pending: list[RunConfig] = []
@@ -182,6 +186,9 @@ class RunPanel(QWidget):
         self.shapes_hint = QLabel(textFormat=Qt.TextFormat.RichText)
         self._shape_guess = ""
         self._init_shapes()
+        self._show_shape_setting()
+        self.shapes.editingFinished.connect(self._shapes_edited)
+        self.shape_setting.changed.connect(self._show_shape_setting)
         self.signature = QComboBox()
         self._init_signatures()
         self.python = QLineEdit(placeholderText="this Python (or path to another interpreter)")
@@ -350,6 +357,22 @@ class RunPanel(QWidget):
         self.shapes_hint.setText("Dynamic input, edit the highlighted sizes:<br>"
                                  + "<br>".join(rows))
         self.shapes_hint.setToolTip("\n".join(fmt.printable(s.name) for s in dyn))
+
+    def _shapes_edited(self) -> None:
+        """The field, once edited, is the model's shape setting (a malformed text stays in the
+        field: the run says what is wrong with it)."""
+        text = self.shapes.text()
+        if text == self._shape_guess:
+            return
+        try:
+            self.shape_setting.set_text(text)
+        except InputError:
+            pass
+
+    def _show_shape_setting(self) -> None:
+        if self.shape_setting.shapes and self.shapes.isEnabled():
+            self.shapes.setText(self.shape_setting.text())
+            self.shapes.setStyleSheet("")
 
     def _init_signatures(self) -> None:
         """Which SignatureDef to run: the main subgraph, or any signature of the model."""

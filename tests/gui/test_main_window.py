@@ -434,3 +434,43 @@ def test_compare_open_closes_model_a_when_b_fails(qtbot, window, demo_model_path
     assert [m.path for m in opened] == [str(demo_model_path)]
     assert opened[0]._data.closed
     window.error_box.close()
+
+
+def test_one_shape_setting_per_model_shared_by_run_memory_quantize_and_saved(
+        qtbot, tmp_path, shared_model):
+    from core.analysis.memory import memory_report
+    ini = str(tmp_path / "s.ini")
+    path = tmp_path / "sine.tflite"
+    path.write_bytes(shared_model("sine_float").read_bytes())   # input [-1, 1]
+    name = "serving_default_dense_input:0"
+    w = MainWindow(QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    _open(qtbot, w, path)
+    tab = w.tabs.currentWidget()
+    memory = tab.memory_panel()
+    qtbot.waitUntil(lambda: memory.report is not None, timeout=30000)
+    assert "--shape" in memory.status.text() and name in memory.status.text()
+    run = tab.run_panel()
+    run.shapes.setText(f"{name}=5,1")   # typed in the Run panel, as a user would
+    run.shapes.editingFinished.emit()
+    assert tab.shape_setting.shapes == {name: [5, 1]}
+    assert run.config().shapes == {name: [5, 1]}
+    # the Memory panel replans at it: the same plan the core makes at that shape
+    qtbot.waitUntil(lambda: memory.report is not None
+                    and memory.report["config"]["shapes"] == {name: [5, 1]}, timeout=30000)
+    with open_model(str(path)) as m:
+        want = memory_report(m, 1, shapes={name: [5, 1]})
+    assert memory.report["subgraphs"][0]["planners"]["tflite_arena"]["arena_bytes"] == \
+        want["subgraphs"][0]["planners"]["tflite_arena"]["arena_bytes"]
+    assert "at serving_default_dense_input:0=5,1" in memory.status.text()
+    assert tab.quantize_panel().request("dynamic_int8").shapes == {name: [5, 1]}
+    w.close()
+    # saved with the session: the reopened tab has it, and its Run panel shows it
+    w2 = MainWindow(QSettings(ini, QSettings.Format.IniFormat))
+    qtbot.addWidget(w2)
+    with qtbot.waitSignal(w2.model_opened, timeout=20000):
+        w2.restore_session()
+    tab2 = w2.tabs.currentWidget()
+    assert tab2.shape_setting.shapes == {name: [5, 1]}
+    assert tab2.run_panel().shapes.text() == f"{name}=5,1"
+    w2.close()
