@@ -36,6 +36,7 @@ from typing import Callable
 import numpy as np
 
 from core import format as fmt
+from core.graph.state import STATE_DTYPES, variable_accesses
 from core.model import ops as op_facts
 from core.model.types import Model, Subgraph
 
@@ -53,6 +54,8 @@ LAYER_GAP = 34.0
 NODE_SEP = 26.0
 DUMMY_W = 10.0
 MAX_LABEL = 40
+STATE_OPS = frozenset({"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"})
+STATE_ROW = {"read": "reads", "write": "writes"}   # the row naming the variable an op uses
 OPTIONS_IN_HEADER_MAX_OPS = 20_000
 
 class LayoutCancelled(Exception):
@@ -87,6 +90,9 @@ class GraphLayout:
     n_dummies: int
     timings: dict[str, float] = field(default_factory=dict)
     tensor_names: list[str] = field(default_factory=list)  # of the subgraph, for search
+    # bool (E,): the edge carries a state handle (a VAR_HANDLE's resource tensor to the ops
+    # that read and write the variable), drawn as state
+    edge_state: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     _by_y: np.ndarray | None = field(default=None, repr=False)
     _y_sorted: np.ndarray | None = field(default=None, repr=False)
     _max_h: float = 0.0
@@ -313,7 +319,9 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
                        edge_tensor=g.edge_tensor, edge_src=g.edge_src, edge_dst=g.edge_dst,
                        route_off=route_off, route_pts=route_pts, edge_box=edge_box, width=gw,
                        height=gh, n_layers=c.n_layers, n_dummies=lanes.total, timings=timings,
-                       tensor_names=[t.name for t in sg.tensors])
+                       tensor_names=[t.name for t in sg.tensors],
+                       edge_state=np.asarray([sg.tensors[t].dtype in STATE_DTYPES
+                                              for t in g.edge_tensor.tolist()], bool))
 
 
 def _build_graph(sg: Subgraph, step: Step, char_w: float, row_char_w: float,
@@ -356,6 +364,8 @@ def _build_graph(sg: Subgraph, step: Step, char_w: float, row_char_w: float,
     # the fused activation in the header needs the options decoded (~40 us an op): skipped on
     # very big graphs, where it would dominate the layout time
     with_options = n_ops <= OPTIONS_IN_HEADER_MAX_OPS
+    # variable ops name their variable in a row: the state they read or write
+    state = variable_accesses(sg) if any(op.op in STATE_OPS for op in ops) else {}
     for op in ops:
         if op.index % GRAPH_PROGRESS_EVERY == GRAPH_PROGRESS_EVERY - 1:
             step(P_LAYERING * op.index / max(n_ops, 1), "building graph")
@@ -374,6 +384,11 @@ def _build_graph(sg: Subgraph, step: Step, char_w: float, row_char_w: float,
             elif fold_constants:
                 name = slots[s] if s < len(slots) else fmt.short_name(tensors[t].name)
                 folded.append((name, fmt.shape(tensors[t].shape), t))
+        access = state.get(op.index)
+        if access is not None and access.variable and access.kind != "handle":
+            # the row's tensor is the handle's resource (linked by the state edge too)
+            folded.append((STATE_ROW[access.kind], fmt.elide(access.variable, MAX_LABEL),
+                           op.inputs[0]))
         k = len(linked)
         for j, t in enumerate(linked):
             e_t.append(t)

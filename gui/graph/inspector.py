@@ -19,6 +19,7 @@ from core import format as fmt
 from core.analysis.report import tensor_kind
 from core.analysis.support.compute import op_compute
 from core.analysis.weight_stats import weight_stats
+from core.graph.state import variable_accesses
 from core.model import ops as op_facts
 from core.model.types import Model, Tensor
 
@@ -146,6 +147,28 @@ class Inspector(QScrollArea):
                     "Double-click a control-flow op to open the subgraph it runs.</span>")
         self._finish()
 
+    def _state_html(self, sg, op_index: int) -> str:
+        """A variable op's state: the variable, and its handle and other accesses as links."""
+        accesses = variable_accesses(sg)
+        access = accesses.get(op_index)
+        if access is None:
+            return ""
+        name = html.escape(fmt.printable(access.variable or "(unnamed)", 200))
+        same = [a for a in accesses.values() if a.variable == access.variable
+                and a.kind != "handle" and a.op != op_index]
+
+        def link(i: int) -> str:
+            return f"<a href='op:{i}'>#{i} {html.escape(sg.operators[i].op)}</a>"
+        verb = {"handle": "names", "read": "reads", "write": "writes"}[access.kind]
+        text = f"<b>State</b> {verb} variable '{name}'"
+        if access.kind != "handle":
+            text += (f" through {link(access.handle_op)}" if access.handle_op is not None
+                     else " (its handle comes from outside this subgraph)")
+        if same:
+            text += "<br>also " + ", ".join(
+                f"{'read' if a.kind == 'read' else 'written'} by {link(a.op)}" for a in same[:12])
+        return text
+
     def show_op(self, subgraph: int, op_index: int) -> None:
         self._reset()
         sg = self.model.subgraphs[subgraph]
@@ -159,6 +182,9 @@ class Inspector(QScrollArea):
         c = op_compute(op, sg)
         self._label(f"<b>Compute</b> {fmt.count(c.macs)} MACs · {fmt.count(c.flops)} FLOPs · "
                     f"{fmt.size(c.bytes)} moved")
+        state = self._state_html(sg, op_index)
+        if state:
+            self._label(state)
         links = op_facts.subgraph_links(op)
         if links:
             self._label("<br>".join(

@@ -137,7 +137,10 @@ def paint_scene(p: QPainter, sc: Scene, r: QRectF, scale: float, transform: QTra
         _paint_far(p, sc, nodes, edge_ids, scale, transform)
     else:
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        _paint_edges(p, sc, edge_ids, scale, near=lod == "near", clip=(x0, y0, x1, y1))
+        state = _state_mask(lay, edge_ids)
+        _paint_edges(p, sc, edge_ids[~state], scale, near=lod == "near", clip=(x0, y0, x1, y1))
+        if state.any():
+            _paint_state_edges(p, sc, edge_ids[state], scale, lod == "near", (x0, y0, x1, y1))
         _paint_nodes(p, sc, nodes, scale, near=lod == "near")
     if outlines and sc.overlay.outlines:
         _paint_outlines(p, sc, nodes, transform)
@@ -327,6 +330,21 @@ def _paint_edges(p: QPainter, sc: Scene, edges: np.ndarray, scale: float, near: 
                          clip)
         if near and sc.edge_labels:
             _paint_edge_labels(p, sc, edges)
+
+
+def _state_mask(lay: GraphLayout, edges: np.ndarray) -> np.ndarray:
+    if len(lay.edge_state) != lay.n_edges:   # a layout made without state flags
+        return np.zeros(len(edges), bool)
+    return lay.edge_state[edges]
+
+
+def _paint_state_edges(p: QPainter, sc: Scene, edges: np.ndarray, scale: float, near: bool,
+                       clip: tuple[float, float, float, float]) -> None:
+    """A variable's handle to its reads and writes: dashed state edges, selected ones on top."""
+    _paint_edges(p, sc, edges, scale, near, pen=style.state_edge_pen(), clip=clip)
+    sel = _selected_edge_mask(sc, edges)
+    if sel is not None and sel.any():
+        _paint_edges(p, sc, edges[sel], scale, near, pen=style.selected_edge_pen(), clip=clip)
 
 
 def _paint_edge_labels(p: QPainter, sc: Scene, edges: np.ndarray) -> None:

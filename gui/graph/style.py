@@ -47,6 +47,7 @@ def canvas() -> Mapping[str, QColor]:
 SELECT = QColor("#ff8c00")
 # custom ops (the stock runtime may not resolve them) get a dashed frame besides their colour
 CUSTOM_FRAME = QColor("#c2185b")
+STATE = QColor("#ab47bc")   # variable state edges (readable on the light and dark canvases)
 HIGHLIGHT = QColor("#ffd400")
 CARD_BORDER = QColor("#6b7280")
 ROW_SHAPE = QColor("#6b7280")       # the ⟨shape⟩ of a folded constant's row
@@ -59,11 +60,18 @@ MARK_RING = QColor("#222")          # ring of the far-zoom selection / highlight
 # Edge pens: the plain edge takes the canvas's "edge" colour. A new kind of link (e.g. variable
 # reads and writes) adds its pen here and a pass in the renderer.
 EDGE_WIDTH = 1.2
+STATE_EDGE_WIDTH = 1.6
 SELECTED_EDGE_WIDTH = 2.5
 
 
 def edge_pen(canvas_colors: Mapping[str, QColor]) -> QPen:
     return QPen(canvas_colors["edge"], EDGE_WIDTH)
+
+
+def state_edge_pen() -> QPen:
+    """Edges that carry a variable's handle (VAR_HANDLE to its reads and writes): state, not
+    data; dashed in the state colour."""
+    return QPen(STATE, STATE_EDGE_WIDTH, Qt.PenStyle.DashLine)
 
 
 def selected_edge_pen() -> QPen:

@@ -29,7 +29,7 @@ from core.model.types import Model
 from gui.memory.arena_chart import KIND_COLORS, ArenaChart
 from gui.memory.live_curve import LiveCurve
 from gui.memory.summary_table import SummaryTable
-from gui.model.shape_setting import ShapeSetting
+from gui.shape_setting import ShapeSetting
 from gui.tasks import TaskRunner
 
 PLANNER_ITEMS = [("LiteRT arena", "tflite_arena"), ("TFLM head", "tflm_greedy")]

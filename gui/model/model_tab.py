@@ -13,9 +13,9 @@ from core.analysis.support.overlay import OVERLAY_PREFIX
 from core.model.types import Model
 from gui.model.info_panel import InfoPanel
 from gui.model.op_table import OpTable
-from gui.model.shape_setting import ShapeSetting
 from gui.model.tensor_table import TensorTable
 from gui.run.panel import RunPanel
+from gui.shape_setting import ShapeSetting
 from gui.support.panel import DelegatesPanel
 
 

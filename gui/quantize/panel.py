@@ -34,8 +34,8 @@ from core.quantize.recipes import RECIPES
 from core.quantize.report import QuantizeReport, error_overlay, summary_lines
 from core.quantize.run import QuantizeJob, QuantizeRequest, Refused
 from gui import file_dialogs
-from gui.model.shape_setting import ShapeSetting
 from gui.quantize.layer_table import LayerErrorTable
+from gui.shape_setting import ShapeSetting
 from gui.tasks import TaskRunner, TaskState
 
 POLL_S = 0.05

@@ -51,7 +51,7 @@ from core.inference.session import WorkerSession
 from core.inference.toolchains import intel_dispatch_ready
 from core.model.reader import open_model
 from gui import file_dialogs
-from gui.model.shape_setting import ShapeSetting
+from gui.shape_setting import ShapeSetting
 from gui.tasks import TaskRunner, TaskState
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from core.analysis.weight_stats import weight_stats
 from core.graph import layout as gl
-from core.graph.layout import NODE_INPUT, NODE_OP, NODE_OUTPUT, layout_subgraph
+from core.graph.layout import NODE_INPUT, NODE_OP, NODE_OUTPUT, STATE_ROW, layout_subgraph
 from core.graph.search import search, search_other_subgraphs
 from core.model import ops as op_facts
 from core.model.builder import ModelBuilder
@@ -28,7 +28,11 @@ def _check_geometry(model, lay):
     for op in sg.operators:
         # every input is either an edge from the node writing it, or a folded row
         linked = {int(t) for t in lay.edge_tensor[lay.edge_dst == op.index]}
-        folded = {t for _, _, t in lay.rows[op.index]}
+        # a variable op's state row names the variable of the handle it reads or writes
+        # through (that resource tensor is linked by the state edge as well)
+        state = {t for slot, _, t in lay.rows[op.index] if slot in STATE_ROW.values()
+                 and sg.tensors[t].dtype == "resource" and t in linked}
+        folded = {t for _, _, t in lay.rows[op.index]} - state
         wanted = {t for t in op.inputs if t >= 0}
         assert linked | folded == wanted
         assert linked == {t for t in wanted if t in producers or t in graph_inputs}

@@ -549,3 +549,37 @@ def test_clicking_a_weight_row_inspects_that_tensor(qtbot, open_tab, shared_mode
     # the header still inspects the op
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.node_pos(conv).toPoint())
     assert panel.inspector.current == ("op", 0, conv)
+
+
+def test_variable_reads_and_writes_shown_as_state_linked_to_their_handle(qtbot, open_tab,
+                                                                         shared_model):
+    from gui.graph import style
+    tab, panel = open_tab(shared_model("micro_wakeword_hey_jarvis"))
+    model, view = tab.model, panel.view
+    sg = model.subgraphs[0]
+    read = next(o for o in sg.operators if o.op == "READ_VARIABLE")
+    handle = sg.producers()[read.inputs[0]]
+    view.center_on(read.index, 1.0)
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.node_pos(read.index).toPoint())
+    text = " ".join(panel.inspector.plain_text().split())
+    name = sg.operators[handle].options["shared_name"]
+    assert f"reads variable '{name}' through #{handle} VAR_HANDLE" in text
+    writer = next(o for o in sg.operators if o.op == "ASSIGN_VARIABLE"
+                  and o.inputs[0] == read.inputs[0])
+    assert f"written by #{writer.index} ASSIGN_VARIABLE" in text
+    # the handle -> read edge is drawn dashed in the state colour: a pixel on its route
+    e = next(i for i in range(view.lay.n_edges) if view.lay.edge_src[i] == handle
+             and view.lay.edge_dst[i] == read.index)
+    assert view.lay.edge_state[e]
+    view.select_node(None)   # unselected, so the edge shows its own colour
+    view.center_on(handle, 1.0)
+    img = view.grab().toImage()
+    route = view.lay.route(e)
+    seen = set()
+    # the curve passes through its route's points; the dashes leave gaps, so look around each
+    for x, y in route[1:-1].tolist() + [((route[0, 0] + route[1, 0]) / 2, route[0, 1] + 12)]:
+        pt = view.to_widget(x, y).toPoint()
+        for dx in range(-2, 3):
+            for dy in range(-6, 7):
+                seen.add(img.pixelColor(pt.x() + dx, pt.y() + dy).name())
+    assert style.STATE.name() in seen
