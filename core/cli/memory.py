@@ -91,12 +91,15 @@ def runtime_failure(report: dict) -> str | None:
     runtime = report["runtime"]
     if not runtime:
         return None
+    why = None
     if runtime.get("error"):
-        return str(runtime["error"])
-    xnn = runtime.get("xnnpack") or {}
-    if xnn.get("error"):
-        return f"with XNNPACK: {xnn['error']}"
-    return None
+        why = str(runtime["error"])
+    elif (runtime.get("xnnpack") or {}).get("error"):
+        why = f"with XNNPACK: {runtime['xnnpack']['error']}"
+    note = report["config"].get("dynamic_note")
+    if why and note and "--shape" not in why:   # at a guessed shape: which input, which option
+        why += f" ({note})"
+    return why
 
 
 def memory_text(report: dict) -> str:

@@ -88,3 +88,15 @@ def test_every_command_takes_shape_with_one_meaning(dynamic_models):
         assert bad.returncode == 2, (cmd, bad.stderr)
         line = bad.stderr.strip()
         assert len(line.splitlines()) == 1 and str(path) in line and "'samples'" in line, line
+
+
+def test_memory_runtime_failure_at_a_guessed_shape_names_the_input_and_option(tmp_path):
+    from tests.analysis.dynamic_models import framed_audio
+    path = framed_audio().save(tmp_path / "framed.tflite")   # cannot run at its stored [1, 1]
+    p = _cli("memory", str(path), "--planner", "tflite", "--runtime")
+    assert p.returncode == 1
+    line = p.stderr.strip()
+    assert len(line.splitlines()) == 1 and "'samples'" in line and "--shape samples=1,D" in line
+    ok = _cli("memory", str(path), "--planner", "tflite", "--runtime", "--shape",
+              "samples=1,800")
+    assert ok.returncode == 0, ok.stderr
