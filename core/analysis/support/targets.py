@@ -144,7 +144,7 @@ def store(key: str, block: dict[str, Any]) -> None:
     path = cache_dir() / "targets" / f"{key}.json"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_text(path, dumps_json(block))
+        write_text(path, dumps_json(block), overwrite=True)   # our own cache entry, renewed
     except OSError:
         pass            # a read-only home: the answer is still given, only not kept
 
