@@ -99,6 +99,8 @@ def _quantize(args: argparse.Namespace) -> int:
         board = target.target(args)
     except TargetError as e:
         print(f"litelens: error: {e}", file=sys.stderr)
+        if args.json:
+            _print_json(_failed(req, str(e)))
         return 2
     progress = None if args.json else _progress_printer()
     try:

@@ -391,6 +391,7 @@ def test_subgraph_without_operators_vector_is_quantized(tmp_path):
     (["--eval-samples", "0"], "--eval-samples must be at least 1"),
     (["--threads", "0"], "--threads must be an integer >= 1, not 0"),
     (["--recipe-file", "missing.json"], "missing.json: cannot read the recipe"),
+    (["--target", "ftp://nowhere"], "ftp://nowhere: not a target address"),
 ])
 def test_refused_input_still_prints_one_json_object(demo, tmp_path, args, said):
     p = litelens(str(demo), *args, "-o", str(tmp_path / "n.tflite"), "--json")
