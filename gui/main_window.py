@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QDragEnterEvent, QDropEvent, QIcon, QKeySequence
@@ -29,6 +30,9 @@ from gui.help_dialogs import ShortcutsDialog, show_about
 from gui.model.loader import ModelLoader, read_error_message
 from gui.model.model_tab import ModelTab
 from gui.tasks import TaskRunner, wait_for_tasks
+
+if TYPE_CHECKING:   # the analyses load when a comparison is opened, not at start-up
+    from core.analysis.compare import MedianLatency, ModelDiff
 
 MAX_RECENT = 10
 MODEL_FILTER = "TFLite models (*.tflite *.lite *.tfl);;All files (*)"
@@ -255,7 +259,8 @@ class MainWindow(QMainWindow):
         elif paths:
             self._report_error(paths[0], "Choose exactly two models to compare.")
 
-    def open_compare(self, path_a: str, path_b: str, latency_ms: dict | None = None) -> None:
+    def open_compare(self, path_a: str, path_b: str,
+                     latency_ms: MedianLatency | None = None) -> None:
         """A tab with both models side by side and their op diff (gui/quantize/compare_view);
         reading the two models and diffing them (support and arena plans: seconds for 10k ops)
         happen off the UI thread."""
@@ -288,7 +293,7 @@ class MainWindow(QMainWindow):
                                      "to compare them…")
         runner.start(read_both)
 
-    def _show_compare(self, a, b, diff: dict, latency_ms: dict | None) -> None:
+    def _show_compare(self, a, b, diff: ModelDiff, latency_ms: MedianLatency | None) -> None:
         from gui.quantize.compare_view import CompareView
         path_a, path_b = a.path, b.path
         gc_guard.freeze_long_lived()

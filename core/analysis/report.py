@@ -1,15 +1,21 @@
-"""The JSON report: the contract between core, CLI, GUI and tests (``litelens report --json``)."""
+"""The model report: everything the reader knows about a model, typed (``ModelReport``), and its
+JSON (``ModelReport.to_json()``, ``litelens report --json``: the contract other tools and the tests
+use); the info panel's sections; the text summary."""
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from core import __version__
 from core import format as fmt
 from core.fileio import finite_or_null
 from core.format import printable
-from core.model.metadata import model_metadata
-from core.model.types import Model, Operator, Tensor
+from core.model.metadata import ModelMetadata, model_metadata
+from core.model.types import Model, Operator, Subgraph, Tensor
+
+if TYPE_CHECKING:
+    from core.analysis.memory.result import MemoryReport
+    from core.analysis.support.result import SupportReport
 
 MAX_WARNINGS = 200  # a hostile file can have a NaN in every scale: list the first, count the rest
 
@@ -61,48 +67,99 @@ def nonfinite_quantization_warnings(model: Model) -> list[str]:
     return w.as_list()
 
 
-def model_report(model: Model) -> dict[str, Any]:
-    """Everything the reader knows about a model, as plain JSON-able data, with the tensor
-    memory plan (``memory``, as ``litelens memory --json`` gives it at one thread) and
-    ``metadata``, the decoded TFLITE_METADATA block (None when the model has none). Numbers the
-    file stores as NaN/Infinity (a quantization scale, an option such as LeakyRelu alpha, a
-    metadata statistic) become null, and ``warnings`` names each one."""
+@dataclass(frozen=True)
+class SignatureReport:
+    key: str
+    subgraph: int
+    inputs: dict[str, Tensor]    # signature name -> tensor of ``subgraph``
+    outputs: dict[str, Tensor]
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    path: str
+    size_bytes: int
+    sha256: str
+    schema_version: int
+    description: str
+    min_runtime_version: str | None
+    metadata: list[str]          # names of the model's metadata buffers
+    signatures: list[SignatureReport]
+
+
+@dataclass
+class ModelReport:
+    """What ``litelens report --json`` prints, typed. ``subgraphs`` are the reader's, with their
+    operators' options already decoded (the report outlives the model's mmap)."""
+    model: ModelSummary
+    subgraphs: list[Subgraph]
+    memory: MemoryReport                # at one thread, as ``litelens memory --json`` gives it
+    metadata: ModelMetadata | None      # the decoded TFLITE_METADATA block, when there is one
+    support: SupportReport | None = None
+    litelens_version: str = __version__
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON contract. Numbers the file stores as NaN/Infinity (a quantization scale, an
+        option such as LeakyRelu alpha, a metadata statistic) become null, and ``warnings``
+        names each one."""
+        w = _Warnings()
+
+        def tensors(named: dict[str, Tensor]) -> dict[str, Any]:
+            return {k: w.finite(t.to_json(), tensor_where(t)) for k, t in named.items()}
+        m = self.model
+        out: dict[str, Any] = {
+            "litelens_version": self.litelens_version,
+            "model": {
+                "path": m.path, "size_bytes": m.size_bytes, "sha256": m.sha256,
+                "schema_version": m.schema_version, "description": m.description,
+                "min_runtime_version": m.min_runtime_version, "metadata": list(m.metadata),
+                "signatures": [{"key": s.key, "subgraph": s.subgraph,
+                                "inputs": tensors(s.inputs), "outputs": tensors(s.outputs)}
+                               for s in m.signatures]},
+            "subgraphs": [
+                {"index": sg.index, "name": sg.name, "inputs": list(sg.inputs),
+                 "outputs": list(sg.outputs),
+                 "operators": [w.finite(op.to_json(), op_where(op)) for op in sg.operators],
+                 "tensors": [w.finite(t.to_json(), tensor_where(t)) for t in sg.tensors]}
+                for sg in self.subgraphs],
+            "memory": w.finite(self.memory.to_json(), "memory plan"),
+            # from the raw values, not ModelMetadata.to_json(): that has already nulled what
+            # the warnings must name
+            "metadata": (w.finite(asdict(self.metadata), "metadata")
+                         if self.metadata is not None else None),
+            "warnings": w.as_list(),
+        }
+        if self.support is not None:
+            out["support"] = finite_or_null(self.support.to_json())
+        return out
+
+
+def model_report(model: Model, support: bool = False) -> ModelReport:
+    """Everything the reader knows about a model, with the tensor memory plan at one thread,
+    the decoded metadata, and with ``support`` every delegate's op support."""
     from core.analysis.memory import memory_report
     meta = model_metadata(model)
-    w = _Warnings()
+    for sg in model.subgraphs:   # decoded now: the report is read after the model is closed
+        for op in sg.operators:
+            _ = op.options
     sigs = []
     for s in model.signatures:
         ts = model.subgraphs[s.subgraph].tensors
-        sigs.append({"key": s.key, "subgraph": s.subgraph,
-                     "inputs": {k: w.finite(ts[i].to_json(), tensor_where(ts[i]))
-                                for k, i in s.inputs.items()},
-                     "outputs": {k: w.finite(ts[i].to_json(), tensor_where(ts[i]))
-                                 for k, i in s.outputs.items()}})
-    subgraphs = [
-        {"index": sg.index, "name": sg.name, "inputs": list(sg.inputs),
-         "outputs": list(sg.outputs),
-         "operators": [w.finite(op.to_json(), op_where(op)) for op in sg.operators],
-         "tensors": [w.finite(t.to_json(), tensor_where(t)) for t in sg.tensors]}
-        for sg in model.subgraphs
-    ]
-    return {
-        "litelens_version": __version__,
-        "model": {
-            "path": model.path,
-            "size_bytes": model.size_bytes,
-            "sha256": model.sha256,
-            "schema_version": model.schema_version,
-            "description": model.description,
-            "min_runtime_version": model.min_runtime_version,
-            "metadata": [m.name for m in model.metadata],
-            "signatures": sigs,
-        },
-        "subgraphs": subgraphs,
-        "memory": w.finite(memory_report(model), "memory plan"),
-        # from the raw values, not meta.to_json(): that has already nulled what warnings must name
-        "metadata": w.finite(asdict(meta), "metadata") if meta.present else None,
-        "warnings": w.as_list(),
-    }
+        sigs.append(SignatureReport(s.key, s.subgraph,
+                                    {k: ts[i] for k, i in s.inputs.items()},
+                                    {k: ts[i] for k, i in s.outputs.items()}))
+    summary = ModelSummary(path=model.path, size_bytes=model.size_bytes, sha256=model.sha256,
+                           schema_version=model.schema_version,
+                           description=model.description,
+                           min_runtime_version=model.min_runtime_version,
+                           metadata=[m.name for m in model.metadata], signatures=sigs)
+    support_report = None
+    if support:
+        from core.analysis.support.analyze import analyze
+        support_report = analyze(model)
+    return ModelReport(model=summary, subgraphs=list(model.subgraphs),
+                       memory=memory_report(model), metadata=meta if meta.present else None,
+                       support=support_report)
 
 
 def op_histogram(model: Model) -> dict[str, int]:
@@ -169,8 +226,14 @@ def _tensor_brief(t) -> str:
             f"{fmt.shape_and_signature(t.shape, t.shape_signature, '×')} {t.dtype}")
 
 
-def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
-    """The model-info panel's content: (section title, [(key, value)]) — rendered by the GUI."""
+class InfoSection(NamedTuple):
+    """One block of the model-info panel: a title and its (key, value) rows."""
+    title: str
+    rows: list[tuple[str, str]]
+
+
+def info_sections(model: Model) -> list[InfoSection]:
+    """The model-info panel's content — rendered by the GUI."""
     general = [("File", printable(model.path)),
                ("Size", f"{fmt.size(model.size_bytes)} ({model.size_bytes:,} bytes)"),
                ("Weights", f"{fmt.size(weights_bytes(model))} in "
@@ -208,7 +271,8 @@ def info_sections(model: Model) -> list[tuple[str, list[tuple[str, str]]]]:
         sections.insert(1, ("Warnings", [(f"{i + 1}", w) for i, w in enumerate(warnings)]))
     # every title, key and value may hold file text (metadata names, labels, file names, the
     # runtime version string): one printable pass here covers the rows built above and below
-    return [(printable(title, 200), [(printable(k, 200), printable(v, 2000)) for k, v in rows])
+    return [InfoSection(printable(title, 200),
+                        [(printable(k, 200), printable(v, 2000)) for k, v in rows])
             for title, rows in sections]
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from core.cli import target
 from core.cli.shapes import add_shape_option, shapes_from_args
 from core.fileio import dump_json
 from core.format import one_line, printable
+
+if TYPE_CHECKING:
+    from core.analysis.memory.result import MemoryReport, TflmBlock
 
 # the interpreter takes a C int; far above any device, and low enough that a typo such as
 # 99999999999 is refused here instead of reaching the runtime's binding as a raw type error
@@ -63,16 +67,16 @@ def _memory(args: argparse.Namespace) -> int:
         return 2 if e.kind in ("config", "target") else 1
     if args.find_arena:
         from core.analysis.memory.tflm_runtime import find_arena
-        tflm = report.get("tflm")
+        tflm = report.tflm
         if tflm is None:
             print("litelens: error: --find-arena needs the tflm planner", file=sys.stderr)
             return 2
-        if tflm["refused"]:
-            print(f"litelens: error: {args.model}: {tflm['refused']}", file=sys.stderr)
+        if tflm.refused:
+            print(f"litelens: error: {args.model}: {tflm.refused}", file=sys.stderr)
             return 1
-        tflm["find_arena"] = find_arena(args.model, tflm["total_bytes"])
+        tflm.find_arena = find_arena(args.model, tflm.total_bytes)
     if args.json:
-        dump_json({"memory": report}, sys.stdout)
+        dump_json({"memory": report.to_json()}, sys.stdout)
         sys.stdout.write("\n")
     else:
         print(memory_text(report))
@@ -85,85 +89,87 @@ def _memory(args: argparse.Namespace) -> int:
     return 0
 
 
-def runtime_failure(report: dict) -> str | None:
+def runtime_failure(report: MemoryReport) -> str | None:
     """Why the ``--runtime`` check gave no answer (a crash, a model the runtime cannot load), or
     None when it ran or was not asked for."""
-    runtime = report["runtime"]
-    if not runtime:
+    runtime = report.runtime
+    if runtime is None:
         return None
     why = None
-    if runtime.get("error"):
-        why = str(runtime["error"])
-    elif (runtime.get("xnnpack") or {}).get("error"):
-        why = f"with XNNPACK: {runtime['xnnpack']['error']}"
-    note = report["config"].get("dynamic_note")
+    if runtime.error:
+        why = str(runtime.error)
+    elif runtime.xnnpack is not None and runtime.xnnpack.error:
+        why = f"with XNNPACK: {runtime.xnnpack.error}"
+    note = report.config.dynamic_note
     if why and note and "--shape" not in why:   # at a guessed shape: which input, which option
         why += f" ({note})"
     return why
 
 
-def memory_text(report: dict) -> str:
+def memory_text(report: MemoryReport) -> str:
     from core.analysis.memory.runtime import explain
     from core.format import size as human_size
-    config = report["config"]
-    lines = [f"threads {config['threads']}, delegates off (builtin kernels)"
-             + "".join(f", {k} resized to {v}" for k, v in config.get("shapes", {}).items())]
-    if config.get("dynamic_note"):
-        lines.append(f"note: {config['dynamic_note']}")
-    runtime = report["runtime"] or {}
-    if runtime.get("target"):
+    config = report.config
+    lines = [f"threads {config.threads}, delegates off (builtin kernels)"
+             + "".join(f", {k} resized to {v}" for k, v in config.shapes.items())]
+    if config.dynamic_note:
+        lines.append(f"note: {config.dynamic_note}")
+    if not report.config.tie_order.exact:
+        lines.append(f"offsets may differ from the runtime's: {report.config.tie_order.reason}")
+    runtime = report.runtime
+    if runtime is not None and runtime.target:
         from core.inference.ssh_target import facts_line
-        t = runtime["target"]
+        t = runtime.target
         lines.append(f"measured on {t['address']}: {facts_line(t['facts'] or {})}")
-    rt = {s["index"]: s for s in runtime.get("subgraphs", [])}
-    for sg in report["subgraphs"]:
-        lines.append(f"subgraph {sg['index']} {sg['name']!r}: {sg['planned_ops']}/{sg['ops']} "
+    for sg in report.subgraphs:
+        lines.append(f"subgraph {sg.index} {sg.name!r}: {sg.planned_ops}/{sg.ops} "
                      f"ops planned at allocation"
-                     + ("" if sg["allocated_by_allocate_tensors"] else
+                     + ("" if sg.allocated_by_allocate_tensors else
                         " (not allocated until run)"))
-        lines.append(f"  lower bound {human_size(sg['lower_bound_bytes'])}, weights "
-                     f"{human_size(sg['weights_bytes'])}")
-        lt = sg["planners"].get("tflite_arena")
+        lines.append(f"  lower bound {human_size(sg.lower_bound_bytes)}, weights "
+                     f"{human_size(sg.weights_bytes)}")
+        lt = sg.tflite_arena
         if lt:
-            lines.append(f"  LiteRT arena {human_size(lt['arena_bytes'])} "
-                         f"({lt['arena_bytes']} B), persistent "
-                         f"{human_size(lt['persistent_bytes'])} ({lt['persistent_bytes']} B), "
-                         f"peak at op {lt['peak_op']}")
-        tg = sg["planners"].get("tflm_greedy")
+            lines.append(f"  LiteRT arena {human_size(lt.arena_bytes)} "
+                         f"({lt.arena_bytes} B), persistent "
+                         f"{human_size(lt.persistent_bytes)} ({lt.persistent_bytes} B), "
+                         f"peak at op {lt.peak_op}")
+        tg = sg.tflm_greedy
         if tg:
             lines.append(f"  TFLM head (one region, all subgraphs) "
-                         f"{human_size(tg['arena_bytes'])}")
-        r = rt.get(sg["index"])
+                         f"{human_size(tg.arena_bytes)}")
+        r = runtime.subgraph(sg.index) if runtime is not None else None
         if r:
-            for arena in ("main_arena", "persistent_arena"):
-                a = r[arena]
-                if a["runtime_bytes"] is not None:
-                    lines.append(f"  runtime {arena.replace('_', ' ')}: {a['runtime_bytes']} B "
-                                 f"(planned {a['planned_bytes']} B): {explain(a)}")
-        for note in sg["notes"]:
+            for name, a in (("main arena", r.main_arena),
+                            ("persistent arena", r.persistent_arena)):
+                if a.runtime_bytes is not None:
+                    lines.append(f"  runtime {name}: {a.runtime_bytes} B "
+                                 f"(planned {a.planned_bytes} B): {explain(a)}")
+        for note in sg.notes:
             lines.append(f"  note: {note}")
-    for x in runtime.get("xnnpack", {}).get("subgraphs", []):
-        if x["tensors_out_of_arena"]:
-            lines.append(f"XNNPACK (the default) takes {len(x['tensors_out_of_arena'])} tensors "
-                         f"({human_size(x['bytes_out_of_arena'])}) of subgraph {x['index']} "
-                         "out of the arena")
-    if runtime.get("error"):
-        lines.append(f"runtime: {runtime['error']}")
-    if report.get("tflm"):
-        lines += tflm_lines(report["tflm"])
+    if runtime is not None and runtime.xnnpack is not None:
+        for x in runtime.xnnpack.subgraphs:
+            if x.tensors_out_of_arena:
+                lines.append(f"XNNPACK (the default) takes {len(x.tensors_out_of_arena)} "
+                             f"tensors ({human_size(x.bytes_out_of_arena)}) of subgraph "
+                             f"{x.index} out of the arena")
+    if runtime is not None and runtime.error:
+        lines.append(f"runtime: {runtime.error}")
+    if report.tflm is not None:
+        lines += tflm_lines(report.tflm)
     return "\n".join(lines)
 
 
-def tflm_lines(t: dict) -> list[str]:
+def tflm_lines(t: TflmBlock) -> list[str]:
     """TFLite Micro's arena: plan, refusal, and the runtime's own figures when measured."""
     from core.format import size as human_size
-    if t["refused"]:
-        return [f"TFLite Micro: {t['refused']}"]
-    tail = "" if t["tail_exact"] else " (kernel data estimated)"
-    lines = [f"TFLite Micro arena: head {human_size(t['head_bytes'])} ({t['head_bytes']} B) + "
-             f"tail {human_size(t['tail_bytes'])} ({t['tail_bytes']} B){tail} = "
-             f"arena_size {t['total_bytes']} B", f"  {t['tail_note']}"]
-    r = t.get("runtime")
+    if t.refused:
+        return [f"TFLite Micro: {t.refused}"]
+    tail = "" if t.tail_exact else " (kernel data estimated)"
+    lines = [f"TFLite Micro arena: head {human_size(t.head_bytes)} ({t.head_bytes} B) + "
+             f"tail {human_size(t.tail_bytes)} ({t.tail_bytes} B){tail} = "
+             f"arena_size {t.total_bytes} B", f"  {t.tail_note}"]
+    r = t.runtime
     if r:
         if r["total_bytes"] is not None:
             lines.append(f"  {r['tool']}: head {r['head_bytes']} B ({r['head_diff']:+d}), tail "
@@ -177,7 +183,7 @@ def tflm_lines(t: dict) -> list[str]:
                                  f"{o['max_abs_diff']:.4g}, {o['equal']}/{o['elements']} equal")
         else:
             lines.append(f"  tflite-micro: {r['refused'] or r['error']}")
-    f = t.get("find_arena")
+    f = t.find_arena
     if f:
         lines.append(f"  smallest working arena_size: {f['arena_size']} B "
                      f"({len(f['tries'])} tries)" if f["arena_size"] else f"  {f['error']}")

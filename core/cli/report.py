@@ -15,14 +15,12 @@ def add_parser(subparsers) -> None:
 
 def _report(args: argparse.Namespace) -> int:
     from core.analysis.report import model_report, summary_text
-    from core.analysis.support.analyze import analyze
-    from core.fileio import dump_json, finite_or_null
+    from core.fileio import dump_json
     from core.model.reader import open_model
     with open_model(args.model) as model:
         if args.json:
-            report = model_report(model)
-            report["support"] = finite_or_null(analyze(model))
-            dump_json(report, sys.stdout, indent=None if args.compact else 1)
+            report = model_report(model, support=True)
+            dump_json(report.to_json(), sys.stdout, indent=None if args.compact else 1)
             sys.stdout.write("\n")
         else:
             print(summary_text(model))

@@ -4,9 +4,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from core.cli import target
 from core.cli.shapes import add_shape_option, shapes_from_args
+
+if TYPE_CHECKING:
+    from core.analysis.support.result import SupportReport
 
 
 def add_parser(subparsers) -> None:
@@ -43,6 +47,7 @@ def add_parser(subparsers) -> None:
 
 def _support(args: argparse.Namespace) -> int:
     from core.analysis.support.analyze import DELEGATES, analyze, delegate_facts, parse_options
+    from core.analysis.support.result import SupportReport, ToolTargetSupport
     from core.analysis.support.target_run import analyze_target
     from core.analysis.support.targets import is_target, target_ids
     from core.inference.resize import dynamic_note, resized_model
@@ -73,50 +78,53 @@ def _support(args: argparse.Namespace) -> int:
             return 2
         # the delegate rules read shapes: at --shape, the model as the runtime resizes it
         note = dynamic_note(model, shapes, "the rules check")
-        found = analyze(resized_model(model, shapes), rules, options) if rules else {}
-        result = {d: found[d] if d in found else analyze_target(model, d, options.get(d),
-                                                                compile_check=args.compile)
-                  for d in delegates}
+        found = analyze(resized_model(model, shapes), rules, options).delegates if rules else {}
+        result = SupportReport({
+            d: found[d] if d in found else ToolTargetSupport.from_block(
+                d, analyze_target(model, d, options.get(d), compile_check=args.compile))
+            for d in delegates})
         labels = [op.label for op in model.subgraphs[args.subgraph].operators]
         if args.run:
             from core.analysis.support.npu_plugin import run_against_xnnpack
             from core.analysis.support.targets import split_id
-            for d in delegates:
+            for d, verdict in result.delegates.items():
                 base, soc = split_id(d)
-                if base == "npu-intel" and not result[d]["error"]:
-                    result[d]["run"] = run_against_xnnpack(model, soc or "LNL")
+                if base == "npu-intel" and isinstance(verdict, ToolTargetSupport) \
+                        and not verdict.error:
+                    verdict.block["run"] = run_against_xnnpack(model, soc or "LNL")
     if args.verify:
-        if "xnnpack" not in result and "tflm" not in result:
+        if "xnnpack" not in result.delegates and "tflm" not in result.delegates:
             print("litelens: error: --verify checks XNNPACK and TFLite Micro; add --delegate "
                   "xnnpack or --delegate tflm", file=sys.stderr)
             return 2
-        if "tflm" in result:
+        micro = result.delegates.get("tflm")
+        if micro is not None:
             from core.analysis.support import tflm
-            result["tflm"]["verified"] = tflm.verify(result["tflm"], args.model)
-            result["tflm"]["provenance"] = tflm.verified_provenance(result["tflm"])
-    if args.verify and "xnnpack" in result:
+            micro.verified = v = tflm.verify(micro, args.model)
+            micro.provenance = tflm.verified_provenance(v)
+    xnn = result.delegates.get("xnnpack")
+    if args.verify and xnn is not None:
         from core.analysis.support.analyze import (
             flags_the_runtime_check_ignores,
             interpreter_options,
         )
         from core.analysis.support.runtime import compare, proven_by_runtime, runtime_placement
-        chosen = result["xnnpack"]["options"]
-        flags = flags_the_runtime_check_ignores("xnnpack", chosen)
+        flags = flags_the_runtime_check_ignores("xnnpack", xnn.options)
         if flags:
             print(f"litelens: error: --verify runs the wheel's XNNPACK with its default flags; "
                   f"drop --option {', '.join(flags)}", file=sys.stderr)
             return 2
-        inter = interpreter_options("xnnpack", chosen)
+        inter = interpreter_options("xnnpack", xnn.options)
         try:
             placement = runtime_placement(args.model, inter, target=board, shapes=shapes)
         except TargetError as e:
             print(f"litelens: error: {e}", file=sys.stderr)
             return 1
-        result["xnnpack"]["verified"] = compare(result["xnnpack"], placement)
-        result["xnnpack"]["provenance"] = proven_by_runtime(result["xnnpack"])
+        xnn.verified = checked = compare(xnn, placement)
+        xnn.provenance = proven_by_runtime(checked)
     if args.json:
         json.dump({"model": args.model, "shapes": shapes or {}, "dynamic_note": note,
-                   "support": result}, sys.stdout, indent=1, allow_nan=False)
+                   "support": result.to_json()}, sys.stdout, indent=1, allow_nan=False)
         sys.stdout.write("\n")
     else:
         if note:
@@ -125,23 +133,25 @@ def _support(args: argparse.Namespace) -> int:
     return 0
 
 
-def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
+def support_text(result: SupportReport, labels: list[str], subgraph: int = 0) -> str:
     """The readable table: one row per op, one column per delegate, then summaries. Op labels
     and reasons quote the file (custom op codes), so they are printed through ``printable``."""
     from core import format as fmt
     from core.analysis.support.analyze import short_name, summary_line
     from core.analysis.support.ethos_u import estimate_line
     from core.analysis.support.npu_plugin import run_line
+    from core.analysis.support.result import TflmVerification, ToolTargetSupport
     from core.analysis.support.runtime import disagreement_line, verdict_line
     from core.analysis.support.target_run import compile_line
     from core.analysis.support.targets import provenance_line
-    names = list(result)
+    delegates = result.delegates
+    names = list(delegates)
     short = {n: short_name(n) for n in names}
     labels = [fmt.printable(x, 40) for x in labels]
     width = max([len(x) for x in labels] + [8])
     head = f"{'#':>4}  {'op':<{width}}  " + "  ".join(f"{short[n]:<8}" for n in names)
     lines = [head, "-" * len(head)]
-    ops = {n: result[n]["subgraphs"][subgraph]["ops"] if result[n]["subgraphs"] else None
+    ops = {n: delegates[n].subgraphs[subgraph].ops if delegates[n].subgraphs else None
            for n in names}
     for i, label in enumerate(labels):
         cells = []
@@ -149,29 +159,31 @@ def support_text(result: dict, labels: list[str], subgraph: int = 0) -> str:
             col = ops[n]
             o = col[i] if col is not None else None
             mark = "—" if o is None else \
-                ("✓" if o["partition"] is not None else "✓ cpu") if o["supported"] else "✗"
+                ("✓" if o.partition is not None else "✓ cpu") if o.supported else "✗"
             cells.append(f"{mark:<8}")
         lines.append(f"{i:>4}  {label:<{width}}  " + "  ".join(cells))
     lines.append("")
     for n in names:
-        lines.append(fmt.printable(summary_line(n, result[n], subgraph), 400))
-        if result[n].get("estimate"):
-            lines.append("  " + estimate_line(result[n]))
-        if result[n].get("run"):
-            lines.append("  " + run_line(result[n]["run"]))
-        if compile_line(result[n]):
-            lines.append("  " + fmt.printable(compile_line(result[n]) or "", 400))
-        lines.append("  " + provenance_line(result[n]["provenance"]))
-        if "verified" in result[n] and n == "tflm":
-            lines.append("  " + fmt.printable(result[n]["provenance"]["note"], 400))
-        elif "verified" in result[n]:
-            lines.append("  " + verdict_line(result[n]["verified"]))
-            lines += ["    " + disagreement_line(d) for d in result[n]["verified"]["disagree"]]
+        d = delegates[n]
+        lines.append(fmt.printable(summary_line(d, subgraph), 400))
+        block = d.block if isinstance(d, ToolTargetSupport) else None  # the tool's own record
+        if block is not None and block.get("estimate"):
+            lines.append("  " + estimate_line(block))
+        if block is not None and block.get("run"):
+            lines.append("  " + run_line(block["run"]))
+        if block is not None and compile_line(block):
+            lines.append("  " + fmt.printable(compile_line(block) or "", 400))
+        lines.append("  " + provenance_line(d.provenance))
+        if isinstance(d.verified, TflmVerification):
+            lines.append("  " + fmt.printable(d.provenance["note"], 400))
+        elif d.verified is not None:
+            lines.append("  " + verdict_line(d.verified))
+            lines += ["    " + disagreement_line(x) for x in d.verified.disagree]
     why: dict[tuple[str, str], list[int]] = {}
     for n in names:
         for o in ops[n] or ():
-            if not o["supported"]:
-                why.setdefault((n, o["reason"]), []).append(o["index"])
+            if not o.supported:
+                why.setdefault((n, o.reason or ""), []).append(o.index)
     if why:
         lines.append("")
         lines.append("why not (delegate, reason: ops):")

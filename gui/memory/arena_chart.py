@@ -8,16 +8,17 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
 from core import format as fmt
+from core.analysis.memory.result import PlannedTensor
 
 KIND_COLORS = {"activation": "#4e79a7", "temporary": "#f28e2b", "shared": "#59a14f"}
 
 
-def tensor_kind(t: dict) -> str:
-    return "temporary" if t["temporary"] else "shared" if t["shares"] is not None else "activation"
+def tensor_kind(t: PlannedTensor) -> str:
+    return "temporary" if t.temporary else "shared" if t.shares is not None else "activation"
 
 
 class ArenaChart(pg.PlotWidget):
-    tensor_clicked = Signal(dict)
+    tensor_clicked = Signal(object)   # PlannedTensor
 
     def __init__(self, parent=None):
         super().__init__(parent, background="w")
@@ -26,7 +27,7 @@ class ArenaChart(pg.PlotWidget):
         self.setLabel("left", "offset", units="B")
         self.showGrid(x=True, y=True, alpha=0.2)
         self.setMouseEnabled(x=True, y=True)
-        self.tensors: list[dict] = []
+        self.tensors: list[PlannedTensor] = []
         self._rects = np.zeros((0, 4))
         self._bars: pg.BarGraphItem | None = None
         self.hover_text = ""
@@ -38,19 +39,18 @@ class ArenaChart(pg.PlotWidget):
                                            slot=self._moved)
         self.scene().sigMouseClicked.connect(self._clicked)
 
-    def set_tensors(self, tensors: list[dict]) -> None:
-        """Tensors as in the memory JSON (offset, bytes, first_op, last_op, temporary, shares)."""
+    def set_tensors(self, tensors: list[PlannedTensor]) -> None:
+        """One planner's tensors of one arena."""
         if self._bars is not None:
             self.removeItem(self._bars)
             self._bars = None
-        self.tensors = [t for t in tensors if t["bytes"]]
+        self.tensors = [t for t in tensors if t.bytes]
         n = len(self.tensors)
         self._rects = np.zeros((n, 4))
         if not n:
             return
         for i, t in enumerate(self.tensors):
-            self._rects[i] = (t["first_op"] - 0.45, t["last_op"] + 0.45, t["offset"],
-                              t["offset"] + t["bytes"])
+            self._rects[i] = (t.first_op - 0.45, t.last_op + 0.45, t.offset, t.offset + t.bytes)
         brushes = [pg.mkBrush(KIND_COLORS[tensor_kind(t)]) for t in self.tensors]
         r = self._rects
         self._bars = pg.BarGraphItem(x0=r[:, 0], x1=r[:, 1], y0=r[:, 2], y1=r[:, 3],
@@ -58,7 +58,7 @@ class ArenaChart(pg.PlotWidget):
         self.addItem(self._bars)
         self.autoRange()
 
-    def tensor_at(self, x: float, y: float) -> dict | None:
+    def tensor_at(self, x: float, y: float) -> PlannedTensor | None:
         r = self._rects
         if not len(r):
             return None
@@ -68,12 +68,12 @@ class ArenaChart(pg.PlotWidget):
         # shared buffers overlap their root: name the smallest (innermost) first
         return self.tensors[int(hit[np.argmin(r[hit, 3] - r[hit, 2])])]
 
-    def describe(self, t: dict) -> str:
-        extra = (" · kernel temporary" if t["temporary"] else
-                 f" · reuses tensor {t['shares']}'s buffer" if t["shares"] is not None else "")
-        return (f"#{t['index']} {fmt.elide(t['name'] or '(unnamed)', 60)}\n"
-                f"{fmt.size(t['bytes'])} at offset {t['offset']:,} · ops {t['first_op']}–"
-                f"{t['last_op']}{extra}")
+    def describe(self, t: PlannedTensor) -> str:
+        extra = (" · kernel temporary" if t.temporary else
+                 f" · reuses tensor {t.shares}'s buffer" if t.shares is not None else "")
+        return (f"#{t.index} {fmt.elide(t.name or '(unnamed)', 60)}\n"
+                f"{fmt.size(t.bytes)} at offset {t.offset:,} · ops {t.first_op}–"
+                f"{t.last_op}{extra}")
 
     def _moved(self, event) -> None:
         pos = event[0]

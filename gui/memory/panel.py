@@ -4,6 +4,8 @@ runtime. Plans are computed off the UI thread (core.analysis.memory); the runtim
 the worker process (its memory_arena job), so a crashing kernel cannot take the app down."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,6 +25,14 @@ from core.analysis.memory import (
     runtime_check,
     tflm_block,
 )
+from core.analysis.memory.result import (
+    MemoryReport,
+    PlannedTensor,
+    PlannerKey,
+    RuntimeCheck,
+    SubgraphMemory,
+    TflmBlock,
+)
 from core.analysis.memory.tflm import plan_tflm
 from core.inference.resize import resized_model
 from core.model.types import Model
@@ -32,7 +42,8 @@ from gui.memory.summary_table import SummaryTable
 from gui.shape_setting import ShapeSetting
 from gui.tasks import TaskRunner
 
-PLANNER_ITEMS = [("LiteRT arena", "tflite_arena"), ("TFLM head", "tflm_greedy")]
+PLANNER_ITEMS: list[tuple[str, PlannerKey]] = [("LiteRT arena", "tflite_arena"),
+                                               ("TFLM head", "tflm_greedy")]
 
 
 class MemoryPanel(QWidget):
@@ -44,8 +55,8 @@ class MemoryPanel(QWidget):
         self.model = model
         # dynamic inputs: planned at the model's shape setting (shared with Run and Quantize)
         self.shape_setting = shape_setting or ShapeSetting(self)
-        self.report: dict | None = None
-        self.runtime: dict | None = None
+        self.report: MemoryReport | None = None
+        self.runtime: RuntimeCheck | None = None
         self._build()
         self._plan_task = TaskRunner(self, name="memory-plan")
         self._plan_task.done.connect(self._planned)
@@ -53,7 +64,7 @@ class MemoryPanel(QWidget):
         self._runtime_task = TaskRunner(self, name="memory-runtime")
         self._runtime_task.done.connect(self._measured)
         self._runtime_task.failed.connect(self._runtime_failed)
-        self.tflm_runtime: dict | None = None
+        self.tflm_runtime: dict | None = None   # tflite-micro's own figures (its tool's record)
         self._tflm_task = TaskRunner(self, name="memory-tflm")
         self._tflm_task.done.connect(self._tflm_measured)
         self._tflm_task.failed.connect(self._tflm_failed)
@@ -133,30 +144,30 @@ class MemoryPanel(QWidget):
             shapes=shapes)))
 
     def check_on_tflm(self) -> None:
-        if self.report is None or self.report.get("tflm") is None:
+        if self.report is None or self.report.tflm is None:
             return
         self.check_tflm.setEnabled(False)
         self._status("running on TFLite Micro (worker process)…")
         model = self.model
         self._tflm_task.start(lambda state: tflm_block(model, plan_tflm(model), runtime=True))
 
-    def _tflm_measured(self, block: dict) -> None:
+    def _tflm_measured(self, block: TflmBlock) -> None:
         self.check_tflm.setEnabled(True)
-        self.tflm_runtime = block["runtime"]
+        self.tflm_runtime = block.runtime
         self._show()
 
     def _tflm_failed(self, exc: BaseException) -> None:
         self.check_tflm.setEnabled(True)
         self._status(f"TFLM check failed: {exc}")
 
-    def _planned(self, report: dict) -> None:
-        if report["config"]["threads"] != self.threads.value() or \
-                report["config"]["shapes"] != (self.shape_setting.shapes or {}):
+    def _planned(self, report: MemoryReport) -> None:
+        if report.config.threads != self.threads.value() or \
+                report.config.shapes != (self.shape_setting.shapes or {}):
             return  # a newer plan is on its way
         self.report = report
         self._show()
 
-    def _measured(self, result: tuple[int, dict]) -> None:
+    def _measured(self, result: tuple[int, RuntimeCheck]) -> None:
         threads, runtime = result
         self.check.setEnabled(True)
         if threads != self.threads.value():
@@ -171,46 +182,50 @@ class MemoryPanel(QWidget):
         self._status(f"runtime check failed: {exc}")
 
     # -- showing ---------------------------------------------------------------------------
-    def current_subgraph(self) -> dict | None:
+    def current_subgraph(self) -> SubgraphMemory | None:
         if self.report is None:
             return None
-        return self.report["subgraphs"][self.subgraph.currentData() or 0]
+        return self.report.subgraphs[self.subgraph.currentData() or 0]
 
     def _show(self) -> None:
         sg = self.current_subgraph()
-        if sg is None:
+        if sg is None or self.report is None:
             return
-        key = self.planner.currentData()
-        plan = sg["planners"].get(key, {})
+        plan = sg.plan(self.planner.currentData())
+        tensors = plan.tensors if plan is not None else []
         arena = self.arena.currentData()
         self.chart.setTitle(f"{self.planner.currentText()}: offset by op step "
-                            f"(subgraph {sg['index']}, {self.arena.currentText()})")
-        self.chart.set_tensors([t for t in plan.get("tensors", []) if t["arena"] == arena])
-        lt = sg["planners"]["tflite_arena"]
-        self.curve.set_curve(sg["live_bytes"], lt["peak_op"], plan.get("arena_bytes", 0))
-        tflm = self.report.get("tflm")
+                            f"(subgraph {sg.index}, {self.arena.currentText()})")
+        self.chart.set_tensors([t for t in tensors if t.arena == arena])
+        peak = sg.tflite_arena.peak_op if sg.tflite_arena is not None else None
+        self.curve.set_curve(sg.live_bytes, peak, plan.arena_bytes if plan is not None else 0)
+        tflm = self.report.tflm
         if tflm is not None and self.tflm_runtime is not None:
-            tflm = {**tflm, "runtime": self.tflm_runtime}
-        self.table.set_report(sg, self.runtime, self.report["config"]["threads"], tflm)
+            tflm = replace(tflm, runtime=self.tflm_runtime)
+        tie_order = self.report.config.tie_order
+        self.table.set_report(sg, self.runtime, self.report.config.threads, tflm,
+                              None if tie_order.exact else tie_order.reason)
         self.overlay_ready.emit(live_memory_overlay(sg))
         note = " (runtime checked)" if self.runtime else ""
-        if self.report["runtime_may_reject"]:
+        if self.report.runtime_may_reject:
             note += " — the stock runtime would reject this model: " + \
-                "; ".join(self.report["runtime_may_reject"][:2])
-        config = self.report["config"]
-        at = "; ".join(f"{k}={','.join(map(str, v))}" for k, v in config["shapes"].items())
-        self._status(f"{len(plan.get('tensors', []))} tensors planned"
+                "; ".join(self.report.runtime_may_reject[:2])
+        config = self.report.config
+        at = "; ".join(f"{k}={','.join(map(str, v))}" for k, v in config.shapes.items())
+        self._status(f"{len(tensors)} tensors planned"
                      + (f" at {at}" if at else "") + note
-                     + ("" if sg["allocated_by_allocate_tensors"] else
+                     + ("" if sg.allocated_by_allocate_tensors else
                         " — this subgraph is allocated on the first run")
                      # an unset dynamic input: which one, and where to set it
-                     + (f" — {config['dynamic_note']} (here: the Run panel's Input shapes, "
-                        "shared by this tab's panels)" if config["dynamic_note"] else ""))
+                     + (f" — {config.dynamic_note} (here: the Run panel's Input shapes, "
+                        "shared by this tab's panels)" if config.dynamic_note else ""))
 
-    def _tensor_clicked(self, t: dict) -> None:
+    def _tensor_clicked(self, t: PlannedTensor) -> None:
         sg = self.current_subgraph()
+        if sg is None:
+            return
         self._status(self.chart.describe(t).replace("\n", " · "))
-        self.tensor_selected.emit(sg["index"], t["index"], t["first_op"])
+        self.tensor_selected.emit(sg.index, t.index, t.first_op)
 
     def _status(self, text: str) -> None:
         self.status.setText(text)

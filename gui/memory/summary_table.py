@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from core import format as fmt
+from core.analysis.memory.result import RuntimeCheck, SubgraphMemory, TflmBlock
 from core.analysis.memory.runtime import explain
 
 
@@ -23,40 +24,41 @@ class SummaryTable(QTableWidget):
     def rows(self) -> list[tuple[str, str, str]]:
         return [tuple(self.item(r, c).text() for c in range(3)) for r in range(self.rowCount())]
 
-    def set_report(self, sg: dict, runtime: dict | None, threads: int,
-                   tflm: dict | None = None) -> None:
-        """``tflm``: the report's ``memory.tflm`` block (whole model), its ``runtime`` filled
-        when TFLM was checked."""
+    def set_report(self, sg: SubgraphMemory, runtime: RuntimeCheck | None, threads: int,
+                   tflm: TflmBlock | None = None, offsets_note: str | None = None) -> None:
+        """``tflm``: the report's TFLM block (whole model), its ``runtime`` filled when TFLM was
+        checked; ``offsets_note``: why planned offsets may differ from the runtime's (None:
+        exact)."""
         rows: list[tuple[str, int | None, str]] = []
-        lt = sg["planners"].get("tflite_arena")
+        lt = sg.tflite_arena
         if lt:
-            rows.append(("LiteRT arena (predicted)", lt["arena_bytes"],
-                         f"{threads} thread(s), delegates off; peak at op {lt['peak_op']}"))
-            rows.append(("LiteRT persistent arena (predicted)", lt["persistent_bytes"],
+            rows.append(("LiteRT arena (predicted)", lt.arena_bytes,
+                         f"{threads} thread(s), delegates off; peak at op {lt.peak_op}"
+                         + (f"; offsets may differ: {offsets_note}" if offsets_note else "")))
+            rows.append(("LiteRT persistent arena (predicted)", lt.persistent_bytes,
                          "kept across runs: dequantized weights, HWCN weights, row sums"))
         if tflm is not None:
             rows += tflm_rows(tflm)
-        rows.append(("lower bound (max live bytes)", sg["lower_bound_bytes"],
+        rows.append(("lower bound (max live bytes)", sg.lower_bound_bytes,
                      "most bytes alive at one op (LiteRT lifetimes, temporaries included)"))
-        rows.append(("weights (read-only, mapped)", sg["weights_bytes"], "not in any arena"))
+        rows.append(("weights (read-only, mapped)", sg.weights_bytes, "not in any arena"))
         rows.append(("ops planned at allocation", None,
-                     f"{sg['planned_ops']} of {sg['ops']}"
-                     + ("" if sg["planned_ops"] == sg["ops"] else
+                     f"{sg.planned_ops} of {sg.ops}"
+                     + ("" if sg.planned_ops == sg.ops else
                         " (the rest is planned on the first run: an output size is dynamic)")))
         if runtime is not None:
-            r = next((s for s in runtime.get("subgraphs", []) if s["index"] == sg["index"]),
-                     None)
-            if runtime.get("error"):
-                rows.append(("runtime", None, f"could not allocate: {runtime['error']}"))
+            r = runtime.subgraph(sg.index)
+            if runtime.error:
+                rows.append(("runtime", None, f"could not allocate: {runtime.error}"))
             elif r is not None:
-                for key, label in (("main_arena", "runtime arena (measured)"),
-                                   ("persistent_arena", "runtime persistent (measured)")):
-                    rows.append((label, r[key]["runtime_bytes"], explain(r[key])))
-            x = next((s for s in runtime.get("xnnpack", {}).get("subgraphs", [])
-                      if s["index"] == sg["index"]), None)
+                for arena, label in ((r.main_arena, "runtime arena (measured)"),
+                                     (r.persistent_arena, "runtime persistent (measured)")):
+                    rows.append((label, arena.runtime_bytes, explain(arena)))
+            x = next((s for s in runtime.xnnpack.subgraphs if s.index == sg.index), None) \
+                if runtime.xnnpack is not None else None
             if x is not None:
-                rows.append(("XNNPACK (default) takes out", x["bytes_out_of_arena"],
-                             f"{len(x['tensors_out_of_arena'])} tensors leave the arena "
+                rows.append(("XNNPACK (default) takes out", x.bytes_out_of_arena,
+                             f"{len(x.tensors_out_of_arena)} tensors leave the arena "
                              "(sum of their sizes)"))
         self.setRowCount(len(rows))
         for i, (label, value, note) in enumerate(rows):
@@ -66,19 +68,19 @@ class SummaryTable(QTableWidget):
             self.setItem(i, 2, QTableWidgetItem(note))
 
 
-def tflm_rows(t: dict) -> list[tuple[str, int | None, str]]:
+def tflm_rows(t: TflmBlock) -> list[tuple[str, int | None, str]]:
     """TFLite Micro beside the LiteRT rows: head (planned as TFLM does), tail, the arena_size to
     pass, and tflite-micro's own figures once checked."""
-    if t["refused"]:
-        return [("TFLite Micro", None, t["refused"])]
-    tail_note = "persistent, 64-bit build" + ("" if t["tail_exact"] else
+    if t.refused:
+        return [("TFLite Micro", None, t.refused)]
+    tail_note = "persistent, 64-bit build" + ("" if t.tail_exact else
                                               "; kernel op data estimated")
     rows: list[tuple[str, int | None, str]] = [
-        ("TFLM head (predicted)", t["head_bytes"],
-         f"all subgraphs; {t['scratch_buffers']} scratch buffer(s)"),
-        ("TFLM tail (predicted)", t["tail_bytes"], tail_note),
-        ("TFLM arena_size (predicted)", t["total_bytes"], "head + tail")]
-    r = t.get("runtime")
+        ("TFLM head (predicted)", t.head_bytes,
+         f"all subgraphs; {t.scratch_buffers} scratch buffer(s)"),
+        ("TFLM tail (predicted)", t.tail_bytes, tail_note),
+        ("TFLM arena_size (predicted)", t.total_bytes, "head + tail")]
+    r = t.runtime
     if r is not None:
         if r["total_bytes"] is None:
             rows.append(("TFLM (tflite-micro)", None, r["refused"] or r["error"] or ""))

@@ -6,21 +6,22 @@ from html import escape
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QTextBrowser
 
-from core.analysis.report import info_sections
+from core.analysis.report import InfoSection, info_sections
 from core.model.types import Model
 
 MIN_WIDTH = 260   # below this, keys like "Description" no longer fit on one line
 
 
-def sections_html(sections, key_color: str = "gray", title_color: str = "#1f5f99") -> str:
+def sections_html(sections: list[InfoSection], key_color: str = "gray",
+                  title_color: str = "#1f5f99") -> str:
     # keys never wrap (they broke mid-word: "Descr iption", "DEPTHWISE_CO NV_2D"), so each
     # section is its own table: its key column is as wide as its own longest key, and values
     # wrap in the rest
     parts = [f"<style>td{{padding:1px 6px;vertical-align:top}} h4{{margin:8px 0 2px 0;"
              f"color:{title_color}}} td.k{{color:{key_color};white-space:nowrap}}</style>"]
-    for title, rows in sections:
-        parts.append(f"<h4>{escape(title)}</h4><table width='100%'>")
-        for k, v in rows:
+    for section in sections:
+        parts.append(f"<h4>{escape(section.title)}</h4><table width='100%'>")
+        for k, v in section.rows:
             parts.append(f"<tr><td class=k nowrap width='1%'>{escape(k)}</td><td>"
                          f"{escape(v)}</td></tr>")
         parts.append("</table>")
@@ -49,7 +50,7 @@ class InfoPanel(QTextBrowser):
             self._render()
 
     def text_for(self, title: str) -> dict[str, str]:
-        for t, rows in self.sections:
-            if t == title:
-                return dict(rows)
+        for section in self.sections:
+            if section.title == title:
+                return dict(section.rows)
         return {}

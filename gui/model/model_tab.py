@@ -21,7 +21,7 @@ from gui.support.panel import DelegatesPanel
 
 class ModelTab(QWidget):
     open_requested = Signal(str)                   # a model to open in a new tab
-    compare_requested = Signal(str, str, object)   # model A, model B, latency {"a", "b"}
+    compare_requested = Signal(str, str, object)   # model A, model B, MedianLatency
 
     def __init__(self, model: Model, parent=None):
         super().__init__(parent)

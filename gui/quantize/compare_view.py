@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import format as fmt
-from core.analysis.compare import compare_models
+from core.analysis.compare import DiffRow, MedianLatency, ModelDiff, OpSide, compare_models
 from core.model.types import Model
 
 STATUS_COLORS = {"added": "#cfe8cf", "removed": "#f6c1b8", "changed": "#fff0b3", "same": None}
@@ -32,38 +32,46 @@ COLUMNS = ("status", "A op", "A dtype", "A weights", "A XNNPACK", "B op", "B dty
            "B XNNPACK", "tensor")
 
 
-def summary_rows(diff: dict) -> list[tuple[str, str, str]]:
+def summary_rows(diff: ModelDiff) -> list[tuple[str, str, str]]:
     """(what, A, B) lines of the summary table."""
-    a, b = diff["a"], diff["b"]
-    rows = [("file", Path(a["path"]).name, Path(b["path"]).name),
-            ("size", fmt.size(a["size_bytes"]), fmt.size(b["size_bytes"])),
-            ("ops", f"{a['ops']:,}", f"{b['ops']:,}"),
-            ("tensors", f"{a['tensors']:,}", f"{b['tensors']:,}")]
-    for dt in sorted(set(a["constant_bytes"]) | set(b["constant_bytes"])):
-        rows.append((f"{dt} constants", fmt.size(a["constant_bytes"].get(dt, 0)),
-                     fmt.size(b["constant_bytes"].get(dt, 0))))
-    xa, xb = a["xnnpack"], b["xnnpack"]
-    rows.append(("XNNPACK ops", *(f"{x['delegated_ops']}/{x['total_ops']} in {x['partitions']} "
-                                  f"partition{'s' if x['partitions'] != 1 else ''}"
-                                  for x in (xa, xb))))
-    rows.append(("arena (planned)", fmt.size(a["arena_bytes"]), fmt.size(b["arena_bytes"])))
-    lat = diff.get("latency_ms") or {}
-    if lat.get("a") is not None and lat.get("b") is not None:
-        rows.append(("latency (median)", fmt.duration_ms(lat["a"]), fmt.duration_ms(lat["b"])))
-    c = diff["counts"]
-    rows += [("ops only in A", f"{c['removed']:,}", ""), ("ops only in B", "", f"{c['added']:,}"),
-             ("ops changed", f"{c['changed']:,}", f"{c['changed']:,}"),
-             ("ops the same", f"{c['same']:,}", f"{c['same']:,}")]
+    a, b = diff.a, diff.b
+    rows = [("file", Path(a.path).name, Path(b.path).name),
+            ("size", fmt.size(a.size_bytes), fmt.size(b.size_bytes)),
+            ("ops", f"{a.ops:,}", f"{b.ops:,}"),
+            ("tensors", f"{a.tensors:,}", f"{b.tensors:,}")]
+    for dt in sorted(set(a.constant_bytes) | set(b.constant_bytes)):
+        rows.append((f"{dt} constants", fmt.size(a.constant_bytes.get(dt, 0)),
+                     fmt.size(b.constant_bytes.get(dt, 0))))
+    rows.append(("XNNPACK ops", *(f"{x.delegated_ops}/{x.total_ops} in {x.partitions} "
+                                  f"partition{'s' if x.partitions != 1 else ''}"
+                                  for x in (a.xnnpack, b.xnnpack))))
+    rows.append(("arena (planned)", fmt.size(a.arena_bytes), fmt.size(b.arena_bytes)))
+    lat = diff.latency_ms
+    if lat is not None and lat.a is not None and lat.b is not None:
+        rows.append(("latency (median)", fmt.duration_ms(lat.a), fmt.duration_ms(lat.b)))
+    c = diff.counts
+    rows += [("ops only in A", f"{c.removed:,}", ""), ("ops only in B", "", f"{c.added:,}"),
+             ("ops changed", f"{c.changed:,}", f"{c.changed:,}"),
+             ("ops the same", f"{c.same:,}", f"{c.same:,}")]
     return rows
 
 
-def _delegated(side: dict) -> str:
-    return "" if side.get("xnnpack") is None else "yes" if side["xnnpack"] else "no"
+def _delegated(side: OpSide | None) -> str:
+    if side is None or side.xnnpack is None:
+        return ""
+    return "yes" if side.xnnpack else "no"
+
+
+def _side_cells(side: OpSide | None) -> tuple[str, str, str, str]:
+    """(op, dtype, weights, XNNPACK) cells of one side ("" where the model has no such op)."""
+    if side is None:
+        return "", "", "", ""
+    return f"{side.index} {side.op}", side.dtype, ", ".join(side.weights), _delegated(side)
 
 
 class CompareView(QWidget):
-    def __init__(self, a: Model, b: Model, latency_ms: dict | None = None, parent=None,
-                 graphs: bool = True, diff: dict | None = None):
+    def __init__(self, a: Model, b: Model, latency_ms: MedianLatency | None = None, parent=None,
+                 graphs: bool = True, diff: ModelDiff | None = None):
         """``diff``: ``compare_models(a, b, latency_ms)`` when the caller computed it already
         (off the UI thread: support and arena plans of two big models take seconds)."""
         super().__init__(parent)
@@ -90,7 +98,7 @@ class CompareView(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1,
                                                            QHeaderView.ResizeMode.Stretch)
         self.table.currentCellChanged.connect(lambda r, *_: self._select(r))
-        self.rows: list[dict] = []
+        self.rows: list[DiffRow] = []
         self.graph_a = self.graph_b = None
         split = QSplitter(Qt.Orientation.Vertical, self)
         if graphs:
@@ -122,15 +130,13 @@ class CompareView(QWidget):
 
     def _fill(self) -> None:
         only = self.only_diffs.isChecked()
-        self.rows = [r for r in self.diff["ops"] if not only or r["status"] != "same"]
+        self.rows = [r for r in self.diff.ops if not only or r.status != "same"]
         self.table.setRowCount(len(self.rows))
         for i, r in enumerate(self.rows):
-            a, b = r["a"] or {}, r["b"] or {}
-            cells = (r["status"], f"{a.get('index', '')} {a.get('op', '')}".strip(),
-                     a.get("dtype", ""), ", ".join(a.get("weights", [])), _delegated(a),
-                     f"{b.get('index', '')} {b.get('op', '')}".strip(), b.get("dtype", ""),
-                     ", ".join(b.get("weights", [])), _delegated(b), (a or b).get("tensor", ""))
-            color = STATUS_COLORS[r["status"]]
+            either = r.a or r.b
+            cells = (r.status, *_side_cells(r.a), *_side_cells(r.b),
+                     either.tensor if either else "")
+            color = STATUS_COLORS[r.status]
             for c, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if color:   # a light tint: its text stays dark in the dark theme too
@@ -143,9 +149,9 @@ class CompareView(QWidget):
         if not (0 <= row < len(self.rows)) or self.graph_a is None:
             return
         r = self.rows[row]
-        for side, graph in ((r["a"], self.graph_a), (r["b"], self.graph_b)):
-            if side:
-                graph.select_op(side["subgraph"], side["index"])
+        for side, graph in ((r.a, self.graph_a), (r.b, self.graph_b)):
+            if side is not None and graph is not None:
+                graph.select_op(side.subgraph, side.index)
 
     def close_model(self) -> None:
         for g in (self.graph_a, self.graph_b):

@@ -64,7 +64,7 @@ class QuantizePanel(QWidget):
     quantized = Signal(object)         # the QuantizeReport, after a run that wrote a file
     finished = Signal(object)          # every QuantizeReport (failures, refusals too)
     open_requested = Signal(str)       # open the quantized model in a new tab
-    compare_requested = Signal(str, str, object)   # input, output, latency {"a", "b"}
+    compare_requested = Signal(str, str, object)   # input, output, MedianLatency
     overlay_ready = Signal(object)     # core Overlay of the per-layer error
 
     def __init__(self, model: Model, parent=None, shape_setting: ShapeSetting | None = None):
@@ -284,8 +284,9 @@ class QuantizePanel(QWidget):
     def _compare(self) -> None:
         r = self.report
         if r and r.output:
+            from core.analysis.compare import MedianLatency  # loaded when first compared
             lat = r.latency_ms
-            self.compare_requested.emit(r.input, r.output, {"a": lat.before, "b": lat.after})
+            self.compare_requested.emit(r.input, r.output, MedianLatency(lat.before, lat.after))
 
     def _failed(self, exc: Exception) -> None:
         self._set_busy(False)

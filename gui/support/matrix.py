@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor
 from core import format as fmt
 from core.analysis.support.analyze import short_name
 from core.analysis.support.overlay import PALETTE
+from core.analysis.support.result import SupportReport
 from core.analysis.support.targets import provenance_line
 from gui.filter_table import FilterTable, RowsModel
 
@@ -18,20 +19,21 @@ NO_ANSWER_COLOR = "#d0d0d0"   # a column whose tool gave no answer (grey in both
 class SupportRows(RowsModel):
     """One row per op of one subgraph; a row item is the op index."""
 
-    def __init__(self, labels: list[str], macs: list[int], result: dict, subgraph: int,
-                 parent=None):
-        self.delegates = list(result)
+    def __init__(self, labels: list[str], macs: list[int], result: SupportReport,
+                 subgraph: int, parent=None):
+        self.delegates = list(result.delegates)
         self.columns = ("#", "Operator", "MACs", *(short_name(d) for d in self.delegates))
         self.labels, self.macs = labels, macs
         # a tool-run target without an answer (tool or SDK missing, model refused) has no ops:
         # its cells say so instead of showing a made-up verdict
-        self.ops = {d: result[d]["subgraphs"][subgraph]["ops"] if result[d]["subgraphs"]
-                    else None for d in self.delegates}
-        self.errors = {d: result[d].get("error") for d in self.delegates}
-        self.provenance = {d: provenance_line(result[d]["provenance"])
-                           for d in self.delegates if result[d].get("provenance")}
+        verdicts = result.delegates
+        self.ops = {d: r.subgraphs[subgraph].ops if r.subgraphs else None
+                    for d, r in verdicts.items()}
+        self.errors = {d: r.error for d, r in verdicts.items()}
+        self.provenance = {d: provenance_line(r.provenance)
+                           for d, r in verdicts.items() if r.provenance}
         # whole-model targets (no CPU fallback): why the model does not run at all
-        self.refused = {d: result[d].get("refused") for d in self.delegates}
+        self.refused = {d: r.refused for d, r in verdicts.items()}
         self.unsupported_only = False
         self._colors = {k: QColor(c) for k, (_label, c) in PALETTE.items()}
         self._colors["no_answer"] = QColor(NO_ANSWER_COLOR)
@@ -43,9 +45,9 @@ class SupportRows(RowsModel):
         if ops is None:
             return "no_answer"
         o = ops[i]
-        if o["partition"] is not None:
+        if o.partition is not None:
             return "delegated"
-        return "kept_on_cpu" if o["supported"] else "unsupported"
+        return "kept_on_cpu" if o.supported else "unsupported"
 
     def cell(self, i: int, column: int):
         if column == 0:
@@ -71,14 +73,14 @@ class SupportRows(RowsModel):
         if ops is None:
             return f"{short_name(d)}: no answer: {self.errors[d]}"
         o = ops[i]
-        if o["partition"] is not None:
-            return f"{short_name(d)}: delegated (partition {o['partition'] + 1})"
-        if o["supported"] and self.refused[d]:
+        if o.partition is not None:
+            return f"{short_name(d)}: delegated (partition {o.partition + 1})"
+        if o.supported and self.refused[d]:
             return f"{short_name(d)}: this op is supported, but {self.refused[d]}"
-        if o["supported"]:
+        if o.supported:
             return (f"{short_name(d)}: supported, but its partition is not kept "
                     "(partition limits); runs on the CPU")
-        return f"{short_name(d)}: {o['reason']}"
+        return f"{short_name(d)}: {o.reason}"
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.ForegroundRole and index.isValid() and index.column() >= 3:
@@ -103,7 +105,7 @@ class SupportRows(RowsModel):
         super()._apply()
         if self.unsupported_only:
             self.order = [i for i in self.order
-                          if any(ops is not None and not ops[i]["supported"]
+                          if any(ops is not None and not ops[i].supported
                                  for ops in self.ops.values())]
 
 

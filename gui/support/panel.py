@@ -35,6 +35,7 @@ from core.analysis.support.analyze import (
 )
 from core.analysis.support.ethos_u import estimate_line, estimate_overlay
 from core.analysis.support.overlay import support_overlay
+from core.analysis.support.result import SupportReport, ToolTargetSupport, XnnpackVerification
 from core.analysis.support.runtime import (
     compare,
     disagreement_line,
@@ -66,8 +67,9 @@ class DelegatesPanel(QWidget):
     def __init__(self, model: Model, parent=None):
         super().__init__(parent)
         self.model = model
-        self.result: dict | None = None
-        self.verdict: dict | None = None
+        self.result: SupportReport | None = None
+        self.macs: list[list[int]] = []
+        self.verdict: XnnpackVerification | None = None
         self.matrix: SupportMatrix | None = None
         self.subgraph = QComboBox(self)
         for sg in model.subgraphs:
@@ -114,7 +116,7 @@ class DelegatesPanel(QWidget):
         self.estimates.setWordWrap(True)
         self.estimates.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.estimates.setVisible(False)
-        self.target_blocks: dict[str, dict] = {}
+        self.target_blocks: dict[str, ToolTargetSupport] = {}   # tool-run columns
         self._target_queue: list[tuple[str, bool]] = []   # (target, compile too)
         self._target_options: dict[str, dict] = {}
         self.summary = plain_label(QLabel("computing…", self))
@@ -179,9 +181,9 @@ class DelegatesPanel(QWidget):
         self._analyze(options)
 
     # -- analysis --
-    def _analysis_done(self, payload) -> None:
+    def _analysis_done(self, payload: tuple[SupportReport, list[list[int]]]) -> None:
         result, self.macs = payload
-        self.result = {**result, **self.target_blocks}
+        self.result = SupportReport({**result.delegates, **self.target_blocks})
         self._rebuild_matrix()
         self._overlay_chosen()
 
@@ -210,14 +212,14 @@ class DelegatesPanel(QWidget):
             return
         s = max(0, self.subgraph.currentIndex())
         lines = []
-        for d, r in self.result.items():
-            line = summary_line(d, r, s)
-            said = compile_line(r)
+        for r in self.result.delegates.values():
+            line = summary_line(r, s)
+            said = compile_line(r.block) if isinstance(r, ToolTargetSupport) else None
             lines.append(f"{line} — {said}" if said else line)
         self.summary.setText("\n".join(lines))
-        est = [estimate_line(r) for r in self.target_blocks.values() if r.get("estimate")]
-        self.estimates.setText("\n".join(f"{r['title']} {line}" for r, line in zip(
-            [r for r in self.target_blocks.values() if r.get("estimate")], est, strict=True)))
+        est = [f"{t.title} {estimate_line(t.block)}" for t in self.target_blocks.values()
+               if t.estimate]
+        self.estimates.setText("\n".join(est))
         self.estimates.setVisible(bool(est))
 
     def overlay(self) -> Overlay | None:
@@ -225,8 +227,8 @@ class DelegatesPanel(QWidget):
         if not d or not self.result:
             return None
         if d.endswith(ESTIMATE):
-            return estimate_overlay(self.result[d.removesuffix(ESTIMATE)])
-        return support_overlay(d, self.result[d])
+            return estimate_overlay(self.target_blocks[d.removesuffix(ESTIMATE)].block)
+        return support_overlay(self.result.delegates[d])
 
     def _overlay_chosen(self) -> None:
         if self.result is not None:
@@ -241,23 +243,23 @@ class DelegatesPanel(QWidget):
             return
         self.check.setEnabled(False)
         self.checked.setText("checking against the runtime (worker process)…")
-        path, predicted = self.model.path, self.result["xnnpack"]
-        flags = flags_the_runtime_check_ignores("xnnpack", predicted["options"])
+        path, predicted = self.model.path, self.result.delegates["xnnpack"]
+        flags = flags_the_runtime_check_ignores("xnnpack", predicted.options)
         if flags:
             self.check.setEnabled(True)
             self.checked.setText(f"the runtime check uses the wheel's default XNNPACK flags; "
                                  f"clear {', '.join(flags)} to compare")
             return
-        inter = interpreter_options("xnnpack", predicted["options"])
+        inter = interpreter_options("xnnpack", predicted.options)
         self.check_runner.start(lambda state: compare(predicted, runtime_placement(path, inter)))
 
-    def _check_done(self, verdict: dict) -> None:
+    def _check_done(self, verdict: XnnpackVerification) -> None:
         self.verdict = verdict
         self.check.setEnabled(True)
         lines = [f"XNNPACK {verdict_line(verdict)}"]
-        lines += ["  " + disagreement_line(d) for d in verdict["disagree"]]
-        if verdict["runtime_error"]:
-            lines.append(f"  (after delegation the runtime stopped: {verdict['runtime_error']})")
+        lines += ["  " + disagreement_line(d) for d in verdict.disagree]
+        if verdict.runtime_error:
+            lines.append(f"  (after delegation the runtime stopped: {verdict.runtime_error})")
         self.checked.setText("\n".join(lines))
 
     def _check_failed(self, error: Exception) -> None:
@@ -308,18 +310,18 @@ class DelegatesPanel(QWidget):
         self.target_progress.setValue(int(fraction * 100))
         self.target_status.setText(text)
 
-    def _target_done(self, payload) -> None:
+    def _target_done(self, payload: tuple[str, dict]) -> None:
         name, block = payload
         fresh = name not in self.target_blocks
-        self.target_blocks[name] = block
+        verdict = self.target_blocks[name] = ToolTargetSupport.from_block(name, block)
         if self.result is not None:
-            self.result[name] = block
+            self.result.delegates[name] = verdict
         if fresh:
             self.delegate.addItem(f"overlay: {short_name(name)}", name)
-            if block.get("estimate"):
+            if verdict.estimate:
                 self.delegate.addItem(f"overlay: {short_name(name)} estimated latency",
                                       name + ESTIMATE)
-        if split_id(name)[0] in npu_ids() and not block.get("error"):
+        if split_id(name)[0] in npu_ids() and not verdict.error:
             self.compile.setVisible(True)
         self._rebuild_matrix()
         self._overlay_chosen()

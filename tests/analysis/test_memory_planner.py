@@ -89,16 +89,16 @@ def test_model_plans_have_no_overlaps_and_respect_the_lower_bound(build_model):
         with open_model(path) as model:
             report = memory_report(model, 1)
             plans = plan_litert(model, 1)
-        for sg in report["subgraphs"]:
-            lt = sg["planners"]["tflite_arena"]
-            assert sg["lower_bound_bytes"] <= lt["arena_bytes"], name
-            main = [t for t in lt["tensors"] if t["arena"] == "main" and t["shares"] is None]
-            _no_overlap([t["bytes"] for t in main], [t["first_op"] for t in main],
-                        [t["last_op"] for t in main], [t["offset"] for t in main])
-            tg = sg["planners"]["tflm_greedy"]
-            assert all(t["offset"] + t["bytes"] <= tg["arena_bytes"] for t in tg["tensors"])
-            live = live_profile(plans[sg["index"]])
-            assert sg["live_bytes"] == [int(x) for x in live]
+        for sg in report.subgraphs:
+            lt = sg.tflite_arena
+            assert sg.lower_bound_bytes <= lt.arena_bytes, name
+            main = [t for t in lt.tensors if t.arena == "main" and t.shares is None]
+            _no_overlap([t.bytes for t in main], [t.first_op for t in main],
+                        [t.last_op for t in main], [t.offset for t in main])
+            tg = sg.tflm_greedy
+            assert all(t.offset + t.bytes <= tg.arena_bytes for t in tg.tensors)
+            live = live_profile(plans[sg.index])
+            assert sg.live_bytes == [int(x) for x in live]
 
 
 def test_temporaries_follow_the_model_tensors_and_chunking_stops_at_dynamic(build_model):
@@ -133,12 +133,11 @@ def test_tflm_honours_offline_offsets(build_model):
     mb.add_metadata("OfflineMemoryAllocation", struct.pack(f"<{3 + n}i", 1, 0, n, *offsets))
     path = build_model(mb, "offline.tflite")
     with open_model(path) as model:
-        tg = memory_report(model, 1, planners=("tflm",))["subgraphs"][0]["planners"][
-            "tflm_greedy"]
-    placed = {t["index"]: t for t in tg["tensors"]}
-    assert placed[image]["offset"] == 4096
-    _no_overlap([t["bytes"] for t in tg["tensors"]], [t["first_op"] for t in tg["tensors"]],
-                [t["last_op"] for t in tg["tensors"]], [t["offset"] for t in tg["tensors"]])
+        tg = memory_report(model, 1, planners=("tflm",)).subgraphs[0].tflm_greedy
+    placed = {t.index: t for t in tg.tensors}
+    assert placed[image].offset == 4096
+    _no_overlap([t.bytes for t in tg.tensors], [t.first_op for t in tg.tensors],
+                [t.last_op for t in tg.tensors], [t.offset for t in tg.tensors])
 
 
 def test_control_flow_cycle_is_flagged_not_followed(build_model):
@@ -158,7 +157,7 @@ def test_control_flow_cycle_is_flagged_not_followed(build_model):
     c.inputs, c.outputs = [ci], [co]
     with open_model(build_model(mb, "cycle.tflite")) as model:
         report = memory_report(model, 1)
-    assert any("cycle" in n for n in report["subgraphs"][2]["notes"])
+    assert any("cycle" in n for n in report.subgraphs[2].notes)
 
 
 # ops that only re-label their input's data (the in-place "views"): the one case where
@@ -220,8 +219,8 @@ def test_planned_graphs_never_overlap_tensors_the_graph_keeps_alive(steps):
         path = _random_graph(steps).save(Path(d) / "random.tflite")
         with open_model(path) as model:
             sg = model.subgraphs[0]
-            tensors = memory_report(model, 1, planners=("tflite",))["subgraphs"][0][
-                "planners"]["tflite_arena"]["tensors"]
+            tensors = memory_report(model, 1, planners=("tflite",)).subgraphs[0] \
+                .tflite_arena.tensors
     n_ops = len(sg.operators)
     start = {t: 0 for t in sg.inputs}
     end = {t: n_ops - 1 for t in list(sg.inputs) + list(sg.outputs)}
@@ -232,22 +231,22 @@ def test_planned_graphs_never_overlap_tensors_the_graph_keeps_alive(steps):
             producer[t] = i
         for t in op.inputs:
             end[t] = max(end.get(t, i), i)
-    main = [t for t in tensors if t["arena"] == "main" and t["bytes"]]
-    family = {t["index"]: t["shares"] if t["shares"] is not None else t["index"] for t in main}
+    main = [t for t in tensors if t.arena == "main" and t.bytes]
+    family = {t.index: t.shares if t.shares is not None else t.index for t in main}
     for x in main:
         for y in main:
-            a, b = x["index"], y["index"]
+            a, b = x.index, y.index
             if a >= b or family[a] == family[b]:
                 continue
             alive_together = (start[a] <= end.get(b, start[b])
                               and start[b] <= end.get(a, start[a]))
             if alive_together:
-                assert (x["offset"] + x["bytes"] <= y["offset"]
-                        or y["offset"] + y["bytes"] <= x["offset"]), (a, b, steps)
+                assert (x.offset + x.bytes <= y.offset
+                        or y.offset + y.bytes <= x.offset), (a, b, steps)
     for t in main:
-        if t["shares"] is None or sg.operators[producer[t["index"]]].op in VIEW_OPS:
+        if t.shares is None or sg.operators[producer[t.index]].op in VIEW_OPS:
             continue
-        i = producer[t["index"]]
+        i = producer[t.index]
         for m in family:
-            if family[m] == family[t["index"]] and m != t["index"] and start[m] <= i:
-                assert end.get(m, start[m]) <= i, (t["index"], m, steps)
+            if family[m] == family[t.index] and m != t.index and start[m] <= i:
+                assert end.get(m, start[m]) <= i, (t.index, m, steps)

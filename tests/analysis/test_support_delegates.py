@@ -22,31 +22,31 @@ from tests.conftest import shared_model_path
 
 def _ops(path, delegate, options=None, subgraph=0):
     with open_model(path) as m:
-        return analyze_delegate(m, delegate, options)["subgraphs"][subgraph]
+        return analyze_delegate(m, delegate, options).subgraphs[subgraph]
 
 
 def test_every_delegate_answers_every_op_with_a_reason(built_models):
     for name, path in built_models.items():
         with open_model(path) as m:
             result = analyze(m)
-            json.dumps(result, allow_nan=False)
-        assert set(result) == set(DELEGATES)
-        for d, r in result.items():
-            assert r["runtime_reference"]
-            for sg in r["subgraphs"]:
-                for o in sg["ops"]:
-                    assert o["supported"] == (o["reason"] is None), (name, d, o)
-                    assert o["partition"] is None or o["supported"]
-                assert 0.0 <= sg["delegated_macs_share"] <= 1.0
+            json.dumps(result.to_json(), allow_nan=False)
+        assert set(result.delegates) == set(DELEGATES)
+        for d, r in result.delegates.items():
+            assert r.runtime_reference
+            for sg in r.subgraphs:
+                for o in sg.ops:
+                    assert o.supported == (o.reason is None), (name, d, o)
+                    assert o.partition is None or o.supported
+                assert 0.0 <= sg.delegated_macs_share <= 1.0
 
 
 def test_quantized_only_delegates(built_models):
     # Hexagon and Edge TPU take the int8 graph, not the float one; Core ML the reverse
-    assert _ops(built_models["int8"], "hexagon")["ops"][1]["supported"]
-    assert not _ops(built_models["float"], "hexagon")["ops"][0]["supported"]
-    assert "float32" in _ops(built_models["float"], "edgetpu")["ops"][0]["reason"]
-    assert _ops(built_models["float"], "coreml")["ops"][0]["supported"]
-    assert "float32 models only" in _ops(built_models["int8"], "coreml")["ops"][1]["reason"]
+    assert _ops(built_models["int8"], "hexagon").ops[1].supported
+    assert not _ops(built_models["float"], "hexagon").ops[0].supported
+    assert "float32" in _ops(built_models["float"], "edgetpu").ops[0].reason
+    assert _ops(built_models["float"], "coreml").ops[0].supported
+    assert "float32 models only" in _ops(built_models["int8"], "coreml").ops[1].reason
 
 
 def test_edgetpu_maps_one_segment():
@@ -57,26 +57,26 @@ def test_edgetpu_maps_one_segment():
 def test_nnapi_api_level_changes_the_answer(built_models):
     new = _ops(built_models["int8"], "nnapi", {"android_sdk_version": 30})
     old = _ops(built_models["int8"], "nnapi", {"android_sdk_version": 28})
-    assert new["delegated_ops"] > old["delegated_ops"]
-    assert any("API" in (o["reason"] or "") for o in old["ops"])
+    assert new.delegated_ops > old.delegated_ops
+    assert any("API" in (o.reason or "") for o in old.ops)
 
 
 def test_gpu_dynamic_batch_and_partition_limit(built_models):
     # a -1 batch in the signature is allocated as 1: the GPU delegate takes the float ops
     dyn = _ops(built_models["dynamic_shapes"], "gpu")
-    assert dyn["ops"][0]["supported"] and dyn["ops"][2]["supported"]
+    assert dyn.ops[0].supported and dyn.ops[2].supported
     # custom op splits the graph in two; the GPU keeps only the largest partition by default
     one = _ops(built_models["custom_op"], "gpu")
     two = _ops(built_models["custom_op"], "gpu", {"max_delegated_partitions": 2})
-    assert one["partitions"] == 1 and two["partitions"] == 2
-    assert [o["partition"] for o in one["ops"]].count(None) == 2   # custom op + dropped ADD
+    assert one.partitions == 1 and two.partitions == 2
+    assert [o.partition for o in one.ops].count(None) == 2   # custom op + dropped ADD
 
 
 def test_coreml_min_nodes_and_reshape_option(built_models):
     r = _ops(built_models["dynamic_shapes"], "coreml", {"coreml_version": 2})
-    assert "RESHAPE" not in (r["ops"][1]["reason"] or "")
+    assert "RESHAPE" not in (r.ops[1].reason or "")
     r3 = _ops(built_models["dynamic_shapes"], "coreml")
-    assert "coreml_version=2" in r3["ops"][1]["reason"]
+    assert "coreml_version=2" in r3.ops[1].reason
 
 
 def test_partitioning_follows_dependencies_not_order():
@@ -92,9 +92,9 @@ def test_partitioning_follows_dependencies_not_order():
 
 def test_blockers_rank_unsupported_ops(built_models):
     sg = _ops(built_models["custom_op"], "xnnpack")
-    assert sg["blockers"][0]["op"] == 1 and sg["blockers"][0]["partitions_saved"] == 1
+    assert sg.blockers[0].op == 1 and sg.blockers[0].partitions_saved == 1
     with open_model(built_models["custom_op"]) as m:
-        line = summary_line("xnnpack", analyze_delegate(m, "xnnpack"))
+        line = summary_line(analyze_delegate(m, "xnnpack"))
     assert "3/4 ops, 2 partitions; first blocker: op 1 MyCustomOp" in line
 
 
@@ -156,7 +156,7 @@ def test_ops_missing_inputs_get_a_reason_not_a_crash(tmp_path):
     sg.inputs, sg.outputs = [x], [y]
     with open_model(mb.save(tmp_path / "odd.tflite")) as m:
         result = analyze(m)
-    for d, r in result.items():
-        for o in r["subgraphs"][0]["ops"]:
-            assert o["supported"] or isinstance(o["reason"], str), (d, o)
-    assert not result["xnnpack"]["subgraphs"][0]["ops"][0]["supported"]
+    for d, r in result.delegates.items():
+        for o in r.subgraphs[0].ops:
+            assert o.supported or isinstance(o.reason, str), (d, o)
+    assert not result.delegates["xnnpack"].subgraphs[0].ops[0].supported

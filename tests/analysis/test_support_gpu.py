@@ -47,7 +47,7 @@ def test_we_flag_every_op_the_analyzer_flags(name):
             for op_index, entry in ops.items():
                 op = sg.operators[int(op_index)]
                 assert op.label == entry["op"]
-                if not ours["subgraphs"][int(sg_index)]["ops"][int(op_index)]["supported"]:
+                if not ours.subgraphs[int(sg_index)].ops[int(op_index)].supported:
                     continue
                 artifact = next((f for k, f in ARTIFACTS.items() if k in entry["warning"]), None)
                 if artifact is None or not artifact(sg, op):

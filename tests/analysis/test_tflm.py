@@ -37,7 +37,7 @@ SHARED = ["micro_wakeword_hey_jarvis", "sine_float", "hand_recrop", "multi_signa
 def _check(path: str) -> tuple[dict, dict]:
     with open_model(path) as m:
         plan = plan_tflm(m)
-        refused = analyze_delegate(m, "tflm")["refused"]
+        refused = analyze_delegate(m, "tflm").refused
     real = measure(path, plan)
     ran = real["total_bytes"] is not None
     assert (refused is None) == ran, (refused, real["refused"], real["error"])

@@ -64,7 +64,7 @@ m = open_model(sys.argv[1])
 for sg in m.subgraphs:
     for op in sg.operators: op.options
 after_open = proc.memory_info().rss
-json.dumps(model_report(m))
+json.dumps(model_report(m).to_json())
 after_report = proc.memory_info().rss
 print(json.dumps({"before": before, "after_open": after_open, "after_report": after_report}))
 """

@@ -405,7 +405,7 @@ def test_compare_reads_both_models_off_the_ui_thread(qtbot, window, demo_model_p
     assert window.tabs.count() == 1          # nothing read yet: the UI thread returned at once
     qtbot.waitUntil(lambda: isinstance(window.tabs.currentWidget(), CompareView), timeout=20000)
     assert window.tabs.count() == 2 and "to compare" not in window.statusBar().currentMessage()
-    assert window.tabs.currentWidget().diff["counts"]["same"] > 0   # diffed in the task
+    assert window.tabs.currentWidget().diff.counts.same > 0   # diffed in the task
     with qtbot.waitSignal(window.model_failed, timeout=20000) as failed:
         window.open_compare(str(demo_model_path), str(bad))
     path, message = failed.args

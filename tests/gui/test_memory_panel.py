@@ -30,54 +30,54 @@ def test_memory_panel_on_a_real_model(qtbot, shared_model, tmp_path):
     tab, panel = _memory_tab(qtbot, shared_model("hand_recrop"))
     try:
         sg = panel.current_subgraph()
-        lt = sg["planners"]["tflite_arena"]
-        main = [t for t in lt["tensors"] if t["arena"] == "main" and t["bytes"]]
+        lt = sg.tflite_arena
+        main = [t for t in lt.tensors if t.arena == "main" and t.bytes]
         assert len(panel.chart.tensors) == len(main) > 10
-        assert panel.curve.peak_op == lt["peak_op"]
-        assert max(sg["live_bytes"]) == sg["lower_bound_bytes"] <= lt["arena_bytes"]
+        assert panel.curve.peak_op == lt.peak_op
+        assert max(sg.live_bytes) == sg.lower_bound_bytes <= lt.arena_bytes
         labels = [r[0] for r in panel.table.rows()]
         assert "LiteRT arena (predicted)" in labels and "TFLM head (predicted)" in labels
         # the graph shows live memory per op
         assert any(o.name == "live memory" for o in tab.graph.view.overlays())
 
         # hover a tensor's rectangle: its name; click it: selected in the graph
-        t = max(main, key=lambda x: x["bytes"] * (x["last_op"] - x["first_op"] + 1))
+        t = max(main, key=lambda x: x.bytes * (x.last_op - x.first_op + 1))
         vb = panel.chart.plotItem.vb
-        scene = vb.mapViewToScene(QPointF((t["first_op"] + t["last_op"]) / 2,
-                                          t["offset"] + t["bytes"] / 2))
+        scene = vb.mapViewToScene(QPointF((t.first_op + t.last_op) / 2,
+                                          t.offset + t.bytes / 2))
         pos = panel.chart.mapFromScene(scene)
         qtbot.mouseMove(panel.chart.viewport(), pos)
         qtbot.waitUntil(lambda: panel.chart.hover_text != "", timeout=5000)
         hovered = panel.chart.tensor_at(vb.mapSceneToView(scene).x(),
                                         vb.mapSceneToView(scene).y())
-        assert hovered is not None and hovered["name"] in panel.chart.hover_text
+        assert hovered is not None and hovered.name in panel.chart.hover_text
         qtbot.mouseClick(panel.chart.viewport(), Qt.MouseButton.LeftButton, pos=pos)
         view = tab.graph.view
-        qtbot.waitUntil(lambda: view.sel_tensor == hovered["index"]
-                        or view.sel_node == hovered["first_op"], timeout=30000)
+        qtbot.waitUntil(lambda: view.sel_tensor == hovered.index
+                        or view.sel_node == hovered.first_op, timeout=30000)
 
         # the runtime's measured arena, in the table, equal to the plan
         with qtbot.waitSignal(panel._runtime_task.done, timeout=120000):
             panel.check_runtime()
         rows = {r[0]: r for r in panel.table.rows()}
         measured = rows["runtime arena (measured)"]
-        assert measured[1].startswith(f"{lt['arena_bytes']:,}")
+        assert measured[1].startswith(f"{lt.arena_bytes:,}")
         assert measured[2].startswith("equal")
         persistent_note = rows["runtime persistent (measured)"][2]
-        assert persistent_note == "empty, as planned" if lt["persistent_bytes"] == 0 else \
+        assert persistent_note == "empty, as planned" if lt.persistent_bytes == 0 else \
             persistent_note.startswith("equal")
         assert "XNNPACK (default) takes out" in rows
 
         # two threads: a new plan (float convs keep HWCN weights in the persistent arena)
-        before = lt["persistent_bytes"]
+        before = lt.persistent_bytes
         panel.threads.setValue(2)
-        qtbot.waitUntil(lambda: panel.report["config"]["threads"] == 2, timeout=30000)
-        after = panel.current_subgraph()["planners"]["tflite_arena"]["persistent_bytes"]
+        qtbot.waitUntil(lambda: panel.report.config.threads == 2, timeout=30000)
+        after = panel.current_subgraph().tflite_arena.persistent_bytes
         assert after > before
         assert panel.runtime is None  # the old measurement does not describe the new plan
         panel.arena.setCurrentIndex(panel.arena.findData("persistent"))
-        persistent = [t for t in panel.current_subgraph()["planners"]["tflite_arena"]["tensors"]
-                      if t["arena"] == "persistent" and t["bytes"]]
+        persistent = [t for t in panel.current_subgraph().tflite_arena.tensors
+                      if t.arena == "persistent" and t.bytes]
         assert len(panel.chart.tensors) == len(persistent) > 0
 
         png = tmp_path / "memory.png"
@@ -93,7 +93,7 @@ def test_a_runtime_check_for_other_threads_is_not_shown(qtbot, demo_model_path):
         with qtbot.waitSignal(panel._runtime_task.done, timeout=120000):
             panel.check_runtime()
             panel.threads.setValue(2)
-        qtbot.waitUntil(lambda: panel.report["config"]["threads"] == 2, timeout=30000)
+        qtbot.waitUntil(lambda: panel.report.config.threads == 2, timeout=30000)
         assert panel.runtime is None
         assert not any(r[0] == "runtime arena (measured)" for r in panel.table.rows())
         assert panel.check.isEnabled()

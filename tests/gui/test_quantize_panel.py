@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from core.analysis.compare import compare_models  # noqa: E402
+from core.analysis.compare import MedianLatency, compare_models  # noqa: E402
 from core.model.reader import open_model  # noqa: E402
 from core.model.samples import demo_model  # noqa: E402
 
@@ -81,23 +81,23 @@ def test_compare_view_diff_and_aligned_selection(qtbot, tmp_path):
     a, b = open_model(src), open_model(r.output)
     diff = compare_models(a, b)
     # weight-only int8 inserts one DEQUANTIZE per quantized weight, nothing else is removed
-    added = [row for row in diff["ops"] if row["status"] == "added"]
-    assert added and all(row["b"]["op"] == "DEQUANTIZE" for row in added)
-    assert diff["counts"]["removed"] == 0
+    added = [row for row in diff.ops if row.status == "added"]
+    assert added and all(row.b is not None and row.b.op == "DEQUANTIZE" for row in added)
+    assert diff.counts.removed == 0
     assert b.op_count == a.op_count + len(added)
-    view = CompareView(a, b, {"a": 1.0, "b": 2.0})
+    view = CompareView(a, b, MedianLatency(1.0, 2.0))
     qtbot.addWidget(view)
     view.resize(1400, 900)
     view.show()
-    assert view.table.rowCount() == sum(1 for row in diff["ops"] if row["status"] != "same")
+    assert view.table.rowCount() == sum(1 for row in diff.ops if row.status != "same")
     view.only_diffs.setChecked(False)
-    assert view.table.rowCount() == len(diff["ops"])
+    assert view.table.rowCount() == len(diff.ops)
     qtbot.waitUntil(lambda: view.graph_a.view.lay is not None and
                     view.graph_b.view.lay is not None, timeout=30_000)
-    row = next(i for i, r in enumerate(view.rows) if r["a"] and r["b"])
+    row = next(i for i, r in enumerate(view.rows) if r.a and r.b)
     view.table.setCurrentCell(row, 0)
-    assert view.graph_a.view.sel_node == view.rows[row]["a"]["index"]
-    assert view.graph_b.view.sel_node == view.rows[row]["b"]["index"]
+    assert view.graph_a.view.sel_node == view.rows[row].a.index
+    assert view.graph_b.view.sel_node == view.rows[row].b.index
     view.close_model()
 
 
@@ -122,7 +122,7 @@ def test_main_window_opens_result_and_compare_tab(qtbot, tmp_path):
     panel.compare_button.click()   # both models are read off the UI thread first
     qtbot.waitUntil(lambda: w.tabs.count() == 3, timeout=30_000)
     assert isinstance(w.tabs.widget(2), CompareView)
-    assert w.tabs.widget(2).diff["counts"]["changed"] > 0
+    assert w.tabs.widget(2).diff.counts.changed > 0
     for i in reversed(range(w.tabs.count())):
         w.close_tab(i)
 

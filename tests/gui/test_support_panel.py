@@ -36,14 +36,14 @@ def test_matrix_matches_the_core_analysis(tab):
     for col, d in enumerate(rows.delegates, start=3):
         for r in range(rows.rowCount()):
             i = rows.item_at(r)
-            o = expected[d]["subgraphs"][0]["ops"][i]
+            o = expected.delegates[d].subgraphs[0].ops[i]
             text = rows.data(rows.index(r, col))
-            kept = "✓ blocked" if expected[d].get("refused") else "✓ CPU"
-            assert text == ("✓" if o["partition"] is not None else
-                            kept if o["supported"] else "✗")
+            kept = "✓ blocked" if expected.delegates[d].refused else "✓ CPU"
+            assert text == ("✓" if o.partition is not None else
+                            kept if o.supported else "✗")
             tip = rows.data(rows.index(r, col), Qt.ItemDataRole.ToolTipRole)
-            if not o["supported"]:
-                assert o["reason"] in shown(tip)
+            if not o.supported:
+                assert o.reason in shown(tip)
 
 
 def test_filter_keeps_ops_some_delegate_cannot_take(tab):
@@ -72,7 +72,7 @@ def test_overlay_follows_the_chosen_delegate(tab):
     assert names == [OVERLAY_PREFIX + "NNAPI"]
     ov = tab.graph.view.overlays()[-1]
     assert ov.summary.startswith("NNAPI: ") and "partition" in ov.summary
-    assert len(ov.groups) == analyze(tab.model)["nnapi"]["subgraphs"][0]["partitions"]
+    assert len(ov.groups) == analyze(tab.model).delegates["nnapi"].subgraphs[0].partitions
     tab.delegates.choose_delegate("xnnpack")
     names = [ov.name for ov in tab.graph.view.overlays() if ov.name.startswith(OVERLAY_PREFIX)]
     assert names == [OVERLAY_PREFIX + "XNNPACK (CPU)"]
@@ -88,12 +88,12 @@ def test_runtime_check_shows_its_verdict(tab, qtbot):
 
 
 def test_options_rerun_the_analysis(tab, qtbot):
-    before = tab.delegates.result["nnapi"]["subgraphs"][0]["delegated_ops"]
+    before = tab.delegates.result.delegates["nnapi"].subgraphs[0].delegated_ops
     tab.delegates.options.setText("android_sdk_version=27")
     tab.delegates.apply_options()
-    qtbot.waitUntil(lambda: tab.delegates.result["nnapi"]["options"]["android_sdk_version"] == 27,
+    qtbot.waitUntil(lambda: tab.delegates.result.delegates["nnapi"].options["android_sdk_version"] == 27,
                     timeout=20_000)
-    assert tab.delegates.result["nnapi"]["subgraphs"][0]["delegated_ops"] < before
+    assert tab.delegates.result.delegates["nnapi"].subgraphs[0].delegated_ops < before
     tab.delegates.options.setText("bogus=1")
     tab.delegates.apply_options()
     assert "unknown option" in tab.delegates.summary.text()
@@ -107,7 +107,7 @@ def test_new_options_drop_a_check_still_running(tab, qtbot):
     tab.delegates.apply_options()
     assert tab.delegates.check.isEnabled()
     assert tab.delegates.check_runner.wait(60)
-    qtbot.waitUntil(lambda: tab.delegates.result["xnnpack"]["options"]["clustering"] is False,
+    qtbot.waitUntil(lambda: tab.delegates.result.delegates["xnnpack"].options["clustering"] is False,
                     timeout=20_000)
     qtbot.wait(100)   # the finished check's queued signal, if any, is delivered by now
     assert tab.delegates.verdict is None and tab.delegates.checked.text() == ""

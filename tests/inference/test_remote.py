@@ -148,14 +148,16 @@ def test_memory_and_support_checks_on_the_board(board, shared_model):
     from core.model.reader import open_model
     path = str(shared_model("mobilenet_v2_224_int8"))
     with open_model(path) as model:
-        here = memory_report(model, runtime=True)["runtime"]
-        there = memory_report(model, runtime=True, target=board)["runtime"]
-    assert there["error"] is None and there["target"]["address"] == board.address
+        here = memory_report(model, runtime=True).runtime
+        there = memory_report(model, runtime=True, target=board).runtime
+    assert here is not None and there is not None and there.target is not None
+    assert there.error is None and there.target["address"] == board.address
     # the real arenas, measured in both places, against the plan: the same verdicts
-    assert there["subgraphs"] == here["subgraphs"] and there["xnnpack"] == here["xnnpack"]
-    assert there["subgraphs"][0]["main_arena"]["offsets_agree"] > 0
+    assert there.subgraphs == here.subgraphs and there.xnnpack == here.xnnpack
+    assert there.subgraphs[0].main_arena.offsets_agree > 0
     local_p, remote_p = runtime_placement(path), runtime_placement(path, target=board)
-    assert remote_p["partitions"] == local_p["partitions"] and remote_p["target"]["facts"]
+    assert remote_p.partitions == local_p.partitions
+    assert remote_p.target is not None and remote_p.target["facts"]
 
 
 def test_stop_on_the_board_keeps_the_runs(board, demo_model_path):

@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from core.analysis.report import model_report, summary_text
-from core.analysis.support.analyze import analyze
 from core.errors import ModelError
-from core.fileio import dumps_json, finite_or_null
+from core.fileio import dumps_json
 from core.model import schema
 from core.model.builder import ModelBuilder
 from core.model.reader import open_bytes
@@ -341,7 +340,7 @@ def run_case(data: bytes, name: str) -> tuple[str, str]:
     try:
         model = open_bytes(bytes(data), name)
         # what `litelens report --json` writes: the report (with the memory plan) and support
-        _strict_loads(dumps_json({**model_report(model), "support": finite_or_null(analyze(model))}))
+        _strict_loads(dumps_json(model_report(model, support=True).to_json()))
         text = summary_text(model)
         # split on "\n" only: splitlines() would also drop \x1c-\x1e, \x85, \u2028 ... unseen
         if not all(line.isprintable() for line in text.split("\n")):

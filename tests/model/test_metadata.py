@@ -184,7 +184,7 @@ def test_the_runtime_still_runs_the_model_with_metadata_and_zip(tmp_path):
 def test_report_json_adds_a_metadata_key_and_keeps_the_others(tmp_path):
     path = model_with_metadata(tmp_path, metadata_block())
     with open_model(str(path)) as m:
-        rep = model_report(m)
+        rep = model_report(m).to_json()
     assert list(rep)[:3] == ["litelens_version", "model", "subgraphs"]
     assert rep["model"]["metadata"] == ["min_runtime_version", METADATA_NAME]  # unchanged
     assert rep["metadata"]["name"] == "Demo classifier"
@@ -212,14 +212,14 @@ def test_out_of_bounds_offset_is_a_warning_not_a_crash(tmp_path):
     assert len(md.warnings) == 1 and "corrupt or truncated metadata" in md.warnings[0]
     path = model_with_metadata(tmp_path, bytes(block))
     with open_model(str(path)) as m:  # the model itself still opens and reports
-        rep = model_report(m)
+        rep = model_report(m).to_json()
     assert rep["metadata"]["warnings"] and rep["subgraphs"]
 
 
 def test_nonfinite_metadata_values_become_null_and_are_named_in_the_warnings(tmp_path):
     path = model_with_metadata(tmp_path, metadata_block(stats_max=float("nan")))
     with open_model(str(path)) as m:
-        rep = model_report(m)
+        rep = model_report(m).to_json()
     assert rep["metadata"]["subgraphs"][0]["inputs"][0]["max"] == [None]
     assert any(w.startswith("metadata: subgraphs[0].inputs[0].max[0] is NaN")
                for w in rep["warnings"]), rep["warnings"]

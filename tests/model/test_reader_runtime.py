@@ -18,7 +18,7 @@ def _interpreter(path) -> Interpreter:
 
 def _compare(path) -> None:
     it = _interpreter(path)
-    report = model_report(open_model(path))
+    report = model_report(open_model(path)).to_json()
     subgraphs = report["subgraphs"]
     # operators of the primary subgraph: name, inputs, outputs
     ops = it._get_ops_details()

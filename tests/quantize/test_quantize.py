@@ -278,17 +278,18 @@ def test_compare_delegate_and_arena_agree_with_the_runtime(shared_model, tmp_pat
         plans = {"a": plan_litert(a), "b": plan_litert(b)}
     for side, path in (("a", src), ("b", r.output)):
         placement = runtime_placement(path)
-        real = {i for p in placement["partitions"] for i in p}
-        assert {row[side]["index"] for row in diff["ops"]
-                if row[side] and row[side]["xnnpack"]} == real
-        assert diff[side]["xnnpack"]["partitions"] == placement["delegate_nodes"]
+        real = {i for p in placement.partitions for i in p}
+        sides = [getattr(row, side) for row in diff.ops]
+        assert {s.index for s in sides if s is not None and s.xnnpack} == real
+        summary = diff.a if side == "a" else diff.b
+        assert summary.xnnpack.partitions == placement.delegate_nodes
         # the main arena's real span: the runtime's addresses of the tensors it holds
-        real_arena = runtime_check(str(path), plans[side], 1)["subgraphs"][0]["main_arena"]
-        assert diff[side]["arena_bytes"] == real_arena["runtime_bytes"]
+        real_arena = runtime_check(str(path), plans[side], 1).subgraphs[0].main_arena
+        assert summary.arena_bytes == real_arena.runtime_bytes
     # the quantized model really loses delegated ops here: the diff must show it
-    assert diff["b"]["xnnpack"]["delegated_ops"] < diff["a"]["xnnpack"]["delegated_ops"]
-    assert any(row["a"]["xnnpack"] and not row["b"]["xnnpack"] for row in diff["ops"]
-               if row["status"] == "changed")
+    assert diff.b.xnnpack.delegated_ops < diff.a.xnnpack.delegated_ops
+    assert any(row.a and row.b and row.a.xnnpack and not row.b.xnnpack for row in diff.ops
+               if row.status == "changed")
 
 
 @pytest.mark.parametrize("name", ["multi_signature_float32", "transformer_encoder_dynint8"])

@@ -4,11 +4,26 @@ LiteRT collects the tensors to place from one ``std::unordered_set<int>`` per no
 with ``std::sort``, whose comparator leaves ties (same size, same first node). The wheel is built
 against libstdc++, so equal tensors come out in the order its hash table iterates and its
 introsort leaves them; matching both makes predicted offsets exact rather than merely the sizes.
+
+That holds only where the runtime is built on libstdc++ (the Linux wheels). ``runtime_tie_order()``
+finds out from the runtime's own native module (the C++ library it links) without loading it;
+elsewhere (libc++ on macOS, MSVC on Windows) the plan still predicts sizes, and says that
+offsets may differ.
 """
 from __future__ import annotations
 
+import importlib.util
+import sys
 from bisect import bisect_left
+from functools import lru_cache
+from pathlib import Path
 from typing import Callable, Sequence, TypeVar
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+
+from core.analysis.memory.result import TieOrder
 
 T = TypeVar("T")
 
@@ -26,6 +41,79 @@ _PRIMES = (
     78779, 85229, 92203, 99733, 107897, 116731, 126271, 136607, 147793, 159871, 172933, 187091,
     202409, 218971, 236897, 256279, 277261, 299951, 324503, 351061, 379787, 410857, 444487,
     480881, 520241, 562841, 608903, 658753, 712697, 771049, 834181, 902483, 976369, 1056323)
+
+
+RUNTIME_PACKAGE = "ai_edge_litert"
+# the native module behind ai_edge_litert.interpreter: the code whose tie order is replayed
+RUNTIME_MODULE = "_pywrap_litert_interpreter_wrapper"
+LIBSTDCXX = "libstdc++.so"
+# the first bytes of the native formats the other C++ runtimes ship in
+MACH_O_MAGICS = (b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"\xca\xfe\xba\xbe")
+PE_MAGIC = b"MZ"
+
+
+def runtime_library() -> Path | None:
+    """The runtime's interpreter module (``.so``/``.pyd``), found without importing the runtime
+    (planning never needs it); None when ai-edge-litert is not installed."""
+    spec = importlib.util.find_spec(RUNTIME_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob(f"{RUNTIME_MODULE}*"))
+        if found:
+            return found[0]
+    return None
+
+
+def linked_libraries(path: Path) -> list[str] | None:
+    """The shared libraries an ELF file names (DT_NEEDED), or None when it is not ELF."""
+    with open(path, "rb") as f:
+        if f.read(4) != b"\x7fELF":
+            return None
+        f.seek(0)
+        elf = ELFFile(f)
+        # a DT_NEEDED tag carries its library's name as ``needed`` (set by pyelftools per tag)
+        return [str(getattr(tag, "needed"))  # noqa: B009 - not a declared attribute
+                for section in elf.iter_sections() if isinstance(section, DynamicSection)
+                for tag in section.iter_tags("DT_NEEDED")]
+
+
+def tie_order_of(library: Path | None, platform: str = sys.platform) -> TieOrder:
+    """Whether ``library`` (the runtime's native module) sorts with libstdc++, so the emulated
+    tie order holds. Without a library, the platform's wheels decide (Linux: libstdc++)."""
+    if library is None:
+        if platform.startswith("linux"):
+            return TieOrder(True, "ai-edge-litert is not installed; its Linux wheels link "
+                                  "libstdc++, whose tie order the plan follows")
+        return TieOrder(False, f"ai-edge-litert is not installed, and its {platform} wheels "
+                               "are not built on libstdc++: offsets of equal-sized tensors may "
+                               "differ (sizes are predicted)")
+    try:
+        needed = linked_libraries(library)
+        if needed is None:
+            with open(library, "rb") as f:
+                magic = f.read(4)
+    except (OSError, ELFError) as e:
+        return TieOrder(False, f"cannot read the runtime's {library.name} ({e}): offsets of "
+                               "equal-sized tensors may differ (sizes are predicted)")
+    if needed is None:
+        kind = ("a Mach-O library (libc++)" if magic in MACH_O_MAGICS else
+                "a Windows DLL (MSVC)" if magic[:2] == PE_MAGIC else "not an ELF library")
+        return TieOrder(False, f"the runtime's {library.name} is {kind}, not built on "
+                               "libstdc++: offsets of equal-sized tensors may differ (sizes "
+                               "are predicted)")
+    if any(n.startswith(LIBSTDCXX) for n in needed):
+        return TieOrder(True, f"the runtime's {library.name} links libstdc++, whose tie order "
+                              "the plan follows")
+    return TieOrder(False, f"the runtime's {library.name} does not link libstdc++ "
+                           f"({', '.join(needed) or 'no libraries'}): offsets of equal-sized "
+                           "tensors may differ (sizes are predicted)")
+
+
+@lru_cache(maxsize=1)
+def runtime_tie_order() -> TieOrder:
+    """``tie_order_of`` the installed runtime (read once per process)."""
+    return tie_order_of(runtime_library())
 
 
 def _next_bucket_count(n: int) -> int:

@@ -9,8 +9,9 @@ Per subgraph, in the runtime's own order:
    preparing stops after the first op whose output size is not known (dynamic);
 3. lifetimes from reference counts on the root buffer, with in-place sharing;
 4. tensors sorted (whole-run first by index, then larger first, then earlier first; remaining
-   ties in libstdc++'s order) and placed best-fit, 64-byte aligned, in the main or the
-   persistent arena.
+   ties in libstdc++'s order where the runtime is built on it, ``libstdcxx=True``, else in
+   collection order: offsets may then differ) and placed best-fit, 64-byte aligned, in the main
+   or the persistent arena.
 Delegates are off (the plan is the builtin kernels'); ``threads`` changes CONV_2D's choice.
 """
 from __future__ import annotations
@@ -75,9 +76,10 @@ class SubgraphPlan:
 
 
 class LiteRtPlanner:
-    def __init__(self, model: Model, threads: int = 1):
+    def __init__(self, model: Model, threads: int = 1, libstdcxx: bool = True):
         self.model = model
         self.threads = threads
+        self.libstdcxx = libstdcxx   # replay libstdc++'s tie order (see libstdcxx.py)
         self.plans: dict[int, SubgraphPlan] = {}
         self._init_base: dict[int, dict[int, int]] = {}  # subgraph -> op -> first Init tensor
         self._active: set[int] = set()  # subgraphs being prepared (control flow recursion)
@@ -353,13 +355,17 @@ class LiteRtPlanner:
         # tensors to place: node by node, each node's set in its hash-table order
         todo = []
         for i in range(min(planned, len(node_sets)) if n_nodes else 1):
-            for t in unordered_set_order(node_sets[i]):
+            in_set_order = (unordered_set_order(node_sets[i]) if self.libstdcxx
+                            else list(dict.fromkeys(node_sets[i])))
+            for t in in_set_order:
                 if slots[t].kind in ("arena", "persistent"):
                     todo.append(t)
         whole = lambda t: alloc[t] == 0 and dealloc[t] == NEVER  # noqa: E731
         keys = [(0, t, 0) if whole(t) else (1, -slots[t].bytes, alloc[t]) for t in todo]
         if len(set(keys)) == len(keys):
             todo = [t for _, t in sorted(zip(keys, todo, strict=False))]
+        elif not self.libstdcxx:   # ties stay in collection order (another C++ library's differ)
+            todo = [t for _, _, t in sorted(zip(keys, range(len(todo)), todo, strict=False))]
         else:
             key_of = dict(zip(todo, keys, strict=False))
             std_sort(todo, lambda a, b: key_of[a] < key_of[b])

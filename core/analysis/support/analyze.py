@@ -1,17 +1,24 @@
 """Op support per delegate for a whole model: which ops each delegate takes, why not, the
 partitions it forms, the share of ops and MACs it gets, and the blockers worth removing.
 
-``analyze(model)`` returns the JSON the CLI prints under ``"support"`` and the GUI shows."""
+``analyze(model)`` returns a ``SupportReport`` (``core.analysis.support.result``): the GUI shows it,
+the CLI prints its ``to_json()`` under ``"support"``."""
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from core.analysis.support import partition as part
 from core.analysis.support.common import Reason
 from core.analysis.support.compute import subgraph_compute
 from core.analysis.support.graph import SubgraphView
+from core.analysis.support.result import (
+    Blocker,
+    DelegateSupport,
+    OptionValue,
+    SubgraphSupport,
+    SupportReport,
+)
 from core.analysis.support.targets import provenance
 from core.errors import ModelError
 from core.model.ops import delegate_names, delegate_table
@@ -95,36 +102,6 @@ def _coerce(raw: str, default: Any, key: str) -> Any:
     return raw
 
 
-@dataclass
-class SubgraphSupport:
-    index: int
-    reasons: list[Reason]
-    partitions: list[list[int]]
-    macs: list[int]
-    blockers: list[dict[str, Any]]
-
-    def to_json(self) -> dict[str, Any]:
-        where = {i: p for p, ops in enumerate(self.partitions) for i in ops}
-        delegated = len(where)
-        total_macs = sum(self.macs)
-        dmacs = sum(self.macs[i] for i in where)
-        n = len(self.reasons)
-        return {
-            "index": self.index,
-            "partitions": len(self.partitions),
-            "delegated_ops": delegated,
-            "total_ops": n,
-            "delegated_ops_share": round(delegated / n, 6) if n else 0.0,
-            "delegated_macs_share": round(dmacs / total_macs, 6) if total_macs else
-            (round(delegated / n, 6) if n else 0.0),
-            "has_macs": total_macs > 0,
-            "partition_ops": self.partitions,
-            "blockers": self.blockers,
-            "ops": [{"index": i, "supported": r is None, "reason": r,
-                     "partition": where.get(i)} for i, r in enumerate(self.reasons)],
-        }
-
-
 def _partitions(kind: str, deps, supported: list[bool], opts: dict[str, Any]) -> list[list[int]]:
     if kind == "prefix":
         return part.prefix(supported)
@@ -145,7 +122,8 @@ def _partitions(kind: str, deps, supported: list[bool], opts: dict[str, Any]) ->
     return parts
 
 
-def _blockers(kind, deps, reasons, parts, opts, view: SubgraphView) -> list[dict[str, Any]]:
+def _blockers(kind: str, deps: list[list[int]], reasons: list[Reason], parts: list[list[int]],
+              opts: dict[str, OptionValue], view: SubgraphView) -> list[Blocker]:
     """Unsupported ops ranked by how many partitions fewer (and ops more) the delegate would
     have if that op alone were supported. Tried exactly on the ops next to delegated ones."""
     delegated = {i for p in parts for i in p}
@@ -162,7 +140,7 @@ def _blockers(kind, deps, reasons, parts, opts, view: SubgraphView) -> list[dict
             near.append((-touch, i))
     near.sort()
     supported = [r is None for r in reasons]
-    out = []
+    out: list[Blocker] = []
     trials = max(1, min(MAX_BLOCKER_TRIALS, BLOCKER_BUDGET // max(1, len(reasons))))
     for _, i in near[:trials]:
         supported[i] = True
@@ -172,15 +150,14 @@ def _blockers(kind, deps, reasons, parts, opts, view: SubgraphView) -> list[dict
         saved = len(parts) - len(trial)
         if saved > 0 or gained > 1:
             op = view.ops[i]
-            out.append({"op": i, "label": op.label, "reason": reasons[i],
-                        "partitions_saved": saved, "ops_gained": gained})
-    out.sort(key=lambda b: (-b["partitions_saved"], -b["ops_gained"], b["op"]))
+            out.append(Blocker(i, op.label, reasons[i], saved, gained))
+    out.sort(key=lambda b: (-b.partitions_saved, -b.ops_gained, b.op))
     return out
 
 
 def analyze_delegate(model: Model, name: str, options: dict[str, Any] | None = None,
                      views: list[SubgraphView] | None = None,
-                     macs: list[list[int]] | None = None) -> dict[str, Any]:
+                     macs: list[list[int]] | None = None) -> DelegateSupport:
     facts = delegate_facts(name)
     opts = default_options(name)
     opts.update(options or {})
@@ -197,19 +174,20 @@ def analyze_delegate(model: Model, name: str, options: dict[str, Any] | None = N
             deps = view.deps
             parts = _partitions(kind, deps, [r is None for r in reasons], opts)
             blockers = _blockers(kind, deps, reasons, parts, opts, view)
-            subgraphs.append(SubgraphSupport(view.subgraph.index, reasons, parts, sg_macs,
-                                             blockers))
+            subgraphs.append(SubgraphSupport.from_verdicts(view.subgraph.index, reasons, parts,
+                                                           sg_macs, blockers))
     said = facts.get("provenance") or {"note": f"follows {facts['source']}", "deprecated": None}
-    out = {"title": facts["title"],
-           "runtime_reference": f"{facts['source']} @ {facts['source_commit']}; "
-                                f"{facts['runtime']}",
-           "provenance": provenance("source", note=said["note"], deprecated=said["deprecated"]),
-           "options": opts,
-           "control_flow": facts.get("control_flow"),
-           "subgraphs": [s.to_json() for s in subgraphs]}
-    if kind == "whole_model":
+    out = DelegateSupport(name=name, title=facts["title"],
+                          runtime_reference=f"{facts['source']} @ {facts['source_commit']}; "
+                                            f"{facts['runtime']}",
+                          options=opts, control_flow=facts.get("control_flow"),
+                          subgraphs=subgraphs,
+                          provenance=provenance("source", note=said["note"],
+                                                deprecated=said["deprecated"]),
+                          whole_model=kind == "whole_model")
+    if out.whole_model:
         # a target with no fallback (TFLM): the model runs whole or not at all
-        out["refused"] = whole_model_refusal(model, out)
+        out.refused = whole_model_refusal(model, out)
     return out
 
 
@@ -221,26 +199,25 @@ def _whole_model(views: list[SubgraphView], macs: list[list[int]],
     out = []
     for view, sg_macs, rs in zip(views, macs, reasons, strict=False):
         parts = [list(range(len(rs)))] if runs and rs else []
-        blockers = [{"op": i, "label": view.ops[i].label, "reason": r,
-                     "partitions_saved": 0, "ops_gained": 0}
+        blockers = [Blocker(i, view.ops[i].label, r, 0, 0)
                     for i, r in enumerate(rs) if r is not None]
-        out.append(SubgraphSupport(view.subgraph.index, rs, parts, sg_macs, blockers))
+        out.append(SubgraphSupport.from_verdicts(view.subgraph.index, rs, parts, sg_macs,
+                                                 blockers))
     return out
 
 
-def whole_model_refusal(model: Model, block: dict[str, Any]) -> str | None:
+def whole_model_refusal(model: Model, block: DelegateSupport) -> str | None:
     """'will not run on TFLite Micro: op 3 SELECT: no TFLM kernel registered; ...' for a
-    whole-model target's block, None when every op of every subgraph is taken."""
-    refused = [(sg["index"], o) for sg in block["subgraphs"] for o in sg["ops"]
-               if not o["supported"]]
+    whole-model target's verdict, None when every op of every subgraph is taken."""
+    refused = [(sg.index, o) for sg in block.subgraphs for o in sg.ops if not o.supported]
     if not refused:
         return None
     shown = "; ".join(
-        f"{'' if s == 0 else f'subgraph {s} '}op {o['index']} "
-        f"{model.subgraphs[s].operators[o['index']].label}: {o['reason']}"
+        f"{'' if s == 0 else f'subgraph {s} '}op {o.index} "
+        f"{model.subgraphs[s].operators[o.index].label}: {o.reason}"
         for s, o in refused[:3])
     more = f" (+{len(refused) - 3} more)" if len(refused) > 3 else ""
-    return f"will not run on {block['title']}: {shown}{more}"
+    return f"will not run on {block.title}: {shown}{more}"
 
 
 def subgraph_macs(model: Model) -> list[list[int]]:
@@ -250,39 +227,40 @@ def subgraph_macs(model: Model) -> list[list[int]]:
 
 def analyze(model: Model, delegates: tuple[str, ...] = DELEGATES,
             options: dict[str, dict[str, Any]] | None = None,
-            macs: list[list[int]] | None = None) -> dict[str, Any]:
-    """{"<delegate>": {...}} for each delegate (the report's ``support`` key). ``macs``: the
+            macs: list[list[int]] | None = None) -> SupportReport:
+    """Each delegate's verdict (the report's ``support`` key as JSON). ``macs``: the
     caller's ``subgraph_macs(model)`` when it shows them too (computed here otherwise)."""
     options = options or {}
     views = [SubgraphView(model, sg) for sg in model.subgraphs]
     macs = macs or subgraph_macs(model)
     try:
-        return {d: analyze_delegate(model, d, options.get(d), views, macs) for d in delegates}
+        return SupportReport({d: analyze_delegate(model, d, options.get(d), views, macs)
+                              for d in delegates})
     except (IndexError, KeyError) as e:   # a tensor index past the table, a missing input
         raise ModelError(model.path, f"cannot check delegate support: malformed graph ({e})") \
             from e
 
 
-def summary_line(name: str, result: dict[str, Any], subgraph: int = 0) -> str:
+def summary_line(result: DelegateSupport, subgraph: int = 0) -> str:
     """'GPU: 61/65 ops, 3 partitions; first blocker: op 12 CAST (input 0 is int64); 98% of MACs'.
     A tool-run target without an answer (tool missing, model refused) gives its error."""
-    if "refused" in result:     # a whole-model target: it runs the model or it does not
-        if result["refused"]:
-            return result["refused"]
-        n = sum(sg["total_ops"] for sg in result["subgraphs"])
-        return (f"{result['title']}: runs the whole model ({n} ops in "
-                f"{len(result['subgraphs'])} subgraph(s))")
-    if result.get("error"):
-        return f"{result['title']}: {result['error']}"
-    sg = result["subgraphs"][subgraph]
-    text = (f"{result['title']}: {sg['delegated_ops']}/{sg['total_ops']} ops, "
-            f"{sg['partitions']} partition{'s' if sg['partitions'] != 1 else ''}")
-    if sg["blockers"]:
-        b = sg["blockers"][0]
-        text += f"; first blocker: op {b['op']} {b['label']} ({b['reason']})"
-    elif sg["delegated_ops"] < sg["total_ops"]:
-        first = next(o for o in sg["ops"] if o["partition"] is None)
-        text += f"; first CPU op: {first['index']} ({first['reason'] or 'not in a kept partition'})"
-    if sg["has_macs"]:
-        text += f"; {sg['delegated_macs_share']:.1%} of MACs delegated"
+    if result.whole_model:     # a whole-model target: it runs the model or it does not
+        if result.refused:
+            return result.refused
+        n = sum(sg.total_ops for sg in result.subgraphs)
+        return f"{result.title}: runs the whole model ({n} ops in {len(result.subgraphs)} " \
+               "subgraph(s))"
+    if result.error:
+        return f"{result.title}: {result.error}"
+    sg = result.subgraphs[subgraph]
+    text = (f"{result.title}: {sg.delegated_ops}/{sg.total_ops} ops, "
+            f"{sg.partitions} partition{'s' if sg.partitions != 1 else ''}")
+    if sg.blockers:
+        b = sg.blockers[0]
+        text += f"; first blocker: op {b.op} {b.label} ({b.reason})"
+    elif sg.delegated_ops < sg.total_ops:
+        first = next(o for o in sg.ops if o.partition is None)
+        text += f"; first CPU op: {first.index} ({first.reason or 'not in a kept partition'})"
+    if sg.has_macs:
+        text += f"; {sg.delegated_macs_share:.1%} of MACs delegated"
     return text

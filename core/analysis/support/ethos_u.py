@@ -18,9 +18,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from core.analysis.overlay import Overlay, heat_overlay
-from core.analysis.support.analyze import SubgraphSupport, subgraph_macs
+from core.analysis.support.analyze import subgraph_macs
 from core.analysis.support.compiled import REMOVED, CompiledOp, Placement, placement
 from core.analysis.support.graph import SubgraphView
+from core.analysis.support.result import SubgraphSupport
 from core.analysis.support.targets import (
     cache_key,
     cached,
@@ -104,8 +105,9 @@ def fill(block: dict[str, Any], model: Model, vela: dict[str, Any]) -> None:
                       lambda op: op.op == "CUSTOM" and op.custom == partition_op)
     reasons = _reasons(views, place, vela["reasons"])
     macs = subgraph_macs(model)
-    block["subgraphs"] = [SubgraphSupport(v.subgraph.index, reasons[s], place.partitions[s],
-                                          macs[s], []).to_json()
+    block["subgraphs"] = [SubgraphSupport.from_verdicts(v.subgraph.index, reasons[s],
+                                                        place.partitions[s], macs[s],
+                                                        []).to_json()
                           for s, v in enumerate(views)]
     block["estimate"] = _estimate(views, vela, block["options"])
     if place.unmatched:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from core.analysis.support.analyze import SubgraphSupport, subgraph_macs
+from core.analysis.support.analyze import subgraph_macs
 from core.analysis.support.compiled import REMOVED, CompiledOp, placement
 from core.analysis.support.graph import SubgraphView
+from core.analysis.support.result import SubgraphSupport
 from core.analysis.support.targets import (
     cache_key,
     cached,
@@ -173,10 +174,11 @@ def fill(block: dict[str, Any], model: Model, run: dict[str, Any]) -> None:
     macs = subgraph_macs(model)
     gone = REMOVED.format(tool="the plugin", where="the NPU")
     block["subgraphs"] = [
-        SubgraphSupport(v.subgraph.index,
-                        [NOT_SELECTED if i in place.cpu[s] else gone if i in place.removed[s]
-                         else None for i in range(len(v.ops))],
-                        place.partitions[s], macs[s], []).to_json()
+        SubgraphSupport.from_verdicts(
+            v.subgraph.index,
+            [NOT_SELECTED if i in place.cpu[s] else gone if i in place.removed[s]
+             else None for i in range(len(v.ops))],
+            place.partitions[s], macs[s], []).to_json()
         for s, v in enumerate(views)]
     block["tool_counts"] = run["counts"]
     if place.unmatched:

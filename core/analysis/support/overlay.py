@@ -3,11 +3,10 @@ unsupported, each partition outlined, the reason as the badge of ops left on the
 summary line ("GPU: 61/65 ops, 3 partitions; first blocker: op 12 CAST (input 0 is int64)")."""
 from __future__ import annotations
 
-from typing import Any
-
 from core import format as fmt
 from core.analysis.overlay import Overlay, categorical_overlay, outline_groups
 from core.analysis.support.analyze import summary_line
+from core.analysis.support.result import DelegateSupport
 
 PALETTE = {
     "delegated": ("delegated", "#8fd18f"),
@@ -20,25 +19,28 @@ BADGE_CHARS = 28
 OVERLAY_PREFIX = "Delegate support: "   # one support overlay is shown at a time
 
 
-def support_overlay(name: str, result: dict[str, Any]) -> Overlay:
-    """``result``: one delegate's entry of ``analyze()`` (all subgraphs)."""
-    verdicts, badges, group_of, labels = {}, {}, {}, {}
-    for sg in result["subgraphs"]:
-        s = sg["index"]
-        for o in sg["ops"]:
-            key = (s, o["index"])
-            if o["partition"] is not None:
+def support_overlay(result: DelegateSupport) -> Overlay:
+    """``result``: one delegate's verdict of ``analyze()`` (all subgraphs)."""
+    verdicts: dict[tuple[int, int], str] = {}
+    badges: dict[tuple[int, int], str] = {}
+    group_of: dict[tuple[int, int], tuple[int, int]] = {}
+    labels: dict[tuple[int, int], tuple[str, str]] = {}
+    for sg in result.subgraphs:
+        s = sg.index
+        for o in sg.ops:
+            key = (s, o.index)
+            if o.partition is not None:
                 verdicts[key] = "delegated"
-                group_of[key] = (s, o["partition"])
-            elif o["supported"]:
+                group_of[key] = (s, o.partition)
+            elif o.supported:
                 verdicts[key] = "kept_on_cpu"
             else:
                 verdicts[key] = "unsupported"
-                badges[key] = fmt.elide(o["reason"] or "", BADGE_CHARS)
-        for p in range(sg["partitions"]):
+                badges[key] = fmt.elide(o.reason or "", BADGE_CHARS)
+        for p in range(sg.partitions):
             color = OUTLINE_COLORS[len(labels) % len(OUTLINE_COLORS)]
-            where = f" (subgraph {s})" if len(result["subgraphs"]) > 1 else ""
-            labels[(s, p)] = (f"{result['title']} partition {p + 1}{where}", color)
+            where = f" (subgraph {s})" if len(result.subgraphs) > 1 else ""
+            labels[(s, p)] = (f"{result.title} partition {p + 1}{where}", color)
     groups = outline_groups(sorted(verdicts), group_of, labels)
-    return categorical_overlay(f"{OVERLAY_PREFIX}{result['title']}", verdicts, PALETTE,
-                               summary=summary_line(name, result), badges=badges, groups=groups)
+    return categorical_overlay(f"{OVERLAY_PREFIX}{result.title}", verdicts, PALETTE,
+                               summary=summary_line(result), badges=badges, groups=groups)

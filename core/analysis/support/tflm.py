@@ -19,6 +19,7 @@ from typing import Any
 
 from core.analysis.support.common import Reason, custom_reason
 from core.analysis.support.graph import SubgraphView
+from core.analysis.support.result import DelegateSupport, TflmVerification
 from core.model.types import Operator, Tensor
 
 QUANTIZED = frozenset({"int8", "int16", "uint8"})
@@ -160,10 +161,10 @@ def run_tflm(path: str, arena_size: int, compare: bool, timeout: float) -> dict[
     return run_job(cfg, "tflm_run", params={"arena_size": int(arena_size), "compare": compare})
 
 
-def verify(block: dict[str, Any], path: str) -> dict[str, Any]:
+def verify(block: DelegateSupport, path: str) -> TflmVerification:
     """Run the model on tflite-micro (a worker process) and compare with the prediction: does
-    TFLM refuse (or abort on) the model exactly when the rules say so? -> the block's
-    ``verified``: {"runtime", "predicted_refused", "runtime_refused", "agree"}."""
+    TFLM refuse (or abort on) the model exactly when the rules say so? -> the verdict's
+    ``verified``."""
     # an arena far above anything a device has: only a refusal or a crash can stop it
     r = run_tflm(path, 1 << 28, compare=False, timeout=300)
     if r["arena"] is not None:
@@ -172,17 +173,17 @@ def verify(block: dict[str, Any], path: str) -> dict[str, Any]:
         real = r["refused"]["reason"]
     else:
         real = r["error"] or "TFLM gave no answer"
-    return {"runtime": r["runtime"] or "tflite-micro", "predicted_refused": block["refused"],
-            "runtime_refused": real, "runtime_error_kind": r["error_kind"],
-            "agree": (block["refused"] is None) == (real is None)}
+    return TflmVerification(runtime=r["runtime"] or "tflite-micro",
+                            predicted_refused=block.refused, runtime_refused=real,
+                            runtime_error_kind=r["error_kind"],
+                            agree=(block.refused is None) == (real is None))
 
 
-def verified_provenance(block: dict[str, Any]) -> dict[str, Any]:
-    """The block's provenance once ``verify`` ran tflite-micro on the model."""
+def verified_provenance(v: TflmVerification) -> dict[str, Any]:
+    """The verdict's provenance once ``verify`` ran tflite-micro on the model."""
     from core.analysis.support.targets import provenance
-    v = block["verified"]
-    tool, _, version = v["runtime"].partition(" ")
-    said = ("runs" if v["runtime_refused"] is None else f"refuses it ({v['runtime_refused']})")
-    verdict = "agrees" if v["agree"] else "DISAGREES"
+    tool, _, version = v.runtime.partition(" ")
+    said = ("runs" if v.runtime_refused is None else f"refuses it ({v.runtime_refused})")
+    verdict = "agrees" if v.agree else "DISAGREES"
     return provenance("tool", tool, version or None,
                       f"prediction checked: tflite-micro {said}; the prediction {verdict}")
