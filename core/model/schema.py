@@ -41,7 +41,6 @@ class Field:
     kind: str          # scalar | string | table | vector | vector_table | vector_string | union
     size: int = 4      # scalar width, or vector element width
     target: str = ""   # table class name (table / vector_table) or union enum name (union)
-    type_slot: int = -1  # for unions: the slot of the companion ``<name>Type`` field
     default: float = 0   # scalars: the value an absent field has
     signed: bool = False
     floating: bool = False

@@ -7,7 +7,10 @@ vector reachable from the root lies inside the file, with every scalar field ins
 
 It walks the object graph breadth-first *by table type*: all Operator tables of the file are checked
 in one batch of numpy operations, then all their option tables, and so on, so a 100k-op model costs a
-few dozen array operations rather than a million Python calls. The field layout comes from
+few dozen array operations rather than a million Python calls. Breadth-first (a FIFO of batches),
+so every table one offset from the root is checked before any two offsets away: of several
+corruptions the one nearest the root is reported, in terms of the table the reader meets first
+(an OperatorCode before an operator's options), whatever order the schema lists fields in. The field layout comes from
 ``core.model.schema.fields_of`` (derived from the generated module).
 
 Flatbuffers let many offsets point at one object, so a small file can make a reader materialise far
@@ -21,6 +24,8 @@ one numpy gather each: the reader uses that for the bulk of a big model, and the
 accessors for the rest.
 """
 from __future__ import annotations
+
+from collections import deque
 
 import numpy as np
 
@@ -102,10 +107,10 @@ class FlatView:
                                         f"({self.size} bytes)")
         root = self.u32(np.array([0]))
         self._check_range(root, np.array([4]), "the root table offset")
-        queue = [_Batch(self.root_table, root, "root")]
+        queue = deque([_Batch(self.root_table, root, "root")])
         visited = 0
         while queue:
-            batch = queue.pop()
+            batch = queue.popleft()   # breadth-first: nearer the root first
             visited += batch.pos.size
             if visited > self.budget:
                 raise ModelError(self.path, f"corrupt {self.what}: more tables are referenced "
