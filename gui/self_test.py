@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from core import format as fmt
+
+if TYPE_CHECKING:
+    from core.inference.results import BenchResult
 
 SELF_TEST_TIMEOUT_S = 120.0
 
@@ -23,13 +27,13 @@ def run_self_test(app, win, path: str) -> None:
               flush=True)
         app.exit(code)
 
-    def on_result(res: dict) -> None:
-        runs = res["latency_ms"]["runs"]
-        if res["error"] or not runs:
-            done(1, f"FAILED: inference in the worker: {res['error'] or 'no run recorded'}")
+    def on_result(res: BenchResult) -> None:
+        runs = res.latency_ms.runs
+        if res.error or not runs:
+            done(1, f"FAILED: inference in the worker: {res.error or 'no run recorded'}")
         else:
             done(0, f"passed: opened {path} and ran {runs} inference(s) in the worker "
-                    f"(median {fmt.duration_ms(res['latency_ms']['median'])})")
+                    f"(median {fmt.duration_ms(res.latency_ms.median)})")
 
     def wait_for_tab() -> None:
         if win.errors:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING, Any
 
 from core import format as fmt
 from core.cli import target
@@ -17,7 +18,12 @@ from core.cli.shapes import add_shape_option
 from core.fileio import dump_json, finite_or_null
 from core.inference.config import BACKENDS, DEFAULT_HEARTBEAT_S, PROFILE_METHODS
 from core.inference.export import output_lines, profile_lines
+from core.inference.results import ProfileNote
 from core.inference.ssh_target import facts_line
+
+if TYPE_CHECKING:
+    from core.inference.results import BenchResult
+    from core.inference.session import BenchFolder, WorkerSession
 
 STOP_GRACE_S = 10.0  # after Ctrl-C, how long the worker may take to finish its current step
 
@@ -111,15 +117,15 @@ def _config(args: argparse.Namespace):
                      xnnpack_weight_cache=args.xnnpack_weight_cache)
 
 
-def _session(args: argparse.Namespace, address: str | None):
+def _session(args: argparse.Namespace, address: str | None) -> WorkerSession[BenchFolder]:
     """The session for one target (None or 'local': this machine); raises what _bench reports."""
-    from core.inference.remote import make_session
+    from core.inference.remote import bench_session
     from core.inference.ssh_target import TargetError
     board = target.target(args, address)
     if board is not None and args.python:
         raise TargetError("config", "--python names an interpreter on this machine; on a board "
                                     "use --remote-python PATH")
-    return make_session(_config(args), target=board)
+    return bench_session(_config(args), target=board)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -149,19 +155,22 @@ def _bench(args: argparse.Namespace) -> int:
                            f"({e.strerror or e})", "config")
     interrupted = False
     try:
-        res = session.run_to_end()
+        session.run_to_end()
     except KeyboardInterrupt:
-        res, interrupted = _interrupted(session), True
+        _interrupted(session)
+        interrupted = True
+    res = session.job.result()
     if args.json:
-        dump_json(finite_or_null(res), sys.stdout)
+        dump_json(finite_or_null(res.to_json()), sys.stdout)
         sys.stdout.write("\n")
     else:
         print(format_text(res))
     if interrupted:
-        print(f"litelens: interrupted: kept {len(session.latencies_ms)} timed runs", file=sys.stderr)
+        print(f"litelens: interrupted: kept {len(session.job.latencies_ms)} timed runs",
+              file=sys.stderr)
         return 130
-    if res["error"]:
-        print(f"litelens: error: {res['error']}", file=sys.stderr)
+    if res.error:
+        print(f"litelens: error: {res.error}", file=sys.stderr)
         return 1
     return 0
 
@@ -233,7 +242,7 @@ def sweep_text(results: list[dict]) -> str:
     return "\n".join(rows)
 
 
-def _interrupted(session) -> dict:
+def _interrupted(session: WorkerSession[BenchFolder]) -> None:
     """Ctrl-C: ask the worker to stop after its current step and keep what it measured; a second
     Ctrl-C, or a worker that does not stop within STOP_GRACE_S, is killed."""
     session.stop()
@@ -247,50 +256,51 @@ def _interrupted(session) -> dict:
         session.kill()
         while not session.finished:
             session.wait(0.1)
-    return session.result()
 
 
-def _size(b) -> str:
+def _size(b: int | None) -> str:
     return fmt.size(b) if b else "-"
 
 
-def format_text(r: dict) -> str:
+def format_text(r: BenchResult) -> str:
     ms = fmt.duration_ms
-    lines = [f"model     {r['model']}",
-             f"backend   {r['backend']}  delegate {r['delegate']}  threads {r['threads']}"]
-    if r["init_ms"] is not None:
-        lines.append(f"init      {ms(r['init_ms'])}   first inference {ms(r['first_ms'])}")
-    lat, w = r["latency_ms"], r["warmup_ms"]
-    if w["runs"]:
-        lines.append(f"warmup    {w['runs']} runs, mean {ms(w['mean'])}")
-    if lat["runs"]:
-        lines.append(f"latency   {lat['runs']} runs: " + "  ".join(
-            f"{k} {ms(lat[k])}" for k in ("min", "median", "mean", "std", "p90", "p99", "max")))
-    rss = r["rss_bytes"]
-    lines.append(f"memory    before load {_size(rss['before_load'])}  after init "
-                 f"{_size(rss['after_init'])}  peak {_size(rss['peak'])}  (high-water "
-                 f"{_size(rss['hwm'])})")
+    lines = [f"model     {r.model}",
+             f"backend   {r.backend}  delegate {r.delegate}  threads {r.threads}"]
+    if r.runtime_note:
+        lines.append(f"note      {r.runtime_note}")
+    if r.init_ms is not None:
+        lines.append(f"init      {ms(r.init_ms)}   first inference {ms(r.first_ms)}")
+    lat, w = r.latency_ms, r.warmup_ms
+    if w.runs:
+        lines.append(f"warmup    {w.runs} runs, mean {ms(w.mean)}")
+    if lat.runs:
+        stats: list[tuple[str, Any]] = [("min", lat.min), ("median", lat.median),
+                                        ("mean", lat.mean), ("std", lat.std), ("p90", lat.p90),
+                                        ("p99", lat.p99), ("max", lat.max)]
+        lines.append(f"latency   {lat.runs} runs: " + "  ".join(f"{k} {ms(v)}" for k, v in stats))
+    rss = r.rss_bytes
+    lines.append(f"memory    before load {_size(rss.before_load)}  after init "
+                 f"{_size(rss.after_init)}  peak {_size(rss.peak)}  (high-water "
+                 f"{_size(rss.hwm)})")
     lines += [("          " if line.startswith(" ") else "output    ") + line
-              for line in output_lines(r["outputs"])]
-    if r["ops"]:
-        lines += ["per-op    " + line for line in profile_lines(r["profile"])]
-        for t in r["profile"].get("by_type", [])[:10]:
-            lines.append(f"  type {fmt.printable(t['op'], 24):<24} x{t['count']:<4} "
-                         f"{ms(t['total_ms'])}  "
-                         f"{t['percent']:.1f}%")
-        top = sorted((o for o in r["ops"] if o["avg_ms"] is not None),
-                     key=lambda o: -o["avg_ms"])[:10]
+              for line in output_lines(r.outputs)]
+    prof = r.summary
+    if r.ops and prof is not None:
+        lines += ["per-op    " + line for line in profile_lines(prof)]
+        for t in prof.by_type[:10]:
+            lines.append(f"  type {fmt.printable(t.op, 24):<24} x{t.count:<4} "
+                         f"{ms(t.total_ms)}  {t.percent:.1f}%")
+        top = sorted((o for o in r.ops if o.avg_ms is not None),
+                     key=lambda o: -(o.avg_ms or 0.0))[:10]
         for o in top:
-            lines.append(f"  op {o['index']:>4} {fmt.printable(o['op'], 24):<24} "
-                         f"{ms(o['avg_ms'])}")
-    elif (r.get("profile") or {}).get("note"):
-        lines.append(f"per-op    {r['profile']['note']}")
-    if r.get("input_note"):
-        lines.append(f"note      {r['input_note']}")
-    if r.get("target"):
-        lines.append(f"target    {r['target']['address']}"
-                     + (f"  {facts_line(r['target']['facts'])}" if r["target"]["facts"] else ""))
-    if r["error"]:
-        lines.append(f"error     {r['error']}")
+            lines.append(f"  op {o.index:>4} {fmt.printable(o.op, 24):<24} {ms(o.avg_ms)}")
+    elif isinstance(r.profile, ProfileNote):
+        lines.append(f"per-op    {r.profile.note}")
+    if r.input_note:
+        lines.append(f"note      {r.input_note}")
+    if r.target:
+        lines.append(f"target    {r.target['address']}"
+                     + (f"  {facts_line(r.target['facts'])}" if r.target["facts"] else ""))
+    if r.error:
+        lines.append(f"error     {r.error}")
     return "\n".join(lines)
-

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from core.format import printable
+from core.inference.results import InputSpecJSON
 from core.model.types import numpy_dtype
 
 RANDOM_SEED = 0
@@ -44,7 +45,7 @@ class InputSpec:
     def dynamic(self) -> bool:
         return any(d < 0 for d in self.shape_signature)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> InputSpecJSON:
         return {"name": self.name, "shape": list(self.shape),
                 "shape_signature": list(self.shape_signature), "dtype": self.dtype,
                 "scale": self.scale, "zero_point": self.zero_point,

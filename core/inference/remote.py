@@ -24,10 +24,11 @@ import json
 import subprocess
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar, cast, overload
 
 from core.inference.config import RunConfig
-from core.inference.session import ROOT, WorkerSession
+from core.inference.job_api import JobFolder
+from core.inference.session import ROOT, JobError, WorkerSession
 from core.inference.ssh_target import (
     SshTarget,
     TargetError,
@@ -36,6 +37,13 @@ from core.inference.ssh_target import (
     ssh_failure,
 )
 from core.inference.worker import jobs
+
+if TYPE_CHECKING:
+    from core.inference.results import ArenaResult, BenchResult, PlacementResult
+    from core.inference.worker.jobs.bench import Folder as BenchFolder
+
+F = TypeVar("F", bound=JobFolder[Any])
+R = TypeVar("R")
 
 LAUNCHER = Path(__file__).with_name("remote_launcher.py")
 HEADER_DIGITS = 12            # as remote_launcher.HEADER_DIGITS
@@ -98,7 +106,7 @@ class RemoteProcess:
     The exit code is the worker's on the board (negative: its signal); None from ``lost()``
     tells that the connection ended before the board said how the worker ended."""
 
-    def __init__(self, ssh: subprocess.Popen, native_log: Path):
+    def __init__(self, ssh: subprocess.Popen[bytes], native_log: Path):
         assert ssh.stdin is not None and ssh.stdout is not None and ssh.stderr is not None
         self.ssh = ssh
         self.native_log = native_log
@@ -159,16 +167,30 @@ class RemoteProcess:
         self.ssh.kill()
 
 
-class RemoteSession(WorkerSession):
-    """A ``WorkerSession`` whose worker runs on ``target``. ``start()`` raises ``TargetError``
-    (one line, with ``kind``) when the board cannot run it; nothing is left on the board."""
+class RemoteSession(WorkerSession[F]):
+    """A ``WorkerSession`` whose worker runs on ``target`` (the bench job unless another job's
+    ``Folder`` is given). ``start()`` raises ``TargetError`` (one line, with ``kind``) when the
+    board cannot run it; nothing is left on the board."""
 
-    def __init__(self, cfg: RunConfig, target: SshTarget, job: str = "bench", model=None,
-                 params: dict | None = None):
+    @overload
+    def __init__(self: RemoteSession[BenchFolder], cfg: RunConfig, target: SshTarget,
+                 folder: None = None, model: Any = None,
+                 params: dict[str, Any] | None = None) -> None: ...
+
+    @overload
+    def __init__(self, cfg: RunConfig, target: SshTarget, folder: type[F], model: Any = None,
+                 params: dict[str, Any] | None = None) -> None: ...
+
+    def __init__(self, cfg: RunConfig, target: SshTarget, folder: type[Any] | None = None,
+                 model: Any = None, params: dict[str, Any] | None = None) -> None:
         self.target = target
         self.facts: dict[str, Any] | None = None
         self.remote_dir: str | None = None
-        super().__init__(cfg, job, model, params)
+        if folder is None:
+            from core.inference.worker.jobs import bench
+            folder = bench.Folder
+        # the overloads tie F to the folder given, or to the bench job's without one
+        super().__init__(cfg, cast("type[F]", folder), model, params)
 
     # -- the upload --
     def _payload(self) -> list[tuple[str, Path]]:
@@ -182,10 +204,12 @@ class RemoteSession(WorkerSession):
     def _spawn(self) -> RemoteProcess:
         t = self.target
         missing = [rel for rel, path in self._payload() if not path.is_file()]
-        if missing or not LAUNCHER.is_file():
+        if not LAUNCHER.is_file():
+            missing.append(str(LAUNCHER))
+        if missing:
             # the app bundle keeps its modules compiled in one archive: nothing to send
             raise TargetError("unsupported", f"{t.address}: this LiteLens has no worker sources "
-                                             f"to send to a board ({(missing or [LAUNCHER])[0]} "
+                                             f"to send to a board ({missing[0]} "
                                              "is missing); run boards from the pip-installed "
                                              "`litelens`")
         argv = t.ssh_argv([t.python, "-c", _launcher_command(), t.remote_tmp or ""])
@@ -199,7 +223,7 @@ class RemoteSession(WorkerSession):
             _close(ssh)
             raise
 
-    def _handshake(self, ssh: subprocess.Popen) -> RemoteProcess:
+    def _handshake(self, ssh: subprocess.Popen[bytes]) -> RemoteProcess:
         assert ssh.stdin is not None
         t = self.target
         hello = self._launcher_line(ssh)
@@ -236,7 +260,7 @@ class RemoteSession(WorkerSession):
                                         f"{str(ready)[:200]}")
         return RemoteProcess(ssh, Path(self._tmpdir) / "native.log")
 
-    def _launcher_line(self, ssh: subprocess.Popen) -> dict:
+    def _launcher_line(self, ssh: subprocess.Popen[bytes]) -> dict[str, Any]:
         """The launcher's next line; TargetError for its error or for ssh's failure."""
         assert ssh.stdout is not None and ssh.stderr is not None
         for _ in range(HANDSHAKE_LINES):
@@ -256,31 +280,30 @@ class RemoteSession(WorkerSession):
         err = ssh.stderr.read().decode("utf-8", "replace").splitlines()
         raise ssh_failure(self.target, code, err)
 
-    def _worker_config(self) -> dict:
+    def _worker_config(self) -> dict[str, Any]:
         d = PurePosixPath(self.remote_dir or ".")
         return {**super()._worker_config(), "inputs": str(d / "inputs.npz"),
                 "native_log": str(d / "native.log"),
                 "model": str(d / "model" / Path(self.cfg.model).name)}
 
     # -- the ending --
-    def _finish(self, code: int) -> list[dict]:
+    def _finish(self, code: int) -> list[dict[str, Any]]:
         proc = self.proc
         if isinstance(proc, RemoteProcess) and proc.lost() and self.error is None \
                 and not self.done and not self._killed:
             said = next((ln for ln in reversed(proc.stderr_tail) if ln.strip()), "")
+            # what the job measured so far: the bench's timed runs (other jobs keep their own)
             runs = len(getattr(self.job, "latencies_ms", []))
-            self.error = {"kind": "connection_lost",
-                          "message": f"{self.target.address}: the connection dropped "
-                                     f"{self._where()}" + (f" ({said.strip()[:160]})" if said
-                                                           else "")
-                                     + f"; kept the {runs} runs done so far"}
-            return [{"t": "error", **self.error}] + super()._finish(code)
+            self.error = JobError("connection_lost",
+                                  f"{self.target.address}: the connection dropped "
+                                  f"{self._where()}" + (f" ({said.strip()[:160]})" if said
+                                                        else "")
+                                  + f"; kept the {runs} runs done so far")
+            return [{"t": "error", "kind": self.error.kind, "message": self.error.message}] \
+                + super()._finish(code)
         return super()._finish(code)
 
-    def result(self) -> dict:
-        return {**super().result(), "target": self.target_json()}
-
-    def target_json(self) -> dict:
+    def target_json(self) -> dict[str, Any]:
         return {"address": self.target.address, "facts": self.facts}
 
     def facts_line(self) -> str:
@@ -294,7 +317,7 @@ def _launcher_command() -> str:
     return f"import base64;exec(compile(base64.b64decode('{code}'),'litelens-launcher','exec'))"
 
 
-def _close(ssh: subprocess.Popen) -> None:
+def _close(ssh: subprocess.Popen[bytes]) -> None:
     """End an ssh session: close its input (the launcher cleans up on end of input), and kill
     the client if it does not end by itself."""
     try:
@@ -309,15 +332,46 @@ def _close(ssh: subprocess.Popen) -> None:
         ssh.wait()
 
 
-def make_session(cfg: RunConfig, job: str = "bench", model=None, params: dict | None = None,
-                 target: SshTarget | None = None) -> WorkerSession:
+def make_session(cfg: RunConfig, folder: type[F], model: Any = None,
+                 params: dict[str, Any] | None = None,
+                 target: SshTarget | None = None) -> WorkerSession[F]:
     """A local session, or one on ``target``."""
     if target is None:
-        return WorkerSession(cfg, job, model, params)
-    return RemoteSession(cfg, target, job, model, params)
+        return WorkerSession(cfg, folder, model, params)
+    return RemoteSession(cfg, target, folder, model, params)
 
 
-def run_job(cfg: RunConfig, job: str = "bench", target: SshTarget | None = None,
-            model=None, params: dict | None = None) -> dict:
+def run_job(cfg: RunConfig, folder: type[JobFolder[R]], target: SshTarget | None = None,
+            model: Any = None, params: dict[str, Any] | None = None,
+            on_message: Callable[[dict[str, Any]], None] | None = None) -> R:
     """Run one job to the end, here or on ``target`` (``TargetError`` when the board cannot)."""
-    return make_session(cfg, job, model, params, target).start().run_to_end()
+    session = make_session(cfg, folder, model, params, target).start()
+    session.run_to_end(on_message)
+    return session.job.result()
+
+
+# Typed entry points for the analyses and the CLI, here or on a board (the analyses reach the
+# worker's jobs only through the session modules)
+def bench_session(cfg: RunConfig, target: SshTarget | None = None,
+                  model: Any = None) -> WorkerSession[BenchFolder]:
+    """A bench session here or on ``target``, not started."""
+    from core.inference.worker.jobs import bench
+    return make_session(cfg, bench.Folder, model, target=target)
+
+
+def run_benchmark(cfg: RunConfig, target: SshTarget | None = None) -> BenchResult:
+    """One configuration run to the end, here or on ``target``."""
+    from core.inference.worker.jobs import bench
+    return run_job(cfg, bench.Folder, target)
+
+
+def run_memory_arena(cfg: RunConfig, target: SshTarget | None = None) -> ArenaResult:
+    """Every tensor's address after ``allocate_tensors()``, here or on ``target``."""
+    from core.inference.worker.jobs import memory_arena
+    return run_job(cfg, memory_arena.Folder, target)
+
+
+def run_xnnpack_placement(cfg: RunConfig, target: SshTarget | None = None) -> PlacementResult:
+    """Which ops the real XNNPACK delegate replaced, here or on ``target``."""
+    from core.inference.worker.jobs import xnnpack_placement
+    return run_job(cfg, xnnpack_placement.Folder, target)

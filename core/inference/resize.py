@@ -49,14 +49,14 @@ def runtime_shapes(path: str, shapes: Mapping[str, Sequence[int]],
     """Tensor index -> shape in subgraph 0 after the runtime resized the inputs to ``shapes``
     and allocated (delegates off). ModelError when the runtime cannot."""
     from core.inference.config import RunConfig
-    from core.inference.session import run_job
+    from core.inference.session import run_tensor_details
     cfg = RunConfig(model=str(path), delegate="builtin", shapes={k: list(v) for k, v in
                                                                    shapes.items()},
                     input_source="zeros", timeout_s=timeout)
-    result = run_job(cfg, "tensor_details")
-    if result.get("error") or not result["tensors"]:
+    result = run_tensor_details(cfg)
+    if result["error"] or not result["tensors"]:
         raise ModelError(path, "the runtime could not resize the model to "
-                               f"{_shapes_text(shapes)}: {result.get('error') or result['status']}")
+                               f"{_shapes_text(shapes)}: {result['error'] or result['status']}")
     return {t["index"]: t["shape"] for t in result["tensors"]}
 
 

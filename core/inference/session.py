@@ -7,9 +7,10 @@ The worker's exit status tells a clean finish from a crash (killed by a signal) 
 the last progress message says what was running: ``"the runtime crashed while running op 12
 (CONV_2D) (SIGSEGV, signal 11)"``.
 
-The session is generic: it sends ``{"job": NAME, ...config}`` and passes the job's own messages to
-the job module's ``Folder`` (``core.inference.worker.jobs``), whose ``result()`` is the job's JSON
-contract (for ``bench``: ``litelens bench --json``).
+The session is generic over the job: it is made with the job module's ``Folder`` class
+(``WorkerSession(cfg, bench.Folder)``), sends ``{"job": Folder.JOB, ...config}``, passes the job's
+own messages to that ``Folder`` (``session.job``, typed per job) and returns its typed
+``result()`` (for ``bench``: ``core.inference.results.BenchResult``).
 """
 from __future__ import annotations
 
@@ -25,15 +26,30 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import IO, TYPE_CHECKING, Any, Callable, Generic, Protocol, TypeVar
 
 from core import format as fmt
 from core.errors import ModelError
 from core.fileio import dumps_json
 from core.inference.config import RunConfig
-from core.inference.worker import jobs
+from core.inference.job_api import JobFolder
+from core.inference.results import Outcome
 from core.inference.worker.protocol import STOP_COMMAND
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+; LiteLens runs on 3.10
+
+    from core.inference.inputs import InputSpec
+    from core.inference.results import (
+        ArenaResult,
+        BenchResult,
+        PlacementResult,
+        TensorDetailsResult,
+    )
+    from core.inference.worker.jobs.bench import Folder as BenchFolder
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORKER_FLAG = "--litelens-worker"
@@ -59,23 +75,56 @@ def _signal_name(n: int) -> str:
         return f"signal {n}"
 
 
-class WorkerSession:
-    """One job (``bench`` unless named) with one configuration in one worker process.
+F = TypeVar("F", bound=JobFolder[Any])
+R = TypeVar("R")
+
+
+class WorkerProcess(Protocol):
+    """The worker as the session drives it: a local ``subprocess.Popen`` with text pipes, or
+    another transport's stand-in (``core.inference.remote.RemoteProcess``)."""
+    @property
+    def stdin(self) -> IO[str] | None: ...
+
+    @property
+    def stdout(self) -> Iterable[str] | None: ...
+
+    @property
+    def stderr(self) -> Iterable[str] | None: ...
+
+    @property
+    def pid(self) -> int: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int | None: ...
+
+    def kill(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class JobError:
+    """Why a job failed: ``kind`` (invoke, timeout, crashed, ...) and one printable line."""
+    kind: str
+    message: str
+
+
+class WorkerSession(Generic[F]):
+    """One job with one configuration in one worker process: ``WorkerSession(cfg, bench.Folder)``.
 
     ``model``: the already-open ``core.model.types.Model`` of ``cfg.model`` if the caller has
     one (the GUI tab does); otherwise the session opens the file itself, once. ``params``: the
     job's own settings (e.g. the quantize recipe), sent as ``cfg["params"]``. The job's folded
-    state reads as the session's attributes (``session.latencies_ms`` for bench)."""
+    state is ``session.job`` (the job's ``Folder``: ``session.job.latencies_ms`` for bench)."""
 
-    def __init__(self, cfg: RunConfig, job: str = "bench", model=None,
-                 params: dict | None = None):
+    def __init__(self, cfg: RunConfig, folder: type[F], model: Any = None,
+                 params: dict[str, Any] | None = None):
         cfg.validate()
         self.cfg = cfg
-        self.job_name = job
+        self.job_name = folder.JOB
         self.model = model
         self.params = dict(params or {})   # the job's own settings (JSON), beside the RunConfig
-        self.messages: queue.Queue = queue.Queue()
-        self.proc: subprocess.Popen | None = None
+        self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.proc: WorkerProcess | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=60)
         self.finished = False
         self.started_at: float | None = None
@@ -88,21 +137,16 @@ class WorkerSession:
         self._stderr_thread: threading.Thread | None = None
         # folded state common to every job; the job's own lives in self.job
         self.stage = "starting"
-        self.info: dict[str, Any] = {}
+        self.info: dict[str, Any] = {}   # the worker's hello: pid, python, backend, numpy, ...
         self.done = False
-        self.error: dict | None = None
-        self.exit_code: int | None = None
-        self.specs: list = []
+        self.stopped = False             # the worker said it stopped early (Stop, Ctrl-C)
+        self.error: JobError | None = None
+        self.specs: list[InputSpec] = []
+        self.input_tensors: list[int] = []  # tensor indices the worker sets, in the specs' order
+        self.signature_subgraph = 0         # the subgraph the run invokes
         self.inputs_path: Path | None = None
-        self.job = jobs.load(job).Folder(self)
+        self.job: F = folder(self)
         self._prepare_inputs()
-
-    def __getattr__(self, name: str):
-        # Only called for names the session lacks: the job's state (latencies_ms, rss, ...).
-        job = self.__dict__.get("job")
-        if job is None or name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(job, name)
 
     # -- setup --
     def _prepare_inputs(self) -> None:
@@ -148,27 +192,29 @@ class WorkerSession:
             # Model (a closed mmap raises ValueError): the outputs just go unlabelled
             return []
 
-    def start(self) -> "WorkerSession":
-        self.proc = self._spawn()
+    def start(self) -> Self:
+        proc = self._spawn()
+        self.proc = proc
         self.started_at = self._last_seen = time.monotonic()
-        self.proc.stdin.write(dumps_json(self._worker_config()) + "\n")
-        self.proc.stdin.flush()
-        self._stderr_thread = threading.Thread(target=self._read_stderr, daemon=True,
-                                               name="worker-err")
+        self._send(self._worker_config())
+        self._stderr_thread = threading.Thread(target=self._read_stderr, args=(proc,),
+                                               daemon=True, name="worker-err")
         self._stderr_thread.start()
-        threading.Thread(target=self._read_stdout, daemon=True, name="worker-out").start()
+        threading.Thread(target=self._read_stdout, args=(proc,), daemon=True,
+                         name="worker-out").start()
         return self
 
-    def _worker_config(self) -> dict:
+    def _worker_config(self) -> dict[str, Any]:
         """The config line the worker reads first (paths as the worker sees them)."""
         return {"job": self.job_name, **self.cfg.to_json(), "inputs": str(self.inputs_path),
                 "native_log": str(Path(self._tmpdir) / "native.log"),
                 "model": os.path.abspath(self.cfg.model),  # as named, symlinks kept
                 "params": self.params, "input_tensors": self.input_tensors,
-                "subgraph": getattr(self, "signature_subgraph", 0)}
+                "subgraph": self.signature_subgraph}
 
-    def _spawn(self):
-        """The worker process, with text pipes (``core.inference.remote`` runs it on a board)."""
+    def _spawn(self) -> WorkerProcess:
+        """The worker process, with text pipes: the one place a transport other than a local
+        child process hooks in (``core.inference.remote`` runs it on a board)."""
         exe = self.cfg.python_exe or sys.executable
         env = dict(os.environ)
         env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"]
@@ -180,12 +226,19 @@ class WorkerSession:
         else:
             cmd = [exe, "-u", "-m", "core.inference.worker"]
         return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, cwd=str(ROOT), env=env,
-                                text=True, encoding="utf-8", errors="replace", bufsize=1)
+                                stderr=subprocess.PIPE, cwd=str(ROOT), env=env, text=True,
+                                encoding="utf-8", errors="replace", bufsize=1)
 
-    def _read_stdout(self) -> None:
-        proc = self.proc
-        for line in proc.stdout:
+    def _send(self, msg: dict[str, Any]) -> None:
+        """One JSON line to the worker's stdin."""
+        stdin = self.proc.stdin if self.proc else None
+        if stdin is None:
+            raise BrokenPipeError("the worker has no stdin")
+        stdin.write(dumps_json(msg) + "\n")
+        stdin.flush()
+
+    def _read_stdout(self, proc: WorkerProcess) -> None:
+        for line in proc.stdout or ():
             self._last_seen = time.monotonic()
             try:
                 msg = json.loads(line)
@@ -199,10 +252,9 @@ class WorkerSession:
             self._stderr_thread.join(2.0)  # its last words, before we report the exit
         self.messages.put({"t": "exit", "code": code})
 
-    def _read_stderr(self) -> None:
-        for line in self.proc.stderr:
+    def _read_stderr(self, proc: WorkerProcess) -> None:
+        for line in proc.stderr or ():
             self.stderr_tail.append(line.rstrip())
-
     # -- control --
     @property
     def pid(self) -> int | None:
@@ -213,8 +265,7 @@ class WorkerSession:
         self._stop_requested = True
         if self.proc and self.proc.poll() is None:
             try:
-                self.proc.stdin.write(dumps_json({"cmd": STOP_COMMAND}) + "\n")
-                self.proc.stdin.flush()
+                self._send({"cmd": STOP_COMMAND})
             except (BrokenPipeError, OSError, ValueError):
                 pass  # the worker is already gone: its exit is reported as usual
 
@@ -235,7 +286,7 @@ class WorkerSession:
             self._frozen = True
             self.kill()
 
-    def poll(self) -> list[dict]:
+    def poll(self) -> list[dict[str, Any]]:
         """Messages that arrived since the last call (never blocks), folded into the state."""
         self._check_timeout()
         out = []
@@ -247,7 +298,7 @@ class WorkerSession:
             out.extend(self._fold(msg))
         return out
 
-    def wait(self, timeout: float = 0.1) -> list[dict]:
+    def wait(self, timeout: float = 0.1) -> list[dict[str, Any]]:
         """Block up to ``timeout`` s for at least one message (for the CLI and tests)."""
         self._check_timeout()
         try:
@@ -256,15 +307,15 @@ class WorkerSession:
             return []
         return self._fold(first) + self.poll()
 
-    def run_to_end(self, on_message: Callable[[dict], None] | None = None) -> dict:
+    def run_to_end(self, on_message: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Wait for the end of the job (its typed result is then ``self.job.result()``)."""
         while not self.finished:
             for m in self.wait(0.1):
                 if on_message:
                     on_message(m)
-        return self.result()
 
     # -- folding --
-    def _fold(self, m: dict) -> list[dict]:
+    def _fold(self, m: dict[str, Any]) -> list[dict[str, Any]]:
         t = m["t"]
         if t == "stage":
             self.stage = m["stage"]
@@ -273,15 +324,15 @@ class WorkerSession:
         elif t == "hb":
             return []  # liveness only (``_last_seen``); nothing for the caller
         elif t == "error":
-            self.error = {"kind": m.get("kind", "error"),
-                          "message": self._explain(str(m.get("message", "")))}
-            m = {**m, "message": self.error["message"]}
+            self.error = JobError(str(m.get("kind", "error")),
+                                  self._explain(str(m.get("message", ""))))
+            m = {**m, "message": self.error.message}
         elif t == "exit":
             return [m] + self._finish(m["code"])
         else:
             if t == "done":
                 self.done = True
-                self.info["stopped"] = bool(m.get("stopped"))
+                self.stopped = bool(m.get("stopped"))
             self.job.fold(m)
         return [m]
 
@@ -304,47 +355,42 @@ class WorkerSession:
             return "while loading and allocating the model"
         return f"during {self.stage}"
 
-    def _finish(self, code: int) -> list[dict]:
-        self.exit_code = code
+    def _finish(self, code: int) -> list[dict[str, Any]]:
         self.finished = True
         extra = []
         if self.error is None and not self.done and self._killed and self._stop_requested \
                 and not (self._timed_out or self._frozen):
             # asked to stop, then killed because it did not (a second Ctrl-C, or the CLI's grace
             # ran out): a stopped run with what it measured, not a crash
-            self.info["stopped"] = True
+            self.stopped = True
         elif self.error is None and not self.done:
-            native = [ln for ln in self.stderr_tail if ln.strip()]
-            last = f" — last output: {native[-1].strip()[:200]}" if native else ""
-            if self._timed_out:
-                self.error = {"kind": "timeout",
-                              "message": f"timed out after {self.cfg.timeout_s:g} s "
-                                         f"{self._where()}; the worker was killed"}
-            elif self._frozen:
-                self.error = {"kind": "frozen",
-                              "message": f"the worker stopped responding {self._where()}: no "
-                                         f"heartbeat for {self.cfg.heartbeat_s:g} s, so it was "
-                                         "killed (--heartbeat SECONDS waits longer, --heartbeat "
-                                         "0 never gives up)"}
-            elif code == -signal.SIGKILL and not self._killed:
-                self.error = {"kind": "killed",
-                              "message": f"the worker was killed from outside LiteLens "
-                                         f"{self._where()} (SIGKILL); on Linux that is often the "
-                                         "out-of-memory killer (see `dmesg` or `journalctl -k`)"}
-            elif code < 0:
-                said = self._last_native_words()
-                self.error = {"kind": "crashed",
-                              "message": f"the runtime crashed {self._where()} "
-                                         f"({_signal_name(-code)}, signal {-code})"
-                                         + (f" — it said: {said}" if said else "")}
-            else:
-                self.error = {"kind": "worker_exit",
-                              "message": f"the worker ({self.cfg.python_exe or sys.executable})"
-                                         f" exited with code {code} {self._where()}{last}"}
-            self.error["message"] = self._explain(self.error["message"])
-            extra.append({"t": "error", **self.error})
+            kind, message = self._death(code)
+            self.error = JobError(kind, self._explain(message))
+            extra.append({"t": "error", "kind": kind, "message": self.error.message})
         shutil.rmtree(self._tmpdir, ignore_errors=True)
         return extra
+
+    def _death(self, code: int) -> tuple[str, str]:
+        """(kind, message) for a worker that ended without saying done or error."""
+        if self._timed_out:
+            return "timeout", (f"timed out after {self.cfg.timeout_s:g} s {self._where()}; the "
+                               "worker was killed")
+        if self._frozen:
+            return "frozen", (f"the worker stopped responding {self._where()}: no heartbeat for "
+                              f"{self.cfg.heartbeat_s:g} s, so it was killed (--heartbeat "
+                              "SECONDS waits longer, --heartbeat 0 never gives up)")
+        if code == -signal.SIGKILL and not self._killed:
+            return "killed", (f"the worker was killed from outside LiteLens {self._where()} "
+                              "(SIGKILL); on Linux that is often the out-of-memory killer (see "
+                              "`dmesg` or `journalctl -k`)")
+        if code < 0:
+            said = self._last_native_words()
+            return "crashed", (f"the runtime crashed {self._where()} ({_signal_name(-code)}, "
+                               f"signal {-code})" + (f" — it said: {said}" if said else ""))
+        native = [ln for ln in self.stderr_tail if ln.strip()]
+        last = f" — last output: {native[-1].strip()[:200]}" if native else ""
+        return "worker_exit", (f"the worker ({self.cfg.python_exe or sys.executable}) exited "
+                               f"with code {code} {self._where()}{last}")
 
     def _native_lines(self) -> list[str]:
         """What the runtime logged: the load capture, then the worker's stderr."""
@@ -369,18 +415,26 @@ class WorkerSession:
     def status(self) -> str:
         """error | stopped | ok | running."""
         return ("error" if self.error else
-                "stopped" if self.info.get("stopped") or self._stop_requested else
+                "stopped" if self.stopped or self._stop_requested else
                 "ok" if self.finished else "running")
 
-    def outcome(self) -> dict:
-        """{status, error, error_kind}: the keys every job's result shares."""
-        return {"status": self.status(),
-                "error": self.error["message"] if self.error else None,
-                "error_kind": self.error["kind"] if self.error else None}
+    def outcome(self) -> Outcome:
+        """Status, error and error kind: what every job's result shares."""
+        return Outcome(self.status(), self.error.message if self.error else None,
+                       self.error.kind if self.error else None)
 
-    def result(self) -> dict:
-        """The job's JSON contract (``Folder.result()`` of the job module)."""
-        return self.job.result()
+    def target_json(self) -> dict[str, Any] | None:
+        """Where the worker ran when not here (a board: its address and facts), else None."""
+        return None
+
+    def runtime_label(self) -> str | None:
+        """The worker's runtime as it said hello ("ai-edge-litert 2.3.0"), None before that."""
+        label = self.info.get("backend")
+        return str(label) if label is not None else None
+
+    def worker_python(self) -> str:
+        """The interpreter the worker runs (as it said hello, else the one it was started with)."""
+        return str(self.info.get("python") or self.cfg.python_exe or sys.executable)
 
     def __del__(self):
         # Runs at garbage collection, possibly at interpreter exit: attributes may be missing if
@@ -396,13 +450,64 @@ class WorkerSession:
             shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def run_job(cfg: RunConfig, job: str = "bench", model=None,
-            on_message: Callable[[dict], None] | None = None, params: dict | None = None) -> dict:
-    """Run one job to the end in a worker; return its result."""
-    return WorkerSession(cfg, job, model, params).start().run_to_end(on_message)
+def run_job(cfg: RunConfig, folder: type[JobFolder[R]], model: Any = None,
+            on_message: Callable[[dict[str, Any]], None] | None = None,
+            params: dict[str, Any] | None = None) -> R:
+    """Run one job to the end in a worker; return its typed result."""
+    session = WorkerSession(cfg, folder, model, params).start()
+    session.run_to_end(on_message)
+    return session.job.result()
 
 
-def run_benchmark(cfg: RunConfig, on_message: Callable[[dict], None] | None = None,
-                  model=None) -> dict:
+# Typed entry points for the analyses and the GUI, which reach the worker's jobs only through
+# the session (import-linter contract); each imports its job module when first used.
+def bench_session(cfg: RunConfig, model: Any = None) -> WorkerSession[BenchFolder]:
+    """A bench session, not started (``.start()``); its live state is ``session.job``."""
+    from core.inference.worker.jobs import bench
+    return WorkerSession(cfg, bench.Folder, model)
+
+
+def run_benchmark(cfg: RunConfig, on_message: Callable[[dict[str, Any]], None] | None = None,
+                  model: Any = None) -> BenchResult:
     """Run one configuration to the end in a worker; return the bench job's result."""
-    return run_job(cfg, "bench", model, on_message)
+    from core.inference.worker.jobs import bench
+    return run_job(cfg, bench.Folder, model, on_message)
+
+
+def run_tensor_details(cfg: RunConfig) -> TensorDetailsResult:
+    """The runtime's view of every tensor once the model is allocated."""
+    from core.inference.worker.jobs import tensor_details
+    return run_job(cfg, tensor_details.Folder)
+
+
+def run_memory_arena(cfg: RunConfig) -> ArenaResult:
+    """Every tensor's address after ``allocate_tensors()`` (the real arena)."""
+    from core.inference.worker.jobs import memory_arena
+    return run_job(cfg, memory_arena.Folder)
+
+
+def run_xnnpack_placement(cfg: RunConfig) -> PlacementResult:
+    """Which ops the real XNNPACK delegate replaced."""
+    from core.inference.worker.jobs import xnnpack_placement
+    return run_job(cfg, xnnpack_placement.Folder)
+
+
+def run_tflm(cfg: RunConfig, params: dict[str, Any],
+             on_message: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The model on TensorFlow Lite Micro (``tflm_run``): refusal, or its arena and outputs."""
+    from core.inference.worker.jobs import tflm_run
+    return run_job(cfg, tflm_run.Folder, on_message=on_message, params=params)
+
+
+def run_ethos_u(cfg: RunConfig, params: dict[str, Any], model: Any = None,
+                on_message: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Arm vela's compilation of the model for one Ethos-U accelerator (``ethos_u``)."""
+    from core.inference.worker.jobs import ethos_u
+    return run_job(cfg, ethos_u.Folder, model, on_message, params)
+
+
+def run_npu_plugin(cfg: RunConfig, params: dict[str, Any], model: Any = None,
+                   on_message: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """A LiteRT NPU compiler plugin's partition / compile of the model (``npu_plugin``)."""
+    from core.inference.worker.jobs import npu_plugin
+    return run_job(cfg, npu_plugin.Folder, model, on_message, params)

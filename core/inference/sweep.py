@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.inference.remote import RemoteSession
 from core.inference.session import WorkerSession
 from core.inference.ssh_target import TargetError
+
+if TYPE_CHECKING:
+    from core.inference.worker.jobs.bench import Folder as BenchFolder
 
 LOCAL_ADDRESS = "local"
 
@@ -25,13 +28,13 @@ class Sweep:
     """``entries``: (address, unstarted session). ``start()`` starts them concurrently; drive
     with ``poll()`` (GUI timer) or ``run()`` (CLI); ``results()`` in the order given."""
 
-    def __init__(self, entries: list[tuple[str, WorkerSession]]):
+    def __init__(self, entries: list[tuple[str, WorkerSession[BenchFolder]]]):
         self.entries = entries
         self.start_errors: dict[int, TargetError | OSError] = {}
         self.started = False
 
     def start(self) -> None:
-        def start_one(k: int, session: WorkerSession) -> None:
+        def start_one(k: int, session: WorkerSession[BenchFolder]) -> None:
             try:
                 session.start()
             except (TargetError, OSError) as e:
@@ -46,7 +49,7 @@ class Sweep:
             t.join()
         self.started = True
 
-    def running(self) -> list[tuple[int, WorkerSession]]:
+    def running(self) -> list[tuple[int, WorkerSession[BenchFolder]]]:
         return [(k, s) for k, (_a, s) in enumerate(self.entries)
                 if k not in self.start_errors and s.proc is not None and not s.finished]
 
@@ -83,8 +86,9 @@ class Sweep:
             for _k, s in self.running():
                 s.wait(0.05)
 
-    def results(self) -> list[dict]:
-        out = []
+    def results(self) -> list[dict[str, Any]]:
+        """Each target's result as ``litelens bench --json`` gives it, with its ``target``."""
+        out: list[dict[str, Any]] = []
         for k, (address, s) in enumerate(self.entries):
             err = self.start_errors.get(k)
             if err is not None:
@@ -92,7 +96,7 @@ class Sweep:
                             "error": str(err), "error_kind": getattr(err, "kind", "config"),
                             "target": {"address": address, "facts": getattr(s, "facts", None)}})
                 continue
-            res = s.result()
+            res = s.job.result().to_json()
             if not isinstance(s, RemoteSession):
                 res["target"] = {"address": LOCAL_ADDRESS, "facts": local_facts()}
             out.append(res)

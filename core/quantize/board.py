@@ -52,10 +52,12 @@ class BoardCheck:
         return out
 
 
-def _bench(path: str, target: SshTarget, threads: int, runs: int) -> tuple[BoardRun, dict]:
+def _bench(path: str, target: SshTarget, threads: int,
+           runs: int) -> tuple[BoardRun, dict[str, Any]]:
     session = RemoteSession(RunConfig(model=path, threads=threads, runs=runs), target).start()
-    r = session.run_to_end()
-    return BoardRun(r["status"], r["latency_ms"]["median"], r["error"]), r["target"]
+    session.run_to_end()
+    r = session.job.result()
+    return BoardRun(r.status, r.latency_ms.median, r.error), session.target_json()
 
 
 def check_on_board(float_model: str | None, quantized_model: str, target: SshTarget,

@@ -155,7 +155,7 @@ class QuantizeJob:
         self.cancelled = False
         self._tmp = tempfile.mkdtemp(prefix="litelens-quantize-")
         self._candidate = os.path.join(self._tmp, "candidate.tflite")
-        self.session: WorkerSession | None = None
+        self.session: WorkerSession[Folder] | None = None
         self._failure: str | None = None
         self._dynamic_note = ""   # dynamic inputs --shape left unset, named with the option
         try:
@@ -227,7 +227,7 @@ class QuantizeJob:
                         "op_index": op.index} for op in sg.operators
                        if op.outputs and op.outputs[0] >= 0],
             "latency_runs": req.latency_runs, "candidate": self._candidate}
-        self.session = WorkerSession(req.run_config(str(self._input)), "quantize", model,
+        self.session = WorkerSession(req.run_config(str(self._input)), Folder, model,
                                      dict(params)).start()
 
     def _note(self, msgs: list[dict]) -> list[dict]:

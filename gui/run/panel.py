@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyqtgraph as pg
@@ -47,20 +48,25 @@ from core.errors import ModelError
 from core.inference.config import ConfigError, RunConfig
 from core.inference.export import export_results, output_lines, profile_lines
 from core.inference.inputs import InputError, input_specs, parse_shapes
-from core.inference.session import WorkerSession
+from core.inference.results import BenchResult, OutputSummary, ProfileNote
+from core.inference.session import WorkerSession, bench_session
 from core.inference.toolchains import intel_dispatch_ready
 from core.model.reader import open_model
 from gui import file_dialogs
 from gui.shape_setting import ShapeSetting
 from gui.tasks import TaskRunner, TaskState
 
+if TYPE_CHECKING:
+    from core.inference.session import BenchFolder
 
-def _start_session(cfg: RunConfig, state: TaskState, model=None) -> WorkerSession | None:
+
+def _start_session(cfg: RunConfig, state: TaskState,
+                   model=None) -> WorkerSession[BenchFolder] | None:
     """The run-prepare task: read and check the model, make inputs, spawn the worker.
     Reading and checking the model is pure Python: it hands the GIL back to the UI thread often
     while it runs (the default 5 ms switch interval lets each of the UI thread's many
     Python<->Qt transitions wait up to 5 ms)."""
-    session = _with_switch_interval(0.0005, lambda: WorkerSession(cfg, model=model).start())
+    session = _with_switch_interval(0.0005, lambda: bench_session(cfg, model).start())
     if state.is_interrupt_requested():  # the panel closed meanwhile: leave no worker behind
         session.kill()
         return None
@@ -99,12 +105,12 @@ def _fmt(v, digits: int = 3) -> str:
 GUESS_STYLE = "QLineEdit { background: #fff1d6; }"  # a guessed value the user should check
 
 
-def input_text(res: dict) -> str:
+def input_text(res: BenchResult) -> str:
     """What a result ran on: the input source and the input shapes ('random 1×224×224×3')."""
-    src = str(res.get("input_source") or "")
+    src = res.input_source
     if src not in ("random", "zeros"):
         src = Path(src).name
-    shapes = ", ".join(fmt.shape(i["shape"]) for i in res.get("inputs") or [] if "shape" in i)
+    shapes = ", ".join(fmt.shape(i["shape"]) for i in res.inputs)
     return f"{src} {shapes}".strip()
 
 
@@ -130,8 +136,8 @@ class RunPanel(QWidget):
         self._model = model  # the already-open core Model, if the caller has one
         # the model's dynamic input shapes, shared with its Memory and Quantize panels
         self.shape_setting = shape_setting or ShapeSetting(self)
-        self.session: WorkerSession | None = None
-        self.results: list[tuple[str, dict]] = []
+        self.session: WorkerSession[BenchFolder] | None = None
+        self.results: list[tuple[str, BenchResult]] = []
         self._pending: list[RunConfig] = []
         self._compare: list[tuple[str, float]] = []
         self._compare_title = ""
@@ -518,7 +524,7 @@ class RunPanel(QWidget):
         self._set_busy(True)
         self._set_status(f"Preparing {self._label}…")
 
-    def _prepared(self, session: WorkerSession) -> None:
+    def _prepared(self, session: WorkerSession[BenchFolder]) -> None:
         self._preparing = False
         self.session = session
         if self._stop_asked:
@@ -594,7 +600,7 @@ class RunPanel(QWidget):
                 self._stage_t0 = time.monotonic()
                 self._set_status(f"{self._queue_text()}Running {self._label}: {m['stage']}…")
             elif t == "outputs":
-                self._show_outputs({"outputs": m.get("outputs", [])})
+                self._show_outputs(s.job.outputs)
             elif t == "op":
                 self._ops_seen += 1
                 total = self._profile_total()
@@ -611,8 +617,9 @@ class RunPanel(QWidget):
         if s.finished:
             self._finish(s)
 
-    def _redraw(self, s: WorkerSession) -> None:
-        lat = np.asarray(s.latencies_ms, dtype=np.float64)
+    def _redraw(self, s: WorkerSession[BenchFolder]) -> None:
+        job = s.job
+        lat = np.asarray(job.latencies_ms, dtype=np.float64)
         if lat.size:
             # markers while runs are few: a one-run result is one point, not nothing
             few = lat.size <= 200
@@ -623,50 +630,51 @@ class RunPanel(QWidget):
             for name, q in zip(("p50", "p90", "p99"), np.percentile(lat, [50, 90, 99]), strict=False):
                 self.pct_lines[name].setValue(float(q))
                 self.pct_lines[name].setVisible(True)
-        if s.rss:
-            arr = np.asarray(s.rss, dtype=np.float64)
+        if job.rss:
+            arr = np.asarray(job.rss, dtype=np.float64)
             mb = arr[:, 1] / 2**20
             self.rss_curve.setData(arr[:, 0], mb)
             self.rss_plot.setYRange(0, float(mb.max()) * 1.15, padding=0)
         bits = []
-        if "init_ms" in s.info:
-            bits.append(f"init {fmt.duration_ms(s.info['init_ms'])}")
-        if "first_ms" in s.info:
-            bits.append(f"first {fmt.duration_ms(s.info['first_ms'])}")
+        if job.init_ms is not None:
+            bits.append(f"init {fmt.duration_ms(job.init_ms)}")
+        if job.first_ms is not None:
+            bits.append(f"first {fmt.duration_ms(job.first_ms)}")
         if lat.size:
             runs = eta_text(lat.size, s.cfg.runs, time.monotonic() - self._stage_t0) \
                 if s.stage == "run" else f"{lat.size}"
             bits.append(f"runs {runs}, median {fmt.duration_ms(float(np.median(lat)))}, "
                         f"p99 {fmt.duration_ms(float(np.percentile(lat, 99)))}")
-        if s.rss:
-            bits.append(f"RSS {fmt.size(s.rss[-1][1])}")
+        if job.rss:
+            bits.append(f"RSS {fmt.size(job.rss[-1][1])}")
         self.live.setText(" · ".join(bits))
 
-    def _finish(self, s: WorkerSession) -> None:
+    def _finish(self, s: WorkerSession[BenchFolder]) -> None:
         self._timer.stop()
-        res = s.result()
+        res = s.job.result()
         label = self._label
         self.session = None
         self.results.append((label, res))
         self._queue_done += 1
         self._add_row(label, res)
-        med = res["latency_ms"]["median"]
-        self._compare.append((self._tick + (" (failed)" if res["error"] else ""),
+        med = res.latency_ms.median
+        self._compare.append((self._tick + (" (failed)" if res.error else ""),
                               med if med is not None else 0.0))
         if self._compare_title:
             self._draw_bars()
-        if res["error"]:
-            self._set_status(f"{label}: {res['error']}", error=True)
+        if res.error:
+            self._set_status(f"{label}: {res.error}", error=True)
         else:
-            self._set_status(f"{label}: {res['status']} — median {fmt.duration_ms(med)} over "
-                             f"{res['latency_ms']['runs']} runs.")
-        self._show_outputs(res)
-        if res["ops"]:
+            self._set_status(f"{label}: {res.status} — median {fmt.duration_ms(med)} over "
+                             f"{res.latency_ms.runs} runs."
+                             + (f" Note: {res.runtime_note}." if res.runtime_note else ""))
+        self._show_outputs(res.outputs)
+        if res.ops:
             self._show_ops(res)
-        elif (res.get("profile") or {}).get("note"):
+        elif isinstance(res.profile, ProfileNote):
             self.ops_table.setRowCount(0)
             self.types_table.setRowCount(0)  # no profile: the last run's types go too
-            self.ops_note.setText(res["profile"]["note"])
+            self.ops_note.setText(res.profile.note)
         self.run_finished.emit(res)
         self._next()
 
@@ -679,22 +687,22 @@ class RunPanel(QWidget):
         ticks = [(i, lb) for i, (lb, _) in enumerate(self._compare)]
         self.bar_plot.getAxis("bottom").setTicks([ticks])
 
-    def _add_row(self, label: str, res: dict | None, error: str | None = None) -> None:
+    def _add_row(self, label: str, res: BenchResult | None, error: str | None = None) -> None:
         r = self.table.rowCount()
         self.table.insertRow(r)
         exact: dict[int, float] = {}
         if res is None:
             vals = [label, "", "error"] + [""] * (len(RESULT_COLUMNS) - 4) + [error or ""]
         else:
-            lat = res["latency_ms"]
-            peak = res["rss_bytes"]["peak"]
-            times = [res["init_ms"], res["first_ms"]] + [lat[k] for k in (
-                "median", "mean", "std", "p90", "p99", "max")]
+            lat = res.latency_ms
+            peak = res.rss_bytes.peak
+            times = [res.init_ms, res.first_ms, lat.median, lat.mean, lat.std, lat.p90,
+                     lat.p99, lat.max]
             first_time = RESULT_COLUMNS.index("init")
             exact = {first_time + k: v for k, v in enumerate(times) if v is not None}
-            vals = ([label, res["backend"], res["status"], input_text(res)]
+            vals = ([label, res.backend, res.status, input_text(res)]
                     + [fmt.duration_ms(v) if v is not None else "" for v in times]
-                    + [str(lat["runs"]), fmt.size(peak) if peak else "", res["error"] or ""])
+                    + [str(lat.runs), fmt.size(peak) if peak else "", res.error or ""])
         for c, v in enumerate(vals):
             item = QTableWidgetItem(v)
             if c == ERROR_COLUMN and v:
@@ -705,36 +713,36 @@ class RunPanel(QWidget):
             self.table.setItem(r, c, item)
         self.table.scrollToBottom()
 
-    def _show_outputs(self, res: dict) -> None:
-        self.outputs_text.setPlainText("\n".join(output_lines(res.get("outputs", []))))
+    def _show_outputs(self, outputs: list[OutputSummary]) -> None:
+        self.outputs_text.setPlainText("\n".join(output_lines(outputs)))
 
-    def _show_ops(self, res: dict) -> None:
-        ops = res["ops"]
-        timed = [o["avg_ms"] for o in ops if o.get("avg_ms") is not None]
+    def _show_ops(self, res: BenchResult) -> None:
+        ops = res.ops
+        timed = [o.avg_ms for o in ops if o.avg_ms is not None]
         total = sum(timed) or 1.0
         top = max(timed) if timed else 1.0
         self.ops_table.setRowCount(len(ops))
         for r, o in enumerate(ops):
-            avg = o.get("avg_ms")
-            vals = [str(o["index"]), fmt.printable(o["op"], 120),
+            avg = o.avg_ms
+            vals = [str(o.index), fmt.printable(o.op, 120),
                     fmt.duration_ms(avg) if avg is not None else
-                    (o.get("note") or "not timed"), _fmt(100 * avg / total, 1) if avg else ""]
+                    (o.note or "not timed"), _fmt(100 * avg / total, 1) if avg else ""]
             for c, v in enumerate(vals):
                 item = QTableWidgetItem(v)
                 if avg is not None and c == 2:
                     heat = avg / top
                     item.setBackground(QColor.fromHsvF(0.0, min(1.0, 0.15 + 0.7 * heat), 1.0))
                 self.ops_table.setItem(r, c, item)
-        prof = res["profile"]
-        types = prof.get("by_type", [])
+        prof = res.summary
+        types = prof.by_type if prof is not None else []
         self.types_table.setRowCount(len(types))
         for r, t in enumerate(types):
-            for c, v in enumerate([fmt.printable(t["op"], 120), str(t["count"]), fmt.duration_ms(t["total_ms"]),
-                                   fmt.duration_ms(t["avg_ms"]), _fmt(t["percent"], 1)]):
+            for c, v in enumerate([fmt.printable(t.op, 120), str(t.count),
+                                   fmt.duration_ms(t.total_ms), fmt.duration_ms(t.avg_ms),
+                                   _fmt(t.percent, 1)]):
                 self.types_table.setItem(r, c, QTableWidgetItem(v))
-        self.ops_note.setText("\n".join(profile_lines(prof)))
-        self.op_profile_ready.emit({o["index"]: o["avg_ms"] for o in ops
-                                    if o.get("avg_ms") is not None})
+        self.ops_note.setText("\n".join(profile_lines(prof)) if prof is not None else "")
+        self.op_profile_ready.emit({o.index: o.avg_ms for o in ops if o.avg_ms is not None})
 
     # -- export ------------------------------------------------------------------------------
     def export_results(self, path: str) -> Path:

@@ -43,9 +43,10 @@ def _bare_invoke_median(path: Path, threads: int, runs: int, warmup: int) -> flo
 
 
 def _litelens(path: Path, **kw) -> dict:
+    """One run, as ``litelens bench --json`` reports it."""
     from core.inference.config import RunConfig
     from core.inference.session import run_benchmark
-    return run_benchmark(RunConfig(model=str(path), **kw))
+    return run_benchmark(RunConfig(model=str(path), **kw)).to_json()
 
 
 def profile_section(target: Path) -> str:

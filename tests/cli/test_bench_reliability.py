@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from core.inference.config import RunConfig
-from core.inference.session import WorkerSession, run_benchmark
+from core.inference.session import bench_session, run_benchmark
 from core.model.builder import ModelBuilder
 from core.model.samples import synthetic_chain
 from tests.conftest import ROOT
 from tests.graph.test_layout import _while_model
-from tests.inference.test_session import _run_until
+from tests.inference.test_session import _finish, _run_until
 from tests.model import hostile
 
 
@@ -129,37 +129,37 @@ def test_a_given_shape_runs_and_needs_no_note(tmp_path):
 
 # -- workers that freeze, die or are interrupted ----------------------------------------------
 def test_a_frozen_worker_is_detected_by_its_missing_heartbeat(demo_model_path):
-    s = WorkerSession(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0,
+    s = bench_session(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0,
                                 heartbeat_s=2.0)).start()
-    assert _run_until(s, lambda s: len(s.latencies_ms) >= 5)
+    assert _run_until(s, lambda s: len(s.job.latencies_ms) >= 5)
     os.kill(s.pid, signal.SIGSTOP)  # frozen: alive, but not a single message any more
-    r = s.run_to_end()
-    assert r["status"] == "error" and r["error_kind"] == "frozen"
-    assert r["error"].startswith("the worker stopped responding while invoking the model (run ")
-    assert "no heartbeat for 2 s, so it was killed" in r["error"]
-    assert r["latency_ms"]["runs"] >= 5
+    r = _finish(s)
+    assert r.status == "error" and r.error_kind == "frozen"
+    assert r.error.startswith("the worker stopped responding while invoking the model (run ")
+    assert "no heartbeat for 2 s, so it was killed" in r.error
+    assert r.latency_ms.runs >= 5
 
 
 def test_heartbeat_zero_waits_for_a_frozen_worker(demo_model_path):
-    s = WorkerSession(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0,
+    s = bench_session(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0,
                                 heartbeat_s=None)).start()
-    assert _run_until(s, lambda s: len(s.latencies_ms) >= 5)
+    assert _run_until(s, lambda s: len(s.job.latencies_ms) >= 5)
     os.kill(s.pid, signal.SIGSTOP)
     assert not _run_until(s, lambda s: False, limit_s=4.0)  # still waiting, nothing decided
     assert not s.finished
     os.kill(s.pid, signal.SIGCONT)
     s.stop()
-    assert s.run_to_end()["status"] == "stopped"
+    assert _finish(s).status == "stopped"
 
 
 def test_sigkill_from_outside_mentions_the_oom_killer(demo_model_path):
-    s = WorkerSession(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0)).start()
-    assert _run_until(s, lambda s: len(s.latencies_ms) >= 5)
+    s = bench_session(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0)).start()
+    assert _run_until(s, lambda s: len(s.job.latencies_ms) >= 5)
     os.kill(s.pid, signal.SIGKILL)
-    r = s.run_to_end()
-    assert r["error_kind"] == "killed"
-    assert "killed from outside LiteLens while invoking the model" in r["error"]
-    assert "out-of-memory killer" in r["error"]
+    r = _finish(s)
+    assert r.error_kind == "killed"
+    assert "killed from outside LiteLens while invoking the model" in r.error
+    assert "out-of-memory killer" in r.error
 
 
 def test_ctrl_c_keeps_and_prints_the_runs_done(demo_model_path):
@@ -191,17 +191,17 @@ def test_internal_worker_error_names_model_and_stage(tmp_path):
 # -- per-op profiles say what they cover --------------------------------------------------------
 def test_a_stopped_profile_is_shown_as_partial(tmp_path):
     path = synthetic_chain(300).save(tmp_path / "chain.tflite")
-    s = WorkerSession(RunConfig(model=str(path), runs=1, warmup=0, profile=True,
+    s = bench_session(RunConfig(model=str(path), runs=1, warmup=0, profile=True,
                                 profile_method="single-op")).start()
-    assert _run_until(s, lambda s: s.current_op is not None and s.current_op[0] >= 5)
+    assert _run_until(s, lambda s: s.job.current_op is not None and s.job.current_op[0] >= 5)
     s.stop()
-    r = s.run_to_end()
-    prof = r["profile"]
-    assert prof["ops"] == 300 and 5 <= prof["timed_ops"] < 300
-    assert not prof["complete"] and prof["stopped"]
-    assert prof["untimed"]["not reached (profile stopped)"] == 300 - len(r["ops"])
+    r = _finish(s)
+    prof = r.profile
+    assert prof.ops == 300 and 5 <= prof.timed_ops < 300
+    assert not prof.complete and prof.stopped
+    assert prof.untimed["not reached (profile stopped)"] == 300 - len(r.ops)
     from core.inference.export import profile_lines
-    assert profile_lines(prof)[0].startswith(f"{prof['timed_ops']}/300 ops timed, PARTIAL "
+    assert profile_lines(prof)[0].startswith(f"{prof.timed_ops}/300 ops timed, PARTIAL "
                                              "(stopped); sum of ops ")
 
 
@@ -209,10 +209,10 @@ def test_control_flow_is_listed_as_not_timed_by_single_op_cuts(tmp_path):
     path = _while_model().save(tmp_path / "while.tflite")
     r = run_benchmark(RunConfig(model=str(path), runs=3, warmup=0, profile=True,
                                 profile_method="single-op"))
-    prof = r["profile"]
-    assert r["status"] == "ok", r["error"]
-    assert prof["complete"] and prof["ops"] == 2 and prof["timed_ops"] == 1
-    assert prof["untimed"] == {"WHILE: WHILE runs other subgraphs; not cut": 1}
+    prof = r.profile
+    assert r.status == "ok", r.error
+    assert prof.complete and prof.ops == 2 and prof.timed_ops == 1
+    assert prof.untimed == {"WHILE: WHILE runs other subgraphs; not cut": 1}
     proc = litelens("bench", str(path), "--runs", "3", "--profile", "--profile-method",
                     "single-op")
     assert "per-op    not timed: WHILE: WHILE runs other subgraphs; not cut ×1" in proc.stdout
@@ -223,13 +223,13 @@ def test_runtime_profiler_times_while_loops_on_a_real_model(shared_model):
     path = shared_model("lstm_gru_text_float32")
     r = run_benchmark(RunConfig(model=str(path), delegate="builtin", runs=3, warmup=1,
                                 profile=True, profile_runs=5))
-    assert r["status"] == "ok", r["error"]
-    prof = r["profile"]
-    assert prof["method"].startswith("LiteRT's op profiler over 5 full runs of a CompiledModel "
+    assert r.status == "ok", r.error
+    prof = r.profile
+    assert prof.method.startswith("LiteRT's op profiler over 5 full runs of a CompiledModel "
                                      "(builtin kernels")
-    assert prof["complete"] and prof["timed_ops"] == prof["ops"]
-    whiles = [o for o in r["ops"] if o["op"] == "WHILE"]
-    assert whiles and all(o["avg_ms"] > 0 for o in whiles)
+    assert prof.complete and prof.timed_ops == prof.ops
+    whiles = [o for o in r.ops if o.op == "WHILE"]
+    assert whiles and all(o.avg_ms > 0 for o in whiles)
     # the loops hold most of the model's work, so they rank first
-    top = max(r["ops"], key=lambda o: o["avg_ms"])
-    assert top["op"] == "WHILE"
+    top = max(r.ops, key=lambda o: o.avg_ms)
+    assert top.op == "WHILE"

@@ -14,17 +14,17 @@ from core.model.reader import open_model
 
 def test_summarize_matches_hand_computed_values():
     s = summarize([4.0, 1.0, 3.0, 2.0])
-    assert s["runs"] == 4 and s["min"] == 1.0
-    assert s["median"] == pytest.approx(2.5) and s["mean"] == pytest.approx(2.5)
-    assert s["std"] == pytest.approx(math.sqrt(1.25))        # population std, as benchmark_model
-    assert s["p90"] == pytest.approx(3.7)                    # rank 0.9*3 = 2.7 -> 3 + 0.7
-    assert s["p99"] == pytest.approx(3.97)
-    assert s["max"] == 4.0
+    assert s.runs == 4 and s.min == 1.0
+    assert s.median == pytest.approx(2.5) and s.mean == pytest.approx(2.5)
+    assert s.std == pytest.approx(math.sqrt(1.25))        # population std, as benchmark_model
+    assert s.p90 == pytest.approx(3.7)                    # rank 0.9*3 = 2.7 -> 3 + 0.7
+    assert s.p99 == pytest.approx(3.97)
+    assert s.max == 4.0
 
 
 def test_summarize_empty_has_no_numbers():
-    assert summarize([]) == {"runs": 0, "min": None, "median": None, "mean": None, "std": None,
-                             "p90": None, "p99": None, "max": None}
+    assert summarize([]).to_json() == {"runs": 0, "min": None, "median": None, "mean": None,
+                                       "std": None, "p90": None, "p99": None, "max": None}
 
 
 def test_random_inputs_respect_int8_quantization_range(shared_model):
@@ -140,12 +140,13 @@ def test_npy_input_respects_given_shapes_and_names_a_mismatch(tmp_path):
 
 
 def test_op_type_summary_sums_per_type():
+    from core.inference.results import OpTime
     from core.inference.stats import op_type_summary
-    ops = [{"op": "CONV_2D", "avg_ms": 2.0}, {"op": "ADD", "avg_ms": 0.5},
-           {"op": "CONV_2D", "avg_ms": 4.0}, {"op": "CUSTOM_X", "avg_ms": None}]
+    ops = [OpTime(0, "CONV_2D", 2.0), OpTime(1, "ADD", 0.5), OpTime(2, "CONV_2D", 4.0),
+           OpTime(3, "CUSTOM_X", None)]
     rows = op_type_summary(ops)
-    assert [r["op"] for r in rows] == ["CONV_2D", "ADD"]      # untimed ops are left out
+    assert [r.op for r in rows] == ["CONV_2D", "ADD"]      # untimed ops are left out
     conv = rows[0]
-    assert (conv["count"], conv["total_ms"], conv["avg_ms"]) == (2, 6.0, 3.0)
-    assert conv["percent"] == pytest.approx(100 * 6.0 / 6.5)
-    assert sum(r["percent"] for r in rows) == pytest.approx(100.0)
+    assert (conv.count, conv.total_ms, conv.avg_ms) == (2, 6.0, 3.0)
+    assert conv.percent == pytest.approx(100 * 6.0 / 6.5)
+    assert sum(r.percent for r in rows) == pytest.approx(100.0)

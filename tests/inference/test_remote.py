@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from core.inference.config import RunConfig
-from core.inference.remote import RemoteSession, run_job, worker_files
-from core.inference.session import WorkerSession
+from core.inference.remote import RemoteSession, run_benchmark, worker_files
+from core.inference.session import WorkerSession, bench_session
 from core.inference.ssh_target import SshTarget, TargetError, parse_target
 from core.inference.sweep import Sweep
 from tests.conftest import ROOT
@@ -27,6 +27,12 @@ from tests.inference.sshd import Sshd, free_port, keygen
 from tests.inference.test_session import _run_until
 
 PY = sys.executable
+
+
+def _done(session: WorkerSession, on_message=None) -> dict:
+    """Drive a started bench session to its end; its result as ``bench --json`` gives it."""
+    session.run_to_end(on_message)
+    return session.job.result().to_json()
 
 
 @pytest.fixture(scope="module")
@@ -108,13 +114,13 @@ def test_the_upload_is_the_workers_imports_only():
 def test_bench_on_the_board_matches_the_local_run(board, shared_model, tmp_path):
     path = str(shared_model("mobilenet_v2_224_int8"))
     cfg = dict(model=path, runs=10, warmup=1)
-    local = WorkerSession(RunConfig(**cfg)).start().run_to_end()
+    local = _done(bench_session(RunConfig(**cfg)).start())
     modes = []
 
     def look(_msg):   # while the worker runs: its private folder on the board
         modes.extend(stat.S_IMODE(p.stat().st_mode) for p in Path(board.remote_tmp).iterdir())
 
-    remote = RemoteSession(RunConfig(**cfg), board).start().run_to_end(look)
+    remote = _done(RemoteSession(RunConfig(**cfg), board).start(), look)
     assert remote["status"] == "ok", remote["error"]
     assert modes and set(modes) == {0o700}
     assert remote["target"]["address"] == board.address
@@ -133,8 +139,8 @@ def test_bench_on_the_board_matches_the_local_run(board, shared_model, tmp_path)
 def test_profile_on_the_board(board, shared_model):
     path = str(shared_model("mobilenet_v2_224_int8"))
     cfg = dict(model=path, runs=3, warmup=1, profile=True, profile_runs=3)
-    local = WorkerSession(RunConfig(**cfg)).start().run_to_end()
-    remote = RemoteSession(RunConfig(**cfg), board).start().run_to_end()
+    local = _done(bench_session(RunConfig(**cfg)).start())
+    remote = _done(RemoteSession(RunConfig(**cfg), board).start())
     assert remote["status"] == "ok", remote["error"]
     assert remote["profile"]["method"] == local["profile"]["method"]
     assert [(o["index"], o["op"]) for o in remote["ops"]] == \
@@ -162,9 +168,9 @@ def test_memory_and_support_checks_on_the_board(board, shared_model):
 
 def test_stop_on_the_board_keeps_the_runs(board, demo_model_path):
     s = RemoteSession(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0), board).start()
-    assert _run_until(s, lambda s: len(s.latencies_ms) >= 50)
+    assert _run_until(s, lambda s: len(s.job.latencies_ms) >= 50)
     s.stop()
-    r = s.run_to_end()
+    r = _done(s)
     assert r["status"] == "stopped" and r["error"] is None and r["latency_ms"]["runs"] >= 50
 
 
@@ -175,7 +181,7 @@ def test_sweep_runs_targets_side_by_side(board, sshd, demo_model_path, tmp_path)
     unreachable = parse_target(f"ssh://127.0.0.1:{free_port()}", python=PY,
                                options=sshd.options)
     sweep = Sweep([(board.address, RemoteSession(RunConfig(**cfg), board)),
-                   ("local", WorkerSession(RunConfig(**cfg))),
+                   ("local", bench_session(RunConfig(**cfg))),
                    (unreachable.address, RemoteSession(RunConfig(**cfg), unreachable)),
                    (board.address, RemoteSession(RunConfig(**cfg),
                                                  _with(board, remote_tmp=str(other))))])
@@ -217,7 +223,7 @@ def test_unknown_host_key_is_never_accepted_unless_asked(board, demo_model_path,
     assert e.kind == "host_key_unknown" and "StrictHostKeyChecking=accept-new" in str(e)
     assert empty.read_text() == ""       # nothing was recorded
     asked = _with(board, options=["StrictHostKeyChecking=accept-new", *unknown.options])
-    r = RemoteSession(RunConfig(model=str(demo_model_path), runs=1), asked).start().run_to_end()
+    r = _done(RemoteSession(RunConfig(model=str(demo_model_path), runs=1), asked).start())
     assert r["status"] == "ok" and empty.read_text().strip()
 
 
@@ -275,9 +281,9 @@ def _session_process(pid: int) -> int:
 
 def test_dropped_connection_keeps_the_runs(board, demo_model_path):
     s = RemoteSession(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0), board).start()
-    assert _run_until(s, lambda s: len(s.latencies_ms) >= 20 and "pid" in s.info)
+    assert _run_until(s, lambda s: len(s.job.latencies_ms) >= 20 and "pid" in s.info)
     os.kill(_session_process(s.info["pid"]), signal.SIGKILL)   # the connection goes down
-    r = s.run_to_end()
+    r = _done(s)
     assert r["status"] == "error" and r["error_kind"] == "connection_lost", r["error"]
     assert r["error"].startswith(f"{board.address}: the connection dropped while invoking the "
                                  "model")
@@ -289,9 +295,9 @@ def test_dropped_connection_keeps_the_runs(board, demo_model_path):
 
 def test_remote_crash_reports_the_signal(board, demo_model_path):
     s = RemoteSession(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0), board).start()
-    assert _run_until(s, lambda s: len(s.latencies_ms) >= 5 and "pid" in s.info)
+    assert _run_until(s, lambda s: len(s.job.latencies_ms) >= 5 and "pid" in s.info)
     os.kill(s.info["pid"], signal.SIGSEGV)
-    r = s.run_to_end()
+    r = _done(s)
     assert r["status"] == "error" and r["error_kind"] == "crashed"
     assert r["error"].startswith("the runtime crashed while invoking the model (run ")
     assert "(SIGSEGV, signal 11)" in r["error"] and r["latency_ms"]["runs"] >= 5
@@ -300,9 +306,9 @@ def test_remote_crash_reports_the_signal(board, demo_model_path):
 def test_remote_hang_is_ended_by_the_heartbeat(board, demo_model_path):
     s = RemoteSession(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0,
                                 heartbeat_s=2.0), board).start()
-    assert _run_until(s, lambda s: len(s.latencies_ms) >= 5 and "pid" in s.info)
+    assert _run_until(s, lambda s: len(s.job.latencies_ms) >= 5 and "pid" in s.info)
     os.kill(s.info["pid"], signal.SIGSTOP)     # frozen: not even its heartbeat thread runs
-    r = s.run_to_end()
+    r = _done(s)
     assert r["status"] == "error" and r["error_kind"] == "frozen"
     assert "no heartbeat for 2 s" in r["error"] and r["latency_ms"]["runs"] >= 5
     assert _eventually(lambda: not Path(f"/proc/{s.info['pid']}").exists())
@@ -354,7 +360,7 @@ def test_cli_sweep_memory_and_support_on_a_target(board, sshd, shared_model):
 
 
 def test_remote_runs_through_run_job(board, demo_model_path):
-    r = run_job(RunConfig(model=str(demo_model_path), runs=2), "bench", board)
+    r = run_benchmark(RunConfig(model=str(demo_model_path), runs=2), board).to_json()
     assert r["status"] == "ok" and r["target"]["address"] == board.address
 
 

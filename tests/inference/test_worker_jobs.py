@@ -12,7 +12,7 @@ import pytest
 
 import core.model.reader
 from core.inference.config import RunConfig
-from core.inference.session import ROOT, WorkerSession, run_benchmark, run_job
+from core.inference.session import ROOT, bench_session, run_benchmark, run_tensor_details
 from core.inference.worker import jobs
 from core.model.reader import open_model
 
@@ -38,16 +38,12 @@ def test_config_that_is_not_an_object_is_refused():
     assert code == 2 and msgs[0]["kind"] == "config"
 
 
-def test_unknown_job_is_refused_before_a_worker_starts(demo_model_path):
-    with pytest.raises(jobs.UnknownJob, match="unknown job 'nope' .*bench"):
-        WorkerSession(RunConfig(model=str(demo_model_path)), job="nope")
-
-
 def test_every_registered_job_has_both_halves():
     for name in jobs.JOBS:
         mod = jobs.load(name)
         assert callable(mod.run), name
         assert {"fold", "where", "result"} <= set(vars(mod.Folder)), name
+        assert mod.Folder.JOB == name   # the name the session sends is the module's
 
 
 @pytest.mark.parametrize("delegate,resolver", [
@@ -56,7 +52,7 @@ def test_every_registered_job_has_both_halves():
     ("builtin", "BUILTIN_WITHOUT_DEFAULT_DELEGATES")])
 def test_tensor_details_job_reports_what_the_runtime_sees(demo_model_path, delegate, resolver):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    r = run_job(RunConfig(model=str(demo_model_path), delegate=delegate), "tensor_details")
+    r = run_tensor_details(RunConfig(model=str(demo_model_path), delegate=delegate))
     assert r["status"] == "ok", r["error"]
     assert r["backend"].startswith("ai-edge-litert ")
     it = Interpreter(model_path=str(demo_model_path),
@@ -75,7 +71,7 @@ def test_tensor_details_job_reports_what_the_runtime_sees(demo_model_path, deleg
 
 def test_tensor_details_of_a_quantized_model_carry_scale_and_zero_point(shared_model):
     path = shared_model("mobilenet_v2_224_int8")
-    r = run_job(RunConfig(model=str(path)), "tensor_details")
+    r = run_tensor_details(RunConfig(model=str(path)))
     assert r["status"] == "ok", r["error"]
     with open_model(path) as m:
         per_tensor = [t for t in m.subgraphs[0].tensors
@@ -98,14 +94,14 @@ def test_an_open_model_is_not_read_again(demo_model_path, monkeypatch):
     cfg = RunConfig(model=str(demo_model_path), runs=2, warmup=0)
     # path only (the CLI): the session reads the file itself, for the inputs and the labels
     by_path = run_benchmark(cfg)
-    assert by_path["status"] == "ok" and len(calls) == 2
+    assert by_path.status == "ok" and len(calls) == 2
     calls.clear()
     with real(demo_model_path) as model:
         handed = run_benchmark(cfg, model=model)
-    assert handed["status"] == "ok", handed["error"]
+    assert handed.status == "ok", handed.error
     assert calls == []
-    assert handed["inputs"] == by_path["inputs"]
-    assert [o["shape"] for o in handed["outputs"]] == [o["shape"] for o in by_path["outputs"]]
+    assert handed.inputs == by_path.inputs
+    assert [o["shape"] for o in handed.outputs] == [o["shape"] for o in by_path.outputs]
 
 
 def test_worker_starts_with_stdlib_numpy_and_backend_only():
@@ -141,7 +137,7 @@ def test_runtime_profiler_gets_subgraph_order_when_a_signature_reorders_inputs(t
     path = mb.save(tmp_path / "sub.tflite")
     cfg = RunConfig(model=str(path), signature="sub", runs=2, warmup=0, profile=True,
                     delegate="builtin")
-    s = WorkerSession(cfg)
+    s = bench_session(cfg)
     assert s.input_tensors == [b, a]  # the bench's own order: the signature's
     with open_model(path) as model:
         arrays = [np.zeros((1, 1), np.float32), np.ones((1, 4), np.float32)]  # b, a
@@ -150,7 +146,8 @@ def test_runtime_profiler_gets_subgraph_order_when_a_signature_reorders_inputs(t
         assert [x.shape for x in ordered] == [(1, 4), (1, 1)]
         assert subgraph0_arrays({"signature": None, "input_tensors": [b, a]}, model,
                                 arrays) == arrays
-    r = s.start().run_to_end()
-    assert r["status"] == "ok", r["error"]
+    s.start().run_to_end()
+    r = s.job.result()
+    assert r.status == "ok", r.error
     # the C API ran it (one sub-µs op: too fast for its resolution, so single-op timing took over)
-    assert "ops faster than its 1 µs resolution" in r["profile"]["method"]
+    assert r.summary is not None and "ops faster than its 1 µs resolution" in r.summary.method

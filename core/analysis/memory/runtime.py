@@ -40,15 +40,15 @@ def measure(path: str, threads: int = 1, xnnpack: bool = False,
     SSH: ``TargetError`` when it cannot run) with the board's facts. ``shapes``: inputs resized
     to these before allocating (``--shape``)."""
     from core.inference.config import RunConfig
-    from core.inference.remote import run_job
+    from core.inference.remote import run_memory_arena
     cfg = RunConfig(model=str(path), delegate="xnnpack" if xnnpack else "builtin",
                     threads=max(int(threads), 1), timeout_s=timeout,
                     shapes={k: list(v) for k, v in shapes.items()} if shapes else None)
-    r = run_job(cfg, "memory_arena", target)   # the worker pipe's answer, typed at the edge
+    r = run_memory_arena(cfg, target)
     return MeasuredArenas(
         subgraphs={int(s): {int(i): (int(a), int(b)) for i, (a, b) in seen.items()}
                    for s, seen in r["subgraphs"].items()},
-        error=r.get("error"), target=r.get("target"))
+        error=r["error"], target=r.get("target"))
 
 
 def compare(plans: dict[int, SubgraphPlan], measured: MeasuredArenas) -> RuntimeCheck:

@@ -77,13 +77,13 @@ def analyze_ethos_u(model: Model, name: str, options: dict[str, Any] | None = No
     if use_cache and (hit := cached(key)) is not None:
         return hit
     from core.inference.config import RunConfig
-    from core.inference.session import run_job
+    from core.inference.session import run_ethos_u
     params = {"accelerator": name, "system_config": opts["system_config"],
               "memory_mode": opts["memory_mode"], "optimise": opts["optimise"],
               "config": opts["vela_config"]}
-    result = run_job(RunConfig(model=str(model.path), timeout_s=timeout), "ethos_u",
-                     model=model, params=params,
-                     on_message=stage_reporter(progress, f"vela for {name}"))
+    result = run_ethos_u(RunConfig(model=str(model.path), timeout_s=timeout), params,
+                         model=model,
+                         on_message=stage_reporter(progress, f"vela for {name}"))
     vela = result["vela"]
     if vela is None:
         raise ModelError(model.path, f"vela could not run: {result['error'] or result['status']}")

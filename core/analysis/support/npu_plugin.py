@@ -94,12 +94,12 @@ def _run(model: Model, vendor: dict[str, Any], soc: str, cmd: str, lib_path: lis
          flags: list[str], timeout: float,
          progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     from core.inference.config import RunConfig
-    from core.inference.session import run_job
+    from core.inference.session import run_npu_plugin
     params = {"dir": vendor["dir"], "manufacturer": vendor["manufacturer"], "soc": soc,
               "cmd": cmd, "flags": flags, "lib_path": lib_path}
-    result = run_job(RunConfig(model=str(model.path), timeout_s=timeout), "npu_plugin",
-                     model=model, params=params,
-                     on_message=stage_reporter(progress, f"{vendor['title']} plugin"))
+    result = run_npu_plugin(RunConfig(model=str(model.path), timeout_s=timeout), params,
+                            model=model,
+                            on_message=stage_reporter(progress, f"{vendor['title']} plugin"))
     if result["plugin"] is None:
         raise ModelError(model.path, "the NPU plugin could not run: "
                                      f"{result['error'] or result['status']}")
@@ -193,10 +193,10 @@ def run_against_xnnpack(model: Model, soc: str = "LNL", runs: int = 20,
     same inputs: ``{"npu_median_ms", "xnnpack_median_ms", "fully_accelerated", "outputs":
     [{"name", "shape", "max_abs", "ref_max_abs", "cosine"}], "device", "soc", "runs"}``."""
     from core.inference.config import RunConfig
-    from core.inference.session import run_job
-    result = run_job(RunConfig(model=str(model.path), timeout_s=timeout), "npu_plugin",
-                     model=model, params={"cmd": "run", "soc": soc, "device": "cpu",
-                                          "runs": runs})
+    from core.inference.session import run_npu_plugin
+    result = run_npu_plugin(RunConfig(model=str(model.path), timeout_s=timeout),
+                            {"cmd": "run", "soc": soc, "device": "cpu", "runs": runs},
+                            model=model)
     if result["npu_run"] is None:
         raise ModelError(model.path, "the Intel NPU dispatch run failed: "
                                      f"{result['error'] or result['status']}")

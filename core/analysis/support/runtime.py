@@ -41,11 +41,11 @@ def runtime_placement(path: str, interpreter_options: dict[str, Any] | None = No
     A model the runtime cannot load, a crash or a timeout becomes a ModelError. ``target``: a
     board over SSH (``TargetError`` when it cannot run)."""
     from core.inference.config import RunConfig
-    from core.inference.remote import run_job
+    from core.inference.remote import run_xnnpack_placement
     cfg = RunConfig(model=str(path), timeout_s=timeout,
                     delegate_options=dict(interpreter_options or {}),
                     shapes={k: list(v) for k, v in shapes.items()} if shapes else None)
-    result = run_job(cfg, "xnnpack_placement", target)
+    result = run_xnnpack_placement(cfg, target)
     if result["placement"] is None:
         raise ModelError(path, "the runtime could not check XNNPACK: "
                                f"{result['error'] or result['status']}")

@@ -156,9 +156,9 @@ CHECKS = {"hybrid": _hybrid, "activation_range": _activation_range, "softmax": _
 def run_tflm(path: str, arena_size: int, compare: bool, timeout: float) -> dict[str, Any]:
     """The ``tflm_run`` worker job (tflite-micro in its own process) on the model."""
     from core.inference.config import RunConfig
-    from core.inference.session import run_job
+    from core.inference.session import run_tflm
     cfg = RunConfig(model=str(path), delegate="builtin", timeout_s=timeout)
-    return run_job(cfg, "tflm_run", params={"arena_size": int(arena_size), "compare": compare})
+    return run_tflm(cfg, {"arena_size": int(arena_size), "compare": compare})
 
 
 def verify(block: DelegateSupport, path: str) -> TflmVerification:

@@ -4,9 +4,11 @@ A job module has two halves:
 - worker side, ``run(cfg: dict, ch: Channel, stop: threading.Event) -> None``: sends ``stage``
   before each step (crash attribution), ``hello`` once the backend is imported, its own messages,
   and ``done`` last; raises ``WorkerError`` for a failure the user should read;
-- parent side, ``class Folder(session)``: ``fold(msg)`` for the job's messages, ``where()`` (what
-  was running, or None) and ``result()`` (the job's JSON contract, ending in the shared
-  ``**session.outcome()``: status, error, error_kind).
+- parent side, ``class Folder`` (``core.inference.job_api.JobFolder``): ``JOB``, the job's name;
+  ``Folder(session)``; ``fold(msg)`` for the job's messages, ``where()`` (what was running, or
+  None) and ``result()``, the job's typed result, carrying the session's ``outcome()`` (status,
+  error, error_kind). Callers outside the worker package reach a job through
+  ``core.inference.session`` (``WorkerSession(cfg, Folder)``, ``run_benchmark``, ...).
 Modules are imported lazily: the worker imports only the job it runs, the parent only the job it
 starts, so one job's dependencies never burden another.
 """

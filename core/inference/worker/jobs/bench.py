@@ -10,11 +10,23 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from core.inference.results import (
+    BenchResult,
+    OpTime,
+    OutputSummary,
+    ProfileNote,
+    ProfileSummary,
+    RssBytes,
+    TensorInfo,
+)
 from core.inference.worker.backends import load_model, start_backend
 from core.inference.worker.probes import RssSampler, hwm_bytes
 from core.inference.worker.protocol import Channel, WorkerError
+
+if TYPE_CHECKING:
+    from core.inference.job_api import JobSession
 
 FLUSH_PERIOD_NS = 50_000_000
 TOPK = 5
@@ -179,58 +191,78 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
 
 # -- parent side ------------------------------------------------------------------------------
-def profile_summary(ops: list[dict], method: str | None, detail: dict,
-                    run_median_ms: float | None) -> dict:
+def profile_summary(ops: list[OpTime], method: str | None, detail: dict[str, Any],
+                    run_median_ms: float | None) -> ProfileSummary:
     """What a per-op profile covers, always stated: the method, how many of the ops were timed
     (and why the others were not), whether it ran to the end, and the per-op sum next to the
     whole run it should add up to (the profiled runs' own median for the runtime profiler, the
     timed runs' median for single-op timing)."""
+    from core.inference.stats import op_type_summary
     total = detail.get("total") or len(ops)
-    timed = [o["avg_ms"] for o in ops if o.get("avg_ms") is not None]
+    timed = [o.avg_ms for o in ops if o.avg_ms is not None]
     untimed: dict[str, int] = {}
     for o in ops:
-        if o.get("avg_ms") is None:
-            key = f"{o['op']}: {o.get('note') or 'not timed'}"
+        if o.avg_ms is None:
+            key = f"{o.op}: {o.note or 'not timed'}"
             untimed[key] = untimed.get(key, 0) + 1
     if len(ops) < total:
         untimed["not reached (profile stopped)"] = total - len(ops)
     whole = detail.get("whole_run_ms") or run_median_ms
     sum_ms = sum(timed)
-    out = {"method": method, "complete": len(ops) == total and not detail.get("stopped"),
-           "stopped": bool(detail.get("stopped")) or len(ops) < total,
-           "timed_ops": len(timed), "ops": total, "untimed": untimed, "sum_ms": sum_ms,
-           "whole_run_ms": whole, "sum_vs_whole_run": (sum_ms / whole) if whole else None,
-           "run_median_ms": run_median_ms,
-           "sum_vs_median": (sum_ms / run_median_ms) if run_median_ms else None}
-    from core.inference.stats import op_type_summary
-    out["by_type"] = op_type_summary(ops)
-    if detail.get("delegate_ops"):
-        out["delegate_ops"] = detail["delegate_ops"]
-        out["mapping"] = detail.get("mapping")
-    return out
+    return ProfileSummary(
+        method=method, complete=len(ops) == total and not detail.get("stopped"),
+        stopped=bool(detail.get("stopped")) or len(ops) < total,
+        timed_ops=len(timed), ops=total, untimed=untimed, sum_ms=sum_ms,
+        whole_run_ms=whole, sum_vs_whole_run=(sum_ms / whole) if whole else None,
+        run_median_ms=run_median_ms,
+        sum_vs_median=(sum_ms / run_median_ms) if run_median_ms else None,
+        by_type=op_type_summary(ops),
+        delegate_ops=detail.get("delegate_ops") or None,
+        mapping=detail.get("mapping") if detail.get("delegate_ops") else None)
 
 
 class Folder:
-    """The bench state of a ``WorkerSession`` (readable as the session's own attributes:
-    ``session.latencies_ms``, ``session.rss``, ``session.current_op``...)."""
+    """The bench state of a ``WorkerSession`` (``session.job``): what the Run panel draws live
+    (``latencies_ms``, ``rss``, ``current_op``...) and, at the end, ``result()``."""
+    JOB: ClassVar[str] = "bench"
 
-    def __init__(self, session):
+    def __init__(self, session: JobSession):
         self.session = session
         self.current_op: tuple[int, str] | None = None
         self.warmup_ms: list[float] = []
         self.latencies_ms: list[float] = []
-        self.rss: list[tuple[float, int]] = []
-        self.ops: list[dict] | None = None
+        self.rss: list[tuple[float, int]] = []     # (seconds since start, bytes)
+        self.ops: list[OpTime] | None = None
+        self.init_ms: float | None = None
+        self.first_ms: float | None = None
+        self.rss_before_load: int | None = None
+        self.rss_after_init: int | None = None
+        self.inputs: list[TensorInfo] | None = None      # as the runtime allocated them
+        self.outputs: list[OutputSummary] = []
+        # after the last timed run: the state a streaming model carried through the runs
+        self.last_outputs: list[OutputSummary] | None = None
+        self.profile_method: str | None = None
+        self.profile_detail: dict[str, Any] = {}
+        self.profile_note: str | None = None
+        self.rss_peak: int | None = None
+        self.rss_hwm: int | None = None
+        self.rss_runs_peak: int | None = None   # the runs' memory, before a profile started
+        self.rss_runs_hwm: int | None = None
+        self.profiled = False
         self._rss_runs_n: int | None = None   # RSS samples taken before the profile started
 
-    def fold(self, m: dict) -> None:
-        info, t = self.session.info, m["t"]
-        if t in ("init", "outputs"):
-            info.update({k: v for k, v in m.items() if k != "t"})
+    def fold(self, m: dict[str, Any]) -> None:
+        t = m["t"]
+        if t == "init":
+            self.init_ms = m["init_ms"]
+            self.rss_before_load, self.rss_after_init = m["rss_before_load"], m["rss_after_init"]
+            self.inputs = m["inputs"]
+        elif t == "outputs":
+            self.outputs = m["outputs"]
         elif t == "last_outputs":
-            info["last_outputs"] = m["outputs"]
+            self.last_outputs = m["outputs"]
         elif t == "first":
-            info["first_ms"] = m["ms"]
+            self.first_ms = m["ms"]
         elif t == "lat":
             (self.warmup_ms if m["phase"] == "warmup" else self.latencies_ms).extend(m["ms"])
         elif t == "rss":
@@ -238,17 +270,18 @@ class Folder:
         elif t == "op":
             self.current_op = (m["index"], m["op"])
         elif t == "ops":
-            self.ops = m["ops"]
-            info["profile_method"] = m.get("method")
-            info["profile_detail"] = {k: m.get(k) for k in ("total", "whole_run_ms",
-                                                            "delegate_ops", "mapping", "stopped")}
+            self.ops = [OpTime.from_json(o) for o in m["ops"]]
+            self.profile_method = m.get("method")
+            self.profile_detail = {k: m.get(k) for k in ("total", "whole_run_ms",
+                                                         "delegate_ops", "mapping", "stopped")}
             if m.get("note"):
-                info["profile_note"] = m["note"]
+                self.profile_note = m["note"]
         elif t == "runs_done":
-            info.update(rss_runs_peak=m["rss_peak"], rss_runs_hwm=m["rss_hwm"])
+            self.rss_runs_peak, self.rss_runs_hwm = m["rss_peak"], m["rss_hwm"]
+            self.profiled = True
             self._rss_runs_n = len(self.rss)
         elif t == "done":
-            info.update(rss_peak=m["rss_peak"], rss_hwm=m["rss_hwm"])
+            self.rss_peak, self.rss_hwm = m["rss_peak"], m["rss_hwm"]
 
     def where(self) -> str | None:
         """What was running, for a crash or timeout message (None: the session's generic words)."""
@@ -262,61 +295,49 @@ class Folder:
             return "while invoking the model (first inference)"
         return None
 
-    def result(self) -> dict:
+    def _rss_bytes(self) -> RssBytes:
+        samples = [b for _, b in self.rss]
+        whole_peak = max([self.rss_peak or 0, *samples, self.rss_after_init or 0]) or None
+        if self.profiled:  # the run's memory is what it had before the profile
+            peak = max([self.rss_runs_peak or 0, *samples[:self._rss_runs_n],
+                        self.rss_after_init or 0]) or None
+            hwm = self.rss_runs_hwm
+        else:
+            peak, hwm = whole_peak, self.rss_hwm
+        return RssBytes(before_load=self.rss_before_load, after_init=self.rss_after_init,
+                        peak=peak, hwm=hwm,
+                        with_profile_peak=whole_peak if self.profiled else None)
+
+    def result(self) -> BenchResult:
         """Backend, delegate, threads, init/first ms, latency stats, RSS, outputs, ops."""
         from core.inference.inputs import dynamic_note
+        from core.inference.runtimes import runtime_note
         from core.inference.stats import summarize
         s = self.session
-        cfg, i, error = s.cfg, s.info, s.error
-        rss_samples = [b for _, b in self.rss]
-        whole_peak = max([i.get("rss_peak") or 0, *rss_samples,
-                          i.get("rss_after_init") or 0]) or None
-        if "rss_runs_peak" in i:  # profiled: the run's memory is what it had before the profile
-            peak = max([i["rss_runs_peak"] or 0, *rss_samples[:self._rss_runs_n],
-                        i.get("rss_after_init") or 0]) or None
-            hwm = i.get("rss_runs_hwm")
-        else:
-            peak, hwm = whole_peak, i.get("rss_hwm")
-        res: dict[str, Any] = {
-            "model": str(cfg.model),
-            "backend": i.get("backend", cfg.backend),
-            "delegate": cfg.delegate,
-            "threads": cfg.threads,
-            "python": i.get("python", cfg.python_exe or sys.executable),
-            "input_source": cfg.input_source,
-            "init_ms": i.get("init_ms"),
-            "first_ms": i.get("first_ms"),
-            "warmup_ms": summarize(self.warmup_ms),
-            "latency_ms": summarize(self.latencies_ms),
-            "rss_bytes": {"before_load": i.get("rss_before_load"),
-                          "after_init": i.get("rss_after_init"),
-                          "peak": peak, "hwm": hwm,
-                          # with the per-op profile's single-op models (None: not profiled)
-                          "with_profile_peak": whole_peak if "rss_runs_peak" in i else None},
-            "ops": self.ops or [],
-            "inputs": i.get("inputs", [spec.to_json() for spec in s.specs]),
-            # inputs with -1 dims: the shape used and where it came from (user/model/default)
-            "dynamic_inputs": [spec.to_json() for spec in s.specs if spec.dynamic],
-            "input_note": dynamic_note(s.specs) or None,
-            "outputs": self._outputs_with_labels(),
-            # after the last timed run: the state a streaming model carried through the runs
-            # (equal to the first run's outputs when reset_variables)
-            "last_outputs": i.get("last_outputs"),
-            "reset_variables": cfg.reset_variables,
-            "status": s.status(),
-            "error": error["message"] if error else None,
-            "error_kind": error["kind"] if error else None,
-        }
+        cfg, out = s.cfg, s.outcome()
+        latency = summarize(self.latencies_ms)
+        profile: ProfileSummary | ProfileNote | None = None
         if self.ops:
-            res["profile"] = profile_summary(self.ops, i.get("profile_method"),
-                                             i.get("profile_detail") or {},
-                                             res["latency_ms"]["median"])
-        elif i.get("profile_note"):
-            res["profile"] = {"method": i.get("profile_method"), "note": i["profile_note"]}
-        return res
+            profile = profile_summary(self.ops, self.profile_method, self.profile_detail,
+                                      latency.median)
+        elif self.profile_note:
+            profile = ProfileNote(self.profile_method, self.profile_note)
+        return BenchResult(
+            model=str(cfg.model), backend=s.runtime_label() or cfg.backend,
+            delegate=cfg.delegate, threads=cfg.threads, python=s.worker_python(),
+            input_source=cfg.input_source, init_ms=self.init_ms, first_ms=self.first_ms,
+            warmup_ms=summarize(self.warmup_ms), latency_ms=latency,
+            rss_bytes=self._rss_bytes(), ops=list(self.ops or []),
+            inputs=self.inputs if self.inputs is not None else [
+                spec.to_json() for spec in s.specs],
+            dynamic_inputs=[spec.to_json() for spec in s.specs if spec.dynamic],
+            input_note=dynamic_note(s.specs) or None, outputs=self._outputs_with_labels(),
+            last_outputs=self.last_outputs, reset_variables=cfg.reset_variables,
+            status=out.status, error=out.error, error_kind=out.error_kind, profile=profile,
+            runtime_note=runtime_note(s.runtime_label()), target=s.target_json())
 
-    def _outputs_with_labels(self) -> list[dict]:
-        outs = [dict(o) for o in self.session.info.get("outputs", [])]
+    def _outputs_with_labels(self) -> list[OutputSummary]:
+        outs = [OutputSummary(**o) for o in self.outputs]
         if any("topk" in o for o in outs):
             labels = self.session.output_labels()
             for k, o in enumerate(outs):

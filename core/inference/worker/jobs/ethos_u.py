@@ -26,9 +26,13 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from core.inference.toolchains import vela_version
 from core.inference.worker.protocol import Channel, WorkerError
+
+if TYPE_CHECKING:
+    from core.inference.job_api import JobSession
 
 VELA_TIMEOUT_S = 600
 # vela 5's regor front end: "Warning (supported operators) operator: CONV_2D, ofm: 'x'" then
@@ -145,11 +149,13 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
 # -- parent side ------------------------------------------------------------------------------
 class Folder:
-    def __init__(self, session):
+    JOB: ClassVar[str] = "ethos_u"
+
+    def __init__(self, session: JobSession):
         self.session = session
         self.vela: dict | None = None
 
-    def fold(self, m: dict) -> None:
+    def fold(self, m: dict[str, Any]) -> None:
         if m["t"] == "vela":
             self.vela = {k: v for k, v in m.items() if k != "t"}
 
@@ -158,6 +164,6 @@ class Folder:
                 "vela": "while vela compiled the model",
                 "read": "while reading vela's output"}.get(self.session.stage)
 
-    def result(self) -> dict:
+    def result(self) -> dict[str, Any]:
         s = self.session
-        return {"model": str(s.cfg.model), "vela": self.vela, **s.outcome()}
+        return {"model": str(s.cfg.model), "vela": self.vela, **s.outcome().to_json()}

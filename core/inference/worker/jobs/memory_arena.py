@@ -14,11 +14,16 @@ which ``core.analysis.memory.runtime.compare`` turns into offsets against a plan
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from core.inference.worker.backends import load_model, start_backend
 from core.inference.worker.protocol import Channel, WorkerError
+
+if TYPE_CHECKING:
+    from core.inference.job_api import JobSession
+    from core.inference.results import ArenaResult
 
 
 # -- worker side ------------------------------------------------------------------------------
@@ -68,12 +73,14 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
 # -- parent side ------------------------------------------------------------------------------
 class Folder:
-    def __init__(self, session):
+    JOB: ClassVar[str] = "memory_arena"
+
+    def __init__(self, session: JobSession):
         self.session = session
         self.subgraphs: dict[int, dict[int, tuple[int, int]]] = {}
         self.counts: dict[int, int] = {}
 
-    def fold(self, m: dict) -> None:
+    def fold(self, m: dict[str, Any]) -> None:
         if m["t"] == "arena":
             self.counts[m["subgraph"]] = m["tensors"]
             self.subgraphs[m["subgraph"]] = {i: (a, b) for i, a, b in m["addresses"]}
@@ -84,7 +91,12 @@ class Folder:
             return f"while reading the tensors of subgraph {len(self.subgraphs)}"
         return None
 
-    def result(self) -> dict:
-        s = self.session
-        return {"model": str(s.cfg.model), "delegate": s.cfg.delegate, "threads": s.cfg.threads,
-                "subgraphs": self.subgraphs, "tensor_counts": self.counts, **s.outcome()}
+    def result(self) -> ArenaResult:
+        s, out = self.session, self.session.outcome()
+        res: ArenaResult = {"model": str(s.cfg.model), "delegate": s.cfg.delegate, "threads": s.cfg.threads,
+                "subgraphs": self.subgraphs, "tensor_counts": self.counts,
+                "status": out.status, "error": out.error, "error_kind": out.error_kind}
+        target = s.target_json()
+        if target is not None:
+            res["target"] = target
+        return res

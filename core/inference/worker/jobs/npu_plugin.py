@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from core.inference.toolchains import litert_dir, plugin_library
 from core.inference.worker.npu_dispatch import (
@@ -32,6 +33,8 @@ from core.inference.worker.npu_dispatch import (
 )
 from core.inference.worker.protocol import Channel, WorkerError
 
+if TYPE_CHECKING:
+    from core.inference.job_api import JobSession
 _PARTITIONED = re.compile(r"Partitioned subgraph<(\d+)>, selected (\d+) ops, from a total of "
                           r"(\d+) ops\. resulted in (\d+) partitions")
 
@@ -179,12 +182,14 @@ def run_against_xnnpack(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
 # -- parent side ------------------------------------------------------------------------------
 class Folder:
-    def __init__(self, session):
+    JOB: ClassVar[str] = "npu_plugin"
+
+    def __init__(self, session: JobSession):
         self.session = session
         self.plugin: dict | None = None
         self.npu_run: dict | None = None
 
-    def fold(self, m: dict) -> None:
+    def fold(self, m: dict[str, Any]) -> None:
         if m["t"] == "plugin":
             self.plugin = {k: v for k, v in m.items() if k != "t"}
         elif m["t"] == "npu_run":
@@ -199,7 +204,7 @@ class Folder:
                 "xnnpack": "while running the model with XNNPACK",
                 "read": "while reading the plugin's output"}.get(self.session.stage)
 
-    def result(self) -> dict:
+    def result(self) -> dict[str, Any]:
         s = self.session
         return {"model": str(s.cfg.model), "plugin": self.plugin, "npu_run": self.npu_run,
-                **s.outcome()}
+                **s.outcome().to_json()}

@@ -19,12 +19,15 @@ import statistics
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import numpy as np
 
 from core.inference.error_metrics import OutputError
 from core.inference.worker.protocol import Channel, WorkerError
+
+if TYPE_CHECKING:
+    from core.inference.job_api import JobSession
 
 DELEGATES = ("xnnpack", "builtin")
 WARN_COSINE, WARN_SNR_DB = 0.95, 10.0   # below either, the report warns before anyone ships it
@@ -334,7 +337,9 @@ def layer_errors(float_bytes: bytes, quant: bytes, sample: list[np.ndarray], thr
 
 # -- parent side ------------------------------------------------------------------------------
 class Folder:
-    def __init__(self, session: Any):
+    JOB: ClassVar[str] = "quantize"
+
+    def __init__(self, session: JobSession):
         self.session = session
         self.quantized: Verification | None = None
 
@@ -354,5 +359,5 @@ class Folder:
     def result(self) -> QuantizeOutcome:
         s = self.session
         out = s.outcome()
-        return QuantizeOutcome(s.info.get("quantizer"), self.quantized, out["status"],
-                               out["error"], out["error_kind"])
+        return QuantizeOutcome(s.info.get("quantizer"), self.quantized, out.status, out.error,
+                               out.error_kind)

@@ -7,11 +7,15 @@ Interpreter.
 """
 from __future__ import annotations
 
-import sys
 import threading
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from core.inference.worker.backends import dtype_name, load_model, start_backend
 from core.inference.worker.protocol import Channel, WorkerError
+
+if TYPE_CHECKING:
+    from core.inference.job_api import JobSession
+    from core.inference.results import TensorDetailsResult
 
 
 # -- worker side ------------------------------------------------------------------------------
@@ -43,21 +47,26 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
 # -- parent side ------------------------------------------------------------------------------
 class Folder:
-    def __init__(self, session):
-        self.session = session
-        self.tensors: list[dict] = []
+    JOB: ClassVar[str] = "tensor_details"
 
-    def fold(self, m: dict) -> None:
+    def __init__(self, session: JobSession):
+        self.session = session
+        self.tensors: list[dict[str, Any]] = []
+
+    def fold(self, m: dict[str, Any]) -> None:
         if m["t"] == "tensors":
             self.tensors = m["tensors"]
 
     def where(self) -> str | None:
         return "while reading the tensor details" if self.session.stage == "details" else None
 
-    def result(self) -> dict:
-        s = self.session
-        return {"model": str(s.cfg.model),
-                "backend": s.info.get("backend", s.cfg.backend),
-                "delegate": s.cfg.delegate,
-                "python": s.info.get("python", s.cfg.python_exe or sys.executable),
-                "tensors": self.tensors, **s.outcome()}
+    def result(self) -> TensorDetailsResult:
+        s, out = self.session, self.session.outcome()
+        res: TensorDetailsResult = {"model": str(s.cfg.model), "backend": s.runtime_label() or s.cfg.backend,
+                "delegate": s.cfg.delegate, "python": s.worker_python(),
+                "tensors": self.tensors, "status": out.status, "error": out.error,
+                "error_kind": out.error_kind}
+        target = s.target_json()
+        if target is not None:
+            res["target"] = target
+        return res

@@ -21,9 +21,13 @@ from __future__ import annotations
 import re
 import threading
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from core.inference.worker.probes import NativeLog
 from core.inference.worker.protocol import Channel, WorkerError
+
+if TYPE_CHECKING:
+    from core.inference.job_api import JobSession
 
 INSTALL_HINT = "pip install 'LiteLens[micro]' (or: pip install tflite-micro)"
 
@@ -162,7 +166,9 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
 # -- parent side ------------------------------------------------------------------------------
 class Folder:
-    def __init__(self, session):
+    JOB: ClassVar[str] = "tflm_run"
+
+    def __init__(self, session: JobSession):
         self.session = session
         self.refused: dict | None = None
         self.arena: dict | None = None
@@ -170,7 +176,7 @@ class Folder:
         self.runtime: str | None = None
         self.litert_error: str | None = None
 
-    def fold(self, m: dict) -> None:
+    def fold(self, m: dict[str, Any]) -> None:
         t = m["t"]
         if t == "tflm_refused":
             self.runtime = m["runtime"]
@@ -190,8 +196,9 @@ class Folder:
                 "tflm_invoke": "while TFLM ran the model",
                 "tflm_report": "while TFLM printed its arena"}.get(self.session.stage)
 
-    def result(self) -> dict:
+    def result(self) -> dict[str, Any]:
         s = self.session
         return {"model": str(s.cfg.model), "arena_size": s.params.get("arena_size"),
-                "runtime": self.runtime or s.info.get("backend"), "refused": self.refused, "arena": self.arena,
-                "outputs": self.outputs, "litert_error": self.litert_error, **s.outcome()}
+                "runtime": self.runtime or s.info.get("backend"), "refused": self.refused,
+                "arena": self.arena, "outputs": self.outputs, "litert_error": self.litert_error,
+                **s.outcome().to_json()}

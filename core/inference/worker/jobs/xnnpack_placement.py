@@ -12,10 +12,15 @@ settings that change how partitions form.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from core.inference.worker.backends import start_backend
 from core.inference.worker.execution_plan import PlanProbe, PlanSeen
 from core.inference.worker.protocol import Channel, WorkerError
+
+if TYPE_CHECKING:
+    from core.inference.job_api import JobSession
+    from core.inference.results import PlacementResult
 
 
 # -- worker side ------------------------------------------------------------------------------
@@ -79,11 +84,13 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
 # -- parent side ------------------------------------------------------------------------------
 class Folder:
-    def __init__(self, session):
-        self.session = session
-        self.placement: dict | None = None
+    JOB: ClassVar[str] = "xnnpack_placement"
 
-    def fold(self, m: dict) -> None:
+    def __init__(self, session: JobSession):
+        self.session = session
+        self.placement: dict[str, Any] | None = None
+
+    def fold(self, m: dict[str, Any]) -> None:
         if m["t"] == "placement":
             self.placement = {k: v for k, v in m.items() if k != "t"}
 
@@ -92,6 +99,11 @@ class Folder:
         return {"load": "while loading the model",
                 "delegate": "while applying the XNNPACK delegate"}.get(stage)
 
-    def result(self) -> dict:
-        s = self.session
-        return {"model": str(s.cfg.model), "placement": self.placement, **s.outcome()}
+    def result(self) -> PlacementResult:
+        s, out = self.session, self.session.outcome()
+        res: PlacementResult = {"model": str(s.cfg.model), "placement": self.placement, "status": out.status,
+                "error": out.error, "error_kind": out.error_kind}
+        target = s.target_json()
+        if target is not None:
+            res["target"] = target
+        return res
