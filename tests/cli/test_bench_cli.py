@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from core.cli import main
 from core.model.reader import open_model
 
@@ -119,3 +121,25 @@ def test_bench_keeps_streaming_state_and_resets_it_on_request(tmp_path):
         assert seen[reset] == (theirs[0], theirs[-1])
     # the state carried through the runs changed the output; reset, the last run is the first
     assert seen[False][1] != seen[False][0] and seen[True][1] == seen[True][0]
+
+
+def test_another_runtime_gets_a_visible_note(demo_model_path, capsys):
+    """The tables follow LiteRT 2.3.0; a run on another runtime (here TensorFlow's own TFLite
+    interpreter, installed beside LiteLens) says so in the JSON and the text, and a run on
+    LiteRT 2.3.0 carries no note (and no key: the JSON contract of such runs is unchanged)."""
+    from importlib import metadata
+    try:
+        tf_version = metadata.version("tensorflow")
+    except metadata.PackageNotFoundError:
+        pytest.skip("tensorflow is not installed here: no second runtime to run on")
+    note = f"tables follow LiteRT 2.3.0; this runtime is tensorflow {tf_version}"
+    assert main(["bench", str(demo_model_path), "--backend", "tensorflow", "--runs", "2",
+                 "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["status"] == "ok", r["error"]
+    assert r["runtime_note"] == note
+    assert main(["bench", str(demo_model_path), "--backend", "tensorflow", "--runs", "2"]) == 0
+    assert f"note      {note}" in capsys.readouterr().out.splitlines()
+    assert main(["bench", str(demo_model_path), "--runs", "2", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["backend"] == "ai-edge-litert 2.3.0" and "runtime_note" not in r

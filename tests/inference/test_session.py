@@ -294,6 +294,8 @@ def test_backend_in_another_venv(demo_model_path, backend, env, label, profiled)
                                 python_exe=exe, profile=True))
     assert r.status == "ok", r.error
     assert r.backend.startswith(label) and r.python == exe
+    # the tables follow LiteRT 2.3.0: a run on this other runtime says which one it was
+    assert r.runtime_note == f"tables follow LiteRT 2.3.0; this runtime is {r.backend}"
     assert [i for i, *_ in r.outputs[0]["topk"]] == list(np.argsort(-expected)[:5])
     assert r.latency_ms.runs == 5
     if profiled:

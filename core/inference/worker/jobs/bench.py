@@ -221,6 +221,18 @@ def profile_summary(ops: list[OpTime], method: str | None, detail: dict[str, Any
         mapping=detail.get("mapping") if detail.get("delegate_ops") else None)
 
 
+def _runtime_note(label: str | None) -> str | None:
+    """"tables follow LiteRT 2.3.0; this runtime is tflite-runtime 2.14.0" when the worker's
+    runtime (its hello's "name version[ API]") is not the release LiteLens' tables follow; None
+    when it is, or when the worker never said."""
+    from core.versions import runtime_version_note
+    if not label:
+        return None
+    name, _, rest = label.partition(" ")
+    # another package (tflite-runtime, tensorflow) is another runtime whatever its version
+    return runtime_version_note(rest.split(" ")[0] if name == "ai-edge-litert" else label)
+
+
 class Folder:
     """The bench state of a ``WorkerSession`` (``session.job``): what the Run panel draws live
     (``latencies_ms``, ``rss``, ``current_op``...) and, at the end, ``result()``."""
@@ -311,7 +323,6 @@ class Folder:
     def result(self) -> BenchResult:
         """Backend, delegate, threads, init/first ms, latency stats, RSS, outputs, ops."""
         from core.inference.inputs import dynamic_note
-        from core.inference.runtimes import runtime_note
         from core.inference.stats import summarize
         s = self.session
         cfg, out = s.cfg, s.outcome()
@@ -334,7 +345,7 @@ class Folder:
             input_note=dynamic_note(s.specs) or None, outputs=self._outputs_with_labels(),
             last_outputs=self.last_outputs, reset_variables=cfg.reset_variables,
             status=out.status, error=out.error, error_kind=out.error_kind, profile=profile,
-            runtime_note=runtime_note(s.runtime_label()), target=s.target_json())
+            runtime_note=_runtime_note(s.runtime_label()), target=s.target_json())
 
     def _outputs_with_labels(self) -> list[OutputSummary]:
         outs = [OutputSummary(**o) for o in self.outputs]
