@@ -1,6 +1,6 @@
 """``litelens bench --json`` keeps its keys and their order: the key paths of real runs on the
 shared models, diffed against the paths the same runs gave before results became typed (recorded
-with commit 7ef5422, the last untyped version), and against the keys README documents."""
+with commit 57b9819, the last untyped version), and against the keys README documents."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-# Recorded with commit 7ef5422: key paths in order; a list's item keys as NAME[].KEY (the union
+# Recorded with commit 57b9819: key paths in order; a list's item keys as NAME[].KEY (the union
 # over its items, first seen first).
 # mobilenet_v2_224_float32 --runs 2
 PLAIN = [
@@ -24,7 +24,9 @@ PLAIN = [
     "ops", "inputs", "inputs[].name", "inputs[].shape", "inputs[].dtype", "dynamic_inputs",
     "input_note", "outputs", "outputs[].name", "outputs[].shape", "outputs[].dtype",
     "outputs[].min", "outputs[].max", "outputs[].mean", "outputs[].std", "outputs[].topk",
-    "status", "error", "error_kind"
+    "last_outputs", "last_outputs[].name", "last_outputs[].shape", "last_outputs[].dtype",
+    "last_outputs[].min", "last_outputs[].max", "last_outputs[].mean", "last_outputs[].std",
+    "last_outputs[].topk", "reset_variables", "status", "error", "error_kind"
 ]
 # resources/demo_model.tflite --runs 2 --profile --profile-method single-op
 SINGLE_OP_PROFILE = [
@@ -37,11 +39,13 @@ SINGLE_OP_PROFILE = [
     "ops", "ops[].index", "ops[].op", "ops[].avg_ms", "ops[].runs", "inputs", "inputs[].name",
     "inputs[].shape", "inputs[].dtype", "dynamic_inputs", "input_note", "outputs",
     "outputs[].name", "outputs[].shape", "outputs[].dtype", "outputs[].min", "outputs[].max",
-    "outputs[].mean", "outputs[].std", "outputs[].topk", "status", "error", "error_kind",
-    "profile", "profile.method", "profile.complete", "profile.stopped", "profile.timed_ops",
-    "profile.ops", "profile.untimed", "profile.sum_ms", "profile.whole_run_ms",
-    "profile.sum_vs_whole_run", "profile.run_median_ms", "profile.sum_vs_median",
-    "profile.by_type", "profile.by_type[].op", "profile.by_type[].count",
+    "outputs[].mean", "outputs[].std", "outputs[].topk", "last_outputs", "last_outputs[].name",
+    "last_outputs[].shape", "last_outputs[].dtype", "last_outputs[].min", "last_outputs[].max",
+    "last_outputs[].mean", "last_outputs[].std", "last_outputs[].topk", "reset_variables",
+    "status", "error", "error_kind", "profile", "profile.method", "profile.complete",
+    "profile.stopped", "profile.timed_ops", "profile.ops", "profile.untimed", "profile.sum_ms",
+    "profile.whole_run_ms", "profile.sum_vs_whole_run", "profile.run_median_ms",
+    "profile.sum_vs_median", "profile.by_type", "profile.by_type[].op", "profile.by_type[].count",
     "profile.by_type[].total_ms", "profile.by_type[].avg_ms", "profile.by_type[].percent"
 ]
 # sine_float --runs 2 (a dynamic input: its shape guessed and explained)
@@ -57,8 +61,10 @@ DYNAMIC = [
     "dynamic_inputs[].dtype", "dynamic_inputs[].scale", "dynamic_inputs[].zero_point",
     "dynamic_inputs[].mean", "dynamic_inputs[].std", "dynamic_inputs[].shape_source",
     "input_note", "outputs", "outputs[].name", "outputs[].shape", "outputs[].dtype",
-    "outputs[].min", "outputs[].max", "outputs[].mean", "outputs[].std", "status", "error",
-    "error_kind"
+    "outputs[].min", "outputs[].max", "outputs[].mean", "outputs[].std", "last_outputs",
+    "last_outputs[].name", "last_outputs[].shape", "last_outputs[].dtype", "last_outputs[].min",
+    "last_outputs[].max", "last_outputs[].mean", "last_outputs[].std", "reset_variables",
+    "status", "error", "error_kind"
 ]
 # multi_signature_float32 --signature encode --runs 2 --profile (no per-op profile: a note)
 PROFILE_NOTE = [
@@ -71,7 +77,10 @@ PROFILE_NOTE = [
     "ops", "inputs", "inputs[].name", "inputs[].shape", "inputs[].dtype", "dynamic_inputs",
     "input_note", "outputs", "outputs[].name", "outputs[].shape", "outputs[].dtype",
     "outputs[].min", "outputs[].max", "outputs[].mean", "outputs[].std", "outputs[].topk",
-    "status", "error", "error_kind", "profile", "profile.method", "profile.note"
+    "last_outputs", "last_outputs[].name", "last_outputs[].shape", "last_outputs[].dtype",
+    "last_outputs[].min", "last_outputs[].max", "last_outputs[].mean", "last_outputs[].std",
+    "last_outputs[].topk", "reset_variables", "status", "error", "error_kind", "profile",
+    "profile.method", "profile.note"
 ]
 
 
