@@ -97,7 +97,9 @@ def test_profile_emits_op_heat_for_subgraph_0(panel_for, qtbot, demo_model_path)
     heat = sig.args[0]
     with open_model(demo_model_path) as m:
         n = len(m.subgraphs[0].operators)
-    assert sorted(heat) == list(range(n)) and all(v > 0 for v in heat.values())
+    # every op timed; the runtime profiler counts whole µs, so a sub-µs op may read 0
+    assert sorted(heat) == list(range(n)) and all(v >= 0 for v in heat.values())
+    assert sum(heat.values()) > 0
     assert p.ops_table.rowCount() == n
     note = p.ops_note.text()
     assert note.startswith(f"{n}/{n} ops timed, complete; sum of ops ") and "vs whole run" in note
