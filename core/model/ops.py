@@ -154,6 +154,21 @@ def is_control_flow(op: str) -> bool:
     return bool(subgraph_fields(op))
 
 
+@lru_cache(maxsize=1)
+def runtime_control_flow() -> frozenset[str]:
+    """The ops LiteRT's builtin kernels run other subgraphs for (WHILE, IF, CALL_ONCE): the ones
+    that cannot run without their subgraph fields. The memory planner prepares their bodies; the
+    delegates' partitioner treats them as ops with side effects."""
+    return frozenset(op for op, facts in catalogue()["ops"].items()
+                     if facts.get("subgraphs") and facts.get("subgraphs_required"))
+
+
+def mac_formula(op: str) -> dict[str, Any] | None:
+    """How to count ``op``'s multiply-accumulates (the catalogue's ``mac_formulas``; a custom
+    op by its code), or None for ops without MACs."""
+    return (section("mac_formulas") or {}).get(op)
+
+
 def options_table(op: str) -> str:
     """The builtin options table of ``op``: the catalogue's, else CamelCase(op) + 'Options'."""
     return op_fact(op, "options_table") or "".join(

@@ -28,7 +28,8 @@ def in_place(op: str) -> tuple[tuple[int, ...], bool] | None:
     return (tuple(f["inputs"]), bool(f.get("data_unmodified"))) if f else None
 
 
-CONTROL_FLOW = {"WHILE", "IF", "CALL_ONCE"}
+# ops whose Prepare plans other subgraphs (the catalogue's control-flow ops the runtime runs)
+CONTROL_FLOW = ops.runtime_control_flow()
 
 # bytes per element as the runtime allocates them: sub-byte types take a whole byte
 ITEMSIZE = {name: max(bits, 8) // 8 for name, bits in schema.TENSOR_TYPES.values() if bits}

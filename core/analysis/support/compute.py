@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
-from core.model.ops import section
-from core.model.types import Operator, Subgraph
+from core.model.ops import mac_formula, section
+from core.model.types import Operator, Subgraph, Tensor
 
 
 @lru_cache(maxsize=1)
@@ -31,32 +31,39 @@ def _n(shape) -> int:
     return math.prod(max(d, 0) for d in shape) if shape else 1
 
 
+def _tensor(op: Operator, sg: Subgraph, ref: str) -> Tensor:
+    """'input1' / 'output0' of ``op`` (IndexError when the op has no such tensor)."""
+    side, k = (op.inputs, ref[5:]) if ref.startswith("input") else (op.outputs, ref[6:])
+    t = side[int(k)]
+    if t < 0:
+        raise IndexError(f"{ref} is omitted")
+    return sg.tensors[t]
+
+
+def _axes(spec: list[int] | str, rank: int) -> list[int]:
+    if isinstance(spec, str):               # "from K": axis K to the last
+        return list(range(int(spec.split()[1]), rank))
+    return [a + rank if a < 0 else a for a in spec]
+
+
 def op_macs(op: Operator, sg: Subgraph) -> int:
-    ts = sg.tensors
-    name = op.custom_code if op.op == "CUSTOM" else op.op
-    try:
-        if name in ("CONV_2D", "CONV_3D"):
-            w = ts[op.inputs[1]].shape         # [Cout, (D,) KH, KW, Cin/groups]
-            return _n(ts[op.outputs[0]].shape) * _n(w[1:])
-        if name == "DEPTHWISE_CONV_2D":
-            w = ts[op.inputs[1]].shape         # [1, KH, KW, Cout]
-            return _n(ts[op.outputs[0]].shape) * w[1] * w[2]
-        if name == "FULLY_CONNECTED":
-            w = ts[op.inputs[1]].shape         # [Cout, Cin]
-            return _n(ts[op.outputs[0]].shape) * w[-1]
-        if name == "BATCH_MATMUL":
-            a = ts[op.inputs[0]].shape
-            k = a[-2] if op.options.get("adj_x") else a[-1]
-            return _n(ts[op.outputs[0]].shape) * k
-        if name == "TRANSPOSE_CONV":
-            w = ts[op.inputs[1]].shape         # [Cout, KH, KW, Cin]
-            return _n(ts[op.inputs[2]].shape) * w[0] * w[1] * w[2]
-        if name == "Convolution2DTransposeBias":
-            w = ts[op.inputs[1]].shape
-            return _n(ts[op.inputs[0]].shape) * w[0] * w[1] * w[2]
-    except IndexError:   # malformed shapes: no estimate rather than a crash
+    """Multiply-accumulates from shapes, by the op's formula in the catalogue (mac_formulas)."""
+    formula = mac_formula(op.custom_code if op.op == "CUSTOM" and op.custom_code else op.op)
+    if formula is None:
         return 0
-    return 0
+    try:
+        shape = _tensor(op, sg, formula["dims_of"]).shape
+        dims = formula["dims"]
+        for option, axes in formula.get("dims_if_option", {}).items():
+            if op.options.get(option):
+                dims = axes
+        axes = _axes(dims, len(shape))
+        if any(not 0 <= a < len(shape) for a in axes):
+            return 0                        # a rank the formula does not fit: no estimate
+        return _n(_tensor(op, sg, formula["elements_of"]).shape) * \
+            math.prod(max(shape[a], 0) for a in axes)
+    except IndexError:   # malformed: a tensor the op lacks; no estimate rather than a crash
+        return 0
 
 
 def op_compute(op: Operator, sg: Subgraph) -> Compute:

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
+from core.model.ops import runtime_control_flow
 from core.model.types import Model, Operator, Subgraph, Tensor
 
 FLOAT = frozenset({"float32", "float16"})
-SIDE_EFFECT_OPS = frozenset({"IF", "WHILE", "CALL_ONCE"})   # OpMightHaveSideEffect
+SIDE_EFFECT_OPS = runtime_control_flow()   # OpMightHaveSideEffect: ops that run subgraphs
 
 
 @dataclass
