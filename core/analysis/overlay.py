@@ -21,9 +21,11 @@ import math
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Callable, Hashable, Iterable, Mapping
+from typing import Callable, Hashable, Iterable, Mapping, TypeVar
 
 OpKey = tuple[int, int]  # (subgraph, op index)
+Verdict = TypeVar("Verdict", bound=Hashable)   # a categorical overlay's key per op
+GroupId = TypeVar("GroupId", bound=Hashable)   # an outline group's id
 
 # pale yellow -> orange -> dark red
 RAMP = ("#fff3b0", "#ffd166", "#f4a259", "#e76f51", "#9d0208")
@@ -128,12 +130,12 @@ def heat_overlay(values: Mapping, unit: str = "ms", digits: int = 3, subgraph: i
     for key, v in vals.items():
         colors[key] = RAMP[min(n - 1, int(v / top * n))]
         badges[key] = label(v)
-    legend = [(span(top * i / n, top * (i + 1) / n), RAMP[i]) for i in range(n)]
+    legend = tuple((span(top * i / n, top * (i + 1) / n), RAMP[i]) for i in range(n))
     return Overlay(name, summary, colors, badges, (), legend)
 
 
-def categorical_overlay(name: str, verdicts: Mapping[OpKey, Hashable],
-                        palette: Mapping[Hashable, tuple[str, str]], summary: str = "",
+def categorical_overlay(name: str, verdicts: Mapping[OpKey, Verdict],
+                        palette: Mapping[Verdict, tuple[str, str]], summary: str = "",
                         badges: Mapping[OpKey, str] | None = None,
                         groups: Iterable[OutlineGroup] = ()) -> Overlay:
     """One colour per verdict (e.g. "supported" / "fallback"): ``palette`` maps each verdict
@@ -144,16 +146,16 @@ def categorical_overlay(name: str, verdicts: Mapping[OpKey, Hashable],
         raise ValueError(f"overlay {name!r}: no palette entry for {sorted(map(str, missing))}")
     colors = {k: palette[v][1] for k, v in verdicts.items()}
     used = set(verdicts.values())
-    legend = [palette[key] for key in palette if key in used]
+    legend = tuple(palette[key] for key in palette if key in used)
     return Overlay(name, summary, colors, badges or {}, tuple(groups), legend)
 
 
-def outline_groups(ops: Iterable[OpKey], group_of: Mapping[OpKey, Hashable],
-                   labels: Mapping[Hashable, tuple[str, str]]) -> tuple[OutlineGroup, ...]:
+def outline_groups(ops: Iterable[OpKey], group_of: Mapping[OpKey, GroupId],
+                   labels: Mapping[GroupId, tuple[str, str]]) -> tuple[OutlineGroup, ...]:
     """Outline groups from a group id per op: ``labels`` maps each id to (label, #rrggbb).
     Ops are taken in the order of ``ops``; ops without a group are left out; groups come in
     the order of ``labels``."""
-    members: dict[Hashable, list[OpKey]] = {g: [] for g in labels}
+    members: dict[GroupId, list[OpKey]] = {g: [] for g in labels}
     for k in ops:
         g = group_of.get(k)
         if g is not None:

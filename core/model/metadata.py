@@ -303,6 +303,8 @@ class _Reader:
         return f
 
     def lines(self, name: str) -> list[str] | None:
+        if self.archive is None:   # nothing packed: file() has already warned
+            return None
         try:
             with self.archive.open(name) as fh:
                 text = fh.read(64 << 20).decode("utf-8", "replace")
@@ -342,6 +344,7 @@ class _Reader:
         rng = _sub(c, 2)
         value_range = ([_scalar_of(rng, 0, nt.Int32Flags), _scalar_of(rng, 1, nt.Int32Flags)]
                        if rng is not None else None)
+        text: str | None
         if kind == "ImageProperties":
             cs = _COLOR_SPACES.get(_scalar_of(props, 0, nt.Int8Flags), "UNKNOWN")
             size = _sub(props, 1)
@@ -374,7 +377,7 @@ class _Reader:
             if f.size_bytes is None or f.type not in ("TENSOR_AXIS_LABELS", "TENSOR_VALUE_LABELS"):
                 continue
             attr = "labels" if f.type == "TENSOR_AXIS_LABELS" else "value_labels"
-            if getattr(ti, attr) is None:  # the first file of a type is the default locale
+            if getattr(ti, attr) is None and f.name:  # the first file of a type: default locale
                 setattr(ti, attr, self.lines(f.name))
         return ti
 

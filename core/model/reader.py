@@ -85,6 +85,7 @@ def open_model(path: str | os.PathLike, *, use_mmap: bool = True) -> Model:
         with open(p, "rb") as fh:
             head = fh.read(16)
             _sniff(spath, head, st.st_size)
+            data: mmap.mmap | bytes
             if use_mmap:
                 data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
                 closer = data.close

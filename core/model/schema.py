@@ -22,7 +22,7 @@ from core.fileio import TFLITE_IDENTIFIER
 try:
     from ai_edge_litert import schema_py_generated as fb
 except ImportError:  # a worker under a TensorFlow-only Python: TF ships the same generated module
-    from tensorflow.lite.python import schema_py_generated as fb  # type: ignore[no-redef]
+    from tensorflow.lite.python import schema_py_generated as fb
 
 FILE_IDENTIFIER = TFLITE_IDENTIFIER
 
@@ -81,7 +81,7 @@ def _union_enum_for(table: str, field: str) -> str:
     if callable(getattr(fb, field + "Creator", None)):
         return field
     # e.g. QuantizationParameters.Details -> QuantizationDetails: ask the object API's unpacker.
-    tcls = getattr(fb, table + "T", None)
+    tcls = getattr(fb, table + "T")
     creators = [n[: -len("Creator")] for n in tcls._UnPack.__code__.co_names if n.endswith("Creator")]
     own = {f for f in creators if hasattr(getattr(fb, table), f)}
     rest = [c for c in dict.fromkeys(creators) if c not in own]

@@ -6,6 +6,8 @@ two buffers may share bytes only when their lifetimes do not overlap.
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 import numpy as np
 
 NEVER = 2**31 - 1  # the runtime's "no node" (INT32_MAX): alive to the end
@@ -43,10 +45,8 @@ class BestFitArena:
             return 0
         al = self.alignment
         span = self._span(first, last)
-        if len(span) == 1:
-            near = self.alive[span[0]]
-        else:
-            near = {j for s in span for j in self.alive[s]}
+        near: Iterable[int] = (self.alive[span[0]] if len(span) == 1 else
+                               {j for s in span for j in self.alive[s]})
         best, best_fit = -1, None
         current = 0
         # walk by offset; equal offsets in insertion order (the runtime inserts after equals)

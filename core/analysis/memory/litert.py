@@ -17,12 +17,13 @@ Delegates are off (the plan is the builtin kernels'); ``threads`` changes CONV_2
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 from core.analysis.memory import kernels as K
 from core.analysis.memory.arena import NEVER, BestFitArena
 from core.analysis.memory.libstdcxx import std_sort, unordered_set_order
 from core.model import ops
-from core.model.types import Model
+from core.model.types import Model, Operator
 from core.versions import LITERT_TABLES_VERSION
 
 # what this replay follows: tflite/core/subgraph.cc (AllocateTensors, PrepareOpsStartingAt),
@@ -75,6 +76,11 @@ class SubgraphPlan:
     reached: bool = True      # allocated by allocate_tensors() (else: when first run)
 
 
+def _options_of(op: Operator) -> dict:
+    """An op's decoded options, asked for only by kernels that need them (decoding is lazy)."""
+    return op.options
+
+
 class LiteRtPlanner:
     def __init__(self, model: Model, threads: int = 1, libstdcxx: bool = True):
         self.model = model
@@ -90,7 +96,7 @@ class LiteRtPlanner:
         they would be planned when reached, flagged ``reached=False``."""
         self.plan_subgraph(0)
         reached = set(self.plans)
-        roles: dict[int, dict] = {}
+        roles: dict[int | None, dict] = {}   # None: an op without that field (a broken file)
         for sg in self.model.subgraphs:
             for op in sg.operators:
                 o = op.options if op.op in K.CONTROL_FLOW else {}
@@ -142,7 +148,7 @@ class LiteRtPlanner:
         # the model's tensors, op by op, before anything Prepare adds
         init_base = self._init_base[si] = {}
         for i, op in enumerate(sg.operators):
-            n = K.init_tensors(op.op, lambda op=op: op.options, op.custom_code)
+            n = K.init_tensors(op.op, partial(_options_of, op), op.custom_code)
             if n:
                 init_base[i] = len(slots)
                 slots.extend(Slot(len(slots) + k, "", "none", (), "none", 0, temporary_of=i)
@@ -322,7 +328,9 @@ class LiteRtPlanner:
                     refs[t] += 1
         shared = self._in_place(sg, slots, nodes_in, nodes_out, refs, set(graph_inputs),
                                 set(outputs))
-        root = lambda t: shared.get(t, t)  # noqa: E731
+
+        def root(t: int) -> int:
+            return shared.get(t, t)
         counts = base_refs
         for ins in nodes_in:
             for t in ins:

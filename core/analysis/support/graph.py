@@ -133,7 +133,7 @@ def is_static(t: Tensor) -> bool:
 
 def folded_dequantize(view: SubgraphView) -> set[int]:
     """Outputs of DEQUANTIZE ops over constant fp16 (or int8) weights: the delegate folds them."""
-    out = set()
+    out: set[int] = set()
     for op in view.ops:
         if op.op == "DEQUANTIZE" and len(op.inputs) == 1 and op.inputs[0] >= 0:
             t = view.tensors[op.inputs[0]]

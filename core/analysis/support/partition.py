@@ -54,7 +54,8 @@ def partition_sweeps(deps: Sequence[Sequence[int]], delegated: Sequence[bool],
     assigned = [False] * n
     out: list[list[int]] = []
     while True:
-        kind, nodes = None, []
+        kind: bool | None = None
+        nodes: list[int] = []
         done = False
         while not done:
             did = False

@@ -15,7 +15,7 @@ op entry names the conditions its source checks, as data. Fields (all optional):
 Delegate modules call ``op_reason`` per op after their own graph-wide checks."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Mapping
 
 from core.analysis.support.common import Reason, activation_reason, custom_reason
 from core.analysis.support.graph import SubgraphView
@@ -33,7 +33,7 @@ def allowed_types(facts: dict, classes: list[str]) -> set[str]:
 
 
 def op_reason(view: SubgraphView, op: Operator, facts: dict, opts: dict,
-              checks: dict[str, Check], unknown: str,
+              checks: Mapping[str, Check], unknown: str,
               const_like: frozenset[int] | set[int] = frozenset()) -> Reason:
     """Reason the delegate leaves ``op`` (None: it takes it). ``const_like``: tensors the
     delegate treats as constant though the file computes them (dequantized fp16 weights)."""
@@ -73,8 +73,8 @@ def op_reason(view: SubgraphView, op: Operator, facts: dict, opts: dict,
         if ts[op.inputs[i]].dtype not in dtypes:
             return f"input {i} is {ts[op.inputs[i]].dtype}"
     for i in fact.get("const_inputs", ()):
-        t = op.inputs[i] if i < len(op.inputs) else -1
-        if t >= 0 and not ts[t].constant and t not in const_like:
+        ti = op.inputs[i] if i < len(op.inputs) else -1
+        if ti >= 0 and not ts[ti].constant and ti not in const_like:
             return f"input {i} is not constant"
     if "activation" in fact:
         r = activation_reason(op, frozenset(fact["activation"]))
@@ -82,9 +82,9 @@ def op_reason(view: SubgraphView, op: Operator, facts: dict, opts: dict,
             return r
     if "max_rank" in fact:
         for role, idx in (("input", op.inputs), ("output", op.outputs)):
-            for k, t in enumerate(idx):
-                if t >= 0 and len(ts[t].shape) > fact["max_rank"]:
-                    return f"{role} {k} has rank {len(ts[t].shape)} > {fact['max_rank']}"
+            for k, ti in enumerate(idx):
+                if ti >= 0 and len(ts[ti].shape) > fact["max_rank"]:
+                    return f"{role} {k} has rank {len(ts[ti].shape)} > {fact['max_rank']}"
     if "check" in fact:
         return checks[fact["check"]](view, op, fact, opts)
     return None
