@@ -53,3 +53,11 @@ def build_model(tmp_path):
     def build(mb, name: str = "built.tflite", **kw) -> Path:
         return mb.save(tmp_path / name, **kw)
     return build
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    """A real OpenSSH server on 127.0.0.1 for the module's remote runs (tests/inference/sshd.py),
+    skipped with the reason where sshd cannot run."""
+    from tests.inference.sshd import serve
+    yield from serve(tmp_path_factory)

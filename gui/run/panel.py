@@ -49,24 +49,31 @@ from core.inference.config import ConfigError, RunConfig
 from core.inference.export import export_results, output_lines, profile_lines
 from core.inference.inputs import InputError, input_specs, parse_shapes
 from core.inference.results import BenchResult, OutputSummary, ProfileNote
-from core.inference.session import WorkerSession, bench_session
+from core.inference.remote import RemoteSession, bench_session
+from core.inference.session import WorkerSession
+from core.inference.ssh_target import SavedTarget, TargetError
 from core.inference.toolchains import intel_dispatch_ready
 from core.model.reader import open_model
 from gui import file_dialogs
 from gui.shape_setting import ShapeSetting
+from gui.run.targets import TargetChooser
+from gui.run.targets import load as saved_targets
 from gui.tasks import TaskRunner, TaskState
 
 if TYPE_CHECKING:
     from core.inference.session import BenchFolder
 
 
-def _start_session(cfg: RunConfig, state: TaskState,
-                   model=None) -> WorkerSession[BenchFolder] | None:
-    """The run-prepare task: read and check the model, make inputs, spawn the worker.
+def _start_session(cfg: RunConfig, state: TaskState, model=None,
+                   board: SavedTarget | None = None) -> WorkerSession[BenchFolder] | None:
+    """The run-prepare task: read and check the model, make inputs, spawn the worker (on
+    ``board`` over SSH when given: connecting and uploading happen here too, off the UI thread).
     Reading and checking the model is pure Python: it hands the GIL back to the UI thread often
     while it runs (the default 5 ms switch interval lets each of the UI thread's many
     Python<->Qt transitions wait up to 5 ms)."""
-    session = _with_switch_interval(0.0005, lambda: bench_session(cfg, model).start())
+    target = board.target() if board is not None else None
+    session = _with_switch_interval(
+        0.0005, lambda: bench_session(cfg, target, model).start())
     if state.is_interrupt_requested():  # the panel closed meanwhile: leave no worker behind
         session.kill()
         return None
@@ -139,6 +146,7 @@ class RunPanel(QWidget):
         self.session: WorkerSession[BenchFolder] | None = None
         self.results: list[tuple[str, BenchResult]] = []
         self._pending: list[RunConfig] = []
+        self._pending_boards: list[SavedTarget | None] = []   # where each pending one runs
         self._compare: list[tuple[str, float]] = []
         self._compare_title = ""
         self._dirty = False
@@ -198,6 +206,8 @@ class RunPanel(QWidget):
         self.signature = QComboBox()
         self._init_signatures()
         self.python = QLineEdit(placeholderText="this Python (or path to another interpreter)")
+        self.target = TargetChooser()
+        self.target.changed.connect(self._target_changed)
         self.profile = QCheckBox("per-op profile after the runs")
         # exposed by LiteRT's CompiledModel only (RunConfig.validate says so otherwise)
         self.xnnpack_fp16 = QCheckBox("XNNPACK: force fp16",
@@ -208,7 +218,7 @@ class RunPanel(QWidget):
         self.timeout = QSpinBox(minimum=0, maximum=86_400, value=0, suffix=" s",
                                 specialValueText="no timeout")
         for label, field in (
-                ("Backend", self.backend), ("Delegate", self.delegate),
+                ("Target", self.target), ("Backend", self.backend), ("Delegate", self.delegate),
                 ("Delegate .so", self.delegate_path), ("Delegate options", self.delegate_opts),
                 ("Threads", self.threads), ("Runs", self.runs), ("Warmup", self.warmup),
                 ("Min time", self.min_secs), ("Max time", self.max_secs),
@@ -223,23 +233,29 @@ class RunPanel(QWidget):
                 form.addRow(label, field)
         self.delegate.currentIndexChanged.connect(self._delegate_changed)
         self._delegate_changed()
+        self._target_changed()
 
         self.start_btn = QPushButton("Start")
         self.stop_btn = QPushButton("Stop", enabled=False)
         self.sweep_btn = QPushButton(f"Thread sweep 1…{os.cpu_count() or 1}")
         self.compare_btn = QPushButton("Delegate comparison")
+        self.targets_btn = QPushButton("Compare targets",
+                                       toolTip="this configuration on this computer and on "
+                                               "every saved target, side by side")
         self.export_btn = QPushButton("Export…")
         self.start_btn.clicked.connect(self.start)
         self.stop_btn.clicked.connect(self.stop)
         self.sweep_btn.clicked.connect(self.thread_sweep)
         self.compare_btn.clicked.connect(self.delegate_comparison)
+        self.targets_btn.clicked.connect(self.target_comparison)
         self.export_btn.clicked.connect(self._export_dialog)
         buttons = QGridLayout()
         buttons.addWidget(self.start_btn, 0, 0)
         buttons.addWidget(self.stop_btn, 0, 1)
         buttons.addWidget(self.sweep_btn, 1, 0)
         buttons.addWidget(self.compare_btn, 1, 1)
-        buttons.addWidget(self.export_btn, 2, 0, 1, 2)
+        buttons.addWidget(self.targets_btn, 2, 0)
+        buttons.addWidget(self.export_btn, 2, 1)
         self.status = QLabel("Ready.", wordWrap=True)
         self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.live = QLabel("", wordWrap=True)
@@ -469,9 +485,29 @@ class RunPanel(QWidget):
         if cfgs:
             self.run_configs(cfgs, title=f"delegate comparison: median ms{note}")
 
-    def run_configs(self, cfgs: list[RunConfig], title: str = "") -> None:
+    def target_comparison(self) -> None:
+        """The current configuration here and on every saved target, one after another (so no
+        run slows another down), with a bar per target."""
+        boards: list[SavedTarget | None] = [None, *saved_targets()]
+        cfgs = self._configs(lambda: [self.config(profile=False, python_exe=None)
+                                      for _ in boards])
+        if cfgs:
+            self.run_configs(cfgs, title="targets: median ms", boards=boards)
+
+    def _target_changed(self) -> None:
+        board = self.target.current()
+        # a board runs its own Python, named with the target
+        self.python.setEnabled(board is None)
+        self.python.setToolTip("" if board is None else
+                               f"on {board.name}: {board.python} (set in Targets…)")
+
+    def run_configs(self, cfgs: list[RunConfig], title: str = "",
+                    boards: list[SavedTarget | None] | None = None) -> None:
+        """Run ``cfgs`` in turn, each on its board (default: the chosen target)."""
         if self.running:
             return
+        self._pending_boards = list(boards) if boards is not None else \
+            [self.target.current()] * len(cfgs)
         self._pending = list(cfgs)
         self._queue_total, self._queue_done = len(cfgs), 0
         self._stop_asked = False
@@ -516,10 +552,15 @@ class RunPanel(QWidget):
             self.queue_finished.emit()
             return
         cfg = self._pending.pop(0)
+        board = self._pending_boards.pop(0) if self._pending_boards else None
         self._cfg = cfg
         self._label, self._tick = cfg.label(), self._short_label(cfg)
+        if board is not None:
+            self._label += f" on {board.name}"
+        if self._compare_title.startswith("targets"):
+            self._tick = board.name if board is not None else "this computer"
         self._preparing = True
-        self._prepare.start(lambda state: _start_session(cfg, state, self._model))
+        self._prepare.start(lambda state: _start_session(cfg, state, self._model, board))
         self._reset_live()
         self._set_busy(True)
         self._set_status(f"Preparing {self._label}…")
@@ -529,12 +570,15 @@ class RunPanel(QWidget):
         self.session = session
         if self._stop_asked:
             self.session.stop()
-        self._set_status(f"Running {self._label} (worker pid {self.session.pid})…")
+        if isinstance(session, RemoteSession):
+            self._set_status(f"Running {self._label}: {session.facts_line()}…")
+        else:
+            self._set_status(f"Running {self._label} (worker pid {self.session.pid})…")
         self._timer.start()
 
     def _prepare_failed(self, error: Exception) -> None:
         self._preparing = False
-        if isinstance(error, (ModelError, ConfigError, InputError, OSError)):
+        if isinstance(error, (ModelError, ConfigError, InputError, OSError, TargetError)):
             msg = str(error)
         else:  # shown in the panel, never a traceback
             msg = f"{self.model_path}: cannot start the run ({type(error).__name__}: {error})"
@@ -565,6 +609,7 @@ class RunPanel(QWidget):
         self.start_btn.setEnabled(not busy)
         self.sweep_btn.setEnabled(not busy)
         self.compare_btn.setEnabled(not busy)
+        self.targets_btn.setEnabled(not busy)
         self.stop_btn.setEnabled(busy)
 
     def _set_status(self, text: str, error: bool = False) -> None:
@@ -657,6 +702,10 @@ class RunPanel(QWidget):
         self.results.append((label, res))
         self._queue_done += 1
         self._add_row(label, res)
+        if res.target:   # a board's row: its facts on the configuration cell
+            from core.inference.ssh_target import facts_line
+            self.table.item(self.table.rowCount() - 1, 0).setToolTip(
+                f"{res.target['address']}\n{facts_line(res.target['facts'] or {})}")
         med = res.latency_ms.median
         self._compare.append((self._tick + (" (failed)" if res.error else ""),
                               med if med is not None else 0.0))

@@ -29,7 +29,7 @@ from gui import file_dialogs
 
 SETTINGS_KEY = "run/targets"
 LOCAL_LABEL = "This computer"
-COLUMNS = ["name", "address (ssh://user@host:port)", "Python on the board", "notes"]
+COLUMNS = ["name", "address", "Python on the board", "notes"]
 
 
 def load(settings: QSettings | None = None) -> list[SavedTarget]:
@@ -51,6 +51,7 @@ class TargetsDialog(QDialog):
         self.setWindowTitle("Targets")
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.horizontalHeaderItem(1).setToolTip("ssh://[user@]host[:port]")
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         for t in targets:
             self.add_row(t)
@@ -69,7 +70,8 @@ class TargetsDialog(QDialog):
         row.addStretch(1)
         lay = QVBoxLayout(self)
         lay.addWidget(QLabel("Boards LiteLens reaches with your ssh keys or agent (passwords are "
-                             "never stored). The board needs python3 with ai-edge-litert."))
+                             "never stored), as ssh://[user@]host[:port]. The board needs "
+                             "python3 with ai-edge-litert."))
         lay.addWidget(self.table)
         lay.addLayout(row)
         lay.addWidget(self.problem)

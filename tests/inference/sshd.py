@@ -12,6 +12,8 @@ import subprocess
 import threading
 from pathlib import Path
 
+import pytest
+
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
 READY_TIMEOUT_S = 60
 
@@ -106,3 +108,14 @@ class Sshd:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def serve(tmp_path_factory):
+    """The ``sshd`` fixture's body (tests/conftest.py): a running server for a module, stopped
+    after it; skips with the reason where sshd cannot run."""
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    server = Sshd(tmp_path_factory.mktemp("sshd") / "server").start()
+    yield server
+    server.stop()

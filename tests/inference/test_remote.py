@@ -22,8 +22,7 @@ from core.inference.session import WorkerSession, bench_session
 from core.inference.ssh_target import SshTarget, TargetError, parse_target
 from core.inference.sweep import Sweep
 from tests.conftest import ROOT
-from tests.inference import sshd as sshd_mod
-from tests.inference.sshd import Sshd, free_port, keygen
+from tests.inference.sshd import free_port, keygen
 from tests.inference.test_session import _run_until
 
 PY = sys.executable
@@ -33,16 +32,6 @@ def _done(session: WorkerSession, on_message=None) -> dict:
     """Drive a started bench session to its end; its result as ``bench --json`` gives it."""
     session.run_to_end(on_message)
     return session.job.result().to_json()
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    reason = sshd_mod.missing_reason()
-    if reason:
-        pytest.skip(reason)
-    server = Sshd(tmp_path_factory.mktemp("sshd") / "server").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
