@@ -55,9 +55,9 @@ from core.inference.ssh_target import SavedTarget, TargetError
 from core.inference.toolchains import intel_dispatch_ready
 from core.model.reader import open_model
 from gui import file_dialogs
-from gui.shape_setting import ShapeSetting
 from gui.run.targets import TargetChooser
 from gui.run.targets import load as saved_targets
+from gui.shape_setting import ShapeSetting
 from gui.tasks import TaskRunner, TaskState
 
 if TYPE_CHECKING:
