@@ -48,8 +48,8 @@ from core.errors import ModelError
 from core.inference.config import ConfigError, RunConfig
 from core.inference.export import export_results, output_lines, profile_lines
 from core.inference.inputs import InputError, input_specs, parse_shapes
-from core.inference.results import BenchResult, OutputSummary, ProfileNote
 from core.inference.remote import RemoteSession, bench_session
+from core.inference.results import BenchResult, OutputSummary, ProfileNote
 from core.inference.session import WorkerSession
 from core.inference.ssh_target import SavedTarget, TargetError
 from core.inference.toolchains import intel_dispatch_ready

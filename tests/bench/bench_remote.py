@@ -12,9 +12,8 @@ from pathlib import Path
 from statistics import median
 
 from core.inference.config import RunConfig
-from core.inference.remote import RemoteSession, worker_files
+from core.inference.remote import bench_session, worker_files
 from core.inference.session import ROOT as CORE_ROOT
-from core.inference.session import WorkerSession
 from core.inference.ssh_target import parse_target
 from tests.inference import sshd as sshd_mod
 
@@ -32,7 +31,7 @@ def _one(session) -> tuple[float, float]:
     while not session.finished:
         if session.wait(0.05) and first is None:
             first = time.perf_counter() - t0
-    return session.result()["latency_ms"]["median"], first or 0.0
+    return session.job.result().latency_ms.median, first or 0.0
 
 
 def run() -> str:
@@ -47,10 +46,10 @@ def run() -> str:
             board = parse_target(server.address, python=sys.executable, options=server.options)
             local, remote, local_start, remote_start = [], [], [], []
             for _ in range(ROUNDS):
-                m, s = _one(WorkerSession(RunConfig(model=str(model), runs=RUNS)))
+                m, s = _one(bench_session(RunConfig(model=str(model), runs=RUNS)))
                 local.append(m)
                 local_start.append(s)
-                m, s = _one(RemoteSession(RunConfig(model=str(model), runs=RUNS), board))
+                m, s = _one(bench_session(RunConfig(model=str(model), runs=RUNS), board))
                 remote.append(m)
                 remote_start.append(s)
         finally:

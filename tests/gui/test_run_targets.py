@@ -81,9 +81,9 @@ def test_run_panel_runs_on_a_saved_board_beside_this_computer(qtbot, tmp_path, m
     with qtbot.waitSignal(p.run_finished, timeout=120_000) as sig:
         p.start()
     res = sig.args[0]
-    assert res["status"] == "ok", res["error"]
-    assert res["target"]["address"] == sshd.address
-    assert res["target"]["facts"]["python_path"] == sys.executable
+    assert res.status == "ok", res.error
+    assert res.target["address"] == sshd.address
+    assert res.target["facts"]["python_path"] == sys.executable
     assert len(p.lat_curve.getData()[1]) == 20          # the live plot drew the board's runs
     assert p.table.item(0, 0).text().endswith(" on bench-board")
     assert sshd.address in p.table.item(0, 0).toolTip()
@@ -94,7 +94,7 @@ def test_run_panel_runs_on_a_saved_board_beside_this_computer(qtbot, tmp_path, m
     assert not p.table.item(1, 0).text().endswith("bench-board")
     assert p.table.item(2, 0).text().endswith(" on bench-board")
     assert [t for t, _ in p._compare] == ["this computer", "bench-board"]
-    assert "target" not in p.results[1][1] and p.results[2][1]["target"]["address"] == \
-        sshd.address
-    assert p.results[1][1]["outputs"] == p.results[2][1]["outputs"]
+    assert p.results[1][1].target is None
+    assert p.results[2][1].target["address"] == sshd.address
+    assert p.results[1][1].outputs == p.results[2][1].outputs
     p.shutdown()
