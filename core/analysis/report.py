@@ -3,13 +3,15 @@ JSON (``ModelReport.to_json()``, ``litelens report --json``: the contract other 
 use); the info panel's sections; the text summary."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from core import __version__
 from core import format as fmt
+from core.analysis.totals import ModelTotals, Totals, model_totals
 from core.fileio import finite_or_null
 from core.format import printable
+from core.graph.scopes import ScopeNode, scope_tree
 from core.model.metadata import ModelMetadata, model_metadata
 from core.model.types import Model, Operator, Subgraph, Tensor
 
@@ -97,6 +99,8 @@ class ModelReport:
     metadata: ModelMetadata | None      # the decoded TFLITE_METADATA block, when there is one
     support: SupportReport | None = None
     litelens_version: str = __version__
+    totals: ModelTotals | None = None
+    scopes: list[list[ScopeNode]] = field(default_factory=list)   # per subgraph: top-level nodes
 
     def to_json(self) -> dict[str, Any]:
         """The JSON contract. Numbers the file stores as NaN/Infinity (a quantization scale, an
@@ -120,8 +124,9 @@ class ModelReport:
                 {"index": sg.index, "name": sg.name, "inputs": list(sg.inputs),
                  "outputs": list(sg.outputs),
                  "operators": [w.finite(op.to_json(), op_where(op)) for op in sg.operators],
-                 "tensors": [w.finite(t.to_json(), tensor_where(t)) for t in sg.tensors]}
-                for sg in self.subgraphs],
+                 "tensors": [w.finite(t.to_json(), tensor_where(t)) for t in sg.tensors],
+                 **self._subgraph_extras(k)}
+                for k, sg in enumerate(self.subgraphs)],
             "memory": w.finite(self.memory.to_json(), "memory plan"),
             # from the raw values, not ModelMetadata.to_json(): that has already nulled what
             # the warnings must name
@@ -131,12 +136,24 @@ class ModelReport:
         }
         if self.support is not None:
             out["support"] = finite_or_null(self.support.to_json())
+        if self.totals is not None:
+            out["totals"] = self.totals.model.to_json()
         return out
+
+    def _subgraph_extras(self, k: int) -> dict[str, Any]:
+        """The keys after a subgraph's ``tensors``: its totals and name scopes, when computed."""
+        extras: dict[str, Any] = {}
+        if self.totals is not None:
+            extras["totals"] = self.totals.subgraphs[k].to_json()
+        if self.scopes:
+            extras["scopes"] = [n.to_json() for n in self.scopes[k]]
+        return extras
 
 
 def model_report(model: Model, support: bool = False) -> ModelReport:
     """Everything the reader knows about a model, with the tensor memory plan at one thread,
-    the decoded metadata, and with ``support`` every delegate's op support."""
+    the decoded metadata, the totals (parameters, MACs, weight bytes), each subgraph's name-scope
+    tree, and with ``support`` every delegate's op support."""
     from core.analysis.memory import memory_report
     meta = model_metadata(model)
     for sg in model.subgraphs:   # decoded now: the report is read after the model is closed
@@ -159,7 +176,8 @@ def model_report(model: Model, support: bool = False) -> ModelReport:
         support_report = analyze(model)
     return ModelReport(model=summary, subgraphs=list(model.subgraphs),
                        memory=memory_report(model), metadata=meta if meta.present else None,
-                       support=support_report)
+                       support=support_report, totals=model_totals(model),
+                       scopes=[scope_tree(sg) for sg in model.subgraphs])
 
 
 def op_histogram(model: Model) -> dict[str, int]:
@@ -172,6 +190,14 @@ def op_histogram(model: Model) -> dict[str, int]:
 
 def weights_bytes(model: Model) -> int:
     return sum(b.size for b in model.buffers)
+
+
+def totals_text(t: Totals) -> str:
+    """'3,474,008 params (float32), 301M MACs, 602M FLOPs, weights 13.3 MiB'."""
+    kinds = ", ".join(t.params_by_dtype)
+    return (f"{t.params:,} params" + (f" ({kinds})" if kinds else "")
+            + f", {fmt.count(t.macs)} MACs, {fmt.count(t.flops)} FLOPs, "
+              f"weights {fmt.size(t.weight_bytes)}")
 
 
 def summary_text(model: Model) -> str:
@@ -194,9 +220,13 @@ def summary_text(model: Model) -> str:
         lines += [f"  warning     metadata: {printable(w, 300)}" for w in meta.warnings]
     lines.append(f"  subgraphs   {len(model.subgraphs)}; operators {model.op_count}; tensors "
                  f"{model.tensor_count}; parsed in {model.parse_seconds * 1000:.1f} ms")
+    totals = model_totals(model)
+    lines.append(f"  totals      {totals_text(totals.model)}")
     for sg in model.subgraphs:
         lines.append(f"  [{sg.index}] {printable(sg.name, 120) or '(unnamed)'}: "
                      f"{len(sg.operators)} ops, {len(sg.tensors)} tensors")
+        if len(model.subgraphs) > 1:
+            lines.append(f"      totals {totals_text(totals.subgraphs[sg.index])}")
         for kind, idx in (("in ", sg.inputs), ("out", sg.outputs)):
             for i in idx:
                 t = sg.tensors[i]
@@ -234,6 +264,7 @@ class InfoSection(NamedTuple):
 
 def info_sections(model: Model) -> list[InfoSection]:
     """The model-info panel's content — rendered by the GUI."""
+    totals = model_totals(model)
     general = [("File", printable(model.path)),
                ("Size", f"{fmt.size(model.size_bytes)} ({model.size_bytes:,} bytes)"),
                ("Weights", f"{fmt.size(weights_bytes(model))} in "
@@ -243,6 +274,7 @@ def info_sections(model: Model) -> list[InfoSection]:
                ("Schema version", str(model.schema_version)),
                ("Min runtime", model.min_runtime_version or "not recorded"),
                ("Operators", f"{model.op_count:,} in {len(model.subgraphs)} subgraph(s)"),
+               ("Totals", totals_text(totals.model)),
                ("Tensors", f"{model.tensor_count:,}"),
                ("Parse time", fmt.duration_ms(model.parse_seconds * 1000))]
     if model.description:
@@ -256,7 +288,8 @@ def info_sections(model: Model) -> list[InfoSection]:
                  for k, i in s.outputs.items()]
         sections.append((f"Signature '{printable(s.key, 120)}'", rows))
     for sg in model.subgraphs:
-        rows = [("Operators", str(len(sg.operators))), ("Tensors", str(len(sg.tensors)))]
+        rows = [("Operators", str(len(sg.operators))), ("Tensors", str(len(sg.tensors))),
+                ("Totals", totals_text(totals.subgraphs[sg.index]))]
         rows += [("input", _tensor_brief(sg.tensors[i])) for i in sg.inputs]
         rows += [("output", _tensor_brief(sg.tensors[i])) for i in sg.outputs]
         sections.append((f"Subgraph {sg.index}" + (f" '{printable(sg.name, 120)}'" if sg.name
