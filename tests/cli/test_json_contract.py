@@ -49,14 +49,19 @@ MEMORY = {"config": {"threads": LEAF, "delegates": LEAF, "offsets_exact": LEAF,
           "runtime": NULLABLE({"subgraphs": [{"main_arena": LEAF, "persistent_arena": LEAF,
                                               "mismatches": LEAF}],
                                "xnnpack": LEAF})}
+SCOPE: dict = {"name": LEAF, "ops": LEAF}
+SCOPE["children"] = [SCOPE]
+TOTALS = {"params": LEAF, "macs": LEAF, "flops": LEAF, "weight_bytes": LEAF,
+          "weight_tensors": LEAF, "params_by_dtype": LEAF}
 REPORT = {"litelens_version": LEAF,
           "model": {"path": LEAF, "size_bytes": LEAF, "sha256": LEAF, "schema_version": LEAF,
                     "description": LEAF, "min_runtime_version": LEAF, "metadata": LEAF,
                     "signatures": [{"key": LEAF, "subgraph": LEAF, "inputs": MAP(TENSOR),
                                     "outputs": MAP(TENSOR)}]},
           "subgraphs": [{"index": LEAF, "name": LEAF, "inputs": LEAF, "outputs": LEAF,
-                         "operators": [OPERATOR], "tensors": [TENSOR]}],
-          "memory": MEMORY, "metadata": LEAF, "support": SUPPORT}
+                         "operators": [OPERATOR], "tensors": [TENSOR], "totals": TOTALS,
+                         "scopes": [SCOPE]}],
+          "memory": MEMORY, "metadata": LEAF, "support": SUPPORT, "totals": TOTALS}
 VERIFIED = {"verified": {"runtime": LEAF, "agree": LEAF, "total": LEAF, "disagree": LEAF}}
 
 
@@ -101,6 +106,8 @@ def test_report_support_memory_json_keep_the_documented_keys(name, capsys):
     path = str(shared_model_path(name))
     report = _json(capsys, "report", path, "--json", "--compact")
     assert missing(report, REPORT) == []
+    for sg in report["subgraphs"]:   # every op is under one top-level scope
+        assert sum(n["ops"] for n in sg["scopes"]) == len(sg["operators"])
     support = _json(capsys, "support", path, "--json")
     assert missing(support, {"model": LEAF, "support": SUPPORT}) == []
     memory = _json(capsys, "memory", path, "--json")
