@@ -63,6 +63,10 @@ def _support(args: argparse.Namespace) -> int:
         for d in delegates:
             delegate_facts(d)      # an NPU SoC the plugin does not know
         options = parse_options(args.option, delegates)
+        for d in delegates:
+            if options.get(d, {}).get("soc"):       # --option soc=PTL for an NPU target
+                from core.analysis.support.npu_plugin import vendor_facts
+                vendor_facts(d, str(options[d]["soc"]))
         board = target.target(args)
         if board is not None and not args.verify:
             raise TargetError("config", "--target checks the delegate on the board: add --verify")
@@ -88,10 +92,9 @@ def _support(args: argparse.Namespace) -> int:
             from core.analysis.support.npu_plugin import run_against_xnnpack
             from core.analysis.support.targets import split_id
             for d, verdict in result.delegates.items():
-                base, soc = split_id(d)
-                if base == "npu-intel" and isinstance(verdict, ToolTargetSupport) \
+                if split_id(d)[0] == "npu-intel" and isinstance(verdict, ToolTargetSupport) \
                         and not verdict.error:
-                    verdict.block["run"] = run_against_xnnpack(model, soc or "LNL")
+                    verdict.block["run"] = run_against_xnnpack(model, str(verdict.options["soc"]))
     if args.verify:
         if "xnnpack" not in result.delegates and "tflm" not in result.delegates:
             print("litelens: error: --verify checks XNNPACK and TFLite Micro; add --delegate "

@@ -75,3 +75,21 @@ def test_without_vela_the_block_says_how_to_install(shared_model, monkeypatch, t
     assert block["subgraphs"] == [] and block["estimate"] is None
     assert "pip install ethos-u-vela" in block["error"]
     assert block["provenance"]["kind"] == "none"
+
+
+def test_intel_soc_as_option_or_suffix(shared_model, tmp_path):
+    from core.analysis.support.npu_plugin import sdk_status, vendor_facts
+    if sdk_status(vendor_facts("npu-intel")[1])[0]:
+        pytest.skip("the Intel OpenVINO SDK is not installed")
+    path = str(shared_model("sine_float"))
+    by_option = _cli("support", path, "--delegate", "npu-intel", "--option", "soc=PTL",
+                     "--json", tmp_path=tmp_path)
+    by_id = _cli("support", path, "--delegate", "npu-intel:PTL", "--json", tmp_path=tmp_path)
+    assert by_option.returncode == 0 and by_id.returncode == 0, by_option.stderr + by_id.stderr
+    a = json.loads(by_option.stdout)["support"]["npu-intel"]
+    b = json.loads(by_id.stdout)["support"]["npu-intel:PTL"]
+    assert a["title"] == b["title"] == "LiteRT NPU plugin: Intel OpenVINO (PTL)"
+    assert a["options"]["soc"] == b["options"]["soc"] == "PTL"
+    bad = _cli("support", path, "--delegate", "npu-intel", "--option", "soc=XYZ",
+               tmp_path=tmp_path)
+    assert bad.returncode == 2 and "unknown SoC 'XYZ'" in bad.stderr

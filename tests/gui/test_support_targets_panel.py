@@ -63,24 +63,24 @@ def test_missing_sdk_column_has_no_verdicts(tab, qtbot):
     panel.add_target("npu-samsung")
     qtbot.waitUntil(lambda: "npu-samsung" in panel.target_blocks, timeout=120_000)
     block = panel.target_blocks["npu-samsung"]
-    if not block["error"]:
+    if not block.error:
         pytest.skip("the Samsung SDK and plugin work here")
     rows, col = _column(panel, "npu-samsung")
     assert {rows.data(rows.index(r, col)) for r in range(rows.rowCount())} == {"—"}
-    assert block["error"] in shown(rows.data(rows.index(0, col), Qt.ItemDataRole.ToolTipRole))
-    assert block["error"] in panel.summary.text()
+    assert block.error in shown(rows.data(rows.index(0, col), Qt.ItemDataRole.ToolTipRole))
+    assert block.error in panel.summary.text()
 
 
 def test_intel_column_and_compile_action(tab, qtbot):
     panel = tab.delegates
     panel.add_target("npu-intel:LNL")
     qtbot.waitUntil(lambda: "npu-intel:LNL" in panel.target_blocks, timeout=120_000)
-    if panel.target_blocks["npu-intel:LNL"]["error"]:
-        pytest.skip(panel.target_blocks["npu-intel:LNL"]["error"])
+    if panel.target_blocks["npu-intel:LNL"].error:
+        pytest.skip(panel.target_blocks["npu-intel:LNL"].error)
     rows, col = _column(panel, "npu-intel:LNL")
     assert rows.headerData(col, Qt.Orientation.Horizontal) == "NPU Intel"
     assert panel.compile.isVisible()
     panel.compile.click()
-    qtbot.waitUntil(lambda: panel.target_blocks["npu-intel:LNL"].get("compile") is not None,
-                    timeout=120_000)
+    qtbot.waitUntil(lambda: panel.target_blocks["npu-intel:LNL"].block.get("compile")
+                    is not None, timeout=120_000)
     assert "compile (device cpu)" in panel.summary.text()

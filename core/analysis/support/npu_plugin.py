@@ -30,7 +30,6 @@ from core.analysis.support.targets import (
     split_id,
     stage_reporter,
     store,
-    target_facts,
 )
 from core.errors import ModelError
 from core.inference.toolchains import dist_version as _version
@@ -40,13 +39,13 @@ from core.model.types import Model
 NOT_SELECTED = "not selected by the plugin's partitioner (stays on the CPU)"
 
 
-def vendor_facts(name: str) -> tuple[str, dict[str, Any], str]:
-    """(vendor key, its table entry, the SoC) of ``npu-<vendor>[:SOC]``; ValueError for an SoC
-    the plugin does not know."""
+def vendor_facts(name: str, soc_option: str | None = None) -> tuple[str, dict[str, Any], str]:
+    """(vendor key, its table entry, the SoC) of ``npu-<vendor>[:SOC]``, the SoC also given as
+    the ``soc`` option (which wins); ValueError for an SoC the plugin does not know."""
     base, soc = split_id(name)
     key = base.removeprefix("npu-")
     vendor = npu_table()["vendors"][key]
-    soc = soc or vendor["default_soc"]
+    soc = soc_option or soc or vendor["default_soc"]
     if soc not in vendor["socs"]:
         raise ValueError(f"{base}: unknown SoC {soc!r} (one of {', '.join(vendor['socs'])})")
     return key, vendor, soc
@@ -79,10 +78,9 @@ def sdk_status(vendor: dict[str, Any]) -> tuple[list[str], list[str]]:
     return missing, lib_path
 
 
-def _block(name: str, soc: str) -> dict[str, Any]:
-    facts = target_facts(name)
+def _block(name: str, vendor: dict[str, Any], soc: str) -> dict[str, Any]:
     litert = _version("ai-edge-litert")
-    return {"title": facts["title"],
+    return {"title": f"LiteRT NPU plugin: {vendor['title']} ({soc})",
             "runtime_reference": f"ai-edge-litert {litert} apply_plugin_main run here",
             "options": {"soc": soc}, "control_flow": None,
             "provenance": provenance("tool", "ai-edge-litert apply_plugin_main", litert,
@@ -118,11 +116,12 @@ def analyze_npu(model: Model, name: str, options: dict[str, Any] | None = None,
                 progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """The block of NPU target ``name``. ``compile_check``: also compile every partition
     (``"compile"``: {"ok", "device", "error"})."""
-    key_name, vendor, soc = vendor_facts(name)
+    key_name, vendor, soc = vendor_facts(name, (options or {}).get("soc") or None)
     opts = {k: v["default"] for k, v in vendor.get("options", {}).items()}
     opts.update(options or {})
-    block = _block(name, soc)
+    block = _block(name, vendor, soc)
     block["options"].update(opts)
+    block["options"]["soc"] = soc
     missing, lib_path = sdk_status(vendor)
     if missing:
         loads = _run(model, vendor, soc, "load", lib_path, [], timeout)
