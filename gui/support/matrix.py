@@ -68,6 +68,14 @@ class SupportRows(RowsModel):
         d = self.delegates[column - 3]
         return f"{self._verdict_tip(i, d)}\n({self.provenance.get(d, '')})"
 
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        # a delegate column's header says who answered it: a tool run here, or a source
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal \
+                and section >= 3:
+            d = self.delegates[section - 3]
+            return f"{short_name(d)}: {self.provenance.get(d, '')}"
+        return super().headerData(section, orientation, role)
+
     def _verdict_tip(self, i: int, d: str) -> str:
         ops = self.ops[d]
         if ops is None:

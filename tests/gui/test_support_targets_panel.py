@@ -84,3 +84,13 @@ def test_intel_column_and_compile_action(tab, qtbot):
     qtbot.waitUntil(lambda: panel.target_blocks["npu-intel:LNL"].block.get("compile")
                     is not None, timeout=120_000)
     assert "compile (device cpu)" in panel.summary.text()
+
+
+def test_column_headers_say_who_answered(tab):
+    rows = tab.delegates.matrix.model
+    tips = {d: rows.headerData(3 + k, Qt.Orientation.Horizontal, Qt.ItemDataRole.ToolTipRole)
+            for k, d in enumerate(rows.delegates)}
+    assert "unverified: follows LiteRT's NNAPI delegate source" in tips["nnapi"]
+    assert "deprecated: LiteRT deprecates the NNAPI delegate" in tips["nnapi"]
+    assert "deprecated: LiteRT deprecates the Hexagon delegate" in tips["hexagon"]
+    assert "deprecat" not in tips["gpu"]
