@@ -2,6 +2,8 @@
 colour means (the entries come with the core ``Overlay``), with a button that removes it."""
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
@@ -72,10 +74,8 @@ class Legend(QFrame):
             head = QWidget(self)
             h = QHBoxLayout(head)
             h.setContentsMargins(0, 0, 0, 0)
-            name = plain_label(QLabel(ov.name, head))
-            bold = name.font()
-            bold.setBold(True)
-            name.setFont(bold)
+            name = QLabel(f"<b>{html.escape(ov.name)}</b>", head)
+            name.setTextFormat(Qt.TextFormat.RichText)   # bold markup; the name escaped
             h.addWidget(name, 1)
             close = QToolButton(head)
             close.setText("×")
