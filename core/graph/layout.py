@@ -344,13 +344,14 @@ def _build_graph(sg: Subgraph, step: Step, char_w: float, row_char_w: float,
     kind[n_ops + len(in_tensors):] = NODE_OUTPUT
     ref[n_ops:] = in_tensors + out_tensors
 
-    producer: dict[int, int] = {t: n_ops + j for j, t in enumerate(in_tensors)}
+    writers = sg.producers()
+    inputs = {t: n_ops + j for j, t in enumerate(in_tensors)}
+    producer: dict[int, int] = {**writers, **inputs}   # a graph input node wins over an op
     out_slot: dict[int, tuple[int, int]] = {}  # tensor -> (slot, n outputs) for ports
-    for t, op_index in sg.producers().items():
-        if t not in producer:
-            producer[t] = op_index
+    for t, op_index in writers.items():
+        if t not in inputs:
             outs = ops[op_index].outputs
-            out_slot[t] = (outs.index(t), len(outs))
+            out_slot[t] = (0, 1) if len(outs) == 1 else (outs.index(t), len(outs))
 
     labels: list[str] = []
     cats: list[str] = []
