@@ -380,9 +380,10 @@ def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: 
     border = QPen(style.CARD_BORDER, 1.0)
     fm_row = QFontMetricsF(fonts.row)
     io_fill = style.qcolor(style.IO_COLOR)
+    palette, color_ids = sc.overlay.palette, sc.overlay.color_ids   # per node: locals
     for i, n in enumerate(nodes.tolist()):
         rect = QRectF(xs[i], ys[i], ws[i], hs[i])
-        color = sc.node_color(n)
+        color = palette[color_ids[n]]
         is_op = n < lay.n_ops
         if n in hl:
             p.setPen(Qt.PenStyle.NoPen)
