@@ -13,7 +13,7 @@ shape. Each tensor counts once however many ops read it.
 buffer shared by tensors, or by subgraphs, counts once), so int8 weights take one byte per
 parameter, fp16 two, int4 a half.
 
-MACs and FLOPs are the sums of ``core.analysis.support.compute.op_compute`` over the ops (its
+MACs and FLOPs are the sums of ``core.analysis.support.compute.op_work`` over the ops (its
 conventions hold, e.g. a DEQUANTIZE counts one FLOP per element). A subgraph that a WHILE, IF or
 CALL_ONCE runs counts once: the totals are of the graph as stored, not of an unrolled run.
 """
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.analysis.support.compute import op_compute
+from core.analysis.support.compute import op_work
 from core.model.types import Model, Subgraph, Tensor
 
 _FLOAT_TYPES = frozenset({"float32", "float16", "bfloat16", "float64"})
@@ -86,9 +86,9 @@ def model_totals(model: Model) -> ModelTotals:
         buffers = {t.buffer: model.buffers[t.buffer].size for t in weights}
         sg_macs = sg_flops = 0
         for op in sg.operators:
-            c = op_compute(op, sg)
-            sg_macs += c.macs
-            sg_flops += c.flops
+            op_macs, op_flops = op_work(op, sg)
+            sg_macs += op_macs
+            sg_flops += op_flops
         per_sg.append(_totals(weights, buffers, sg_macs, sg_flops))
         all_weights += weights
         all_buffers.update(buffers)

@@ -9,7 +9,8 @@ from gui.filter_table import FilterTable, RowsModel
 
 
 class OpRows(RowsModel):
-    columns = ("Subgraph", "#", "Operator", "Version", "MACs", "Inputs", "Outputs", "Options")
+    columns = ("Subgraph", "#", "Operator", "Version", "MACs", "Inputs", "Outputs",
+               "Output shape", "Options")
 
     def __init__(self, model: Model, parent=None):
         items = [op for sg in model.subgraphs for op in sg.operators]
@@ -40,6 +41,11 @@ class OpRows(RowsModel):
             ts = self.m.subgraphs[op.subgraph].tensors
             return ", ".join(fmt.short_name(ts[i].name, 32) if i >= 0 else "—"
                              for i in idx), len(idx)
+        if column == 7:   # sorted by the shapes themselves (then by element count, rank, ...)
+            ts = self.m.subgraphs[op.subgraph].tensors
+            outs = [ts[i] for i in op.outputs if i >= 0]
+            return ("; ".join(fmt.shape_and_signature(t.shape, t.shape_signature, "×", False)
+                              for t in outs), tuple(tuple(t.shape) for t in outs))
         text = options_summary(op.options)
         return text, text
 
@@ -61,4 +67,4 @@ class OpTable(FilterTable):
     def __init__(self, model: Model, parent=None):
         super().__init__(OpRows(model), "Filter operators by type, index (#12) or tensor name…",
                          parent)
-        self.set_column_widths([70, 60, 190, 60, 70, 320, 200])
+        self.set_column_widths([70, 60, 190, 60, 70, 320, 200, 130])

@@ -66,13 +66,12 @@ def op_macs(op: Operator, sg: Subgraph) -> int:
         return 0
 
 
-def op_compute(op: Operator, sg: Subgraph) -> Compute:
-    ts = sg.tensors
-    moved = sum(ts[t].bytes for t in op.inputs if t >= 0) + \
-        sum(ts[t].bytes for t in op.outputs if t >= 0)
+def op_work(op: Operator, sg: Subgraph) -> tuple[int, int]:
+    """(MACs, FLOPs) of one op, without the bytes it moves (totals need only these)."""
     macs = op_macs(op, sg)
     if macs:
-        return Compute(macs, 2 * macs, moved)
+        return macs, 2 * macs
+    ts = sg.tensors
     kind = _kinds().get(op.op)
     try:
         if kind == "elementwise":
@@ -87,7 +86,14 @@ def op_compute(op: Operator, sg: Subgraph) -> Compute:
             flops = 0
     except IndexError:   # an op of a malformed file without the tensors it needs (found by fuzzing)
         flops = 0
-    return Compute(0, flops, moved)
+    return 0, flops
+
+
+def op_compute(op: Operator, sg: Subgraph) -> Compute:
+    ts = sg.tensors
+    moved = sum(ts[t].bytes for t in op.inputs if t >= 0) + \
+        sum(ts[t].bytes for t in op.outputs if t >= 0)
+    return Compute(*op_work(op, sg), moved)
 
 
 def subgraph_compute(sg: Subgraph) -> list[Compute]:

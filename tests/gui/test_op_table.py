@@ -1,0 +1,32 @@
+"""The operator table's output-shape column: every output's shape as stored, a dynamic one with
+its signature first, on a built model whose shapes are set here."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+from PySide6.QtCore import Qt  # noqa: E402
+
+from core.model.builder import ModelBuilder  # noqa: E402
+from core.model.reader import open_model  # noqa: E402
+
+
+def test_output_shape_column(qtbot, build_model):
+    from gui.model.op_table import OpTable
+    mb = ModelBuilder()
+    sg = mb.subgraph()
+    x = sg.tensor("x", [1, 8, 4], shape_signature=[-1, 8, 4])
+    y = sg.tensor("y", [1, 8, 4], shape_signature=[-1, 8, 4])
+    sg.op("RELU", [x], [y])
+    a, b = sg.tensor("a", [1, 8, 2]), sg.tensor("b", [1, 8, 2])
+    axis = sg.tensor("axis", [], "int32", data=b"\x02\0\0\0")
+    sg.op("SPLIT", [axis, y], [a, b], {"num_splits": 2})
+    sg.inputs, sg.outputs = [x], [a, b]
+    with open_model(build_model(mb)) as m:
+        table = OpTable(m)
+        qtbot.addWidget(table)
+        rows = table.model
+        col = rows.columns.index("Output shape")
+        text = [rows.data(rows.index(r, col), Qt.ItemDataRole.DisplayRole) for r in range(2)]
+        assert text == ["-1×8×4 (stored 1×8×4)", "1×8×2; 1×8×2"]
+        assert rows.columns[-1] == "Options"
