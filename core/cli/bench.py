@@ -22,6 +22,7 @@ from core.inference.results import ProfileNote
 from core.inference.ssh_target import facts_line
 
 if TYPE_CHECKING:
+    from core.inference.config import RunConfig
     from core.inference.results import BenchResult
     from core.inference.session import BenchFolder, WorkerSession
 
@@ -75,16 +76,6 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=_bench)
 
 
-def _kv(items: list[str], what: str) -> dict:
-    out = {}
-    for it in items:
-        if "=" not in it:
-            raise ValueError(f"{what} {it!r} is not KEY=VALUE")
-        k, v = it.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
-
-
 def _fail(args: argparse.Namespace, message: str, kind: str, code: int = 2,
           address: str | None = None) -> int:
     """A run that never started: one stderr line, and with --json one JSON object on stdout."""
@@ -99,12 +90,12 @@ def _fail(args: argparse.Namespace, message: str, kind: str, code: int = 2,
     return code
 
 
-def _config(args: argparse.Namespace):
-    from core.inference.config import RunConfig
+def _config(args: argparse.Namespace) -> RunConfig:
+    from core.inference.config import RunConfig, parse_options
     from core.inference.inputs import parse_shapes
     shapes = parse_shapes(args.shape or []) or None
     return RunConfig(model=args.model, backend=args.backend, delegate=args.delegate,
-                     delegate_options=_kv(args.delegate_option, "--delegate-option"),
+                     delegate_options=parse_options(args.delegate_option),
                      threads=args.threads, runs=args.runs, warmup=args.warmup,
                      input_source=args.input, shapes=shapes, profile=args.profile,
                      profile_method=args.profile_method,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Iterable
 
 BACKENDS = ("litert", "compiled", "tflite_runtime", "tensorflow")
 # plus "external:/path/to/delegate.so"; npu-intel: the model compiled by LiteRT's Intel OpenVINO
@@ -14,10 +15,39 @@ DELEGATES = ("xnnpack", "builtin", "reference", "gpu", "npu-intel")
 
 DEFAULT_HEARTBEAT_S = 30.0
 PROFILE_METHODS = ("auto", "single-op")
+# The most threads a run may ask for (bench, quantize, memory). A fixed bound, not this machine's
+# core count: a run may go to a board over SSH with more cores than this one, and more threads
+# than cores is a legitimate experiment. 1024 is above any CPU LiteRT runs on (the largest
+# servers have 384 hardware threads) and far below what exhausts a process's threads; without a
+# bound, --threads 100000 had the worker create that many pool threads.
+MAX_THREADS = 1024
 
 
 class ConfigError(ValueError):
     """A run configuration that cannot work (bad delegate, missing interpreter, ...)."""
+
+
+def parse_options(items: Iterable[str]) -> dict[str, str]:
+    """``["key=value", ...]`` (the CLI's repeated ``--delegate-option``, the Run panel's field
+    split on ';'; blank items skipped) -> {key: value}. Raises ConfigError for an item without
+    '=' or without a key: both front ends say the same line."""
+    out: dict[str, str] = {}
+    for item in items:
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"delegate option {item.strip()!r} is not KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def check_threads(threads: object) -> None:
+    """ConfigError unless ``threads`` is an integer in 1..MAX_THREADS (shared by every command
+    that takes --threads)."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or not \
+            1 <= threads <= MAX_THREADS:
+        raise ConfigError(f"threads must be an integer from 1 to {MAX_THREADS}, not {threads!r}")
 
 
 @dataclass
@@ -25,12 +55,12 @@ class RunConfig:
     model: str
     backend: str = "litert"
     delegate: str = "xnnpack"            # xnnpack | builtin | reference | gpu | external:PATH
-    delegate_options: dict = field(default_factory=dict)
+    delegate_options: dict[str, str] = field(default_factory=dict)
     threads: int = 1
     runs: int = 50
     warmup: int = 1
     input_source: str = "random"         # random | zeros | path to image/.npy/.npz
-    shapes: dict | None = None           # {input name: [dims]} for dynamic inputs
+    shapes: dict[str, list[int]] | None = None  # {input name: [dims]} for dynamic inputs
     profile: bool = False
     profile_method: str = "auto"         # auto (runtime profiler, else single-op) | single-op
     profile_runs: int = 20
@@ -73,19 +103,19 @@ class RunConfig:
         if self.delegate == "npu-intel" and self.backend not in ("litert", "compiled"):
             raise ConfigError(f"npu-intel runs through LiteRT's CompiledModel API (backend "
                               f"compiled), not {self.backend}")
-        for name, v, lo in (("threads", self.threads, 1), ("runs", self.runs, 1),
-                            ("warmup", self.warmup, 0)):
-            if not isinstance(v, int) or v < lo:
-                raise ConfigError(f"{name} must be an integer >= {lo}, not {v!r}")
+        check_threads(self.threads)
+        for name, count, lo in (("runs", self.runs, 1), ("warmup", self.warmup, 0)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < lo:
+                raise ConfigError(f"{name} must be an integer >= {lo}, not {count!r}")
         if self.profile_method not in PROFILE_METHODS:
             raise ConfigError(f"unknown profile method {self.profile_method!r} (use "
                               f"{', '.join(PROFILE_METHODS)})")
-        for name, v in (("timeout", self.timeout_s), ("heartbeat", self.heartbeat_s)):
-            if v is not None and not (isinstance(v, (int, float)) and v >= 0):
-                raise ConfigError(f"{name} must be a number of seconds >= 0, not {v!r}")
-        for name, v in (("min_secs", self.min_secs), ("run_delay_s", self.run_delay_s)):
-            if not isinstance(v, (int, float)) or v < 0:
-                raise ConfigError(f"{name} must be a number >= 0, not {v!r}")
+        for name, limit in (("timeout", self.timeout_s), ("heartbeat", self.heartbeat_s)):
+            if limit is not None and not (isinstance(limit, (int, float)) and limit >= 0):
+                raise ConfigError(f"{name} must be a number of seconds >= 0, not {limit!r}")
+        for name, secs in (("min_secs", self.min_secs), ("run_delay_s", self.run_delay_s)):
+            if not isinstance(secs, (int, float)) or secs < 0:
+                raise ConfigError(f"{name} must be a number >= 0, not {secs!r}")
         if self.max_secs is not None and (not isinstance(self.max_secs, (int, float))
                                           or self.max_secs <= 0):
             raise ConfigError(f"max_secs must be a number > 0, not {self.max_secs!r}")
@@ -103,5 +133,5 @@ class RunConfig:
                                     and os.access(self.python_exe, os.X_OK)):
             raise ConfigError(f"{self.python_exe}: no such Python interpreter")
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -51,7 +51,7 @@ def test_bench_bad_inputs_exit_2_with_one_clear_line(demo_model_path, tmp_path, 
     junk.write_bytes(b"not a model at all")
     cases = [([str(junk)], str(junk)),
              ([str(demo_model_path), "--delegate", "npu"], "unknown delegate 'npu'"),
-             ([str(demo_model_path), "--threads", "0"], "threads must be an integer >= 1"),
+             ([str(demo_model_path), "--threads", "0"], "threads must be an integer from 1 to 1024"),
              ([str(demo_model_path), "--delegate", "external:/no/such/libdelegate.so"],
               "/no/such/libdelegate.so: external delegate library not found"),
              ([str(demo_model_path), "--input", str(tmp_path / "x.npy")], "x.npy: input file "
