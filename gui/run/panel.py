@@ -1,9 +1,11 @@
 """The Run panel: run and benchmark the model in an isolated worker process, with live plots.
 
-Thin over ``core.inference``: a ``WorkerSession`` does the work in a child process; a QTimer on
-the UI thread drains its message queue without blocking (``poll()``), and redraws are throttled so
-the UI thread stays responsive however fast the model runs. A crashed, hung or stopped worker ends
-only its own run: the panel shows the reason and is ready for the next one.
+Thin over ``core.inference``: the form becomes a ``RunForm``, ``core.inference.run_queue`` turns
+it into configurations, queues them and keeps their results; a ``WorkerSession`` does each run
+in a child process, prepared off the UI thread; a QTimer on the UI thread drains its messages
+without blocking (``poll()``), and redraws are throttled so the UI thread stays responsive however
+fast the model runs. A crashed, hung or stopped worker ends only its own run: the panel shows the
+reason and is ready for the next one.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -45,14 +48,23 @@ import core.model.metadata  # noqa: F401
 import core.model.reader  # noqa: F401
 from core import format as fmt
 from core.errors import ModelError
-from core.inference.config import ConfigError, RunConfig
+from core.inference import run_queue
+from core.inference.config import MAX_THREADS, ConfigError, RunConfig
 from core.inference.export import export_results, output_lines, profile_lines
-from core.inference.inputs import InputError, input_specs, parse_shapes
+from core.inference.inputs import InputError, input_specs
 from core.inference.remote import RemoteSession, bench_session
 from core.inference.results import BenchResult, OutputSummary, ProfileNote
+from core.inference.run_queue import (  # noqa: F401 - names the panel's tests and callers use
+    REFERENCE_MAX_RUNS,
+    RESULT_COLUMNS,
+    Plan,
+    RunForm,
+    RunQueue,
+    eta_text,
+    input_text,
+)
 from core.inference.session import WorkerSession
-from core.inference.ssh_target import SavedTarget, TargetError
-from core.inference.toolchains import intel_dispatch_ready
+from core.inference.ssh_target import SavedTarget, TargetError, facts_line
 from core.model.reader import open_model
 from gui import file_dialogs
 from gui.run.targets import TargetChooser
@@ -97,43 +109,28 @@ DELEGATE_ITEMS = [("XNNPACK (default)", "xnnpack"), ("builtin kernels", "builtin
                   ("reference kernels", "reference"), ("GPU (CompiledModel)", "gpu"),
                   ("NPU: Intel OpenVINO plugin (CompiledModel dispatch)", "npu-intel"),
                   ("external delegate .so", "external")]
-RESULT_COLUMNS = ["configuration", "backend", "status", "input", "init", "first", "median",
-                  "mean", "std", "p90", "p99", "max", "runs", "peak RSS", "error"]
 ERROR_COLUMN = RESULT_COLUMNS.index("error")
-# reference kernels are unoptimised (minutes for a full run count on pose_landmark_full): a
-# delegate comparison times them on at most this many runs, and says so
-REFERENCE_MAX_RUNS = 10
+GUESS_STYLE = "QLineEdit { background: #fff1d6; }"  # a guessed value the user should check
+ERROR_COLOR = "#b00020"
 
 
 def _fmt(v, digits: int = 3) -> str:
     return "" if v is None else f"{v:.{digits}f}"
 
 
-GUESS_STYLE = "QLineEdit { background: #fff1d6; }"  # a guessed value the user should check
-
-
-def input_text(res: BenchResult) -> str:
-    """What a result ran on: the input source and the input shapes ('random 1×224×224×3')."""
-    src = res.input_source
-    if src not in ("random", "zeros"):
-        src = Path(src).name
-    shapes = ", ".join(fmt.shape(i["shape"]) for i in res.inputs)
-    return f"{src} {shapes}".strip()
-
-
-def eta_text(done: int, total: int, elapsed_s: float) -> str:
-    """'37/100, about 12 s left' (no estimate before the first one is done)."""
-    if done <= 0 or total <= done:
-        return f"{done}/{total}"
-    left = elapsed_s / done * (total - done)
-    return f"{done}/{total}, about {fmt.duration_ms(left * 1000)} left"
+def _table(headers: list[str] | tuple[str, ...]) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setHorizontalHeaderLabels(list(headers))
+    t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+    t.setEditTriggers(QTableWidget.NoEditTriggers)
+    return t
 
 
 class RunPanel(QWidget):
     """``RunPanel(model_path)``: Start/Stop, sweeps, live plots, results, per-op profile."""
 
     op_profile_ready = Signal(object)   # {op_index: avg_ms} for subgraph 0
-    run_finished = Signal(object)       # the result dict of one configuration
+    run_finished = Signal(object)       # the BenchResult of one configuration
     queue_finished = Signal()           # a run, sweep or comparison is over
 
     def __init__(self, model_path: str, parent: QWidget | None = None, model=None,
@@ -144,28 +141,72 @@ class RunPanel(QWidget):
         # the model's dynamic input shapes, shared with its Memory and Quantize panels
         self.shape_setting = shape_setting or ShapeSetting(self)
         self.session: WorkerSession[BenchFolder] | None = None
-        self.results: list[tuple[str, BenchResult]] = []
-        self._pending: list[RunConfig] = []
-        self._pending_boards: list[SavedTarget | None] = []   # where each pending one runs
-        self._compare: list[tuple[str, float]] = []
-        self._compare_title = ""
+        self.queue = RunQueue()
         self._dirty = False
         self._last_draw = 0.0
+        self._stage_t0 = time.monotonic()
+        self._ops_seen = 0
         self._preparing = False
         self._prepare = TaskRunner(self, name="run-prepare")
         self._prepare.done.connect(self._prepared)
         self._prepare.failed.connect(self._prepare_failed)
         self._prepare.cancelled.connect(self._prepare_cancelled)
-        self._stop_asked = False
-        self._label = self._tick = ""
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._pump)
 
+    @property
+    def results(self) -> list[tuple[str, BenchResult]]:
+        return self.queue.results
+
     # -- layout ---------------------------------------------------------------------------
     def _build(self) -> None:
+        left = QWidget()
+        controls = QVBoxLayout(left)
+        controls.addLayout(self._build_form())
+        controls.addLayout(self._build_buttons())
+        self.status = QLabel("Ready.", wordWrap=True)
+        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.live = QLabel("", wordWrap=True)
+        controls.addWidget(self.status)
+        controls.addWidget(self.live)
+        controls.addStretch(1)
+        left.setMaximumWidth(360)
+        right = QSplitter(Qt.Vertical)
+        right.addWidget(self._build_plots())
+        right.addWidget(self._build_tabs())
+        right.setSizes([420, 220])
+        root = QHBoxLayout(self)
+        root.addWidget(left)
+        root.addWidget(right, 1)
+
+    def _build_form(self) -> QFormLayout:
+        self._build_run_fields()
+        self._build_input_fields()
+        self._build_runtime_fields()
         form = QFormLayout()
+        for label, field in (
+                ("Target", self.target), ("Backend", self.backend), ("Delegate", self.delegate),
+                ("Delegate .so", self.delegate_path), ("Delegate options", self.delegate_opts),
+                ("Threads", self.threads), ("Runs", self.runs), ("Warmup", self.warmup),
+                ("Min time", self.min_secs), ("Max time", self.max_secs),
+                ("Run delay", self.run_delay), ("Input", self._input_row),
+                ("Input shapes", self.shapes), (None, self.shapes_hint),
+                ("Signature", self.signature), ("Python", self.python),
+                ("Timeout", self.timeout), ("", self.profile), ("", self.xnnpack_fp16),
+                ("Weight cache", self.weight_cache)):
+            if label is None:  # the dynamic-shape hint: the form's whole width
+                form.addRow(field)
+            else:
+                form.addRow(label, field)
+        return form
+
+    def _build_run_fields(self) -> None:
+        """Where (this computer or a saved board), backend, delegate, threads and how many runs
+        for how long."""
+        self.target = TargetChooser()
+        self.target.changed.connect(self._target_changed)
         self.backend = QComboBox()
         for text, key in BACKEND_ITEMS:
             self.backend.addItem(text, key)
@@ -174,7 +215,9 @@ class RunPanel(QWidget):
             self.delegate.addItem(text, key)
         self.delegate_path = QLineEdit(placeholderText="/path/to/libdelegate.so")
         self.delegate_opts = QLineEdit(placeholderText="key=value;key=value")
-        self.threads = QSpinBox(minimum=1, maximum=max(64, (os.cpu_count() or 1) * 4), value=1)
+        self.delegate.currentIndexChanged.connect(self._delegate_changed)
+        self._delegate_changed()
+        self.threads = QSpinBox(minimum=1, maximum=MAX_THREADS, value=1)
         self.runs = QSpinBox(minimum=1, maximum=1_000_000, value=100)
         self.warmup = QSpinBox(minimum=0, maximum=100_000, value=5)
         # benchmark_model's --min_secs / --max_secs / --run_delay
@@ -187,13 +230,15 @@ class RunPanel(QWidget):
         self.run_delay = QDoubleSpinBox(minimum=0, maximum=60, decimals=2, suffix=" s",
                                         toolTip="pause between timed runs (not timed)")
 
+    def _build_input_fields(self) -> None:
+        """Input source, dynamic shapes (pre-filled with the guess) and signature."""
         self.input_source = QComboBox(editable=True)
         self.input_source.addItems(["random", "zeros"])
         browse = QPushButton("…", maximumWidth=28, toolTip="image, .npy or .npz input file")
         browse.clicked.connect(self._browse_input)
-        src_row = QHBoxLayout()
-        src_row.addWidget(self.input_source, 1)
-        src_row.addWidget(browse)
+        self._input_row = QHBoxLayout()
+        self._input_row.addWidget(self.input_source, 1)
+        self._input_row.addWidget(browse)
         self.shapes = QLineEdit()
         # lines broken by hand, no word wrap: a wrapped rich-text label in this form was given
         # the height of fewer lines than it wrapped to (its last lines were cut off)
@@ -205,9 +250,10 @@ class RunPanel(QWidget):
         self.shape_setting.changed.connect(self._show_shape_setting)
         self.signature = QComboBox()
         self._init_signatures()
+
+    def _build_runtime_fields(self) -> None:
+        """Interpreter, timeout, profile and XNNPACK settings."""
         self.python = QLineEdit(placeholderText="this Python (or path to another interpreter)")
-        self.target = TargetChooser()
-        self.target.changed.connect(self._target_changed)
         self.profile = QCheckBox("per-op profile after the runs")
         # exposed by LiteRT's CompiledModel only (RunConfig.validate says so otherwise)
         self.xnnpack_fp16 = QCheckBox("XNNPACK: force fp16",
@@ -217,24 +263,9 @@ class RunPanel(QWidget):
                                               "backend)")
         self.timeout = QSpinBox(minimum=0, maximum=86_400, value=0, suffix=" s",
                                 specialValueText="no timeout")
-        for label, field in (
-                ("Target", self.target), ("Backend", self.backend), ("Delegate", self.delegate),
-                ("Delegate .so", self.delegate_path), ("Delegate options", self.delegate_opts),
-                ("Threads", self.threads), ("Runs", self.runs), ("Warmup", self.warmup),
-                ("Min time", self.min_secs), ("Max time", self.max_secs),
-                ("Run delay", self.run_delay), ("Input", src_row),
-                ("Input shapes", self.shapes), (None, self.shapes_hint),
-                ("Signature", self.signature), ("Python", self.python),
-                ("Timeout", self.timeout), ("", self.profile), ("", self.xnnpack_fp16),
-                ("Weight cache", self.weight_cache)):
-            if label is None:  # the dynamic-shape hint: the form's whole width
-                form.addRow(field)
-            else:
-                form.addRow(label, field)
-        self.delegate.currentIndexChanged.connect(self._delegate_changed)
-        self._delegate_changed()
         self._target_changed()
 
+    def _build_buttons(self) -> QLayout:
         self.start_btn = QPushButton("Start")
         self.stop_btn = QPushButton("Stop", enabled=False)
         self.sweep_btn = QPushButton(f"Thread sweep 1…{os.cpu_count() or 1}")
@@ -256,20 +287,10 @@ class RunPanel(QWidget):
         buttons.addWidget(self.compare_btn, 1, 1)
         buttons.addWidget(self.targets_btn, 2, 0)
         buttons.addWidget(self.export_btn, 2, 1)
-        self.status = QLabel("Ready.", wordWrap=True)
-        self.status.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.live = QLabel("", wordWrap=True)
+        return buttons
 
-        controls = QVBoxLayout()
-        controls.addLayout(form)
-        controls.addLayout(buttons)
-        controls.addWidget(self.status)
-        controls.addWidget(self.live)
-        controls.addStretch(1)
-        left = QWidget()
-        left.setLayout(controls)
-        left.setMaximumWidth(360)
-
+    def _build_plots(self) -> QWidget:
+        """Latency per run, its histogram with p50/p90/p99, worker RSS, comparison bars."""
         pg.setConfigOptions(antialias=False)
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground("w")
@@ -285,7 +306,7 @@ class RunPanel(QWidget):
         self.pct_lines = {}
         # labels at three heights: close percentiles no longer print over each other
         for (name, color), at in zip((("p50", "#2ca02c"), ("p90", "#ff7f0e"), ("p99", "#d62728")),
-                                     (0.92, 0.78, 0.64), strict=False):
+                                     (0.92, 0.78, 0.64), strict=True):
             line = pg.InfiniteLine(angle=90, pen=pg.mkPen(color, width=2), label=name,
                                    labelOpts={"position": at, "color": color})
             line.setVisible(False)
@@ -297,39 +318,33 @@ class RunPanel(QWidget):
         self.bar_plot = self.plots.addPlot(row=1, col=1, title="comparison: median ms")
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush="#17becf")
         self.bar_plot.addItem(self.bars)
+        return self.plots
 
-        self.table = QTableWidget(0, len(RESULT_COLUMNS))
-        self.table.setHorizontalHeaderLabels(RESULT_COLUMNS)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
-        self.ops_table = QTableWidget(0, 4)
-        self.ops_table.setHorizontalHeaderLabels(["op", "type", "avg", "% of sum"])
-        self.ops_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.ops_table.setEditTriggers(QTableWidget.NoEditTriggers)
+    def _build_tabs(self) -> QWidget:
+        """Results, the per-op profile, the by-type summary, the outputs."""
+        self.table = _table(RESULT_COLUMNS)
+        self.ops_table = _table(["op", "type", "avg", "% of sum"])
         self.ops_note = QLabel("", wordWrap=True)
         ops_box = QWidget()
         ob = QVBoxLayout(ops_box)
         ob.setContentsMargins(0, 0, 0, 0)
         ob.addWidget(self.ops_note)
         ob.addWidget(self.ops_table)
-        self.types_table = QTableWidget(0, 5)
-        self.types_table.setHorizontalHeaderLabels(["type", "count", "total", "avg", "% of sum"])
-        self.types_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.types_table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.types_table = _table(["type", "count", "total", "avg", "% of sum"])
         self.outputs_text = QPlainTextEdit(readOnly=True)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.table, "Results")
         self.tabs.addTab(ops_box, "Per-op profile")
         self.tabs.addTab(self.types_table, "By op type")
         self.tabs.addTab(self.outputs_text, "Outputs")
+        return self.tabs
 
-        right = QSplitter(Qt.Vertical)
-        right.addWidget(self.plots)
-        right.addWidget(self.tabs)
-        right.setSizes([420, 220])
-        root = QHBoxLayout(self)
-        root.addWidget(left)
-        root.addWidget(right, 1)
+    def _target_changed(self) -> None:
+        board = self.target.current()
+        # a board runs its own Python, named with the target
+        self.python.setEnabled(board is None)
+        self.python.setToolTip("" if board is None else
+                               f"on {board.name}: {board.python} (set in Targets…)")
 
     def _delegate_changed(self) -> None:
         ext = self.delegate.currentData() == "external"
@@ -411,123 +426,72 @@ class RunPanel(QWidget):
             self.signature.addItem(f"{key} (subgraph {sg})", key)
         self.signature.setEnabled(bool(sigs))
 
+    def form(self) -> RunForm:
+        """The form's values (the Qt-free controller takes it from here)."""
+        return RunForm(
+            model=self.model_path, backend=self.backend.currentData(),
+            delegate=self.delegate.currentData(), delegate_path=self.delegate_path.text(),
+            delegate_options=self.delegate_opts.text(), threads=self.threads.value(),
+            runs=self.runs.value(), warmup=self.warmup.value(),
+            input_source=self.input_source.currentText(), shapes=self.shapes.text(),
+            shape_guess=self._shape_guess, profile=self.profile.isChecked(),
+            python=self.python.text(), timeout_s=float(self.timeout.value()),
+            signature=self.signature.currentData(), min_secs=self.min_secs.value(),
+            max_secs=self.max_secs.value(), run_delay_s=self.run_delay.value(),
+            xnnpack_fp16=self.xnnpack_fp16.isChecked(), weight_cache=self.weight_cache.text())
+
     def config(self, **over) -> RunConfig:
-        delegate = self.delegate.currentData()
-        if delegate == "external":
-            delegate = "external:" + self.delegate_path.text().strip()
-        opts = {}
-        for part in self.delegate_opts.text().split(";"):
-            if "=" in part:
-                k, v = part.split("=", 1)
-                opts[k.strip()] = v.strip()
-        text = self.shapes.text()
-        # an untouched guess is not the user's choice: the run makes the same guess and says so
-        shapes = (parse_shapes(text.split(";")) or None) if text != self._shape_guess else None
-        kw = dict(model=self.model_path, backend=self.backend.currentData(), delegate=delegate,
-                  shapes=shapes,
-                  delegate_options=opts, threads=self.threads.value(), runs=self.runs.value(),
-                  warmup=self.warmup.value(),
-                  input_source=self.input_source.currentText().strip() or "random",
-                  profile=self.profile.isChecked(),
-                  python_exe=self.python.text().strip() or None,
-                  timeout_s=float(self.timeout.value()) or None,
-                  signature=self.signature.currentData(),
-                  min_secs=self.min_secs.value(), max_secs=self.max_secs.value() or None,
-                  run_delay_s=self.run_delay.value(),
-                  xnnpack_fp16=self.xnnpack_fp16.isChecked(),
-                  xnnpack_weight_cache=self.weight_cache.text().strip() or None)
-        kw.update(over)
-        return RunConfig(**kw)
+        return run_queue.build_config(self.form(), **over)
 
     # -- actions ---------------------------------------------------------------------------
     @property
     def running(self) -> bool:
         return self.session is not None or self._preparing
 
-    def _configs(self, make) -> list[RunConfig] | None:
-        """Build run configurations; a bad field is shown in the panel instead of raising."""
+    def _plan(self, make) -> Plan | None:
+        """A plan from the form; a bad field is shown in the panel instead of raising."""
         try:
-            return make()
+            return make(self.form())
         except (ConfigError, InputError) as e:
             self._set_status(str(e), error=True)
             return None
 
     def start(self) -> None:
-        cfgs = self._configs(lambda: [self.config()])
-        if cfgs:
-            self.run_configs(cfgs, title="")
+        self._run_plan(self._plan(run_queue.single_run))
 
     def thread_sweep(self) -> None:
-        n = os.cpu_count() or 1
-        cfgs = self._configs(lambda: [self.config(threads=t, profile=False)
-                                      for t in range(1, n + 1)])
-        if cfgs:
-            self.run_configs(cfgs, title="thread sweep: median ms by threads")
+        self._run_plan(self._plan(lambda f: run_queue.thread_sweep(f, os.cpu_count() or 1)))
 
     def delegate_comparison(self) -> None:
-        backend = self.backend.currentData()
-        names = ["xnnpack", "builtin", "reference"]
-        if backend in ("litert", "compiled"):
-            names.append("gpu")
-            if intel_dispatch_ready():
-                names.append("npu-intel")
-
-        def make(d: str) -> RunConfig:
-            over = dict(delegate=d, profile=False,
-                        backend=backend if d not in ("gpu", "npu-intel") else "compiled")
-            if d == "reference":
-                over.update(runs=min(self.runs.value(), REFERENCE_MAX_RUNS),
-                            warmup=min(self.warmup.value(), 1))
-            return self.config(**over)
-        cfgs = self._configs(lambda: [make(d) for d in names])
-        capped = min(self.runs.value(), REFERENCE_MAX_RUNS)
-        note = f" (reference: {capped} runs)" if capped < self.runs.value() else ""
-        if cfgs:
-            self.run_configs(cfgs, title=f"delegate comparison: median ms{note}")
+        self._run_plan(self._plan(run_queue.delegate_comparison))
 
     def target_comparison(self) -> None:
-        """The current configuration here and on every saved target, one after another (so no
-        run slows another down), with a bar per target."""
-        boards: list[SavedTarget | None] = [None, *saved_targets()]
-        cfgs = self._configs(lambda: [self.config(profile=False, python_exe=None)
-                                      for _ in boards])
-        if cfgs:
-            self.run_configs(cfgs, title="targets: median ms", boards=boards)
-
-    def _target_changed(self) -> None:
-        board = self.target.current()
-        # a board runs its own Python, named with the target
-        self.python.setEnabled(board is None)
-        self.python.setToolTip("" if board is None else
-                               f"on {board.name}: {board.python} (set in Targets…)")
+        """The current configuration here and on every saved target, with a bar per target."""
+        self._run_plan(self._plan(lambda f: run_queue.target_comparison(f, saved_targets())))
 
     def run_configs(self, cfgs: list[RunConfig], title: str = "",
                     boards: list[SavedTarget | None] | None = None) -> None:
         """Run ``cfgs`` in turn, each on its board (default: the chosen target)."""
-        if self.running:
+        self._run_plan(Plan(list(cfgs), title, list(boards or [])))
+
+    def _run_plan(self, plan: Plan | None) -> None:
+        if plan is None or self.running:
             return
-        self._pending_boards = list(boards) if boards is not None else \
-            [self.target.current()] * len(cfgs)
-        self._pending = list(cfgs)
-        self._queue_total, self._queue_done = len(cfgs), 0
-        self._stop_asked = False
-        self._compare = []
-        self._compare_title = title
-        if title:
-            self.bar_plot.setTitle(title)
+        self.queue.begin(plan, self.target.current())
+        if plan.title:
+            self.bar_plot.setTitle(plan.title)
         self._next()
 
     def stop(self) -> None:
         """Finish the current configuration after its current inference; drop the queue."""
-        self._pending = []
-        self._stop_asked = True
+        self.queue.stop()
         if self.session is not None:
             self.session.stop()
         if self.running:
             self._set_status("Stopping…")
 
     def shutdown(self) -> None:
-        self._pending = []
+        self.queue.stop()
         self._timer.stop()
         if self._preparing:
             # the preparing task kills the worker it spawns when it sees the cancel; waiting
@@ -546,34 +510,28 @@ class RunPanel(QWidget):
     def _next(self) -> None:
         """Start the next queued configuration. Preparing it (reading the model, making inputs,
         spawning the worker) runs on a helper thread; the timer picks the session up."""
-        if not self._pending:
+        cfg = self.queue.next_config()
+        if cfg is None:
             self._set_busy(False)
             self._timer.stop()
             self.queue_finished.emit()
             return
-        cfg = self._pending.pop(0)
-        board = self._pending_boards.pop(0) if self._pending_boards else None
-        self._cfg = cfg
-        self._label, self._tick = cfg.label(), self._short_label(cfg)
-        if board is not None:
-            self._label += f" on {board.name}"
-        if self._compare_title.startswith("targets"):
-            self._tick = board.name if board is not None else "this computer"
         self._preparing = True
+        board = self.queue.board
         self._prepare.start(lambda state: _start_session(cfg, state, self._model, board))
         self._reset_live()
         self._set_busy(True)
-        self._set_status(f"Preparing {self._label}…")
+        self._set_status(f"Preparing {self.queue.label}…")
 
     def _prepared(self, session: WorkerSession[BenchFolder]) -> None:
         self._preparing = False
         self.session = session
-        if self._stop_asked:
-            self.session.stop()
+        if self.queue.stop_asked:
+            session.stop()
         if isinstance(session, RemoteSession):
-            self._set_status(f"Running {self._label}: {session.facts_line()}…")
+            self._set_status(f"Running {self.queue.label}: {session.facts_line()}…")
         else:
-            self._set_status(f"Running {self._label} (worker pid {self.session.pid})…")
+            self._set_status(f"Running {self.queue.label} (worker pid {session.pid})…")
         self._timer.start()
 
     def _prepare_failed(self, error: Exception) -> None:
@@ -583,27 +541,17 @@ class RunPanel(QWidget):
         else:  # shown in the panel, never a traceback
             msg = f"{self.model_path}: cannot start the run ({type(error).__name__}: {error})"
         self._set_status(msg, error=True)
-        self._add_row(self._label, None, error=msg)
+        self._add_row(self.queue.failed(msg))
         self._next()
 
     def _prepare_cancelled(self) -> None:
         self._preparing = False
         self._next()
 
-    def _short_label(self, cfg: RunConfig) -> str:
-        if self._compare_title.startswith("thread"):
-            return f"{cfg.threads} thr"
-        return cfg.delegate.split("/")[-1]
-
     def _profile_total(self) -> int | None:
         """How many ops the per-op profile times (those of subgraph 0), when the model is open."""
         m = self._model
         return len(m.subgraphs[0].operators) if m is not None and m.subgraphs else None
-
-    def _queue_text(self) -> str:
-        """'configuration 2/4: ' while a sweep or comparison runs."""
-        total = getattr(self, "_queue_total", 1)
-        return f"configuration {self._queue_done + 1}/{total}: " if total > 1 else ""
 
     def _set_busy(self, busy: bool) -> None:
         self.start_btn.setEnabled(not busy)
@@ -613,7 +561,7 @@ class RunPanel(QWidget):
         self.stop_btn.setEnabled(busy)
 
     def _set_status(self, text: str, error: bool = False) -> None:
-        self.status.setStyleSheet("color: #b00020;" if error else "")
+        self.status.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
         self.status.setText(text)
 
     # -- live updates ------------------------------------------------------------------------
@@ -638,29 +586,32 @@ class RunPanel(QWidget):
         if s is None:
             return
         for m in s.poll():
-            t = m["t"]
-            if t in ("lat", "rss", "first", "init"):
-                self._dirty = True
-            elif t == "stage":
-                self._stage_t0 = time.monotonic()
-                self._set_status(f"{self._queue_text()}Running {self._label}: {m['stage']}…")
-            elif t == "outputs":
-                self._show_outputs(s.job.outputs)
-            elif t == "op":
-                self._ops_seen += 1
-                total = self._profile_total()
-                count = (eta_text(self._ops_seen - 1, total,
-                                  time.monotonic() - self._stage_t0) if total else "")
-                self._set_status(f"{self._queue_text()}Running {self._label}: profiling op "
-                                 f"{m['index']} ({fmt.printable(m['op'], 60)})"
-                                 + (f" — {count}" if count else "")
-                                 + "…")
+            self._on_message(s, m)
         now = time.monotonic()
         if self._dirty and (now - self._last_draw >= REDRAW_S or s.finished):
             self._redraw(s)
             self._last_draw, self._dirty = now, False
         if s.finished:
             self._finish(s)
+
+    def _on_message(self, s: WorkerSession[BenchFolder], m: dict) -> None:
+        t = m["t"]
+        running = f"{self.queue.queue_text()}Running {self.queue.label}"
+        if t in ("lat", "rss", "first", "init"):
+            self._dirty = True
+        elif t == "stage":
+            self._stage_t0 = time.monotonic()
+            self._set_status(f"{running}: {m['stage']}…")
+        elif t == "outputs":
+            self._show_outputs(s.job.outputs)
+        elif t == "op":
+            self._ops_seen += 1
+            total = self._profile_total()
+            count = (eta_text(self._ops_seen - 1, total, time.monotonic() - self._stage_t0)
+                     if total else "")
+            self._set_status(f"{running}: profiling op {m['index']} "
+                             f"({fmt.printable(m['op'], 60)})"
+                             + (f" — {count}" if count else "") + "…")
 
     def _redraw(self, s: WorkerSession[BenchFolder]) -> None:
         job = s.job
@@ -672,7 +623,8 @@ class RunPanel(QWidget):
                                    symbolSize=5, symbolBrush="#1f77b4", symbolPen=None)
             counts, edges = np.histogram(lat, bins=min(40, max(5, lat.size // 4)))
             self.hist_curve.setData(edges, counts)
-            for name, q in zip(("p50", "p90", "p99"), np.percentile(lat, [50, 90, 99]), strict=False):
+            for name, q in zip(("p50", "p90", "p99"), np.percentile(lat, [50, 90, 99]),
+                               strict=True):
                 self.pct_lines[name].setValue(float(q))
                 self.pct_lines[name].setVisible(True)
         if job.rss:
@@ -680,43 +632,21 @@ class RunPanel(QWidget):
             mb = arr[:, 1] / 2**20
             self.rss_curve.setData(arr[:, 0], mb)
             self.rss_plot.setYRange(0, float(mb.max()) * 1.15, padding=0)
-        bits = []
-        if job.init_ms is not None:
-            bits.append(f"init {fmt.duration_ms(job.init_ms)}")
-        if job.first_ms is not None:
-            bits.append(f"first {fmt.duration_ms(job.first_ms)}")
-        if lat.size:
-            runs = eta_text(lat.size, s.cfg.runs, time.monotonic() - self._stage_t0) \
-                if s.stage == "run" else f"{lat.size}"
-            bits.append(f"runs {runs}, median {fmt.duration_ms(float(np.median(lat)))}, "
-                        f"p99 {fmt.duration_ms(float(np.percentile(lat, 99)))}")
-        if job.rss:
-            bits.append(f"RSS {fmt.size(job.rss[-1][1])}")
-        self.live.setText(" · ".join(bits))
+        self.live.setText(run_queue.live_text(job, s.cfg, s.stage,
+                                              time.monotonic() - self._stage_t0))
 
     def _finish(self, s: WorkerSession[BenchFolder]) -> None:
         self._timer.stop()
         res = s.job.result()
-        label = self._label
         self.session = None
-        self.results.append((label, res))
-        self._queue_done += 1
-        self._add_row(label, res)
+        summary = self.queue.summary(res)
+        self._add_row(self.queue.finished(res))
         if res.target:   # a board's row: its facts on the configuration cell
-            from core.inference.ssh_target import facts_line
             self.table.item(self.table.rowCount() - 1, 0).setToolTip(
                 f"{res.target['address']}\n{facts_line(res.target['facts'] or {})}")
-        med = res.latency_ms.median
-        self._compare.append((self._tick + (" (failed)" if res.error else ""),
-                              med if med is not None else 0.0))
-        if self._compare_title:
+        if self.queue.title:
             self._draw_bars()
-        if res.error:
-            self._set_status(f"{label}: {res.error}", error=True)
-        else:
-            self._set_status(f"{label}: {res.status} — median {fmt.duration_ms(med)} over "
-                             f"{res.latency_ms.runs} runs."
-                             + (f" Note: {res.runtime_note}." if res.runtime_note else ""))
+        self._set_status(summary, error=bool(res.error))
         self._show_outputs(res.outputs)
         if res.ops:
             self._show_ops(res)
@@ -729,36 +659,23 @@ class RunPanel(QWidget):
 
     def _draw_bars(self) -> None:
         self.bar_plot.removeItem(self.bars)
-        xs = list(range(len(self._compare)))
-        self.bars = pg.BarGraphItem(x=xs, height=[v for _, v in self._compare], width=0.6,
-                                    brush="#17becf")
+        bars = self.queue.compare
+        self.bars = pg.BarGraphItem(x=list(range(len(bars))), height=[v for _, v in bars],
+                                    width=0.6, brush="#17becf")
         self.bar_plot.addItem(self.bars)
-        ticks = [(i, lb) for i, (lb, _) in enumerate(self._compare)]
-        self.bar_plot.getAxis("bottom").setTicks([ticks])
+        self.bar_plot.getAxis("bottom").setTicks([[(i, lb) for i, (lb, _) in enumerate(bars)]])
 
-    def _add_row(self, label: str, res: BenchResult | None, error: str | None = None) -> None:
+    def _add_row(self, row: run_queue.Row) -> None:
         r = self.table.rowCount()
         self.table.insertRow(r)
-        exact: dict[int, float] = {}
-        if res is None:
-            vals = [label, "", "error"] + [""] * (len(RESULT_COLUMNS) - 4) + [error or ""]
-        else:
-            lat = res.latency_ms
-            peak = res.rss_bytes.peak
-            times = [res.init_ms, res.first_ms, lat.median, lat.mean, lat.std, lat.p90,
-                     lat.p99, lat.max]
-            first_time = RESULT_COLUMNS.index("init")
-            exact = {first_time + k: v for k, v in enumerate(times) if v is not None}
-            vals = ([label, res.backend, res.status, input_text(res)]
-                    + [fmt.duration_ms(v) if v is not None else "" for v in times]
-                    + [str(lat.runs), fmt.size(peak) if peak else "", res.error or ""])
-        for c, v in enumerate(vals):
-            item = QTableWidgetItem(v)
-            if c == ERROR_COLUMN and v:
-                item.setForeground(QColor("#b00020"))
-                item.setToolTip(v)
-            elif c in exact:
-                item.setToolTip(f"{exact[c]:.6f} ms")
+        for c, text in enumerate(row.cells):
+            item = QTableWidgetItem(text)
+            column = RESULT_COLUMNS[c]
+            if c == ERROR_COLUMN and text:
+                item.setForeground(QColor(ERROR_COLOR))
+                item.setToolTip(text)
+            elif column in row.exact_ms:
+                item.setToolTip(f"{row.exact_ms[column]:.6f} ms")
             self.table.setItem(r, c, item)
         self.table.scrollToBottom()
 
@@ -774,12 +691,12 @@ class RunPanel(QWidget):
         for r, o in enumerate(ops):
             avg = o.avg_ms
             vals = [str(o.index), fmt.printable(o.op, 120),
-                    fmt.duration_ms(avg) if avg is not None else
-                    (o.note or "not timed"), _fmt(100 * avg / total, 1) if avg else ""]
+                    fmt.duration_ms(avg) if avg is not None else (o.note or "not timed"),
+                    _fmt(100 * avg / total, 1) if avg else ""]
             for c, v in enumerate(vals):
                 item = QTableWidgetItem(v)
                 if avg is not None and c == 2:
-                    heat = avg / top
+                    heat = avg / top if top else 0.0
                     item.setBackground(QColor.fromHsvF(0.0, min(1.0, 0.15 + 0.7 * heat), 1.0))
                 self.ops_table.setItem(r, c, item)
         prof = res.summary

@@ -39,12 +39,14 @@ def test_ui_thread_never_blocks_during_a_run(panel_for, qtbot, shared_model):
     p = panel_for(shared_model("mobilenet_v2_224_float32"), runs=150, warmup=2, threads=1)
     qtbot.waitExposed(p)
     qtbot.wait(200)  # the window's first layout and paint are not part of the run
-    gaps, last = [], [time.perf_counter()]
+    gaps, last, drawn = [], [time.perf_counter()], []
 
     def tick():
         now = time.perf_counter()
         gaps.append(now - last[0])
         last[0] = now
+        ys = p.lat_curve.getData()[1]
+        drawn.append(0 if ys is None else len(ys))
     probe = QTimer()
     probe.setInterval(10)
     probe.timeout.connect(tick)
@@ -58,10 +60,11 @@ def test_ui_thread_never_blocks_during_a_run(panel_for, qtbot, shared_model):
     worst_ms = max(gaps) * 1000
     print(f"\nUI probe: {len(gaps)} ticks, worst gap {worst_ms:.1f} ms, "
           f"median run {res.latency_ms.median:.2f} ms")
-    assert len(gaps) > 50
-    # the UI kept ticking through the run; the 100 ms responsiveness target is a benchmark figure
-    # (tests/bench/bench_inference.py, BENCHMARKS.md), this bound only catches a real freeze
-    assert worst_ms < 1000
+    # the UI thread kept turning during the run: the probe saw the plot grow step by step (one
+    # redraw at the end would show 0 then 150). How fast it turned is a benchmark figure (the
+    # 100 ms target: tests/bench/bench_inference.py, BENCHMARKS.md), not a unit-test bound.
+    partial = sorted({n for n in drawn if 0 < n < 150})
+    assert len(partial) >= 3, drawn
     # the live plots hold every run and the percentiles of this run
     xs, ys = p.lat_curve.getData()
     assert len(ys) == 150
@@ -286,3 +289,18 @@ def test_a_run_without_a_profile_clears_the_last_ones_tables(panel_for, qtbot, s
     assert sig.args[0].profile.note.startswith("no per-op profile")
     assert p.ops_table.rowCount() == 0 and p.types_table.rowCount() == 0
     assert p.ops_note.text() == sig.args[0].profile.note
+
+
+def test_a_delegate_option_without_equals_is_refused_in_the_panel(panel_for, tmp_path,
+                                                                  demo_model_path):
+    """It used to be dropped silently; the panel now says what the CLI says, and starts
+    nothing."""
+    lib = tmp_path / "libx.so"
+    lib.write_bytes(b"")
+    p = panel_for(demo_model_path)
+    p.delegate.setCurrentIndex(p.delegate.findData("external"))
+    p.delegate_path.setText(str(lib))
+    p.delegate_opts.setText("device=:0;foo")
+    p.start()
+    assert p.status.text() == "delegate option 'foo' is not KEY=VALUE"
+    assert not p.running and p.table.rowCount() == 0

@@ -1,0 +1,273 @@
+"""The Run panel's logic without Qt: what its form asks for (``RunForm`` -> ``RunConfig``), the
+sweeps it offers, the queue of configurations it runs one after another, and the bookkeeping of
+their results (the results table's rows, the comparison bars, the live line of a running one).
+
+The panel only copies widget values into a ``RunForm``, starts the session ``RunQueue`` hands it
+(off the UI thread) and draws what the queue and the typed results say; the CLI and the tests
+drive the same code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core import format as fmt
+from core.inference.config import RunConfig, parse_options
+from core.inference.inputs import parse_shapes
+
+if TYPE_CHECKING:
+    from core.inference.results import BenchResult
+    from core.inference.ssh_target import SavedTarget
+    from core.inference.worker.jobs.bench import Folder as BenchFolder
+
+# reference kernels are unoptimised (minutes for a full run count on pose_landmark_full): a
+# delegate comparison times them on at most this many runs, and says so
+REFERENCE_MAX_RUNS = 10
+CPU_DELEGATES = ("xnnpack", "builtin", "reference")
+RESULT_COLUMNS = ("configuration", "backend", "status", "input", "init", "first", "median",
+                  "mean", "std", "p90", "p99", "max", "runs", "peak RSS", "error")
+TIME_COLUMNS = ("init", "first", "median", "mean", "std", "p90", "p99", "max")
+
+
+@dataclass(frozen=True)
+class RunForm:
+    """The Run panel's fields as plain values (what the user typed or chose)."""
+    model: str
+    backend: str = "litert"
+    delegate: str = "xnnpack"          # a delegate name, or "external" (then delegate_path)
+    delegate_path: str = ""
+    delegate_options: str = ""         # "key=value;key=value"
+    threads: int = 1
+    runs: int = 100
+    warmup: int = 5
+    input_source: str = "random"
+    shapes: str = ""                   # "name=d,d;name=d,d"
+    shape_guess: str | None = None     # the pre-filled guess: left as is, the run guesses too
+    profile: bool = False
+    python: str = ""
+    timeout_s: float = 0.0             # 0: none
+    signature: str | None = None
+    min_secs: float = 0.0
+    max_secs: float = 0.0              # 0: none
+    run_delay_s: float = 0.0
+    xnnpack_fp16: bool = False
+    weight_cache: str = ""
+
+
+def build_config(form: RunForm, **over: Any) -> RunConfig:
+    """The ``RunConfig`` the form asks for (``over`` replaces fields, as a sweep does). Raises
+    ``ConfigError``/``InputError`` with the same one line the CLI prints for the same mistake."""
+    delegate = form.delegate
+    if delegate == "external":
+        delegate = "external:" + form.delegate_path.strip()
+    # an untouched guess is not the user's choice: the run makes the same guess and says so
+    shapes = (parse_shapes(form.shapes.split(";")) or None) \
+        if form.shapes != form.shape_guess else None
+    kw: dict[str, Any] = dict(
+        model=form.model, backend=form.backend, delegate=delegate, shapes=shapes,
+        delegate_options=parse_options(form.delegate_options.split(";")),
+        threads=form.threads, runs=form.runs, warmup=form.warmup,
+        input_source=form.input_source.strip() or "random", profile=form.profile,
+        python_exe=form.python.strip() or None, timeout_s=float(form.timeout_s) or None,
+        signature=form.signature, min_secs=form.min_secs, max_secs=form.max_secs or None,
+        run_delay_s=form.run_delay_s, xnnpack_fp16=form.xnnpack_fp16,
+        xnnpack_weight_cache=form.weight_cache.strip() or None)
+    kw.update(over)
+    cfg = RunConfig(**kw)
+    cfg.validate()
+    return cfg
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Configurations to run one after another, and the comparison chart's title ("" for a
+    single run); ``boards``: where each runs (a saved SSH target, None: this computer; empty:
+    all on the panel's chosen target)."""
+    configs: list[RunConfig]
+    title: str = ""
+    boards: list[SavedTarget | None] = field(default_factory=list)
+
+
+def single_run(form: RunForm) -> Plan:
+    return Plan([build_config(form)])
+
+
+def thread_sweep(form: RunForm, cpu_count: int) -> Plan:
+    """1..cpu_count threads, unprofiled."""
+    return Plan([build_config(form, threads=t, profile=False) for t in range(1, cpu_count + 1)],
+                "thread sweep: median ms by threads")
+
+
+def target_comparison(form: RunForm, boards: list[SavedTarget]) -> Plan:
+    """The form's configuration here and on every saved target, one after another (so no run
+    slows another down), unprofiled; each board runs its own Python."""
+    where: list[SavedTarget | None] = [None, *boards]
+    return Plan([build_config(form, profile=False, python_exe=None) for _ in where],
+                "targets: median ms", where)
+
+
+def delegate_comparison(form: RunForm) -> Plan:
+    """Every CPU delegate (and LiteRT's accelerators where the backend is LiteRT's), unprofiled;
+    reference kernels on at most REFERENCE_MAX_RUNS runs."""
+    from core.inference.toolchains import intel_dispatch_ready
+    names = list(CPU_DELEGATES)
+    if form.backend in ("litert", "compiled"):
+        # accelerators of LiteRT's CompiledModel: the GPU, and the Intel plugin's dispatch where
+        # it can run here
+        names += ["gpu"] + (["npu-intel"] if intel_dispatch_ready() else [])
+    configs = []
+    for d in names:
+        over: dict[str, Any] = dict(delegate=d, profile=False,
+                                    backend=form.backend if d in CPU_DELEGATES else "compiled")
+        if d == "reference":
+            over.update(runs=min(form.runs, REFERENCE_MAX_RUNS), warmup=min(form.warmup, 1))
+        configs.append(build_config(form, **over))
+    capped = min(form.runs, REFERENCE_MAX_RUNS)
+    note = f" (reference: {capped} runs)" if capped < form.runs else ""
+    return Plan(configs, f"delegate comparison: median ms{note}")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table: its cells (RESULT_COLUMNS) and, for the time cells, the
+    exact value behind the rounded text."""
+    cells: tuple[str, ...]
+    exact_ms: dict[str, float]
+    error: str
+
+
+def input_text(res: BenchResult) -> str:
+    """What a result ran on: the input source and the input shapes ('random 1×224×224×3')."""
+    src = res.input_source
+    if src not in ("random", "zeros"):
+        src = Path(src).name
+    shapes = ", ".join(fmt.shape(i["shape"]) for i in res.inputs)
+    return f"{src} {shapes}".strip()
+
+
+def result_row(label: str, res: BenchResult) -> Row:
+    lat, peak = res.latency_ms, res.rss_bytes.peak
+    times = dict(zip(TIME_COLUMNS, (res.init_ms, res.first_ms, lat.median, lat.mean, lat.std,
+                                    lat.p90, lat.p99, lat.max), strict=True))
+    cells = ((label, res.backend, res.status, input_text(res))
+             + tuple(fmt.duration_ms(v) if v is not None else "" for v in times.values())
+             + (str(lat.runs), fmt.size(peak) if peak else "", res.error or ""))
+    return Row(cells, {k: v for k, v in times.items() if v is not None}, res.error or "")
+
+
+def failure_row(label: str, error: str) -> Row:
+    """A configuration that never started (bad model, input or interpreter)."""
+    cells = (label, "", "error") + ("",) * (len(RESULT_COLUMNS) - 4) + (error,)
+    return Row(cells, {}, error)
+
+
+def eta_text(done: int, total: int, elapsed_s: float) -> str:
+    """'37/100, about 12 s left' (no estimate before the first one is done)."""
+    if done <= 0 or total <= done:
+        return f"{done}/{total}"
+    left = elapsed_s / done * (total - done)
+    return f"{done}/{total}, about {fmt.duration_ms(left * 1000)} left"
+
+
+def live_text(job: BenchFolder, cfg: RunConfig, stage: str, stage_elapsed_s: float) -> str:
+    """The running configuration in one line: init, first, runs (with ETA in the run stage),
+    median, p99, RSS."""
+    import numpy as np
+    bits = []
+    if job.init_ms is not None:
+        bits.append(f"init {fmt.duration_ms(job.init_ms)}")
+    if job.first_ms is not None:
+        bits.append(f"first {fmt.duration_ms(job.first_ms)}")
+    lat = job.latencies_ms
+    if lat:
+        runs = eta_text(len(lat), cfg.runs, stage_elapsed_s) if stage == "run" else f"{len(lat)}"
+        a = np.asarray(lat, dtype=np.float64)
+        bits.append(f"runs {runs}, median {fmt.duration_ms(float(np.median(a)))}, "
+                    f"p99 {fmt.duration_ms(float(np.percentile(a, 99)))}")
+    if job.rss:
+        bits.append(f"RSS {fmt.size(job.rss[-1][1])}")
+    return " · ".join(bits)
+
+
+class RunQueue:
+    """Configurations run one after another, and what they gave.
+
+    ``begin(plan)`` queues a plan; ``next_config()`` pops the next one to start (None: the queue
+    is over); ``finished(label, result)`` / ``failed(label, message)`` record each outcome.
+    ``stop()`` drops what has not started. ``results`` keeps every result of the panel's life
+    (for export); ``compare`` holds the current plan's (tick label, median ms) bars."""
+
+    def __init__(self) -> None:
+        self.results: list[tuple[str, BenchResult]] = []
+        self.pending: list[RunConfig] = []
+        self.compare: list[tuple[str, float]] = []
+        self.title = ""
+        self.total = self.done = 0
+        self.stop_asked = False
+        self.current: RunConfig | None = None
+        self.board: SavedTarget | None = None       # where the current one runs
+        self._pending_boards: list[SavedTarget | None] = []
+
+    def begin(self, plan: Plan, board: SavedTarget | None = None) -> None:
+        """Queue ``plan``; its configurations run on their own boards, else on ``board``."""
+        self.pending = list(plan.configs)
+        self._pending_boards = list(plan.boards) or [board] * len(plan.configs)
+        self.total, self.done = len(plan.configs), 0
+        self.title = plan.title
+        self.compare = []
+        self.stop_asked = False
+        self.current = self.board = None
+
+    def next_config(self) -> RunConfig | None:
+        self.current = self.pending.pop(0) if self.pending else None
+        self.board = self._pending_boards.pop(0) if self.current and self._pending_boards \
+            else None
+        return self.current
+
+    def stop(self) -> None:
+        """The running configuration finishes (after its current inference); the rest go."""
+        self.pending, self._pending_boards = [], []
+        self.stop_asked = True
+
+    @property
+    def label(self) -> str:
+        if self.current is None:
+            return ""
+        return self.current.label() + (f" on {self.board.name}" if self.board else "")
+
+    def tick(self, cfg: RunConfig) -> str:
+        """The comparison bar's label of a configuration."""
+        if self.title.startswith("targets"):
+            return self.board.name if self.board is not None else "this computer"
+        return f"{cfg.threads} thr" if self.title.startswith("thread") else \
+            cfg.delegate.split("/")[-1]
+
+    def queue_text(self) -> str:
+        """'configuration 2/4: ' while a sweep or comparison runs."""
+        return f"configuration {self.done + 1}/{self.total}: " if self.total > 1 else ""
+
+    def finished(self, res: BenchResult) -> Row:
+        """Record the current configuration's result; its results-table row."""
+        label = self.label
+        self.results.append((label, res))
+        self.done += 1
+        med = res.latency_ms.median
+        if self.current is not None:
+            self.compare.append((self.tick(self.current) + (" (failed)" if res.error else ""),
+                                 med if med is not None else 0.0))
+        return result_row(label, res)
+
+    def failed(self, message: str) -> Row:
+        """The current configuration never started: its row."""
+        self.done += 1
+        return failure_row(self.label, message)
+
+    def summary(self, res: BenchResult) -> str:
+        """The status line after a configuration."""
+        if res.error:
+            return f"{self.label}: {res.error}"
+        return (f"{self.label}: {res.status} — median {fmt.duration_ms(res.latency_ms.median)} "
+                f"over {res.latency_ms.runs} runs."
+                + (f" Note: {res.runtime_note}." if res.runtime_note else ""))
+

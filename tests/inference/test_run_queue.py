@@ -1,0 +1,132 @@
+"""The Run panel's controller without Qt: form -> configurations, the sweeps, the queue and its
+results table, driven with real runs in real workers."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from core.inference import run_queue
+from core.inference.config import MAX_THREADS, ConfigError, RunConfig
+from core.inference.run_queue import REFERENCE_MAX_RUNS, RESULT_COLUMNS, RunForm, RunQueue
+from core.inference.session import run_benchmark
+from tests.conftest import ROOT
+
+
+def test_form_becomes_the_config_the_cli_would_build(demo_model_path, tmp_path):
+    lib = tmp_path / "libx.so"
+    lib.write_bytes(b"")
+    form = RunForm(model=str(demo_model_path), delegate="external", delegate_path=str(lib),
+                   delegate_options="device=:0; log = /tmp/x.txt ;", threads=3, runs=7,
+                   warmup=0, input_source="  ", timeout_s=0.0, max_secs=0.0)
+    cfg = run_queue.build_config(form)
+    assert cfg.delegate == f"external:{lib}"
+    assert cfg.delegate_options == {"device": ":0", "log": "/tmp/x.txt"}
+    assert (cfg.threads, cfg.runs, cfg.warmup) == (3, 7, 0)
+    assert cfg.input_source == "random" and cfg.timeout_s is None and cfg.max_secs is None
+
+
+def test_a_delegate_option_without_equals_is_refused_as_the_cli_refuses_it(demo_model_path,
+                                                                           tmp_path):
+    """The panel used to drop 'foo' silently; now the panel and the CLI say the same line."""
+    lib = tmp_path / "libx.so"
+    lib.write_bytes(b"")
+    form = RunForm(model=str(demo_model_path), delegate="external", delegate_path=str(lib),
+                   delegate_options="device=:0;foo")
+    with pytest.raises(ConfigError) as panel:
+        run_queue.build_config(form)
+    cli = subprocess.run([sys.executable, "-m", "core.cli", "bench", str(demo_model_path),
+                          "--delegate", f"external:{lib}", "--delegate-option", "device=:0",
+                          "--delegate-option", "foo"], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert cli.returncode == 2
+    assert cli.stderr.strip() == f"litelens: error: {panel.value}"
+    assert str(panel.value) == "delegate option 'foo' is not KEY=VALUE"
+
+
+def test_threads_are_bounded(demo_model_path):
+    """--threads 100000 used to reach the worker; now 1..MAX_THREADS, one line otherwise."""
+    assert RunConfig(model=str(demo_model_path), threads=MAX_THREADS).validate() is None
+    for bad in (0, MAX_THREADS + 1, 100_000, True, 2.0):
+        with pytest.raises(ConfigError, match=f"threads must be an integer from 1 to "
+                                              f"{MAX_THREADS}"):
+            RunConfig(model=str(demo_model_path), threads=bad).validate()
+    cli = subprocess.run([sys.executable, "-m", "core.cli", "bench", str(demo_model_path),
+                          "--threads", "100000"], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert cli.returncode == 2
+    assert cli.stderr.strip() == (f"litelens: error: threads must be an integer from 1 to "
+                                  f"{MAX_THREADS}, not 100000")
+
+
+def test_sweep_and_comparison_plans(demo_model_path):
+    form = RunForm(model=str(demo_model_path), runs=40, warmup=3, profile=True)
+    sweep = run_queue.thread_sweep(form, 3)
+    assert [c.threads for c in sweep.configs] == [1, 2, 3]
+    assert not any(c.profile for c in sweep.configs) and sweep.title.startswith("thread sweep")
+    comp = run_queue.delegate_comparison(form)
+    from core.inference.toolchains import intel_dispatch_ready
+    npu = [("compiled", "npu-intel")] if intel_dispatch_ready() else []
+    assert [(c.backend, c.delegate) for c in comp.configs] == [
+        ("litert", "xnnpack"), ("litert", "builtin"), ("litert", "reference"),
+        ("compiled", "gpu"), *npu]
+    ref = comp.configs[2]
+    assert (ref.runs, ref.warmup) == (REFERENCE_MAX_RUNS, 1)
+    assert comp.configs[0].runs == 40
+    assert comp.title == f"delegate comparison: median ms (reference: {REFERENCE_MAX_RUNS} runs)"
+    # tflite-runtime has no GPU accelerator: the comparison leaves it out
+    other = run_queue.delegate_comparison(RunForm(model=str(demo_model_path),
+                                                  backend="tflite_runtime"))
+    assert [c.delegate for c in other.configs] == ["xnnpack", "builtin", "reference"]
+
+
+def test_an_untouched_shape_guess_stays_a_guess(shared_model):
+    path = str(shared_model("sine_float"))
+    guess = RunForm(model=path, shapes="x=1,1", shape_guess="x=1,1")
+    assert run_queue.build_config(guess).shapes is None
+    given = RunForm(model=path, shapes="x=6,1", shape_guess="x=1,1")
+    assert run_queue.build_config(given).shapes == {"x": [6, 1]}
+
+
+def test_queue_runs_a_plan_and_keeps_its_results(demo_model_path):
+    """The queue as the panel drives it, with real runs: every configuration once, in order,
+    its row and its bar; a stop drops what has not started."""
+    q = RunQueue()
+    form = RunForm(model=str(demo_model_path), runs=3, warmup=0)
+    q.begin(run_queue.thread_sweep(form, 2))
+    rows = []
+    while (cfg := q.next_config()) is not None:
+        assert q.queue_text() == f"configuration {q.done + 1}/2: "
+        rows.append(q.finished(run_benchmark(cfg)))
+    assert [lb for lb, _ in q.results] == ["litert/xnnpack/1t", "litert/xnnpack/2t"]
+    assert [t for t, _ in q.compare] == ["1 thr", "2 thr"]
+    for (_lb, res), (_t, bar), row in zip(q.results, q.compare, rows, strict=True):
+        assert res.status == "ok" and bar == res.latency_ms.median
+        cells = dict(zip(RESULT_COLUMNS, row.cells, strict=True))
+        assert cells["status"] == "ok" and cells["runs"] == "3"
+        assert cells["input"] == "random 1×32×32×3"
+        assert row.exact_ms["median"] == res.latency_ms.median
+    # a second plan: stop after the first configuration leaves the others unstarted
+    q.begin(run_queue.delegate_comparison(form))
+    first = q.next_config()
+    assert first is not None
+    q.stop()
+    q.finished(run_benchmark(first))
+    assert q.next_config() is None and len(q.results) == 3 and len(q.compare) == 1
+
+
+def test_a_configuration_that_never_started_is_one_row(demo_model_path):
+    q = RunQueue()
+    q.begin(run_queue.single_run(RunForm(model=str(demo_model_path))))
+    q.next_config()
+    row = q.failed("x.npz: input file not found")
+    assert row.cells[0] == "litert/xnnpack/1t" and row.cells[2] == "error"
+    assert row.cells[-1] == row.error == "x.npz: input file not found"
+    assert q.results == [] and q.next_config() is None
+
+
+def test_eta_text():
+    assert run_queue.eta_text(0, 10, 0.0) == "0/10"
+    assert run_queue.eta_text(5, 10, 5.0) == "5/10, about 5.00 s left"
+    assert run_queue.eta_text(10, 10, 9.0) == "10/10"
