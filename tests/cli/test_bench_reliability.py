@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,6 +129,30 @@ def test_a_given_shape_runs_and_needs_no_note(tmp_path):
 
 
 # -- workers that freeze, die or are interrupted ----------------------------------------------
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _wait_until_timed_runs(cli_pid: int, model: str, limit_s: float = 120.0) -> None:
+    """Block until the CLI's worker is in its timed runs: it has mapped the model (loaded it)
+    and then spent 0.3 s of its own CPU time, thousands of the demo model's runs. Read from
+    /proc, so a busy machine only makes it wait longer."""
+    end = time.monotonic() + limit_s
+    worker, loaded_cpu = None, None
+    while time.monotonic() < end:
+        if worker is None:
+            kids = Path(f"/proc/{cli_pid}/task/{cli_pid}/children").read_text().split()
+            worker = int(kids[0]) if kids else None
+        elif loaded_cpu is None:
+            if model in Path(f"/proc/{worker}/maps").read_text():
+                loaded_cpu = _cpu_s(worker)
+        elif _cpu_s(worker) - loaded_cpu >= 0.3:
+            return
+        time.sleep(0.02)
+    pytest.fail("the worker never reached its timed runs")
+
+
 def test_a_frozen_worker_is_detected_by_its_missing_heartbeat(demo_model_path):
     s = bench_session(RunConfig(model=str(demo_model_path), runs=10**9, warmup=0,
                                 heartbeat_s=2.0)).start()
@@ -168,7 +193,7 @@ def test_ctrl_c_keeps_and_prints_the_runs_done(demo_model_path):
                           "--runs", str(10**9), "--warmup", "0", "--json"], cwd=ROOT,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
-    time.sleep(4.0)
+    _wait_until_timed_runs(p.pid, str(demo_model_path))
     os.killpg(p.pid, signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
