@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -163,7 +163,7 @@ def _random(spec: InputSpec, rng: np.random.Generator) -> np.ndarray:
         return rng.integers(*_INT_RANDOM_RANGE, spec.shape).astype(dt)
     lo, hi = 0.0, 1.0
     if spec.mean is not None and spec.std is not None:  # the range of a normalized 8-bit image
-        mean, std = np.mean(spec.mean), np.mean(spec.std) or 1.0
+        mean, std = float(np.mean(spec.mean)), float(np.mean(spec.std)) or 1.0
         lo, hi = sorted(((0 - mean) / std, (255 - mean) / std))
     return rng.uniform(lo, hi, spec.shape).astype(dt)
 
@@ -183,9 +183,9 @@ def _image(spec: InputSpec, path: Path) -> np.ndarray:
         raise InputError(f"{path}: input {spec.name!r} of shape {list(spec.shape)} is not an "
                          "NHWC image tensor with 1 or 3 channels")
     try:
-        with Image.open(path) as im:
-            im = im.convert("L" if spec.shape[3] == 1 else "RGB")
-            im = im.resize((spec.shape[2], spec.shape[1]), Image.BILINEAR)
+        with Image.open(path) as opened:
+            im = opened.convert("L" if spec.shape[3] == 1 else "RGB")
+            im = im.resize((spec.shape[2], spec.shape[1]), Image.Resampling.BILINEAR)
             pixels = np.asarray(im, dtype=np.float32)
     except (OSError, ValueError) as e:
         raise InputError(f"{path}: not a readable image ({e})") from None
@@ -193,6 +193,7 @@ def _image(spec: InputSpec, path: Path) -> np.ndarray:
     batch = np.broadcast_to(pixels, spec.shape)
     dt = _np_dtype(spec)
     if np.issubdtype(dt, np.floating):
+        out: np.ndarray
         if spec.mean is not None and spec.std is not None:
             out = (batch - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
         else:
@@ -264,7 +265,8 @@ def make_inputs(specs: list[InputSpec], source: str = "random",
 def save_inputs(arrays: list[np.ndarray], path: str | Path) -> Path:
     """Write arrays as ``in0``, ``in1``, ... in an .npz the worker loads in input order."""
     path = Path(path)
-    np.savez(path, **{f"in{i}": a for i, a in enumerate(arrays)})
+    named: dict[str, Any] = {f"in{i}": a for i, a in enumerate(arrays)}
+    np.savez(path, **named)
     return path
 
 

@@ -11,6 +11,7 @@ import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from core.inference.worker.probes import NativeLog
 from core.inference.worker.protocol import Channel, WorkerError
@@ -107,7 +108,7 @@ class InterpreterRun:
                  model_content: bytes | None = None, delegate: str | None = None):
         Interpreter, Resolver, load_delegate, _ = import_backend(backend)
         delegate = delegate or cfg["delegate"]
-        kw = {"num_threads": int(cfg["threads"])}
+        kw: dict[str, Any] = {"num_threads": int(cfg["threads"])}
         delegates = []
         if delegate == "xnnpack":
             kw["experimental_op_resolver_type"] = Resolver.AUTO
@@ -138,7 +139,7 @@ class InterpreterRun:
             else {"model_path": cfg["model"]}
         self.it = Interpreter(**src, **kw)
         self.inp = self.it.get_input_details()
-        self.out = None
+        self.out: list[dict[str, Any]] = []   # known once allocated
         self.sig = None
         key = cfg.get("signature")
         if key is not None:
@@ -283,7 +284,7 @@ class CompiledRun:
             opts = Options(hardware_accelerators=HardwareAccelerator.NPU | HardwareAccelerator.CPU,
                            cpu_options=CpuOptions(num_threads=int(cfg["threads"])))
         elif delegate in modes:
-            xnn = {}
+            xnn: dict[str, Any] = {}
             if delegate == "xnnpack" and cfg.get("xnnpack_fp16"):
                 xnn["xnnpack_flags"] = XNNPACK_QS8 | XNNPACK_QU8 | XNNPACK_FORCE_FP16
             if delegate == "xnnpack" and cfg.get("xnnpack_weight_cache"):
@@ -303,7 +304,8 @@ class CompiledRun:
                                         f"{', '.join(map(repr, keys))})")
         self.sig = key if key is not None else keys[0]
         self.sig_index = keys.index(self.sig)
-        self.inp = self.out = None
+        self.inp: list[Any] = []   # the runtime's tensor buffers, made by allocate()
+        self.out: list[Any] = []
         self.in_details: list[dict] = []
         self.out_details: list[dict] = []
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes as C
 import os
 import time
+from collections.abc import Set as AbstractSet
 
 import numpy as np
 
@@ -229,7 +230,7 @@ class _Run:
 
 
 def profile_with_runtime(model, cfg: dict, arrays, runs: int, stop,
-                         init_only: set[int] = frozenset()) -> dict:
+                         init_only: AbstractSet[int] = frozenset()) -> dict:
     """Per-op times of subgraph 0 from LiteRT's profiler over ``runs`` full runs.
 
     ``model``: the ``core.model.types.Model`` of ``cfg["model"]``; ``arrays``: the run's inputs in
@@ -287,9 +288,9 @@ def profile_with_runtime(model, cfg: dict, arrays, runs: int, stop,
             deleg.setdefault(md1, (tag, []))[1].append(us)
     n_ops = len(sg.operators)
     rows = [{"index": op.index, "op": op.label, "avg_ms": None} for op in sg.operators]
-    for idx, us in op_us.items():
+    for idx, samples in op_us.items():
         if idx < n_ops:
-            rows[idx]["avg_ms"] = float(np.median(us)) / 1000
+            rows[idx]["avg_ms"] = float(np.median(samples)) / 1000
     for idx in init_only:
         if rows[idx]["avg_ms"] is None:
             rows[idx].update(avg_ms=0.0, note="constant weights: dequantized once at init")

@@ -7,6 +7,7 @@ import sys
 import tempfile
 import threading
 import time
+from typing import IO
 
 RSS_PERIOD_S = 0.05        # memory footprint sampled every 50 ms, as benchmark_model does
 
@@ -82,27 +83,31 @@ class NativeLog:
         self.path = path
         self.text = ""
         self._saved: int | None = None
-        self._tmp = None
+        self._tmp: IO[bytes] | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> NativeLog:
         sys.stderr.flush()
         self._saved = os.dup(2)
-        self._tmp = open(self.path, "w+b") if self.path else tempfile.TemporaryFile()
-        os.dup2(self._tmp.fileno(), 2)
+        tmp: IO[bytes] = open(self.path, "w+b") if self.path else tempfile.TemporaryFile()
+        self._tmp = tmp
+        os.dup2(tmp.fileno(), 2)
         self.text = ""
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
+        saved, tmp = self._saved, self._tmp
+        if saved is None or tmp is None:   # never entered
+            return
         sys.stderr.flush()
-        os.dup2(self._saved, 2)
-        os.close(self._saved)
-        self._tmp.seek(0)
-        self.text = self._tmp.read().decode("utf-8", "replace")
-        self._tmp.close()
+        os.dup2(saved, 2)
+        os.close(saved)
+        self._saved = self._tmp = None
+        tmp.seek(0)
+        self.text = tmp.read().decode("utf-8", "replace")
+        tmp.close()
         if self.text:
             sys.stderr.write(self.text)
             sys.stderr.flush()
-        return False
 
     def errors(self) -> list[str]:
         keep = []
