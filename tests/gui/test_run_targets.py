@@ -93,7 +93,7 @@ def test_run_panel_runs_on_a_saved_board_beside_this_computer(qtbot, tmp_path, m
     assert p.table.rowCount() == 3
     assert not p.table.item(1, 0).text().endswith("bench-board")
     assert p.table.item(2, 0).text().endswith(" on bench-board")
-    assert [t for t, _ in p._compare] == ["this computer", "bench-board"]
+    assert [t for t, _ in p.queue.compare] == ["this computer", "bench-board"]
     assert p.results[1][1].target is None
     assert p.results[2][1].target["address"] == sshd.address
     assert p.results[1][1].outputs == p.results[2][1].outputs
