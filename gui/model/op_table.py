@@ -50,7 +50,7 @@ class OpRows(RowsModel):
         return text, text
 
     def tooltip(self, op, column: int) -> str | None:
-        if column in (5, 6):
+        if column in (5, 6, 7):   # the output shapes' tooltip names each output with its shape
             ts = self.m.subgraphs[op.subgraph].tensors
             idx = op.inputs if column == 5 else op.outputs
             return "\n".join(f"#{i} {ts[i].name} {fmt.shape(ts[i].shape)} {ts[i].dtype}"
@@ -67,4 +67,4 @@ class OpTable(FilterTable):
     def __init__(self, model: Model, parent=None):
         super().__init__(OpRows(model), "Filter operators by type, index (#12) or tensor name…",
                          parent)
-        self.set_column_widths([70, 60, 190, 60, 70, 320, 200, 130])
+        self.set_column_widths([70, 60, 190, 60, 70, 280, 160, 120])

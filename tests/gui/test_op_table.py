@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from core.model.builder import ModelBuilder  # noqa: E402
 from core.model.reader import open_model  # noqa: E402
+from tests.gui.shown_text import shown  # noqa: E402
 
 
 def test_output_shape_column(qtbot, build_model):
@@ -30,3 +31,5 @@ def test_output_shape_column(qtbot, build_model):
         text = [rows.data(rows.index(r, col), Qt.ItemDataRole.DisplayRole) for r in range(2)]
         assert text == ["-1×8×4 (stored 1×8×4)", "1×8×2; 1×8×2"]
         assert rows.columns[-1] == "Options"
+        tip = rows.data(rows.index(1, col), Qt.ItemDataRole.ToolTipRole)
+        assert shown(tip).splitlines() == ["#2 a 1×8×2 float32", "#3 b 1×8×2 float32"]
