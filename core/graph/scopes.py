@@ -38,10 +38,10 @@ def name_scope(name: str) -> tuple[str, ...]:
         return (UNNAMED,)
     scopes = [p[:-1] for p in paths]
     common: list[str] = []
-    for parts in zip(*scopes, strict=False):
-        if any(c != parts[0] for c in parts):
+    for level in zip(*scopes, strict=False):
+        if any(c != level[0] for c in level):
             break
-        common.append(parts[0])
+        common.append(level[0])
     return tuple(common or scopes[0] or paths[0])
 
 
