@@ -1,6 +1,8 @@
-"""core.fileio: outputs get the permissions any new file gets; JSON is strict."""
+"""core.fileio: outputs get the permissions any new file gets; JSON is strict; no write ever
+replaces a file that appeared meanwhile."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -12,12 +14,22 @@ from core.fileio import dumps_json, finite_or_null, write_text
 from core.inference.export import export_results
 
 
+@pytest.fixture(scope="module")
+def bench_result(demo_model_path):
+    """A real run of the demo model (two runs in the worker), as the Run panel exports it."""
+    from core.inference.config import RunConfig
+    from core.inference.session import run_benchmark
+    res = run_benchmark(RunConfig(model=str(demo_model_path), runs=2))
+    assert res.status == "ok", res.error
+    return res
+
+
 @pytest.mark.parametrize("umask, expected", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
-def test_written_files_get_normal_permissions(tmp_path, umask, expected):
+def test_written_files_get_normal_permissions(tmp_path, umask, expected, bench_result):
     old = os.umask(umask)
     try:
         text = write_text(tmp_path / "notes.txt", "hi")
-        exported = export_results([("run", {"status": "ok"})], tmp_path / "results.json")
+        exported = export_results([("run", bench_result)], tmp_path / "results.json")
     finally:
         os.umask(old)
     assert stat.S_IMODE(text.stat().st_mode) == expected
@@ -38,11 +50,12 @@ def test_nonfinite_values_become_null_and_are_named():
     assert found == ["a[1] is Infinity", "b.c is -Infinity", "b.d is NaN"]
 
 
-def test_exported_results_with_nan_outputs_are_strict_json(tmp_path):
-    res = {"status": "ok", "outputs": [{"name": "y", "mean": math.nan, "max": 3.0}]}
+def test_exported_results_with_nan_outputs_are_strict_json(tmp_path, bench_result):
+    y = dict(bench_result.outputs[0], mean=math.nan, max=3.0)
+    res = dataclasses.replace(bench_result, outputs=[y])
     p = export_results([("run", res)], tmp_path / "r.json")
     loaded = json.loads(p.read_text(), parse_constant=lambda c: pytest.fail(c))
-    assert loaded[0]["outputs"][0] == {"name": "y", "mean": None, "max": 3.0}
+    assert loaded[0]["outputs"][0]["mean"] is None and loaded[0]["outputs"][0]["max"] == 3.0
 
 
 def test_a_file_that_appears_during_the_write_is_never_replaced(tmp_path):

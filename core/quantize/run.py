@@ -279,8 +279,7 @@ class QuantizeJob:
             elif self._failure:
                 r.failure = self._failure
             elif self.session is not None:
-                folder: Folder = self.session.job
-                res = folder.result()
+                res = self.session.job.result()
                 r.quantizer = res.quantizer
                 if res.error and res.error_kind != "cancelled":
                     r.failure = res.error + ("" if not r.warnings else
