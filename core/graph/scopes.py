@@ -13,6 +13,8 @@ The rule, one op at a time:
   ``conv2d``, beside ``conv2d/Kernel_dequantize``) is its own scope, so a layer's op joins its
   weights' ops, and every op is in some node: the top-level counts sum to the op count.
 - An op without an output or with an empty name is in the scope ``UNNAMED``.
+- Scopes deeper than ``MAX_DEPTH`` are cut there (a hostile name of 100k components would
+  otherwise nest the JSON past any parser's recursion limit).
 
 Nodes come in the order of their first op in execution order; a node's ``ops`` counts every op in
 it and under it.
@@ -25,6 +27,7 @@ from typing import Any
 from core.model.types import Operator, Subgraph
 
 UNNAMED = "(unnamed)"
+MAX_DEPTH = 64
 
 
 def name_scope(name: str) -> tuple[str, ...]:
@@ -54,8 +57,8 @@ def op_name(op: Operator, sg: Subgraph) -> str:
 
 
 def op_scopes(sg: Subgraph) -> list[tuple[str, ...]]:
-    """The scope path of each op of ``sg``, in op order."""
-    return [name_scope(op_name(op, sg)) for op in sg.operators]
+    """The scope path of each op of ``sg``, in op order (at most ``MAX_DEPTH`` deep)."""
+    return [name_scope(op_name(op, sg))[:MAX_DEPTH] for op in sg.operators]
 
 
 @dataclass

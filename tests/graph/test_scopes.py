@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.graph.scopes import UNNAMED, name_scope, scope_tree
+from core.graph.scopes import MAX_DEPTH, UNNAMED, name_scope, scope_tree
 from core.model.builder import ModelBuilder
 from core.model.reader import open_model
 from tests.conftest import all_shared_models, shared_model_path
@@ -102,6 +102,17 @@ def test_report_json_scopes(build_model, capsys):
     assert main(["report", str(path), "--json", "--compact"]) == 0
     sg = json.loads(capsys.readouterr().out)["subgraphs"][0]
     assert sg["scopes"] == [node("model", 2, node("dense", 2)), node("Identity", 1)]
+
+
+def test_a_hostile_depth_is_cut(build_model, capsys):
+    path = build_model(chain(["/".join(["s"] * 20_000) + "/op", "x/y"]))
+    assert main(["report", str(path), "--json", "--compact"]) == 0
+    (deep, xy) = json.loads(capsys.readouterr().out)["subgraphs"][0]["scopes"]
+    depth = 0
+    while deep["children"]:
+        (deep,) = deep["children"]
+        depth += 1
+    assert depth + 1 == MAX_DEPTH and deep["ops"] == 1 and xy == node("x", 1)
 
 
 def _check(nodes: list[dict]) -> None:
