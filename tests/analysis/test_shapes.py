@@ -38,18 +38,20 @@ def test_plan_at_shape_equals_runtime_arena(name, threads, dynamic_models):
     with open_model(path) as model:
         stored = memory_report(model, threads, ("tflite",))
         report = memory_report(model, threads, ("tflite",), runtime=True, shapes=shapes)
-    assert report["config"]["shapes"] == shapes and not report["config"]["dynamic_note"]
+    assert report.config.shapes == shapes and not report.config.dynamic_note
     # unset, the dynamic input is named with the option to use
     name_in = next(iter(shapes))
-    assert f"--shape {name_in}=" in stored["config"]["dynamic_note"]
-    rt = report["runtime"]
-    assert rt["error"] is None
-    main = rt["subgraphs"][0]["main_arena"]
-    planned = report["subgraphs"][0]["planners"]["tflite_arena"]["arena_bytes"]
-    assert main["runtime_bytes"] == main["planned_bytes"] == planned
-    assert main["offsets_agree"] == main["tensors"] > 0 and rt["subgraphs"][0]["mismatches"] == []
+    assert f"--shape {name_in}=" in (stored.config.dynamic_note or "")
+    rt = report.runtime
+    assert rt is not None and rt.error is None
+    main = rt.subgraphs[0].main_arena
+    arena, stored_arena = report.subgraphs[0].tflite_arena, stored.subgraphs[0].tflite_arena
+    assert arena is not None and stored_arena is not None
+    planned = arena.arena_bytes
+    assert main.runtime_bytes == main.planned_bytes == planned
+    assert main.offsets_agree == main.tensors > 0 and rt.subgraphs[0].mismatches == []
     # the shape mattered: the plan at the stored shape is smaller
-    assert planned > stored["subgraphs"][0]["planners"]["tflite_arena"]["arena_bytes"]
+    assert planned > stored_arena.arena_bytes
 
 
 @pytest.mark.parametrize("name", [*sorted(CASES), "sine_float"])
@@ -62,7 +64,7 @@ def test_xnnpack_placement_at_shape_equals_runtime(name, dynamic_models):
         assert [list(sg.tensors[i].shape) for i in sg.inputs] == list(shapes.values())
         predicted = analyze_delegate(at, "xnnpack")
     v = compare(predicted, runtime_placement(str(path), shapes=shapes))
-    assert v["disagree"] == [] and v["partitions_agree"]
+    assert v.disagree == [] and v.partitions_agree
 
 
 def _cli(*args):

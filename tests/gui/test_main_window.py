@@ -457,11 +457,10 @@ def test_one_shape_setting_per_model_shared_by_run_memory_quantize_and_saved(
     assert run.config().shapes == {name: [5, 1]}
     # the Memory panel replans at it: the same plan the core makes at that shape
     qtbot.waitUntil(lambda: memory.report is not None
-                    and memory.report["config"]["shapes"] == {name: [5, 1]}, timeout=30000)
+                    and memory.report.config.shapes == {name: [5, 1]}, timeout=30000)
     with open_model(str(path)) as m:
         want = memory_report(m, 1, shapes={name: [5, 1]})
-    assert memory.report["subgraphs"][0]["planners"]["tflite_arena"]["arena_bytes"] == \
-        want["subgraphs"][0]["planners"]["tflite_arena"]["arena_bytes"]
+    assert memory.report.subgraphs[0].tflite_arena == want.subgraphs[0].tflite_arena
     assert "at serving_default_dense_input:0=5,1" in memory.status.text()
     assert tab.quantize_panel().request("dynamic_int8").shapes == {name: [5, 1]}
     w.close()
