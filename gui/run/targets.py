@@ -127,7 +127,8 @@ class TargetChooser(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.combo, 1)
         lay.addWidget(self.edit)
-        self.combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        # signal to signal (no Python lambda that could outlive the widget at teardown)
+        self.combo.currentIndexChanged.connect(self.changed)
         self.reload()
 
     def reload(self, select: str | None = None) -> None:
