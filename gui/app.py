@@ -71,14 +71,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.self_test:
         from gui.self_test import run_self_test
         run_self_test(app, win, paths[0] if paths else str(demo_model_path()))
-        return app.exec()
-    if paths:
-        win.open_paths(paths)
-    elif not args.screenshot:
-        win.restore_session()
-    if args.screenshot:
-        _screenshot_when_ready(app, win, args.screenshot)
-    return app.exec()
+    else:
+        if paths:
+            win.open_paths(paths)
+        elif not args.screenshot:
+            win.restore_session()
+        if args.screenshot:
+            _screenshot_when_ready(app, win, args.screenshot)
+    code = app.exec()
+    _tear_down(win)
+    return code
+
+
+def _tear_down(win) -> None:
+    """Free the window while Qt is still up, on this (the UI) thread. Automatic garbage
+    collection is off in the app (gui/gc_guard.py), so without this the widgets' reference
+    cycles are freed at interpreter exit in no particular order, after Qt's own teardown began:
+    that crashed the process with SIGSEGV after a passed --self-test, now and then."""
+    from gui import gc_guard
+    win.shut_down(save_session=False)  # the window may never have been closed (app.exit)
+    win.deleteLater()
+    del win
+    from PySide6.QtCore import QCoreApplication, QEvent
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc_guard.collect_all()
 
 
 def _screenshot_when_ready(app, win, path: str) -> None:

@@ -92,6 +92,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         gc_guard.install(QApplication.instance())
         self.settings = settings or QSettings("LiteLens", "LiteLens")
+        self._shut_down = False
         self._session_shapes: dict[str, str] = {}   # path -> shapes, until its tab opens
         file_dialogs.use_settings(self.settings)
         self.setWindowTitle("LiteLens")
@@ -493,11 +494,22 @@ class MainWindow(QMainWindow):
             self.open_paths(paths)
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        self.save_session()
+        self.shut_down()
+        super().closeEvent(event)
+
+    def shut_down(self, save_session: bool = True) -> None:
+        """Stop what runs beside the UI (the loader, inference workers, layout threads) before Qt
+        goes. Closing the window does it; ``gui.app`` calls it again after the event loop, for
+        the exits that close no window (``--self-test``, ``--screenshot``: their model is not
+        saved as the user's session). Only the first call acts."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        if save_session:
+            self.save_session()
         self.loader.wait_all(5000)
         for i in range(self.tabs.count()):
             tab = self.tabs.widget(i)
             if hasattr(tab, "close_model"):
                 tab.close_model()  # stop inference workers and layout threads
         wait_for_tasks()  # cancelled tasks (layouts of closed tabs) end before Qt goes
-        super().closeEvent(event)
