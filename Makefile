@@ -25,16 +25,28 @@ $(VENV)/.test-deps: $(VENV)/.deps
 	    openssh-server openssh-client >/dev/null; fi
 	touch $@
 
+# tflite-runtime 2.14 needs numpy<2, so it gets a venv of its own; the tests run the worker there
+# (the "another Python" backend), and TensorFlow's interpreter from the main venv, which has it
+TFLRT_VENV := .venv-tflite-runtime
+# (its last release has wheels up to Python 3.11: elsewhere those tests skip and say why)
+$(TFLRT_VENV)/.deps:
+	$(PYTHON) -m venv $(TFLRT_VENV) && $(TFLRT_VENV)/bin/python -m pip \
+	    --disable-pip-version-check install -q "tflite-runtime==2.14.0" "numpy<2" && touch $@ \
+	  || echo "note: no tflite-runtime 2.14 for this Python; its backend tests will skip"
+
 install: $(VENV)/.deps
 
 run: $(VENV)/.deps
 	$(VENV)/bin/litelens-gui --demo
 
-test: $(VENV)/.test-deps
+test: $(VENV)/.test-deps $(TFLRT_VENV)/.deps
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+	QT_QPA_PLATFORM=offscreen LITELENS_TENSORFLOW_PYTHON=$(abspath $(PY)) \
+	    LITELENS_TFLITE_RUNTIME_PYTHON=$$(test -f $(TFLRT_VENV)/.deps \
+	                                      && echo $(abspath $(TFLRT_VENV))/bin/python) \
+	    $(PY) -m pytest -q
 
 bench: $(VENV)/.test-deps
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.bench.run
@@ -56,4 +68,4 @@ bundle-check: bundle
 	$(PY) -m tests.bundle_check dist/LiteLens
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache
+	rm -rf $(VENV) $(TFLRT_VENV) build dist .pytest_cache

@@ -17,7 +17,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FORBIDDEN = ("tensorflow", "torch", "jax", "jaxlib", "keras", "tf_keras")
+FORBIDDEN = ("tensorflow", "torch", "jax", "jaxlib", "keras", "tf_keras",
+             "tflite_micro", "ethosu", "openvino", "h5py")
 SIZE_TARGET_MB = 400
 
 
