@@ -76,6 +76,15 @@ def check(bundle: Path) -> list[str]:
                             f"{p.stderr.strip()[-300:]!r} (want exit 2 naming the file)")
         else:
             print("ok  bundled CLI: bad file -> exit 2, one line naming it")
+        # the Intel NPU plugin is left out with OpenVINO (build.spec): the bundle says so
+        p = _run([str(exe), "--cli", "support", str(model), "--delegate", "npu-intel"],
+                 cwd=tmp, timeout=120)
+        if "this LiteLens bundle has no" not in p.stderr + p.stdout:
+            failures.append(f"bundled CLI support --delegate npu-intel: exit {p.returncode}, "
+                            f"{(p.stderr + p.stdout).strip()[-300:]!r} (want: the bundle "
+                            "leaves the plugin out)")
+        else:
+            print("ok  bundled CLI: npu-intel says the bundle leaves its plugin out")
         env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": tmp,
                "XDG_CONFIG_HOME": str(Path(tmp) / "config")}  # keep the user's settings out
         p = _run([str(exe), "--self-test", str(model)], cwd=tmp, timeout=300, env=env)

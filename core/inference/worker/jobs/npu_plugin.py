@@ -69,8 +69,15 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     tool = base / "tools" / "apply_plugin_main"
     lib = plugin_library(p["dir"])
     if lib is None or not tool.is_file():
-        raise WorkerError("backend_missing", f"ai-edge-litert {version('ai-edge-litert')} has no "
-                                             f"{'compiler plugin for ' + p['dir'] if lib is None else 'apply_plugin_main'}")
+        missing = f"compiler plugin for {p['dir']}" if lib is None else "apply_plugin_main"
+        if getattr(sys, "frozen", False):
+            # build.spec leaves the OpenVINO-linked plugin out with OpenVINO itself
+            raise WorkerError("backend_missing",
+                              f"this LiteLens bundle has no {missing} (the bundle leaves the NPU "
+                              "plugins that need OpenVINO out); `pip install "
+                              "'LiteLens[npu-intel]'` has it")
+        raise WorkerError("backend_missing",
+                          f"ai-edge-litert {version('ai-edge-litert')} has no {missing}")
     env = dict(os.environ)
     extra = [d for d in p.get("lib_path") or [] if d]
     if extra:
