@@ -5,10 +5,16 @@ error each build one with a core function, the CLI can print it as JSON and the 
 paints it. Ops are keyed by ``(subgraph, op_index)``. The legend travels with the overlay (each
 overlay brings its own legend entries, as a pyqtgraph item does).
 
+Each overlay has a ``kind`` (what produced it: ``KIND_LATENCY``, ``KIND_DELEGATE``,
+``KIND_MEMORY``, ``KIND_QUANTIZATION``; by default its name). A view holds one overlay per kind
+(a new one replaces the old) and paints one of them at a time, so the colours on the graph
+always belong to one named legend.
+
 JSON form (``to_json``): ops as a list of records, sorted by (subgraph, op), so the keys stay
 plain strings and each op's facts sit together::
 
-    {"name": "latency", "summary": "...", "legend": [{"label": "...", "color": "#rrggbb"}],
+    {"name": "latency", "kind": "latency", "summary": "...",
+     "legend": [{"label": "...", "color": "#rrggbb"}],
      "ops": [{"subgraph": 0, "op": 3, "color": "#rrggbb", "badge": "0.12 ms"}],
      "groups": [{"label": "GPU partition 1", "color": "#rrggbb",
                  "ops": [{"subgraph": 0, "op": 0}]}]}
@@ -29,6 +35,12 @@ GroupId = TypeVar("GroupId", bound=Hashable)   # an outline group's id
 
 # pale yellow -> orange -> dark red
 RAMP = ("#fff3b0", "#ffd166", "#f4a259", "#e76f51", "#9d0208")
+
+# what made an overlay: a view keeps one overlay of each kind
+KIND_LATENCY = "latency"             # a profiled run's per-op time
+KIND_DELEGATE = "delegate"           # a delegate's or target's verdict, or its latency estimate
+KIND_MEMORY = "memory"               # live arena memory per op
+KIND_QUANTIZATION = "quantization"   # per-layer quantization error
 
 _HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
@@ -68,8 +80,10 @@ class Overlay:
     badges: Mapping[OpKey, str] = field(default_factory=dict)   # short text per op
     groups: tuple[OutlineGroup, ...] = ()
     legend: tuple[tuple[str, str], ...] = ()                    # (label, #rrggbb)
+    kind: str = ""                                              # KIND_*; "" means the name
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", str(self.kind or self.name))
         colors = {_op_key(k): check_hex(v) for k, v in dict(self.colors).items()}
         badges = {_op_key(k): str(v) for k, v in dict(self.badges).items()}
         object.__setattr__(self, "colors", MappingProxyType(colors))
@@ -88,7 +102,7 @@ class Overlay:
             if key in self.badges:
                 rec["badge"] = self.badges[key]
             ops.append(rec)
-        return {"name": self.name, "summary": self.summary,
+        return {"name": self.name, "kind": self.kind, "summary": self.summary,
                 "legend": [{"label": lab, "color": c} for lab, c in self.legend],
                 "ops": ops,
                 "groups": [{"label": g.label, "color": g.color,
@@ -98,21 +112,22 @@ class Overlay:
 
 def heat_overlay(values: Mapping, unit: str = "ms", digits: int = 3, subgraph: int = 0,
                  name: str = "latency", summary: str | None = None,
-                 text: Callable[[float], str] | None = None) -> Overlay:
+                 text: Callable[[float], str] | None = None, kind: str = "") -> Overlay:
     """Colour each op by its share of the largest value, in len(RAMP) equal steps.
 
     ``values`` maps op index (of ``subgraph``) or (subgraph, op) to a number; ops without a value
     (None or negative) are left out, so the view keeps their normal colour. Each coloured op gets
     a badge such as "0.123 ms". The summary defaults to "N ops, max V unit". ``text`` formats a
     value with its unit for badges, summary and legend instead (e.g. ``core.format.duration_ms``,
-    which picks µs/ms/s); ``unit`` and ``digits`` are then unused.
+    which picks µs/ms/s); ``unit`` and ``digits`` are then unused. ``kind``: see the module
+    docstring (by default the name).
     """
     vals = {}
     for k, v in values.items():
         if v is not None and 0 <= v < math.inf:  # NaN/Infinity cannot be placed on the ramp
             vals[_op_key(k) if isinstance(k, tuple) else (subgraph, int(k))] = float(v)
     if not vals:
-        return Overlay(name, summary or "")
+        return Overlay(name, summary or "", kind=kind)
 
     def label(v: float) -> str:
         return text(v) if text else f"{v:.{digits}g} {unit}"
@@ -131,13 +146,13 @@ def heat_overlay(values: Mapping, unit: str = "ms", digits: int = 3, subgraph: i
         colors[key] = RAMP[min(n - 1, int(v / top * n))]
         badges[key] = label(v)
     legend = tuple((span(top * i / n, top * (i + 1) / n), RAMP[i]) for i in range(n))
-    return Overlay(name, summary, colors, badges, (), legend)
+    return Overlay(name, summary, colors, badges, (), legend, kind)
 
 
 def categorical_overlay(name: str, verdicts: Mapping[OpKey, Verdict],
                         palette: Mapping[Verdict, tuple[str, str]], summary: str = "",
                         badges: Mapping[OpKey, str] | None = None,
-                        groups: Iterable[OutlineGroup] = ()) -> Overlay:
+                        groups: Iterable[OutlineGroup] = (), kind: str = "") -> Overlay:
     """One colour per verdict (e.g. "supported" / "fallback"): ``palette`` maps each verdict
     key to (legend label, #rrggbb). The legend lists the palette's verdicts that occur, in
     palette order. A verdict missing from the palette is a ValueError."""
@@ -147,7 +162,7 @@ def categorical_overlay(name: str, verdicts: Mapping[OpKey, Verdict],
     colors = {k: palette[v][1] for k, v in verdicts.items()}
     used = set(verdicts.values())
     legend = tuple(palette[key] for key in palette if key in used)
-    return Overlay(name, summary, colors, badges or {}, tuple(groups), legend)
+    return Overlay(name, summary, colors, badges or {}, tuple(groups), legend, kind)
 
 
 def outline_groups(ops: Iterable[OpKey], group_of: Mapping[OpKey, GroupId],

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from core import format as fmt
-from core.analysis.overlay import Overlay
+from core.analysis.overlay import KIND_QUANTIZATION, Overlay
 from core.inference.error_metrics import OutputError
 from core.inference.worker.jobs.quantize import DELEGATES, Latency, LayerRow, Load
 
@@ -130,7 +130,7 @@ def error_overlay(report: QuantizeReport, subgraph: int = 0) -> Overlay:
     from core.analysis.overlay import RAMP
     rows = report.per_layer
     if not rows:
-        return Overlay("quantization error", "no per-layer error")
+        return Overlay("quantization error", "no per-layer error", kind=KIND_QUANTIZATION)
     worst_first = sorted(rows, key=lambda r: (r.cosine, -r.rmse))
     n, steps = len(worst_first), len(RAMP)
     colors: dict[tuple[int, int], str] = {}
@@ -147,4 +147,4 @@ def error_overlay(report: QuantizeReport, subgraph: int = 0) -> Overlay:
                    for i in range(steps - 1, -1, -1) if i in bounds)
     w = worst_first[0]
     summary = f"{n} layers vs float; worst: op {w.op_index} {w.op} cosine {w.cosine:.4f}"
-    return Overlay("quantization error", summary, colors, badges, (), legend)
+    return Overlay("quantization error", summary, colors, badges, (), legend, KIND_QUANTIZATION)

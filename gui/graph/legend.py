@@ -1,16 +1,29 @@
-"""The legend of the graph view's overlays: per overlay its name, summary line and what each
-colour means (the entries come with the core ``Overlay``), with a button that removes it."""
+"""The legend of the graph view's overlays: the overlay that colours the graph with its name,
+summary line and what each colour means (the entries come with the core ``Overlay``), and one
+line per overlay stacked under it (click its name to show it instead); each has a × that removes
+that overlay only."""
 from __future__ import annotations
 
 import html
 
 from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLayout,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
+from core.analysis.overlay import Overlay
 from gui.graph.style import canvas, qcolor
 from gui.graph.view import GraphView
 from gui.rich_text import plain_label
+
+SUMMARY_WIDTH = 320   # px: a long summary wraps instead of widening the box over the graph
 
 
 class _Swatch(QWidget):
@@ -37,6 +50,9 @@ class Legend(QFrame):
         self.lay = QVBoxLayout(self)
         self.lay.setContentsMargins(8, 6, 8, 6)
         self.lay.setSpacing(3)
+        # the box follows its rows whenever they change (sized once by hand while its new rows
+        # were not shown yet, it was left empty and tiny)
+        self.lay.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)
         self.entries: list[tuple[str, str, str]] = []  # (overlay, label, #rrggbb)
         view.overlaysChanged.connect(self.rebuild)
         self.rebuild()
@@ -59,6 +75,8 @@ class Legend(QFrame):
             self._style()
 
     def rebuild(self) -> None:
+        """The active overlay in full (name, summary, what each colour means), then one line per
+        overlay stacked under it: its name (click: show it instead) and ×."""
         while self.lay.count():
             item = self.lay.takeAt(0)
             w = item.widget()
@@ -66,30 +84,17 @@ class Legend(QFrame):
                 w.hide()
                 w.deleteLater()
         self.entries = []
-        shown = 0
-        for ov in self.view.overlays():
-            if not ov.legend and not ov.summary:
-                continue
-            shown += 1
-            head = QWidget(self)
-            h = QHBoxLayout(head)
-            h.setContentsMargins(0, 0, 0, 0)
-            name = QLabel(f"<b>{html.escape(ov.name)}</b>", head)
-            name.setTextFormat(Qt.TextFormat.RichText)   # bold markup; the name escaped
-            h.addWidget(name, 1)
-            close = QToolButton(head)
-            close.setText("×")
-            close.setAutoRaise(True)
-            close.setToolTip(f"Remove the {ov.name} overlay")
-            close.setObjectName(f"removeOverlay:{ov.name}")
-            close.clicked.connect(lambda _=False, name=ov.name: self.view.clear_overlay(name))
-            h.addWidget(close)
-            self.lay.addWidget(head)
-            if ov.summary:
-                summary = plain_label(QLabel(ov.summary, self))
+        active = self.view.active_overlay()
+        stacked = [ov for ov in reversed(self.view.overlays()) if ov is not active]
+        if active is not None:
+            self.lay.addWidget(self._head(active, None))
+            if active.summary:
+                summary = plain_label(QLabel(active.summary, self))
                 summary.setObjectName("legendSummary")
+                summary.setWordWrap(True)
+                summary.setMaximumWidth(SUMMARY_WIDTH)
                 self.lay.addWidget(summary)
-            for label, color in ov.legend:
+            for label, color in active.legend:
                 row = QWidget(self)
                 h = QHBoxLayout(row)
                 h.setContentsMargins(0, 0, 0, 0)
@@ -97,7 +102,42 @@ class Legend(QFrame):
                 h.addWidget(_Swatch(qcolor(color), row))
                 h.addWidget(plain_label(QLabel(label, row)), 1)
                 self.lay.addWidget(row)
-                self.entries.append((ov.name, label, color))
-        self.setVisible(shown > 0)
-        self.adjustSize()
-        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents, False)
+                self.entries.append((active.name, label, color))
+        if stacked:
+            note = plain_label(QLabel("Also stacked (click to show instead):", self))
+            note.setObjectName("legendSummary")
+            self.lay.addWidget(note)
+            for ov in stacked:
+                self.lay.addWidget(self._head(ov, active))
+        for i in range(self.lay.count()):   # now: a shown parent shows new rows only later
+            self.lay.itemAt(i).widget().show()
+        self.setVisible(active is not None)
+
+    def _head(self, ov: Overlay, active: Overlay | None) -> QWidget:
+        """An overlay's name and its × button; ``active``: the overlay shown over it, which its
+        name (a button then) replaces on the graph when clicked."""
+        head = QWidget(self)
+        h = QHBoxLayout(head)
+        h.setContentsMargins(0, 0, 0, 0)
+        h.setSpacing(4)
+        if active is None:
+            name = QLabel(f"<b>{html.escape(ov.name)}</b>", head)
+            name.setTextFormat(Qt.TextFormat.RichText)   # bold markup; the name escaped
+            name.setObjectName("activeOverlay")
+            name.setToolTip("This overlay colours the graph")
+            h.addWidget(name, 1)
+        else:
+            show = QLabel(f'<a href="show">{html.escape(ov.name)}</a>', head)
+            show.setTextFormat(Qt.TextFormat.RichText)   # a link; the name escaped
+            show.setObjectName(f"showOverlay:{ov.name}")
+            show.setToolTip(f"Colour the graph by {ov.name} instead of {active.name}")
+            show.linkActivated.connect(lambda _=None, name=ov.name: self.view.show_overlay(name))
+            h.addWidget(show, 1)
+        close = QToolButton(head)
+        close.setText("×")
+        close.setAutoRaise(True)
+        close.setToolTip(f"Remove the {ov.name} overlay")
+        close.setObjectName(f"removeOverlay:{ov.name}")
+        close.clicked.connect(lambda _=False, name=ov.name: self.view.clear_overlay(name))
+        h.addWidget(close)
+        return head

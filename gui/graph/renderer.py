@@ -16,9 +16,9 @@ Levels of detail, by zoom and by how many nodes are in view:
 * near: Netron-like cards (coloured header with the op name, folded constants as rows), curved
   edges with arrow heads, tensor shape labels on edges (``Scene.edge_labels``), badges.
 
-Overlays: the most recently set overlay that colours a node wins; badges of all overlays are
-drawn (stacked); each outline group is drawn as a rounded outline in its colour around each of
-its nodes, labelled at its top node.
+Overlays: the scene paints the overlays it is given (the view gives only its active one): the
+latest that colours a node wins, badges are stacked; each outline group is drawn as a rounded
+outline in its colour around each of its nodes, labelled at its top node.
 
 Extending it (e.g. links between variable reads/writes and their VAR_HANDLE): resolve the new
 marks against the layout in ``resolve_overlays`` (a field of ``OverlayPaint``), give them a pen in

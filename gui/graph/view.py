@@ -4,12 +4,18 @@
 ``gui/graph/style.py``; every frame paints the view's current ``scene()``.
 
 Overlays are core values (``core.analysis.overlay.Overlay``: fill colours, badges, outline
-groups and legend, keyed by (subgraph, op)); the view resolves them against its layout once per
-change (``renderer.resolve_overlays``) and the renderer paints them::
+groups and legend, keyed by (subgraph, op)). The view keeps one overlay per kind, stacked in the
+order set, and paints only the top one (the active one: its colours, badges and outlines), so
+every colour on the graph belongs to the one legend shown in full; the others wait in the stack
+until shown again or removed. The active overlay is resolved against the layout once per change
+(``renderer.resolve_overlays``) and the renderer paints it::
 
-    view.set_overlay(heat_overlay(times))   # replaces an overlay of the same name
-    view.clear_overlay("latency")
-    view.overlays()                         # the core Overlays, in the order set
+    view.set_overlay(heat_overlay(times))   # on top; replaces the overlay of the same kind
+    view.show_overlay("live memory")        # an overlay of the stack back on top
+    view.clear_overlay("latency")           # that one overlay, its colours with it
+    view.clear_kind(KIND_DELEGATE)
+    view.overlays()                         # the core Overlays, in stack order (active last)
+    view.active_overlay()
 
 The legend widget (``gui/graph/legend.py``) listens to ``overlaysChanged``.
 
@@ -70,7 +76,7 @@ class GraphView(QWidget):
         self.sel_tensor: int | None = None
         self.highlight: np.ndarray = np.zeros(0, np.int64)
         self.edge_labels = False
-        self._overlays: dict[str, Overlay] = {}
+        self._overlays: dict[str, Overlay] = {}   # kind -> overlay, in stack order
         self._overlay_paint: OverlayPaint | None = None   # the overlays resolved on ``lay``
         self._auto_view = False
         self._press: QPointF | None = None
@@ -110,27 +116,51 @@ class GraphView(QWidget):
 
     # -- overlays --
     def set_overlay(self, overlay: Overlay) -> None:
-        self._overlays.pop(overlay.name, None)
-        self._overlays[overlay.name] = overlay
+        """Show ``overlay`` on top, in place of the stacked overlay of its kind."""
+        self._overlays.pop(overlay.kind, None)
+        self._overlays[overlay.kind] = overlay
+        self._overlays_changed()
+
+    def show_overlay(self, name: str) -> None:
+        """Bring the stacked overlay called ``name`` back on top (it paints the nodes)."""
+        for kind, ov in list(self._overlays.items()):
+            if ov.name == name and ov is not self.active_overlay():
+                self._overlays[kind] = self._overlays.pop(kind)
+                self._overlays_changed()
+                return
+
+    def clear_overlay(self, name: str) -> None:
+        """Remove the overlay called ``name``, and with it its colours, badges and outlines."""
+        for kind, ov in list(self._overlays.items()):
+            if ov.name == name:
+                del self._overlays[kind]
+                self._overlays_changed()
+                return
+
+    def clear_kind(self, kind: str) -> None:
+        if self._overlays.pop(kind, None) is not None:
+            self._overlays_changed()
+
+    def overlays(self) -> list[Overlay]:
+        """The stacked overlays, the active one last."""
+        return list(self._overlays.values())
+
+    def active_overlay(self) -> Overlay | None:
+        """The overlay that paints the nodes (the last one set or shown)."""
+        return next(reversed(self._overlays.values()), None)
+
+    def _overlays_changed(self) -> None:
         self._recolor()
         self.update()
         self.overlaysChanged.emit()
-
-    def clear_overlay(self, name: str) -> None:
-        if self._overlays.pop(name, None) is not None:
-            self._recolor()
-            self.update()
-            self.overlaysChanged.emit()
-
-    def overlays(self) -> list[Overlay]:
-        return list(self._overlays.values())
 
     def node_color(self, node: int) -> QColor:
         """Fill colour of a node (overlay colour if any, else its category colour)."""
         return self.scene().node_color(node)
 
     def _recolor(self) -> None:
-        self._overlay_paint = (renderer.resolve_overlays(self.lay, self._overlays.values())
+        active = self.active_overlay()
+        self._overlay_paint = (renderer.resolve_overlays(self.lay, [active] if active else [])
                                if self.lay is not None else None)
 
     def scene(self) -> Scene:

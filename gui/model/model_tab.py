@@ -8,8 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core import format as fmt
-from core.analysis.overlay import heat_overlay
-from core.analysis.support.overlay import OVERLAY_PREFIX
+from core.analysis.overlay import KIND_DELEGATE, KIND_LATENCY, heat_overlay
 from core.model.types import Model
 from gui.model.info_panel import InfoPanel
 from gui.model.op_table import OpTable
@@ -36,6 +35,7 @@ class ModelTab(QWidget):
         self.ops = OpTable(model, self)
         self.tensors = TensorTable(model, self)
         self.graph = self._make_graph_panel()
+        self.graph.view.overlaysChanged.connect(self._overlays_changed)
         self.tabs.addTab(self.graph, "Graph")
         self.tabs.addTab(self.ops, f"Operators ({model.op_count:,})")
         self.ops.activated_item.connect(self.show_op_in_graph)
@@ -79,12 +79,18 @@ class ModelTab(QWidget):
         self.graph.select_op(subgraph, op_index)
 
     def show_support_overlay(self, overlay) -> None:
-        """The chosen delegate's verdict on the graph (one support overlay at a time)."""
-        for ov in self.graph.view.overlays():
-            if ov.name.startswith(OVERLAY_PREFIX):
-                self.graph.view.clear_overlay(ov.name)
+        """The chosen delegate's verdict on the graph (it replaces the delegate overlay shown)."""
         if overlay is not None:
             self.graph.view.set_overlay(overlay)
+        else:
+            self.graph.view.clear_kind(KIND_DELEGATE)
+
+    def _overlays_changed(self) -> None:
+        """Panels say what the graph shows: an overlay removed from the legend is no longer
+        the Delegates panel's choice."""
+        if self.delegates is not None:
+            shown = {ov.name for ov in self.graph.view.overlays()}
+            self.delegates.overlay_removed_unless(shown)
 
     def _lazy_tab(self, title: str, build: Callable[[], QWidget]) -> QWidget:
         """An empty tab whose panel ``build()`` makes and mounts when the tab is first shown."""
@@ -162,7 +168,8 @@ class ModelTab(QWidget):
 
     def show_op_latency(self, times: dict) -> None:
         """Per-op latency from the Run panel's profile as a heat overlay on the graph."""
-        self.graph.view.set_overlay(heat_overlay(times, subgraph=0, text=fmt.duration_ms))
+        self.graph.view.set_overlay(heat_overlay(times, subgraph=0, text=fmt.duration_ms,
+                                                 kind=KIND_LATENCY))
 
     def status_text(self) -> str:
         m = self.model

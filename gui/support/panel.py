@@ -70,6 +70,7 @@ class DelegatesPanel(QWidget):
         self.result: SupportReport | None = None
         self.macs: list[list[int]] = []
         self.verdict: XnnpackVerification | None = None
+        self._emitted: str | None = None     # the name of the overlay last sent to the graph
         self.matrix: SupportMatrix | None = None
         self.subgraph = QComboBox(self)
         for sg in model.subgraphs:
@@ -232,7 +233,17 @@ class DelegatesPanel(QWidget):
 
     def _overlay_chosen(self) -> None:
         if self.result is not None:
-            self.overlay_changed.emit(self.overlay())
+            ov = self.overlay()
+            self._emitted = ov.name if ov is not None else None
+            self.overlay_changed.emit(ov)
+
+    def overlay_removed_unless(self, shown: set[str]) -> None:
+        """The graph shows the overlays named ``shown``: when the chosen one is not among them
+        (removed with the legend's ×), the choice goes back to "no overlay" without emitting."""
+        if self.delegate.currentData() and self._emitted not in shown:
+            was = self.delegate.blockSignals(True)
+            self.delegate.setCurrentIndex(0)
+            self.delegate.blockSignals(was)
 
     def choose_delegate(self, name: str | None) -> None:
         self.delegate.setCurrentIndex(max(0, self.delegate.findData(name)))

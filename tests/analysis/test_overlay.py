@@ -78,17 +78,23 @@ def test_overlay_is_frozen():
 
 
 def test_to_json_is_strict_and_lists_op_records():
-    o = Overlay("delegate", "GPU: 2/3 ops, 1 partition",
+    o = Overlay("GPU support", "GPU: 2/3 ops, 1 partition",
                 colors={(0, 2): "#1a9850", (0, 0): "#d73027"}, badges={(0, 0): "CPU"},
                 groups=[OutlineGroup("GPU 1", "#1a9850", [(0, 2)])],
-                legend=[("GPU", "#1a9850")])
+                legend=[("GPU", "#1a9850")], kind="delegate")
     text = json.dumps(o.to_json(), allow_nan=False)
     assert json.loads(text) == {
-        "name": "delegate", "summary": "GPU: 2/3 ops, 1 partition",
+        "name": "GPU support", "kind": "delegate", "summary": "GPU: 2/3 ops, 1 partition",
         "legend": [{"label": "GPU", "color": "#1a9850"}],
         "ops": [{"subgraph": 0, "op": 0, "color": "#d73027", "badge": "CPU"},
                 {"subgraph": 0, "op": 2, "color": "#1a9850"}],
         "groups": [{"label": "GPU 1", "color": "#1a9850", "ops": [{"subgraph": 0, "op": 2}]}]}
+
+
+def test_kind_defaults_to_the_name_and_builders_pass_it_on():
+    assert Overlay("latency").kind == "latency"
+    assert heat_overlay({0: 1.0}, name="live memory", kind="memory").kind == "memory"
+    assert heat_overlay({}, name="live memory", kind="memory").kind == "memory"
 
 
 def test_heat_overlay_all_zero_values_sit_in_the_first_step():

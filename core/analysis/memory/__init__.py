@@ -27,7 +27,7 @@ from core.analysis.memory.result import (
     TieOrder,
 )
 from core.analysis.memory.tflm import TflmPlan, plan_tflm
-from core.analysis.overlay import Overlay, heat_overlay
+from core.analysis.overlay import KIND_MEMORY, Overlay, heat_overlay
 from core.inference.resize import dynamic_note, resized_model
 from core.inference.ssh_target import SshTarget
 from core.model.types import Model
@@ -159,9 +159,9 @@ def live_memory_overlay(subgraph: SubgraphMemory) -> Overlay:
     live = subgraph.live_bytes
     si = subgraph.index
     if not live:
-        return Overlay("live memory", "")
+        return Overlay("live memory", "", kind=KIND_MEMORY)
     peak = int(np.argmax(live))
     return heat_overlay({i: v / 1024 for i, v in enumerate(live)}, unit="KiB", subgraph=si,
-                        name="live memory", digits=4,
+                        name="live memory", digits=4, kind=KIND_MEMORY,
                         summary=f"live arena memory, peak {live[peak] / 1024:.4g} KiB at op "
                                 f"{peak}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from core.analysis.overlay import Overlay, heat_overlay
+from core.analysis.overlay import KIND_DELEGATE, Overlay, heat_overlay
 from core.analysis.support.analyze import subgraph_macs
 from core.analysis.support.compiled import REMOVED, CompiledOp, Placement, placement
 from core.analysis.support.graph import SubgraphView
@@ -211,4 +211,5 @@ def estimate_overlay(block: dict[str, Any]) -> Overlay:
     values = {(p["subgraph"], p["index"]): p["ms"] for p in e.get("per_op") or ()
               if p["ms"] is not None}
     summary = (estimate_line(block) if e else block.get("error") or "no estimate")
-    return heat_overlay(values, name=name, summary=summary, text=fmt.duration_ms)
+    return heat_overlay(values, name=name, summary=summary, text=fmt.duration_ms,
+                        kind=KIND_DELEGATE)

@@ -4,7 +4,7 @@ summary line ("GPU: 61/65 ops, 3 partitions; first blocker: op 12 CAST (input 0 
 from __future__ import annotations
 
 from core import format as fmt
-from core.analysis.overlay import Overlay, categorical_overlay, outline_groups
+from core.analysis.overlay import KIND_DELEGATE, Overlay, categorical_overlay, outline_groups
 from core.analysis.support.analyze import summary_line
 from core.analysis.support.result import DelegateSupport
 
@@ -16,7 +16,7 @@ PALETTE = {
 # partition outlines cycle through distinct hues
 OUTLINE_COLORS = ("#1f77b4", "#9467bd", "#17becf", "#2ca02c", "#8c564b", "#e377c2")
 BADGE_CHARS = 28
-OVERLAY_PREFIX = "Delegate support: "   # one support overlay is shown at a time
+OVERLAY_PREFIX = "Delegate support: "   # a delegate's verdict overlay is named by it
 
 
 def support_overlay(result: DelegateSupport) -> Overlay:
@@ -43,4 +43,5 @@ def support_overlay(result: DelegateSupport) -> Overlay:
             labels[(s, p)] = (f"{result.title} partition {p + 1}{where}", color)
     groups = outline_groups(sorted(verdicts), group_of, labels)
     return categorical_overlay(f"{OVERLAY_PREFIX}{result.title}", verdicts, PALETTE,
-                               summary=summary_line(result), badges=badges, groups=groups)
+                               summary=summary_line(result), badges=badges, groups=groups,
+                               kind=KIND_DELEGATE)
