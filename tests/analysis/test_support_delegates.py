@@ -95,7 +95,9 @@ def test_blockers_rank_unsupported_ops(built_models):
     assert sg.blockers[0].op == 1 and sg.blockers[0].partitions_saved == 1
     with open_model(built_models["custom_op"]) as m:
         line = summary_line(analyze_delegate(m, "xnnpack"))
-    assert "3/4 ops, 2 partitions; first blocker: op 1 MyCustomOp" in line
+    # op 1 is both the first unsupported op and the costliest blocker: named once
+    assert "3/4 ops, 2 partitions; first unsupported: op 1 MyCustomOp (" in line
+    assert "blocker" not in line
 
 
 def test_options_parse_and_reject():
@@ -160,3 +162,32 @@ def test_ops_missing_inputs_get_a_reason_not_a_crash(tmp_path):
         for o in r.subgraphs[0].ops:
             assert o.supported or isinstance(o.reason, str), (d, o)
     assert not result.delegates["xnnpack"].subgraphs[0].ops[0].supported
+
+
+def test_summary_names_the_first_unsupported_op_in_op_order(build_model):
+    """A custom op at the head and one in the middle: the middle one is the costliest blocker
+    (it splits XNNPACK's ops in two partitions), but op 0 is the first the delegate cannot
+    take; the line said 'first blocker: op 2' while op 0 was already unsupported."""
+    import numpy as np
+
+    from core.model.builder import ModelBuilder
+    mb = ModelBuilder()
+    sg = mb.subgraph("main")
+    x = sg.tensor("x", [1, 16])
+    c = sg.tensor("c", [16], data=np.ones(16, np.float32))
+    head, a, mid, m, t = (sg.tensor(n, [1, 16]) for n in ("head", "a", "mid", "m", "t"))
+    sg.op("CUSTOM", [x], [head], custom_code="HeadOp")
+    sg.op("ADD", [head, c], [a], {"fused_activation_function": "NONE"})
+    sg.op("CUSTOM", [a], [mid], custom_code="MidOp")
+    sg.op("MUL", [mid, c], [m], {"fused_activation_function": "NONE"})
+    sg.op("TANH", [m], [t])
+    sg.inputs, sg.outputs = [x], [t]
+    with open_model(build_model(mb)) as model:
+        result = analyze_delegate(model, "xnnpack")
+    ops = result.subgraphs[0]
+    assert [o.supported for o in ops.ops] == [False, True, False, True, True]
+    assert ops.blockers[0].op == 2 and ops.partitions == 2
+    line = summary_line(result)
+    assert "first unsupported: op 0 (" in line
+    assert "costliest blocker: op 2 MidOp (supporting it: 1 partition fewer" in line
+    assert line.index("op 0") < line.index("op 2")

@@ -52,6 +52,8 @@ def op_macs(op: Operator, sg: Subgraph) -> int:
     if formula is None:
         return 0
     try:
+        if "taps" in formula:               # a fixed number of weighted inputs per element
+            return _n(_tensor(op, sg, formula["elements_of"]).shape) * int(formula["taps"])
         shape = _tensor(op, sg, formula["dims_of"]).shape
         dims = formula["dims"]
         for option, axes in formula.get("dims_if_option", {}).items():
