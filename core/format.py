@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 MESSAGE_LIMIT = 900  # one error line stays under 1,000 characters with the "litelens: error: " prefix
 SHAPE_EDGE = 4       # dims shown at each end of an abridged shape
@@ -135,6 +135,25 @@ def elide(text: str, limit: int = 40) -> str:
     """``text`` made printable and cut to ``limit`` characters, the last one an ellipsis when cut."""
     text = printable(text[:4 * limit])
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def elide_words(text: str, limit: float, width: Callable[[str], float] = len) -> str:
+    """``text`` made printable and, when ``width(text)`` exceeds ``limit``, cut after the last
+    whole word that fits with an ellipsis ("input 0 is float16 and…"); a first word too long
+    for ``limit`` is cut inside. ``width`` measures a string (characters by default; a font's
+    advance for painted text)."""
+    text = printable(text)
+    if width(text) <= limit:
+        return text
+    words = text.split(" ")
+    for n in range(len(words) - 1, 0, -1):
+        head = " ".join(words[:n]).rstrip(" ,;:-–(·") + "…"
+        if width(head) <= limit:
+            return head
+    cut = words[0]
+    while cut and width(cut + "…") > limit:
+        cut = cut[:-1]
+    return cut + "…" if cut else ""
 
 
 def short_name(name: str, limit: int = 18) -> str:

@@ -98,3 +98,15 @@ def test_model_error_is_one_bounded_printable_line():
     assert msg.isprintable() and len(msg) < 1000
     assert msg.startswith(r"m\n.tflite: tensor '\x1b")
     assert e.path == "m\n.tflite"  # the path itself stays exact for callers
+
+
+def test_elide_words_cuts_at_a_word_boundary():
+    reason = "input 0 is float16: TFLM's DEQUANTIZE takes int8"
+    assert fmt.elide_words(reason, 100) == reason
+    assert fmt.elide_words(reason, 20) == "input 0 is float16…"     # the ':' goes with the cut
+    assert fmt.elide_words(reason, 12) == "input 0 is…"
+    assert fmt.elide_words("FusedBatchNormV3 weights", 8) == "FusedBa…"   # one long word
+    assert fmt.elide_words("abc", 0) == ""
+    # any measure: here every character is 2 units wide
+    assert fmt.elide_words("aa bb cc", 12, width=lambda s: 2 * len(s)) == "aa bb…"
+    assert fmt.elide_words("aa bb cc", 11, width=lambda s: 2 * len(s)) == "aa…"

@@ -12,9 +12,12 @@ Levels of detail, by zoom and by how many nodes are in view:
 * far (zoom < 0.2 or > 2500 nodes in view): nodes as flat rectangles, edges as straight
   polylines, both built from numpy arrays in one ``QPainterPath`` per colour (pyqtgraph's
   ``arrayToQPath``) after merging what falls on the same device pixels; no text;
-* mid (zoom < 0.45): coloured boxes and curved edges, no text;
+* mid (zoom < 0.45): boxes in the op's colour and curved edges; each box's name in device
+  pixels where it fits (cut at a word boundary), nothing in boxes too small for it;
 * near: Netron-like cards (coloured header with the op name, folded constants as rows), curved
   edges with arrow heads, tensor shape labels on edges (``Scene.edge_labels``), badges.
+  Each text of a card is cut to its own box (``_card_texts``): a row's shape first, its name in
+  what is left; a badge above the card, within its width (the full text is in the tooltip).
 
 Overlays: the scene paints the overlays it is given (the view gives only its active one): the
 latest that colours a node wins, badges are stacked; each outline group is drawn as a rounded
@@ -34,7 +37,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from pyqtgraph import arrayToQPath
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen, QTransform
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QTransform
 
 from core import format as fmt
 from core.analysis.overlay import Overlay
@@ -371,6 +374,78 @@ def _paint_edge_labels(p: QPainter, sc: Scene, edges: np.ndarray) -> None:
         p.drawText(QPointF(mx + 3, my + 3.5), text)
 
 
+_ELIDED: dict[tuple[str, int, str], str] = {}   # (text, width px, font key) -> what fits
+
+
+def fitted(text: str, width: float, font: QFont) -> str:
+    """``text`` cut at a word boundary with … to fit ``width`` (pixels at zoom 1) in ``font``
+    (cached: a frame asks for the same few labels at the same widths)."""
+    key = (text, int(width), font.key())
+    out = _ELIDED.get(key)
+    if out is None:
+        if len(_ELIDED) > 50_000:
+            _ELIDED.clear()
+        fm = QFontMetricsF(font)
+        out = _ELIDED[key] = fmt.elide_words(text, int(width), fm.horizontalAdvance)
+    return out
+
+
+BADGE_H = 14.0   # a badge sits on top of its card, right-aligned, never over the card's text
+ROW_GAP = 6.0    # between a row's name and its shape
+
+
+def _card_texts(sc: Scene, n: int, x: float, y: float, w: float
+                ) -> list[tuple[QRectF, str, str]]:
+    """The texts of op ``n``'s card at the near level, each cut to its own box so that none
+    overlaps another: (box, text, role) with role "head", "slot", "shape" or "badge"."""
+    lay, fonts = sc.lay, sc.fonts
+    inner = w - 2 * gl.PAD
+    out = [(QRectF(x + gl.PAD, y, inner, gl.HEADER_H), fitted(lay.labels[n], inner, fonts.head),
+            "head")]
+    fm = QFontMetricsF(fonts.row)
+    ry = y + gl.HEADER_H + 2
+    for slot, shape, _t in lay.rows[n]:
+        shape_text = fitted(f"⟨{shape}⟩", inner, fonts.row)
+        sw = fm.horizontalAdvance(shape_text)
+        name = fitted(slot, inner - sw - ROW_GAP, fonts.row)
+        if name:
+            out.append((QRectF(x + gl.PAD, ry, inner - sw - ROW_GAP, gl.ROW_H), name, "slot"))
+        out.append((QRectF(x + w - gl.PAD - sw, ry, sw, gl.ROW_H), shape_text, "shape"))
+        ry += gl.ROW_H
+    badges = sc.overlay.badges.get(n)
+    if badges:   # the full text is in the node's tooltip
+        text = fitted(" · ".join(badges), w - 12, fonts.badge)
+        if text:
+            bw = QFontMetricsF(fonts.badge).horizontalAdvance(text) + 8
+            out.append((QRectF(x + w - 4 - bw, y - BADGE_H + 1, bw, BADGE_H), text, "badge"))
+    return out
+
+
+def _paint_mid_labels(p: QPainter, sc: Scene, nodes: list[int], colors: list[QColor]) -> None:
+    """Mid zoom: each node's name in device pixels, where it fits (cut at a word boundary, at
+    least a few characters), in the colour that reads on its fill."""
+    lay, font = sc.lay, sc.fonts.badge
+    t = p.transform()
+    m11, m22, dx, dy = t.m11(), t.m22(), t.dx(), t.dy()
+    fm = QFontMetricsF(font)
+    need_h = fm.height() + 2
+    p.save()
+    p.setTransform(QTransform())
+    p.setFont(font)
+    for n, color in zip(nodes, colors, strict=True):
+        h = lay.h[n] * m22
+        w = lay.w[n] * m11 - 6
+        if h < need_h or w < 24:
+            continue
+        text = fitted(lay.labels[n], w, font)
+        if len(text.rstrip("…")) < 3:
+            continue
+        p.setPen(style.text_on(color) if n < lay.n_ops else style.IO_TEXT)
+        p.drawText(QRectF(lay.x[n] * m11 + dx + 3, lay.y[n] * m22 + dy, w, h),
+                   Qt.AlignmentFlag.AlignCenter, text)
+    p.restore()
+
+
 def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: bool) -> None:
     lay = sc.lay
     canvas, fonts = sc.canvas, sc.fonts
@@ -378,9 +453,10 @@ def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: 
                       lay.h[nodes].tolist())
     hl = set(sc.highlight.tolist())
     border = QPen(style.CARD_BORDER, 1.0)
-    fm_row = QFontMetricsF(fonts.row)
     io_fill = style.qcolor(style.IO_COLOR)
     palette, color_ids = sc.overlay.palette, sc.overlay.color_ids   # per node: locals
+    labelled: list[int] = []
+    label_colors: list[QColor] = []
     for i, n in enumerate(nodes.tolist()):
         rect = QRectF(xs[i], ys[i], ws[i], hs[i])
         color = palette[color_ids[n]]
@@ -390,62 +466,54 @@ def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: 
             p.setBrush(style.HIGHLIGHT)
             p.drawRoundedRect(rect.adjusted(-6, -6, 6, 6), 8, 8)
         if not is_op:  # input / output: a pill
+            fill = color if sc.overlay.any_overlay else io_fill
             p.setPen(border)
-            p.setBrush(color if sc.overlay.any_overlay else io_fill)
+            p.setBrush(fill)
             p.drawRoundedRect(rect, hs[i] / 2, hs[i] / 2)
             if near:
                 p.setFont(fonts.row)
                 p.setPen(style.IO_TEXT)
-                p.drawText(rect, Qt.AlignmentFlag.AlignCenter, lay.labels[n])
+                p.drawText(rect, Qt.AlignmentFlag.AlignCenter,
+                           fitted(lay.labels[n], ws[i] - hs[i], fonts.row))
+            else:
+                labelled.append(n)
+                label_colors.append(fill)
+        elif not near:   # mid: a box in the op's colour, its name drawn after where it fits
+            p.setPen(border)
+            p.setBrush(color)
+            p.drawRect(rect)
+            labelled.append(n)
+            label_colors.append(color)
         else:
             head = QRectF(xs[i], ys[i], ws[i], gl.HEADER_H)
-            if not near:
-                p.setPen(border)
-                p.setBrush(canvas["card"])
-                p.drawRect(rect)
-                p.setPen(Qt.PenStyle.NoPen)
-                p.setBrush(color)
-                p.drawRect(head)
-            else:
-                p.setPen(border)
-                p.setBrush(canvas["card"])
-                p.drawRoundedRect(rect, 4, 4)
-                p.setPen(Qt.PenStyle.NoPen)
-                p.setBrush(color)
-                clip = QPainterPath()
-                clip.addRoundedRect(rect, 4, 4)
-                hp = QPainterPath()
-                hp.addRect(head)
-                p.drawPath(clip.intersected(hp))
-                p.setFont(fonts.head)
-                p.setPen(style.text_on(color))
-                p.drawText(head, Qt.AlignmentFlag.AlignCenter, lay.labels[n])
-                rows = lay.rows[n]
-                if rows:
-                    p.setFont(fonts.row)
-                    ry = ys[i] + gl.HEADER_H + 2
-                    for slot, shape, _t in rows:
-                        p.setPen(canvas["row"])
-                        p.drawText(QPointF(xs[i] + gl.PAD, ry + 11), slot)
-                        p.setPen(style.ROW_SHAPE)
-                        sw = fm_row.horizontalAdvance(f"⟨{shape}⟩")
-                        p.drawText(QPointF(xs[i] + ws[i] - gl.PAD - sw, ry + 11),
-                                   f"⟨{shape}⟩")
-                        ry += gl.ROW_H
-                badges = sc.overlay.badges.get(n)
-                if badges:
+            p.setPen(border)
+            p.setBrush(canvas["card"])
+            p.drawRoundedRect(rect, 4, 4)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(color)
+            clip = QPainterPath()
+            clip.addRoundedRect(rect, 4, 4)
+            hp = QPainterPath()
+            hp.addRect(head)
+            p.drawPath(clip.intersected(hp))
+            for box, text, role in _card_texts(sc, n, xs[i], ys[i], ws[i]):
+                if role == "head":
+                    p.setFont(fonts.head)
+                    p.setPen(style.text_on(color))
+                    p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+                elif role == "badge":
                     p.setFont(fonts.badge)
-                    fmb = QFontMetricsF(fonts.badge)
-                    bx = xs[i] + ws[i] - 4
-                    for b in badges:
-                        bw = fmb.horizontalAdvance(b) + 8
-                        br = QRectF(bx - bw + 8, ys[i] - 9, bw, 14)
-                        p.setPen(QPen(style.DARK_TEXT, 0.8))
-                        p.setBrush(style.BADGE_BG)
-                        p.drawRoundedRect(br, 7, 7)
-                        p.setPen(style.DARK_TEXT)
-                        p.drawText(br, Qt.AlignmentFlag.AlignCenter, b)
-                        bx -= bw + 2
+                    p.setPen(QPen(style.DARK_TEXT, 0.8))
+                    p.setBrush(style.BADGE_BG)
+                    p.drawRoundedRect(box, 7, 7)
+                    p.setPen(style.DARK_TEXT)
+                    p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+                else:
+                    p.setFont(fonts.row)
+                    p.setPen(canvas["row"] if role == "slot" else style.ROW_SHAPE)
+                    align = Qt.AlignmentFlag.AlignLeft if role == "slot" \
+                        else Qt.AlignmentFlag.AlignRight
+                    p.drawText(box, align | Qt.AlignmentFlag.AlignVCenter, text)
         if is_op and lay.categories[n] == "custom":
             p.setPen(style.custom_frame_pen(1.5 if near else 1.5 / max(scale, 0.1)))
             p.setBrush(Qt.BrushStyle.NoBrush)
@@ -454,3 +522,5 @@ def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: 
             p.setPen(QPen(style.SELECT, 3 if near else 3 / max(scale, 0.1)))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 5, 5)
+    if labelled:
+        _paint_mid_labels(p, sc, labelled, label_colors)

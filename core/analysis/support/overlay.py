@@ -3,7 +3,6 @@ unsupported, each partition outlined, the reason as the badge of ops left on the
 summary line ("GPU: 61/65 ops, 3 partitions; first blocker: op 12 CAST (input 0 is int64)")."""
 from __future__ import annotations
 
-from core import format as fmt
 from core.analysis.overlay import KIND_DELEGATE, Overlay, categorical_overlay, outline_groups
 from core.analysis.support.analyze import summary_line
 from core.analysis.support.result import DelegateSupport
@@ -15,7 +14,6 @@ PALETTE = {
 }
 # partition outlines cycle through distinct hues
 OUTLINE_COLORS = ("#1f77b4", "#9467bd", "#17becf", "#2ca02c", "#8c564b", "#e377c2")
-BADGE_CHARS = 28
 OVERLAY_PREFIX = "Delegate support: "   # a delegate's verdict overlay is named by it
 
 
@@ -36,7 +34,7 @@ def support_overlay(result: DelegateSupport) -> Overlay:
                 verdicts[key] = "kept_on_cpu"
             else:
                 verdicts[key] = "unsupported"
-                badges[key] = fmt.elide(o.reason or "", BADGE_CHARS)
+                badges[key] = o.reason or ""   # the view cuts it to the card, the tooltip not
         for p in range(sg.partitions):
             color = OUTLINE_COLORS[len(labels) % len(OUTLINE_COLORS)]
             where = f" (subgraph {s})" if len(result.subgraphs) > 1 else ""
