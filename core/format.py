@@ -187,3 +187,11 @@ def duration_ms(ms: float | None) -> str:
     if abs(float(text)) >= 1000 and unit != "s":  # 999.96 µs rounds up: say 1.00 ms
         return duration_ms(math.copysign(1000 * scale, ms))
     return f"{text} {unit}"
+
+
+def duration_unit(largest_ms: float) -> tuple[str, float]:
+    """The unit to plot durations in whose largest is ``largest_ms``: (unit, ms per unit), the
+    same units as ``duration_ms`` ('µs', 0.001 for a series peaking at 0.4 ms)."""
+    if not math.isfinite(largest_ms) or largest_ms <= 0:
+        return "ms", 1.0
+    return next((u for u in _DURATION_UNITS if abs(largest_ms) >= u[1]), _DURATION_UNITS[-1])

@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 BACKENDS = ("litert", "compiled", "tflite_runtime", "tensorflow")
+# the API each backend runs a model through, in words (a per-op profile may use another one)
+BACKEND_APIS = {"litert": "LiteRT Interpreter", "compiled": "LiteRT CompiledModel",
+                "tflite_runtime": "tflite-runtime Interpreter",
+                "tensorflow": "TensorFlow Lite Interpreter"}
 # plus "external:/path/to/delegate.so"; npu-intel: the model compiled by LiteRT's Intel OpenVINO
 # plugin and run through its dispatch library (CompiledModel)
 DELEGATES = ("xnnpack", "builtin", "reference", "gpu", "npu-intel")

@@ -74,6 +74,15 @@ def output_lines(outputs: Iterable[OutputSummary], indent: str = "") -> list[str
     return lines
 
 
+def profile_source(prof: ProfileSummary) -> str:
+    """Which API the per-op times come from, said first when it is not the timed runs' API."""
+    if prof.other_api:
+        return (f"per-op times from the {prof.api}, not the {prof.run_api} the timed runs used: "
+                "the two APIs prepare and run the model differently, so the per-op sum need not "
+                "match the run")
+    return f"per-op times from the {prof.api}, as the timed runs" if prof.api else ""
+
+
 def profile_lines(prof: ProfileSummary) -> list[str]:
     """How far a per-op profile goes, in words: coverage, method, per-op sum vs the whole run,
     and what was not timed (the CLI and the Run panel)."""
@@ -87,6 +96,9 @@ def profile_lines(prof: ProfileSummary) -> list[str]:
              + (f"; the timed runs' median was {ms(median)}" if median and whole and
                 abs(whole - median) > 0.1 * median else ""),
              f"method: {prof.method or '-'}"]
+    source = profile_source(prof)
+    if source:
+        lines.insert(1, source)
     if prof.mapping:
         lines.append(f"delegate: {prof.mapping}")
     untimed = sorted(prof.untimed.items(), key=lambda kv: -kv[1])

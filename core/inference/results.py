@@ -158,6 +158,13 @@ class ProfileSummary:
     by_type: list[OpTypeTime]
     delegate_ops: list[DelegateOpTime] | None = None   # runtime profiler with a delegate
     mapping: str | None = None
+    api: str | None = None        # the API the profile ran ("LiteRT CompiledModel")
+    run_api: str | None = None    # the API of the timed runs it sits beside
+
+    @property
+    def other_api(self) -> bool:
+        """The profile ran on another API than the timed runs (their times may differ)."""
+        return bool(self.api and self.run_api and self.api != self.run_api)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -169,6 +176,8 @@ class ProfileSummary:
         if self.delegate_ops:
             out["delegate_ops"] = [dict(d) for d in self.delegate_ops]
             out["mapping"] = self.mapping
+        if self.api is not None:
+            out["api"], out["run_api"] = self.api, self.run_api
         return out
 
 

@@ -17,7 +17,7 @@ from core.inference.config import RunConfig, parse_options
 from core.inference.inputs import parse_shapes
 
 if TYPE_CHECKING:
-    from core.inference.results import BenchResult
+    from core.inference.results import BenchResult, OpTime, RssBytes
     from core.inference.ssh_target import SavedTarget
     from core.inference.worker.jobs.bench import Folder as BenchFolder
 
@@ -26,8 +26,28 @@ if TYPE_CHECKING:
 REFERENCE_MAX_RUNS = 10
 CPU_DELEGATES = ("xnnpack", "builtin", "reference")
 RESULT_COLUMNS = ("configuration", "backend", "status", "input", "init", "first", "median",
-                  "mean", "std", "p90", "p99", "max", "runs", "peak RSS", "error")
+                  "mean", "std", "p90", "p99", "max", "runs", "peak RSS (runs)", "error")
 TIME_COLUMNS = ("init", "first", "median", "mean", "std", "p90", "p99", "max")
+# what each results column counts (the header's tooltip)
+RESULT_HELP = {
+    "configuration": "backend/delegate/threads as configured (and the board, if not here)",
+    "backend": "the runtime and API that ran the timed runs, as the worker reported it",
+    "status": "ok, stopped or error",
+    "input": "the input source and the input shapes the runtime allocated",
+    "init": "loading the model and allocating its tensors (delegate preparation included)",
+    "first": "the first inference, alone (lazy packing and first-run costs included)",
+    "median": "median of the timed runs (warm-up runs excluded)",
+    "mean": "mean of the timed runs",
+    "std": "population standard deviation of the timed runs",
+    "p90": "90th percentile of the timed runs",
+    "p99": "99th percentile of the timed runs",
+    "max": "slowest timed run",
+    "runs": "timed runs",
+    "peak RSS (runs)": "the worker process's peak resident memory up to the end of the timed runs "
+                       "(Python, the runtime and the model); a per-op profile's own memory is "
+                       "not counted (the status line gives the peak with it)",
+    "error": "why the configuration failed",
+}
 
 
 @dataclass(frozen=True)
@@ -96,7 +116,7 @@ def single_run(form: RunForm) -> Plan:
 def thread_sweep(form: RunForm, cpu_count: int) -> Plan:
     """1..cpu_count threads, unprofiled."""
     return Plan([build_config(form, threads=t, profile=False) for t in range(1, cpu_count + 1)],
-                "thread sweep: median ms by threads")
+                "thread sweep: median by threads")
 
 
 def target_comparison(form: RunForm, boards: list[SavedTarget]) -> Plan:
@@ -104,7 +124,7 @@ def target_comparison(form: RunForm, boards: list[SavedTarget]) -> Plan:
     slows another down), unprofiled; each board runs its own Python."""
     where: list[SavedTarget | None] = [None, *boards]
     return Plan([build_config(form, profile=False, python_exe=None) for _ in where],
-                "targets: median ms", where)
+                "targets: median", where)
 
 
 def delegate_comparison(form: RunForm) -> Plan:
@@ -125,7 +145,7 @@ def delegate_comparison(form: RunForm) -> Plan:
         configs.append(build_config(form, **over))
     capped = min(form.runs, REFERENCE_MAX_RUNS)
     note = f" (reference: {capped} runs)" if capped < form.runs else ""
-    return Plan(configs, f"delegate comparison: median ms{note}")
+    return Plan(configs, f"delegate comparison: median{note}")
 
 
 @dataclass(frozen=True)
@@ -186,8 +206,81 @@ def live_text(job: BenchFolder, cfg: RunConfig, stage: str, stage_elapsed_s: flo
         bits.append(f"runs {runs}, median {fmt.duration_ms(float(np.median(a)))}, "
                     f"p99 {fmt.duration_ms(float(np.percentile(a, 99)))}")
     if job.rss:
-        bits.append(f"RSS {fmt.size(job.rss[-1][1])}")
+        bits.append(f"worker RSS {fmt.size(job.rss[-1][1])}"
+                    + (" (the per-op profile's models included)" if job.profiled else ""))
     return " · ".join(bits)
+
+
+def rss_text(rss: RssBytes) -> str:
+    """The worker's memory in words, each figure saying what it counts: 'peak RSS 98.2 MiB
+    during the runs (223.2 MiB with the per-op profile)'."""
+    if rss.peak is None:
+        return ""
+    text = f"peak RSS {fmt.size(rss.peak)} during the runs"
+    if rss.with_profile_peak is not None:
+        text += f" ({fmt.size(rss.with_profile_peak)} with the per-op profile)"
+    return text
+
+
+@dataclass(frozen=True)
+class LivePlots:
+    """What the Run panel's live plots show for one configuration, in units chosen for the data
+    (no axis scale factor to read): latency per run and its histogram with p50/p90/p99 in
+    ``lat_unit``, the worker's RSS in MiB over time in ``time_unit``, and when the per-op profile
+    began (``profile_at``: the RSS after it includes the profile's models)."""
+    label: str
+    lat_unit: str
+    runs: Any           # np.ndarray 1..n
+    latencies: Any      # np.ndarray, in lat_unit
+    hist_edges: Any
+    hist_counts: Any
+    percentiles: dict[str, float]
+    time_unit: str
+    rss_t: Any          # np.ndarray, in time_unit since the worker started
+    rss_mib: Any
+    profile_at: float | None
+
+
+def live_plots(label: str, job: BenchFolder) -> LivePlots:
+    """The plots of ``job`` (live, or finished) as ``LivePlots``."""
+    import numpy as np
+    lat = np.asarray(job.latencies_ms, dtype=np.float64)
+    unit, per = fmt.duration_unit(float(lat.max()) if lat.size else 0.0)
+    shown = lat / per
+    counts, edges = (np.histogram(shown, bins=min(40, max(5, lat.size // 4))) if lat.size
+                     else (np.zeros(0), np.zeros(0)))
+    pct = dict(zip(("p50", "p90", "p99"), (float(q) for q in np.percentile(shown, [50, 90, 99])),
+                   strict=True)) if lat.size else {}
+    rss = np.asarray(job.rss, dtype=np.float64).reshape(-1, 2)
+    t_unit, t_per = fmt.duration_unit(float(rss[:, 0].max()) * 1000 if rss.size else 0.0)
+    t = rss[:, 0] * 1000 / t_per
+    at = job.profile_started_s
+    return LivePlots(label, unit, np.arange(1, lat.size + 1), shown, edges, counts, pct, t_unit,
+                     t, rss[:, 1] / 2**20, None if at is None else at * 1000 / t_per)
+
+
+@dataclass(frozen=True)
+class OpRow:
+    """One line of the per-op table: its cells and its heat (0..1 of the slowest op; None: not
+    shaded, for an op not timed or taking no time per run, as constant weights dequantized once
+    when the model is prepared)."""
+    cells: tuple[str, str, str, str]
+    heat: float | None
+
+
+def op_rows(ops: list[OpTime]) -> list[OpRow]:
+    timed = [o.avg_ms for o in ops if o.avg_ms is not None]
+    total = sum(timed)
+    top = max(timed, default=0.0)
+    rows = []
+    for o in ops:
+        avg = o.avg_ms
+        cells = (str(o.index), fmt.printable(o.op, 120),
+                 fmt.duration_ms(avg) if avg is not None else (o.note or "not timed"),
+                 f"{100 * avg / total:.1f}" if avg and total else "")
+        heat = avg / top if avg and top > 0 else None
+        rows.append(OpRow(cells, heat))
+    return rows
 
 
 class RunQueue:
@@ -243,6 +336,11 @@ class RunQueue:
         return f"{cfg.threads} thr" if self.title.startswith("thread") else \
             cfg.delegate.split("/")[-1]
 
+    def bars(self) -> tuple[str, list[tuple[str, float]]]:
+        """The comparison bars in one unit chosen for them: (unit, [(tick label, median)])."""
+        unit, per = fmt.duration_unit(max((v for _, v in self.compare), default=0.0))
+        return unit, [(tick, v / per) for tick, v in self.compare]
+
     def queue_text(self) -> str:
         """'configuration 2/4: ' while a sweep or comparison runs."""
         return f"configuration {self.done + 1}/{self.total}: " if self.total > 1 else ""
@@ -267,7 +365,8 @@ class RunQueue:
         """The status line after a configuration."""
         if res.error:
             return f"{self.label}: {res.error}"
+        rss = rss_text(res.rss_bytes)
         return (f"{self.label}: {res.status} — median {fmt.duration_ms(res.latency_ms.median)} "
-                f"over {res.latency_ms.runs} runs."
+                f"over {res.latency_ms.runs} runs" + (f"; {rss}" if rss else "") + "."
                 + (f" Note: {res.runtime_note}." if res.runtime_note else ""))
 

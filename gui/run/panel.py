@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
@@ -112,6 +111,7 @@ DELEGATE_ITEMS = [("XNNPACK (default)", "xnnpack"), ("builtin kernels", "builtin
 ERROR_COLUMN = RESULT_COLUMNS.index("error")
 GUESS_STYLE = "QLineEdit { background: #fff1d6; }"  # a guessed value the user should check
 ERROR_COLOR = "#b00020"
+WARN_COLOR = "#b35900"
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -121,6 +121,10 @@ def _fmt(v, digits: int = 3) -> str:
 def _table(headers: list[str] | tuple[str, ...]) -> QTableWidget:
     t = QTableWidget(0, len(headers))
     t.setHorizontalHeaderLabels(list(headers))
+    for c, name in enumerate(headers):
+        help_text = run_queue.RESULT_HELP.get(name) if headers is RESULT_COLUMNS else None
+        if help_text:
+            t.horizontalHeaderItem(c).setToolTip(help_text)
     t.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
     t.setEditTriggers(QTableWidget.NoEditTriggers)
     return t
@@ -147,6 +151,7 @@ class RunPanel(QWidget):
         self._stage_t0 = time.monotonic()
         self._ops_seen = 0
         self._preparing = False
+        self._last_plots: run_queue.LivePlots | None = None   # of the last run with data
         self._prepare = TaskRunner(self, name="run-prepare")
         self._prepare.done.connect(self._prepared)
         self._prepare.failed.connect(self._prepare_failed)
@@ -294,13 +299,15 @@ class RunPanel(QWidget):
         pg.setConfigOptions(antialias=False)
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground("w")
-        self.lat_plot = self.plots.addPlot(row=0, col=0, title="latency per run (ms)")
+        self.lat_plot = self.plots.addPlot(row=0, col=0, title="latency per run")
         self.lat_plot.setLabel("bottom", "run")
+        self.lat_plot.setLabel("left", "ms")
         self.lat_plot.setClipToView(True)
         self.lat_plot.setDownsampling(auto=True, mode="peak")
         self.lat_curve = self.lat_plot.plot(pen=pg.mkPen("#1f77b4", width=1))
         self.hist_plot = self.plots.addPlot(row=0, col=1, title="latency histogram")
         self.hist_plot.setLabel("bottom", "ms")
+        self.hist_plot.setLabel("left", "runs")
         self.hist_curve = self.hist_plot.plot(stepMode="center", fillLevel=0,
                                               brush=(31, 119, 180, 110), pen="#1f77b4")
         self.pct_lines = {}
@@ -312,13 +319,34 @@ class RunPanel(QWidget):
             line.setVisible(False)
             self.hist_plot.addItem(line)
             self.pct_lines[name] = line
-        self.rss_plot = self.plots.addPlot(row=1, col=0, title="worker RSS (MB)")
-        self.rss_plot.setLabel("bottom", "s")
+        self.rss_plot = self.plots.addPlot(row=1, col=0, title="worker RSS")
+        self.rss_plot.setLabel("bottom", "s since the worker started")
+        self.rss_plot.setLabel("left", "MiB")
         self.rss_curve = self.rss_plot.plot(pen=pg.mkPen("#9467bd", width=2))
-        self.bar_plot = self.plots.addPlot(row=1, col=1, title="comparison: median ms")
+        # after this line the RSS includes the per-op profile's models (the results' peak does not)
+        self.profile_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#7f7f7f", width=1,
+                                                                   style=Qt.DashLine),
+                                            label="per-op profile →",
+                                            labelOpts={"position": 0.12, "color": "#7f7f7f"})
+        self.profile_line.setVisible(False)
+        self.rss_plot.addItem(self.profile_line)
+        self.bar_plot = self.plots.addPlot(row=1, col=1, title="comparison: median")
+        self.bar_plot.setLabel("left", "ms")
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush="#17becf")
         self.bar_plot.addItem(self.bars)
-        return self.plots
+        for plot in (self.lat_plot, self.hist_plot, self.rss_plot, self.bar_plot):
+            for side in ("left", "bottom"):
+                # units are chosen for the data (µs, ms, s; MiB): no "(x0.001)" scale factor
+                plot.getAxis(side).enableAutoSIPrefix(False)
+        # which configuration the plots show (after a failed one: the last one that ran)
+        self.plots_label = QLabel("", wordWrap=True)
+        box = QWidget()
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addWidget(self.plots_label)
+        lay.addWidget(self.plots, 1)
+        return box
 
     def _build_tabs(self) -> QWidget:
         """Results, the per-op profile, the by-type summary, the outputs."""
@@ -571,6 +599,8 @@ class RunPanel(QWidget):
         self.rss_curve.setData([], [])
         for line in self.pct_lines.values():
             line.setVisible(False)
+        self.profile_line.setVisible(False)
+        self.plots_label.setText(f"plots: {self.queue.label}")
         for plot in (self.lat_plot, self.hist_plot, self.rss_plot):
             plot.enableAutoRange()  # a new run does not keep the last run's axes
         # the outputs shown are always this run's
@@ -615,30 +645,43 @@ class RunPanel(QWidget):
 
     def _redraw(self, s: WorkerSession[BenchFolder]) -> None:
         job = s.job
-        lat = np.asarray(job.latencies_ms, dtype=np.float64)
-        if lat.size:
-            # markers while runs are few: a one-run result is one point, not nothing
-            few = lat.size <= 200
-            self.lat_curve.setData(np.arange(1, lat.size + 1), lat, symbol="o" if few else None,
-                                   symbolSize=5, symbolBrush="#1f77b4", symbolPen=None)
-            counts, edges = np.histogram(lat, bins=min(40, max(5, lat.size // 4)))
-            self.hist_curve.setData(edges, counts)
-            for name, q in zip(("p50", "p90", "p99"), np.percentile(lat, [50, 90, 99]),
-                               strict=True):
-                self.pct_lines[name].setValue(float(q))
-                self.pct_lines[name].setVisible(True)
-        if job.rss:
-            arr = np.asarray(job.rss, dtype=np.float64)
-            mb = arr[:, 1] / 2**20
-            self.rss_curve.setData(arr[:, 0], mb)
-            self.rss_plot.setYRange(0, float(mb.max()) * 1.15, padding=0)
+        self._draw_plots(run_queue.live_plots(self.queue.label, job))
         self.live.setText(run_queue.live_text(job, s.cfg, s.stage,
                                               time.monotonic() - self._stage_t0))
+
+    def _draw_plots(self, lp: run_queue.LivePlots) -> None:
+        if lp.latencies.size:
+            # markers while runs are few: a one-run result is one point, not nothing
+            few = lp.latencies.size <= 200
+            self.lat_curve.setData(lp.runs, lp.latencies, symbol="o" if few else None,
+                                   symbolSize=5, symbolBrush="#1f77b4", symbolPen=None)
+            self.hist_curve.setData(lp.hist_edges, lp.hist_counts)
+            for name, q in lp.percentiles.items():
+                self.pct_lines[name].setValue(q)
+                self.pct_lines[name].setVisible(True)
+            self.lat_plot.setLabel("left", lp.lat_unit)
+            self.hist_plot.setLabel("bottom", lp.lat_unit)
+        if lp.rss_t.size:
+            self.rss_curve.setData(lp.rss_t, lp.rss_mib)
+            self.rss_plot.setYRange(0, float(lp.rss_mib.max()) * 1.15, padding=0)
+            self.rss_plot.setLabel("bottom", f"{lp.time_unit} since the worker started")
+        if lp.profile_at is not None:
+            self.profile_line.setValue(lp.profile_at)
+        self.profile_line.setVisible(lp.profile_at is not None)
 
     def _finish(self, s: WorkerSession[BenchFolder]) -> None:
         self._timer.stop()
         res = s.job.result()
         self.session = None
+        if s.job.latencies_ms:
+            self._last_plots = run_queue.live_plots(self.queue.label, s.job)
+        elif self._last_plots is not None:
+            # a configuration that failed before its runs leaves the last one that ran in view
+            # (not empty plots with made-up axes), and says so
+            self._reset_live()
+            self._draw_plots(self._last_plots)
+            self.plots_label.setText(f"plots: {self._last_plots.label}, the last configuration "
+                                     f"that ran ({self.queue.label} has no runs to plot)")
         summary = self.queue.summary(res)
         self._add_row(self.queue.finished(res))
         if res.target:   # a board's row: its facts on the configuration cell
@@ -654,15 +697,17 @@ class RunPanel(QWidget):
             self.ops_table.setRowCount(0)
             self.types_table.setRowCount(0)  # no profile: the last run's types go too
             self.ops_note.setText(res.profile.note)
+            self.ops_note.setStyleSheet("")
         self.run_finished.emit(res)
         self._next()
 
     def _draw_bars(self) -> None:
         self.bar_plot.removeItem(self.bars)
-        bars = self.queue.compare
+        unit, bars = self.queue.bars()
         self.bars = pg.BarGraphItem(x=list(range(len(bars))), height=[v for _, v in bars],
                                     width=0.6, brush="#17becf")
         self.bar_plot.addItem(self.bars)
+        self.bar_plot.setLabel("left", unit)
         self.bar_plot.getAxis("bottom").setTicks([[(i, lb) for i, (lb, _) in enumerate(bars)]])
 
     def _add_row(self, row: run_queue.Row) -> None:
@@ -684,20 +729,14 @@ class RunPanel(QWidget):
 
     def _show_ops(self, res: BenchResult) -> None:
         ops = res.ops
-        timed = [o.avg_ms for o in ops if o.avg_ms is not None]
-        total = sum(timed) or 1.0
-        top = max(timed) if timed else 1.0
-        self.ops_table.setRowCount(len(ops))
-        for r, o in enumerate(ops):
-            avg = o.avg_ms
-            vals = [str(o.index), fmt.printable(o.op, 120),
-                    fmt.duration_ms(avg) if avg is not None else (o.note or "not timed"),
-                    _fmt(100 * avg / total, 1) if avg else ""]
-            for c, v in enumerate(vals):
+        rows = run_queue.op_rows(ops)
+        self.ops_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, v in enumerate(row.cells):
                 item = QTableWidgetItem(v)
-                if avg is not None and c == 2:
-                    heat = avg / top if top else 0.0
-                    item.setBackground(QColor.fromHsvF(0.0, min(1.0, 0.15 + 0.7 * heat), 1.0))
+                if row.heat is not None and c == 2:
+                    item.setBackground(QColor.fromHsvF(0.0, min(1.0, 0.15 + 0.7 * row.heat), 1.0))
+                    item.setForeground(QColor("#000000"))   # dark text on the light heat colour
                 self.ops_table.setItem(r, c, item)
         prof = res.summary
         types = prof.by_type if prof is not None else []
@@ -708,6 +747,9 @@ class RunPanel(QWidget):
                                    _fmt(t.percent, 1)]):
                 self.types_table.setItem(r, c, QTableWidgetItem(v))
         self.ops_note.setText("\n".join(profile_lines(prof)) if prof is not None else "")
+        other = prof is not None and prof.other_api
+        # per-op times from another API than the benchmark beside them: said in the warning colour
+        self.ops_note.setStyleSheet(f"color: {WARN_COLOR};" if other else "")
         self.op_profile_ready.emit({o.index: o.avg_ms for o in ops if o.avg_ms is not None})
 
     # -- export ------------------------------------------------------------------------------

@@ -304,3 +304,76 @@ def test_a_delegate_option_without_equals_is_refused_in_the_panel(panel_for, tmp
     p.start()
     assert p.status.text() == "delegate option 'foo' is not KEY=VALUE"
     assert not p.running and p.table.rowCount() == 0
+
+
+def test_plots_survive_a_failed_last_configuration(panel_for, qtbot, demo_model_path):
+    """A comparison ending on a configuration that fails before its runs (the GPU: no adapter
+    here) keeps the last configuration that ran in the plots, and says which one it is."""
+    from core.inference.config import RunConfig
+    p = panel_for(demo_model_path)
+    ok = RunConfig(model=str(demo_model_path), runs=12, warmup=0)
+    gpu = RunConfig(model=str(demo_model_path), backend="compiled", delegate="gpu", runs=12,
+                    warmup=0)
+    with qtbot.waitSignal(p.queue_finished, timeout=120_000):
+        p.run_configs([ok, gpu], "delegate comparison: median")
+    assert [r.status for _, r in p.results] == ["ok", "error"]
+    xs, ys = p.lat_curve.getData()
+    assert ys is not None and len(ys) == 12
+    assert p.pct_lines["p50"].isVisible()
+    assert "litert/xnnpack/1t, the last configuration that ran" in p.plots_label.text()
+    assert "compiled/gpu/1t has no runs to plot" in p.plots_label.text()
+    p.plots.grab()   # a paint applies auto-range: the axes are the data's, not 0..1
+    lo, hi = p.lat_plot.vb.viewRange()[1]
+    assert lo <= float(min(ys)) and float(max(ys)) <= hi < 10 * float(max(ys))
+    # the bars: one unit for both, the failed one marked
+    ticks = [lb for _, lb in p.bar_plot.getAxis("bottom")._tickLevels[0]]
+    assert ticks == ["xnnpack", "gpu (failed)"]
+
+
+def test_axes_read_in_plain_units(panel_for, qtbot, demo_model_path):
+    """No pyqtgraph SI scale factor ("s (x0.001)"): the unit is chosen for the data."""
+    p = panel_for(demo_model_path, runs=30, warmup=0)
+    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig:
+        p.start()
+    res = sig.args[0]
+    p.plots.grab()
+    labels = {(name, side): plot.getAxis(side).labelString()
+              for name, plot in (("lat", p.lat_plot), ("hist", p.hist_plot),
+                                 ("rss", p.rss_plot), ("bar", p.bar_plot))
+              for side in ("left", "bottom")}
+    assert not any("(x" in text for text in labels.values()), labels
+    assert "µs" in labels[("lat", "left")] and "µs" in labels[("hist", "bottom")]
+    assert "MiB" in labels[("rss", "left")]
+    assert "since the worker started" in labels[("rss", "bottom")]
+    # the histogram's p50 sits at the run's median, in µs
+    assert p.pct_lines["p50"].value() == pytest.approx(res.latency_ms.median * 1000)
+    # each results column says what it counts
+    header = {p.table.horizontalHeaderItem(c).text(): p.table.horizontalHeaderItem(c).toolTip()
+              for c in range(p.table.columnCount())}
+    assert all(header.values()) and "not counted" in header["peak RSS (runs)"]
+
+
+def test_profile_labels_its_source_and_leaves_zero_ms_rows_unshaded(panel_for, qtbot,
+                                                                     shared_model):
+    p = panel_for(shared_model("face_detection_short_range"), runs=2, warmup=0, profile=True)
+    with qtbot.waitSignal(p.run_finished, timeout=120_000) as sig:
+        p.start()
+    res = sig.args[0]
+    assert res.status == "ok", res.error
+    # the runtime profiler runs a CompiledModel; the benchmark ran the Interpreter
+    assert "not the LiteRT Interpreter the timed runs used" in p.ops_note.text()
+    assert "b35900" in p.ops_note.styleSheet()
+    assert "with the per-op profile" in p.status.text() and "during the runs" in p.status.text()
+    from PySide6.QtCore import Qt
+    shaded = {int(p.ops_table.item(r, 0).text()): p.ops_table.item(r, 2).background().style()
+              != Qt.BrushStyle.NoBrush for r in range(p.ops_table.rowCount())}
+    zero = {o.index for o in res.ops if o.avg_ms == 0}
+    assert zero and not any(shaded[i] for i in zero)
+    assert any(shaded.values())
+    # the RSS plot marks where the profile's memory begins
+    assert p.profile_line.isVisible()
+    # the same run on the CompiledModel backend: the profile's API is the runs' own
+    p.backend.setCurrentIndex(p.backend.findData("compiled"))
+    with qtbot.waitSignal(p.run_finished, timeout=120_000):
+        p.start()
+    assert "as the timed runs" in p.ops_note.text() and p.ops_note.styleSheet() == ""

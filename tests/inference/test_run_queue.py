@@ -74,7 +74,7 @@ def test_sweep_and_comparison_plans(demo_model_path):
     ref = comp.configs[2]
     assert (ref.runs, ref.warmup) == (REFERENCE_MAX_RUNS, 1)
     assert comp.configs[0].runs == 40
-    assert comp.title == f"delegate comparison: median ms (reference: {REFERENCE_MAX_RUNS} runs)"
+    assert comp.title == f"delegate comparison: median (reference: {REFERENCE_MAX_RUNS} runs)"
     # tflite-runtime has no GPU accelerator: the comparison leaves it out
     other = run_queue.delegate_comparison(RunForm(model=str(demo_model_path),
                                                   backend="tflite_runtime"))
@@ -130,3 +130,92 @@ def test_eta_text():
     assert run_queue.eta_text(0, 10, 0.0) == "0/10"
     assert run_queue.eta_text(5, 10, 5.0) == "5/10, about 5.00 s left"
     assert run_queue.eta_text(10, 10, 9.0) == "10/10"
+
+
+def test_figures_say_what_they_count_and_plots_read_in_the_datas_unit(shared_model):
+    """A profiled run: the results' peak RSS is the runs' (the status line gives the peak with the
+    profile apart), the plots come in units chosen for the data, and the per-op profile says it
+    ran another API than the Interpreter benchmark beside it."""
+    from core.inference.session import bench_session
+    q = RunQueue()
+    form = RunForm(model=str(shared_model("mobilenet_v2_224_float32")), runs=5, warmup=0,
+                   profile=True)
+    q.begin(run_queue.single_run(form))
+    cfg = q.next_config()
+    assert cfg is not None
+    s = bench_session(cfg).start()
+    s.run_to_end()
+    res = s.job.result()
+    assert res.status == "ok", res.error
+    rss = res.rss_bytes
+    assert rss.peak and rss.with_profile_peak and rss.with_profile_peak >= rss.peak
+    from core import format as fmt
+    assert (f"peak RSS {fmt.size(rss.peak)} during the runs ({fmt.size(rss.with_profile_peak)} "
+            "with the per-op profile)") in q.summary(res)
+    cells = dict(zip(RESULT_COLUMNS, q.finished(res).cells, strict=True))
+    assert cells["peak RSS (runs)"] == fmt.size(rss.peak)
+    assert set(run_queue.RESULT_HELP) == set(RESULT_COLUMNS)
+    assert "not counted" in run_queue.RESULT_HELP["peak RSS (runs)"]
+    live = run_queue.live_text(s.job, cfg, "done", 1.0)
+    assert "(the per-op profile's models included)" in live
+    # the profile's API, next to the runs'
+    prof = res.summary
+    assert prof is not None and prof.api == "LiteRT CompiledModel"
+    assert prof.run_api == "LiteRT Interpreter" and prof.other_api
+    from core.inference.export import profile_lines
+    assert any("not the LiteRT Interpreter the timed runs used" in ln
+               for ln in profile_lines(prof))
+    assert res.to_json()["profile"]["api"] == "LiteRT CompiledModel"
+    # plots: MobileNetV2 runs take milliseconds, the worker lives seconds
+    lp = run_queue.live_plots("x", s.job)
+    assert lp.lat_unit == "ms" and list(lp.latencies) == s.job.latencies_ms
+    assert sorted(lp.percentiles) == ["p50", "p90", "p99"]
+    assert lp.percentiles["p50"] == pytest.approx(res.latency_ms.median)
+    assert lp.rss_mib.max() * 2**20 == pytest.approx(max(b for _, b in s.job.rss))
+    assert lp.profile_at is not None and 0 < lp.profile_at <= lp.rss_t.max()
+
+
+def test_microsecond_runs_plot_in_microseconds(demo_model_path):
+    from core.inference.session import bench_session
+    s = bench_session(RunConfig(model=str(demo_model_path), runs=20, warmup=2)).start()
+    s.run_to_end()
+    lat = s.job.latencies_ms
+    assert max(lat) < 1.0   # the 32×32 demo model runs in microseconds
+    lp = run_queue.live_plots("demo", s.job)
+    assert lp.lat_unit == "µs"
+    assert lp.latencies.max() == pytest.approx(max(lat) * 1000)
+    assert lp.hist_edges[0] <= lp.latencies.min() and lp.hist_edges[-1] >= lp.latencies.max()
+    assert lp.profile_at is None
+
+
+def test_init_only_dequantize_rows_are_not_heat(shared_model):
+    """fp16 weights dequantized once at init take 0 ms per run: no heat shading; the slowest
+    op is full heat."""
+    from core.model.reader import open_model
+    path = shared_model("face_detection_short_range")
+    res = run_benchmark(RunConfig(model=str(path), runs=2, warmup=0, profile=True))
+    assert res.status == "ok", res.error
+    with open_model(path) as m:
+        sg = m.subgraphs[0]
+        weights = {op.index for op in sg.operators if op.op == "DEQUANTIZE"
+                   and sg.tensors[op.inputs[0]].constant}
+    rows = run_queue.op_rows(res.ops)
+    assert len(rows) == len(res.ops) and weights
+    for o, row in zip(res.ops, rows, strict=True):
+        if o.index in weights:
+            assert row.heat is None and row.cells[2] == "0 ms", (o, row)
+        elif o.avg_ms is None or o.avg_ms == 0:
+            assert row.heat is None
+    slowest = max(res.ops, key=lambda o: o.avg_ms or 0.0)
+    assert rows[res.ops.index(slowest)].heat == 1.0
+
+
+def test_comparison_bars_share_one_unit(demo_model_path):
+    q = RunQueue()
+    form = RunForm(model=str(demo_model_path), runs=3, warmup=0)
+    q.begin(run_queue.thread_sweep(form, 2))
+    while (cfg := q.next_config()) is not None:
+        q.finished(run_benchmark(cfg))
+    unit, bars = q.bars()
+    assert unit == "µs"
+    assert [v for _, v in bars] == pytest.approx([r.latency_ms.median * 1000 for _, r in q.results])

@@ -30,6 +30,8 @@ from collections.abc import Set as AbstractSet
 
 import numpy as np
 
+from core.inference.worker.litert_status import describe
+
 OPERATOR_INVOKE_EVENT = 1 << 1
 DELEGATE_OPERATOR_INVOKE_EVENT = 1 << 2
 DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT = 1 << 3
@@ -164,7 +166,7 @@ class _Run:
 
     def _ok(self, status: int, what: str) -> None:
         if status != 0:
-            raise ProfilerUnavailable(f"LiteRT C API could not {what} (status {status})")
+            raise ProfilerUnavailable(f"LiteRT C API could not {what}: {describe(status)}")
 
     def _opaque(self, opts, identifier: bytes, toml: str) -> None:
         payload = C.create_string_buffer(toml.encode())

@@ -172,7 +172,8 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     elif cfg.get("profile") and not stop.is_set():
         # the runs' memory, before the profiler builds its single-op models: the run's peak RSS
         # must not include them
-        ch.send("runs_done", rss_peak=max(sampler.peak, sampler.sample()), rss_hwm=hwm_bytes())
+        ch.send("runs_done", rss_peak=max(sampler.peak, sampler.sample()), rss_hwm=hwm_bytes(),
+                s=round(time.monotonic() - sampler.t0, 3))
         ch.send("stage", stage="profile")
         try:
             import core.model.builder  # noqa: F401
@@ -192,11 +193,12 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
 # -- parent side ------------------------------------------------------------------------------
 def profile_summary(ops: list[OpTime], method: str | None, detail: dict[str, Any],
-                    run_median_ms: float | None) -> ProfileSummary:
+                    run_median_ms: float | None, run_api: str | None = None) -> ProfileSummary:
     """What a per-op profile covers, always stated: the method, how many of the ops were timed
     (and why the others were not), whether it ran to the end, and the per-op sum next to the
     whole run it should add up to (the profiled runs' own median for the runtime profiler, the
-    timed runs' median for single-op timing)."""
+    timed runs' median for single-op timing), and the API it ran on next to the timed runs' one
+    (``run_api``): LiteRT's profiler runs a CompiledModel whichever API the runs used."""
     from core.inference.stats import op_type_summary
     total = detail.get("total") or len(ops)
     timed = [o.avg_ms for o in ops if o.avg_ms is not None]
@@ -218,7 +220,8 @@ def profile_summary(ops: list[OpTime], method: str | None, detail: dict[str, Any
         sum_vs_median=(sum_ms / run_median_ms) if run_median_ms else None,
         by_type=op_type_summary(ops),
         delegate_ops=detail.get("delegate_ops") or None,
-        mapping=detail.get("mapping") if detail.get("delegate_ops") else None)
+        mapping=detail.get("mapping") if detail.get("delegate_ops") else None,
+        api=detail.get("api"), run_api=run_api)
 
 
 def _runtime_note(label: str | None) -> str | None:
@@ -262,6 +265,8 @@ class Folder:
         self.rss_runs_hwm: int | None = None
         self.profiled = False
         self._rss_runs_n: int | None = None   # RSS samples taken before the profile started
+        # the worker's clock (as the RSS samples') when the per-op profile began
+        self.profile_started_s: float | None = None
 
     def fold(self, m: dict[str, Any]) -> None:
         t = m["t"]
@@ -284,14 +289,15 @@ class Folder:
         elif t == "ops":
             self.ops = [OpTime.from_json(o) for o in m["ops"]]
             self.profile_method = m.get("method")
-            self.profile_detail = {k: m.get(k) for k in ("total", "whole_run_ms",
-                                                         "delegate_ops", "mapping", "stopped")}
+            self.profile_detail = {k: m.get(k) for k in ("total", "whole_run_ms", "delegate_ops",
+                                                         "mapping", "stopped", "api")}
             if m.get("note"):
                 self.profile_note = m["note"]
         elif t == "runs_done":
             self.rss_runs_peak, self.rss_runs_hwm = m["rss_peak"], m["rss_hwm"]
             self.profiled = True
             self._rss_runs_n = len(self.rss)
+            self.profile_started_s = m.get("s")
         elif t == "done":
             self.rss_peak, self.rss_hwm = m["rss_peak"], m["rss_hwm"]
 
@@ -330,7 +336,7 @@ class Folder:
         profile: ProfileSummary | ProfileNote | None = None
         if self.ops:
             profile = profile_summary(self.ops, self.profile_method, self.profile_detail,
-                                      latency.median)
+                                      latency.median, self._run_api())
         elif self.profile_note:
             profile = ProfileNote(self.profile_method, self.profile_note)
         return BenchResult(
@@ -346,6 +352,13 @@ class Folder:
             last_outputs=self.last_outputs, reset_variables=cfg.reset_variables,
             status=out.status, error=out.error, error_kind=out.error_kind, profile=profile,
             runtime_note=_runtime_note(s.runtime_label()), target=s.target_json())
+
+    def _run_api(self) -> str | None:
+        """The API the timed runs used (the worker's backend: the gpu delegate of the litert
+        backend runs a CompiledModel)."""
+        from core.inference.config import BACKEND_APIS
+        key = self.session.info.get("backend_key") or self.session.cfg.backend
+        return BACKEND_APIS.get(str(key))
 
     def _outputs_with_labels(self) -> list[OutputSummary]:
         outs = [OutputSummary(**o) for o in self.outputs]

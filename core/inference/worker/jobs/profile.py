@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from core.inference.config import BACKEND_APIS
 from core.inference.worker.backends import InterpreterRun
 from core.inference.worker.litert_profiler import (
     KERNEL_MODES,
@@ -153,7 +154,8 @@ def profile_ops(cfg: dict, backend: str, arrays, ch, stop) -> None:
             else:
                 method = RUNTIME_METHOD.format(runs=res["runs"], kernels=delegate,
                                                threads=cfg.get("threads", 1))
-                ch.send("ops", ops=res["ops"], method=method, total=total,
+                ch.send("ops", ops=res["ops"], method=method, api=BACKEND_APIS["compiled"],
+                        total=total,
                         whole_run_ms=res["whole_run_ms"], delegate_ops=res["delegate_ops"],
                         mapping=res["mapping"], stopped=stop.is_set())
                 return
@@ -219,5 +221,5 @@ def _single_op_profile(cfg: dict, backend: str, arrays, ch, stop, model, total: 
             row["note"] = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
         ops.append(row)
     why = f"; LiteRT's op profiler was not used: {reason}" if reason else ""
-    ch.send("ops", ops=ops, method=f"{METHOD} ({source}){why}", total=total,
-            stopped=stop.is_set())
+    ch.send("ops", ops=ops, method=f"{METHOD} ({source}){why}", api=BACKEND_APIS[run_backend],
+            total=total, stopped=stop.is_set())
