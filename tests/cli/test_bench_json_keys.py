@@ -46,7 +46,8 @@ SINGLE_OP_PROFILE = [
     "profile.stopped", "profile.timed_ops", "profile.ops", "profile.untimed", "profile.sum_ms",
     "profile.whole_run_ms", "profile.sum_vs_whole_run", "profile.run_median_ms",
     "profile.sum_vs_median", "profile.by_type", "profile.by_type[].op", "profile.by_type[].count",
-    "profile.by_type[].total_ms", "profile.by_type[].avg_ms", "profile.by_type[].percent"
+    "profile.by_type[].total_ms", "profile.by_type[].avg_ms", "profile.by_type[].percent",
+    "profile.api", "profile.run_api"
 ]
 # sine_float --runs 2 (a dynamic input: its shape guessed and explained)
 DYNAMIC = [
