@@ -26,6 +26,11 @@ class WeightStats:
     first: list                # first values, as Python numbers
     dequantized: tuple[float, float] | None  # (min, max) after scale/zero point, if quantized
 
+    @property
+    def listed_in_full(self) -> bool:
+        """Every value is in ``first``: listing them says it all, a histogram would not add."""
+        return self.count <= len(self.first)
+
 
 def weight_stats(arr: np.ndarray, quantization=None, bins: int = 64,
                  n_first: int = 12) -> WeightStats | None:

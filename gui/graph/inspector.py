@@ -256,13 +256,22 @@ class Inspector(QScrollArea):
         st = weight_stats(arr, t.quantization)
         if st is None:
             return 0
+        if st.count == 1:   # a scalar: its value says it all
+            text = f"value {html.escape(_numbers(st.first))}"
+            if st.dequantized:
+                text += f" (dequantized {st.dequantized[0]:.4g})"
+            self._label(text)
+            return 1
         text = (f"min {st.min:.4g} · max {st.max:.4g} · mean {st.mean:.4g} · std {st.std:.4g}"
                 f" · zeros {st.zeros_pct:.1f}%" + (" (sampled)" if st.sampled else ""))
         if st.dequantized:
             text += f"<br>dequantized range {st.dequantized[0]:.4g} … {st.dequantized[1]:.4g}"
-        text += f"<br>first values: {html.escape(_numbers(st.first, 8, st.count))}"
+        if st.listed_in_full:
+            text += f"<br>values: {html.escape(_numbers(st.first, len(st.first)))}"
+        else:
+            text += f"<br>first values: {html.escape(_numbers(st.first, 8, st.count))}"
         self._label(text)
-        if len(st.hist_counts):
+        if len(st.hist_counts) and not st.listed_in_full:
             plot = pg.PlotWidget(self._body, background=self._color(QPalette.ColorRole.Base))
             plot.setFixedHeight(110)
             plot.setMouseEnabled(False, False)

@@ -194,7 +194,7 @@ class GraphPanel(QWidget):
             sc.activated.connect(fn)
         esc = QShortcut(QKeySequence("Escape"), self.search_box)
         esc.setContext(Qt.ShortcutContext.WidgetShortcut)
-        esc.activated.connect(self.search_box.clear)
+        esc.activated.connect(self._search_escaped)
         if model.subgraphs:
             self.show_subgraph(0, push=False)
 
@@ -326,12 +326,20 @@ class GraphPanel(QWidget):
     def _show_layout(self, lay: GraphLayout, keep_view: bool = False) -> None:
         self.view.set_layout(lay, keep_view=keep_view)
         self.minimap.invalidate()
-        t = lay.timings.get("total", 0.0) * 1000
-        self.info.setText(f"{lay.n_ops:,} ops · {lay.n_edges:,} edges · {lay.n_layers:,} layers"
-                          f" · layout {fmt.duration_ms(t)}")
+        self._show_layout_info()
         if self.search_box.text().strip():
             self.find(self.search_box.text())
         self.layoutReady.emit(lay.subgraph)
+
+    def _show_layout_info(self) -> None:
+        """The shown subgraph's counts in the toolbar (what a search's count gives way to)."""
+        lay = self.view.lay
+        if lay is None:
+            self.info.clear()
+            return
+        t = lay.timings.get("total", 0.0) * 1000
+        self.info.setText(f"{lay.n_ops:,} ops · {lay.n_edges:,} edges · {lay.n_layers:,} layers"
+                          f" · layout {fmt.duration_ms(t)}")
 
     def back(self) -> None:
         if not self.history:
@@ -427,6 +435,7 @@ class GraphPanel(QWidget):
             self.hits = []
             self.view.set_highlight([])
             self.results.hide()
+            self._show_layout_info()   # not the count of a search that is over
             return []
         self.hits = gsearch.search(self.model, lay, text, limit=MAX_RESULTS)
         self.view.set_highlight(h.node for h in self.hits)
@@ -444,6 +453,13 @@ class GraphPanel(QWidget):
         self.info.setText(f"{len(self.hits):,}{'+' if len(self.hits) >= MAX_RESULTS else ''}"
                           f" match(es) for “{text}”" if self.hits else f"no match for “{text}”")
         return self.hits
+
+    def _search_escaped(self) -> None:
+        """Esc in the search box ends the search at once: text, highlights, results, count."""
+        self._search_timer.stop()
+        self.search_box.clear()
+        self._search_timer.stop()   # started again by the cleared text
+        self.find("")
 
     def _search_enter(self) -> None:
         self._search_timer.stop()

@@ -1,10 +1,14 @@
 """The ops × delegates matrix: ✓ delegated, ✓ CPU (supported, its partition not kept), ✓ blocked
 (supported by a whole-model target such as TFLite Micro that refuses the model for another op),
-✗ not supported; the reason on hover; filterable to the ops some delegate cannot take."""
+✗ not supported; the reason on hover; a legend under the table says what each mark shown means;
+filterable to the ops some delegate cannot take."""
 from __future__ import annotations
+
+import html
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel
 
 from core import format as fmt
 from core.analysis.support.analyze import short_name
@@ -14,6 +18,19 @@ from core.analysis.support.targets import provenance_line
 from gui.filter_table import FilterTable, RowsModel
 
 NO_ANSWER_COLOR = "#d0d0d0"   # a column whose tool gave no answer (grey in both themes)
+MARKS = {"delegated": "✓", "kept_on_cpu": "✓ CPU", "unsupported": "✗", "no_answer": "—"}
+# every mark a cell can show, what it means (the graph overlay's words) and its colour
+LEGEND = (
+    ("✓", PALETTE["delegated"][0], PALETTE["delegated"][1]),
+    ("✓ CPU", "supported, but its partition is not kept (partition limits): runs on the CPU",
+     PALETTE["kept_on_cpu"][1]),
+    ("✓ blocked", "supported, but the target refuses the model for another op",
+     PALETTE["kept_on_cpu"][1]),
+    ("✗", PALETTE["unsupported"][0], PALETTE["unsupported"][1]),
+    ("—", "no answer (the target's tool could not run; see the column's tooltip)",
+     NO_ANSWER_COLOR),
+)
+INK = "#1a1a1a"   # dark marks on the pastel cells in both themes
 
 
 class SupportRows(RowsModel):
@@ -37,8 +54,25 @@ class SupportRows(RowsModel):
         self.unsupported_only = False
         self._colors = {k: QColor(c) for k, (_label, c) in PALETTE.items()}
         self._colors["no_answer"] = QColor(NO_ANSWER_COLOR)
-        self._ink = QColor("#1a1a1a")
+        self._ink = QColor(INK)
         super().__init__(list(range(len(labels))), parent)
+
+    def mark(self, verdict: str, d: str) -> str:
+        """What a cell of delegate ``d`` with ``verdict`` shows."""
+        if verdict == "kept_on_cpu" and self.refused[d]:
+            return "✓ blocked"
+        return MARKS[verdict]
+
+    def legend(self) -> list[tuple[str, str, str]]:
+        """(mark, meaning, #rrggbb) of each kind of cell the matrix has, in a fixed order."""
+        shown: set[str] = set()
+        for d, ops in self.ops.items():
+            if ops is None:
+                shown.add("—")
+                continue
+            for i in range(len(ops)):
+                shown.add(self.mark(self.verdict(i, d), d))
+        return [(mark, meaning, color) for mark, meaning, color in LEGEND if mark in shown]
 
     def verdict(self, i: int, d: str) -> str:
         ops = self.ops[d]
@@ -58,9 +92,7 @@ class SupportRows(RowsModel):
             return (fmt.count(self.macs[i]) if self.macs[i] else ""), self.macs[i]
         d = self.delegates[column - 3]
         v = self.verdict(i, d)
-        text = {"delegated": "✓", "kept_on_cpu": "✓ blocked" if self.refused[d] else "✓ CPU",
-                "unsupported": "✗", "no_answer": "—"}[v]
-        return text, ("delegated", "kept_on_cpu", "unsupported", "no_answer").index(v)
+        return self.mark(v, d), ("delegated", "kept_on_cpu", "unsupported", "no_answer").index(v)
 
     def tooltip(self, i: int, column: int) -> str | None:
         if column < 3:
@@ -123,6 +155,15 @@ class SupportMatrix(FilterTable):
         self.set_column_widths([50, 200, 70] + [80] * len(rows.delegates))
         self.view.setAlternatingRowColors(False)
         self.view.horizontalHeader().setStretchLastSection(False)
+        # what each mark means: "✓ CPU" and "✓ blocked" explain themselves nowhere else
+        self.legend = QLabel(self)
+        self.legend.setObjectName("supportLegend")
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)   # coloured marks; texts escaped
+        self.legend.setText(" &nbsp; ".join(
+            f"<span style='background:{color}; color:{INK}'>&nbsp;{html.escape(mark)}&nbsp;"
+            f"</span>&nbsp;{html.escape(meaning)}" for mark, meaning, color in rows.legend()))
+        self.layout().addWidget(self.legend)
 
     def set_unsupported_only(self, on: bool) -> None:
         self.model.set_unsupported_only(on)
