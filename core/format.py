@@ -106,7 +106,7 @@ def number(value, digits: int = 6) -> str:
     return str(value)
 
 
-def size(nbytes: int) -> str:
+def size(nbytes: float) -> str:
     """Bytes in binary units: '512 B', '1.5 KiB', '3.2 MiB' (one decimal above bytes)."""
     value = float(nbytes)
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -114,6 +114,15 @@ def size(nbytes: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} TiB"
+
+
+def size_unit(nbytes: float) -> tuple[str, int]:
+    """The binary unit an axis of byte values up to ``nbytes`` reads best in, and its size in
+    bytes: ('MiB', 1048576) for 22 MiB, ('B', 1) below 1 KiB."""
+    for unit, div in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(nbytes) >= div:
+            return unit, div
+    return "B", 1
 
 
 def quantization(q) -> str:

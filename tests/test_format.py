@@ -26,6 +26,14 @@ def test_size():
     assert fmt.size(3000 * 1024 ** 4) == "3000.0 TiB"
 
 
+def test_size_unit_for_an_axis():
+    assert fmt.size_unit(0) == ("B", 1)
+    assert fmt.size_unit(1023) == ("B", 1)
+    assert fmt.size_unit(1024) == ("KiB", 1024)
+    assert fmt.size_unit(22 * 1024 ** 2) == ("MiB", 1048576)
+    assert fmt.size_unit(3 * 1024 ** 3) == ("GiB", 1073741824)
+
+
 def _q(scale, zero_point, dim=0):
     return Quantization(scale=tuple(scale), zero_point=tuple(zero_point), quantized_dimension=dim)
 

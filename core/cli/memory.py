@@ -126,18 +126,24 @@ def memory_text(report: MemoryReport) -> str:
                      f"ops planned at allocation"
                      + ("" if sg.allocated_by_allocate_tensors else
                         " (not allocated until run)"))
-        lines.append(f"  lower bound {human_size(sg.lower_bound_bytes)}, weights "
-                     f"{human_size(sg.weights_bytes)}")
+        lines.append(f"  weights {human_size(sg.weights_bytes)} (read-only, mapped: in no "
+                     "arena)")
         lt = sg.tflite_arena
         if lt:
             lines.append(f"  LiteRT arena {human_size(lt.arena_bytes)} "
                          f"({lt.arena_bytes} B), persistent "
                          f"{human_size(lt.persistent_bytes)} ({lt.persistent_bytes} B), "
                          f"peak at op {lt.peak_op}")
+            lines.append(f"    lower bound {human_size(lt.lower_bound_bytes)} "
+                         f"({lt.lower_bound_bytes} B): most bytes alive at one op, LiteRT's "
+                         "lifetimes and temporaries")
         tg = sg.tflm_greedy
         if tg:
             lines.append(f"  TFLM head (one region, all subgraphs) "
-                         f"{human_size(tg.arena_bytes)}")
+                         f"{human_size(tg.arena_bytes)} ({tg.arena_bytes} B)")
+            lines.append(f"    lower bound {human_size(tg.lower_bound_bytes)} "
+                         f"({tg.lower_bound_bytes} B): most bytes alive at one allocation "
+                         "scope of the region, TFLM's lifetimes, scratch buffers and sizes")
         r = runtime.subgraph(sg.index) if runtime is not None else None
         if r:
             for name, a in (("main arena", r.main_arena),
@@ -150,9 +156,19 @@ def memory_text(report: MemoryReport) -> str:
     if runtime is not None and runtime.xnnpack is not None:
         for x in runtime.xnnpack.subgraphs:
             if x.tensors_out_of_arena:
-                lines.append(f"XNNPACK (the default) takes {len(x.tensors_out_of_arena)} "
-                             f"tensors ({human_size(x.bytes_out_of_arena)}) of subgraph "
-                             f"{x.index} out of the arena")
+                lines.append(f"with XNNPACK (the default), {len(x.tensors_out_of_arena)} "
+                             f"tensors of subgraph {x.index} are not in LiteRT's arena; their "
+                             f"sizes add up to {human_size(x.bytes_out_of_arena)}: a sum of "
+                             "tensor sizes (reused over time in the arena), not XNNPACK's "
+                             "memory use")
+        f = runtime.xnnpack.footprint
+        if f is not None:
+            diff = f.xnnpack_bytes - f.builtin_bytes
+            lines.append(f"XNNPACK's real footprint: load + allocate_tensors() added "
+                         f"{human_size(f.xnnpack_bytes)} of resident heap with it, "
+                         f"{human_size(f.builtin_bytes)} without "
+                         f"({'+' if diff >= 0 else '-'}{human_size(abs(diff))}; measured by "
+                         "the OS, before any run touches the arena)")
     if runtime is not None and runtime.error:
         lines.append(f"runtime: {runtime.error}")
     if report.tflm is not None:

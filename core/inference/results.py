@@ -271,6 +271,7 @@ class ArenaResult(TypedDict):
     threads: int
     subgraphs: dict[int, dict[int, tuple[int, int]]]
     tensor_counts: dict[int, int]
+    anon_rss_bytes: dict[str, int] | None   # {"before_load", "after_allocate"}, where readable
     status: str
     error: str | None
     error_kind: str | None

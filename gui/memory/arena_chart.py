@@ -24,7 +24,8 @@ class ArenaChart(pg.PlotWidget):
         super().__init__(parent, background="w")
         self.setTitle("arena layout (x: op step, y: offset)")
         self.setLabel("bottom", "op")
-        self.setLabel("left", "offset", units="B")
+        self.getAxis("left").enableAutoSIPrefix(False)
+        self.setLabel("left", "offset")
         self.showGrid(x=True, y=True, alpha=0.2)
         self.setMouseEnabled(x=True, y=True)
         self.tensors: list[PlannedTensor] = []
@@ -56,6 +57,10 @@ class ArenaChart(pg.PlotWidget):
         self._bars = pg.BarGraphItem(x0=r[:, 0], x1=r[:, 1], y0=r[:, 2], y1=r[:, 3],
                                      brushes=brushes, pen=pg.mkPen("#ffffff", width=0.5))
         self.addItem(self._bars)
+        # binary units on the axis, as in every size LiteLens prints
+        unit, div = fmt.size_unit(float(r[:, 3].max()))
+        self.getAxis("left").setScale(1 / div)
+        self.setLabel("left", f"offset ({unit})")
         self.autoRange()
 
     def tensor_at(self, x: float, y: float) -> PlannedTensor | None:

@@ -22,6 +22,7 @@ from core.analysis.memory import (
     live_memory_overlay,
     memory_report,
     plan_litert,
+    planner_live_bytes,
     runtime_check,
     tflm_block,
 )
@@ -44,6 +45,10 @@ from gui.tasks import TaskRunner
 
 PLANNER_ITEMS: list[tuple[str, PlannerKey]] = [("LiteRT arena", "tflite_arena"),
                                                ("TFLM head", "tflm_greedy")]
+# whose lifetimes the live curve counts, per planner (TFLM: this subgraph's buffers; its
+# arena and bound lines are the whole region's)
+PLANNER_LIFETIMES: dict[PlannerKey, str] = {"tflite_arena": "LiteRT lifetimes",
+                                            "tflm_greedy": "TFLM lifetimes"}
 
 
 class MemoryPanel(QWidget):
@@ -197,8 +202,12 @@ class MemoryPanel(QWidget):
         self.chart.setTitle(f"{self.planner.currentText()}: offset by op step "
                             f"(subgraph {sg.index}, {self.arena.currentText()})")
         self.chart.set_tensors([t for t in tensors if t.arena == arena])
-        peak = sg.tflite_arena.peak_op if sg.tflite_arena is not None else None
-        self.curve.set_curve(sg.live_bytes, peak, plan.arena_bytes if plan is not None else 0)
+        key = self.planner.currentData()
+        live = planner_live_bytes(sg, key)
+        peak = max(range(len(live)), key=live.__getitem__) if live else None
+        self.curve.set_curve(live, peak, plan.arena_bytes if plan is not None else 0,
+                             plan.lower_bound_bytes if plan is not None else None,
+                             PLANNER_LIFETIMES[key])
         tflm = self.report.tflm
         if tflm is not None and self.tflm_runtime is not None:
             tflm = replace(tflm, runtime=self.tflm_runtime)

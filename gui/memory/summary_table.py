@@ -35,12 +35,13 @@ class SummaryTable(QTableWidget):
             rows.append(("LiteRT arena (predicted)", lt.arena_bytes,
                          f"{threads} thread(s), delegates off; peak at op {lt.peak_op}"
                          + (f"; offsets may differ: {offsets_note}" if offsets_note else "")))
+            rows.append(("LiteRT arena lower bound", lt.lower_bound_bytes,
+                         "most bytes alive at one op: LiteRT's lifetimes and temporaries"))
             rows.append(("LiteRT persistent arena (predicted)", lt.persistent_bytes,
                          "kept across runs: dequantized weights, HWCN weights, row sums"))
         if tflm is not None:
-            rows += tflm_rows(tflm)
-        rows.append(("lower bound (max live bytes)", sg.lower_bound_bytes,
-                     "most bytes alive at one op (LiteRT lifetimes, temporaries included)"))
+            rows += tflm_rows(tflm, sg.tflm_greedy.lower_bound_bytes
+                              if sg.tflm_greedy is not None else None)
         rows.append(("weights (read-only, mapped)", sg.weights_bytes, "not in any arena"))
         rows.append(("ops planned at allocation", None,
                      f"{sg.planned_ops} of {sg.ops}"
@@ -57,27 +58,40 @@ class SummaryTable(QTableWidget):
             x = next((s for s in runtime.xnnpack.subgraphs if s.index == sg.index), None) \
                 if runtime.xnnpack is not None else None
             if x is not None:
-                rows.append(("XNNPACK (default) takes out", x.bytes_out_of_arena,
-                             f"{len(x.tensors_out_of_arena)} tensors leave the arena "
-                             "(sum of their sizes)"))
+                rows.append(("tensors XNNPACK takes out of the arena", x.bytes_out_of_arena,
+                             f"{len(x.tensors_out_of_arena)} tensors; the sum of their sizes, "
+                             "not XNNPACK's memory use"))
+            f = runtime.xnnpack.footprint if runtime.xnnpack is not None else None
+            if f is not None:
+                diff = f.xnnpack_bytes - f.builtin_bytes
+                rows.append(("XNNPACK footprint (measured)", f.xnnpack_bytes,
+                             f"heap added by load + allocate_tensors(), "
+                             f"{'+' if diff >= 0 else '-'}{fmt.size(abs(diff))} vs "
+                             "builtin kernels; before any run"))
         self.setRowCount(len(rows))
         for i, (label, value, note) in enumerate(rows):
             self.setItem(i, 0, QTableWidgetItem(label))
             self.setItem(i, 1, QTableWidgetItem("" if value is None else
-                                                f"{value:,} ({fmt.size(value)})"))
+                                                f"{fmt.size(value)} ({value:,} B)"))
             self.setItem(i, 2, QTableWidgetItem(note))
 
 
-def tflm_rows(t: TflmBlock) -> list[tuple[str, int | None, str]]:
-    """TFLite Micro beside the LiteRT rows: head (planned as TFLM does), tail, the arena_size to
-    pass, and tflite-micro's own figures once checked."""
+def tflm_rows(t: TflmBlock, head_bound: int | None = None
+              ) -> list[tuple[str, int | None, str]]:
+    """TFLite Micro beside the LiteRT rows: head (planned as TFLM does) and its lower bound,
+    tail, the arena_size to pass, and tflite-micro's own figures once checked."""
     if t.refused:
         return [("TFLite Micro", None, t.refused)]
     tail_note = "persistent, 64-bit build" + ("" if t.tail_exact else
                                               "; kernel op data estimated")
     rows: list[tuple[str, int | None, str]] = [
         ("TFLM head (predicted)", t.head_bytes,
-         f"all subgraphs; {t.scratch_buffers} scratch buffer(s)"),
+         f"all subgraphs; {t.scratch_buffers} scratch buffer(s)")]
+    if head_bound is not None:
+        rows.append(("TFLM head lower bound", head_bound,
+                     "most bytes alive at one allocation scope: TFLM's lifetimes, scratch "
+                     "buffers and sizes"))
+    rows += [
         ("TFLM tail (predicted)", t.tail_bytes, tail_note),
         ("TFLM arena_size (predicted)", t.total_bytes, "head + tail")]
     r = t.runtime

@@ -43,12 +43,27 @@ def test_memory_runtime_through_the_entry_point(shared_model):
     assert rt["persistent_arena"]["runtime_bytes"] == lt["persistent_bytes"] > 0
     assert rt["mismatches"] == []
     assert mem["runtime"]["xnnpack"]["subgraphs"][0]["tensors_out_of_arena"]
+    # XNNPACK's real footprint, as the OS counts the worker's heap (packed weights at least)
+    foot = mem["runtime"]["xnnpack"]["footprint"]
+    assert foot["xnnpack_extra_bytes"] == foot["xnnpack_bytes"] - foot["builtin_bytes"]
+    assert foot["xnnpack_bytes"] > foot["builtin_bytes"]
+    p = subprocess.run([sys.executable, "-m", "core.cli", "memory", str(path), "--runtime"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "not XNNPACK's memory use" in p.stdout and "XNNPACK's real footprint" in p.stdout
 
 
 def test_memory_text_and_report_key(demo_model_path, capsys):
     assert main(["memory", str(demo_model_path)]) == 0
     text = capsys.readouterr().out
     assert "LiteRT arena" in text and "lower bound" in text
+    # each planner's arena with its own bound right under it, labelled by what it counts
+    lines = text.splitlines()
+    for head, rules in (("  LiteRT arena ", "LiteRT's lifetimes"),
+                        ("  TFLM head ", "TFLM's lifetimes")):
+        i = next(k for k, x in enumerate(lines) if x.startswith(head))
+        assert lines[i + 1].strip().startswith("lower bound") and rules in lines[i + 1]
+    assert "e+" not in text
     assert main(["report", str(demo_model_path), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     assert rep["memory"]["subgraphs"][0]["planners"]["tflite_arena"]["arena_bytes"] > 0

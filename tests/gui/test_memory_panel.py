@@ -35,8 +35,26 @@ def test_memory_panel_on_a_real_model(qtbot, shared_model, tmp_path):
         assert len(panel.chart.tensors) == len(main) > 10
         assert panel.curve.peak_op == lt.peak_op
         assert max(sg.live_bytes) == sg.lower_bound_bytes <= lt.arena_bytes
-        labels = [r[0] for r in panel.table.rows()]
-        assert "LiteRT arena (predicted)" in labels and "TFLM head (predicted)" in labels
+        rows = {r[0]: r for r in panel.table.rows()}
+        assert "LiteRT arena (predicted)" in rows and "TFLM head (predicted)" in rows
+        # each arena beside its own bound, in adaptive units first
+        from core import format as fmt
+        assert rows["LiteRT arena lower bound"][1] == \
+            f"{fmt.size(lt.lower_bound_bytes)} ({lt.lower_bound_bytes:,} B)"
+        tg = sg.tflm_greedy
+        assert rows["TFLM head lower bound"][1].startswith(fmt.size(tg.lower_bound_bytes))
+        assert tg.lower_bound_bytes <= tg.arena_bytes
+        # the peak is marked above the curve, at the top of its step; the bound line drawn
+        assert panel.curve.peak_marker.isVisible()
+        assert panel.curve.peak_marker.pos().y() == max(sg.live_bytes)
+        assert panel.curve.bound_line.value() == lt.lower_bound_bytes
+        assert "MiB" in panel.curve.getAxis("left").labelText
+        # the TFLM chart: its own lifetimes, its own arena and bound
+        panel.planner.setCurrentIndex(panel.planner.findData("tflm_greedy"))
+        assert panel.curve.bound_line.value() == tg.lower_bound_bytes
+        assert panel.curve.arena_line.value() == tg.arena_bytes
+        assert "TFLM" in panel.curve.plotItem.titleLabel.text
+        panel.planner.setCurrentIndex(panel.planner.findData("tflite_arena"))
         # the graph shows live memory per op
         assert any(o.name == "live memory" for o in tab.graph.view.overlays())
 
@@ -61,12 +79,14 @@ def test_memory_panel_on_a_real_model(qtbot, shared_model, tmp_path):
             panel.check_runtime()
         rows = {r[0]: r for r in panel.table.rows()}
         measured = rows["runtime arena (measured)"]
-        assert measured[1].startswith(f"{lt.arena_bytes:,}")
+        assert measured[1].endswith(f"({lt.arena_bytes:,} B)")
         assert measured[2].startswith("equal")
         persistent_note = rows["runtime persistent (measured)"][2]
         assert persistent_note == "empty, as planned" if lt.persistent_bytes == 0 else \
             persistent_note.startswith("equal")
-        assert "XNNPACK (default) takes out" in rows
+        takes = rows["tensors XNNPACK takes out of the arena"]
+        assert "not XNNPACK's memory use" in takes[2]
+        assert "XNNPACK footprint (measured)" in rows
 
         # two threads: a new plan (float convs keep HWCN weights in the persistent arena)
         before = lt.persistent_bytes
@@ -110,15 +130,15 @@ def test_memory_panel_tflm_beside_litert(qtbot, shared_model):
     tab, panel = _memory_tab(qtbot, shared_model("micro_wakeword_hey_jarvis"))
     try:
         rows = {r[0]: r for r in panel.table.rows()}
-        assert rows["TFLM head (predicted)"][1].startswith("3,424 ")
+        assert rows["TFLM head (predicted)"][1].endswith("(3,424 B)")
         with qtbot.waitSignal(panel._tflm_task.done, timeout=120000):
             panel.check_tflm.click()
         qtbot.waitUntil(lambda: any(r[0] == "TFLM tail (measured)"
                                     for r in panel.table.rows()), timeout=10000)
         rows = {r[0]: r for r in panel.table.rows()}
-        assert rows["TFLM head (measured)"][1].startswith("3,424 ")
+        assert rows["TFLM head (measured)"][1].endswith("(3,424 B)")
         assert "equal to the plan" in rows["TFLM head (measured)"][2]
-        assert rows["TFLM tail (measured)"][1].startswith("16,384 ")
+        assert rows["TFLM tail (measured)"][1].endswith("(16,384 B)")
         assert "max |diff| 0" in rows["TFLM outputs vs LiteRT"][2]
     finally:
         tab.close_model()

@@ -148,7 +148,11 @@ def test_memory_and_support_checks_on_the_board(board, shared_model):
     assert here is not None and there is not None and there.target is not None
     assert there.error is None and there.target["address"] == board.address
     # the real arenas, measured in both places, against the plan: the same verdicts
-    assert there.subgraphs == here.subgraphs and there.xnnpack == here.xnnpack
+    assert there.subgraphs == here.subgraphs
+    assert here.xnnpack is not None and there.xnnpack is not None
+    assert there.xnnpack.subgraphs == here.xnnpack.subgraphs
+    # the heap XNNPACK adds is measured on the board too (its bytes vary run to run)
+    assert here.xnnpack.footprint is not None and there.xnnpack.footprint is not None
     assert there.subgraphs[0].main_arena.offsets_agree > 0
     local_p, remote_p = runtime_placement(path), runtime_placement(path, target=board)
     assert remote_p.partitions == local_p.partitions

@@ -11,7 +11,9 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from core import format as fmt
 from core.analysis.memory.arena import NEVER, live_bytes
+from core.analysis.memory.bounds import live_by_op, tflm_lower_bound
 from core.analysis.memory.libstdcxx import runtime_tie_order
 from core.analysis.memory.litert import LiteRtPlanner, Placement, SubgraphPlan
 from core.analysis.memory.result import (
@@ -21,6 +23,7 @@ from core.analysis.memory.result import (
     MemoryConfig,
     MemoryReport,
     PlannedTensor,
+    PlannerKey,
     RuntimeCheck,
     SubgraphMemory,
     TflmBlock,
@@ -73,19 +76,22 @@ def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLAN
     tie_order = tie_order or runtime_tie_order()
     plans = plan_litert(resized_model(model, shapes), threads, tie_order)
     tflm = plan_tflm(model) if "tflm" in planners else None
+    tflm_bound = tflm_lower_bound(model, tflm) if tflm is not None else 0
     # TFLM's whole-arena view: one region for every subgraph
     tflm_total = tflm_block(model, tflm, runtime) if tflm is not None else None
     subgraphs: list[SubgraphMemory] = []
     for si, sg in enumerate(model.subgraphs):
         plan = plans[si]
         live = live_profile(plan)
+        bound = int(live.max()) if live.size else 0
         arena = None
         if "tflite" in planners:
             arena = ArenaPlan(
                 arena_bytes=plan.arena_bytes, persistent_bytes=plan.persistent_bytes,
                 peak_op=int(live.argmax()) if plan.ops else None,
                 tensors=[_planned(plan, p) for p in
-                         sorted(plan.placements.values(), key=lambda p: p.index)])
+                         sorted(plan.placements.values(), key=lambda p: p.index)],
+                lower_bound_bytes=bound)
         greedy = None
         if tflm is not None:
             greedy = GreedyPlan(
@@ -96,11 +102,12 @@ def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLAN
                                        arena="main", offset=t.offset, bytes=t.bytes,
                                        first_op=t.first_op, last_op=t.last_op,
                                        temporary=t.index < 0, shares=None)
-                         for t in tflm.buffers if t.subgraph == si])
+                         for t in tflm.buffers if t.subgraph == si],
+                lower_bound_bytes=tflm_bound)
         subgraphs.append(SubgraphMemory(
             index=si, name=sg.name, ops=plan.ops, planned_ops=plan.planned_ops,
             allocated_by_allocate_tensors=plan.reached,
-            lower_bound_bytes=int(live.max()) if live.size else 0,
+            lower_bound_bytes=bound,
             weights_bytes=weights_bytes(model, si),
             live_bytes=[int(x) for x in live] if plan.ops else [],
             notes=list(plan.notes), tflite_arena=arena, tflm_greedy=greedy))
@@ -154,14 +161,24 @@ def runtime_check(path: str, plans: dict[int, SubgraphPlan], threads: int,
                         target=plain.target)
 
 
+def planner_live_bytes(subgraph: SubgraphMemory, key: PlannerKey) -> list[int]:
+    """Bytes alive at each op step of the subgraph under one planner's lifetimes and sizes:
+    LiteRT's main arena (``live_bytes``) or this subgraph's buffers in TFLM's region."""
+    if key == "tflite_arena":
+        return list(subgraph.live_bytes)
+    plan = subgraph.tflm_greedy
+    return live_by_op(plan.tensors, subgraph.ops) if plan is not None else []
+
+
 def live_memory_overlay(subgraph: SubgraphMemory) -> Overlay:
-    """The graph overlay of a subgraph's live main-arena memory per op (KiB), peak named."""
+    """The graph overlay of a subgraph's live main-arena memory per op (LiteRT's lifetimes),
+    peak named; sizes in adaptive units."""
     live = subgraph.live_bytes
     si = subgraph.index
     if not live:
         return Overlay("live memory", "", kind=KIND_MEMORY)
     peak = int(np.argmax(live))
-    return heat_overlay({i: v / 1024 for i, v in enumerate(live)}, unit="KiB", subgraph=si,
-                        name="live memory", digits=4, kind=KIND_MEMORY,
-                        summary=f"live arena memory, peak {live[peak] / 1024:.4g} KiB at op "
+    return heat_overlay(dict(enumerate(live)), subgraph=si, name="live memory", text=fmt.size,
+                        kind=KIND_MEMORY,
+                        summary=f"LiteRT arena bytes alive, peak {fmt.size(live[peak])} at op "
                                 f"{peak}")

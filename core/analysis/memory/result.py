@@ -32,25 +32,33 @@ class PlannedTensor:
 
 @dataclass(frozen=True)
 class ArenaPlan:
-    """LiteRT's arena plan of one subgraph (``tflite_arena``)."""
+    """LiteRT's arena plan of one subgraph (``tflite_arena``). ``lower_bound_bytes``: the most
+    main-arena bytes alive at one op step under LiteRT's lifetimes, sizes and temporaries (shared
+    buffers once), so never above ``arena_bytes``."""
     arena_bytes: int
     persistent_bytes: int
     peak_op: int | None
     tensors: list[PlannedTensor]
+    lower_bound_bytes: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"arena_bytes": self.arena_bytes, "persistent_bytes": self.persistent_bytes,
+        return {"arena_bytes": self.arena_bytes, "lower_bound_bytes": self.lower_bound_bytes,
+                "persistent_bytes": self.persistent_bytes,
                 "peak_op": self.peak_op, "tensors": [t.to_json() for t in self.tensors]}
 
 
 @dataclass(frozen=True)
 class GreedyPlan:
-    """TFLM's greedy plan, the subgraph's share of the one region (``tflm_greedy``)."""
+    """TFLM's greedy plan, the subgraph's share of the one region (``tflm_greedy``). Like
+    ``arena_bytes``, ``lower_bound_bytes`` is the whole region's: the most bytes alive at one
+    allocation scope under TFLM's lifetimes and sizes (``core.analysis.memory.bounds``)."""
     arena_bytes: int     # the whole region (every subgraph)
     tensors: list[PlannedTensor]
+    lower_bound_bytes: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"arena_bytes": self.arena_bytes, "tensors": [t.to_json() for t in self.tensors]}
+        return {"arena_bytes": self.arena_bytes, "lower_bound_bytes": self.lower_bound_bytes,
+                "tensors": [t.to_json() for t in self.tensors]}
 
 
 PlannerKey = Literal["tflite_arena", "tflm_greedy"]
@@ -64,6 +72,8 @@ class SubgraphMemory:
     ops: int
     planned_ops: int                     # ops prepared at allocate_tensors()
     allocated_by_allocate_tensors: bool  # else: allocated when first run
+    # LiteRT's bound (= ``tflite_arena.lower_bound_bytes``), kept at this level for the JSON
+    # contract; each planner's own bound is in its block
     lower_bound_bytes: int
     weights_bytes: int
     live_bytes: list[int]                # main-arena bytes alive at each op
@@ -183,12 +193,32 @@ class XnnpackTakes:
 
 
 @dataclass(frozen=True)
-class XnnpackEffect:
-    subgraphs: list[XnnpackTakes]
-    error: str | None
+class AllocateFootprint:
+    """What loading the model and ``allocate_tensors()`` added to the worker's resident
+    anonymous memory (heap and private allocations, not the mapped model file), as the OS
+    counts it, without and with XNNPACK: the difference is XNNPACK's own footprint at that
+    point (packed weights, its buffers) less the arena bytes it saves. Buffers XNNPACK reserves
+    but first touches when the model runs are not in it yet."""
+    builtin_bytes: int
+    xnnpack_bytes: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"subgraphs": [s.to_json() for s in self.subgraphs], "error": self.error}
+        return {"builtin_bytes": self.builtin_bytes, "xnnpack_bytes": self.xnnpack_bytes,
+                "xnnpack_extra_bytes": self.xnnpack_bytes - self.builtin_bytes}
+
+
+@dataclass(frozen=True)
+class XnnpackEffect:
+    """With the default XNNPACK delegate: the tensors it leaves out of LiteRT's arena (a sum of
+    their sizes, not memory XNNPACK uses) and, where the OS reports it, the memory it really
+    adds (``footprint``)."""
+    subgraphs: list[XnnpackTakes]
+    error: str | None
+    footprint: AllocateFootprint | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"subgraphs": [s.to_json() for s in self.subgraphs], "error": self.error,
+                "footprint": self.footprint.to_json() if self.footprint else None}
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 from core.analysis.memory.litert import SubgraphPlan
 from core.analysis.memory.result import (
+    AllocateFootprint,
     Arena,
     ArenaCheck,
     OffsetMismatch,
@@ -31,6 +32,8 @@ class MeasuredArenas:
     subgraphs: dict[int, dict[int, tuple[int, int]]]
     error: str | None
     target: dict[str, Any] | None = None   # the board it ran on (over SSH), if any
+    # resident anonymous memory that load + allocate_tensors() added, where readable
+    allocate_anon_bytes: int | None = None
 
 
 def measure(path: str, threads: int = 1, xnnpack: bool = False,
@@ -45,10 +48,13 @@ def measure(path: str, threads: int = 1, xnnpack: bool = False,
                     threads=max(int(threads), 1), timeout_s=timeout,
                     shapes={k: list(v) for k, v in shapes.items()} if shapes else None)
     r = run_memory_arena(cfg, target)
+    anon = r.get("anon_rss_bytes")
     return MeasuredArenas(
         subgraphs={int(s): {int(i): (int(a), int(b)) for i, (a, b) in seen.items()}
                    for s, seen in r["subgraphs"].items()},
-        error=r["error"], target=r.get("target"))
+        error=r["error"], target=r.get("target"),
+        allocate_anon_bytes=(max(anon["after_allocate"] - anon["before_load"], 0) if anon
+                             else None))
 
 
 def compare(plans: dict[int, SubgraphPlan], measured: MeasuredArenas) -> RuntimeCheck:
@@ -125,7 +131,11 @@ def delegate_effect(plain: MeasuredArenas, xnn: MeasuredArenas) -> XnnpackEffect
         with_x = xnn.subgraphs.get(si, {})
         gone = sorted(t for t in seen if t not in with_x)
         out.append(XnnpackTakes(si, gone, sum(seen[t][1] for t in gone)))
-    return XnnpackEffect(out, xnn.error)
+    footprint = None
+    if not (plain.error or xnn.error) and plain.allocate_anon_bytes is not None \
+            and xnn.allocate_anon_bytes is not None:
+        footprint = AllocateFootprint(plain.allocate_anon_bytes, xnn.allocate_anon_bytes)
+    return XnnpackEffect(out, xnn.error, footprint)
 
 
 def explain(arena: ArenaCheck) -> str:

@@ -29,6 +29,19 @@ def rss_bytes() -> int:
         return 0
 
 
+def anon_rss_bytes() -> int | None:
+    """Resident anonymous memory (RssAnon of /proc/self/status: heap and private allocations,
+    not the mapped model file), or None where the platform does not say."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 def hwm_bytes() -> int:
     """The kernel's peak-RSS mark of this process.
 

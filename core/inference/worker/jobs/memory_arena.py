@@ -8,7 +8,10 @@ resource and variant tensors (heap memory; their data is never read: a view of a
 crashes the runtime),
 without data (dynamic, custom, optional) and 0-d ones (the view comes back as a copy, so its
 address is not the tensor's). One message per subgraph, so a crash keeps what was read.
-Parent side: ``{"subgraphs": {s: {i: [addr, bytes]}}, "tensor_counts": {s: n}, "error": ...}``,
+The resident anonymous memory (heap, not the mapped file) before loading and after allocating is
+sent too: with XNNPACK on, what it adds there (packed weights, its own buffers) is its footprint.
+Parent side: ``{"subgraphs": {s: {i: [addr, bytes]}}, "tensor_counts": {s: n},
+"anon_rss_bytes": {"before_load", "after_allocate"} or None, "error": ...}``,
 which ``core.analysis.memory.runtime.compare`` turns into offsets against a plan.
 """
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from core.inference.worker.backends import load_model, start_backend
+from core.inference.worker.probes import anon_rss_bytes
 from core.inference.worker.protocol import Channel, WorkerError
 
 if TYPE_CHECKING:
@@ -62,7 +66,11 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     from core.inference.inputs import load_inputs  # numpy only
     arrays = load_inputs(cfg["inputs"])
     ch.send("stage", stage="load")
+    before = anon_rss_bytes()
     runner = load_model(cfg, backend, arrays)
+    after = anon_rss_bytes()
+    if before is not None and after is not None:
+        ch.send("footprint", before_load=before, after_allocate=after)
     it = runner.it
     for s in range(it._interpreter.NumSubgraphs()):
         ch.send("stage", stage="read", subgraph=s)
@@ -79,11 +87,15 @@ class Folder:
         self.session = session
         self.subgraphs: dict[int, dict[int, tuple[int, int]]] = {}
         self.counts: dict[int, int] = {}
+        self.anon_rss: dict[str, int] | None = None
 
     def fold(self, m: dict[str, Any]) -> None:
         if m["t"] == "arena":
             self.counts[m["subgraph"]] = m["tensors"]
             self.subgraphs[m["subgraph"]] = {i: (a, b) for i, a, b in m["addresses"]}
+        elif m["t"] == "footprint":
+            self.anon_rss = {"before_load": int(m["before_load"]),
+                             "after_allocate": int(m["after_allocate"])}
 
     def where(self) -> str | None:
         if self.session.stage == "read":
@@ -95,6 +107,7 @@ class Folder:
         s, out = self.session, self.session.outcome()
         res: ArenaResult = {"model": str(s.cfg.model), "delegate": s.cfg.delegate, "threads": s.cfg.threads,
                 "subgraphs": self.subgraphs, "tensor_counts": self.counts,
+                "anon_rss_bytes": self.anon_rss,
                 "status": out.status, "error": out.error, "error_kind": out.error_kind}
         target = s.target_json()
         if target is not None:
