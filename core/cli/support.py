@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.cli import target
@@ -40,6 +43,9 @@ def add_parser(subparsers) -> None:
                         "time with XNNPACK")
     s.add_argument("--json", action="store_true", help="one JSON object on stdout")
     s.add_argument("--subgraph", type=int, default=0, help="subgraph for the table (default 0)")
+    s.add_argument("--ops", action="store_true",
+                   help="also print the per-op matrix (every op × delegate) after the summary "
+                        "and the reasons")
     add_shape_option(s)
     target.add_arguments(s)
     s.set_defaults(func=_support)
@@ -132,13 +138,15 @@ def _support(args: argparse.Namespace) -> int:
     else:
         if note:
             print(f"note: {note}")
-        print(support_text(result, labels, args.subgraph))
+        print(support_text(result, labels, args.subgraph, per_op=args.ops))
     return 0
 
 
-def support_text(result: SupportReport, labels: list[str], subgraph: int = 0) -> str:
-    """The readable table: one row per op, one column per delegate, then summaries. Op labels
-    and reasons quote the file (custom op codes), so they are printed through ``printable``."""
+def support_text(result: SupportReport, labels: list[str], subgraph: int = 0,
+                 per_op: bool = False) -> str:
+    """The readable answer: each delegate's summary first, then why ops stay off it grouped by
+    cause with counts, then (``per_op``) the matrix, one row per op and one column per delegate.
+    Op labels and reasons quote the file (custom op codes): printed through ``printable``."""
     from core import format as fmt
     from core.analysis.support.analyze import short_name, summary_line
     from core.analysis.support.ethos_u import estimate_line
@@ -151,21 +159,9 @@ def support_text(result: SupportReport, labels: list[str], subgraph: int = 0) ->
     names = list(delegates)
     short = {n: short_name(n) for n in names}
     labels = [fmt.printable(x, 40) for x in labels]
-    width = max([len(x) for x in labels] + [8])
-    head = f"{'#':>4}  {'op':<{width}}  " + "  ".join(f"{short[n]:<8}" for n in names)
-    lines = [head, "-" * len(head)]
     ops = {n: delegates[n].subgraphs[subgraph].ops if delegates[n].subgraphs else None
            for n in names}
-    for i, label in enumerate(labels):
-        cells = []
-        for n in names:
-            col = ops[n]
-            o = col[i] if col is not None else None
-            mark = "—" if o is None else \
-                ("✓" if o.partition is not None else "✓ cpu") if o.supported else "✗"
-            cells.append(f"{mark:<8}")
-        lines.append(f"{i:>4}  {label:<{width}}  " + "  ".join(cells))
-    lines.append("")
+    lines: list[str] = []
     for n in names:
         d = delegates[n]
         lines.append(fmt.printable(summary_line(d, subgraph), 400))
@@ -182,16 +178,73 @@ def support_text(result: SupportReport, labels: list[str], subgraph: int = 0) ->
         elif d.verified is not None:
             lines.append("  " + verdict_line(d.verified))
             lines += ["    " + disagreement_line(x) for x in d.verified.disagree]
-    why: dict[tuple[str, str], list[int]] = {}
-    for n in names:
-        for o in ops[n] or ():
-            if not o.supported:
-                why.setdefault((n, o.reason or ""), []).append(o.index)
-    if why:
-        lines.append("")
-        lines.append("why not (delegate, reason: ops):")
-        for (n, reason), idx in why.items():
-            shown = ", ".join(f"{i} {labels[i]}" for i in idx[:6])
-            more = f", … ({len(idx)} ops)" if len(idx) > 6 else ""
-            lines.append(f"  {short[n]:<8} {fmt.printable(reason, 200)}: {shown}{more}")
+    causes = {n: reason_causes([(o.index, o.reason or "")
+                                for o in ops[n] or () if not o.supported]) for n in names}
+    if any(causes.values()):
+        lines += ["", f"why ops stay off, by cause (subgraph {subgraph}; ops: count × op type, "
+                      "then op numbers):"]
+        for n in names:
+            groups = causes[n]
+            if not groups:
+                continue
+            off = sum(len(g.ops) for g in groups)
+            lines.append(f"  {short[n]}: {off} op{'s' if off != 1 else ''} off, "
+                         f"{len(groups)} cause{'s' if len(groups) != 1 else ''}")
+            for g in groups:
+                kinds = Counter(labels[i] for i in g.ops)
+                what = ", ".join(f"{k} ×{c}" if c > 1 else k for k, c in kinds.most_common())
+                forms = f" (and {g.forms - 1} similar)" if g.forms > 1 else ""
+                lines.append(f"    {len(g.ops):>4}  {fmt.printable(g.reason, 200)}{forms} — "
+                             f"{fmt.printable(what, 200)}: {op_numbers(g.ops)}")
+    if per_op:
+        width = max([len(x) for x in labels] + [8])
+        head = f"{'#':>4}  {'op':<{width}}  " + "  ".join(f"{short[n]:<8}" for n in names)
+        lines += ["", head, "-" * len(head)]
+        for i, label in enumerate(labels):
+            cells = []
+            for n in names:
+                col = ops[n]
+                o = col[i] if col is not None else None
+                mark = "—" if o is None else \
+                    ("✓" if o.partition is not None else "✓ cpu") if o.supported else "✗"
+                cells.append(f"{mark:<8}")
+            lines.append(f"{i:>4}  {label:<{width}}  " + "  ".join(cells))
+    else:
+        lines += ["", f"({len(labels)} ops; --ops prints the per-op matrix)"]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ReasonCause:
+    """Ops one delegate leaves out for one cause: ``reason`` is the most common wording;
+    ``forms`` counts the wordings that differ only in numbers (an input index, a shape)."""
+    reason: str
+    ops: list[int]
+    forms: int
+
+
+def reason_causes(refused: list[tuple[int, str]]) -> list[ReasonCause]:
+    """(op index, reason) pairs grouped by cause, largest first: reasons that differ only in
+    their numbers ("input 0 is float16", "input 1 is float16") are one cause."""
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for i, reason in refused:
+        groups.setdefault(re.sub(r"\d+", "#", reason), []).append((i, reason))
+    out = []
+    for members in groups.values():
+        wordings = Counter(r for _, r in members)
+        out.append(ReasonCause(wordings.most_common(1)[0][0], [i for i, _ in members],
+                               len(wordings)))
+    return sorted(out, key=lambda g: (-len(g.ops), g.ops[0]))
+
+
+def op_numbers(ops: list[int], shown: int = 8) -> str:
+    """'0, 1, 4-8, 12, … (+31 more)': consecutive ops as ranges, the first ``shown`` runs."""
+    runs: list[list[int]] = []
+    for i in sorted(ops):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:shown])
+    rest = sum(b - a + 1 for a, b in runs[shown:])
+    return text + (f", … (+{rest} more)" if rest else "")

@@ -54,7 +54,7 @@ def test_support_table_and_options():
     text = litelens("support", str(path))
     assert text.returncode == 0, text.stderr
     assert "XNNPACK (CPU): 64/65 ops, 1 partition" in text.stdout
-    assert "why not (delegate, reason: ops):" in text.stdout
+    assert "why ops stay off, by cause" in text.stdout
     off = _json(litelens("support", str(path), "--delegate", "xnnpack", "--option", "qs8=false",
                          "--json"))
     assert off["support"]["xnnpack"]["options"]["qs8"] is False
@@ -84,6 +84,47 @@ def test_text_escapes_what_the_file_says(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "\x1b" not in proc.stdout and "Evil\\x1b[2J\\nop" in proc.stdout
     assert "custom op Evil\\x1b[2J\\nop" in proc.stdout
+
+
+def test_text_gives_the_summary_first_then_causes_with_counts():
+    """hand_recrop has 13 PRELU ops, none a Core ML op: one line with the count and the op
+    numbers, after every delegate's summary; the matrix only with --ops; JSON unchanged."""
+    path = str(shared_model_path("hand_recrop"))
+    out = litelens("support", path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    summary = next(i for i, x in enumerate(lines) if x.startswith("XNNPACK (CPU): "))
+    causes = lines.index(next(x for x in lines if x.startswith("why ops stay off, by cause")))
+    assert summary < causes
+    prelu = [x for x in lines[causes:] if "PRELU is not a Core ML op" in x]
+    assert len(prelu) == 1
+    assert prelu[0].split()[0] == "13" and "PRELU ×13" in prelu[0]
+    assert "1, 3, 6, 13, 16, 23" in prelu[0]
+    # no per-op rows without --ops (a row is the op number, its label and one mark per delegate)
+    assert not any(x.split()[:2] == ["1", "PRELU"] for x in lines)
+    assert "--ops prints the per-op matrix" in out.stdout
+    full = litelens("support", path, "--ops")
+    text = full.stdout
+    # the matrix follows the summary and the causes: a header, a rule, one row per op
+    matrix = text[text.index("why ops stay off"):].split("\n-")[1].splitlines()[1:]
+    assert [r.split()[0] for r in matrix] == [str(i) for i in range(63)]
+    assert matrix[1].split()[1] == "PRELU"
+    # the JSON is the same with and without --ops
+    assert _json(litelens("support", path, "--json")) == \
+        _json(litelens("support", path, "--json", "--ops"))
+
+
+def test_reasons_differing_only_in_numbers_are_one_cause():
+    """The LSTM/GRU model's WHILE ops are refused by the Edge TPU for "input 5 is float32" and
+    "input 4 is float32", other ops for "input 0 ...": one cause, its other wordings counted."""
+    out = litelens("support", str(shared_model_path("lstm_gru_text_float32")),
+                   "--delegate", "edgetpu")
+    assert out.returncode == 0, out.stderr
+    lines = [x for x in out.stdout.splitlines() if "is float32 (not 8-bit quantized)" in x
+             and x.startswith("    ")]
+    assert len(lines) == 1
+    assert lines[0].split()[0] == "7" and "(and 2 similar)" in lines[0]
+    assert "WHILE ×2" in lines[0]
 
 
 def test_bad_model_exits_2(tmp_path):
