@@ -30,6 +30,7 @@ exports then all show them.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Iterable, Mapping, Sequence
@@ -374,24 +375,48 @@ def _paint_edge_labels(p: QPainter, sc: Scene, edges: np.ndarray) -> None:
         p.drawText(QPointF(mx + 3, my + 3.5), text)
 
 
-_ELIDED: dict[tuple[str, int, str], str] = {}   # (text, width px, font key) -> what fits
+_ELIDED: dict[tuple[str, float, str], str] = {}   # (text, width px, font key) -> what fits
+_LOCAL = threading.local()   # font metrics per thread (exports paint on a task thread)
+
+
+def _font_cache(font: QFont) -> tuple[QFontMetricsF, dict[str, float], str]:
+    """(metrics, advance per text, key) of ``font`` for this thread; the cache holds the font,
+    so its id stays its own."""
+    cache = getattr(_LOCAL, "fonts", None)
+    if cache is None:
+        cache = _LOCAL.fonts = {}
+    entry = cache.get(id(font))
+    if entry is None:
+        entry = cache[id(font)] = (font, QFontMetricsF(font), {}, font.key())
+    return entry[1], entry[2], entry[3]
+
+
+def _advance(text: str, font: QFont) -> float:
+    fm, widths, _key = _font_cache(font)
+    w = widths.get(text)
+    if w is None:
+        if len(widths) > 50_000:
+            widths.clear()
+        w = widths[text] = fm.horizontalAdvance(text)
+    return w
 
 
 def fitted(text: str, width: float, font: QFont) -> str:
     """``text`` cut at a word boundary with … to fit ``width`` (pixels at zoom 1) in ``font``
     (cached: a frame asks for the same few labels at the same widths)."""
-    key = (text, int(width), font.key())
+    width = int(width * 4) / 4    # quarter pixels: a cache key that keeps what just fits
+    key = (text, width, _font_cache(font)[2])
     out = _ELIDED.get(key)
     if out is None:
         if len(_ELIDED) > 50_000:
             _ELIDED.clear()
-        fm = QFontMetricsF(font)
-        out = _ELIDED[key] = fmt.elide_words(text, int(width), fm.horizontalAdvance)
+        out = _ELIDED[key] = fmt.elide_words(text, width, _font_cache(font)[0].horizontalAdvance)
     return out
 
 
 BADGE_H = 14.0   # a badge sits on top of its card, right-aligned, never over the card's text
 ROW_GAP = 6.0    # between a row's name and its shape
+ROW_BASELINE = 11.0   # from a row's top
 
 
 def _card_texts(sc: Scene, n: int, x: float, y: float, w: float
@@ -402,44 +427,56 @@ def _card_texts(sc: Scene, n: int, x: float, y: float, w: float
     inner = w - 2 * gl.PAD
     out = [(QRectF(x + gl.PAD, y, inner, gl.HEADER_H), fitted(lay.labels[n], inner, fonts.head),
             "head")]
-    fm = QFontMetricsF(fonts.row)
     ry = y + gl.HEADER_H + 2
     for slot, shape, _t in lay.rows[n]:
         shape_text = fitted(f"⟨{shape}⟩", inner, fonts.row)
-        sw = fm.horizontalAdvance(shape_text)
+        sw = _advance(shape_text, fonts.row)
         name = fitted(slot, inner - sw - ROW_GAP, fonts.row)
         if name:
-            out.append((QRectF(x + gl.PAD, ry, inner - sw - ROW_GAP, gl.ROW_H), name, "slot"))
+            out.append((QRectF(x + gl.PAD, ry, _advance(name, fonts.row), gl.ROW_H), name,
+                        "slot"))
         out.append((QRectF(x + w - gl.PAD - sw, ry, sw, gl.ROW_H), shape_text, "shape"))
         ry += gl.ROW_H
     badges = sc.overlay.badges.get(n)
     if badges:   # the full text is in the node's tooltip
         text = fitted(" · ".join(badges), w - 12, fonts.badge)
         if text:
-            bw = QFontMetricsF(fonts.badge).horizontalAdvance(text) + 8
+            bw = _advance(text, fonts.badge) + 8
             out.append((QRectF(x + w - 4 - bw, y - BADGE_H + 1, bw, BADGE_H), text, "badge"))
     return out
 
 
+MID_TEXT_MIN_PX = 7   # smaller text is not worth drawing
+
+
 def _paint_mid_labels(p: QPainter, sc: Scene, nodes: list[int], colors: list[QColor]) -> None:
-    """Mid zoom: each node's name in device pixels, where it fits (cut at a word boundary, at
-    least a few characters), in the colour that reads on its fill."""
-    lay, font = sc.lay, sc.fonts.badge
+    """Mid zoom: each node's name in device pixels where it fits: as tall as the box allows up
+    to the badge font, cut at a word boundary, at least a few characters, in the colour that
+    reads on its fill; nothing in boxes lower than ``MID_TEXT_MIN_PX``."""
+    lay, base = sc.lay, sc.fonts.badge
     t = p.transform()
     m11, m22, dx, dy = t.m11(), t.m22(), t.dx(), t.dy()
-    fm = QFontMetricsF(font)
-    need_h = fm.height() + 2
+    full_px = int(_font_cache(base)[0].height())
+    sized = getattr(_LOCAL, "mid_fonts", None)   # kept: the font caches hold them by id
+    if sized is None:
+        sized = _LOCAL.mid_fonts = {}
+    base_key = _font_cache(base)[2]
     p.save()
     p.setTransform(QTransform())
-    p.setFont(font)
     for n, color in zip(nodes, colors, strict=True):
         h = lay.h[n] * m22
         w = lay.w[n] * m11 - 6
-        if h < need_h or w < 24:
+        px = min(full_px, int(h) - 1)
+        if px < MID_TEXT_MIN_PX or w < 24:
             continue
+        font = sized.get((base_key, px))
+        if font is None:
+            font = sized[(base_key, px)] = QFont(base)
+            font.setPixelSize(max(1, round(px * 0.8)))   # a line is about 1.25x the pixel size
         text = fitted(lay.labels[n], w, font)
         if len(text.rstrip("…")) < 3:
             continue
+        p.setFont(font)
         p.setPen(style.text_on(color) if n < lay.n_ops else style.IO_TEXT)
         p.drawText(QRectF(lay.x[n] * m11 + dx + 3, lay.y[n] * m22 + dy, w, h),
                    Qt.AlignmentFlag.AlignCenter, text)
@@ -508,12 +545,10 @@ def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: 
                     p.drawRoundedRect(box, 7, 7)
                     p.setPen(style.DARK_TEXT)
                     p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
-                else:
+                else:   # a row: its box is as wide as its text, which sits on the baseline
                     p.setFont(fonts.row)
                     p.setPen(canvas["row"] if role == "slot" else style.ROW_SHAPE)
-                    align = Qt.AlignmentFlag.AlignLeft if role == "slot" \
-                        else Qt.AlignmentFlag.AlignRight
-                    p.drawText(box, align | Qt.AlignmentFlag.AlignVCenter, text)
+                    p.drawText(QPointF(box.left(), box.top() + ROW_BASELINE), text)
         if is_op and lay.categories[n] == "custom":
             p.setPen(style.custom_frame_pen(1.5 if near else 1.5 / max(scale, 0.1)))
             p.setBrush(Qt.BrushStyle.NoBrush)
