@@ -12,11 +12,20 @@ from gui.display_check import display_problem
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from gui.screenshot import VIEWS, parse_size
+    from gui.theme import THEMES
     p = argparse.ArgumentParser(prog="litelens-gui", description="LiteLens desktop app")
     p.add_argument("models", nargs="*", help=".tflite files to open")
     p.add_argument("--demo", action="store_true", help="open the embedded demo model")
     p.add_argument("--screenshot", metavar="PNG",
                    help="save a screenshot once the models are open, then quit (smoke test)")
+    p.add_argument("--view", default="graph", choices=VIEWS,
+                   help="with --screenshot: the view to show (compare: the first two models; "
+                        "run: after a short run; default: graph)")
+    p.add_argument("--theme", choices=THEMES,
+                   help="light, dark or system for this start (not saved)")
+    p.add_argument("--size", metavar="WxH", type=parse_size,
+                   help="window size, e.g. 1280x800")
     p.add_argument("--self-test", action="store_true",
                    help="open MODEL (default: the demo model), run one inference in the worker, "
                         "exit 0 if both worked")
@@ -63,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     from gui.main_window import MainWindow
     app = QApplication.instance() or QApplication(sys.argv[:1])
     win = MainWindow()
-    apply_style(app, str(win.settings.value("theme", "system")))
+    apply_style(app, args.theme or str(win.settings.value("theme", "system")))
+    if args.size:
+        win.resize(*args.size)
     paths = list(args.models)
     if args.demo:
         paths.insert(0, str(demo_model_path()))
@@ -77,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         elif not args.screenshot:
             win.restore_session()
         if args.screenshot:
-            _screenshot_when_ready(app, win, args.screenshot)
+            from gui.screenshot import when_ready
+            when_ready(app, win, args.screenshot, args.view, paths)
     code = app.exec()
     _tear_down(win)
     return code
@@ -95,17 +107,6 @@ def _tear_down(win) -> None:
     from PySide6.QtCore import QCoreApplication, QEvent
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     gc_guard.collect_all()
-
-
-def _screenshot_when_ready(app, win, path: str) -> None:
-    from PySide6.QtCore import QTimer
-
-    def check():
-        if win.loader.busy or win.pending:
-            QTimer.singleShot(100, check)
-            return
-        QTimer.singleShot(300, lambda: (win.grab().save(path), app.exit(1 if win.errors else 0)))
-    QTimer.singleShot(100, check)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.versions import component_versions
+from gui import theme
 
 
 def view_keys() -> tuple[tuple[str, str], ...]:
@@ -50,9 +51,10 @@ def menu_shortcuts(menus: list[QMenu]) -> list[tuple[str, str, str]]:
 
 def shortcuts_html(menus: list[QMenu]) -> str:
     parts = ["<table cellpadding=3>"]
+    muted = theme.hex_color("muted")
     for title, text, keys in menu_shortcuts(menus):
         parts.append(f"<tr><td><b>{escape(keys)}</b></td><td>{escape(text)}</td>"
-                     f"<td style='color:gray'>{escape(title)}</td></tr>")
+                     f"<td style='color:{muted}'>{escape(title)}</td></tr>")
     for keys, what in view_keys():
         parts.append(f"<tr><td><b>{escape(keys)}</b></td><td colspan=2>{escape(what)}</td></tr>")
     parts.append("</table>")

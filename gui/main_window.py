@@ -58,6 +58,8 @@ class _StartPage(QWidget):
         self.recent.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.recent.setTextFormat(Qt.TextFormat.RichText)
         self.recent.linkActivated.connect(lambda p: window.open_paths([p]))
+        self._paths: list[str] = []
+        theme.on_theme_change(self.recent, lambda: self.set_recent(self._paths))
         lay = QVBoxLayout(self)
         lay.addStretch(2)
         lay.addWidget(title)
@@ -67,8 +69,10 @@ class _StartPage(QWidget):
         lay.addStretch(3)
 
     def set_recent(self, paths: list[str]) -> None:
+        self._paths = list(paths)
+        muted = theme.hex_color("muted")
         links = "<br>".join(f"<a href='{escape(p, quote=True)}'>{escape(Path(p).name)}</a>"
-                            f" <span style='color:gray'>{escape(str(Path(p).parent))}</span>"
+                            f" <span style='color:{muted}'>{escape(str(Path(p).parent))}</span>"
                             for p in paths[:6])
         self.recent.setText(f"<p><b>Recent</b></p>{links}" if paths else "")
 

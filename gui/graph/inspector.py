@@ -22,6 +22,7 @@ from core.analysis.weight_stats import weight_stats
 from core.graph.state import variable_accesses
 from core.model import ops as op_facts
 from core.model.types import Model, Tensor
+from gui import theme
 
 MAX_PREVIEWS = 8  # weight previews (histograms) per operator
 
@@ -278,7 +279,7 @@ class Inspector(QScrollArea):
             plot.hideButtons()
             plot.getPlotItem().setMenuEnabled(False)
             plot.plot(st.hist_edges, st.hist_counts, stepMode="center", fillLevel=0,
-                      brush=(47, 93, 140, 160), pen=pg.mkPen("#2f5d8c"))
+                      brush=theme.color("series_fill"), pen=pg.mkPen(theme.color("series_1")))
             plot.getAxis("left").setStyle(tickLength=-3)
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setTextPen(self._color(QPalette.ColorRole.Text))

@@ -44,7 +44,7 @@ from core.graph.layout import NODE_OP, GraphLayout
 from core.graph.search import SearchHit
 from core.model import ops as op_facts
 from core.model.types import Model
-from gui import file_dialogs
+from gui import file_dialogs, theme
 from gui.graph.export import ExportCancelled, write_export
 from gui.graph.inspector import Inspector
 from gui.graph.legend import Legend
@@ -121,7 +121,7 @@ class GraphPanel(QWidget):
         self._search_timer = QTimer(self, singleShot=True, interval=250)
         self._search_timer.timeout.connect(lambda: self.find(self.search_box.text()))
         self.info = plain_label(QLabel(self))   # echoes the search text and file names
-        self.info.setStyleSheet("color:gray")
+        theme.set_role(self.info, "muted")
         # its text changes per subgraph: it must not set the panel's minimum width
         self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()

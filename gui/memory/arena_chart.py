@@ -9,8 +9,9 @@ from PySide6.QtCore import Signal
 
 from core import format as fmt
 from core.analysis.memory.result import PlannedTensor
+from gui import theme
 
-KIND_COLORS = {"activation": "#4e79a7", "temporary": "#f28e2b", "shared": "#59a14f"}
+KINDS = ("activation", "temporary", "shared")   # coloured by the theme's kind_* roles
 
 
 def tensor_kind(t: PlannedTensor) -> str:
@@ -21,7 +22,7 @@ class ArenaChart(pg.PlotWidget):
     tensor_clicked = Signal(object)   # PlannedTensor
 
     def __init__(self, parent=None):
-        super().__init__(parent, background="w")
+        super().__init__(parent)
         self.setTitle("arena layout (x: op step, y: offset)")
         self.setLabel("bottom", "op")
         self.getAxis("left").enableAutoSIPrefix(False)
@@ -32,13 +33,20 @@ class ArenaChart(pg.PlotWidget):
         self._rects = np.zeros((0, 4))
         self._bars: pg.BarGraphItem | None = None
         self.hover_text = ""
-        self._label = pg.TextItem(color="#222", anchor=(0, 1), fill=(255, 255, 255, 210))
+        self._label = pg.TextItem(anchor=(0, 1))
         self._label.setZValue(10)
         self.addItem(self._label)
         self._label.hide()
+        theme.style_plots(self, self._style_items)
         self._hover_proxy = pg.SignalProxy(self.scene().sigMouseMoved, rateLimit=30,
                                            slot=self._moved)
         self.scene().sigMouseClicked.connect(self._clicked)
+
+    def _style_items(self) -> None:
+        self._label.setColor(theme.color("plot_fg"))
+        self._label.fill = pg.mkBrush(theme.color("plot_label_bg"))
+        if self.tensors:
+            self.set_tensors(self.tensors)
 
     def set_tensors(self, tensors: list[PlannedTensor]) -> None:
         """One planner's tensors of one arena."""
@@ -52,10 +60,12 @@ class ArenaChart(pg.PlotWidget):
             return
         for i, t in enumerate(self.tensors):
             self._rects[i] = (t.first_op - 0.45, t.last_op + 0.45, t.offset, t.offset + t.bytes)
-        brushes = [pg.mkBrush(KIND_COLORS[tensor_kind(t)]) for t in self.tensors]
+        kind_brush = {k: pg.mkBrush(theme.color(f"kind_{k}")) for k in KINDS}
+        brushes = [kind_brush[tensor_kind(t)] for t in self.tensors]
         r = self._rects
         self._bars = pg.BarGraphItem(x0=r[:, 0], x1=r[:, 1], y0=r[:, 2], y1=r[:, 3],
-                                     brushes=brushes, pen=pg.mkPen("#ffffff", width=0.5))
+                                     brushes=brushes,
+                                     pen=pg.mkPen(theme.color("bar_edge"), width=0.5))
         self.addItem(self._bars)
         # binary units on the axis, as in every size LiteLens prints
         unit, div = fmt.size_unit(float(r[:, 3].max()))

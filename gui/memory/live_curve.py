@@ -5,34 +5,25 @@ from __future__ import annotations
 import pyqtgraph as pg
 
 from core import format as fmt
-
-PEAK = "#e15759"
-CURVE = "#4e79a7"
+from gui import theme
 
 
 class LiveCurve(pg.PlotWidget):
     def __init__(self, parent=None):
-        super().__init__(parent, background="w")
+        super().__init__(parent)
         self.setTitle("bytes alive per op")
         self.setLabel("bottom", "op")
         self.getAxis("left").enableAutoSIPrefix(False)
         self.setLabel("left", "bytes")
         self.showGrid(x=True, y=True, alpha=0.2)
-        self.curve = self.plot(stepMode="center", fillLevel=0, brush=(78, 121, 167, 90),
-                               pen=pg.mkPen(CURVE, width=1.5))
+        self.curve = self.plot(stepMode="center", fillLevel=0)
         # the peak: a marker just above the top of its step and a label, drawn over the curve
         # but covering none of it (a vertical line through the step hid it on large graphs)
-        self.peak_marker = pg.ArrowItem(angle=-90, headLen=12, tipAngle=40, pen=pg.mkPen(PEAK),
-                                        brush=pg.mkBrush(PEAK))
-        self.peak_label = pg.TextItem(color=PEAK, anchor=(0.5, 1.6))
-        self.arena_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#76b7b2", width=1.5,
-                                                                style=pg.QtCore.Qt.DashLine),
-                                          label="arena", labelOpts={"position": 0.85,
-                                                                    "color": "#4a8f8a"})
-        self.bound_line = pg.InfiniteLine(angle=0, pen=pg.mkPen(CURVE, width=1,
-                                                                style=pg.QtCore.Qt.DotLine),
-                                          label="lower bound",
-                                          labelOpts={"position": 0.15, "color": CURVE,
+        self.peak_marker = pg.ArrowItem(angle=-90, headLen=12, tipAngle=40)
+        self.peak_label = pg.TextItem(anchor=(0.5, 1.6))
+        self.arena_line = pg.InfiniteLine(angle=0, label="arena", labelOpts={"position": 0.85})
+        self.bound_line = pg.InfiniteLine(angle=0, label="lower bound",
+                                          labelOpts={"position": 0.15,
                                                      "anchors": [(0.5, 0), (0.5, 0)]})
         for item in (self.arena_line, self.bound_line):
             item.setZValue(-5)   # behind the curve
@@ -40,6 +31,19 @@ class LiveCurve(pg.PlotWidget):
         self.addItem(self.peak_marker)
         self.addItem(self.peak_label)
         self.peak_op: int | None = None
+        theme.style_plots(self, self._style_items)
+
+    def _style_items(self) -> None:
+        """Curve, peak, arena and bound in the theme's colours (again on a theme switch)."""
+        curve, peak, ref = theme.color("series_1"), theme.color("peak"), theme.color("reference")
+        self.curve.setPen(pg.mkPen(curve, width=1.5))
+        self.curve.setBrush(theme.color("series_fill"))
+        self.peak_marker.setStyle(pen=pg.mkPen(peak), brush=pg.mkBrush(peak))
+        self.peak_label.setColor(peak)
+        self.arena_line.setPen(pg.mkPen(ref, width=1.5, style=pg.QtCore.Qt.DashLine))
+        self.arena_line.label.setColor(ref)
+        self.bound_line.setPen(pg.mkPen(curve, width=1, style=pg.QtCore.Qt.DotLine))
+        self.bound_line.label.setColor(curve)
 
     def set_curve(self, live: list[int], peak_op: int | None, arena_bytes: int,
                   lower_bound: int | None = None, what: str = "") -> None:

@@ -37,7 +37,8 @@ from core.analysis.memory.result import (
 from core.analysis.memory.tflm import plan_tflm
 from core.inference.resize import resized_model
 from core.model.types import Model
-from gui.memory.arena_chart import KIND_COLORS, ArenaChart
+from gui import theme
+from gui.memory.arena_chart import KINDS, ArenaChart
 from gui.memory.live_curve import LiveCurve
 from gui.memory.summary_table import SummaryTable
 from gui.shape_setting import ShapeSetting
@@ -98,8 +99,9 @@ class MemoryPanel(QWidget):
                                    "LiteRT's")
         self.status = QLabel("")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        legend = QLabel("  ".join(f"<span style='color:{c}'>■</span> {k}"
-                                  for k, c in KIND_COLORS.items()))
+        legend = QLabel()
+        theme.on_theme_change(legend, lambda: legend.setText("  ".join(
+            f"<span style='color:{theme.hex_color(f'kind_{k}')}'>■</span> {k}" for k in KINDS)))
         top = QHBoxLayout()
         for w in (QLabel("subgraph"), self.subgraph, QLabel("threads"), self.threads,
                   QLabel("chart"), self.planner, self.arena, self.check, self.check_tflm,

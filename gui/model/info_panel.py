@@ -3,17 +3,16 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QTextBrowser
 
 from core.analysis.report import InfoSection, info_sections
 from core.model.types import Model
+from gui import theme
 
 MIN_WIDTH = 260   # below this, keys like "Description" no longer fit on one line
 
 
-def sections_html(sections: list[InfoSection], key_color: str = "gray",
-                  title_color: str = "#1f5f99") -> str:
+def sections_html(sections: list[InfoSection], key_color: str, title_color: str) -> str:
     # keys never wrap (they broke mid-word: "Descr iption", "DEPTHWISE_CO NV_2D"), so each
     # section is its own table: its key column is as wide as its own longest key, and values
     # wrap in the rest
@@ -34,20 +33,11 @@ class InfoPanel(QTextBrowser):
         self.setOpenLinks(False)
         self.setMinimumWidth(MIN_WIDTH)
         self.sections = info_sections(model)
-        self._render()
+        theme.on_theme_change(self, self._render)
 
     def _render(self) -> None:
-        pal = self.palette()
-        dark = pal.color(QPalette.ColorRole.Base).lightness() < 128
-        self.setHtml(sections_html(self.sections,
-                                   pal.color(QPalette.ColorRole.PlaceholderText).name(),
-                                   pal.color(QPalette.ColorRole.Link).name() if dark
-                                   else "#1f5f99"))
-
-    def changeEvent(self, e) -> None:  # noqa: N802
-        super().changeEvent(e)
-        if e.type() == e.Type.PaletteChange:  # the theme changed
-            self._render()
+        self.setHtml(sections_html(self.sections, theme.hex_color("muted"),
+                                   theme.hex_color("heading")))
 
     def text_for(self, title: str) -> dict[str, str]:
         for section in self.sections:

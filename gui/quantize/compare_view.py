@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -25,9 +24,11 @@ from PySide6.QtWidgets import (
 from core import format as fmt
 from core.analysis.compare import DiffRow, MedianLatency, ModelDiff, OpSide, compare_models
 from core.model.types import Model
+from gui import theme
 
-STATUS_COLORS = {"added": "#cfe8cf", "removed": "#f6c1b8", "changed": "#fff0b3", "same": None}
-ROW_TEXT = "#1a1a1a"
+# a row's tint by its status: gui/theme.py roles (the text on them: "tint_text")
+STATUS_ROLES = {"added": "added_bg", "removed": "removed_bg", "changed": "changed_bg",
+                "same": None}
 COLUMNS = ("status", "A op", "A dtype", "A weights", "A XNNPACK", "B op", "B dtype", "B weights",
            "B XNNPACK", "tensor")
 
@@ -127,6 +128,7 @@ class CompareView(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
         self._fill()
+        theme.on_theme_change(self.table, self._tint)
 
     def _fill(self) -> None:
         only = self.only_diffs.isChecked()
@@ -136,14 +138,24 @@ class CompareView(QWidget):
             either = r.a or r.b
             cells = (r.status, *_side_cells(r.a), *_side_cells(r.b),
                      either.tensor if either else "")
-            color = STATUS_COLORS[r.status]
             for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if color:   # a light tint: its text stays dark in the dark theme too
-                    item.setBackground(QColor(color))
-                    item.setForeground(QColor(ROW_TEXT))
-                self.table.setItem(i, c, item)
+                self.table.setItem(i, c, QTableWidgetItem(text))
+        self._tint()
         self.table.resizeColumnsToContents()
+
+    def _tint(self) -> None:
+        """Rows tinted by status in the theme's colours (again on a theme switch)."""
+        text = theme.color("tint_text")
+        for i, r in enumerate(self.rows):
+            role = STATUS_ROLES[r.status]
+            if role is None:
+                continue
+            bg = theme.color(role)
+            for c in range(self.table.columnCount()):
+                item = self.table.item(i, c)
+                if item is not None:
+                    item.setBackground(bg)
+                    item.setForeground(text)
 
     def _select(self, row: int) -> None:
         if not (0 <= row < len(self.rows)) or self.graph_a is None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 from core import format as fmt
 from core.quantize.report import LayerRow
+from gui import theme
 
 COLUMNS = ("op", "type", "tensor", "dtype", "cosine", "RMSE", "max abs", "scale", "zero point")
-_WORST = QColor("#f6c1b8")
 
 
 class LayerErrorTable(QTableWidget):
@@ -24,6 +24,8 @@ class LayerErrorTable(QTableWidget):
         self.verticalHeader().setVisible(False)
         self.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.rows: list[LayerRow] = []
+        self._highlighted = 0
+        theme.on_theme_change(self, lambda: self.highlight(self._highlighted))
         self.cellDoubleClicked.connect(
             lambda r, _c: self.op_activated.emit(self.rows[r].op_index))
 
@@ -48,8 +50,12 @@ class LayerErrorTable(QTableWidget):
         self.resizeColumnsToContents()
 
     def highlight(self, n: int) -> None:
+        """Tint the first ``n`` rows (the theme's "removed" tint, its text colour)."""
+        self._highlighted = n
+        worst, text = theme.color("removed_bg"), theme.color("tint_text")
         for i in range(self.rowCount()):
             for c in range(self.columnCount()):
                 item = self.item(i, c)
                 if item is not None:
-                    item.setBackground(_WORST if i < n else QColor(0, 0, 0, 0))
+                    item.setBackground(worst if i < n else QBrush())
+                    item.setForeground(text if i < n else QBrush())

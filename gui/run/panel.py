@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -65,7 +64,7 @@ from core.inference.run_queue import (  # noqa: F401 - names the panel's tests a
 from core.inference.session import WorkerSession
 from core.inference.ssh_target import SavedTarget, TargetError, facts_line
 from core.model.reader import open_model
-from gui import file_dialogs
+from gui import file_dialogs, theme
 from gui.run.targets import TargetChooser
 from gui.run.targets import load as saved_targets
 from gui.shape_setting import ShapeSetting
@@ -109,9 +108,7 @@ DELEGATE_ITEMS = [("XNNPACK (default)", "xnnpack"), ("builtin kernels", "builtin
                   ("NPU: Intel OpenVINO plugin (CompiledModel dispatch)", "npu-intel"),
                   ("external delegate .so", "external")]
 ERROR_COLUMN = RESULT_COLUMNS.index("error")
-GUESS_STYLE = "QLineEdit { background: #fff1d6; }"  # a guessed value the user should check
-ERROR_COLOR = "#b00020"
-WARN_COLOR = "#b35900"
+HEAT_ROLE = Qt.ItemDataRole.UserRole + 1   # a profile cell's share of the hottest op (0..1)
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -298,46 +295,41 @@ class RunPanel(QWidget):
         """Latency per run, its histogram with p50/p90/p99, worker RSS, comparison bars."""
         pg.setConfigOptions(antialias=False)
         self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setBackground("w")
         self.lat_plot = self.plots.addPlot(row=0, col=0, title="latency per run")
         self.lat_plot.setLabel("bottom", "run")
         self.lat_plot.setLabel("left", "ms")
         self.lat_plot.setClipToView(True)
         self.lat_plot.setDownsampling(auto=True, mode="peak")
-        self.lat_curve = self.lat_plot.plot(pen=pg.mkPen("#1f77b4", width=1))
+        self.lat_curve = self.lat_plot.plot()
         self.hist_plot = self.plots.addPlot(row=0, col=1, title="latency histogram")
         self.hist_plot.setLabel("bottom", "ms")
         self.hist_plot.setLabel("left", "runs")
-        self.hist_curve = self.hist_plot.plot(stepMode="center", fillLevel=0,
-                                              brush=(31, 119, 180, 110), pen="#1f77b4")
+        self.hist_curve = self.hist_plot.plot(stepMode="center", fillLevel=0)
         self.pct_lines = {}
         # labels at three heights: close percentiles no longer print over each other
-        for (name, color), at in zip((("p50", "#2ca02c"), ("p90", "#ff7f0e"), ("p99", "#d62728")),
-                                     (0.92, 0.78, 0.64), strict=True):
-            line = pg.InfiniteLine(angle=90, pen=pg.mkPen(color, width=2), label=name,
-                                   labelOpts={"position": at, "color": color})
+        for name, at in zip(("p50", "p90", "p99"), (0.92, 0.78, 0.64), strict=True):
+            line = pg.InfiniteLine(angle=90, label=name, labelOpts={"position": at})
             line.setVisible(False)
             self.hist_plot.addItem(line)
             self.pct_lines[name] = line
         self.rss_plot = self.plots.addPlot(row=1, col=0, title="worker RSS")
         self.rss_plot.setLabel("bottom", "s since the worker started")
         self.rss_plot.setLabel("left", "MiB")
-        self.rss_curve = self.rss_plot.plot(pen=pg.mkPen("#9467bd", width=2))
+        self.rss_curve = self.rss_plot.plot()
         # after this line the RSS includes the per-op profile's models (the results' peak does not)
-        self.profile_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#7f7f7f", width=1,
-                                                                   style=Qt.DashLine),
-                                            label="per-op profile →",
-                                            labelOpts={"position": 0.12, "color": "#7f7f7f"})
+        self.profile_line = pg.InfiniteLine(angle=90, label="per-op profile →",
+                                            labelOpts={"position": 0.12})
         self.profile_line.setVisible(False)
         self.rss_plot.addItem(self.profile_line)
         self.bar_plot = self.plots.addPlot(row=1, col=1, title="comparison: median")
         self.bar_plot.setLabel("left", "ms")
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush="#17becf")
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.6)
         self.bar_plot.addItem(self.bars)
         for plot in (self.lat_plot, self.hist_plot, self.rss_plot, self.bar_plot):
             for side in ("left", "bottom"):
                 # units are chosen for the data (µs, ms, s; MiB): no "(x0.001)" scale factor
                 plot.getAxis(side).enableAutoSIPrefix(False)
+        theme.style_plots(self.plots, self._style_series)
         # which configuration the plots show (after a failed one: the last one that ran)
         self.plots_label = QLabel("", wordWrap=True)
         box = QWidget()
@@ -348,10 +340,28 @@ class RunPanel(QWidget):
         lay.addWidget(self.plots, 1)
         return box
 
+    def _style_series(self) -> None:
+        """The plots' series in the theme's colours (again on a theme switch)."""
+        main = theme.color("series_1")
+        self.lat_curve.setPen(pg.mkPen(main, width=1))
+        self.lat_curve.setSymbolBrush(main)
+        self.hist_curve.setPen(pg.mkPen(main))
+        self.hist_curve.setBrush(theme.color("series_fill"))
+        for name, line in self.pct_lines.items():
+            c = theme.color(name)
+            line.setPen(pg.mkPen(c, width=2))
+            line.label.setColor(c)
+        self.rss_curve.setPen(pg.mkPen(theme.color("series_2"), width=2))
+        muted = theme.color("muted")
+        self.profile_line.setPen(pg.mkPen(muted, width=1, style=Qt.DashLine))
+        self.profile_line.label.setColor(muted)
+        self.bars.setOpts(brush=theme.color("series_3"), pen=theme.color("plot_bg"))
+
     def _build_tabs(self) -> QWidget:
         """Results, the per-op profile, the by-type summary, the outputs."""
         self.table = _table(RESULT_COLUMNS)
         self.ops_table = _table(["op", "type", "avg", "% of sum"])
+        theme.on_theme_change(self.ops_table, self._recolor_tables)
         self.ops_note = QLabel("", wordWrap=True)
         ops_box = QWidget()
         ob = QVBoxLayout(ops_box)
@@ -406,10 +416,14 @@ class RunPanel(QWidget):
             return
         self._shape_guess = "; ".join(f"{s.name}={','.join(map(str, s.shape))}" for s in dyn)
         self.shapes.setText(self._shape_guess)
-        self.shapes.setStyleSheet(GUESS_STYLE)
-        self.shapes.textEdited.connect(lambda _text: self.shapes.setStyleSheet(""))
+        theme.set_role(self.shapes, "guess")
+        self.shapes.textEdited.connect(lambda _text: theme.set_role(self.shapes, None))
         self.shapes.setToolTip("Dynamic inputs: write NAME=D,D,... (several separated by ';')")
-        mark = "<b style='color:#b35900'>{}</b>"
+        theme.on_theme_change(self.shapes_hint, lambda: self._show_shapes_hint(dyn))
+
+    def _show_shapes_hint(self, dyn) -> None:
+        """The guessed sizes marked in the theme's warning colour."""
+        mark = f"<b style='color:{theme.hex_color('warning')}'>{{}}</b>"
         rows = []
         for s in dyn:
             sig = ", ".join(mark.format(d) if d < 0 else str(d) for d in s.shape_signature)
@@ -437,7 +451,7 @@ class RunPanel(QWidget):
     def _show_shape_setting(self) -> None:
         if self.shape_setting.shapes and self.shapes.isEnabled():
             self.shapes.setText(self.shape_setting.text())
-            self.shapes.setStyleSheet("")
+            theme.set_role(self.shapes, None)
 
     def _init_signatures(self) -> None:
         """Which SignatureDef to run: the main subgraph, or any signature of the model."""
@@ -589,7 +603,7 @@ class RunPanel(QWidget):
         self.stop_btn.setEnabled(busy)
 
     def _set_status(self, text: str, error: bool = False) -> None:
-        self.status.setStyleSheet(f"color: {ERROR_COLOR};" if error else "")
+        theme.set_role(self.status, "error" if error else None)
         self.status.setText(text)
 
     # -- live updates ------------------------------------------------------------------------
@@ -654,7 +668,8 @@ class RunPanel(QWidget):
             # markers while runs are few: a one-run result is one point, not nothing
             few = lp.latencies.size <= 200
             self.lat_curve.setData(lp.runs, lp.latencies, symbol="o" if few else None,
-                                   symbolSize=5, symbolBrush="#1f77b4", symbolPen=None)
+                                   symbolSize=5, symbolBrush=theme.color("series_1"),
+                                   symbolPen=None)
             self.hist_curve.setData(lp.hist_edges, lp.hist_counts)
             for name, q in lp.percentiles.items():
                 self.pct_lines[name].setValue(q)
@@ -697,7 +712,7 @@ class RunPanel(QWidget):
             self.ops_table.setRowCount(0)
             self.types_table.setRowCount(0)  # no profile: the last run's types go too
             self.ops_note.setText(res.profile.note)
-            self.ops_note.setStyleSheet("")
+            theme.set_role(self.ops_note, None)
         self.run_finished.emit(res)
         self._next()
 
@@ -705,7 +720,8 @@ class RunPanel(QWidget):
         self.bar_plot.removeItem(self.bars)
         unit, bars = self.queue.bars()
         self.bars = pg.BarGraphItem(x=list(range(len(bars))), height=[v for _, v in bars],
-                                    width=0.6, brush="#17becf")
+                                    width=0.6, brush=theme.color("series_3"),
+                                    pen=theme.color("plot_bg"))
         self.bar_plot.addItem(self.bars)
         self.bar_plot.setLabel("left", unit)
         self.bar_plot.getAxis("bottom").setTicks([[(i, lb) for i, (lb, _) in enumerate(bars)]])
@@ -717,12 +733,28 @@ class RunPanel(QWidget):
             item = QTableWidgetItem(text)
             column = RESULT_COLUMNS[c]
             if c == ERROR_COLUMN and text:
-                item.setForeground(QColor(ERROR_COLOR))
+                item.setForeground(theme.color("error"))
                 item.setToolTip(text)
             elif column in row.exact_ms:
                 item.setToolTip(f"{row.exact_ms[column]:.6f} ms")
             self.table.setItem(r, c, item)
         self.table.scrollToBottom()
+
+    @staticmethod
+    def _heat(item: QTableWidgetItem) -> None:
+        item.setBackground(theme.heat_color(item.data(HEAT_ROLE)))
+        item.setForeground(theme.color("heat_text"))
+
+    def _recolor_tables(self) -> None:
+        """Cells coloured by the theme (errors, profile heat) take the new theme's colours."""
+        for r in range(self.table.rowCount()):
+            item = self.table.item(r, ERROR_COLUMN)
+            if item is not None and item.text():
+                item.setForeground(theme.color("error"))
+        for r in range(self.ops_table.rowCount()):
+            item = self.ops_table.item(r, 2)
+            if item is not None and item.data(HEAT_ROLE) is not None:
+                self._heat(item)
 
     def _show_outputs(self, outputs: list[OutputSummary]) -> None:
         self.outputs_text.setPlainText("\n".join(output_lines(outputs)))
@@ -735,8 +767,8 @@ class RunPanel(QWidget):
             for c, v in enumerate(row.cells):
                 item = QTableWidgetItem(v)
                 if row.heat is not None and c == 2:
-                    item.setBackground(QColor.fromHsvF(0.0, min(1.0, 0.15 + 0.7 * row.heat), 1.0))
-                    item.setForeground(QColor("#000000"))   # dark text on the light heat colour
+                    item.setData(HEAT_ROLE, row.heat)
+                    self._heat(item)
                 self.ops_table.setItem(r, c, item)
         prof = res.summary
         types = prof.by_type if prof is not None else []
@@ -749,7 +781,7 @@ class RunPanel(QWidget):
         self.ops_note.setText("\n".join(profile_lines(prof)) if prof is not None else "")
         other = prof is not None and prof.other_api
         # per-op times from another API than the benchmark beside them: said in the warning colour
-        self.ops_note.setStyleSheet(f"color: {WARN_COLOR};" if other else "")
+        theme.set_role(self.ops_note, "warning" if other else None)
         self.op_profile_ready.emit({o.index: o.avg_ms for o in ops if o.avg_ms is not None})
 
     # -- export ------------------------------------------------------------------------------

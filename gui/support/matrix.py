@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel
 
 from core import format as fmt
@@ -15,22 +14,21 @@ from core.analysis.support.analyze import short_name
 from core.analysis.support.overlay import PALETTE
 from core.analysis.support.result import SupportReport
 from core.analysis.support.targets import provenance_line
+from gui import theme
 from gui.filter_table import FilterTable, RowsModel
 
-NO_ANSWER_COLOR = "#d0d0d0"   # a column whose tool gave no answer (grey in both themes)
 MARKS = {"delegated": "✓", "kept_on_cpu": "✓ CPU", "unsupported": "✗", "no_answer": "—"}
-# every mark a cell can show, what it means (the graph overlay's words) and its colour
+# every mark a cell can show, what it means (the graph overlay's words) and its verdict (its
+# colour: the theme's <verdict>_bg role, its text "verdict_text")
 LEGEND = (
-    ("✓", PALETTE["delegated"][0], PALETTE["delegated"][1]),
+    ("✓", PALETTE["delegated"][0], "delegated"),
     ("✓ CPU", "supported, but its partition is not kept (partition limits): runs on the CPU",
-     PALETTE["kept_on_cpu"][1]),
-    ("✓ blocked", "supported, but the target refuses the model for another op",
-     PALETTE["kept_on_cpu"][1]),
-    ("✗", PALETTE["unsupported"][0], PALETTE["unsupported"][1]),
-    ("—", "no answer (the target's tool could not run; see the column's tooltip)",
-     NO_ANSWER_COLOR),
+     "kept_on_cpu"),
+    ("✓ blocked", "supported, but the target refuses the model for another op", "kept_on_cpu"),
+    ("✗", PALETTE["unsupported"][0], "unsupported"),
+    ("—", "no answer (the target's tool could not run; see the column's tooltip)", "no_answer"),
 )
-INK = "#1a1a1a"   # dark marks on the pastel cells in both themes
+VERDICTS = ("delegated", "kept_on_cpu", "unsupported", "no_answer")
 
 
 class SupportRows(RowsModel):
@@ -52,9 +50,7 @@ class SupportRows(RowsModel):
         # whole-model targets (no CPU fallback): why the model does not run at all
         self.refused = {d: r.refused for d, r in verdicts.items()}
         self.unsupported_only = False
-        self._colors = {k: QColor(c) for k, (_label, c) in PALETTE.items()}
-        self._colors["no_answer"] = QColor(NO_ANSWER_COLOR)
-        self._ink = QColor(INK)
+        self._colors: dict = {}   # the theme's cell colours, per theme (light / dark)
         super().__init__(list(range(len(labels))), parent)
 
     def mark(self, verdict: str, d: str) -> str:
@@ -64,7 +60,7 @@ class SupportRows(RowsModel):
         return MARKS[verdict]
 
     def legend(self) -> list[tuple[str, str, str]]:
-        """(mark, meaning, #rrggbb) of each kind of cell the matrix has, in a fixed order."""
+        """(mark, meaning, verdict) of each kind of cell the matrix has, in a fixed order."""
         shown: set[str] = set()
         for d, ops in self.ops.items():
             if ops is None:
@@ -72,7 +68,7 @@ class SupportRows(RowsModel):
                 continue
             for i in range(len(ops)):
                 shown.add(self.mark(self.verdict(i, d), d))
-        return [(mark, meaning, color) for mark, meaning, color in LEGEND if mark in shown]
+        return [(mark, meaning, verdict) for mark, meaning, verdict in LEGEND if mark in shown]
 
     def verdict(self, i: int, d: str) -> str:
         ops = self.ops[d]
@@ -123,14 +119,24 @@ class SupportRows(RowsModel):
         return f"{short_name(d)}: {o.reason}"
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.ForegroundRole and index.isValid() and index.column() >= 3:
-            return self._ink     # dark marks on the pastel cells in both themes
-        if role == Qt.ItemDataRole.BackgroundRole and index.isValid() and index.column() >= 3:
+        if role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.BackgroundRole) \
+                and index.isValid() and index.column() >= 3:
+            colors = self._theme_colors()
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return colors["text"]
             i = self.items[self.order[index.row()]]
-            return self._colors[self.verdict(i, self.delegates[index.column() - 3])]
+            return colors[self.verdict(i, self.delegates[index.column() - 3])]
         if role == Qt.ItemDataRole.TextAlignmentRole and index.isValid() and index.column() >= 2:
             return int(Qt.AlignmentFlag.AlignCenter)
         return super().data(index, role)
+
+    def _theme_colors(self) -> dict:
+        dark = theme.is_dark()
+        colors = self._colors.get(dark)
+        if colors is None:
+            colors = self._colors[dark] = {v: theme.color(f"{v}_bg") for v in VERDICTS}
+            colors["text"] = theme.color("verdict_text")
+        return colors
 
     def row_text(self, i: int) -> str:
         return f"#{i} {self.labels[i]}"
@@ -160,10 +166,16 @@ class SupportMatrix(FilterTable):
         self.legend.setObjectName("supportLegend")
         self.legend.setWordWrap(True)
         self.legend.setTextFormat(Qt.TextFormat.RichText)   # coloured marks; texts escaped
-        self.legend.setText(" &nbsp; ".join(
-            f"<span style='background:{color}; color:{INK}'>&nbsp;{html.escape(mark)}&nbsp;"
-            f"</span>&nbsp;{html.escape(meaning)}" for mark, meaning, color in rows.legend()))
         self.layout().addWidget(self.legend)
+        theme.on_theme_change(self.legend, lambda: self._show_legend(rows))
+
+    def _show_legend(self, rows: SupportRows) -> None:
+        """The marks on the cells' colours of the theme in use."""
+        ink = theme.hex_color("verdict_text")
+        self.legend.setText(" &nbsp; ".join(
+            f"<span style='background:{theme.hex_color(f'{verdict}_bg')}; color:{ink}'>"
+            f"&nbsp;{html.escape(mark)}&nbsp;</span>&nbsp;{html.escape(meaning)}"
+            for mark, meaning, verdict in rows.legend()))
 
     def set_unsupported_only(self, on: bool) -> None:
         self.model.set_unsupported_only(on)
