@@ -7,10 +7,15 @@ flatbuffer first, and the semantic checks here (indices, shapes) run while readi
 """
 from __future__ import annotations
 
+import gc
 import mmap
 import os
 import struct
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +36,7 @@ from core.model.types import (
     Subgraph,
     Tensor,
 )
-from core.model.verify import FlatView, _ranges, verify
+from core.model.verify import FlatView, _ranges, split_tuples, verify
 
 _MAGIC = {
     b"PK\x03\x04": "a zip archive, not a .tflite flatbuffer (a MediaPipe .task bundle or zipped "
@@ -119,9 +124,27 @@ def open_bytes(data: bytes, name: str = "<memory>") -> Model:
 
 
 def read_model(data, path: str, size: int) -> Model:
-    view = verify(data, path)
-    m = fb.Model.GetRootAs(data, 0)
-    return _Reader(m, view, data, path, size).read()
+    with _collector_paused():
+        view = verify(data, path)
+        m = fb.Model.GetRootAs(data, 0)
+        return _Reader(m, view, data, path, size).read()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause automatic cyclic GC while the model's objects are built. A 100k-op model is a
+    million new tuples, lists and dataclasses: each 700 allocations trigger a collection that
+    rescans the young ones, and the older generations are rescanned as they fill, which made up
+    two thirds of the read. Nothing built here forms a cycle, so pausing frees nothing late.
+    Left alone when already off (the GUI turns it off for good and collects on its own thread)."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class _Reader:
@@ -201,43 +224,24 @@ class _Reader:
     def _subgraphs(self) -> list[Subgraph]:
         v = self.view
         sg_pos, _ = v.children_of.get(("Model", "Subgraphs"), (np.zeros(0, np.int64), None))
-        t_pos, t_counts = v.children_of.get(("SubGraph", "Tensors"),
-                                            (np.zeros(0, np.int64), np.zeros(len(sg_pos), np.int64)))
-        o_pos, o_counts = v.children_of.get(("SubGraph", "Operators"),
-                                            (np.zeros(0, np.int64), np.zeros(len(sg_pos), np.int64)))
-        tensors = self._tensors(t_pos)
-        ops = self._operators(o_pos)
+        nsub = len(sg_pos)
+        none = (np.zeros(0, np.int64), np.zeros(nsub, np.int64))
+        t_pos, t_counts = v.children_of.get(("SubGraph", "Tensors"), none)
+        o_pos, o_counts = v.children_of.get(("SubGraph", "Operators"), none)
+        tensors = self._tensors(t_pos, t_counts)
+        ops, suspects = self._operators(o_pos, o_counts, t_counts)
+        suspects.append(len(ops))  # sentinel: no operator is past the end
         names = v.strings("SubGraph", "Name", sg_pos)
         ins = v.int32_lists("SubGraph", "Inputs", sg_pos)
         outs = v.int32_lists("SubGraph", "Outputs", sg_pos)
         out = []
-        t0 = o0 = 0
+        t0 = o0 = s = 0
         for si, (nt, no) in enumerate(zip(t_counts.tolist(), o_counts.tolist(), strict=False)):
-            ts = tensors[t0:t0 + nt]
-            for ti, t in enumerate(ts):
-                t.index, t.subgraph = ti, si
-            os_ = ops[o0:o0 + no]
+            ts, os_ = tensors[t0:t0 + nt], ops[o0:o0 + no]
             t0, o0 = t0 + nt, o0 + no
-            for oi, op in enumerate(os_):
-                op.index, op.subgraph = oi, si
-                where = f"operator {oi} ({op.op}) of subgraph {si}"
-                for kind, idx in (("input", op.inputs), ("output", op.outputs),
-                                  ("intermediate", op.intermediates)):
-                    if idx and (min(idx) < -1 or max(idx) >= nt):
-                        bad = next(x for x in idx if x < -1 or x >= nt)
-                        raise self.err(f"{kind} of {where} refers to tensor {bad} but subgraph {si} "
-                                       f"has {nt} tensors")
-                fields = op_facts.subgraph_fields(op.op)
-                if op_facts.subgraphs_required(op.op) and any(k not in op.options for k in fields):
-                    raise self.err(f"{where} does not say which subgraphs it runs (its options "
-                                   f"are {op.options_table or 'missing'}, not "
-                                   f"{op_facts.options_table(op.op)})")
-                for k in fields:
-                    val = op.options.get(k)
-                    for sub in (val if isinstance(val, list) else [val]):
-                        if isinstance(sub, int) and not 0 <= sub < len(sg_pos):
-                            raise self.err(f"{where}: {k} is {val} but the model has "
-                                           f"{len(sg_pos)} subgraphs")
+            while suspects[s] < o0:  # in order, so the first problem is the one reported
+                self._check_operator(ops[suspects[s]], nt, nsub)
+                s += 1
             sub_in, sub_out = ins[si] or (), outs[si] or ()
             for kind, idx in (("input", sub_in), ("output", sub_out)):
                 if idx and (min(idx) < 0 or max(idx) >= nt):
@@ -247,75 +251,146 @@ class _Reader:
             out.append(Subgraph(si, names[si] or "", sub_in, sub_out, ts, os_))
         return out
 
-    def _operators(self, pos: np.ndarray) -> list[Operator]:
+    def _check_operator(self, op: Operator, nt: int, nsub: int) -> None:
+        """Tensor indices and control-flow subgraph fields of one operator; raises on the first
+        problem."""
+        where = f"operator {op.index} ({op.op}) of subgraph {op.subgraph}"
+        for kind, idx in (("input", op.inputs), ("output", op.outputs),
+                          ("intermediate", op.intermediates)):
+            if idx and (min(idx) < -1 or max(idx) >= nt):
+                bad = next(x for x in idx if x < -1 or x >= nt)
+                raise self.err(f"{kind} of {where} refers to tensor {bad} but subgraph "
+                               f"{op.subgraph} has {nt} tensors")
+        fields = op_facts.subgraph_fields(op.op)
+        if op_facts.subgraphs_required(op.op) and any(k not in op.options for k in fields):
+            raise self.err(f"{where} does not say which subgraphs it runs (its options "
+                           f"are {op.options_table or 'missing'}, not "
+                           f"{op_facts.options_table(op.op)})")
+        for k in fields:
+            val = op.options.get(k)
+            for sub in (val if isinstance(val, list) else [val]):
+                if isinstance(sub, int) and not 0 <= sub < nsub:
+                    raise self.err(f"{where}: {k} is {val} but the model has {nsub} subgraphs")
+
+    def _operators(self, pos: np.ndarray, counts: np.ndarray,
+                   tensor_counts: np.ndarray) -> tuple[list[Operator], list[int]]:
+        """Every operator of every subgraph (``counts`` per subgraph), built from whole columns,
+        and the positions (ascending) of those ``_check_operator`` must look at: a tensor index
+        out of range, or options naming other subgraphs."""
         v = self.view
-        codes = v.scalar("Operator", "OpcodeIndex", pos).tolist()
-        ins = v.int32_lists("Operator", "Inputs", pos)
-        outs = v.int32_lists("Operator", "Outputs", pos)
-        inters = v.int32_lists("Operator", "Intermediates", pos)
-        t1s = v.scalar("Operator", "BuiltinOptionsType", pos).tolist()
-        t2s = v.scalar("Operator", "BuiltinOptions2Type", pos).tolist()
+        n = len(pos)
+        sub, index = _segments(counts)
+        codes = v.scalar("Operator", "OpcodeIndex", pos)
+        nopc = len(self.opcodes)
+        bad = (codes < 0) | (codes >= nopc)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise self.err(f"operator at byte {int(pos[i])} uses operator code {int(codes[i])} "
+                           f"but the model has {nopc} operator codes")
+        limit = np.repeat(tensor_counts, counts)  # tensors of each operator's subgraph
+        check = np.zeros(n, dtype=bool)
+        lists = []
+        for name in ("Inputs", "Outputs", "Intermediates"):
+            start, k = v.vectors("Operator", name, pos)
+            vals = v.int32_values(start, k)
+            kk = np.maximum(k, 0)
+            wrong = (vals < -1) | (vals >= np.repeat(limit, kk))
+            if wrong.any():
+                check[np.repeat(np.arange(n), kk)[wrong]] = True
+            lists.append(split_tuples(vals, kk))
+        ins, outs, inters = lists
+        opnames = [name for name, _, _ in self.opcodes]
+        runs_subgraphs = np.array([bool(op_facts.subgraph_fields(nm)) for nm in opnames] or [False])
+        if nopc:
+            check |= runs_subgraphs[codes]
+        t1s = v.scalar("Operator", "BuiltinOptionsType", pos)
+        t2s = v.scalar("Operator", "BuiltinOptions2Type", pos)
         _, ncustom = v.vectors("Operator", "CustomOptions", pos)
-        ncustom = ncustom.tolist()
         members1 = schema.union_members("BuiltinOptions")
         members2 = schema.union_members("BuiltinOptions2")
-        nopc = len(self.opcodes)
-        out = []
-        for i, (ci, p) in enumerate(zip(codes, pos.tolist(), strict=False)):
-            if ci >= nopc or ci < 0:
-                raise self.err(f"operator at byte {p} uses operator code {ci} but the model has "
-                               f"{nopc} operator codes")
-            opname, custom, version = self.opcodes[ci]
-            t1, t2 = t1s[i], t2s[i]
-            table = members1.get(t1) if t1 else members2.get(t2) if t2 else None
-            decode = (_Decoder(self.data, p, t1, t2, max(ncustom[i], 0))
-                      if (t1 or t2 or ncustom[i] > 0) else None)
-            out.append(Operator(i, 0, ci, opname, custom, version, ins[i] or (), outs[i] or (),
-                                inters[i] or (), table, decode))
-        return out
+        tables = np.full(n, None, dtype=object)
+        for code in np.unique(t1s).tolist():
+            if code:
+                tables[t1s == code] = members1.get(code)
+        for code in np.unique(t2s[t1s == 0]).tolist():
+            if code:
+                tables[(t1s == 0) & (t2s == code)] = members2.get(code)
+        ncustom = np.maximum(ncustom, 0)
+        decoders = np.full(n, None, dtype=object)
+        need = np.flatnonzero((t1s != 0) | (t2s != 0) | (ncustom > 0))
+        if need.size:
+            decoders[need] = np.fromiter(
+                map(partial, repeat(_decode_options), repeat(self.data), pos[need].tolist(),
+                    t1s[need].tolist(), t2s[need].tolist(), ncustom[need].tolist()),
+                dtype=object, count=need.size)
+        cl = codes.tolist()
+        by_code = np.array(self.opcodes + [("", None, 0)], dtype=object)  # non-empty 2-D table
+        ops = list(map(Operator, index.tolist(), sub.tolist(), cl, by_code[codes, 0].tolist(),
+                       by_code[codes, 1].tolist(), by_code[codes, 2].tolist(), ins, outs, inters,
+                       tables.tolist(), decoders.tolist()))
+        return ops, np.flatnonzero(check).tolist()
 
-    def _tensors(self, pos: np.ndarray) -> list[Tensor]:
+    def _tensors(self, pos: np.ndarray, counts: np.ndarray) -> list[Tensor]:
+        """Every tensor of every subgraph (``counts`` per subgraph), built from whole columns."""
         v = self.view
-        shapes = v.int32_lists("Tensor", "Shape", pos)
+        n = len(pos)
+        sub, index = _segments(counts)
+        start, k = v.vectors("Tensor", "Shape", pos)
+        dims = v.int32_values(start, k)
+        kk = np.maximum(k, 0)
+        shapes = split_tuples(dims, kk)
         sigs = v.int32_lists("Tensor", "ShapeSignature", pos)
-        types = v.scalar("Tensor", "Type", pos).tolist()
-        bufs = v.scalar("Tensor", "Buffer", pos).tolist()
+        sigs = [sh if sg is None else sg for sh, sg in zip(shapes, sigs, strict=True)]
+        types = v.scalar("Tensor", "Type", pos)
+        kinds, kind_of = np.unique(types, return_inverse=True)
+        facts = [schema.tensor_type(t) for t in kinds.tolist()]
+        dtypes = np.array([d for d, _ in facts] or [""], dtype=object)[kind_of].tolist()
+        bits = np.array([b for _, b in facts] or [0], dtype=np.int64)[kind_of]
+        bufs = v.scalar("Tensor", "Buffer", pos)
         names = v.strings("Tensor", "Name", pos)
-        variable = v.scalar("Tensor", "IsVariable", pos).tolist()
-        has_rank = v.scalar("Tensor", "HasRank", pos).tolist()
-        sparse = (v.targets("Tensor", "Sparsity", pos) >= 0).tolist()
-        qpos = v.targets("Tensor", "Quantization", pos)
-        quants = self._quantizations(qpos)
         nb = self.nbuffers
-        buffers = self.buffers
-        out = []
-        for i in range(len(types)):
-            shape = shapes[i] or ()
-            dtype, bits = schema.tensor_type(types[i])
-            bi = bufs[i]
-            if bi >= nb:
-                raise self.err(f"tensor '{_short(names[i])}' refers to buffer {bi} but the model "
-                               f"has {nb} buffers")
-            n = 1
-            for d in shape:
-                if d < 0:
-                    if d < -1:
-                        raise self.err(f"tensor '{_short(names[i])}' has a negative dimension {d}")
-                    n = 0
-                    break
-                n *= d
-                if n > _MAX_TENSOR_BYTES:  # stop now: products of 100k dims grow quadratically
-                    break
-            if n * max(bits, 8) // 8 > _MAX_TENSOR_BYTES:
-                raise self.err(f"tensor '{_short(names[i])}': shape {shape_list(shape)} "
-                               "overflows (more elements than any device can hold)")
-            size = buffers[bi].size
-            nbytes = (n * bits + 7) // 8 if bits else size
-            sig = sigs[i]
-            out.append(Tensor(i, names[i] or "", shape, shape if sig is None else sig, dtype,
-                              nbytes, bi, size > 0, bool(variable[i]), quants[i], sparse[i],
-                              bool(has_rank[i])))
-        return out
+        sizes = np.array([b.size for b in self.buffers] or [0], dtype=np.int64)
+        # element counts: exact where every dimension is >= 0 and the product is far from
+        # overflowing; the rest (dynamic -1, hostile dimensions) go through _elements one by one
+        seg = np.repeat(np.arange(n), kk)
+        odd = np.zeros(n, dtype=bool)
+        odd[seg[dims < 0]] = True
+        with np.errstate(over="ignore", invalid="ignore"):
+            approx = _segment_product(dims.astype(np.float64), kk)
+        odd |= ~(approx <= 2.0 ** 40)
+        odd |= bufs >= nb
+        elements = _segment_product(np.where(dims < 0, 0, dims), kk)
+        for i in np.flatnonzero(odd).tolist():
+            if bufs[i] >= nb:
+                raise self.err(f"tensor '{_short(names[i])}' refers to buffer {int(bufs[i])} but "
+                               f"the model has {nb} buffers")
+            elements[i] = self._elements(names[i], shapes[i], int(bits[i]))
+        size = sizes[np.minimum(bufs, max(nb - 1, 0))] if nb else np.zeros(n, np.int64)
+        nbytes = np.where(bits > 0, (elements * bits + 7) // 8, size)
+        sparse = (v.targets("Tensor", "Sparsity", pos) >= 0).tolist()
+        quants = self._quantizations(v.targets("Tensor", "Quantization", pos))
+        return list(map(Tensor, index.tolist(), [nm or "" for nm in names], shapes, sigs, dtypes,
+                        nbytes.tolist(), bufs.tolist(), (size > 0).tolist(),
+                        (v.scalar("Tensor", "IsVariable", pos) != 0).tolist(), quants, sparse,
+                        (v.scalar("Tensor", "HasRank", pos) != 0).tolist(), sub.tolist()))
+
+    def _elements(self, name: str | None, shape: tuple[int, ...], bits: int) -> int:
+        """Element count of one tensor as the runtime sees it (0 when a dimension is -1); raises
+        on a dimension below -1 or a shape no device could hold."""
+        n = 1
+        for d in shape:
+            if d < 0:
+                if d < -1:
+                    raise self.err(f"tensor '{_short(name)}' has a negative dimension {d}")
+                n = 0
+                break
+            n *= d
+            if n > _MAX_TENSOR_BYTES:  # stop now: products of 100k dims grow quadratically
+                break
+        if n * max(bits, 8) // 8 > _MAX_TENSOR_BYTES:
+            raise self.err(f"tensor '{_short(name)}': shape {shape_list(shape)} "
+                           "overflows (more elements than any device can hold)")
+        return n
 
     def _quantizations(self, qpos: np.ndarray) -> list[Quantization | None]:
         out: list[Quantization | None] = [None] * len(qpos)
@@ -366,28 +441,23 @@ class _Reader:
         return out
 
 
-class _Decoder:
-    """Decodes an operator's options on first use, through the generated Operator accessor."""
-    __slots__ = ("data", "pos", "t1", "t2", "ncustom")
-
-    def __init__(self, data, pos: int, t1: int, t2: int, ncustom: int):
-        self.data, self.pos, self.t1, self.t2, self.ncustom = data, pos, t1, t2, ncustom
-
-    def __call__(self) -> dict:
-        op = fb.Operator()
-        op.Init(self.data, self.pos)
-        out: dict = {}
-        if self.t1:
-            _, out = opts.decode("BuiltinOptions", self.t1, op.BuiltinOptions())
-        elif self.t2:
-            _, out = opts.decode("BuiltinOptions2", self.t2, op.BuiltinOptions2())
-        if self.ncustom:
-            out = dict(out)
-            out["custom_options_bytes"] = self.ncustom
-            decoded = _flexbuffer(op.CustomOptionsAsNumpy())
-            if decoded is not None:
-                out["custom_options"] = decoded
-        return out
+def _decode_options(data, pos: int, t1: int, t2: int, ncustom: int) -> dict:
+    """An operator's options, decoded on first use through the generated Operator accessor (the
+    reader binds the arguments with functools.partial: one C-level object per operator)."""
+    op = fb.Operator()
+    op.Init(data, pos)
+    out: dict = {}
+    if t1:
+        _, out = opts.decode("BuiltinOptions", t1, op.BuiltinOptions())
+    elif t2:
+        _, out = opts.decode("BuiltinOptions2", t2, op.BuiltinOptions2())
+    if ncustom:
+        out = dict(out)
+        out["custom_options_bytes"] = ncustom
+        decoded = _flexbuffer(op.CustomOptionsAsNumpy())
+        if decoded is not None:
+            out["custom_options"] = decoded
+    return out
 
 
 MAX_CUSTOM_KEYS = 64  # custom-op option maps in real models hold a handful of keys
@@ -430,8 +500,8 @@ def _flexbuffer(raw: np.ndarray):
 def _float_lists(v: FlatView, table: str, name: str, pos: np.ndarray) -> list[tuple]:
     start, n = v.vectors(table, name, pos)
     nn = np.maximum(n, 0)
-    vals = v.u32(_ranges(start, nn, 4)).astype(np.uint32).view(np.float32).tolist()
-    return _split(vals, nn)
+    vals = v.u32(_ranges(start, nn, 4)).astype(np.uint32).view(np.float32).astype(np.float64)
+    return split_tuples(vals, nn)
 
 
 def v_int64_lists(v: FlatView, table: str, name: str, pos: np.ndarray) -> list[tuple]:
@@ -439,15 +509,22 @@ def v_int64_lists(v: FlatView, table: str, name: str, pos: np.ndarray) -> list[t
     nn = np.maximum(n, 0)
     at = _ranges(start, nn, 8)
     lo, hi = v.u32(at).astype(np.uint64), v.u32(at + 4).astype(np.uint64)
-    vals = (lo | (hi << np.uint64(32))).view(np.int64).tolist()
-    return _split(vals, nn)
+    return split_tuples((lo | (hi << np.uint64(32))).view(np.int64), nn)
 
 
-def _split(vals: list, counts: np.ndarray) -> list[tuple]:
-    out, a = [], 0
-    for b in np.cumsum(counts).tolist():
-        out.append(tuple(vals[a:b]))
-        a = b
+def _segments(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows grouped ``counts[i]`` per subgraph: each row's subgraph and index within it."""
+    sub = np.repeat(np.arange(len(counts)), counts)
+    return sub, np.arange(len(sub)) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _segment_product(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Product of each run of ``counts[i]`` consecutive values (1 for an empty run)."""
+    out = np.ones(len(counts), dtype=values.dtype)
+    full = counts > 0
+    if full.any():
+        starts = (np.cumsum(counts) - counts)[full]
+        out[full] = np.multiply.reduceat(values, starts)
     return out
 
 

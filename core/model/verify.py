@@ -26,6 +26,8 @@ accessors for the rest.
 from __future__ import annotations
 
 from collections import deque
+from operator import itemgetter
+from typing import Any
 
 import numpy as np
 
@@ -51,6 +53,10 @@ class FlatView:
         self.path = path
         self.layout, self.root_table, self.what = layout, root, what
         self.size = int(self.u8.size)
+        # the file as little-endian words (its tail past the last whole word left out): views
+        self._words16 = self.u8[: self.size & ~1].view("<u2")
+        self._words32 = self.u8[: self.size & ~3].view("<u4")
+        self._vtables_of: tuple[np.ndarray, tuple] | None = None
         self.budget = max(1024, self.size // 2)  # tables visited; a sane file has far fewer
         # (parent table, field) -> element positions, count per parent, for vectors of tables
         self.children_of: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
@@ -62,16 +68,24 @@ class FlatView:
         self.root = self._verify()
 
     # -- raw little-endian reads at many positions at once (positions already bounds-checked) --
+    # Flatbuffers align every scalar to its size, so the positions of a well-formed file index
+    # whole-word views of the file directly; a hostile file's unaligned ones are read byte by byte.
     def u16(self, pos: np.ndarray) -> np.ndarray:
+        if pos.size and not (pos & 1).any():
+            return self._words16[pos >> 1].astype(np.int64)
         b = self.u8
         return b[pos].astype(np.int64) | (b[pos + 1].astype(np.int64) << 8)
 
     def u32(self, pos: np.ndarray) -> np.ndarray:
+        if pos.size and not (pos & 3).any():
+            return self._words32[pos >> 2].astype(np.int64)
         b = self.u8
         return (b[pos].astype(np.int64) | (b[pos + 1].astype(np.int64) << 8)
                 | (b[pos + 2].astype(np.int64) << 16) | (b[pos + 3].astype(np.int64) << 24))
 
     def i32(self, pos: np.ndarray) -> np.ndarray:
+        if pos.size and not (pos & 3).any():
+            return self._words32[pos >> 2].view(np.int32).astype(np.int64)
         v = self.u32(pos)
         return np.where(v >= 1 << 31, v - (1 << 32), v)
 
@@ -131,8 +145,13 @@ class FlatView:
             self.largest = (nbytes, what)
 
     def _vtables(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # a reader asks for many fields of one column of tables in a row: find their vtables once
+        if self._vtables_of is not None and self._vtables_of[0] is pos:
+            return self._vtables_of[1]
         vt = pos - self.i32(pos)
-        return vt, self.u16(vt), self.u16(vt + 2)
+        found = vt, self.u16(vt), self.u16(vt + 2)
+        self._vtables_of = (pos, found)
+        return found
 
     def _table_batch(self, batch: _Batch) -> list[_Batch]:
         table, pos = batch.table, batch.pos
@@ -253,26 +272,70 @@ class FlatView:
         n[have] = self.u32(t[have])
         return t + 4, n
 
+    def int32_values(self, start: np.ndarray, count: np.ndarray) -> np.ndarray:
+        """The int32 vectors at ``start`` (``count`` elements each, none where < 0), concatenated."""
+        return self.i32(_ranges(start, np.maximum(count, 0), 4))
+
     def int32_lists(self, table: str, name: str, pos: np.ndarray) -> list[tuple[int, ...] | None]:
         """Every table's int32 vector as a tuple (None where the field is absent)."""
         start, n = self.vectors(table, name, pos)
-        nn = np.maximum(n, 0)
-        vals = self.i32(_ranges(start, nn, 4)).tolist()
-        ends = np.cumsum(nn).tolist()
-        out: list[tuple[int, ...] | None] = []
-        a = 0
-        for b, k in zip(ends, n.tolist(), strict=False):
-            out.append(tuple(vals[a:b]) if k >= 0 else None)
-            a = b
-        return out
+        return split_tuples(self.int32_values(start, n), n)
 
     def strings(self, table: str, name: str, pos: np.ndarray) -> list[str | None]:
+        """Every table's string (None where the field is absent), UTF-8 with replacement."""
         start, n = self.vectors(table, name, pos)
-        raw = self.u8
-        out: list[str | None] = []
-        for s, k in zip(start.tolist(), n.tolist(), strict=False):
-            out.append(raw[s:s + k].tobytes().decode("utf-8", "replace") if k >= 0 else None)
-        return out
+        have = n >= 0
+        k = int(np.count_nonzero(have))
+        if k == 0:
+            return [None] * int(n.size)
+        s, ln = start[have], n[have]
+        ends = s + ln
+        parts: list[str | None] | None = None
+        # Flatbuffers end every string with a NUL: when those are the only NULs, the strings
+        # decode as one and split on them (a NUL is one character whatever bytes precede it, so
+        # this equals decoding each string on its own, replacement characters included).
+        if int(ends.max()) < self.size and not self.u8[ends].any():
+            raw = self.u8[_ranges(s, ln + 1, 1)]
+            if raw.size - np.count_nonzero(raw) == k:
+                parts = raw.tobytes().decode("utf-8", "replace").split("\0")[:k]
+        if parts is None:
+            raw_u8 = self.u8
+            parts = [raw_u8[a:a + b].tobytes().decode("utf-8", "replace")
+                     for a, b in zip(s.tolist(), ln.tolist(), strict=True)]
+        if k == n.size:
+            return parts
+        it = iter(parts)
+        return [next(it) if h else None for h in have.tolist()]
+
+
+def split_tuples(values: np.ndarray, counts: np.ndarray) -> list[Any]:
+    """``values`` cut into consecutive tuples of ``counts[i]`` elements (None where the count is
+    negative: the field is absent). Rows of one length are cut together, their columns zipped
+    into tuples, so the cost is a few numpy calls per distinct length (ranks, operand counts: a
+    handful), not a Python step per row."""
+    n = int(counts.size)
+    if n == 0:
+        return []
+    nn = np.maximum(counts, 0)
+    starts = np.cumsum(nn) - nn
+    lengths = np.unique(counts)
+    rows_of: list[np.ndarray] = []
+    cut: list = []
+    for width in lengths.tolist():
+        rows = np.flatnonzero(counts == width) if lengths.size > 1 else np.arange(n)
+        rows_of.append(rows)
+        if width < 0:
+            cut.extend([None] * rows.size)
+        elif width == 0:
+            cut.extend([()] * rows.size)
+        else:
+            block = values[starts[rows, None] + np.arange(width)]
+            cut.extend(zip(*block.T.tolist(), strict=True))
+    if lengths.size == 1:
+        return cut
+    order = np.empty(n, dtype=np.int64)  # row -> where its tuple is in ``cut``
+    order[np.concatenate(rows_of)] = np.arange(n)
+    return list(itemgetter(*order.tolist())(cut))  # n >= 2 here: itemgetter gives a tuple
 
 
 def amplification_limit(size: int, weight_bytes: int) -> int:

@@ -1,8 +1,9 @@
 """Seeded fuzzing of the reader: mutate real and built models, then read and report each one.
 
 Every case must end in one of two ways: the file parses and its report serialises as strict JSON,
-or the reader refuses it with a ``ModelError`` whose message is one printable line under 1,000
-characters naming the file. Anything else (another exception, a MemoryError, a case over its time
+and every tensor and operator reads as the flatbuffers package's generated accessors read the same
+bytes, or the reader refuses it with a ``ModelError`` whose message is one printable line under
+1,000 characters naming the file. Anything else (another exception, a MemoryError, a case over its time
 limit, a bad message) is an escape. Run it in its own process: ``main`` caps the address space
 (2 GiB by default) so a runaway allocation fails fast instead of taking the machine.
 
@@ -27,10 +28,11 @@ from core.fileio import dumps_json
 from core.model import schema
 from core.model.builder import ModelBuilder
 from core.model.reader import open_bytes
-from core.model.samples import demo_model
+from core.model.samples import demo_model, synthetic_chain
 from core.model.verify import FlatView
 from tests.conftest import SHARED_MODELS
 from tests.model import hostile
+from tests.model.accessors import mismatch
 
 # small real models (parse + report in milliseconds), so thousands of cases stay fast
 SHARED_NAMES = ("sine_float", "multi_signature_float32", "flex_ops_float32", "hand_recrop",
@@ -79,7 +81,8 @@ class Base:
 
 def _built_models() -> list[tuple[str, bytes]]:
     out = [("demo", demo_model().to_bytes()), ("nonfinite", hostile.nonfinite_numbers()),
-           ("control_chars", hostile.control_char_name(False))]
+           ("control_chars", hostile.control_char_name(False)),
+           ("chain", synthetic_chain(120).to_bytes())]
     mb = ModelBuilder()
     sg = mb.subgraph()
     x = sg.tensor("x", [1, 8], "int8", quant={"scale": [0.1], "zero_point": [3]})
@@ -339,6 +342,9 @@ def run_case(data: bytes, name: str) -> tuple[str, str]:
     signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS)
     try:
         model = open_bytes(bytes(data), name)
+        differs = mismatch(model, bytes(data))
+        if differs:
+            return "escaped", f"reads unlike the generated accessors: {differs[:300]}"
         # what `litelens report --json` writes: the report (with the memory plan) and support
         _strict_loads(dumps_json(model_report(model, support=True).to_json()))
         text = summary_text(model)
