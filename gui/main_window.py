@@ -26,6 +26,7 @@ from core.errors import ModelError
 from core.inference.inputs import InputError
 from core.resources import resource_path
 from gui import file_dialogs, gc_guard, theme
+from gui.code_dialog import CopyCodeDialog
 from gui.help_dialogs import ShortcutsDialog, show_about
 from gui.model.loader import ModelLoader, read_error_message
 from gui.model.model_tab import ModelTab
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         self.loader.loaded.connect(self._loaded)
         self.loader.failed.connect(self._failed)
         self.error_box: QMessageBox | None = None
+        self.code_dialog: CopyCodeDialog | None = None   # the last Copy Code dialog opened
         self.errors: list[str] = []          # every failure since the window opened
         self._unshown: list[str] = []        # failures the error box has not listed yet
         self._box_errors: list[str] = []     # failures the open error box lists
@@ -146,6 +148,9 @@ class MainWindow(QMainWindow):
         self.recent_menu = m.addMenu("Open &Recent")
         self._rebuild_recent()
         self.reload_action = self._action(m, "&Reload", self.reload_current, "F5")
+        m.addSeparator()
+        self.copy_code_action = self._action(m, "Copy &Code That Runs This Model…",
+                                             self.copy_code_dialog, "Ctrl+Shift+C")
         m.addSeparator()
         self._action(m, "&Close Tab", lambda: self.close_tab(self.tabs.currentIndex()),
                      "Ctrl+W", "Ctrl+F4")
@@ -255,6 +260,21 @@ class MainWindow(QMainWindow):
     # -- opening --
     def open_dialog(self) -> None:
         self.open_paths(file_dialogs.open_files(self, "Open models", MODEL_FILTER, "models"))
+
+    def copy_code_dialog(self) -> CopyCodeDialog | None:
+        """Code that runs the current model (Python, Kotlin, C++), starting from its Run panel's
+        signature, delegate and threads and the tab's input shapes."""
+        tab = self.tabs.currentWidget() if self.stack.currentWidget() is self.tabs else None
+        if not isinstance(tab, ModelTab):
+            return None
+        run = tab.run
+        dlg = CopyCodeDialog(tab.model, self, shapes=tab.shape_setting.shapes,
+                             signature=run.signature.currentData() if run else None,
+                             delegate=run.delegate.currentData() if run else "xnnpack",
+                             threads=run.threads.value() if run else 1)
+        dlg.open()
+        self.code_dialog = dlg
+        return dlg
 
     def compare_dialog(self) -> None:
         paths = file_dialogs.open_files(self, "Choose two models to compare", MODEL_FILTER,

@@ -20,7 +20,7 @@ from core.errors import ModelError
 # ``func=callable(args) -> int`` on its parser.
 _SUBCOMMAND_MODULES: tuple[str, ...] = ("core.cli.report", "core.cli.bench", "core.cli.quantize",
                                         "core.cli.support",
-                                        "core.cli.memory")
+                                        "core.cli.memory", "core.cli.code")
 
 
 def build_parser() -> argparse.ArgumentParser:
