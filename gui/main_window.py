@@ -167,6 +167,13 @@ class MainWindow(QMainWindow):
         self.weights_action.setChecked(True)
         self._action(v, "&Remove Overlays", self.remove_overlays)
         v.addSeparator()
+        # the panels beside the graph collapse for small screens (remembered, see gui/ui_state)
+        self.info_action = self._action(v, "Model &Info Panel", self._toggle_info)
+        self.info_action.setCheckable(True)
+        self.inspector_action = self._action(v, "&Inspector", self._toggle_inspector)
+        self.inspector_action.setCheckable(True)
+        v.aboutToShow.connect(self._sync_panel_actions)
+        v.addSeparator()
         self._action(v, "&Export Graph as PNG…", lambda: self._graph_do("_export_dialog", "png",
                                                                         True))
         self._action(v, "Export Graph as S&VG…", lambda: self._graph_do("_export_dialog", "svg",
@@ -201,6 +208,16 @@ class MainWindow(QMainWindow):
         graph = self.current_graph()
         if graph is not None:
             graph.labels_btn.setChecked(on)
+
+    def _toggle_info(self, on: bool) -> None:
+        tab = self.tabs.currentWidget() if self.stack.currentWidget() is self.tabs else None
+        if isinstance(tab, ModelTab):
+            tab.set_info_visible(on)
+
+    def _toggle_inspector(self, on: bool) -> None:
+        graph = self.current_graph()
+        if graph is not None:
+            graph.inspector_btn.setChecked(on)
 
     def _toggle_weights(self, on: bool) -> None:
         graph = self.current_graph()
@@ -469,11 +486,22 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("LiteLens")
         self.statusBar().showMessage(START_STATUS)
 
+    def _sync_panel_actions(self) -> None:
+        """View → Model Info Panel / Inspector say what the current tab shows (its own buttons
+        toggle them too)."""
+        tab = self.tabs.currentWidget() if self.stack.currentWidget() is self.tabs else None
+        graph = self.current_graph()
+        self.info_action.setEnabled(isinstance(tab, ModelTab))
+        self.info_action.setChecked(isinstance(tab, ModelTab) and tab.info_btn.isChecked())
+        self.inspector_action.setEnabled(graph is not None)
+        self.inspector_action.setChecked(graph is not None and graph.inspector_btn.isChecked())
+
     def _update_status(self, *_):
         tab = self.tabs.currentWidget()
         graph = self.current_graph()
         self.edge_shapes_action.setChecked(graph is not None and graph.labels_btn.isChecked())
         self.weights_action.setChecked(graph is None or graph.show_weights)
+        self._sync_panel_actions()
         if isinstance(tab, ModelTab):
             self.statusBar().showMessage(tab.status_text())
             self.setWindowTitle(f"{Path(tab.model.path).name} — LiteLens")

@@ -64,6 +64,7 @@ class Inspector(QScrollArea):
     tensorActivated = Signal(int)
     opActivated = Signal(int)
     subgraphActivated = Signal(int)
+    contentChanged = Signal()   # something else (or nothing: ``current`` is None) is shown
 
     def __init__(self, model: Model, parent=None):
         super().__init__(parent)
@@ -130,6 +131,7 @@ class Inspector(QScrollArea):
 
     def _finish(self) -> None:
         self._lay.addStretch(1)
+        self.contentChanged.emit()
 
     def plain_text(self) -> str:
         parts = []

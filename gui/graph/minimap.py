@@ -3,6 +3,7 @@ click or drag to move the view there. Very tall or wide graphs are squeezed (sep
 scales) so the minimap stays usable for 50k-op chains."""
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QFrame
@@ -15,6 +16,8 @@ MAX_EDGES = 3000  # past this, edges squeezed into the minimap only paint it gre
 # covered a third of a small canvas
 SHARE_W, SHARE_H = 0.15, 0.25
 MIN_SIZE, MAX_SIZE = QSize(80, 100), QSize(170, 230)
+MARGIN = 10
+CORNERS = ("bottom-right", "bottom-left", "top-right")   # top-left is the overlay legend's
 
 
 class Minimap(QFrame):
@@ -28,6 +31,7 @@ class Minimap(QFrame):
         self._key = None
         self._sx = self._sy = 1.0
         self._ox = self._oy = 0.0
+        self.corner = CORNERS[0]
         view.viewChanged.connect(self._view_changed)
         view.overlaysChanged.connect(self.invalidate)
 
@@ -44,7 +48,36 @@ class Minimap(QFrame):
         whole = lay is not None and (lay.width * v.scale <= v.width() + 1
                                      and lay.height * v.scale <= v.height() + 1)
         self.setVisible(lay is not None and not whole)
+        self.place()
         self.update()
+
+    def _corner_rect(self, corner: str) -> QRectF:
+        v = self.view
+        x = MARGIN if corner.endswith("left") else v.width() - self.width() - MARGIN
+        y = MARGIN if corner.startswith("top") else v.height() - self.height() - MARGIN
+        return QRectF(x, y, self.width(), self.height())
+
+    def nodes_under(self, rect: QRectF) -> int:
+        """How many of the graph's nodes a minimap at ``rect`` (view pixels) would cover."""
+        v, lay = self.view, self.view.lay
+        if lay is None:
+            return 0
+        x0, y0 = v.to_scene(rect.left(), rect.top())
+        x1, y1 = v.to_scene(rect.right(), rect.bottom())
+        return int(np.count_nonzero((lay.x < x1) & (lay.x + lay.w > x0)
+                                    & (lay.y < y1) & (lay.y + lay.h > y0)))
+
+    def place(self) -> None:
+        """In the corner of the view where it covers the fewest nodes (it covered the nodes
+        at the bottom right of small canvases, the compare view's); the current corner wins
+        ties, so it does not jump about while the view pans over empty space."""
+        if self.view.lay is None or self.isHidden():
+            rect = self._corner_rect(self.corner)
+        else:
+            order = (self.corner, *(c for c in CORNERS if c != self.corner))
+            self.corner = min(order, key=lambda c: self.nodes_under(self._corner_rect(c)))
+            rect = self._corner_rect(self.corner)
+        self.move(int(rect.x()), int(rect.y()))
 
     def invalidate(self) -> None:
         self._key = None

@@ -44,7 +44,7 @@ from core.graph.layout import NODE_OP, GraphLayout
 from core.graph.search import SearchHit
 from core.model import ops as op_facts
 from core.model.types import Model
-from gui import file_dialogs, theme
+from gui import file_dialogs, theme, ui_state
 from gui.graph.export import ExportCancelled, write_export
 from gui.graph.inspector import Inspector
 from gui.graph.legend import Legend
@@ -56,6 +56,9 @@ from gui.tasks import TaskRunner, TaskState
 
 SYNC_MAX_OPS = 1500
 MAX_RESULTS = 1000
+# the inspector beside the graph, while something is inspected: at 1280x800 with the model info
+# panel open the graph keeps 60 % of the window
+INSPECTOR_WIDTH, INSPECTOR_MIN_WIDTH = 250, 240
 
 
 class GraphPanel(QWidget):
@@ -111,6 +114,10 @@ class GraphPanel(QWidget):
         menu.addAction("Visible area as PNG…", lambda: self._export_dialog("png", False))
         self.export_btn.setMenu(menu)
         self.export_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.inspector_btn = self._tool(
+            "Inspector", "Show the inspector beside the graph when a node or an edge is "
+            "selected (it takes no room while nothing is)", None, checkable=True)
+        self.inspector_btn.setChecked(ui_state.flag("inspector_open", True))
         self.search_box = QLineEdit(self)
         self.search_box.setPlaceholderText("Search op type, name, #op or t:tensor (Ctrl+F)")
         self.search_box.setClearButtonEnabled(True)
@@ -127,7 +134,7 @@ class GraphPanel(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 4, 4, 0)
         for w in (self.back_btn, self.subgraph_box, fit, zout, zin, self.labels_btn,
-                  self.export_btn):
+                  self.export_btn, self.inspector_btn):
             bar.addWidget(w)
         bar.addWidget(self.info, 1)
         bar.addWidget(self.search_box)
@@ -163,12 +170,17 @@ class GraphPanel(QWidget):
         self.results.currentRowChanged.connect(self._result_chosen)
         self.results.setMaximumWidth(320)
         self.inspector = Inspector(model, self)
+        self.inspector.setMinimumWidth(INSPECTOR_MIN_WIDTH)
+        self.inspector.hide()   # until something is inspected (see _sync_inspector)
         self.split = QSplitter(Qt.Orientation.Horizontal, self)
         self.split.addWidget(self.results)
         self.split.addWidget(self.view)
         self.split.addWidget(self.inspector)
         self.split.setStretchFactor(1, 1)
-        self.split.setSizes([0, 800, 340])
+        self.split.setCollapsible(1, False)
+        self.split.setSizes([0, 800, 0])
+        self.inspector.contentChanged.connect(self._sync_inspector)
+        self.inspector_btn.toggled.connect(self._inspector_toggled)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
@@ -213,12 +225,27 @@ class GraphPanel(QWidget):
 
     def eventFilter(self, obj, ev) -> bool:  # noqa: N802
         if obj is self.view and ev.type() == ev.Type.Resize:
-            v = self.view
-            self.minimap.fit_to(v.size())
-            self.minimap.move(v.width() - self.minimap.width() - 10,
-                              v.height() - self.minimap.height() - 10)
+            self.minimap.fit_to(self.view.size())
+            self.minimap.place()
             self.legend.move(10, 10)
         return False
+
+    # -- the inspector's room --
+    def _inspector_toggled(self, on: bool) -> None:
+        ui_state.set_flag("inspector_open", on)
+        self._sync_inspector()
+
+    def _sync_inspector(self) -> None:
+        """The inspector takes room only while it shows something and the user wants it."""
+        want = self.inspector_btn.isChecked() and self.inspector.current is not None
+        if want == (not self.inspector.isHidden()):
+            return
+        if want:
+            results, graph, _ = self.split.sizes()
+            self.inspector.show()
+            self.split.setSizes([results, max(1, graph - INSPECTOR_WIDTH), INSPECTOR_WIDTH])
+        else:
+            self.inspector.hide()
 
     # -- subgraphs & layout --
     @property

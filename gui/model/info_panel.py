@@ -9,7 +9,7 @@ from core.analysis.report import InfoSection, info_sections
 from core.model.types import Model
 from gui import theme
 
-MIN_WIDTH = 260   # below this, keys like "Description" no longer fit on one line
+MIN_WIDTH = 240   # below this, keys like "Description" no longer fit on one line
 
 
 def sections_html(sections: list[InfoSection], key_color: str, title_color: str) -> str:

@@ -5,17 +5,20 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QSplitter, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget
 
 from core import format as fmt
 from core.analysis.overlay import KIND_DELEGATE, KIND_LATENCY, heat_overlay
 from core.model.types import Model
+from gui import ui_state
 from gui.model.info_panel import InfoPanel
 from gui.model.op_table import OpTable
 from gui.model.tensor_table import TensorTable
 from gui.run.panel import RunPanel
 from gui.shape_setting import ShapeSetting
 from gui.support.panel import DelegatesPanel
+
+INFO_WIDTH = 250   # the info panel's default width (its minimum is info_panel.MIN_WIDTH)
 
 
 class ModelTab(QWidget):
@@ -53,16 +56,34 @@ class ModelTab(QWidget):
         self.memory = None     # gui.memory.panel.MemoryPanel
         self._memory_slot = self._lazy_tab("Memory", self.memory_panel)
         self.tabs.currentChanged.connect(self._tab_changed)
-        split = QSplitter(Qt.Orientation.Horizontal, self)
-        split.addWidget(self.info)
-        split.addWidget(self.tabs)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setCollapsible(0, False)
-        split.setSizes([340, 940])
+        # the info panel collapses to give the graph the room (a button left of the tabs,
+        # View → Model Info Panel); remembered across sessions
+        self.info_btn = QToolButton(self.tabs)
+        self.info_btn.setText("◧ Info")
+        self.info_btn.setToolTip("Show or hide the model info panel")
+        self.info_btn.setCheckable(True)
+        self.info_btn.setAutoRaise(True)
+        self.info_btn.setChecked(ui_state.flag("info_panel_open", True))
+        self.info_btn.toggled.connect(self.set_info_visible)
+        self.tabs.setCornerWidget(self.info_btn, Qt.Corner.TopLeftCorner)
+        self.split = QSplitter(Qt.Orientation.Horizontal, self)
+        self.split.addWidget(self.info)
+        self.split.addWidget(self.tabs)
+        self.split.setStretchFactor(0, 0)
+        self.split.setStretchFactor(1, 1)
+        self.split.setCollapsible(0, False)
+        self.split.setCollapsible(1, False)
+        self.split.setSizes([INFO_WIDTH, 1280 - INFO_WIDTH])
+        self.info.setVisible(self.info_btn.isChecked())
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(split)
+        lay.addWidget(self.split)
+
+    def set_info_visible(self, on: bool) -> None:
+        """Show or collapse the model info panel (and remember it for the next tabs)."""
+        self.info_btn.setChecked(on)
+        self.info.setVisible(on)
+        ui_state.set_flag("info_panel_open", on)
 
     def _make_graph_panel(self) -> QWidget:
         """The graph view (gui/graph/panel.py: canvas, minimap, search, inspector)."""

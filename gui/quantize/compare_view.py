@@ -85,9 +85,20 @@ class CompareView(QWidget):
         for i, row in enumerate(summary_rows(self.diff)):
             self.summary.insertRow(i)
             for c, text in enumerate(row):
-                self.summary.setItem(i, c, QTableWidgetItem(text))
-        self.summary.resizeColumnsToContents()
-        self.summary.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)   # a long file name is cut to the column
+                self.summary.setItem(i, c, item)
+        # the figures side by side in the summary's width, never scrolled sideways: what they
+        # are as wide as it needs, A and B share the rest
+        head = self.summary.horizontalHeader()
+        head.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        for c in (1, 2):
+            head.setSectionResizeMode(c, QHeaderView.ResizeMode.Stretch)
+        self.summary.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.summary.setWordWrap(False)
+        rows_px = self.fontMetrics().height() + 8
+        self.summary.verticalHeader().setDefaultSectionSize(rows_px)
+        self.summary.verticalHeader().setMinimumSectionSize(rows_px)
         self.only_diffs = QCheckBox("only differences", self)
         self.only_diffs.setChecked(True)
         self.only_diffs.toggled.connect(self._fill)
@@ -96,6 +107,7 @@ class CompareView(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1,
                                                            QHeaderView.ResizeMode.Stretch)
         self.table.currentCellChanged.connect(lambda r, *_: self._select(r))
@@ -117,11 +129,11 @@ class CompareView(QWidget):
         lower = QWidget(self)
         ll = QHBoxLayout(lower)
         ll.setContentsMargins(0, 0, 0, 0)
-        ll.addWidget(self.summary, 2)
+        ll.addWidget(self.summary, 2)   # 2:3 with the op diff: the summary fits its figures
         right = QVBoxLayout()
         right.addWidget(self.only_diffs)
         right.addWidget(self.table, 1)
-        ll.addLayout(right, 5)
+        ll.addLayout(right, 3)
         split.addWidget(lower)
         split.setSizes([520, 320])
         lay = QVBoxLayout(self)

@@ -108,6 +108,10 @@ DELEGATE_ITEMS = [("XNNPACK (default)", "xnnpack"), ("builtin kernels", "builtin
                   ("NPU: Intel OpenVINO plugin (CompiledModel dispatch)", "npu-intel"),
                   ("external delegate .so", "external")]
 ERROR_COLUMN = RESULT_COLUMNS.index("error")
+# the results table's columns as shown: the figures first, so the median and p90 are in view
+# without scrolling sideways at 1280x800 (exports keep RESULT_COLUMNS' order)
+RESULTS_SHOWN_ORDER = ("configuration", "status", "median", "p90", "p99", "mean", "std", "max",
+                       "init", "first", "runs", "peak RSS (runs)", "backend", "input", "error")
 HEAT_ROLE = Qt.ItemDataRole.UserRole + 1   # a profile cell's share of the hottest op (0..1)
 
 
@@ -360,6 +364,9 @@ class RunPanel(QWidget):
     def _build_tabs(self) -> QWidget:
         """Results, the per-op profile, the by-type summary, the outputs."""
         self.table = _table(RESULT_COLUMNS)
+        header = self.table.horizontalHeader()
+        for shown_at, name in enumerate(c for c in RESULTS_SHOWN_ORDER if c in RESULT_COLUMNS):
+            header.moveSection(header.visualIndex(RESULT_COLUMNS.index(name)), shown_at)
         self.ops_table = _table(["op", "type", "avg", "% of sum"])
         theme.on_theme_change(self.ops_table, self._recolor_tables)
         self.ops_note = QLabel("", wordWrap=True)
