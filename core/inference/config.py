@@ -86,6 +86,8 @@ class RunConfig:
     # XNNPACK options, where the runtime exposes them (LiteRT's CompiledModel CPU options)
     xnnpack_fp16: bool = False             # force fp16 inference for fp32 operators
     xnnpack_weight_cache: str | None = None  # file where XNNPACK keeps its packed weights
+    # after the runs, send every tensor of subgraph 0 from one more inference that keeps them all
+    keep_tensors: bool = False
 
     def label(self) -> str:
         py = f" @{self.python_exe}" if self.python_exe else ""

@@ -20,6 +20,7 @@ class JobSession(Protocol):
     info: dict[str, Any]        # the worker's hello (pid, python, backend, ...)
     specs: list[InputSpec]      # the inputs as prepared
     params: dict[str, Any]      # the job's own settings, as sent
+    signature_subgraph: int     # the subgraph the run invokes
 
     def outcome(self) -> Outcome: ...
 

@@ -8,13 +8,15 @@ contract (README). Inside LiteLens the fields are read by name, so a renamed fie
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     # typing.NotRequired is Python 3.11+, and the worker imports this module (through inputs) in
     # the user's other Python, which may be older; the annotations are never evaluated there
     from typing import NotRequired
+
+    from core.inference.tensor_values import TensorValues
 
 
 # -- what the worker pipe carries ---------------------------------------------------------------
@@ -221,6 +223,10 @@ class BenchResult:
     # set when the worker's runtime is not the one LiteLens' tables follow
     runtime_note: str | None = None
     target: dict[str, Any] | None = None    # the board it ran on over SSH (None: here)
+    # the outputs' values in full, and the tensors kept when asked (not in the JSON contract:
+    # ``litelens bench --save-tensors`` writes them as .npy files)
+    tensors: list[TensorValues] = field(default_factory=list)
+    tensors_note: str | None = None
 
     @property
     def summary(self) -> ProfileSummary | None:

@@ -73,6 +73,7 @@ class RunForm:
     run_delay_s: float = 0.0
     xnnpack_fp16: bool = False
     weight_cache: str = ""
+    keep_tensors: bool = False         # every tensor of subgraph 0, for the Outputs tab
 
 
 def build_config(form: RunForm, **over: Any) -> RunConfig:
@@ -92,7 +93,7 @@ def build_config(form: RunForm, **over: Any) -> RunConfig:
         python_exe=form.python.strip() or None, timeout_s=float(form.timeout_s) or None,
         signature=form.signature, min_secs=form.min_secs, max_secs=form.max_secs or None,
         run_delay_s=form.run_delay_s, xnnpack_fp16=form.xnnpack_fp16,
-        xnnpack_weight_cache=form.weight_cache.strip() or None)
+        xnnpack_weight_cache=form.weight_cache.strip() or None, keep_tensors=form.keep_tensors)
     kw.update(over)
     cfg = RunConfig(**kw)
     cfg.validate()

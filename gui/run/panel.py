@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -65,6 +64,7 @@ from core.inference.session import WorkerSession
 from core.inference.ssh_target import SavedTarget, TargetError, facts_line
 from core.model.reader import open_model
 from gui import file_dialogs, theme
+from gui.run.outputs_view import OutputsView
 from gui.run.targets import TargetChooser
 from gui.run.targets import load as saved_targets
 from gui.shape_setting import ShapeSetting
@@ -200,7 +200,8 @@ class RunPanel(QWidget):
                 ("Run delay", self.run_delay), ("Input", self._input_row),
                 ("Input shapes", self.shapes), (None, self.shapes_hint),
                 ("Signature", self.signature), ("Python", self.python),
-                ("Timeout", self.timeout), ("", self.profile), ("", self.xnnpack_fp16),
+                ("Timeout", self.timeout), ("", self.profile), ("", self.keep_tensors),
+                ("", self.xnnpack_fp16),
                 ("Weight cache", self.weight_cache)):
             if label is None:  # the dynamic-shape hint: the form's whole width
                 form.addRow(field)
@@ -261,6 +262,10 @@ class RunPanel(QWidget):
         """Interpreter, timeout, profile and XNNPACK settings."""
         self.python = QLineEdit(placeholderText="this Python (or path to another interpreter)")
         self.profile = QCheckBox("per-op profile after the runs")
+        self.keep_tensors = QCheckBox("keep every tensor (Outputs tab)",
+                                      toolTip="after the runs, one more inference with the "
+                                              "builtin kernels keeps every tensor of subgraph 0 "
+                                              "to read, plot and save")
         # exposed by LiteRT's CompiledModel only (RunConfig.validate says so otherwise)
         self.xnnpack_fp16 = QCheckBox("XNNPACK: force fp16",
                                       toolTip="fp32 ops in fp16 (LiteRT CompiledModel backend)")
@@ -376,12 +381,13 @@ class RunPanel(QWidget):
         ob.addWidget(self.ops_note)
         ob.addWidget(self.ops_table)
         self.types_table = _table(["type", "count", "total", "avg", "% of sum"])
-        self.outputs_text = QPlainTextEdit(readOnly=True)
+        self.outputs_view = OutputsView()
+        self.outputs_text = self.outputs_view.summary   # the outputs in words
         self.tabs = QTabWidget()
         self.tabs.addTab(self.table, "Results")
         self.tabs.addTab(ops_box, "Per-op profile")
         self.tabs.addTab(self.types_table, "By op type")
-        self.tabs.addTab(self.outputs_text, "Outputs")
+        self.tabs.addTab(self.outputs_view, "Outputs")
         return self.tabs
 
     def _target_changed(self) -> None:
@@ -487,7 +493,8 @@ class RunPanel(QWidget):
             python=self.python.text(), timeout_s=float(self.timeout.value()),
             signature=self.signature.currentData(), min_secs=self.min_secs.value(),
             max_secs=self.max_secs.value(), run_delay_s=self.run_delay.value(),
-            xnnpack_fp16=self.xnnpack_fp16.isChecked(), weight_cache=self.weight_cache.text())
+            xnnpack_fp16=self.xnnpack_fp16.isChecked(), weight_cache=self.weight_cache.text(),
+            keep_tensors=self.keep_tensors.isChecked())
 
     def config(self, **over) -> RunConfig:
         return run_queue.build_config(self.form(), **over)
@@ -528,7 +535,7 @@ class RunPanel(QWidget):
             return
         self.queue.begin(plan, self.target.current())
         if plan.title:
-            self.bar_plot.setTitle(plan.title)
+            self.bar_plot.setTitle(plan.title, color=theme.hex_color("plot_fg"))
         self._next()
 
     def stop(self) -> None:
@@ -625,8 +632,7 @@ class RunPanel(QWidget):
         for plot in (self.lat_plot, self.hist_plot, self.rss_plot):
             plot.enableAutoRange()  # a new run does not keep the last run's axes
         # the outputs shown are always this run's
-        self.outputs_text.setPlainText("(this run's outputs appear when its first inference "
-                                       "is done)")
+        self.outputs_view.clear("(this run's outputs appear when its first inference is done)")
         self.live.setText("")
         self._last_draw = 0.0
         self._stage_t0 = time.monotonic()
@@ -684,7 +690,10 @@ class RunPanel(QWidget):
             self.lat_plot.setLabel("left", lp.lat_unit)
             self.hist_plot.setLabel("bottom", lp.lat_unit)
         if lp.rss_t.size:
-            self.rss_curve.setData(lp.rss_t, lp.rss_mib)
+            # markers while samples are few: a fast model's run may leave one sample
+            self.rss_curve.setData(lp.rss_t, lp.rss_mib,
+                                   symbol="o" if lp.rss_t.size <= 30 else None, symbolSize=5,
+                                   symbolBrush=theme.color("series_2"), symbolPen=None)
             self.rss_plot.setYRange(0, float(lp.rss_mib.max()) * 1.15, padding=0)
             self.rss_plot.setLabel("bottom", f"{lp.time_unit} since the worker started")
         if lp.profile_at is not None:
@@ -713,6 +722,7 @@ class RunPanel(QWidget):
             self._draw_bars()
         self._set_status(summary, error=bool(res.error))
         self._show_outputs(res.outputs)
+        self.outputs_view.set_tensors(res.tensors, res.tensors_note)
         if res.ops:
             self._show_ops(res)
         elif isinstance(res.profile, ProfileNote):
@@ -764,7 +774,7 @@ class RunPanel(QWidget):
                 self._heat(item)
 
     def _show_outputs(self, outputs: list[OutputSummary]) -> None:
-        self.outputs_text.setPlainText("\n".join(output_lines(outputs)))
+        self.outputs_view.set_summary(output_lines(outputs))
 
     def _show_ops(self, res: BenchResult) -> None:
         ops = res.ops

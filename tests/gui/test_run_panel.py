@@ -384,3 +384,41 @@ def test_profile_labels_its_source_and_leaves_zero_ms_rows_unshaded(panel_for, q
         p.start()
     assert "as the timed runs" in p.ops_note.text()
     assert p.ops_note.palette().color(p.ops_note.foregroundRole()) == plain
+
+
+def test_outputs_tab_reads_saves_and_keeps_tensors(panel_for, qtbot, tmp_path):
+    """After a run: the output as a table by score with the metadata's labels, its histogram,
+    "Save as .npy" to a new file only; with "keep every tensor", every tensor of subgraph 0."""
+    import numpy as np
+
+    from tests.model.test_metadata import CLASSES, metadata_block, model_with_metadata
+    path = model_with_metadata(tmp_path, metadata_block())
+    p = panel_for(path, runs=2, warmup=0)
+    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig:
+        p.start()
+    res = sig.args[0]
+    view = p.outputs_view
+    assert view.chooser.count() == 1 and view.chooser.currentText().startswith("output 0: ")
+    headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
+    assert headers == ["rank", "index", "label", "value"]
+    top = int(np.argmax(res.tensors[0].array()))
+    assert view.table.item(0, 1).text() == str(top) and view.table.item(0, 2).text() == CLASSES[top]
+    assert view.table.rowCount() == 10
+    assert int(sum(view.hist_curve.getData()[1])) == 10
+    saved = view.save(str(tmp_path / "out.npy"))
+    np.testing.assert_array_equal(np.load(saved), res.tensors[0].array())
+    from core.fileio import OutputExists
+    with pytest.raises(OutputExists):
+        view.save(str(saved))
+    # every tensor kept: the inputs and the intermediates join the outputs, outputs first
+    p.keep_tensors.setChecked(True)
+    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig:
+        p.start()
+    kinds = [t.kind for t in view.tensors]
+    assert kinds[0] == "output" and "input" in kinds and kinds.count("intermediate") >= 3
+    assert view.chooser.count() == len(kinds)
+    view.chooser.setCurrentIndex(kinds.index("intermediate"))
+    t = view.current
+    headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
+    assert headers == ["at", "value"] and view.table.rowCount() == min(1000, t.array().size)
+    assert "every tensor of subgraph 0" in view.note.text()

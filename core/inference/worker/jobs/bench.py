@@ -21,6 +21,7 @@ from core.inference.results import (
     RssBytes,
     TensorInfo,
 )
+from core.inference.tensor_values import TensorValues
 from core.inference.worker.backends import load_model, start_backend
 from core.inference.worker.probes import RssSampler, hwm_bytes
 from core.inference.worker.protocol import Channel, WorkerError
@@ -60,6 +61,58 @@ def summarize_outputs(outs) -> list[dict]:
                 info["topk"] = [[int(i), float(flat[i])] for i in top]
         res.append(info)
     return res
+
+
+def _send_tensors(cfg: dict, backend: str, arrays, ch: Channel, stop: threading.Event,
+                  outputs) -> None:
+    """The first inference's outputs in full, one ``tensor`` message each; with
+    ``keep_tensors``, every other non-constant tensor of subgraph 0 from one more inference that
+    keeps them all (up to ``KEEP_LIMIT_BYTES``), and a ``tensors_note`` saying where they come
+    from."""
+    from core.inference.tensor_values import KEEP_LIMIT_BYTES, encode
+    for k, (name, arr, (scale, zp)) in enumerate(outputs):
+        ch.send("tensor", kind="output", name=name, index=None, position=k,
+                scale=float(scale) if scale else None, zero_point=int(zp) if scale else None,
+                npy=encode(arr))
+    if not cfg.get("keep_tensors") or stop.is_set():
+        return
+    if cfg.get("subgraph", 0) != 0:
+        ch.send("tensors_note", note=f"intermediate tensors are kept for subgraph 0; signature "
+                                     f"{cfg.get('signature')!r} runs subgraph {cfg['subgraph']}")
+        return
+    ch.send("stage", stage="tensors")
+    try:
+        from core.inference.worker.jobs.profile import capture_values
+        from core.model.reader import open_model
+    except ImportError as e:   # the model reader needs ai_edge_litert's schema + flatbuffers
+        ch.send("tensors_note", note=f"intermediate tensors not kept: LiteLens' model reader "
+                                     f"cannot be imported in {sys.executable} ({e})")
+        return
+    with open_model(cfg["model"]) as model:
+        values, source = capture_values(cfg, backend, arrays, model)
+        sg = model.subgraphs[0]
+        sent = left = 0
+        for ti in sorted(values):
+            if ti in sg.outputs or stop.is_set():
+                continue
+            arr = values[ti]
+            if sent + arr.nbytes > KEEP_LIMIT_BYTES:
+                left += 1
+                continue
+            t = sg.tensors[ti]
+            q = t.quantization
+            scale = zp = None
+            if q is not None and len(q.scale) == 1:   # per-tensor: the real values follow
+                scale, zp = float(q.scale[0]), int(q.zero_point[0]) if q.zero_point else 0
+            ch.send("tensor", kind="input" if ti in sg.inputs else "intermediate", name=t.name,
+                    index=ti, position=None, scale=scale, zero_point=zp, npy=encode(arr))
+            sent += arr.nbytes
+    over = (f"; {left} more not sent (over {KEEP_LIMIT_BYTES // 2**20} MiB in all)"
+            if left else "")
+    ch.send("tensors_note", note=(
+        f"every tensor of subgraph 0 from one more inference with the builtin kernels, all "
+        f"tensors kept ({source}; a delegate's own kernels may differ in the last bits){over}"
+        if values else f"intermediate tensors not kept: {source}"))
 
 
 def _invoke_error(cfg: dict, ch: Channel, e: Exception) -> WorkerError:
@@ -114,7 +167,11 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
         raise _invoke_error(cfg, ch, e) from None
     first_ms = (perf() - t0) / 1e6
     ch.send("first", ms=first_ms)
-    ch.send("outputs", outputs=summarize_outputs(runner.outputs()))
+    first_outputs = runner.outputs()
+    ch.send("outputs", outputs=summarize_outputs(first_outputs))
+    import numpy as np
+    # the first inference's values, sent in full once the timed runs are over
+    kept = [(name, np.array(arr), q) for name, arr, q in first_outputs]
 
     reset = _reset_fn(cfg, runner) if cfg.get("reset_variables") else None
 
@@ -164,6 +221,8 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
 
     # the outputs of the last run: with the state kept, they differ from the first run's
     ch.send("last_outputs", outputs=summarize_outputs(runner.outputs()))
+    if not stop.is_set():
+        _send_tensors(cfg, backend, arrays, ch, stop, kept)
 
     if cfg.get("profile") and cfg.get("subgraph", 0) != 0 and not stop.is_set():
         ch.send("ops", ops=[], method="", note=f"no per-op profile: it times the ops of "
@@ -264,6 +323,9 @@ class Folder:
         self.rss_runs_peak: int | None = None   # the runs' memory, before a profile started
         self.rss_runs_hwm: int | None = None
         self.profiled = False
+        self.tensors: list[TensorValues] = []   # values sent in full (outputs, kept tensors)
+        self.tensors_note: str | None = None
+        self._label_lists: list[list[str] | None] | None = None
         self._rss_runs_n: int | None = None   # RSS samples taken before the profile started
         # the worker's clock (as the RSS samples') when the per-op profile began
         self.profile_started_s: float | None = None
@@ -298,6 +360,10 @@ class Folder:
             self.profiled = True
             self._rss_runs_n = len(self.rss)
             self.profile_started_s = m.get("s")
+        elif t == "tensor":
+            self.tensors.append(TensorValues.from_message(m))
+        elif t == "tensors_note":
+            self.tensors_note = m["note"]
         elif t == "done":
             self.rss_peak, self.rss_hwm = m["rss_peak"], m["rss_hwm"]
 
@@ -311,6 +377,8 @@ class Folder:
             return f"while invoking the model ({stage} {n + 1})"
         if stage == "first":
             return "while invoking the model (first inference)"
+        if stage == "tensors":
+            return "while keeping every tensor of one more inference (builtin kernels)"
         return None
 
     def _rss_bytes(self) -> RssBytes:
@@ -351,7 +419,22 @@ class Folder:
             input_note=dynamic_note(s.specs) or None, outputs=self._outputs_with_labels(),
             last_outputs=self.last_outputs, reset_variables=cfg.reset_variables,
             status=out.status, error=out.error, error_kind=out.error_kind, profile=profile,
-            runtime_note=_runtime_note(s.runtime_label()), target=s.target_json())
+            runtime_note=_runtime_note(s.runtime_label()), target=s.target_json(),
+            tensors=self._tensors_with_labels(), tensors_note=self.tensors_note)
+
+    def _labels(self) -> list[list[str] | None]:
+        """The metadata's label list per output (once; none for another subgraph's outputs)."""
+        if self._label_lists is None:
+            self._label_lists = self.session.output_labels() \
+                if self.session.signature_subgraph == 0 else []
+        return self._label_lists
+
+    def _tensors_with_labels(self) -> list[TensorValues]:
+        labels = self._labels() if self.tensors else []
+        for tv in self.tensors:
+            if tv.kind == "output" and tv.position is not None and tv.position < len(labels):
+                tv.labels = labels[tv.position]
+        return list(self.tensors)
 
     def _run_api(self) -> str | None:
         """The API the timed runs used (the worker's backend: the gpu delegate of the litert
@@ -363,7 +446,7 @@ class Folder:
     def _outputs_with_labels(self) -> list[OutputSummary]:
         outs = [OutputSummary(**o) for o in self.outputs]
         if any("topk" in o for o in outs):
-            labels = self.session.output_labels()
+            labels = self._labels()
             for k, o in enumerate(outs):
                 lab = labels[k] if k < len(labels) else None
                 if "topk" in o and lab:
