@@ -1,7 +1,8 @@
 """``litelens quantize MODEL --recipe R``: quantize, verify, and write ``name.<recipe>.tflite``.
 
-Exit 0 when the result loads under the default runtime (XNNPACK) and was written; 1 when
-quantization or verification failed (nothing written; the report says why); 2 for refused input.
+Exit 0 when the verdict is pass or warn and the result was written; 1 when quantization or
+verification failed or the verdict is fail (nothing written unless ``--keep-failed``; the report
+says why); 2 for refused input.
 With ``--json`` stdout always has one JSON object with the report's keys, ``failure`` saying
 why on every failure (refused input and internal errors too). ``--target`` also loads and times
 the float model and the written result on a board over SSH (``"board"`` in the JSON; exit 1 when
@@ -20,7 +21,9 @@ from core.cli import target
 from core.cli.shapes import HELP as SHAPE_HELP
 from core.cli.shapes import shapes_from_args
 from core.fileio import dump_json
+from core.quantize.calibration import EVAL_SAMPLES
 from core.quantize.recipes import RECIPES
+from core.quantize.verdict import DEFAULT_DELEGATE
 
 if TYPE_CHECKING:   # imported when the command runs: `litelens --help` stays quick
     from core.quantize.board import BoardCheck
@@ -40,9 +43,9 @@ _OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
                                    "input's range, a folder of images, or a .npy/.npz file "
                                    "(default random)")),
     (("--samples",), dict(type=int, default=8, help="calibration samples (default 8)")),
-    (("--eval-samples",), dict(type=int, default=4,
+    (("--eval-samples",), dict(type=int, default=EVAL_SAMPLES,
                                help="inputs the result is compared on with the float model "
-                                    "(default 4)")),
+                                    f"(default {EVAL_SAMPLES})")),
     (("--keep-float",), dict(action="append", default=[], metavar="REGEX",
                              help="leave ops whose output tensor name matches REGEX float "
                                   "(repeatable)")),
@@ -50,6 +53,12 @@ _OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
                            help="static recipes: keep the model's inputs and outputs float")),
     (("-o", "--output"), dict(help="output path (default MODEL.<recipe>.tflite beside the "
                                    "input; never the input itself nor any existing file)")),
+    (("--keep-failed",), dict(action="store_true",
+                              help="write the result even when the verdict is fail (the exit "
+                                   "status stays 1)")),
+    (("--delegate",), dict(default=DEFAULT_DELEGATE, metavar="D",
+                           help="the delegate whose coverage before/after the verdict compares "
+                                f"(default {DEFAULT_DELEGATE})")),
     (("--threads",), dict(type=int, default=1, help="threads for latency (default 1)")),
     (("--shape",), dict(action="append", default=[], metavar="NAME=D,D,...", help=SHAPE_HELP)),
     (("--timeout",), dict(type=float, metavar="SECONDS", dest="timeout_s",
@@ -77,7 +86,8 @@ def request_from_args(args: argparse.Namespace) -> QuantizeRequest:
                            float_io=args.float_io, output=args.output,
                            recipe_file=args.recipe_file, eval_samples=args.eval_samples,
                            threads=args.threads, timeout_s=args.timeout_s,
-                           shapes=shapes_from_args(args))
+                           shapes=shapes_from_args(args), keep_failed=args.keep_failed,
+                           delegate=args.delegate)
 
 
 def _quantize(args: argparse.Namespace) -> int:
@@ -92,7 +102,7 @@ def _quantize(args: argparse.Namespace) -> int:
         if args.json:
             r = QuantizeReport.empty(str(args.model), args.recipe_file or args.recipe,
                                      args.threads)
-            r.failure = str(e)
+            r.fail(str(e))
             _print_json(r)
         return 2
     try:
@@ -124,7 +134,7 @@ def _quantize(args: argparse.Namespace) -> int:
         try:
             check = check_on_board(original, report.output, board, req.threads)
         except TargetError as e:   # the result is written; the board could not check it
-            report.failure = f"written to {report.output}, but not verified on the board: {e}"
+            report.fail(f"written to {report.output}, but not verified on the board: {e}")
     if args.json:
         _print_json(report, check)
     else:
@@ -139,13 +149,17 @@ def _quantize(args: argparse.Namespace) -> int:
         if args.json:
             print(f"litelens: quantize failed: {report.failure}", file=sys.stderr)
         return 1
+    if report.verdict == "fail":   # kept with --keep-failed: written, and still a failure
+        print(f"litelens: verdict fail, written as asked (--keep-failed): {report.output}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
 def _failed(req: QuantizeRequest, message: str) -> QuantizeReport:
     from core.quantize.report import QuantizeReport
     r = QuantizeReport.empty(str(req.model), req.recipe_file or req.recipe, req.threads)
-    r.failure = message
+    r.fail(message)
     return r
 
 

@@ -14,6 +14,8 @@ from core.inference.inputs import InputError, InputSpec, make_inputs
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 EVAL_SEED_OFFSET = 1000   # evaluation inputs never repeat the calibration ones
+# evaluation inputs by default: with 4, the worst cosine of a random draw moved by 0.1 and more
+EVAL_SAMPLES = 16
 
 
 def source_problem(source: str) -> str | None:

@@ -10,6 +10,7 @@ from core import format as fmt
 from core.analysis.overlay import KIND_QUANTIZATION, Overlay
 from core.inference.error_metrics import OutputError
 from core.inference.worker.jobs.quantize import DELEGATES, Latency, LayerRow, Load
+from core.quantize.verdict import THRESHOLDS, Coverage, DataSource, Reason, Thresholds
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,20 @@ class QuantizeReport:
     kept_float: list[KeptFloat]
     warnings: list[str] = field(default_factory=list)
     failure: str | None = None
+    verdict: str = "fail"            # pass / warn / fail (core.quantize.verdict); fail until judged
+    verdict_reasons: list[Reason] = field(default_factory=list)
+    calibration: DataSource = DataSource(None, 0)
+    evaluation: DataSource = DataSource(None, 0)
+    coverage: Coverage | None = None   # the chosen delegate before/after
+    input_loads: dict[str, Load] = field(default_factory=dict)   # the input model's loads
+    thresholds: Thresholds = THRESHOLDS
+
+    def fail(self, failure: str) -> None:
+        """The run failed (refused, cancelled, crashed, not written): the verdict is fail, with
+        that reason first and any earlier ones kept."""
+        self.failure = failure
+        self.verdict = "fail"
+        self.verdict_reasons = [Reason("fail", failure), *self.verdict_reasons]
 
     @classmethod
     def empty(cls, model: str, recipe: str, threads: int) -> QuantizeReport:
@@ -63,13 +78,30 @@ def _num(v: float | None, spec: str = ".4g") -> str:
     return "n/a" if v is None else format(v, spec)
 
 
+def data_words(d: DataSource, what: str) -> str:
+    """'calibration: 8 random samples (uniform in each input's range)'."""
+    if d.source is None:
+        return f"{what}: none (the recipe quantizes weights only)"
+    src = "random samples (uniform in each input's range, not real data)" \
+        if d.source == "random" else f"samples from {d.source}"
+    return f"{what}: {d.samples} {src}"
+
+
+def verdict_lines(r: QuantizeReport) -> list[str]:
+    """'verdict: WARN' and one line per reason."""
+    return [f"verdict: {r.verdict.upper()}"] + [f"  {x.level}: {x.text}"
+                                                 for x in r.verdict_reasons]
+
+
 def summary_lines(r: QuantizeReport, worst: int = 5) -> list[str]:
     lines = [f"{r.input} -> {r.output or '(nothing written)'}",
              f"recipe {r.recipe} with {r.quantizer or 'ai-edge-quantizer'}"]
+    lines += verdict_lines(r)
     for step in r.prepass:
         lines.append(f"pre-pass: {step}")
     for w in r.warnings:
         lines.append(f"warning: {w}")
+    lines += [data_words(r.calibration, "calibration"), data_words(r.evaluation, "evaluation")]
     s = r.size_bytes
     if s.before and s.after:
         lines.append(f"size {fmt.size(s.before)} -> {fmt.size(s.after)} "
@@ -77,16 +109,27 @@ def summary_lines(r: QuantizeReport, worst: int = 5) -> list[str]:
     for d, v in r.loads.items():
         lines.append(f"loads under {d}: " + ("yes" if v.ok else f"NO ({v.error})"
                                             if v.error else "not tried"))
+    c = r.coverage
+    if c is not None:
+        lines.append(f"{c.title}: {c.before.delegated_ops}/{c.before.total_ops} ops in "
+                     f"{c.before.partitions} partition(s) -> {c.after.delegated_ops}/"
+                     f"{c.after.total_ops} in {c.after.partitions}")
     lat = r.latency_ms
     if lat.before is not None and lat.after is not None:
         lines.append(f"latency {fmt.duration_ms(lat.before)} -> {fmt.duration_ms(lat.after)} "
                      f"({lat.delegate}, {lat.threads} thread(s), median)")
     e = r.error
     if e:
-        lines.append(f"error vs float: max abs {_num(e.max_abs)}, mean abs "
-                     f"{_num(e.mean_abs)}, worst cosine {_num(e.cosine, '.5f')}, SNR "
-                     f"{_num(e.snr_db, '.1f')} dB, top-1 agreement "
-                     f"{_num(e.top1_agreement, '.0%')}")
+        lines.append(f"error vs float on {e.inputs} input(s): max abs {_num(e.max_abs)}, mean "
+                     f"abs {_num(e.mean_abs)}")
+        for o in e.outputs:
+            figures = (f"cosine {_num(o.cosine, '.5f')}, SNR {_num(o.snr_db, '.1f')} dB"
+                       if o.cosine is not None else
+                       f"not compared (float values at most {o.float_max_abs:.3g})")
+            if o.kind == "class_scores":
+                figures += f", top-1 agreement {_num(o.top1_agreement, '.0%')}"
+            lines.append(f"  {o.name} ({o.kind.replace('_', ' ')}): {figures}, max abs "
+                         f"{_num(o.max_abs)}")
     if r.per_layer:
         lines.append(f"worst layers (of {len(r.per_layer)}):")
         for row in r.per_layer[:worst]:

@@ -2,9 +2,11 @@
 verified result without ever touching the input.
 
 ``quantize(request)`` returns the ``QuantizeReport`` (its ``to_json()`` is the contract of
-``litelens quantize --json``; the GUI panel and the tests read it typed); ``QuantizeRequest.refusal()`` tells bad input (exit 2) before anything
-runs. The output is written only when the result loads under the default runtime (XNNPACK):
-atomically, mode 0644, never over the input or any file that exists when it is written.
+``litelens quantize --json``; the GUI panel and the tests read it typed);
+``QuantizeRequest.refusal()`` tells bad input (exit 2) before anything runs. The result is
+judged (``core.quantize.verdict``) and written only when the verdict is not ``fail`` (or the
+user keeps failed results): atomically, mode 0644, never over the input or any file that exists
+when it is written.
 """
 from __future__ import annotations
 
@@ -27,11 +29,11 @@ from core.inference.worker.jobs.quantize import (
     Verification,
 )
 from core.model.types import Model
-from core.quantize import calibration, checks, prepass, recipes
+from core.quantize import calibration, checks, prepass, recipes, verdict
+from core.quantize.calibration import EVAL_SAMPLES
 from core.quantize.report import QuantizeReport, SizeBytes
 from core.quantize.source import ConversionError, convert_to_tflite, source_kind, tensorflow_missing
-
-DEFAULT_DELEGATE = "xnnpack"   # what the runtime uses when nobody chooses: exit 0 needs it
+from core.quantize.verdict import DEFAULT_DELEGATE, DataSource
 
 
 class Refused(ValueError):
@@ -48,13 +50,15 @@ class QuantizeRequest:
     float_io: bool = False
     output: str | None = None
     recipe_file: str | None = None    # an edited recipe (JSON) instead of the named one
-    eval_samples: int = 4
+    eval_samples: int = EVAL_SAMPLES
     threads: int = 1
     latency_runs: int = 10
     timeout_s: float | None = None    # kill the worker (a hung quantizer/runtime) after this
     # --shape: concrete shapes of dynamic inputs (by name); calibration, evaluation and the
     # verification runs use them (the inputs are resized, then allocated)
     shapes: dict[str, list[int]] | None = None
+    keep_failed: bool = False         # write the result even when the verdict is fail
+    delegate: str = DEFAULT_DELEGATE  # whose coverage before/after the verdict compares
 
     def run_config(self, model: str) -> RunConfig:
         """How the worker runs (threads bounded as for every run, the timeout)."""
@@ -122,6 +126,10 @@ class QuantizeRequest:
         problem = calibration.source_problem(self.calibration)
         if problem:
             return problem
+        from core.analysis.support.analyze import DELEGATES
+        if self.delegate not in DELEGATES:
+            return f"--delegate: unknown delegate {self.delegate!r} (one of " \
+                   f"{', '.join(DELEGATES)})"
         if self.output:
             out = Path(self.output)
             if out.exists() and src.exists() and os.path.samefile(out, src) or \
@@ -205,6 +213,7 @@ class QuantizeJob:
         evals = calibration.samples(specs, req.calibration, req.eval_samples,
                                     seed_offset=calibration.EVAL_SEED_OFFSET)
         save_samples(evals, tmp / "eval.npz")
+        self.report.evaluation = DataSource(req.calibration, len(evals))
         signatures: list[SignatureSamples] = []
         if static:   # every signature is calibrated: the quantizer checks each has its ranges
             for k, sig in enumerate(self._float.signatures):
@@ -213,9 +222,11 @@ class QuantizeJob:
                 path = tmp / f"calibration{k}.npz"
                 names = {sg.tensors[ti].name for ti in sg.inputs}
                 at = {k: v for k, v in (req.shapes or {}).items() if k in names}
-                save_samples(calibration.samples(
+                made = calibration.samples(
                     input_specs(self._float, at, subgraph=sig.subgraph), req.calibration,
-                    req.samples), path)
+                    req.samples)
+                save_samples(made, path)
+                self.report.calibration = DataSource(req.calibration, len(made))
                 signatures.append({"key": sig.key, "calibration": str(path),
                                    "input_names": [by_index.get(ti, sg.tensors[ti].name)
                                                    for ti in sg.inputs]})
@@ -291,6 +302,8 @@ class QuantizeJob:
             if r.failure and self._dynamic_note and self._dynamic_note not in r.failure:
                 # a failure at a guessed shape says which input and which option
                 r.failure += f" ({self._dynamic_note})"
+            if r.failure and (r.verdict != "fail" or not r.verdict_reasons):
+                r.fail(r.failure)   # the run failed besides (or before) any judgement
         finally:
             self.close()
         return r
@@ -307,6 +320,7 @@ class QuantizeJob:
             r.kept_float = checks.kept_float(self._float, after, entries,
                                              recipes.is_static(entries))
         r.loads, r.error, r.per_layer = m.loads, m.error, m.per_layer
+        r.input_loads = m.input_loads
         r.per_layer_note, r.warnings = m.per_layer_note, r.warnings + m.warnings
         r.size_bytes = SizeBytes(self._before.size_bytes, m.size_after)
         r.latency_ms = m.latency_ms
@@ -316,6 +330,13 @@ class QuantizeJob:
             before = m.input_loads[DEFAULT_DELEGATE]
             if not before.ok:
                 r.failure += f" (the input model does not load here either: {before.error})"
+            return
+        with open_model(self._candidate) as after:
+            r.coverage = verdict.coverage(self._before, after, self.req.delegate)
+        r.verdict, r.verdict_reasons = verdict.judge(r)
+        if r.verdict == "fail" and not self.req.keep_failed:
+            r.failure = (f"verdict fail: {r.verdict_reasons[0].text}; nothing written "
+                         "(--keep-failed writes it anyway)")
             return
         r.output, r.failure = self._write()
 

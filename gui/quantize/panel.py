@@ -309,7 +309,7 @@ class QuantizePanel(QWidget):
         req = req or self._last or self.request("dynamic_int8")
         report = QuantizeReport.empty(str(req.model), req.recipe_file or req.recipe,
                                       req.threads)
-        report.failure = failure
+        report.fail(failure)
         return report
 
     def shutdown(self) -> None:

@@ -81,7 +81,8 @@ def test_dynamic_int8_on_built_model(demo, tmp_path):
     with open_model(demo) as m:
         specs = input_specs(m)
     diffs = []
-    for k in range(4):
+    assert r["evaluation"] == {"source": "random", "samples": 16}   # the default, stated
+    for k in range(16):
         x = make_inputs(specs, "random", seed=EVAL_SEED_OFFSET + k)[0]
         diffs.append(np.abs(_outputs(demo, x) - _outputs(out, x)).max())
     assert r["error"]["max_abs"] == pytest.approx(max(diffs), rel=1e-4, abs=1e-7)

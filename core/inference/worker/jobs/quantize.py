@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 import numpy as np
 
-from core.inference.error_metrics import OutputError
+from core.inference.error_metrics import OutputCompare, OutputError
 from core.inference.worker.protocol import Channel, WorkerError
 
 if TYPE_CHECKING:
     from core.inference.job_api import JobSession
 
 DELEGATES = ("xnnpack", "builtin")
-WARN_COSINE, WARN_SNR_DB = 0.95, 10.0   # below either, the report warns before anyone ships it
 
 
 class SignatureSamples(TypedDict):
@@ -106,7 +105,7 @@ class Verification:
     def from_json(cls, m: dict[str, Any]) -> Verification:
         return cls(loads={d: Load(**v) for d, v in m["loads"].items()},
                    input_loads={d: Load(**v) for d, v in m["input_loads"].items()},
-                   error=OutputError(**m["error"]) if m["error"] is not None else None,
+                   error=_output_error(m["error"]),
                    warnings=list(m["warnings"]), latency_ms=Latency(**m["latency_ms"]),
                    per_layer=[LayerRow(**r) for r in m["per_layer"]],
                    per_layer_note=m["per_layer_note"], size_after=int(m["size_after"]))
@@ -139,6 +138,12 @@ def save_samples(samples: list[list[np.ndarray]], path: Any) -> None:
     arrays: dict[str, Any] = {f"s{s}_in{i}": a for s, sample in enumerate(samples)
                               for i, a in enumerate(sample)}
     np.savez(path, **arrays)
+
+
+def _output_error(m: dict[str, Any] | None) -> OutputError | None:
+    if m is None:
+        return None
+    return OutputError(**{**m, "outputs": [OutputCompare(**o) for o in m["outputs"]]})
 
 
 # -- worker side ------------------------------------------------------------------------------
@@ -205,21 +210,10 @@ def run(cfg: dict[str, Any], ch: Channel, stop: threading.Event) -> None:
     warnings: list[str] = []
     if common:
         d = common[0]
-        ref_out = [refs[d].outputs(s) for s in evals]
-        error = output_error(ref_out, [runs[d].outputs(s) for s in evals])
-        if len(ref_out) > 1 and all(np.array_equal(a, b, equal_nan=True) for later in ref_out[1:]
-                                    for a, b in zip(ref_out[0], later, strict=False)):
-            # e.g. a saturated softmax: agreement on a constant says nothing of the weights
-            warnings.append(f"the float model gives the same outputs for all {len(ref_out)} "
-                            "evaluation inputs, so the output error says little; see the "
-                            "per-layer error")
-        if error.cosine < WARN_COSINE or error.snr_db < WARN_SNR_DB:
-            warnings.append(f"outputs differ strongly from the float model (worst output "
-                            f"cosine {error.cosine:.3f}, SNR {error.snr_db:.1f} dB under "
-                            f"{d})")
-        if error.nonfinite:
-            warnings.append(f"{error.nonfinite} output value(s) are inf/NaN in one model "
-                            f"and not the other (under {d})")
+        # the verdict (core.quantize.verdict) judges these figures, output by output
+        error = output_error([refs[d].outputs(s) for s in evals],
+                             [runs[d].outputs(s) for s in evals],
+                             [o["name"] for o in runs[d].out], runs[d].steps())
     elif not refs:
         warnings.append("the input model does not load under the runtime here, so the result "
                         "could not be compared with it")
@@ -285,6 +279,14 @@ class _Runner:
             scale, zp = d.get("quantization") or (0.0, 0)
             res.append(dequantize(self.it.get_tensor(d["index"]), scale, zp))
         return res
+
+    def steps(self) -> list[float | None]:
+        """Each output's quantization step (None where the output is float)."""
+        out: list[float | None] = []
+        for d in self.out:
+            scale = (d.get("quantization") or (0.0, 0))[0]
+            out.append(float(scale) if scale and np.dtype(d["dtype"]).kind in "iu" else None)
+        return out
 
     def latency_ms(self, runs: int, stop: threading.Event) -> float:
         times = []
