@@ -83,6 +83,11 @@ ROLES: dict[str, tuple[str, str]] = {
     "kind_temporary": ("#f28e2b", "#f5a55a"),
     "kind_shared": ("#59a14f", "#7cc46f"),
     "bar_edge": ("#ffffff", "#1e2023"),
+    # a finished task's outcome as a progress bar's fill (pass / warn / fail), under its text
+    "outcome_pass_bg": ("#2e7d32", "#2e7d32"),
+    "outcome_warn_bg": ("#8a5200", "#8a5200"),
+    "outcome_fail_bg": ("#b71c1c", "#b71c1c"),
+    "outcome_text": ("#ffffff", "#ffffff"),
 }
 
 # (text role, the role it is read on): every pair a widget draws; "window" and "base" are the
@@ -99,6 +104,8 @@ TEXT_PAIRS: tuple[tuple[str, str], ...] = (
     ("p50", "plot_bg"), ("p90", "plot_bg"), ("p99", "plot_bg"), ("peak", "plot_bg"),
     ("reference", "plot_bg"), ("muted", "plot_bg"),
     ("series_1", "plot_bg"),
+    ("outcome_text", "outcome_pass_bg"), ("outcome_text", "outcome_warn_bg"),
+    ("outcome_text", "outcome_fail_bg"),
 )
 
 

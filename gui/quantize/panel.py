@@ -1,5 +1,7 @@
 """The Quantize panel: one button per recipe, options, progress with Cancel, and the verified
-before/after report with the per-layer error table and a "keep the worst N ops float" re-run.
+before/after report with its verdict (pass / warn / fail, in the theme's outcome colours), the
+per-layer error table, a "keep the worst N ops float" re-run and, after a fail verdict (nothing
+written), a re-run that writes the result anyway.
 
 Thin over ``core.quantize.run``: a ``QuantizeJob`` (pre-pass and samples here, the quantizer and
 the verification runs in a worker process) runs on the one task runner; the report is the same
@@ -11,6 +13,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from core.model.types import Model
 from core.quantize import recipes
+from core.quantize.calibration import EVAL_SAMPLES
 from core.quantize.recipes import RECIPES
 from core.quantize.report import QuantizeReport, error_overlay, summary_lines
 from core.quantize.run import QuantizeJob, QuantizeRequest, Refused
@@ -37,8 +41,11 @@ from gui import file_dialogs
 from gui.quantize.layer_table import LayerErrorTable
 from gui.shape_setting import ShapeSetting
 from gui.tasks import TaskRunner, TaskState
+from gui.theme import color, on_theme_change, set_role
 
 POLL_S = 0.05
+# the theme's text role for each verdict
+VERDICT_ROLES = {"pass": "success", "warn": "warning", "fail": "error"}
 
 
 def _run_job(req: QuantizeRequest, model: Model | None, state: TaskState) -> QuantizeReport:
@@ -104,7 +111,7 @@ class QuantizePanel(QWidget):
         cal_row.addWidget(browse_dir)
         cal_row.addWidget(browse_file)
         self.samples = QSpinBox(self, minimum=1, maximum=10_000, value=8)
-        self.eval_samples = QSpinBox(self, minimum=1, maximum=1000, value=4)
+        self.eval_samples = QSpinBox(self, minimum=1, maximum=1000, value=EVAL_SAMPLES)
         self.keep_float = QLineEdit(self)
         self.keep_float.setPlaceholderText("regex of op output names to keep float "
                                            "(e.g. ^head/)")
@@ -140,6 +147,16 @@ class QuantizePanel(QWidget):
         prog_row = QHBoxLayout()
         prog_row.addWidget(self.progress, 1)
         prog_row.addWidget(self.cancel_button)
+        self._state: str | None = None    # the outcome shown: "pass" / "warn" / "fail"
+        self.verdict = QLabel(self)
+        self.verdict.setObjectName("quantize-verdict")
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextFormat(Qt.TextFormat.PlainText)
+        bold = self.verdict.font()
+        bold.setBold(True)
+        self.verdict.setFont(bold)
+        self.verdict.hide()
+        on_theme_change(self.progress, self._paint_progress)
 
         self.summary = QPlainTextEdit(self)
         self.summary.setReadOnly(True)
@@ -160,11 +177,17 @@ class QuantizePanel(QWidget):
         self.compare_button = QPushButton("Compare with the original", self)
         self.compare_button.setEnabled(False)
         self.compare_button.clicked.connect(self._compare)
+        self.keep_failed_button = QPushButton("Write it anyway", self)
+        self.keep_failed_button.setToolTip("Run the same recipe again and write the result "
+                                           "although its verdict is fail (--keep-failed)")
+        self.keep_failed_button.setEnabled(False)
+        self.keep_failed_button.clicked.connect(self.rerun_keeping_failed)
         act = QHBoxLayout()
         act.addWidget(QLabel("Worst", self))
         act.addWidget(self.keep_n)
         act.addWidget(self.rerun_button)
         act.addStretch(1)
+        act.addWidget(self.keep_failed_button)
         act.addWidget(self.open_button)
         act.addWidget(self.compare_button)
 
@@ -174,6 +197,7 @@ class QuantizePanel(QWidget):
         tl.addLayout(grid)
         tl.addLayout(form)
         tl.addLayout(prog_row)
+        tl.addWidget(self.verdict)
         bottom = QSplitter(Qt.Orientation.Vertical, self)
         bottom.addWidget(self.summary)
         table_box = QWidget(self)
@@ -213,12 +237,13 @@ class QuantizePanel(QWidget):
         return [rx] if rx else []
 
     def request(self, recipe: str, keep_float: list[str] | None = None,
-                recipe_file: str | None = None) -> QuantizeRequest:
+                recipe_file: str | None = None, keep_failed: bool = False) -> QuantizeRequest:
         return QuantizeRequest(
             self.model.path, recipe, self.calibration.currentText().strip() or "random",
             self.samples.value(), self._keep() if keep_float is None else keep_float,
             self.float_io.isChecked(), self.output.text().strip() or None,
-            recipe_file, self.eval_samples.value(), shapes=self.shape_setting.shapes)
+            recipe_file, self.eval_samples.value(), shapes=self.shape_setting.shapes,
+            keep_failed=keep_failed)
 
     # -- running --
     def start_recipe_file(self) -> None:
@@ -229,14 +254,15 @@ class QuantizePanel(QWidget):
         self.start("dynamic_int8", recipe_file=path)
 
     def start(self, recipe: str, keep_float: list[str] | None = None,
-              recipe_file: str | None = None) -> None:
-        req = self.request(recipe, keep_float, recipe_file)
+              recipe_file: str | None = None, keep_failed: bool = False) -> None:
+        req = self.request(recipe, keep_float, recipe_file, keep_failed)
         problem = req.refusal()
         if problem:
             self._show_failure(problem, req)
             return
         self._last = req
         self._set_busy(True)
+        self._show_state(None)
         self.summary.setPlainText(f"Quantizing with {recipe}…")
         self.runner.start(lambda state: _run_job(req, self.model, state))
 
@@ -248,6 +274,13 @@ class QuantizePanel(QWidget):
         keep = list(self._last.keep_float) + [recipes.keep_float_regex(names)]
         self.start(self._last.recipe, keep, self._last.recipe_file)
 
+    def rerun_keeping_failed(self) -> None:
+        """The last request again, written although its verdict is fail (the same seeds give
+        the same result)."""
+        last = self._last
+        if last is not None:
+            self.start(last.recipe, list(last.keep_float), last.recipe_file, keep_failed=True)
+
     def cancel(self) -> None:
         self.runner.cancel()
 
@@ -256,7 +289,8 @@ class QuantizePanel(QWidget):
             b.setEnabled(not busy)
         self.cancel_button.setEnabled(busy)
         if busy:
-            for b in (self.rerun_button, self.open_button, self.compare_button):
+            for b in (self.rerun_button, self.open_button, self.compare_button,
+                      self.keep_failed_button):
                 b.setEnabled(False)
             self.progress.setValue(0)
 
@@ -268,13 +302,18 @@ class QuantizePanel(QWidget):
         self._set_busy(False)
         self.report = report
         self.progress.setValue(1000)
-        self.progress.setFormat("done" if not report.failure else "failed")
+        self.progress.setFormat(f"done: {report.verdict}" if not report.failure else
+                                f"failed: verdict {report.verdict}")
+        self._show_state(report.verdict, report)
         self.summary.setPlainText("\n".join(summary_lines(report)))
         self.table.set_rows(report.per_layer, self.keep_n.value())
         ok = report.output is not None
         self.rerun_button.setEnabled(bool(report.per_layer))
         self.open_button.setEnabled(ok)
         self.compare_button.setEnabled(ok)
+        # judged fail and not written: the user may keep it anyway
+        self.keep_failed_button.setEnabled(not ok and report.verdict == "fail"
+                                           and report.error is not None)
         if report.per_layer:
             self.overlay_ready.emit(error_overlay(report))
         if ok:
@@ -296,21 +335,42 @@ class QuantizePanel(QWidget):
     def _cancelled(self) -> None:
         self._set_busy(False)
         self.progress.setFormat("cancelled")
+        self._show_state(None)
         self.summary.setPlainText("Cancelled: nothing was written.")
         self.finished.emit(self._unrun("cancelled"))
 
     def _show_failure(self, message: str, req: QuantizeRequest | None = None) -> None:
         self.progress.setFormat("failed")
+        report = self._unrun(message, req)
+        self._show_state("fail", report)
         self.summary.setPlainText(f"FAILED: {message}")
-        self.finished.emit(self._unrun(message, req))
+        self.finished.emit(report)
 
-    def _unrun(self, failure: str, req: QuantizeRequest | None = None) -> QuantizeReport:
-        """The report of a run that measured nothing (refused, cancelled, or the task failed)."""
-        req = req or self._last or self.request("dynamic_int8")
-        report = QuantizeReport.empty(str(req.model), req.recipe_file or req.recipe,
-                                      req.threads)
-        report.fail(failure)
-        return report
+    def _show_state(self, state: str | None, report: QuantizeReport | None = None) -> None:
+        """The outcome in the theme's colours: the progress bar's fill and the verdict line
+        (hidden while nothing is judged)."""
+        self._state = state
+        self._paint_progress()
+        if report is None:
+            if state is None:
+                self.verdict.hide()
+            return
+        fails = sum(x.level == "fail" for x in report.verdict_reasons)
+        warns = sum(x.level == "warn" for x in report.verdict_reasons)
+        counts = ", ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in
+                           ((fails, "failure"), (warns, "warning")) if n)
+        written = f"written to {report.output}" if report.output else "nothing written"
+        self.verdict.setText(f"Verdict: {report.verdict.upper()}"
+                             + (f" ({counts})" if counts else "") + f"; {written}")
+        set_role(self.verdict, VERDICT_ROLES[report.verdict])
+        self.verdict.show()
+
+    def _paint_progress(self) -> None:
+        bar = QPalette()   # resolves nothing: the bar follows the theme
+        if self._state is not None:
+            bar.setColor(QPalette.ColorRole.Highlight, color(f"outcome_{self._state}_bg"))
+            bar.setColor(QPalette.ColorRole.HighlightedText, color("outcome_text"))
+        self.progress.setPalette(bar)
 
     def shutdown(self) -> None:
         self.runner.shutdown()

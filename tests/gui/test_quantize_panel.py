@@ -140,3 +140,75 @@ def test_run_an_edited_recipe_file(demo_tab, qtbot, tmp_path):
     assert r.output == str(tmp_path / "demo.mine.tflite")
     assert any(k.tensor.startswith("head/") and "kept float as asked" in k.reason
                for k in r.kept_float)
+
+
+def _contrast(a, b) -> float:
+    """WCAG 2 contrast ratio of two QColors."""
+    def lum(c):
+        ch = [x / 255 for x in (c.red(), c.green(), c.blue())]
+        ch = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in ch]
+        return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_a_fail_verdict_looks_like_a_failure_and_can_be_kept(qtbot, tmp_path, theme):
+    """full_int8 of a model whose output stops following its input (y = dense(x) + 100): the
+    panel says FAIL in the theme's fail colour, the bar is no longer the 'done' blue, nothing
+    is written, and "Write it anyway" writes it."""
+    import numpy as np
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from core.model.builder import ModelBuilder
+    from gui.model.model_tab import ModelTab
+    from gui.theme import apply_theme, current_choice
+    rng = np.random.default_rng(3)
+    mb = ModelBuilder()
+    sg = mb.subgraph("main")
+    x = sg.tensor("x", [1, 16])
+    w = sg.tensor("w", [8, 16], data=(rng.standard_normal((8, 16)) * 1e-3).astype(np.float32))
+    b = sg.tensor("b", [8], data=np.zeros(8, np.float32))
+    y = sg.tensor("dense", [1, 8])
+    sg.op("FULLY_CONNECTED", [x, w, b], [y], {"fused_activation_function": "NONE"})
+    c = sg.tensor("c", [1], data=np.array([100.0], np.float32))
+    z = sg.tensor("shifted", [1, 8])
+    sg.op("ADD", [y, c], [z], {"fused_activation_function": "NONE"})
+    sg.inputs, sg.outputs = [x], [z]
+    path = mb.save(tmp_path / "offset.tflite")
+    app = QApplication.instance()
+    before = current_choice()
+    apply_theme(app, theme)
+    tab = ModelTab(open_model(path))
+    qtbot.addWidget(tab)
+    tab.resize(1280, 800)
+    tab.show()
+    try:
+        panel = tab.quantize_panel()
+        idle = panel.progress.palette().color(QPalette.ColorRole.Highlight)
+        with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
+            panel.recipe_buttons["full_int8"].click()
+        report = sig.args[0]
+        assert report.verdict == "fail" and report.output is None
+        assert not (tmp_path / "offset.full_int8.tflite").exists()
+        assert not panel.verdict.isHidden() and panel.verdict.text().startswith("Verdict: FAIL")
+        assert "nothing written" in panel.verdict.text()
+        assert "verdict: FAIL" in panel.summary.toPlainText()
+        bar = panel.progress.palette()
+        fill = bar.color(QPalette.ColorRole.Highlight)
+        assert fill != idle and (fill.hslHue() < 15 or fill.hslHue() > 345)   # red, not blue
+        assert _contrast(fill, bar.color(QPalette.ColorRole.HighlightedText)) >= 4.5
+        label = panel.verdict.palette().color(QPalette.ColorRole.WindowText)
+        assert label.hslHue() < 15 or label.hslHue() > 345
+        assert _contrast(label, panel.palette().color(QPalette.ColorRole.Window)) >= 4.5
+        assert panel.keep_failed_button.isEnabled() and not panel.open_button.isEnabled()
+        with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
+            panel.keep_failed_button.click()
+        kept = sig.args[0]
+        assert kept.verdict == "fail" and kept.output == str(tmp_path / "offset.full_int8.tflite")
+        assert (tmp_path / "offset.full_int8.tflite").is_file()
+        assert "written to" in panel.verdict.text() and panel.open_button.isEnabled()
+    finally:
+        tab.close_model()
+        apply_theme(app, before)

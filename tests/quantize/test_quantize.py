@@ -19,7 +19,8 @@ from core.quantize.run import QuantizeJob, QuantizeRequest, quantize
 from tests.conftest import ROOT
 
 TOP_KEYS = {"input", "output", "recipe", "quantizer", "prepass", "size_bytes", "loads",
-            "latency_ms", "error", "per_layer", "kept_float"}
+            "latency_ms", "error", "per_layer", "kept_float", "verdict", "verdict_reasons",
+            "calibration", "evaluation", "coverage", "input_loads", "thresholds"}
 ERROR_KEYS = {"max_abs", "mean_abs", "cosine", "snr_db", "top1_agreement"}
 LAYER_KEYS = {"op", "tensor", "rmse", "max_abs", "cosine", "scale", "zero_point"}
 
@@ -273,7 +274,7 @@ def test_compare_delegate_and_arena_agree_with_the_runtime(shared_model, tmp_pat
     rng = np.random.default_rng(5)
     x1, x2 = (rng.random((1, 224, 224, 3), dtype=np.float32) for _ in range(2))
     assert np.array_equal(_outputs(src, x1), _outputs(src, x2))
-    assert any("same outputs for all 2 evaluation inputs" in w for w in r.warnings)
+    assert any("same output for all 2 inputs" in x.text for x in r.verdict_reasons)
     with open_model(src) as a, open_model(r.output) as b:
         diff = compare_models(a, b)
         plans = {"a": plan_litert(a), "b": plan_litert(b)}
@@ -284,6 +285,9 @@ def test_compare_delegate_and_arena_agree_with_the_runtime(shared_model, tmp_pat
         assert {s.index for s in sides if s is not None and s.xnnpack} == real
         summary = diff.a if side == "a" else diff.b
         assert summary.xnnpack.partitions == placement.delegate_nodes
+        # the verdict's coverage before/after is what the runtime places too
+        cov = r.coverage.before if side == "a" else r.coverage.after
+        assert (cov.delegated_ops, cov.partitions) == (len(real), placement.delegate_nodes)
         # the main arena's real span: the runtime's addresses of the tensors it holds
         real_arena = runtime_check(str(path), plans[side], 1).subgraphs[0].main_arena
         assert summary.arena_bytes == real_arena.runtime_bytes
@@ -402,6 +406,7 @@ def test_refused_input_still_prints_one_json_object(demo, tmp_path, args, said):
     r = strict_json(p.stdout)
     assert TOP_KEYS | {"failure", "warnings", "per_layer_note"} == set(r)
     assert said in r["failure"] and r["output"] is None
+    assert r["verdict"] == "fail" and said in r["verdict_reasons"][0]["text"]
     assert not (tmp_path / "n.tflite").exists()
 
 

@@ -153,3 +153,54 @@ def test_the_pinned_quantizer_and_runtime_are_the_ones_installed():
     assert {"ai-edge-litert", "ai-edge-quantizer"} <= set(pins)
     for dist in ("ai-edge-litert", "ai-edge-quantizer"):
         assert version(dist) == pins[dist], dist
+
+
+def test_top1_counts_only_a_single_highest_class():
+    """An all-zero (tied) quantized argmax is never agreement; a tied float argmax is no
+    evidence either way and is left out of the count."""
+    scores = [np.array([0.1, 0.7, 0.2]), np.array([0.6, 0.3, 0.1])]
+    stuck = [np.zeros(3), np.zeros(3)]
+    e = output_error([[s] for s in scores], [[z] for z in stuck])
+    assert e.top1_agreement == 0.0 and e.outputs[0].top1_inputs == 2
+    tied = [np.array([0.5, 0.5, 0.0]), np.array([0.2, 0.7, 0.1])]
+    e = output_error([[s] for s in tied], [[np.array([0.5, 0.4, 0.1])],
+                                           [np.array([0.1, 0.8, 0.1])]])
+    assert e.top1_agreement == 1.0 and e.outputs[0].top1_inputs == 1
+
+
+def test_output_kinds_from_shapes_and_names():
+    from core.inference.error_metrics import output_kinds
+    # palm detection: boxes and scores share the anchor axis; no names needed
+    assert output_kinds(["Identity", "Identity_1"], [(1, 2016, 18), (1, 2016, 1)]) == \
+        ["boxes", "scores"]
+    # SSD raw head: 91 class scores are wider than the 4 box numbers; the names tell
+    assert output_kinds(["raw_outputs/box_encodings", "raw_outputs/class_predictions"],
+                        [(1, 1917, 4), (1, 1917, 91)]) == ["boxes", "scores"]
+    assert output_kinds(["logits"], [(1, 1000)]) == ["class_scores"]
+    assert output_kinds(["mask"], [(1, 256, 256, 1)]) == ["values"]
+    # two same-width outputs over one axis and nothing naming boxes: not a detector
+    assert output_kinds(["a", "b"], [(1, 64, 8), (1, 64, 8)]) == ["values", "values"]
+
+
+def test_verdict_on_outputs_that_cannot_score():
+    """Inf/NaN on one side fails; a float output too small to measure is not scored (the old
+    perfect cosine of two near-zero vectors is gone) and warns."""
+    from core.inference.error_metrics import compare_output
+    from core.quantize.verdict import THRESHOLDS, _output_reasons
+    ref = [np.linspace(-1, 1, 8) * (k + 1) for k in range(8)]
+    broken = [r.copy() for r in ref]
+    broken[3][2] = np.inf
+    c = compare_output("y", "values", ref, broken)
+    assert c.nonfinite == 1 and c.cosine == 0.0
+    assert [x.level for x in _output_reasons(c, 8, THRESHOLDS)] == ["fail"]
+    tiny = [r * 1e-9 for r in ref]
+    c = compare_output("y", "values", tiny, [t[::-1] for t in tiny])
+    assert c.cosine is None and c.snr_db is None
+    levels = [x.level for x in _output_reasons(c, 8, THRESHOLDS)]
+    assert "warn" in levels and "fail" not in levels
+    # stuck at one value while the float one moves fails, however small the float values
+    c = compare_output("y", "values", tiny, [np.zeros(8) for _ in tiny])
+    assert c.quantized_constant and _output_reasons(c, 8, THRESHOLDS)[0].level == "fail"
+    # an int8 output with step 1/256: floats up to 8e-4 sit under one step, are not scored
+    c = compare_output("y", "values", [r * 1e-4 for r in ref], tiny, step=1 / 256)
+    assert c.cosine is None and "one step" in _output_reasons(c, 8, THRESHOLDS)[0].text
