@@ -372,5 +372,13 @@ class QuantizePanel(QWidget):
             bar.setColor(QPalette.ColorRole.HighlightedText, color("outcome_text"))
         self.progress.setPalette(bar)
 
+    def _unrun(self, failure: str, req: QuantizeRequest | None = None) -> QuantizeReport:
+        """The report of a run that measured nothing (refused, cancelled, or the task failed)."""
+        req = req or self._last or self.request("dynamic_int8")
+        report = QuantizeReport.empty(str(req.model), req.recipe_file or req.recipe,
+                                      req.threads)
+        report.fail(failure)
+        return report
+
     def shutdown(self) -> None:
         self.runner.shutdown()

@@ -142,15 +142,6 @@ def test_run_an_edited_recipe_file(demo_tab, qtbot, tmp_path):
                for k in r.kept_float)
 
 
-def _contrast(a, b) -> float:
-    """WCAG 2 contrast ratio of two QColors."""
-    def lum(c):
-        ch = [x / 255 for x in (c.red(), c.green(), c.blue())]
-        ch = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in ch]
-        return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
-    hi, lo = sorted((lum(a), lum(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
-
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_a_fail_verdict_looks_like_a_failure_and_can_be_kept(qtbot, tmp_path, theme):
@@ -164,6 +155,7 @@ def test_a_fail_verdict_looks_like_a_failure_and_can_be_kept(qtbot, tmp_path, th
     from core.model.builder import ModelBuilder
     from gui.model.model_tab import ModelTab
     from gui.theme import apply_theme, current_choice
+    from tests.gui.test_theme_contrast import contrast
     rng = np.random.default_rng(3)
     mb = ModelBuilder()
     sg = mb.subgraph("main")
@@ -179,7 +171,7 @@ def test_a_fail_verdict_looks_like_a_failure_and_can_be_kept(qtbot, tmp_path, th
     path = mb.save(tmp_path / "offset.tflite")
     app = QApplication.instance()
     before = current_choice()
-    apply_theme(app, theme)
+    apply_theme(app, "light" if theme == "dark" else "dark")   # switched to once it failed
     tab = ModelTab(open_model(path))
     qtbot.addWidget(tab)
     tab.resize(1280, 800)
@@ -195,13 +187,15 @@ def test_a_fail_verdict_looks_like_a_failure_and_can_be_kept(qtbot, tmp_path, th
         assert not panel.verdict.isHidden() and panel.verdict.text().startswith("Verdict: FAIL")
         assert "nothing written" in panel.verdict.text()
         assert "verdict: FAIL" in panel.summary.toPlainText()
+        apply_theme(app, theme)
+        qtbot.wait(50)
         bar = panel.progress.palette()
         fill = bar.color(QPalette.ColorRole.Highlight)
         assert fill != idle and (fill.hslHue() < 15 or fill.hslHue() > 345)   # red, not blue
-        assert _contrast(fill, bar.color(QPalette.ColorRole.HighlightedText)) >= 4.5
+        assert contrast(bar.color(QPalette.ColorRole.HighlightedText), fill) >= 4.5
         label = panel.verdict.palette().color(QPalette.ColorRole.WindowText)
         assert label.hslHue() < 15 or label.hslHue() > 345
-        assert _contrast(label, panel.palette().color(QPalette.ColorRole.Window)) >= 4.5
+        assert contrast(label, panel.palette().color(QPalette.ColorRole.Window)) >= 4.5
         assert panel.keep_failed_button.isEnabled() and not panel.open_button.isEnabled()
         with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
             panel.keep_failed_button.click()
