@@ -181,10 +181,9 @@ def tflm_lines(t: TflmBlock) -> list[str]:
     from core.format import size as human_size
     if t.refused:
         return [f"TFLite Micro: {t.refused}"]
-    tail = "" if t.tail_exact else " (kernel data estimated)"
     lines = [f"TFLite Micro arena: head {human_size(t.head_bytes)} ({t.head_bytes} B) + "
-             f"tail {human_size(t.tail_bytes)} ({t.tail_bytes} B){tail} = "
-             f"arena_size {t.total_bytes} B", f"  {t.tail_note}"]
+             f"tail {human_size(t.tail_bytes)} ({t.tail_bytes} B); arena_size {t.total_bytes} B",
+             f"  {t.note}"]
     r = t.runtime
     if r:
         if r["total_bytes"] is not None:
@@ -202,5 +201,6 @@ def tflm_lines(t: TflmBlock) -> list[str]:
     f = t.find_arena
     if f:
         lines.append(f"  smallest working arena_size: {f['arena_size']} B "
-                     f"({len(f['tries'])} tries)" if f["arena_size"] else f"  {f['error']}")
+                     f"({f['arena_size'] - t.total_bytes:+d} vs the plan, {len(f['tries'])} "
+                     "tries)" if f["arena_size"] else f"  {f['error']}")
     return lines

@@ -83,7 +83,10 @@ def tflm_rows(t: TflmBlock, head_bound: int | None = None
     if t.refused:
         return [("TFLite Micro", None, t.refused)]
     tail_note = "persistent, 64-bit build" + ("" if t.tail_exact else
-                                              "; kernel op data estimated")
+                                              "; kernel data of " + ", ".join(t.unknown_ops) +
+                                              " estimated")
+    extra = t.total_bytes - t.reported_total_bytes
+    while_ = {"planning": "the planner runs", "prepare": "a kernel prepares"}
     rows: list[tuple[str, int | None, str]] = [
         ("TFLM head (predicted)", t.head_bytes,
          f"all subgraphs; {t.scratch_buffers} scratch buffer(s)")]
@@ -93,7 +96,10 @@ def tflm_rows(t: TflmBlock, head_bound: int | None = None
                      "buffers and sizes"))
     rows += [
         ("TFLM tail (predicted)", t.tail_bytes, tail_note),
-        ("TFLM arena_size (predicted)", t.total_bytes, "head + tail")]
+        ("TFLM arena_size (predicted)", t.total_bytes,
+         "the smallest that loads: head + tail" if t.total_bound == "final" else
+         f"the smallest that loads: head + tail + {extra:,} B the load needs while "
+         f"{while_[t.total_bound]}")]
     r = t.runtime
     if r is not None:
         if r["total_bytes"] is None:
@@ -101,7 +107,7 @@ def tflm_rows(t: TflmBlock, head_bound: int | None = None
         else:
             rows.append(("TFLM measured with", None, r["tool"]))
             for key, label in (("head", "TFLM head (measured)"), ("tail", "TFLM tail (measured)"),
-                               ("total", "TFLM total (measured)")):
+                               ("total", "TFLM head + tail (measured)")):
                 diff = r[f"{key}_diff"]
                 rows.append((label, r[f"{key}_bytes"],
                              "equal to the plan" if diff == 0 else f"{diff:+,} B vs the plan"))

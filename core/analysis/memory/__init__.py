@@ -124,15 +124,17 @@ def memory_report(model: Model, threads: int = 1, planners: Iterable[str] = PLAN
 
 
 def tflm_block(model: Model, plan: TflmPlan, runtime: bool = False) -> TflmBlock:
-    """``memory.tflm``: TFLM's head (planned exactly), tail and total (the ``arena_size`` to
-    pass), whether TFLM refuses the model (its op support), and with ``runtime`` the figures
+    """``memory.tflm``: TFLM's head and tail (planned exactly) and total (the smallest
+    ``arena_size``), whether TFLM refuses the model (its op support), and with ``runtime`` the figures
     tflite-micro itself reports (None when not asked)."""
     from core.analysis.support.analyze import analyze_delegate
     support = analyze_delegate(model, "tflm")
     block = TflmBlock(head_bytes=plan.head_bytes, tail_bytes=plan.tail_bytes,
-                      total_bytes=plan.total_bytes, refused=support.refused,
-                      tail_exact=plan.tail_exact, tail_parts=dict(plan.tail_parts),
-                      scratch_buffers=sum(1 for b in plan.buffers if b.index < 0))
+                      total_bytes=plan.total_bytes, total_bound=plan.total_bound,
+                      refused=support.refused, tail_exact=plan.tail_exact,
+                      tail_parts=dict(plan.tail_parts),
+                      scratch_buffers=sum(1 for b in plan.buffers if b.index < 0),
+                      unknown_ops=list(plan.unknown_ops))
     if runtime:
         from core.analysis.memory.tflm_runtime import measure
         block.runtime = measure(model.path, plan)

@@ -246,27 +246,50 @@ class RuntimeCheck:
 @dataclass
 class TflmBlock:
     """TFLite Micro's whole-model arena (``memory.tflm``): the head (planned as TFLM does), the
-    tail, the ``arena_size`` to pass, whether TFLM refuses the model; with the check the figures
-    tflite-micro itself reported (``core.analysis.memory.tflm_runtime.measure``) and the
-    smallest arena it ran in (``find_arena``)."""
+    tail (replayed allocation by allocation), ``total_bytes`` = the smallest ``arena_size`` TFLM
+    loads and runs the model in (``total_bound``: the load stage that sets it), whether TFLM
+    refuses the model; with the check the figures tflite-micro itself reported
+    (``core.analysis.memory.tflm_runtime.measure``) and the smallest arena it ran in
+    (``find_arena``)."""
     head_bytes: int
     tail_bytes: int
     total_bytes: int
+    total_bound: str
     refused: str | None
     tail_exact: bool
     tail_parts: dict[str, int]
     scratch_buffers: int
-    tail_note: str = ("tail sized for a 64-bit build (the tflite-micro wheel, as on this "
-                      "machine); on a 32-bit MCU its structs (eval tensors, nodes) are smaller")
+    unknown_ops: list[str]
     runtime: dict[str, Any] | None = None
     find_arena: dict[str, Any] | None = None
+
+    @property
+    def reported_total_bytes(self) -> int:
+        return self.head_bytes + self.tail_bytes
+
+    @property
+    def note(self) -> str:
+        bound = {"final": "head + tail",
+                 "planning": "more than head + tail: the load needs the room while the greedy "
+                             "planner runs (its arrays and one AllocationInfo per tensor)",
+                 "prepare": "more than head + tail: the load needs the room while a kernel's "
+                            "Prepare holds its tensors as temp TfLiteTensors"}[self.total_bound]
+        out = (f"total_bytes is the smallest arena_size ({bound}); sizes for a 64-bit build "
+               "(the tflite-micro wheel, as on this machine): on a 32-bit MCU its structs are "
+               "smaller")
+        if not self.tail_exact:
+            out += ("; kernel data of " + ", ".join(self.unknown_ops) + " not in the table: "
+                    "estimated at 32 B per op, so the tail and total may be off by that much")
+        return out
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "head_bytes": self.head_bytes, "tail_bytes": self.tail_bytes,
-            "total_bytes": self.total_bytes, "refused": self.refused,
+            "total_bytes": self.total_bytes, "total_bound": self.total_bound,
+            "reported_total_bytes": self.reported_total_bytes, "refused": self.refused,
             "tail_exact": self.tail_exact, "tail_parts": dict(self.tail_parts),
-            "scratch_buffers": self.scratch_buffers, "tail_note": self.tail_note,
+            "unknown_ops": list(self.unknown_ops),
+            "scratch_buffers": self.scratch_buffers, "note": self.note,
             "runtime": self.runtime}
         if self.find_arena is not None:
             out["find_arena"] = self.find_arena

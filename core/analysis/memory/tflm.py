@@ -17,14 +17,20 @@ Head (micro_allocation_info.cc, greedy_memory_planner.cc):
   already placed buffers whose lifetimes overlap (first fit);
 - the head is the furthest byte.
 
-Tail: the parts TFLM allocates per tensor/op/subgraph are counted exactly (eval tensors, node and
-registration structs, subgraph allocations, scratch buffer handles, the persistent TfLiteTensors
-the Python interpreter keeps for the model's inputs and outputs and their quantization, resource
-variables); what the kernels keep in Init/Prepare (op data, per-channel multipliers) and their
-parsed options follow a per-op table measured with tflite-micro (tflm.json ``persistent``). The
-tail is an estimate (``tail_exact`` false): TFLM aligns each allocation as it makes it, an order
-not modelled; on the shared and test models it is 0.1-6 % above TFLM's own figure.
-``--runtime`` reads the real figures, ``--find-arena`` the smallest arena that works.
+Tail (single_arena_buffer_allocator.cc): TFLM grows it down from the arena's end, aligning each
+allocation as it makes it, so it is replayed allocation by allocation in TFLM's order with each
+struct's size and alignment on the wheel's 64-bit build: the allocator objects, resource
+variables, eval tensors, node structs, every op's parsed options, every kernel's Init then
+Prepare data (op data, per-channel multipliers, LUTs, output dims), scratch buffer handles,
+variable tensors, then the interpreter's input/output TfLiteTensors and their quantization
+(tflm.json ``persistent``). Exact (``tail_exact``) when every op's kernel is in the table.
+
+The smallest ``arena_size`` (``total_bytes``) is more than head + tail when the load needs more
+for a while: during a kernel's Prepare the head holds the scratch buffer requests and the
+kernel's tensors as temp TfLiteTensors (with their quantization), and while the greedy planner
+runs it holds one AllocationInfo per tensor and scratch buffer plus the planner's own arrays (40
+bytes per planned buffer). ``total_bound`` names the stage that sets it. ``--runtime`` reads the
+real figures, ``--find-arena`` searches the smallest arena with one process per try.
 """
 from __future__ import annotations
 
@@ -40,19 +46,6 @@ ALIGNMENT = 16                 # MicroArenaBufferAlignment()
 _ITEM = {"float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int16": 2, "int32": 4,
          "uint32": 4, "uint8": 1, "uint16": 2, "int8": 1, "int64": 8, "uint64": 8, "bool": 1,
          "resource": 4, "complex64": 8, "complex128": 16, "int4": 1}
-
-# sizes on a 64-bit build (the tflite-micro wheel): sizeof(...) of TFLM's structs
-EVAL_TENSOR = 24               # TfLiteEvalTensor
-NODE_AND_REGISTRATION = 64     # NodeAndRegistration
-TFLITE_TENSOR = 64             # persistent TfLiteTensor (the interpreter's inputs/outputs)
-SUBGRAPH_ALLOCATIONS = 16      # SubgraphAllocations
-SCRATCH_HANDLE = 8             # ScratchBufferHandle
-AFFINE_QUANTIZATION = 16       # TfLiteAffineQuantization, plus its int arrays
-# allocator, planner, context and resource-variable objects the interpreter builds in the tail:
-# the part of the tail the wheel's smallest models (one op, one subgraph) show beyond the items
-# above, read from its recording allocator
-FIXED_TAIL = 512
-
 
 @dataclass
 class TflmTensor:
@@ -70,11 +63,15 @@ class TflmPlan:
     buffers: list[TflmTensor]
     head_bytes: int
     tail_bytes: int
+    total_bytes: int        # the smallest arena_size TFLM loads and runs the model in
+    total_bound: str        # the stage that sets it: "final", "planning" or "prepare"
     tail_parts: dict[str, int] = field(default_factory=dict)
     tail_exact: bool = False
+    unknown_ops: list[str] = field(default_factory=list)
 
     @property
-    def total_bytes(self) -> int:
+    def reported_total_bytes(self) -> int:
+        """What TFLM's recording allocator prints as its total: head + tail after the load."""
         return self.head_bytes + self.tail_bytes
 
 
@@ -323,91 +320,217 @@ def _local_steps(model: Model):
 
 
 # -- the tail --------------------------------------------------------------------------------
+@dataclass
+class _Tail:
+    """The persistent section as SingleArenaBufferAllocator grows it: from the arena's end
+    (16-aligned: the arena's start is, and ``arena_size`` is a multiple of 16) downwards, each
+    allocation at ``AlignPointerDown(tail - size, alignment)``; so the bytes used become
+    ``align_up(used + size, alignment)``, the padding going to the part that asked."""
+    used: int = 0
+    parts: dict[str, int] = field(default_factory=dict)
+
+    def take(self, part: str, size: int, align: int) -> None:
+        grown = align_up(self.used + size, align)
+        self.parts[part] = self.parts.get(part, 0) + grown - self.used
+        self.used = grown
+
+
+def _quantized(t) -> int:
+    """Channels of a tensor TFLM gives quantization params (scale and zero point both set),
+    0 if none."""
+    q = t.quantization
+    return len(q.scale) if q is not None and q.scale and q.zero_point else 0
+
+
+def _tflite_tensor(tail: _Tail, structs: dict, t, part: str) -> None:
+    """A persistent TfLiteTensor and its quantization (the affine struct and a zero-point
+    TfLiteIntArray; the scales stay in the flatbuffer)."""
+    tail.take(part, *structs["TfLiteTensor"])
+    channels = _quantized(t)
+    if channels:
+        tail.take("quantization_data", *structs["TfLiteAffineQuantization"])
+        tail.take("quantization_data", 4 + 4 * channels, 4)
+
+
+def _temp_tensor_bytes(structs: dict, t, at: int) -> int:
+    """Where the temp section ends after a kernel's Prepare takes ``t`` as a temp TfLiteTensor
+    (the struct, then its quantization) from ``at``."""
+    size, align = structs["TfLiteTensor"]
+    at = align_up(at, align) + size
+    channels = _quantized(t)
+    if channels:
+        size, align = structs["TfLiteAffineQuantization"]
+        at = align_up(at, align) + size
+        at = align_up(at, 4) + 4 + 4 * channels
+    return at
+
+
+def _kernel_allocations(sg: Subgraph, op: Operator, spec: dict) -> tuple[list[int], list[int]]:
+    """(Init, Prepare) persistent allocations of the op's kernel, in bytes (each 16-aligned)."""
+    ts = sg.tensors
+
+    def tensor(k: int, outputs: bool = False):
+        idx = op.outputs if outputs else op.inputs
+        return ts[idx[k]] if k < len(idx) and idx[k] >= 0 else None
+    x, w, y = tensor(0), tensor(1), tensor(0, True)
+    prepare = list(spec.get("prepare", []))
+    if x is not None and x.dtype == "int8":
+        prepare += spec.get("prepare_int8", [])
+    if y is not None and y.dtype == "int8" and op.op == "ADD_N":
+        prepare = prepare + spec.get("prepare_int8_output", [])
+    if x is not None and x.dtype == "int16":
+        prepare += spec.get("prepare_int16_input", [])
+    arrays = spec.get("per_channel_arrays", 0)
+    if spec.get("per_channel_arrays_if_per_channel") and w is not None and \
+            x is not None and x.dtype != "float32" and w.quantization is not None and \
+            len(w.quantization.scale) > 1:
+        arrays = spec["per_channel_arrays_if_per_channel"]
+    if arrays:
+        prepare += [4 * _per_channel(sg, op)] * arrays
+    if spec.get("prepare_output_dims") and y is not None:
+        prepare.append(4 + 4 * len(y.shape))      # CreateWritableTensorDimsWithCopy
+    return list(spec.get("init", [])), prepare
+
+
 def _per_channel(sg: Subgraph, op: Operator) -> int:
     """Output channels of a conv-like op (its per-channel multiplier/shift arrays)."""
-    k = 1
-    if k < len(op.inputs) and op.inputs[k] >= 0:
-        w = sg.tensors[op.inputs[k]]
+    if len(op.inputs) > 1 and op.inputs[1] >= 0:
+        w = sg.tensors[op.inputs[1]]
         if w.shape:
-            return int(w.shape[-1] if op.op == "DEPTHWISE_CONV_2D" else w.shape[0])
+            if op.op == "DEPTHWISE_CONV_2D":
+                return int(w.shape[-1])
+            if op.op == "FULLY_CONNECTED" and w.quantization is not None:
+                return len(w.quantization.scale)
+            return int(w.shape[0])
     return 0
 
 
-def kernel_persistent(sg: Subgraph, op: Operator, table: dict) -> tuple[int, int]:
-    """(kernel bytes, builtin-options bytes) the op keeps for the interpreter's lifetime: op
-    data from Init/Prepare (each allocation rounded to 16) and its parsed options, from the TFLM
-    table's per-op figures."""
-    fact = table.get(op.op)
-    if fact is None:
-        fact = table.get("_default") or {}
-    total = align_up(int(fact.get("op_data", 0)), ALIGNMENT)
-    per = fact.get("per_channel_arrays", 0)
-    if per:
-        total += per * align_up(4 * _per_channel(sg, op), ALIGNMENT)
-    return total, align_up(int(fact.get("builtin", 0)), 8)
+def _resource_names(model: Model) -> dict[tuple[int, int], str]:
+    """(subgraph, VAR_HANDLE output) -> the resource's shared name."""
+    return {(sg.index, op.outputs[0]): str(op.options.get("shared_name") or "")
+            for sg in model.subgraphs for op in sg.operators
+            if op.op == "VAR_HANDLE" and op.outputs}
 
 
-def _resource_variables(model: Model) -> int:
-    """Bytes of the resource variables' buffers (MicroResourceVariables allocates each on its
-    first ASSIGN_VARIABLE, sized like the value assigned), one per shared name."""
-    sizes: dict[str, int] = {}
-    for sg in model.subgraphs:
-        name_of = {op.outputs[0]: str(op.options.get("shared_name") or "")
-                   for op in sg.operators if op.op == "VAR_HANDLE" and op.outputs}
-        for op in sg.operators:
-            if op.op == "ASSIGN_VARIABLE" and len(op.inputs) > 1 and op.inputs[0] in name_of:
-                v = sg.tensors[op.inputs[1]]
-                sizes.setdefault(name_of[op.inputs[0]],
-                                 align_up(tensor_bytes(v.dtype, v.shape), ALIGNMENT))
-    return sum(sizes.values())
+@dataclass
+class TailPlan:
+    bytes: int
+    parts: dict[str, int]
+    exact: bool
+    unknown_ops: list[str]
+    # the arena the load needs while the temp section is at its largest (see plan_arena)
+    prepare_need: int
+    planning_need: int
 
 
-def plan_tail(model: Model, scratch_count: int) -> tuple[int, dict[str, int], bool]:
+def plan_tail(model: Model, planned: int) -> TailPlan:
+    """TFLM's persistent allocations in the order the Python interpreter makes them
+    (interpreter_wrapper.cc, RecordingMicroAllocator::Create, MicroAllocator::
+    StartModelAllocation, MicroInterpreter::AllocateTensors, FinishModelAllocation), with their
+    sizes on the wheel's 64-bit build (``tflm.json`` ``persistent``); and what the temp section
+    needs on top while it is largest: during a kernel's Prepare (its tensors as temp
+    TfLiteTensors) and while the planner runs (``planned`` buffers)."""
     from core.model.ops import delegate_table
-    table = delegate_table("tflm").get("persistent", {})
-    parts = {
-        "eval_tensors": sum(EVAL_TENSOR * len(sg.tensors) for sg in model.subgraphs),
-        "node_and_registration": sum(align_up(NODE_AND_REGISTRATION * len(sg.operators),
-                                              ALIGNMENT) for sg in model.subgraphs),
-        "subgraph_allocations": align_up(SUBGRAPH_ALLOCATIONS * len(model.subgraphs), ALIGNMENT),
-        "scratch_handles": align_up(SCRATCH_HANDLE * scratch_count, ALIGNMENT)
-        if scratch_count else 0,
-    }
-    io = 0
-    quant = 0
-    if model.subgraphs:
-        sg0 = model.subgraphs[0]
-        for t in list(sg0.inputs) + list(sg0.outputs):
-            if t < 0:
-                continue
-            io += TFLITE_TENSOR
-            q = sg0.tensors[t].quantization
-            if q is not None and q.scale:
-                n = len(q.scale)
-                # the affine struct, its scale array and zero-point array (TfLiteIntArray)
-                quant += align_up(AFFINE_QUANTIZATION, ALIGNMENT) + \
-                    align_up(4 + 4 * n, ALIGNMENT)
-    parts["persistent_tflite_tensors"] = io
-    parts["quantization_data"] = quant
-    variables = sum(align_up(tensor_bytes(t.dtype, t.shape), ALIGNMENT)
-                    for sg in model.subgraphs for t in sg.tensors if t.variable)
-    parts["variable_tensors"] = variables
-    parts["resource_variables"] = _resource_variables(model)
-    kernels = builtin = 0
+    table = delegate_table("tflm")["persistent"]
+    structs = {k: tuple(v) for k, v in table["structs"].items()}
+    builtin = table["builtin_data"]
+    kernels = table["kernels"]
+    no_data = set(table["no_persistent_data"])
+    tail = _Tail()
+    for struct_name in ("RecordingSingleArenaBufferAllocator", "GreedyMemoryPlanner",
+                        "RecordingMicroAllocator"):
+        tail.take("allocator_objects", *structs[struct_name])
+    names = _resource_names(model)
+    shared = sorted(set(names.values()))
+    if shared:      # MicroResourceVariables::Create, through the allocator (16-aligned)
+        tail.take("resource_variables", structs["MicroResourceVariables"][0], ALIGNMENT)
+        tail.take("resource_variables", structs["MicroResourceVariable"][0] * len(shared),
+                  ALIGNMENT)
+    tail.take("allocator_objects", *structs["MicroBuiltinDataAllocator"])
+    size, align = structs["SubgraphAllocations"]
+    tail.take("subgraph_allocations", size * len(model.subgraphs), align)
+    size, align = structs["TfLiteEvalTensor"]
+    for sg in model.subgraphs:
+        tail.take("eval_tensors", size * len(sg.tensors), align)
+    size, align = structs["NodeAndRegistration"]
+    for sg in model.subgraphs:
+        tail.take("node_and_registration", size * len(sg.operators), align)
+    unknown: list[str] = []
+    for sg in model.subgraphs:      # parse every op's builtin options
+        for op in sg.operators:
+            if op.op in builtin:
+                tail.take("builtin_options", *builtin[op.op])
+    allocations = {}
     for sg in model.subgraphs:
         for op in sg.operators:
-            k, b = kernel_persistent(sg, op, table)
-            kernels += k
-            builtin += b
-    parts["kernel_data"] = kernels
-    parts["builtin_options"] = builtin
-    parts["allocator_objects"] = FIXED_TAIL
-    # the allocations are aligned one by one as they are made, an order not modelled here
-    return align_up(sum(parts.values()), ALIGNMENT), parts, False
+            spec = kernels.get(op.op)
+            if spec is None and op.op not in no_data:
+                unknown.append(op.op)
+                spec = kernels["_default"]
+            allocations[(sg.index, op.index)] = _kernel_allocations(sg, op, spec or {})
+    for sg in model.subgraphs:      # every kernel's Init
+        for op in sg.operators:
+            for nb in allocations[(sg.index, op.index)][0]:
+                tail.take("kernel_data", nb, ALIGNMENT)
+    # every kernel's Prepare; the head holds the scratch buffer requests (room for 12 more
+    # each time) and the kernel's tensors as temp TfLiteTensors
+    req_size, req_align = structs["ScratchBufferRequest"]
+    per_op = table["max_scratch_buffers_per_op"]
+    allocated: set[str] = set()
+    requested = 0
+    prepare_need = 0
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            # the temp section is checked against the tail as it is when the kernel takes its
+            # tensors (its own persistent allocations are checked against the head only)
+            at = req_size * (requested + per_op)
+            for ti in list(op.inputs) + list(op.outputs):
+                if ti >= 0:
+                    at = _temp_tensor_bytes(structs, sg.tensors[ti], at)
+            prepare_need = max(prepare_need, at + tail.used)
+            for nb in allocations[(sg.index, op.index)][1]:
+                tail.take("kernel_data", nb, ALIGNMENT)
+            if op.op == "ASSIGN_VARIABLE" and len(op.inputs) > 1:
+                resource = names.get((sg.index, op.inputs[0]))
+                if resource is not None and resource not in allocated:
+                    allocated.add(resource)
+                    v = sg.tensors[op.inputs[1]]
+                    tail.take("resource_variables", tensor_bytes(v.dtype, v.shape), ALIGNMENT)
+            requested += len(scratch_requests(sg, op))
+    if requested:
+        size, align = structs["ScratchBufferHandle"]
+        tail.take("scratch_handles", size * requested, align)
+    offline = offline_offsets(model)
+    for sg in model.subgraphs:      # AllocateVariables (offline-planned ones are in the head)
+        for t in sg.tensors:
+            if t.variable and (sg.index, t.index) not in offline:
+                tail.take("variable_tensors", tensor_bytes(t.dtype, t.shape), ALIGNMENT)
+    # the planner's temp section: the requests, the subgraph offsets, one AllocationInfo per
+    # tensor of every subgraph and per scratch buffer, then the greedy planner's arrays
+    tensors = sum(len(sg.tensors) for sg in model.subgraphs)
+    temp = req_size * (requested + per_op)
+    temp = align_up(temp, 8) + 8 * len(model.subgraphs)
+    size, align = structs["AllocationInfo"]
+    temp = align_up(temp, align) + size * (tensors + requested)
+    planning_need = align_up(temp, ALIGNMENT) + table["greedy_bytes_per_buffer"] * planned + \
+        align_up(tail.used, ALIGNMENT)
+    if model.subgraphs:             # the interpreter's input and output TfLiteTensors
+        sg0 = model.subgraphs[0]
+        for ids in (sg0.inputs, sg0.outputs):
+            tail.take("persistent_tflite_tensors", 8 * len(ids), ALIGNMENT)
+            for ti in ids:
+                _tflite_tensor(tail, structs, sg0.tensors[ti], "persistent_tflite_tensors")
+    return TailPlan(tail.used, tail.parts, not unknown, sorted(set(unknown)), prepare_need,
+                    planning_need)
 
 
 def plan_tflm(model: Model) -> TflmPlan:
     buffers, head = plan_head(model)
-    scratch = sum(1 for b in buffers if b.index < 0)
-    tail, parts, exact = plan_tail(model, scratch)
-    return TflmPlan(buffers, head, tail, parts, exact)
+    tail = plan_tail(model, len(buffers))
+    # the smallest arena_size: the largest of what the load needs at each stage (a kernel's
+    # Prepare, the planner, the final head + tail), in 16-byte steps
+    need = {"final": head + tail.bytes, "prepare": tail.prepare_need,
+            "planning": tail.planning_need}
+    bound = max(need, key=lambda k: need[k])
+    return TflmPlan(buffers, head, tail.bytes, align_up(need[bound], ALIGNMENT), bound,
+                    tail.parts, tail.exact, tail.unknown_ops)

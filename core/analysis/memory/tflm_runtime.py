@@ -17,7 +17,9 @@ MEASURE_MIN = 1 << 20
 def measure(path: str, plan: TflmPlan, timeout: float = 300) -> dict[str, Any]:
     """``memory.tflm.runtime``: {"tool", "arena_size", "head_bytes", "tail_bytes",
     "total_bytes", "head_diff", "tail_diff", "total_diff", "kinds", "outputs", "refused",
-    "error"} — ``refused``/``error`` set (figures null) when TFLM refused or crashed."""
+    "error"} — ``total_bytes`` is what TFLM prints as its total (head + tail after the load),
+    diffed with the plan's head + tail; ``refused``/``error`` set (figures null) when TFLM
+    refused or crashed."""
     arena = max(MEASURE_MIN, MEASURE_SLACK * plan.total_bytes)
     r = _run(path, arena, compare=True, timeout=timeout)
     out: dict[str, Any] = {"tool": r["runtime"], "arena_size": arena, "head_bytes": None,
@@ -30,7 +32,7 @@ def measure(path: str, plan: TflmPlan, timeout: float = 300) -> dict[str, Any]:
     if a:
         out.update(head_bytes=a["head"], tail_bytes=a["tail"], total_bytes=a["total"],
                    head_diff=a["head"] - plan.head_bytes, tail_diff=a["tail"] - plan.tail_bytes,
-                   total_diff=a["total"] - plan.total_bytes, kinds=a["kinds"])
+                   total_diff=a["total"] - plan.reported_total_bytes, kinds=a["kinds"])
     return out
 
 
@@ -44,8 +46,9 @@ def runs_in(path: str, arena_size: int, timeout: float = 120) -> tuple[bool, str
 
 def find_arena(path: str, start: int, on_try=None, timeout: float = 120) -> dict[str, Any]:
     """The smallest arena (16-byte steps) TFLM loads and runs the model in, one worker process
-    per try (an arena too small may crash TFLM, not only fail): from ``start`` (the plan's
-    total) steps down by quarters or doubles until the answer changes, then bisects. -> {"arena_size", "tries": [[size, ok]], "error"}."""
+    per try (an arena too small may crash TFLM, not only fail): ``start`` (the plan's total)
+    and 16 B below it first; if that does not settle it, steps down by quarters or doubles until
+    the answer changes, then bisects. -> {"arena_size", "tries": [[size, ok]], "error"}."""
     tries: list[list[Any]] = []
 
     def attempt(n: int) -> bool:
@@ -57,7 +60,11 @@ def find_arena(path: str, start: int, on_try=None, timeout: float = 120) -> dict
     hi = max(16, -(-start // 16) * 16)
     lo = 0
     if attempt(hi):
-        # the plan is usually close: step down by quarters until a try fails
+        # the plan is exact when every kernel is in the table: one step below settles it
+        if hi <= 16 or not attempt(hi - 16):
+            return {"arena_size": hi, "tries": tries, "error": None}
+        hi -= 16
+        # otherwise step down by quarters until a try fails
         while hi > 16:
             down = hi * 3 // 4 // 16 * 16
             if down <= 0 or not attempt(down):
