@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QLayout,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -112,7 +114,8 @@ ERROR_COLUMN = RESULT_COLUMNS.index("error")
 # without scrolling sideways at 1280x800 (exports keep RESULT_COLUMNS' order)
 RESULTS_SHOWN_ORDER = ("configuration", "status", "median", "p90", "p99", "mean", "std", "max",
                        "init", "first", "runs", "peak RSS (runs)", "backend", "input", "error")
-HEAT_ROLE = Qt.ItemDataRole.UserRole + 1   # a profile cell's share of the hottest op (0..1)
+HEAT_ROLE = Qt.ItemDataRole.UserRole + 1
+FORM_WIDTH = 360   # the settings column's widest   # a profile cell's share of the hottest op (0..1)
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -178,13 +181,23 @@ class RunPanel(QWidget):
         controls.addWidget(self.status)
         controls.addWidget(self.live)
         controls.addStretch(1)
-        left.setMaximumWidth(360)
+        left.setMaximumWidth(FORM_WIDTH)
+        # the form scrolls when the window is short (a dynamic model's shape hint made the panel
+        # taller than a 1280x800 screen's window could be)
+        form_area = QScrollArea()
+        form_area.setWidget(left)
+        form_area.setWidgetResizable(True)
+        form_area.setFrameShape(QFrame.Shape.NoFrame)
+        form_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        bar = form_area.verticalScrollBar().sizeHint().width()
+        form_area.setMinimumWidth(min(left.minimumSizeHint().width(), FORM_WIDTH) + bar)
+        form_area.setMaximumWidth(FORM_WIDTH + bar)
         right = QSplitter(Qt.Vertical)
         right.addWidget(self._build_plots())
         right.addWidget(self._build_tabs())
         right.setSizes([420, 220])
         root = QHBoxLayout(self)
-        root.addWidget(left)
+        root.addWidget(form_area)
         root.addWidget(right, 1)
 
     def _build_form(self) -> QFormLayout:

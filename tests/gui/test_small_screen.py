@@ -147,3 +147,15 @@ def test_compare_view_gives_room_to_graphs_and_figures(open_window, qtbot, share
             covered = (top_left.x() < box.right() and bottom_right.x() > box.left()
                        and top_left.y() < box.bottom() and bottom_right.y() > box.top())
             assert not covered, f"the minimap covers node {n}"
+
+
+def test_run_panel_of_a_dynamic_model_fits_800_px(open_window, qtbot, tmp_path):
+    """The dynamic-shape hint lengthens the settings form: it scrolls instead of making the
+    window taller than the screen."""
+    from tests.analysis.dynamic_models import conv_dynamic_height
+    w = open_window()
+    tab = _open(qtbot, w, conv_dynamic_height().save(tmp_path / "dynamic.tflite"))
+    tab.tabs.setCurrentWidget(tab._run_slot)
+    assert tab.run.shapes_hint.isVisibleTo(tab.run) and "Dynamic input" in tab.run.shapes_hint.text()
+    qtbot.wait(50)   # the layout settles
+    assert w.minimumSizeHint().height() <= SIZE[1] and w.height() == SIZE[1], w.size()
