@@ -269,12 +269,13 @@ class TflmBlock:
 
     @property
     def note(self) -> str:
+        extra = self.total_bytes - self.reported_total_bytes
         bound = {"final": "head + tail",
-                 "planning": "more than head + tail: the load needs the room while the greedy "
-                             "planner runs (its arrays and one AllocationInfo per tensor)",
-                 "prepare": "more than head + tail: the load needs the room while a kernel's "
-                            "Prepare holds its tensors as temp TfLiteTensors"}[self.total_bound]
-        out = (f"total_bytes is the smallest arena_size ({bound}); sizes for a 64-bit build "
+                 "planning": f"head + tail + {extra} B the load needs while the greedy planner "
+                             "runs: its arrays and one AllocationInfo per tensor",
+                 "prepare": f"head + tail + {extra} B the load needs while a kernel's Prepare "
+                            "holds its tensors as temp TfLiteTensors"}[self.total_bound]
+        out = (f"arena_size = the smallest that works = {bound}; sizes for a 64-bit build "
                "(the tflite-micro wheel, as on this machine): on a 32-bit MCU its structs are "
                "smaller")
         if not self.tail_exact:

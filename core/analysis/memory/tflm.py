@@ -463,9 +463,10 @@ def plan_tail(model: Model, planned: int) -> TailPlan:
     allocations = {}
     for sg in model.subgraphs:
         for op in sg.operators:
-            spec = kernels.get(op.op)
-            if spec is None and op.op not in no_data:
-                unknown.append(op.op)
+            name = op.custom_code or op.op if op.op == "CUSTOM" else op.op
+            spec = kernels.get(name)
+            if spec is None and name not in no_data:
+                unknown.append(name)
                 spec = kernels["_default"]
             allocations[(sg.index, op.index)] = _kernel_allocations(sg, op, spec or {})
     for sg in model.subgraphs:      # every kernel's Init
