@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from core.inference.toolchains import vela_version
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]
 BLOCK_KEYS = {"title", "runtime_reference", "options", "control_flow", "provenance", "subgraphs"}
 SUBGRAPH_KEYS = {"index", "partitions", "delegated_ops", "total_ops", "ops", "partition_ops",
                  "blockers", "delegated_macs_share"}
@@ -64,17 +65,47 @@ def test_unknown_target_and_soc_are_one_line(shared_model, tmp_path):
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
 
 
-def test_without_vela_the_block_says_how_to_install(shared_model, monkeypatch, tmp_path):
-    # the one thing not real here: vela is installed, so its absence is simulated
-    from core.analysis.support import ethos_u
-    from core.model.reader import open_model
-    monkeypatch.setattr(ethos_u, "vela_version", lambda: None)
-    monkeypatch.setenv("LITELENS_CACHE_DIR", str(tmp_path))
-    with open_model(shared_model("sine_float")) as model:
-        block = ethos_u.analyze_ethos_u(model, "ethos-u55-64")
+def _without_vela(tmp_path) -> Path:
+    """A site folder with every package of this Python's site-packages but ethos-u-vela
+    (symlinks), for a ``python -S`` that adds it as its only site."""
+    import sysconfig
+    site = Path(sysconfig.get_paths()["purelib"])
+    shim = tmp_path / "site-without-vela"
+    shim.mkdir()
+    for entry in site.iterdir():
+        if entry.name == "ethosu" or entry.name.startswith("ethos_u_vela"):
+            continue
+        (shim / entry.name).symlink_to(entry)
+    return shim
+
+
+def test_without_vela_the_block_says_how_to_install(shared_model, tmp_path):
+    """The CLI in a Python whose packages are this venv's but ethos-u-vela: the Ethos-U block
+    says how to install it and answers nothing."""
+    import os
+    shim = _without_vela(tmp_path)
+    boot = ("import runpy, site, sys; site.addsitedir(sys.argv.pop(1)); "
+            "sys.argv[0] = 'litelens'; runpy.run_module('core.cli', run_name='__main__')")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LITELENS_CACHE_DIR": str(tmp_path / "c")}
+    probe = subprocess.run([sys.executable, "-S", "-c", boot.replace(
+        "runpy.run_module('core.cli', run_name='__main__')",
+        "import importlib.util as u; from core.inference.toolchains import vela_version; "
+        "print(u.find_spec('ethosu'), vela_version(), u.find_spec('numpy') is not None)"),
+        str(shim)], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert probe.stdout.split() == ["None", "None", "True"], probe.stderr
+    r = subprocess.run([sys.executable, "-S", "-c", boot, str(shim), "support",
+                        str(shared_model("sine_float")), "--delegate", "ethos-u55-64", "--json"],
+                       capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    block = json.loads(r.stdout)["support"]["ethos-u55-64"]
     assert block["subgraphs"] == [] and block["estimate"] is None
     assert "pip install ethos-u-vela" in block["error"]
     assert block["provenance"]["kind"] == "none"
+    text = subprocess.run([sys.executable, "-S", "-c", boot, str(shim), "support",
+                           str(shared_model("sine_float")), "--delegate", "ethos-u55-64"],
+                          capture_output=True, text=True, env=env, cwd=ROOT)
+    assert text.returncode == 0, text.stderr
+    assert "pip install ethos-u-vela" in text.stdout
 
 
 def test_intel_soc_as_option_or_suffix(shared_model, tmp_path):
