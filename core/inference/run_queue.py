@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 # delegate comparison times them on at most this many runs, and says so
 REFERENCE_MAX_RUNS = 10
 CPU_DELEGATES = ("xnnpack", "builtin", "reference")
+# the change from the baseline row, in percent, of these figures (filled once one is chosen)
+DELTA_OF = {"Δ median": "median", "Δ p90": "p90", "Δ RSS": "peak RSS (runs)"}
 RESULT_COLUMNS = ("configuration", "backend", "status", "input", "init", "first", "median",
-                  "mean", "std", "p90", "p99", "max", "runs", "peak RSS (runs)", "error")
+                  "mean", "std", "p90", "p99", "max", "runs", "peak RSS (runs)", "error",
+                  *DELTA_OF)
 TIME_COLUMNS = ("init", "first", "median", "mean", "std", "p90", "p99", "max")
 # what each results column counts (the header's tooltip)
 RESULT_HELP = {
@@ -47,6 +50,10 @@ RESULT_HELP = {
                        "(Python, the runtime and the model); a per-op profile's own memory is "
                        "not counted (the status line gives the peak with it)",
     "error": "why the configuration failed",
+    "Δ median": "median vs the baseline row's, in percent (negative: faster); right-click a "
+                "row to make it the baseline",
+    "Δ p90": "p90 vs the baseline row's, in percent (negative: faster)",
+    "Δ RSS": "peak RSS of the runs vs the baseline row's, in percent (negative: less memory)",
 }
 
 
@@ -151,11 +158,27 @@ def delegate_comparison(form: RunForm) -> Plan:
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the results table: its cells (RESULT_COLUMNS) and, for the time cells, the
-    exact value behind the rounded text."""
+    """One line of the results table: its cells (RESULT_COLUMNS; the Δ cells empty, as
+    ``RunQueue.deltas`` fills them) and, for the time cells, the exact value behind the rounded
+    text; the runs' peak RSS in bytes."""
     cells: tuple[str, ...]
     exact_ms: dict[str, float]
     error: str
+    rss_peak: int | None = None
+
+    def figure(self, column: str) -> float | None:
+        """The exact value of a figure column (a time in ms, the peak RSS in bytes)."""
+        if column == "peak RSS (runs)":
+            return float(self.rss_peak) if self.rss_peak else None
+        return self.exact_ms.get(column)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One Δ cell: its text ('+12.3%', 'baseline', '' when there is nothing to compare) and the
+    change in percent (None: none)."""
+    text: str
+    percent: float | None
 
 
 def input_text(res: BenchResult) -> str:
@@ -173,14 +196,24 @@ def result_row(label: str, res: BenchResult) -> Row:
                                     lat.p90, lat.p99, lat.max), strict=True))
     cells = ((label, res.backend, res.status, input_text(res))
              + tuple(fmt.duration_ms(v) if v is not None else "" for v in times.values())
-             + (str(lat.runs), fmt.size(peak) if peak else "", res.error or ""))
-    return Row(cells, {k: v for k, v in times.items() if v is not None}, res.error or "")
+             + (str(lat.runs), fmt.size(peak) if peak else "", res.error or "")
+             + ("",) * len(DELTA_OF))
+    return Row(cells, {k: v for k, v in times.items() if v is not None}, res.error or "", peak)
 
 
 def failure_row(label: str, error: str) -> Row:
     """A configuration that never started (bad model, input or interpreter)."""
-    cells = (label, "", "error") + ("",) * (len(RESULT_COLUMNS) - 4) + (error,)
-    return Row(cells, {}, error)
+    cells = dict.fromkeys(RESULT_COLUMNS, "")
+    cells.update(configuration=label, status="error", error=error)
+    return Row(tuple(cells.values()), {}, error)
+
+
+def delta(value: float | None, base: float | None) -> Delta:
+    """``value`` against ``base`` in percent: '+12.3%', '-4.0%'."""
+    if value is None or not base:
+        return Delta("", None)
+    pct = (value - base) / base * 100
+    return Delta(f"{pct:+.1f}%", pct)
 
 
 def eta_text(done: int, total: int, elapsed_s: float) -> str:
@@ -302,6 +335,8 @@ class RunQueue:
         self.current: RunConfig | None = None
         self.board: SavedTarget | None = None       # where the current one runs
         self._pending_boards: list[SavedTarget | None] = []
+        self.rows: list[Row] = []                   # the results table's, in order
+        self.baseline: int | None = None            # the row the Δ columns compare with
 
     def begin(self, plan: Plan, board: SavedTarget | None = None) -> None:
         """Queue ``plan``; its configurations run on their own boards, else on ``board``."""
@@ -355,12 +390,33 @@ class RunQueue:
         if self.current is not None:
             self.compare.append((self.tick(self.current) + (" (failed)" if res.error else ""),
                                  med if med is not None else 0.0))
-        return result_row(label, res)
+        self.rows.append(result_row(label, res))
+        return self.rows[-1]
 
     def failed(self, message: str) -> Row:
         """The current configuration never started: its row."""
         self.done += 1
-        return failure_row(self.label, message)
+        self.rows.append(failure_row(self.label, message))
+        return self.rows[-1]
+
+    def set_baseline(self, row: int | None) -> None:
+        """Compare every row with row ``row`` (None: with none). ValueError for a row without
+        timed runs, which has nothing to compare with."""
+        if row is not None:
+            if not 0 <= row < len(self.rows):
+                raise ValueError(f"no results row {row + 1}")
+            if self.rows[row].figure("median") is None:
+                raise ValueError(f"{self.rows[row].cells[0]} has no timed runs to compare with")
+        self.baseline = row
+
+    def deltas(self, row: int) -> dict[str, Delta]:
+        """The Δ cells of row ``row`` against the baseline row."""
+        if self.baseline is None:
+            return {c: Delta("", None) for c in DELTA_OF}
+        if row == self.baseline:
+            return {c: Delta("baseline", None) for c in DELTA_OF}
+        base, this = self.rows[self.baseline], self.rows[row]
+        return {c: delta(this.figure(of), base.figure(of)) for c, of in DELTA_OF.items()}
 
     def summary(self, res: BenchResult) -> str:
         """The status line after a configuration."""

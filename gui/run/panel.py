@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLineEdit,
+    QMenu,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -112,10 +113,13 @@ DELEGATE_ITEMS = [("XNNPACK (default)", "xnnpack"), ("builtin kernels", "builtin
 ERROR_COLUMN = RESULT_COLUMNS.index("error")
 # the results table's columns as shown: the figures first, so the median and p90 are in view
 # without scrolling sideways at 1280x800 (exports keep RESULT_COLUMNS' order)
-RESULTS_SHOWN_ORDER = ("configuration", "status", "median", "p90", "p99", "mean", "std", "max",
-                       "init", "first", "runs", "peak RSS (runs)", "backend", "input", "error")
-HEAT_ROLE = Qt.ItemDataRole.UserRole + 1
-FORM_WIDTH = 360   # the settings column's widest   # a profile cell's share of the hottest op (0..1)
+RESULTS_SHOWN_ORDER = ("configuration", "status", "median", "Δ median", "p90", "Δ p90", "p99",
+                       "mean", "std", "max", "init", "first", "runs", "peak RSS (runs)", "Δ RSS",
+                       "backend", "input", "error")
+DELTA_COLUMNS = [RESULT_COLUMNS.index(c) for c in run_queue.DELTA_OF]
+HEAT_ROLE = Qt.ItemDataRole.UserRole + 1   # a profile cell's share of the hottest op (0..1)
+DELTA_ROLE = Qt.ItemDataRole.UserRole + 2  # a Δ cell's theme role (success: better, warning)
+FORM_WIDTH = 360   # the settings column's widest
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -385,6 +389,10 @@ class RunPanel(QWidget):
         header = self.table.horizontalHeader()
         for shown_at, name in enumerate(c for c in RESULTS_SHOWN_ORDER if c in RESULT_COLUMNS):
             header.moveSection(header.visualIndex(RESULT_COLUMNS.index(name)), shown_at)
+        for c in DELTA_COLUMNS:   # shown once a baseline row is chosen
+            self.table.setColumnHidden(c, True)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._results_menu)
         self.ops_table = _table(["op", "type", "avg", "% of sum"])
         theme.on_theme_change(self.ops_table, self._recolor_tables)
         self.ops_note = QLabel("", wordWrap=True)
@@ -768,7 +776,50 @@ class RunPanel(QWidget):
             elif column in row.exact_ms:
                 item.setToolTip(f"{row.exact_ms[column]:.6f} ms")
             self.table.setItem(r, c, item)
+        self._show_deltas(r)
         self.table.scrollToBottom()
+
+    # -- baseline ------------------------------------------------------------------------------
+    def set_baseline(self, row: int | None) -> None:
+        """Compare every results row with row ``row`` in the Δ columns (None: no baseline); a
+        row without timed runs is refused in the status line."""
+        try:
+            self.queue.set_baseline(row)
+        except ValueError as e:
+            self._set_status(str(e), error=True)
+            return
+        for c in DELTA_COLUMNS:
+            self.table.setColumnHidden(c, row is None)
+        for r in range(self.table.rowCount()):
+            self._show_deltas(r)
+            item = self.table.item(r, 0)
+            font = item.font()
+            font.setBold(r == row)
+            item.setFont(font)
+
+    def _show_deltas(self, r: int) -> None:
+        for name, d in self.queue.deltas(r).items():
+            item = QTableWidgetItem(d.text)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            # lower is better for every Δ figure (time, memory); under 1 % is noise
+            role = None if d.percent is None or abs(d.percent) < 1 else \
+                "success" if d.percent < 0 else "warning"
+            item.setData(DELTA_ROLE, role)
+            if role:
+                item.setForeground(theme.color(role))
+            self.table.setItem(r, RESULT_COLUMNS.index(name), item)
+
+    def _results_menu(self, pos) -> None:
+        index = self.table.indexAt(pos)
+        menu = QMenu(self)
+        if index.isValid():
+            use = menu.addAction("Use as baseline (Δ columns compare with this row)")
+            use.setEnabled(self.queue.rows[index.row()].figure("median") is not None)
+            use.triggered.connect(lambda: self.set_baseline(index.row()))
+        clear = menu.addAction("No baseline")
+        clear.setEnabled(self.queue.baseline is not None)
+        clear.triggered.connect(lambda: self.set_baseline(None))
+        menu.popup(self.table.viewport().mapToGlobal(pos))
 
     @staticmethod
     def _heat(item: QTableWidgetItem) -> None:
@@ -781,6 +832,10 @@ class RunPanel(QWidget):
             item = self.table.item(r, ERROR_COLUMN)
             if item is not None and item.text():
                 item.setForeground(theme.color("error"))
+            for c in DELTA_COLUMNS:
+                item = self.table.item(r, c)
+                if item is not None and item.data(DELTA_ROLE):
+                    item.setForeground(theme.color(item.data(DELTA_ROLE)))
         for r in range(self.ops_table.rowCount()):
             item = self.ops_table.item(r, 2)
             if item is not None and item.data(HEAT_ROLE) is not None:

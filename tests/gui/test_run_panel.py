@@ -422,3 +422,29 @@ def test_outputs_tab_reads_saves_and_keeps_tensors(panel_for, qtbot, tmp_path):
     headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
     assert headers == ["at", "value"] and view.table.rowCount() == min(1000, t.array().size)
     assert "every tensor of subgraph 0" in view.note.text()
+
+
+def test_results_baseline_row_and_delta_columns(panel_for, qtbot, demo_model_path):
+    from gui.run.panel import RESULT_COLUMNS
+    p = panel_for(demo_model_path, runs=8, warmup=0)
+    with qtbot.waitSignal(p.queue_finished, timeout=120_000):
+        p.thread_sweep()
+    n = p.table.rowCount()
+    col = {name: RESULT_COLUMNS.index(name) for name in ("Δ median", "Δ p90", "Δ RSS")}
+    assert all(p.table.isColumnHidden(c) for c in col.values())   # no baseline yet
+    p.set_baseline(0)
+    assert not any(p.table.isColumnHidden(c) for c in col.values())
+    assert p.table.item(0, col["Δ median"]).text() == "baseline"
+    assert p.table.item(0, 0).font().bold()
+    base = p.results[0][1].latency_ms.median
+    for r in range(1, n):
+        med = p.results[r][1].latency_ms.median
+        assert p.table.item(r, col["Δ median"]).text() == f"{(med - base) / base * 100:+.1f}%"
+    # a row added later is compared too
+    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig:
+        p.start()
+    med = sig.args[0].latency_ms.median
+    assert p.table.item(n, col["Δ median"]).text() == f"{(med - base) / base * 100:+.1f}%"
+    p.set_baseline(None)
+    assert all(p.table.isColumnHidden(c) for c in col.values())
+    assert not p.table.item(0, 0).font().bold()

@@ -122,7 +122,7 @@ def test_a_configuration_that_never_started_is_one_row(demo_model_path):
     q.next_config()
     row = q.failed("x.npz: input file not found")
     assert row.cells[0] == "litert/xnnpack/1t" and row.cells[2] == "error"
-    assert row.cells[-1] == row.error == "x.npz: input file not found"
+    assert row.cells[RESULT_COLUMNS.index("error")] == row.error == "x.npz: input file not found"
     assert q.results == [] and q.next_config() is None
 
 
@@ -219,3 +219,36 @@ def test_comparison_bars_share_one_unit(demo_model_path):
     unit, bars = q.bars()
     assert unit == "µs"
     assert [v for _, v in bars] == pytest.approx([r.latency_ms.median * 1000 for _, r in q.results])
+
+
+def test_a_baseline_row_gives_every_row_its_change_in_percent(demo_model_path):
+    q = RunQueue()
+    form = RunForm(model=str(demo_model_path), runs=5, warmup=0)
+    q.begin(run_queue.thread_sweep(form, 2))
+    while (cfg := q.next_config()) is not None:
+        q.finished(run_benchmark(cfg))
+    q.begin(run_queue.single_run(form))
+    q.next_config()
+    q.failed("x.npz: input file not found")
+    assert len(q.rows) == 3
+    # no baseline: the Δ cells are empty
+    assert {d.text for d in q.deltas(1).values()} == {""}
+    q.set_baseline(1)
+    assert {d.text for d in q.deltas(1).values()} == {"baseline"}
+    (_, base), (_, other) = q.results[1], q.results[0]
+    d = q.deltas(0)
+    want = (other.latency_ms.median - base.latency_ms.median) / base.latency_ms.median * 100
+    assert d["Δ median"].percent == pytest.approx(want)
+    assert d["Δ median"].text == f"{want:+.1f}%"
+    want_p90 = (other.latency_ms.p90 - base.latency_ms.p90) / base.latency_ms.p90 * 100
+    assert d["Δ p90"].percent == pytest.approx(want_p90)
+    if other.rss_bytes.peak and base.rss_bytes.peak:
+        assert d["Δ RSS"].percent == pytest.approx(
+            (other.rss_bytes.peak - base.rss_bytes.peak) / base.rss_bytes.peak * 100)
+    # the row that never ran has nothing to compare, and cannot be the baseline
+    assert {x.text for x in q.deltas(2).values()} == {""}
+    with pytest.raises(ValueError, match="no timed runs"):
+        q.set_baseline(2)
+    assert q.baseline == 1
+    q.set_baseline(None)
+    assert {x.text for x in q.deltas(0).values()} == {""}
