@@ -390,13 +390,13 @@ class MainWindow(QMainWindow):
                 return i
         return -1
 
-    def _loaded(self, path: str, model) -> None:
+    def _loaded(self, path: str, model, info) -> None:
         i = self._holder(path)
         if i < 0:  # its tab was closed while it loaded
             model.close()
             return
         gc_guard.freeze_long_lived()
-        tab = ModelTab(model, self)
+        tab = ModelTab(model, self, info)
         shapes = self._session_shapes.pop(path, None)
         if shapes:
             try:

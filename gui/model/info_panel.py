@@ -28,11 +28,13 @@ def sections_html(sections: list[InfoSection], key_color: str, title_color: str)
 
 
 class InfoPanel(QTextBrowser):
-    def __init__(self, model: Model, parent=None):
+    def __init__(self, model: Model, parent=None, sections: list[InfoSection] | None = None):
+        """``sections``: ``info_sections(model)`` when the caller computed them off the UI thread
+        (the loader does); computed here otherwise."""
         super().__init__(parent)
         self.setOpenLinks(False)
         self.setMinimumWidth(MIN_WIDTH)
-        self.sections = info_sections(model)
+        self.sections = info_sections(model) if sections is None else sections
         theme.on_theme_change(self, self._render)
 
     def _render(self) -> None:

