@@ -12,7 +12,9 @@ Used for the embedded demo model, test fixtures and the synthetic huge graphs of
     mb.save("tiny.tflite")
 
 Weights can be stored the way >2 GB models store them (``external_buffers=True``): after the
-flatbuffer, referenced by the Buffer table's ``offset``/``size`` fields.
+flatbuffer, referenced by the Buffer table's ``offset``/``size`` fields (64-bit, so past 4 GiB).
+``StreamedWeights`` are generated while the file is written, so a GB-size test model never sits
+in the builder's memory.
 """
 from __future__ import annotations
 
@@ -34,6 +36,32 @@ _DTYPE_CODES = {np_name: getattr(fb.TensorType, tfl) for tfl, (np_name, _b) in
                 schema.TENSOR_TYPES.items() if hasattr(fb.TensorType, tfl)}
 _ALIGN = 16
 _EXTERNAL_PLACEHOLDER = 1 << 40
+
+
+@dataclass(frozen=True)
+class StreamedWeights:
+    """Seeded float32 weights of ``shape``, made chunk by chunk while a model is written: one
+    block of normal samples, each chunk a randomly scaled copy of it (a GB model is written at
+    disk speed, not at the random generator's)."""
+    shape: tuple[int, ...]
+    seed: int = 0
+    scale: float = 1.0
+
+    @property
+    def nbytes(self) -> int:
+        return 4 * int(np.prod(self.shape, dtype=np.int64))
+
+    def chunks(self, step: int = 1 << 22):
+        rng = np.random.default_rng(self.seed)
+        left = self.nbytes // 4
+        block = rng.standard_normal(min(left, step), dtype=np.float32) * np.float32(self.scale)
+        while left:
+            k = min(left, step)
+            yield (block[:k] * np.float32(rng.uniform(0.5, 1.5))).tobytes()
+            left -= k
+
+    def tobytes(self) -> bytes:
+        return b"".join(self.chunks())
 
 
 @dataclass
@@ -174,7 +202,8 @@ class ModelBuilder:
         for i, data in enumerate(self.buffers):
             data_off = None
             if external is None and data is not None and _nbytes(data):
-                raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+                raw = (data.tobytes() if isinstance(data, (np.ndarray, StreamedWeights))
+                       else bytes(data))
                 b.StartVector(1, len(raw), _ALIGN)
                 b.head -= len(raw)
                 b.Bytes[b.head:b.head + len(raw)] = raw
@@ -342,7 +371,7 @@ def _vector(b, offsets: list[int]) -> int:
 def _nbytes(data) -> int:
     if data is None:
         return 0
-    return data.nbytes if isinstance(data, np.ndarray) else len(data)
+    return data.nbytes if isinstance(data, (np.ndarray, StreamedWeights)) else len(data)
 
 
 def _align(n: int) -> int:
@@ -350,7 +379,10 @@ def _align(n: int) -> int:
 
 
 def _write_data(fh, data) -> None:
-    if isinstance(data, np.ndarray):
+    if isinstance(data, StreamedWeights):
+        for chunk in data.chunks():
+            fh.write(chunk)
+    elif isinstance(data, np.ndarray):
         flat = data.reshape(-1).view(np.uint8)
         step = 1 << 26
         for start in range(0, flat.size, step):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.model.builder import ModelBuilder
+from core.model.builder import ModelBuilder, StreamedWeights
 
 DEMO_SEED = 20261122
 DEMO_CLASSES = 10
@@ -126,6 +126,32 @@ def weight_heavy(total_bytes: int, layers: int = 4, batch: int = 1) -> ModelBuil
         sg.op("FULLY_CONNECTED", [cur, w, -1], [out], {"fused_activation_function": "RELU"})
         cur = out
     sg.inputs, sg.outputs = [x], [cur]
+    return mb
+
+
+def multi_signature_heavy(total_bytes: int, layers: int = 8,
+                          signatures: tuple[tuple[str, int], ...] = (("prefill", 8),
+                                                                     ("decode", 1))
+                          ) -> ModelBuilder:
+    """Signatures that share one stack of FULLY_CONNECTED weights adding up to about
+    ``total_bytes`` (float32, generated while the file is written: save it with
+    ``external_buffers=True``), each signature its own subgraph with its own batch, as LLM
+    exports share their weights between prefill and decode."""
+    n = int(np.sqrt(total_bytes // layers // 4))
+    mb = ModelBuilder(description=f"{len(signatures)} signatures sharing {layers} x [{n},{n}] "
+                                  "float32 weights")
+    weights = [mb.buffer(StreamedWeights((n, n), seed=i, scale=1 / n)) for i in range(layers)]
+    for si, (key, batch) in enumerate(signatures):
+        sg = mb.subgraph(key)
+        x = sg.tensor(f"{key}/input", [batch, n])
+        cur = x
+        for i, buf in enumerate(weights):
+            w = sg.tensor(f"{key}/dense{i}/weights", [n, n], buffer=buf)
+            out = sg.tensor(f"{key}/dense{i}/out", [batch, n])
+            sg.op("FULLY_CONNECTED", [cur, w, -1], [out], {"fused_activation_function": "RELU"})
+            cur = out
+        sg.inputs, sg.outputs = [x], [cur]
+        mb.signature(key, si, {"input": x}, {"output": cur})
     return mb
 
 
