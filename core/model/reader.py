@@ -188,26 +188,25 @@ class _Reader:
                      metadata=metadata, min_runtime_version=min_rt, _data=self.data)
 
     def _buffers(self) -> list[Buffer]:
-        m = self.m
-        out = []
-        for i in range(m.BuffersLength()):
-            b = m.Buffers(i)
-            off, size = b.Offset(), b.Size()
-            if off > 1:  # offset 1 is a placeholder some writers use for "no data"
-                if off + size > self.size:
-                    raise ModelError(self.path, f"corrupt or truncated model: buffer {i} stores "
-                                                f"{size} bytes at byte {off}, past the end of the "
-                                                f"file ({self.size} bytes)")
-                out.append(Buffer(i, size, off if size else None, True))
-                continue
-            n = b.DataLength()
-            if n:
-                # start of the vector's payload: the generated accessor reads it through Vector()
-                start = b._tab.Vector(b._tab.Offset(4))
-                out.append(Buffer(i, n, start, False, True))
-            else:
-                out.append(Buffer(i, 0, None, False, not b.DataIsNone()))
-        return out
+        v = self.view
+        pos, _ = v.children_of.get(("Model", "Buffers"), (np.zeros(0, np.int64), None))
+        n = len(pos)
+        off = v.scalar("Buffer", "Offset", pos)     # uint64
+        size = v.scalar("Buffer", "Size", pos)
+        start, length = v.vectors("Buffer", "Data", pos)
+        external = off > 1  # offset 1 is a placeholder some writers use for "no data"
+        sizes = np.where(length > 0, length, 0).astype(object)
+        offsets = np.where(length > 0, start, -1).astype(object)
+        for i in np.flatnonzero(external).tolist():  # Python ints: 64-bit sums cannot wrap
+            o, k = int(off[i]), int(size[i])
+            if o + k > self.size:
+                raise ModelError(self.path, f"corrupt or truncated model: buffer {i} stores "
+                                            f"{k} bytes at byte {o}, past the end of the "
+                                            f"file ({self.size} bytes)")
+            sizes[i], offsets[i] = k, o if k else -1
+        offsets[offsets == -1] = None
+        return list(map(Buffer, range(n), sizes.tolist(), offsets.tolist(), external.tolist(),
+                        (~external & (length >= 0)).tolist()))
 
     def _opcodes(self) -> list[tuple[str, str | None, int]]:
         m = self.m

@@ -248,9 +248,13 @@ class FlatView:
         return np.where(fo != 0, pos + fo, -1)
 
     def scalar(self, table: str, name: str, pos: np.ndarray) -> np.ndarray:
+        """The field in each table (its default where absent): float64 for floating fields,
+        uint64 for unsigned 64-bit ones (Buffer offsets and sizes), int64 otherwise."""
         f = self.layout.field(table, name)
         fp = self.field_offsets(table, name, pos)
-        out = np.full(pos.shape, f.default, dtype=np.float64 if f.floating else np.int64)
+        dtype = (np.float64 if f.floating else np.uint64 if f.size == 8 and not f.signed
+                 else np.int64)
+        out = np.full(pos.shape, f.default, dtype=dtype)
         have = fp >= 0
         if have.any():
             out[have] = self._scalar_at(fp[have], f)

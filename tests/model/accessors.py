@@ -100,8 +100,27 @@ def reader_rows(model: Model) -> list[tuple]:
     return out
 
 
+def accessor_buffers(data) -> list[tuple]:
+    """(index, size, file offset of the data or None, external, data vector present) per
+    buffer, through the generated accessors."""
+    m = fb.Model.GetRootAs(data, 0)
+    out = []
+    for i in range(m.BuffersLength()):
+        b = m.Buffers(i)
+        if b.Offset() > 1:  # stored past the flatbuffer
+            out.append((i, b.Size(), b.Offset() if b.Size() else None, True, False))
+        elif b.DataLength():
+            out.append((i, b.DataLength(), b._tab.Vector(b._tab.Offset(4)), False, True))
+        else:
+            out.append((i, 0, None, False, not b.DataIsNone()))
+    return out
+
+
 def mismatch(model: Model, data) -> str | None:
     """The first row where the reader and the generated accessors disagree, or None."""
+    buffers = [(b.index, b.size, b.offset, b.external, b.data_present) for b in model.buffers]
+    if buffers != accessor_buffers(data):
+        return f"buffers differ: {buffers[:5]!r}... != {accessor_buffers(data)[:5]!r}..."
     ours, theirs = reader_rows(model), accessor_rows(data)
     if len(ours) != len(theirs):
         return f"{len(ours)} subgraphs, accessors {len(theirs)}"

@@ -12,7 +12,7 @@ import pytest
 from core.errors import ModelError
 from core.model.builder import ModelBuilder
 from core.model.reader import open_bytes, open_model
-from core.model.samples import demo_model, synthetic_chain
+from core.model.samples import demo_model, multi_signature_heavy, synthetic_chain
 from core.model.verify import FlatView, split_tuples
 from tests.conftest import all_shared_models, shared_model_path
 from tests.model import fuzz_reader
@@ -55,6 +55,28 @@ def test_built_models_read_as_the_generated_accessors_read_them(name):
     model = open_bytes(data, f"{name}.tflite")
     assert model.op_count > 0
     assert mismatch(model, data) is None
+
+
+def test_external_buffers_read_as_the_generated_accessors_read_them(tmp_path):
+    path = multi_signature_heavy(1 << 20, layers=3).save(tmp_path / "ext.tflite",
+                                                         external_buffers=True)
+    data = path.read_bytes()
+    with open_model(path) as model:
+        assert sum(b.external for b in model.buffers) == 3
+        assert mismatch(model, data) is None
+
+
+@pytest.mark.parametrize("offset", [(1 << 64) - 16, 1 << 63, (1 << 32) + 4])
+def test_an_external_buffer_offset_past_the_end_is_refused_at_any_width(tmp_path, offset):
+    path = multi_signature_heavy(1 << 16, layers=2).save(tmp_path / "ext.tflite",
+                                                         external_buffers=True)
+    data = bytearray(path.read_bytes())
+    view = FlatView(bytes(data), "x")
+    fo = view.field_offsets("Buffer", "Offset", view.children_of[("Model", "Buffers")][0])
+    at = int(fo[fo >= 0][-1])
+    struct.pack_into("<Q", data, at, offset)
+    msg = _refusal(data)
+    assert f"at byte {offset}" in msg and "past the end of the file" in msg
 
 
 @pytest.mark.parametrize("name", all_shared_models())
