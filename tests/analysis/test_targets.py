@@ -138,6 +138,36 @@ def test_refused_kernel_parameter_carries_vela_reason(model_path, tmp_path):
 
 
 @needs_vela
+@pytest.mark.parametrize("model_path", ["int8_if"], indirect=True)
+def test_per_op_estimates_say_which_subgraphs_vela_reports(model_path, tmp_path):
+    """An IF with NPU ops in all three subgraphs (Ethos-U85 compiles it): vela's summary counts
+    every NPU op, its per-layer CSV only one subgraph's; the block gives per-op figures for what
+    the CSV has, lists the other NPU ops as without one and says so."""
+    import csv
+    with open_model(model_path) as model:
+        block = analyze_target(model, "ethos-u85-256")
+    run = subprocess.run([sys.executable, "-c", "import sys; from ethosu.vela.vela import main; "
+                                                "sys.exit(main())", str(model_path), "--output-dir",
+                          str(tmp_path / "vela"), "--accelerator-config", "ethos-u85-256",
+                          "--verbose-performance"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    npu_said = int(re.search(r"NPU operators = (\d+)", run.stdout).group(1))
+    rows = [r for r in csv.DictReader(open(next((tmp_path / "vela").glob("*_per-layer.csv")),
+                                           encoding="utf-8")) if r["Target"] == "NPU"]
+    e = block["estimate"]
+    npu_ours = sum(1 for sg in block["subgraphs"] for o in sg["ops"] if o["partition"] is not None)
+    missing = sum(len(m["npu_ops"]) for m in e["per_op_missing"])
+    assert npu_ours == npu_said == len(e["per_op"]) + missing
+    assert len(e["per_op"]) == len(rows) < npu_said
+    assert sum(p["cycles"] for p in e["per_op"]) == sum(int(r["Op Cycles"]) for r in rows)
+    assert len(e["per_op_subgraphs"]) == 1 and missing
+    figured = {(p["subgraph"], p["index"]) for p in e["per_op"]}
+    assert not figured & {(m["subgraph"], i) for m in e["per_op_missing"] for i in m["npu_ops"]}
+    for m in e["per_op_missing"]:
+        assert f"subgraph {m['subgraph']} ({len(m['npu_ops'])} NPU op" in e["per_op_note"]
+
+
+@needs_vela
 @pytest.mark.parametrize("model_path", ["mobilenet_v2_224_int8"], indirect=True)
 def test_ethos_u_estimates_are_vela_summary(model_path, tmp_path):
     import csv

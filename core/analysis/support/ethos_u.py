@@ -6,10 +6,13 @@ partitions), plus vela's estimates::
 
     "estimate": {"sram_bytes", "offchip_bytes", "cycles", "inference_ms", "system_config",
                  "memory_mode", "accelerator", "clock_hz", "tool", "covers",
-                 "per_op": [{"subgraph", "index", "cycles", "ms"}]}
+                 "per_op_subgraphs", "per_op_missing": [{"subgraph", "npu_ops"}],
+                 "per_op_note", "per_op": [{"subgraph", "index", "cycles", "ms"}]}
 
 The placement comes from vela's ``*_vela.tflite`` (``core.analysis.support.compiled``), so it
-covers every subgraph; the estimates come from its text/CSV report, which covers the first.
+covers every subgraph; the model's estimates come from vela's summary; per op, from its
+per-layer CSV, which covers one subgraph only: ``per_op_subgraphs`` names it, ``per_op_missing``
+lists the NPU ops (per subgraph) it gives no figure for, ``per_op_note`` says so.
 Without vela installed, or when vela refuses the model, the block has no subgraphs and says why
 in ``error`` (no answer is made up).
 """
@@ -109,7 +112,9 @@ def fill(block: dict[str, Any], model: Model, vela: dict[str, Any]) -> None:
                                                         place.partitions[s], macs[s],
                                                         []).to_json()
                           for s, v in enumerate(views)]
-    block["estimate"] = _estimate(views, vela, block["options"])
+    npu = [[i for i in range(len(v.ops)) if i not in place.cpu[s] and i not in place.removed[s]]
+           for s, v in enumerate(views)]
+    block["estimate"] = _estimate(views, vela, block["options"], npu)
     if place.unmatched:
         block["note"] = ("vela's output has CPU ops that match no op of the model: "
                          + ", ".join(sorted(set(place.unmatched))))
@@ -149,8 +154,12 @@ def _reasons(views: list[SubgraphView], place: Placement,
     return out
 
 
-def _estimate(views: list[SubgraphView], vela: dict[str, Any],
-              opts: dict[str, Any]) -> dict[str, Any]:
+def _estimate(views: list[SubgraphView], vela: dict[str, Any], opts: dict[str, Any],
+              npu: list[list[int]]) -> dict[str, Any]:
+    """vela's summary for the model, and per op what its per-layer CSV gives. That CSV covers
+    one subgraph of a multi-subgraph model (the one vela compiled last), so the NPU ops of the
+    others have no per-op figure: ``per_op_missing`` lists them, ``per_op_note`` says so; none
+    is made up."""
     s = vela.get("summary") or {}
     clock = float(s.get("core_clock") or 0.0)
     per_op: dict[tuple[int, int], float] = {}
@@ -161,6 +170,17 @@ def _estimate(views: list[SubgraphView], vela: dict[str, Any],
         p = views[ref[0]].producer(ref[1])
         if p is not None:
             per_op[(ref[0], p)] = per_op.get((ref[0], p), 0.0) + row["cycles"]
+
+    without = {sg: [i for i in ops if (sg, i) not in per_op] for sg, ops in enumerate(npu)}
+    missing = [{"subgraph": sg, "npu_ops": ops} for sg, ops in without.items() if ops]
+    covered = sorted({k[0] for k in per_op})
+    note = None
+    if missing:
+        where = ", ".join(f"subgraph {sg} ({len(ops)} NPU op{'s' * (len(ops) > 1)})"
+                          for sg, ops in without.items() if ops)
+        note = ("vela's per-layer report has figures for "
+                + (("subgraph " + ", ".join(map(str, covered))) if covered else "no op")
+                + f" only; none for {where}: those ops keep no per-op estimate")
 
     def kib(key: str) -> int | None:
         return int(round(float(s[key]) * 1024)) if key in s else None
@@ -176,6 +196,7 @@ def _estimate(views: list[SubgraphView], vela: dict[str, Any],
             "clock_hz": clock or None, "tool": f"ethos-u-vela {vela['version']}",
             "covers": "the model (vela's network summary)",
             "per_op_subgraphs": sorted({k[0] for k in per_op}),
+            "per_op_missing": missing, "per_op_note": note,
             "per_op": [{"subgraph": k[0], "index": k[1], "cycles": int(c),
                         "ms": round(c / clock * 1000, 6) if clock else None}
                        for k, c in sorted(per_op.items())]}
@@ -196,8 +217,9 @@ def estimate_line(block: dict[str, Any]) -> str:
         parts.append(f"{fmt.count(e['cycles'])} cycles")
     if e["inference_ms"] is not None:
         parts.append(f"{fmt.duration_ms(e['inference_ms'])}/inference")
-    return (f"estimated{clock}: {', '.join(parts)} "
+    line = (f"estimated{clock}: {', '.join(parts)} "
             f"({e['system_config']}, {e['memory_mode']}; {e['tool']})")
+    return line + (f"; {e['per_op_note']}" if e.get("per_op_note") else "")
 
 
 def estimate_overlay(block: dict[str, Any]) -> Overlay:
