@@ -9,7 +9,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QPoint, QRect, Qt  # noqa: E402
 from PySide6.QtGui import QColor  # noqa: E402
 from PySide6.QtWidgets import QLabel, QToolButton  # noqa: E402
 
@@ -60,9 +60,9 @@ def _shown(legend, cls, name):
 def _shown_rows_fit(legend) -> bool:
     """Every row the legend shows lies inside its box (the box was left 18×14 and empty)."""
     rows = [w for w in legend.findChildren(QLabel) if w.isVisibleTo(legend)]
-    return bool(rows) and all(legend.rect().contains(w.geometry()) or
-                              legend.rect().contains(w.mapTo(legend, w.rect().topLeft()))
-                              for w in rows) and legend.size() == legend.sizeHint()
+    return bool(rows) and all(legend.rect().contains(QRect(w.mapTo(legend, QPoint(0, 0)),
+                                                           w.size())) for w in rows) \
+        and legend.size() == legend.sizeHint()
 
 
 def test_only_the_top_overlay_paints_and_one_overlay_per_kind(tab, qtbot):
