@@ -302,6 +302,14 @@ class OpRow:
     heat: float | None
 
 
+def per_run_times(ops: list[OpTime]) -> dict[int, float]:
+    """{op index: ms} of the ops timed per run, for the graph's heat overlay: an op whose work
+    is done once when the model is prepared (constant weights dequantized at init: 0 ms with a
+    note) is not heat, as in the per-op table."""
+    return {o.index: o.avg_ms for o in ops
+            if o.avg_ms is not None and not (o.avg_ms == 0 and o.note)}
+
+
 def op_rows(ops: list[OpTime]) -> list[OpRow]:
     timed = [o.avg_ms for o in ops if o.avg_ms is not None]
     total = sum(timed)

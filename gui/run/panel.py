@@ -867,7 +867,7 @@ class RunPanel(QWidget):
         other = prof is not None and prof.other_api
         # per-op times from another API than the benchmark beside them: said in the warning colour
         theme.set_role(self.ops_note, "warning" if other else None)
-        self.op_profile_ready.emit({o.index: o.avg_ms for o in ops if o.avg_ms is not None})
+        self.op_profile_ready.emit(run_queue.per_run_times(ops))
 
     # -- export ------------------------------------------------------------------------------
     def export_results(self, path: str) -> Path:
