@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core import format as fmt
@@ -71,6 +72,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--heartbeat", type=float, default=DEFAULT_HEARTBEAT_S, metavar="SECONDS",
                    help="kill a worker that sends nothing, not even its 1 s heartbeat, for this "
                         f"long (default {DEFAULT_HEARTBEAT_S:g}; 0 = wait forever)")
+    p.add_argument("--keep-tensors", action="store_true",
+                   help="after the runs, keep every tensor of subgraph 0 from one more inference "
+                        "with the builtin kernels (for --save-tensors)")
+    p.add_argument("--save-tensors", default=None, metavar="DIR",
+                   help="write the first inference's outputs (and the kept tensors) as .npy "
+                        "files in DIR, made if missing; an existing file is never replaced")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     target.add_arguments(p, several=True)
     p.set_defaults(func=_bench)
@@ -105,7 +112,8 @@ def _config(args: argparse.Namespace) -> RunConfig:
                      max_secs=args.max_secs, run_delay_s=args.run_delay,
                      reset_variables=args.reset_variables,
                      xnnpack_fp16=args.xnnpack_fp16,
-                     xnnpack_weight_cache=args.xnnpack_weight_cache)
+                     xnnpack_weight_cache=args.xnnpack_weight_cache,
+                     keep_tensors=args.keep_tensors)
 
 
 def _session(args: argparse.Namespace, address: str | None) -> WorkerSession[BenchFolder]:
@@ -125,7 +133,12 @@ def _bench(args: argparse.Namespace) -> int:
     from core.inference.inputs import InputError
     from core.inference.ssh_target import TargetError
     if len(args.target) > 1:
+        if args.save_tensors:
+            return _fail(args, "--save-tensors takes one target's run, not a sweep", "config")
         return _sweep(args)
+    if args.save_tensors and Path(args.save_tensors).exists() and \
+            not Path(args.save_tensors).is_dir():
+        return _fail(args, f"{args.save_tensors}: is not a folder (--save-tensors DIR)", "config")
     address = args.target[0] if args.target else None
     try:
         session = _session(args, address)
@@ -163,6 +176,21 @@ def _bench(args: argparse.Namespace) -> int:
     if res.error:
         print(f"litelens: error: {res.error}", file=sys.stderr)
         return 1
+    if args.save_tensors:
+        return _save_tensors(res, args.save_tensors)
+    return 0
+
+
+def _save_tensors(res: BenchResult, folder: str) -> int:
+    """--save-tensors: the run's tensors as .npy files; one line on stderr either way."""
+    from core.inference.tensor_values import save_all
+    try:
+        paths = save_all(res.tensors, folder)
+    except OSError as e:   # OutputExists (a taken name), a folder that cannot be made
+        print(f"litelens: error: {fmt.one_line(str(e))}", file=sys.stderr)
+        return 1
+    note = f" ({res.tensors_note})" if res.tensors_note else ""
+    print(f"litelens: saved {len(paths)} tensor(s) to {folder}{note}", file=sys.stderr)
     return 0
 
 

@@ -175,11 +175,13 @@ def histogram(tv: TensorValues, bins: int = HISTOGRAM_BINS) -> Histogram:
 
 
 def npy_name(tv: TensorValues) -> str:
-    """A file name for the tensor's values: its name's last part, made safe for a file."""
-    base = tv.name.split(";")[0].rstrip("/").split("/")[-1] or f"tensor{tv.index}"
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in base).strip("._") or \
-        f"tensor{tv.index}"
-    return f"{safe[:80]}.npy"
+    """A file name for the tensor's values: where it is ('output0', 't107') and its name's last
+    part, made safe for a file ('output0_probabilities.npy', 't107_Relu6.npy'); tensors of one
+    run never share a name."""
+    where = f"output{tv.position}" if tv.kind == "output" else f"t{tv.index}"
+    base = tv.name.split(";")[0].rstrip("/").split("/")[-1]
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in base).strip("._")
+    return f"{where}_{safe[:80]}.npy" if safe else f"{where}.npy"
 
 
 def free_path(folder: str | os.PathLike, name: str) -> Path:
@@ -199,6 +201,22 @@ def save_npy(tv: TensorValues, path: str | os.PathLike) -> Path:
     (``core.fileio.OutputExists`` when ``path`` is taken: a user's file is never replaced)."""
     from core.fileio import write_npy
     return write_npy(path, tv.array(), overwrite=False)
+
+
+def save_all(tensors: list[TensorValues], folder: str | os.PathLike) -> list[Path]:
+    """Every tensor as ``folder/<npy_name>`` (the folder made if missing), each a new file:
+    OutputExists, naming the file, before anything is written when one is taken."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: is not a folder")
+    paths = [folder / npy_name(tv) for tv in tensors]
+    from core.fileio import OutputExists
+    taken = next((p for p in paths if p.exists()), None)
+    if taken is not None:
+        raise OutputExists(f"{taken}: already exists; choose a new folder (LiteLens never "
+                           "overwrites a file)")
+    folder.mkdir(parents=True, exist_ok=True)
+    return [save_npy(tv, p) for tv, p in zip(tensors, paths, strict=True)]
 
 
 def tensor_choices(tensors: list[TensorValues]) -> list[TensorValues]:

@@ -105,7 +105,7 @@ def test_saving_writes_a_new_file_and_never_replaces_one(demo_model_path, tmp_pa
     res = run_benchmark(RunConfig(model=str(demo_model_path), runs=1, warmup=0))
     (out,) = res.tensors
     name = tvs.npy_name(out)
-    assert name == "probabilities.npy"
+    assert name == "output0_probabilities.npy"
     first = tvs.free_path(tmp_path, name)
     assert first == tmp_path / name
     tvs.save_npy(out, first)
@@ -114,7 +114,7 @@ def test_saving_writes_a_new_file_and_never_replaces_one(demo_model_path, tmp_pa
     with pytest.raises(OutputExists, match="already exists"):
         tvs.save_npy(out, first)
     assert first.read_bytes() == before
-    assert tvs.free_path(tmp_path, name) == tmp_path / "probabilities-2.npy"
+    assert tvs.free_path(tmp_path, name) == tmp_path / "output0_probabilities-2.npy"
     assert [p.name for p in tmp_path.iterdir()] == [name]   # no temporary file left
 
 
@@ -125,3 +125,32 @@ def test_another_subgraph_keeps_only_its_outputs(shared_model):
     assert [t.kind for t in res.tensors] == ["output"]
     assert res.tensors[0].array().shape == (1, 8)
     assert "subgraph 0" in (res.tensors_note or "") and "'encode'" in (res.tensors_note or "")
+
+
+def test_cli_saves_the_runs_tensors_and_never_replaces_one(demo_model_path, tmp_path, capsys):
+    from core.cli import main
+    out = tmp_path / "tensors"
+    code = main(["bench", str(demo_model_path), "--runs", "1", "--warmup", "0",
+                 "--keep-tensors", "--save-tensors", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    import json
+    assert json.loads(captured.out)["status"] == "ok"   # stdout stays one JSON object
+    files = sorted(p.name for p in out.iterdir())
+    assert "output0_probabilities.npy" in files and len(files) > 3
+    assert f"saved {len(files)} tensor(s) to {out}" in captured.err
+    from core.model.reader import open_model
+    with open_model(demo_model_path) as m:
+        sg = m.subgraphs[0]
+        named = {f"t{t.index}" for t in sg.tensors if not t.constant and t.index not in sg.outputs}
+    assert {f.split("_")[0] for f in files} == named | {"output0"}
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    # again into the same folder: refused with one line, nothing replaced
+    code = main(["bench", str(demo_model_path), "--runs", "1", "--warmup", "0",
+                 "--save-tensors", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and "already exists" in err and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # a file where the folder should be: refused before running
+    code = main(["bench", str(demo_model_path), "--save-tensors", str(out / files[0])])
+    assert code == 2 and "is not a folder" in capsys.readouterr().err
