@@ -31,16 +31,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from core import format as fmt
-from core.graph.state import STATE_DTYPES, variable_accesses
+from core.graph.state import STATE_DTYPES, VariableAccess, variable_accesses
 from core.model import ops as op_facts
-from core.model.types import Model, Subgraph
+from core.model.types import Model, Operator, Subgraph
 
-NODE_OP, NODE_INPUT, NODE_OUTPUT = 0, 1, 2
+NODE_OP, NODE_INPUT, NODE_OUTPUT, NODE_SCOPE = 0, 1, 2, 3   # NODE_SCOPE: a collapsed box
 
 # Geometry, in scene units (1 unit = 1 px at zoom 1).
 HEADER_H = 22.0
@@ -93,6 +93,14 @@ class GraphLayout:
     # bool (E,): the edge carries a state handle (a VAR_HANDLE's resource tensor to the ops
     # that read and write the variable), drawn as state
     edge_state: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # the name-scope hierarchy's (core.graph.hierarchy); a flat layout has none of them
+    shown: np.ndarray | None = None       # bool (N,): drawn (ops in a collapsed box are not)
+    node_group: np.ndarray | None = None  # int32 (N,): the scope group whose frame holds it
+    owner: np.ndarray | None = None       # int32 (n_ops,): the node that shows each op
+    frame_group: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    frame_rect: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # x, y, w, h
+    frame_labels: list[str] = field(default_factory=list)
+    hierarchy: object = None              # the ScopeHierarchy laid out, with its expansion
     _by_y: np.ndarray | None = field(default=None, repr=False)
     _y_sorted: np.ndarray | None = field(default=None, repr=False)
     _max_h: float = 0.0
@@ -120,6 +128,16 @@ class GraphLayout:
         hit = np.nonzero((self.kind == NODE_OUTPUT) & (self.ref == tensor))[0]
         return int(hit[0]) if len(hit) else None
 
+    def shows(self, node: int) -> bool:
+        """Whether ``node`` is drawn (not inside a collapsed scope box)."""
+        return self.shown is None or bool(self.shown[node])
+
+    def shown_node(self, node: int) -> int:
+        """The drawn node that shows ``node``: itself, or the collapsed box an op is in."""
+        if self.owner is not None and node < self.n_ops:
+            return int(self.owner[node])
+        return node
+
     def node_rect(self, node: int) -> tuple[float, float, float, float]:
         return float(self.x[node]), float(self.y[node]), float(self.w[node]), float(self.h[node])
 
@@ -133,9 +151,10 @@ class GraphLayout:
     def _index(self) -> tuple[np.ndarray, np.ndarray]:
         """Node ids sorted by top y, and those y (built on first use)."""
         if self._by_y is None or self._y_sorted is None:
-            self._by_y = np.argsort(self.y, kind="stable")
+            ids = np.arange(len(self.y)) if self.shown is None else np.flatnonzero(self.shown)
+            self._by_y = ids[np.argsort(self.y[ids], kind="stable")]
             self._y_sorted = self.y[self._by_y]
-            self._max_h = float(self.h.max()) if len(self.h) else 0.0
+            self._max_h = float(self.h[ids].max()) if len(ids) else 0.0
         return self._by_y, self._y_sorted
 
     def visible_nodes(self, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
@@ -207,6 +226,43 @@ def _header(op, with_options: bool = True) -> str:
     return text
 
 
+def op_card(op: Operator, sg: Subgraph, producer: Mapping[int, int], fold_constants: bool,
+            state: Mapping[int, VariableAccess], with_options: bool
+            ) -> tuple[str, list[tuple[str, str, int]], list[int]]:
+    """An op's card: its header, its folded rows (constants no node writes, the variable it
+    reads or writes) and the tensors that come in as edges (``producer`` has them), each once."""
+    tensors = sg.tensors
+    header = _header(op, with_options)
+    slots = op_facts.slot_names(op.op)
+    folded: list[tuple[str, str, int]] = []
+    linked: list[int] = []
+    seen: set[int] = set()
+    for s, t in enumerate(op.inputs):
+        if t < 0:
+            continue
+        if t in producer:
+            if t not in seen:
+                seen.add(t)
+                linked.append(t)
+        elif fold_constants:
+            name = slots[s] if s < len(slots) else fmt.short_name(tensors[t].name)
+            folded.append((name, fmt.shape(tensors[t].shape), t))
+    access = state.get(op.index)
+    if access is not None and access.variable and access.kind != "handle":
+        # the row's tensor is the handle's resource (linked by the state edge too)
+        folded.append((STATE_ROW[access.kind], fmt.elide(access.variable, MAX_LABEL),
+                       op.inputs[0]))
+    return header, folded, linked
+
+
+def card_size(header: str, rows: Sequence[tuple[str, str, int]], char_w: float,
+              row_char_w: float) -> tuple[float, float]:
+    """Width and height of a card with this header and these rows."""
+    row_w = max((len(a) + len(b) + 6 for a, b, _ in rows), default=0) * row_char_w
+    return (max(MIN_W, len(header) * char_w + 2 * PAD + 10, row_w + 2 * PAD),
+            HEADER_H + (len(rows) * ROW_H + PAD if rows else 0))
+
+
 # where each phase starts on the progress bar: shares of the measured time on big graphs
 # (building the graph is ~40% of a 100k-op layout; at 10% the bar sat at 0 and then jumped)
 P_LAYERING, P_DUMMIES, P_ORDERING, P_COORDS, P_ROUTES = 0.35, 0.42, 0.5, 0.68, 0.85
@@ -265,6 +321,40 @@ class _Coords:
     n_layers: int
 
 
+@dataclass
+class _Placed:
+    """Phases 2-6 on a ``_Graph``: layers, lanes, coordinates, routes, the scene extent."""
+    layer: np.ndarray
+    lanes: _Lanes
+    coords: _Coords
+    route_off: np.ndarray
+    route_pts: np.ndarray
+    edge_box: np.ndarray
+    width: float
+    height: float
+
+
+def place(g: _Graph, step: Step, order_sweeps: int = 12, x_iters: int = 24,
+          max_dummies: int = 2_000_000) -> _Placed:
+    """Phases 2 to 6 (layering to routes) of a built graph; ``step`` as in ``layout_subgraph``
+    (the hierarchy lays out each open scope's graph through here)."""
+    layer = _longest_path_layers(g.n, g.edge_src, g.edge_dst, g.n_ops)
+    step(P_DUMMIES, "dummy nodes", "layering")
+    lanes = _lanes(g, layer, max_dummies)
+    step(P_ORDERING, "ordering", "dummies")
+    order = _order(lanes.all_layer, lanes.U, lanes.V, _initial_key(g, lanes), order_sweeps, step)
+    step(P_COORDS, "coordinates", "ordering")
+    c = _coordinates(g, layer, lanes, order, x_iters, step)
+    step(P_ROUTES, "edge routes", "coordinates")
+    route_off, route_pts = _routes(g.edge_src, g.edge_dst, g.edge_tensor, g.edge_port,
+                                   lanes.direct, lanes.dummy_start, g.out_slot, lanes.all_layer,
+                                   c.cx, c.x, c.y, g.width, g.height, c.layer_top, c.layer_h,
+                                   g.kind)
+    edge_box = _edge_boxes(route_off, route_pts)
+    gw, gh = _extent(g, lanes, c)
+    return _Placed(layer, lanes, c, route_off, route_pts, edge_box, gw, gh)
+
+
 Step = Callable[..., None]
 
 
@@ -296,20 +386,10 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
     step(0.0, "building graph")
     g = _build_graph(sg, step, char_w, row_char_w, fold_constants)
     step(P_LAYERING, "layering", "graph")
-    layer = _longest_path_layers(g.n, g.edge_src, g.edge_dst, g.n_ops)
-    step(P_DUMMIES, "dummy nodes", "layering")
-    lanes = _lanes(g, layer, max_dummies)
-    step(P_ORDERING, "ordering", "dummies")
-    order = _order(lanes.all_layer, lanes.U, lanes.V, _initial_key(g, lanes), order_sweeps, step)
-    step(P_COORDS, "coordinates", "ordering")
-    c = _coordinates(g, layer, lanes, order, x_iters, step)
-    step(P_ROUTES, "edge routes", "coordinates")
-    route_off, route_pts = _routes(g.edge_src, g.edge_dst, g.edge_tensor, g.edge_port,
-                                   lanes.direct, lanes.dummy_start, g.out_slot, lanes.all_layer,
-                                   c.cx, c.x, c.y, g.width, g.height, c.layer_top, c.layer_h,
-                                   g.kind)
-    edge_box = _edge_boxes(route_off, route_pts)
-    gw, gh = _extent(g, lanes, c)
+    pl = place(g, step, order_sweeps, x_iters, max_dummies)
+    c, lanes, layer = pl.coords, pl.lanes, pl.layer
+    route_off, route_pts, edge_box = pl.route_off, pl.route_pts, pl.edge_box
+    gw, gh = pl.width, pl.height
     step(1.0, "done", "routes")
     timings["total"] = sum(timings.values())
     n = g.n
@@ -370,26 +450,7 @@ def _build_graph(sg: Subgraph, step: Step, char_w: float, row_char_w: float,
     for op in ops:
         if op.index % GRAPH_PROGRESS_EVERY == GRAPH_PROGRESS_EVERY - 1:
             step(P_LAYERING * op.index / max(n_ops, 1), "building graph")
-        header = _header(op, with_options)
-        slots = op_facts.slot_names(op.op)
-        folded: list[tuple[str, str, int]] = []
-        linked: list[int] = []
-        seen: set[int] = set()
-        for s, t in enumerate(op.inputs):
-            if t < 0:
-                continue
-            if t in producer:
-                if t not in seen:
-                    seen.add(t)
-                    linked.append(t)
-            elif fold_constants:
-                name = slots[s] if s < len(slots) else fmt.short_name(tensors[t].name)
-                folded.append((name, fmt.shape(tensors[t].shape), t))
-        access = state.get(op.index)
-        if access is not None and access.variable and access.kind != "handle":
-            # the row's tensor is the handle's resource (linked by the state edge too)
-            folded.append((STATE_ROW[access.kind], fmt.elide(access.variable, MAX_LABEL),
-                           op.inputs[0]))
+        header, folded, linked = op_card(op, sg, producer, fold_constants, state, with_options)
         k = len(linked)
         for j, t in enumerate(linked):
             e_t.append(t)
@@ -399,9 +460,7 @@ def _build_graph(sg: Subgraph, step: Step, char_w: float, row_char_w: float,
         labels.append(header)
         cats.append(op_facts.category(op.op))
         rows.append(folded)
-        row_w = max((len(a) + len(b) + 6 for a, b, _ in folded), default=0) * row_char_w
-        width[op.index] = max(MIN_W, len(header) * char_w + 2 * PAD + 10, row_w + 2 * PAD)
-        height[op.index] = HEADER_H + (len(folded) * ROW_H + PAD if folded else 0)
+        width[op.index], height[op.index] = card_size(header, folded, char_w, row_char_w)
     for j, t in enumerate(in_tensors + out_tensors):
         node = n_ops + j
         tt = tensors[t]

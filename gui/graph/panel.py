@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import format as fmt
-from core.graph import export_plan
+from core.graph import export_plan, hierarchy
 from core.graph import layout as gl
 from core.graph import search as gsearch
 from core.graph.layout import NODE_OP, GraphLayout
@@ -45,6 +45,7 @@ from core.graph.search import SearchHit
 from core.model import ops as op_facts
 from core.model.types import Model
 from gui import file_dialogs, theme, ui_state
+from gui.graph.breadcrumb import Breadcrumb
 from gui.graph.export import ExportCancelled, write_export
 from gui.graph.inspector import Inspector
 from gui.graph.legend import Legend
@@ -82,6 +83,10 @@ class GraphPanel(QWidget):
         self.export_task.failed.connect(self._export_failed)
         self.export_task.cancelled.connect(self._export_cancelled)
         self.hits: list[SearchHit] = []
+        # name-scope groups per subgraph, and which are open (core.graph.hierarchy)
+        self.hierarchies: dict[int, hierarchy.ScopeHierarchy] = {}
+        self.expanded: dict[int, frozenset[int]] = {}
+        self._anchor: tuple[int, float, float] | None = None   # group kept in place on screen
         self._pending: tuple | None = None   # (subgraph, index, select_*) awaiting its layout
         self._last_q: str | None = None                # the query Enter last searched
         self._metrics = text_metrics(self.font())
@@ -104,6 +109,11 @@ class GraphPanel(QWidget):
         fit = self._tool("Fit", "Fit the graph to the window (Ctrl+0)", self._fit)
         zout = self._tool("−", "Zoom out (Ctrl+wheel, -)", lambda: self.view.zoom_by(0.8))
         zin = self._tool("+", "Zoom in (Ctrl+wheel, +)", lambda: self.view.zoom_by(1.25))
+        self.scopes_btn = self._tool("Scopes", "Group ops into boxes by name scope "
+                                     "(double-click a box to open it, click a frame's title "
+                                     "to close it)", None, checkable=True)
+        self.scopes_btn.setChecked(True)
+        self.scopes_btn.toggled.connect(self.set_scopes)
         self.labels_btn = self._tool("Shapes", "Label edges with tensor shape and dtype",
                                      None, checkable=True)
         self.labels_btn.toggled.connect(lambda on: self.view.set_edge_labels(on))
@@ -133,7 +143,8 @@ class GraphPanel(QWidget):
         self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 4, 4, 0)
-        for w in (self.back_btn, self.subgraph_box, fit, zout, zin, self.labels_btn,
+        for w in (self.back_btn, self.subgraph_box, fit, zout, zin, self.scopes_btn,
+                  self.labels_btn,
                   self.export_btn, self.inspector_btn):
             bar.addWidget(w)
         bar.addWidget(self.info, 1)
@@ -161,6 +172,13 @@ class GraphPanel(QWidget):
 
         # canvas, overlays, results, inspector
         self.view = GraphView(model, self)
+        self.breadcrumb = Breadcrumb(self)
+        self.breadcrumb.groupChosen.connect(self.show_group)
+        self.breadcrumb.hide()
+        self._crumb_timer = QTimer(self, singleShot=True, interval=120)
+        self._crumb_timer.timeout.connect(self._update_breadcrumb)
+        self.view.viewChanged.connect(self._crumb_timer.start)
+        self.view.scopeToggled.connect(self.toggle_scope)
         self.minimap = Minimap(self.view, self.view)
         self.legend = Legend(self.view, self.view)
         self.view.installEventFilter(self)
@@ -185,6 +203,7 @@ class GraphPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(bar)
+        lay.addWidget(self.breadcrumb)
         lay.addWidget(self.progress_row)
         lay.addWidget(self.split, 1)
 
@@ -268,23 +287,120 @@ class GraphPanel(QWidget):
             self._show_layout(self.layouts[index])
             return
         self.cancel_layout(quiet=True)
-        n_ops = len(self.model.subgraphs[index].operators)
         self.view.set_layout(None)
+        self._lay_out(index)
+
+    def _lay_out(self, index: int) -> None:
+        """Lay out subgraph ``index`` (with its name-scope groups when Scopes is on), in place
+        when small, else on the layout task with progress and Cancel."""
+        n_ops = len(self.model.subgraphs[index].operators)
+        run = self._layout_job(index)
         if n_ops <= SYNC_MAX_OPS:
-            self._layout_done(gl.layout_subgraph(self.model, index, **self._metrics), index)
+            self._layout_done(run(None), index)
             return
-        self.view.set_message(f"Laying out {n_ops:,} operators…")
+        if self.view.lay is None:
+            self.view.set_message(f"Laying out {n_ops:,} operators…")
         self.progress.setValue(0)
         self.progress_label.setText(f"Laying out subgraph {index} ({n_ops:,} ops)")
         self.cancel_btn.show()
         self.retry_btn.hide()
         self._progress_timer.start()
-        model, metrics = self.model, self._metrics
+        self.layout_task.start(run)
 
-        def lay_out(state: TaskState) -> GraphLayout:
-            return gl.layout_subgraph(model, index, progress=state.set_progress,
-                                      cancelled=state.is_interrupt_requested, **metrics)
-        self.layout_task.start(lay_out)
+    def _layout_job(self, index: int):
+        """The layout of subgraph ``index`` as a function of a task state (None: no progress),
+        with what it needs copied now (it may run on the task's thread)."""
+        model, metrics = self.model, dict(self._metrics)
+        scopes = self.scopes_btn.isChecked()
+        h = self.hierarchies.get(index)
+        expanded = self.expanded.get(index)
+
+        def run(state: TaskState | None) -> GraphLayout:
+            progress = state.set_progress if state is not None else None
+            cancelled = state.is_interrupt_requested if state is not None else None
+            groups = h
+            if scopes and groups is None:
+                groups = hierarchy.scope_hierarchy(model.subgraphs[index])
+            if groups is None or not groups.has_scopes:
+                return gl.layout_subgraph(model, index, progress=progress, cancelled=cancelled,
+                                          **metrics)
+            opened = expanded if expanded is not None else hierarchy.fit_expansion(groups)
+            return hierarchy.layout_hierarchy(model, index, groups, opened, progress=progress,
+                                              cancelled=cancelled, **metrics)
+        return run
+
+    # -- name-scope groups --
+    @property
+    def scopes_on(self) -> bool:
+        return self.scopes_btn.isChecked()
+
+    def set_scopes(self, on: bool) -> None:
+        """Scopes on: ops grouped into boxes by name scope; off: every op drawn flat."""
+        if self.scopes_btn.isChecked() != bool(on):
+            self.scopes_btn.setChecked(bool(on))   # comes back here through toggled
+            return
+        self.layouts.clear()
+        if self.current is not None:
+            self.show_subgraph(self.current, push=False)
+
+    def toggle_scope(self, group: int) -> None:
+        """Open a closed group or close an open one, in place: the group stays where it is on
+        the screen and the rest of the layout keeps its order (core.graph.hierarchy)."""
+        lay = self.view.lay
+        if lay is None or not isinstance(lay.hierarchy, hierarchy.HierarchyState):
+            return
+        self.set_expanded(lay.subgraph, hierarchy.toggled(lay.hierarchy.expanded, group),
+                          anchor=group)
+
+    def set_expanded(self, index: int, expanded: frozenset[int],
+                     anchor: int | None = None) -> None:
+        """Lay subgraph ``index`` out again with the groups ``expanded`` open; ``anchor``: a
+        group kept at the same place on the screen."""
+        lay = self.view.lay
+        self.expanded[index] = frozenset(expanded)
+        self.layouts.pop(index, None)
+        if anchor is not None and lay is not None and lay.subgraph == index:
+            node = hierarchy.group_node(lay, anchor)
+            p = self.view.to_widget(float(lay.x[node]), float(lay.y[node]))
+            self._anchor = (anchor, p.x(), p.y())
+        if index == self.current:
+            self._lay_out(index)
+
+    def show_group(self, group: int) -> None:
+        """A breadcrumb level: fit its frame (or its box) in the view."""
+        lay = self.view.lay
+        if lay is None or not isinstance(lay.hierarchy, hierarchy.HierarchyState):
+            return
+        if group == 0:
+            self.view.fit()
+            return
+        node = hierarchy.group_node(lay, group)
+        x, y, w, h = lay.node_rect(node)
+        s = min(self.view.width() / max(w + 40, 1), self.view.height() / max(h + 40, 1), 1.0)
+        self.view.center_on_point(x + w / 2, y + h / 2, s)
+
+    def reveal_op(self, op: int) -> bool:
+        """Open the groups that hide op ``op`` (a search hit, a table row); True when a new
+        layout is on its way."""
+        lay = self.view.lay
+        if lay is None or lay.shows(op) or not isinstance(lay.hierarchy,
+                                                          hierarchy.HierarchyState):
+            return False
+        st = lay.hierarchy
+        self.set_expanded(lay.subgraph, hierarchy.revealing(st.groups, st.expanded, op))
+        return True
+
+    def _update_breadcrumb(self) -> None:
+        lay = self.view.lay
+        if lay is None or not isinstance(lay.hierarchy, hierarchy.HierarchyState):
+            self.breadcrumb.set_path([])
+            return
+        node = self.view.sel_node
+        if node is not None:
+            self.breadcrumb.set_path(hierarchy.breadcrumb(lay, node=node))
+            return
+        c = self.view.visible_scene_rect().center()
+        self.breadcrumb.set_path(hierarchy.breadcrumb(lay, point=(c.x(), c.y())))
 
     @property
     def show_weights(self) -> bool:
@@ -347,13 +463,23 @@ class GraphPanel(QWidget):
 
     def _layout_done(self, lay: GraphLayout, index: int) -> None:
         self.layouts[index] = lay
+        if isinstance(lay.hierarchy, hierarchy.HierarchyState):
+            self.hierarchies[index] = lay.hierarchy.groups
+            self.expanded[index] = lay.hierarchy.expanded
         if index == self.current:
-            self._show_layout(lay)
+            anchor, self._anchor = self._anchor, None
+            self._show_layout(lay, keep_view=anchor is not None)
+            if anchor is not None and isinstance(lay.hierarchy, hierarchy.HierarchyState):
+                node = hierarchy.group_node(lay, anchor[0])
+                s = self.view.scale
+                self.view.set_view(s, float(lay.x[node]) - anchor[1] / s,
+                                   float(lay.y[node]) - anchor[2] / s)
 
     def _show_layout(self, lay: GraphLayout, keep_view: bool = False) -> None:
         self.view.set_layout(lay, keep_view=keep_view)
         self.minimap.invalidate()
         self._show_layout_info()
+        self._update_breadcrumb()
         if self.search_box.text().strip():
             self.find(self.search_box.text())
         self.layoutReady.emit(lay.subgraph)
@@ -365,8 +491,11 @@ class GraphPanel(QWidget):
             self.info.clear()
             return
         t = lay.timings.get("total", 0.0) * 1000
-        self.info.setText(f"{lay.n_ops:,} ops · {lay.n_edges:,} edges · {lay.n_layers:,} layers"
-                          f" · layout {fmt.duration_ms(t)}")
+        boxes = ""
+        if lay.shown is not None:
+            boxes = f" · {int((lay.shown & (lay.kind == gl.NODE_SCOPE)).sum()):,} boxes"
+        self.info.setText(f"{lay.n_ops:,} ops{boxes} · {lay.n_edges:,} edges · "
+                          f"{lay.n_layers:,} layers · layout {fmt.duration_ms(t)}")
 
     def back(self) -> None:
         if not self.history:
@@ -383,7 +512,10 @@ class GraphPanel(QWidget):
     # -- selection & inspector --
     def _node_clicked(self, node: int) -> None:
         lay = self.view.lay
-        if lay.kind[node] == NODE_OP:
+        self._update_breadcrumb()
+        if lay.kind[node] == gl.NODE_SCOPE:
+            self.inspector.clear()
+        elif lay.kind[node] == NODE_OP:
             self.inspector.show_op(lay.subgraph, node)
         else:
             self.inspector.show_tensor(lay.subgraph, int(lay.ref[node]))
@@ -422,6 +554,9 @@ class GraphPanel(QWidget):
             self.show_subgraph(subgraph)
         if self._wait_for_layout(subgraph, op_index, self.select_op):
             return
+        if self.reveal_op(op_index) and self._wait_for_layout(subgraph, op_index, self.select_op,
+                                                              fresh=True):
+            return
         self.view.select_node(op_index, center=True)
         self.inspector.show_op(subgraph, op_index)
 
@@ -433,9 +568,11 @@ class GraphPanel(QWidget):
             return
         self._tensor_link(tensor)
 
-    def _wait_for_layout(self, subgraph: int, index: int, then) -> bool:
-        """True (and ``then(subgraph, index)`` queued) while ``subgraph``'s layout is not shown."""
-        if self.view.lay is not None and self.view.lay.subgraph == subgraph:
+    def _wait_for_layout(self, subgraph: int, index: int, then, fresh: bool = False) -> bool:
+        """True (and ``then(subgraph, index)`` queued) while ``subgraph``'s layout is not shown
+        (``fresh``: while a new one is being made, even if one is shown)."""
+        if (self.view.lay is not None and self.view.lay.subgraph == subgraph
+                and (not fresh or subgraph in self.layouts)):
             return False
         if self._pending is None:
             self.layoutReady.connect(self._select_pending)
@@ -506,6 +643,9 @@ class GraphPanel(QWidget):
         lay = self.view.lay
         if h.subgraph is not None and h.subgraph != lay.subgraph:
             self.select_op(h.subgraph, h.node)
+            return
+        if h.kind == "op" and self.reveal_op(h.node):
+            self.select_op(lay.subgraph, h.node)
             return
         if h.tensor is not None and len(lay.edges_of_tensor(h.tensor)):
             self.view.select_tensor(h.tensor)

@@ -42,6 +42,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, 
 
 from core import format as fmt
 from core.analysis.overlay import Overlay
+from core.graph import hierarchy
 from core.graph import layout as gl
 from core.graph.layout import GraphLayout
 from core.model.types import Tensor
@@ -81,18 +82,26 @@ def resolve_overlays(lay: GraphLayout, overlays: Iterable[Overlay]) -> OverlayPa
     badges: dict[int, list[str]] = {}
     overlays = list(overlays)
     for ov in overlays:
-        for (s, op), c in ov.colors.items():
-            if s == sg and 0 <= op < lay.n_ops:
-                ids[op] = cid(style.qcolor(c))
+        mine = {op: c for (s, op), c in ov.colors.items() if s == sg and 0 <= op < lay.n_ops}
+        for op, c in mine.items():
+            ids[op] = cid(style.qcolor(c))
+        if lay.owner is not None:   # a closed box: its ops' worst colour, and how many
+            for box, (c, k, total) in hierarchy.box_colors(
+                    lay.owner, lay.n_ops, mine, [col for _l, col in ov.legend]).items():
+                ids[box] = cid(style.qcolor(c))
+                badges.setdefault(box, []).append(f"{k}/{total}" if k < total else f"{k}")
         for (s, op), b in ov.badges.items():
             if s == sg and 0 <= op < lay.n_ops and b:
                 badges.setdefault(op, []).append(b)
         for g in ov.groups:
-            mine = [op for s, op in g.ops if s == sg and 0 <= op < lay.n_ops]
-            if not mine:
+            members = [op for s, op in g.ops if s == sg and 0 <= op < lay.n_ops]
+            if lay.owner is not None:   # ops in a closed box: the box is outlined once
+                members = list(dict.fromkeys(lay.shown_node(op) for op in members))
+            if not members:
                 continue
-            top = min(mine, key=lambda n: (lay.y[n], lay.x[n]))
-            for op in mine:
+            mine_g = members
+            top = min(mine_g, key=lambda n: (lay.y[n], lay.x[n]))
+            for op in mine_g:
                 outlines.setdefault(op, []).append((style.qcolor(g.color),
                                                     g.label if op == top else None))
     ids.setflags(write=False)
@@ -114,6 +123,7 @@ class Scene:
     sel_tensor: int | None = None
     highlight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     edge_labels: bool = False
+    box_hits: Mapping[int, int] = field(default_factory=dict)   # search hits per closed box
 
     def node_color(self, node: int) -> QColor:
         """Fill colour of a node (overlay colour if any, else its category colour)."""
@@ -137,6 +147,8 @@ def paint_scene(p: QPainter, sc: Scene, r: QRectF, scale: float, transform: QTra
     if lod is None:
         lod = choose_lod(scale, len(nodes))
     p.setTransform(transform)
+    if len(lay.frame_rect):
+        _paint_frames(p, sc, (x0, y0, x1, y1), scale, lod)
     if lod == "far":
         _paint_far(p, sc, nodes, edge_ids, scale, transform)
     else:
@@ -477,10 +489,78 @@ def _paint_mid_labels(p: QPainter, sc: Scene, nodes: list[int], colors: list[QCo
         if len(text.rstrip("…")) < 3:
             continue
         p.setFont(font)
-        p.setPen(style.text_on(color) if n < lay.n_ops else style.IO_TEXT)
+        p.setPen(style.text_on(color) if n < lay.n_ops or lay.kind[n] == gl.NODE_SCOPE
+                 else style.IO_TEXT)
         p.drawText(QRectF(lay.x[n] * m11 + dx + 3, lay.y[n] * m22 + dy, w, h),
                    Qt.AlignmentFlag.AlignCenter, text)
     p.restore()
+
+
+def _paint_frames(p: QPainter, sc: Scene, clip: tuple[float, float, float, float],
+                  scale: float, lod: str) -> None:
+    """Open name-scope groups: a tinted frame around their contents with a title bar (name
+    and op count), outer ones first; the title only where text is drawn."""
+    lay, canvas = sc.lay, sc.canvas
+    r = lay.frame_rect
+    x0, y0, x1, y1 = clip
+    vis = np.flatnonzero((r[:, 0] <= x1) & (r[:, 0] + r[:, 2] >= x0) & (r[:, 1] <= y1)
+                         & (r[:, 1] + r[:, 3] >= y0))
+    if not len(vis):
+        return
+    p.save()
+    p.setRenderHint(QPainter.RenderHint.Antialiasing, lod != "far")
+    pen = QPen(canvas["frame_border"], 1.0 / max(scale, 1e-3) if lod == "far" else 1.0)
+    head_h = hierarchy.FRAME_HEAD
+    for i in vis[np.argsort(r[vis, 2] * r[vis, 3])[::-1]].tolist():   # outer ones first
+        fx, fy, fw, fh = r[i].tolist()
+        rect = QRectF(fx, fy, fw, fh)
+        p.setPen(pen)
+        p.setBrush(canvas["frame"])
+        p.drawRoundedRect(rect, 6, 6)
+        if lod == "far":
+            continue
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(canvas["frame_head"])
+        p.drawRoundedRect(QRectF(fx + 1, fy + 1, fw - 2, head_h - 2), 5, 5)
+        if lod == "near":
+            p.setFont(sc.fonts.row)
+            p.setPen(canvas["frame_text"])
+            fm = QFontMetricsF(sc.fonts.row)
+            text = fm.elidedText("▾ " + lay.frame_labels[i], Qt.TextElideMode.ElideMiddle,
+                                 fw - 12)
+            p.drawText(QRectF(fx + 6, fy, fw - 12, head_h),
+                       Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
+    p.restore()
+
+
+def _paint_box(p: QPainter, sc: Scene, n: int, rect: QRectF, color: QColor, near: bool) -> None:
+    """A closed name-scope group: a card on a stack (it holds several), its name in the header,
+    how many ops it holds below."""
+    lay, canvas = sc.lay, sc.canvas
+    border = QPen(style.CARD_BORDER, 1.0)
+    p.setPen(border)
+    p.setBrush(canvas["card"])
+    for k in (2, 1):   # the stack behind
+        p.drawRoundedRect(rect.translated(3 * k, 3 * k), 4, 4)
+    p.drawRoundedRect(rect, 4, 4)
+    head = QRectF(rect.x(), rect.y(), rect.width(), gl.HEADER_H)
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(color)
+    clip = QPainterPath()
+    clip.addRoundedRect(rect, 4, 4)
+    hp = QPainterPath()
+    hp.addRect(head)
+    p.drawPath(clip.intersected(hp))
+    if not near:
+        return
+    p.setFont(sc.fonts.head)
+    p.setPen(style.text_on(color))
+    p.drawText(head, Qt.AlignmentFlag.AlignCenter, "▸ " + lay.labels[n])
+    p.setFont(sc.fonts.row)
+    p.setPen(canvas["row"])
+    ops = hierarchy.node_size_ops(lay, n)
+    p.drawText(QRectF(rect.x(), rect.y() + gl.HEADER_H, rect.width(), gl.ROW_H + 2),
+               Qt.AlignmentFlag.AlignCenter, f"{ops:,} ops")
 
 
 def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: bool) -> None:
@@ -498,11 +578,24 @@ def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: 
         rect = QRectF(xs[i], ys[i], ws[i], hs[i])
         color = palette[color_ids[n]]
         is_op = n < lay.n_ops
+        is_box = not is_op and lay.kind[n] == gl.NODE_SCOPE
         if n in hl:
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(style.HIGHLIGHT)
-            p.drawRoundedRect(rect.adjusted(-6, -6, 6, 6), 8, 8)
-        if not is_op:  # input / output: a pill
+            p.drawRoundedRect(rect.adjusted(-6, -6, 12, 12) if is_box
+                              else rect.adjusted(-6, -6, 6, 6), 8, 8)
+        if is_box:
+            _paint_box(p, sc, n, rect, color, near)
+            if near:
+                marks = list(sc.overlay.badges.get(n, ()))
+                hits = sc.box_hits.get(n)
+                if hits:
+                    marks.append(f"{hits} hit{'s' if hits != 1 else ''}")
+                _paint_box_badge(p, sc, marks, xs[i], ys[i], ws[i])
+            else:
+                labelled.append(n)
+                label_colors.append(color)
+        elif not is_op:  # input / output: a pill
             fill = color if sc.overlay.any_overlay else io_fill
             p.setPen(border)
             p.setBrush(fill)
@@ -559,3 +652,20 @@ def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: 
             p.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 5, 5)
     if labelled:
         _paint_mid_labels(p, sc, labelled, label_colors)
+
+
+def _paint_box_badge(p: QPainter, sc: Scene, marks: Sequence[str], x: float, y: float,
+                     w: float) -> None:
+    """A closed box's overlay badges and search hits, as an op card's badge: one line on its
+    top edge, right-aligned, cut to the box's width."""
+    text = fitted(" · ".join(marks), w - 12, sc.fonts.badge) if marks else ""
+    if not text:
+        return
+    bw = _advance(text, sc.fonts.badge) + 8
+    box = QRectF(x + w - 4 - bw, y - BADGE_H + 1, bw, BADGE_H)
+    p.setFont(sc.fonts.badge)
+    p.setPen(QPen(style.DARK_TEXT, 0.8))
+    p.setBrush(style.BADGE_BG)
+    p.drawRoundedRect(box, 7, 7)
+    p.setPen(style.DARK_TEXT)
+    p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)

@@ -18,12 +18,14 @@ from core.model import ops as op_facts
 from gui.theme import is_dark
 
 IO_COLOR = "#cfd8e3"    # graph input / output pills
+SCOPE_COLOR = "#5c6b7a"  # a closed name-scope box's header (an overlay colours it instead)
 FALLBACK = "#555555"   # a category the catalogue does not know (cannot happen: it is validated)
 
 
 def category_colors() -> dict[str, str]:
     """Category key -> ``#rrggbb`` (the catalogue's), plus the input/output pills."""
-    return {**op_facts.category_colors(), "input": IO_COLOR, "output": IO_COLOR}
+    return {**op_facts.category_colors(), "input": IO_COLOR, "output": IO_COLOR,
+            "scope": SCOPE_COLOR}
 
 
 # the canvas follows the app's theme (gui.theme); category colours read on both
@@ -31,11 +33,15 @@ CANVAS: Mapping[str, Mapping[str, QColor]] = MappingProxyType({
     "light": MappingProxyType({
         "bg": QColor("#fbfbfc"), "edge": QColor("#8a9099"), "card": QColor("#ffffff"),
         "row": QColor("#374151"), "label": QColor("#555555"),
-        "label_bg": QColor(251, 251, 252, 220), "hint": QColor("#666666")}),
+        "label_bg": QColor(251, 251, 252, 220), "hint": QColor("#666666"),
+        "frame": QColor(90, 110, 140, 18), "frame_border": QColor("#b4bcc8"),
+        "frame_head": QColor("#e6eaf0"), "frame_text": QColor("#3b4450")}),
     "dark": MappingProxyType({
         "bg": QColor("#1b1d20"), "edge": QColor("#7d838c"), "card": QColor("#2a2d32"),
         "row": QColor("#d5d9de"), "label": QColor("#b8bcc2"),
-        "label_bg": QColor(27, 29, 32, 220), "hint": QColor("#9aa0a6")}),
+        "label_bg": QColor(27, 29, 32, 220), "hint": QColor("#9aa0a6"),
+        "frame": QColor(160, 180, 210, 16), "frame_border": QColor("#4a5058"),
+        "frame_head": QColor("#31363d"), "frame_text": QColor("#c9ced6")}),
 })
 
 

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import html
 import time
+from collections import Counter
+from types import MappingProxyType
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
@@ -38,10 +40,10 @@ from PySide6.QtWidgets import QToolTip, QWidget
 
 from core import format as fmt
 from core.analysis.overlay import Overlay
+from core.graph import hierarchy, navigate
 from core.graph import layout as gl
-from core.graph import navigate
 from core.graph.export_plan import MAX_SIDE, image_plan
-from core.graph.layout import NODE_INPUT, GraphLayout
+from core.graph.layout import NODE_INPUT, NODE_SCOPE, GraphLayout
 from core.model import ops as op_facts
 from core.model.types import Model
 from gui.graph import renderer, style
@@ -63,6 +65,7 @@ class GraphView(QWidget):
     rowClicked = Signal(int, int)  # node, tensor: a weight/bias row of an op card was clicked
     viewChanged = Signal()
     overlaysChanged = Signal()
+    scopeToggled = Signal(int)     # group: a closed box double-clicked, an open frame's title clicked
 
     def __init__(self, model: Model, parent=None):
         super().__init__(parent)
@@ -75,6 +78,7 @@ class GraphView(QWidget):
         self.sel_node: int | None = None
         self.sel_tensor: int | None = None
         self.highlight: np.ndarray = np.zeros(0, np.int64)
+        self.box_hits: dict[int, int] = {}
         self.edge_labels = False
         self._overlays: dict[str, Overlay] = {}   # kind -> overlay, in stack order
         self._overlay_paint: OverlayPaint | None = None   # the overlays resolved on ``lay``
@@ -100,6 +104,7 @@ class GraphView(QWidget):
         self.sel_node = None
         self.sel_tensor = None
         self.highlight = np.zeros(0, np.int64)
+        self.box_hits = {}
         self._recolor()
         if lay is not None and not keep_view:
             self.reset_view()
@@ -168,7 +173,7 @@ class GraphView(QWidget):
         assert self.lay is not None and self._overlay_paint is not None
         return Scene(self.lay, self.model.subgraphs[self.lay.subgraph].tensors, self.canvas,
                      self._overlay_paint, self.fonts, self.sel_node, self.sel_tensor,
-                     self.highlight, self.edge_labels)
+                     self.highlight, self.edge_labels, MappingProxyType(self.box_hits))
 
     # -- view transform --
     def fit_scale(self) -> float:
@@ -251,6 +256,8 @@ class GraphView(QWidget):
 
     # -- selection --
     def select_node(self, node: int | None, center: bool = False) -> None:
+        if node is not None and self.lay is not None:
+            node = self.lay.shown_node(node)   # an op in a closed box: the box
         self.sel_node = node
         self.sel_tensor = None
         if node is not None and center:
@@ -268,7 +275,14 @@ class GraphView(QWidget):
         self.update()
 
     def set_highlight(self, nodes) -> None:
-        highlight = np.unique(np.asarray(list(nodes), np.int64))
+        """Mark ``nodes`` (search hits); ops in a closed box mark the box, with a count."""
+        nodes = list(nodes)
+        lay = self.lay
+        self.box_hits = hierarchy.hit_counts(lay.owner if lay is not None else None, nodes,
+                                             lay.n_ops if lay is not None else 0)
+        if lay is not None and lay.owner is not None:
+            nodes = [lay.shown_node(n) for n in nodes]
+        highlight = np.unique(np.asarray(nodes, np.int64))
         highlight.setflags(write=False)   # shared with the scenes taken from now on
         self.highlight = highlight
         self.update()
@@ -352,6 +366,10 @@ class GraphView(QWidget):
             else:
                 self.nodeClicked.emit(node)
             return
+        group = hierarchy.frame_at(self.lay, sx, sy, title_only=True)
+        if group is not None:   # an open group's title bar: close it
+            self.scopeToggled.emit(group)
+            return
         edge = self.lay.edge_at(sx, sy, tol=max(4.0, 5 / self.scale))
         if edge is not None:
             self.select_tensor(int(self.lay.edge_tensor[edge]))
@@ -382,6 +400,13 @@ class GraphView(QWidget):
             return
         node = self.lay.node_at(*self.to_scene(e.position().x(), e.position().y()))
         if node is not None:
+            self.activate(node)
+
+    def activate(self, node: int) -> None:
+        """Double click / Enter: a closed box opens, anything else is ``nodeActivated``."""
+        if self.lay is not None and self.lay.kind[node] == NODE_SCOPE:
+            self.scopeToggled.emit(int(self.lay.ref[node]))
+        else:
             self.nodeActivated.emit(node)
 
     def wheelEvent(self, e) -> None:  # noqa: N802
@@ -425,7 +450,7 @@ class GraphView(QWidget):
                 self.nodeClicked.emit(nxt)
             return True
         if k in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            self.nodeActivated.emit(node)
+            self.activate(node)
             return True
         if k == Qt.Key.Key_Escape:
             self.select_node(None)
@@ -493,6 +518,14 @@ class GraphView(QWidget):
         sx, sy = self.to_scene(px, py)
         sg = self.model.subgraphs[lay.subgraph]
         node = lay.node_at(sx, sy)
+        if node is not None and lay.kind[node] == NODE_SCOPE:
+            return self._box_tooltip(node)
+        if node is None:
+            group = hierarchy.frame_at(lay, sx, sy, title_only=True)
+            if group is not None and isinstance(lay.hierarchy, hierarchy.HierarchyState):
+                g = lay.hierarchy.groups.groups[group]
+                return (f"<b>{html.escape(fmt.printable(g.name, 200))}</b><br>"
+                        f"{g.ops:,} ops<br><i>click: close</i>")
         if node is not None:
             if node < lay.n_ops:
                 op = sg.operators[node]
@@ -519,6 +552,20 @@ class GraphView(QWidget):
                     f"{fmt.shape(t.shape)} {t.dtype}"
                     f" · {fmt.size(t.bytes)}" + (f"<br>{q}" if q else ""))
         return None
+
+    def _box_tooltip(self, node: int) -> str:
+        """A closed box: its name, how many ops, the most common op types."""
+        lay = self.lay
+        st = lay.hierarchy
+        assert isinstance(st, hierarchy.HierarchyState)
+        g = int(lay.ref[node])
+        ops = st.groups.ops_under(g)
+        sg = self.model.subgraphs[lay.subgraph]
+        kinds = Counter(sg.operators[i].label for i in ops).most_common(5)
+        mix = ", ".join(f"{html.escape(fmt.printable(k, 40))} ×{c}" for k, c in kinds)
+        extra = "".join(f"<br>{html.escape(b)}" for b in self._overlay_paint.badges.get(node, ()))
+        return (f"<b>{html.escape(fmt.printable(st.groups.groups[g].name, 200))}</b><br>"
+                f"{len(ops):,} ops: {mix}{extra}<br><i>double-click: open</i>")
 
     def resizeEvent(self, e) -> None:  # noqa: N802
         super().resizeEvent(e)
