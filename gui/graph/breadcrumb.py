@@ -20,6 +20,7 @@ class Breadcrumb(QWidget):
         self.row.setContentsMargins(4, 0, 4, 0)
         self.row.setSpacing(0)
         self.row.addStretch(1)
+        self.setFixedHeight(24)
         self.path: list[tuple[int, str]] = []
 
     def set_path(self, path: list[tuple[int, str]]) -> None:
@@ -41,7 +42,6 @@ class Breadcrumb(QWidget):
             b.setObjectName(f"crumb:{group}")
             b.clicked.connect(lambda _=False, g=group: self.groupChosen.emit(g))
             self.row.insertWidget(self.row.count() - 1, b)
-        self.setVisible(len(path) > 0)
 
     def text(self) -> str:
         return " › ".join(name for _g, name in self.path)

@@ -65,7 +65,7 @@ INSPECTOR_WIDTH, INSPECTOR_MIN_WIDTH = 250, 240
 class GraphPanel(QWidget):
     layoutReady = Signal(int)   # subgraph index, once its layout is shown
 
-    def __init__(self, model: Model, parent=None):
+    def __init__(self, model: Model, parent=None, scopes: bool = True):
         super().__init__(parent)
         self.model = model
         self.layouts: dict[int, GraphLayout] = {}
@@ -112,7 +112,7 @@ class GraphPanel(QWidget):
         self.scopes_btn = self._tool("Scopes", "Group ops into boxes by name scope "
                                      "(double-click a box to open it, click a frame's title "
                                      "to close it)", None, checkable=True)
-        self.scopes_btn.setChecked(True)
+        self.scopes_btn.setChecked(scopes)
         self.scopes_btn.toggled.connect(self.set_scopes)
         self.labels_btn = self._tool("Shapes", "Label edges with tensor shape and dtype",
                                      None, checkable=True)
@@ -174,7 +174,7 @@ class GraphPanel(QWidget):
         self.view = GraphView(model, self)
         self.breadcrumb = Breadcrumb(self)
         self.breadcrumb.groupChosen.connect(self.show_group)
-        self.breadcrumb.hide()
+        self.breadcrumb.setVisible(scopes)
         self._crumb_timer = QTimer(self, singleShot=True, interval=120)
         self._crumb_timer.timeout.connect(self._update_breadcrumb)
         self.view.viewChanged.connect(self._crumb_timer.start)
@@ -318,9 +318,10 @@ class GraphPanel(QWidget):
         def run(state: TaskState | None) -> GraphLayout:
             progress = state.set_progress if state is not None else None
             cancelled = state.is_interrupt_requested if state is not None else None
-            groups = h
-            if scopes and groups is None:
-                groups = hierarchy.scope_hierarchy(model.subgraphs[index])
+            groups = None
+            if scopes:
+                groups = h if h is not None else hierarchy.scope_hierarchy(
+                    model.subgraphs[index])
             if groups is None or not groups.has_scopes:
                 return gl.layout_subgraph(model, index, progress=progress, cancelled=cancelled,
                                           **metrics)
@@ -392,6 +393,8 @@ class GraphPanel(QWidget):
 
     def _update_breadcrumb(self) -> None:
         lay = self.view.lay
+        # the row stays while Scopes is on (the view must not jump as it comes and goes)
+        self.breadcrumb.setVisible(self.scopes_on)
         if lay is None or not isinstance(lay.hierarchy, hierarchy.HierarchyState):
             self.breadcrumb.set_path([])
             return

@@ -366,14 +366,14 @@ class GraphView(QWidget):
             else:
                 self.nodeClicked.emit(node)
             return
-        group = hierarchy.frame_at(self.lay, sx, sy, title_only=True)
-        if group is not None:   # an open group's title bar: close it
-            self.scopeToggled.emit(group)
-            return
         edge = self.lay.edge_at(sx, sy, tol=max(4.0, 5 / self.scale))
         if edge is not None:
             self.select_tensor(int(self.lay.edge_tensor[edge]))
             self.edgeClicked.emit(edge)
+            return
+        group = hierarchy.frame_at(self.lay, sx, sy, title_only=True)
+        if group is not None:   # an open group's title bar: close it
+            self.scopeToggled.emit(group)
             return
         self.select_node(None)
         self.backgroundClicked.emit()

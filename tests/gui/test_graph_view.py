@@ -12,7 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QColor, QImage, QPainter, QTransform  # noqa: E402
-from PySide6.QtWidgets import QLabel, QToolButton  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLabel, QToolButton  # noqa: E402
 
 from core import format as fmt  # noqa: E402
 from core.graph.layout import NODE_OP  # noqa: E402
@@ -26,7 +26,9 @@ from tests.graph.test_layout import _while_model  # noqa: E402
 def open_tab(qtbot):
     tabs = []
 
-    def make(path):
+    def make(path, scopes: bool = False):
+        """``scopes=False``: every op drawn flat (what these tests look at); the name-scope
+        boxes have their own tests (test_graph_scopes.py)."""
         from gui.model.model_tab import ModelTab
         tab = ModelTab(open_model(path))
         qtbot.addWidget(tab)
@@ -34,7 +36,10 @@ def open_tab(qtbot):
         tab.show()
         qtbot.waitExposed(tab)
         panel = tab.graph
-        qtbot.waitUntil(lambda: panel.view.lay is not None, timeout=30000)
+        panel.set_scopes(scopes)
+        qtbot.waitUntil(lambda: panel.view.lay is not None
+                        and (scopes or panel.view.lay.shown is None), timeout=30000)
+        QApplication.processEvents()   # the breadcrumb row hidden: the view's final size
         tabs.append(tab)
         return tab, panel
     yield make
@@ -439,7 +444,7 @@ def test_big_graph_export_runs_off_the_ui_thread_warns_and_cancels(qtbot, tmp_pa
     from gui.graph.panel import GraphPanel
     path = synthetic_chain(6000).save(tmp_path / "chain6k.tflite")
     m = open_model(path)
-    panel = GraphPanel(m)
+    panel = GraphPanel(m, scopes=False)    # flat: 6000 ops in a column
     qtbot.addWidget(panel)
     panel.resize(1000, 700)
     panel.show()

@@ -1,0 +1,107 @@
+"""Name-scope boxes in the graph tab (pytest-qt, offscreen): a big chain opens collapsed, boxes
+open and close in place, the breadcrumb follows, search and overlays reach ops in closed boxes."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from core.analysis.overlay import RAMP, heat_overlay  # noqa: E402
+from core.graph import hierarchy as H  # noqa: E402
+from core.graph.layout import NODE_SCOPE  # noqa: E402
+from core.model.reader import open_model  # noqa: E402
+from core.model.samples import synthetic_chain  # noqa: E402
+from gui.graph.panel import MAX_RESULTS  # noqa: E402
+
+
+@pytest.fixture
+def chain_panel(qtbot, tmp_path):
+    from gui.graph.panel import GraphPanel
+    model = open_model(synthetic_chain(10_000).save(tmp_path / "c.tflite"))
+    panel = GraphPanel(model)
+    qtbot.addWidget(panel)
+    panel.resize(1280, 800)
+    panel.show()
+    qtbot.waitExposed(panel)
+    qtbot.waitUntil(lambda: panel.view.lay is not None, timeout=60_000)
+    yield panel
+    panel.shutdown()
+
+
+def _relaid(qtbot, panel, action):
+    before = panel.view.lay
+    with qtbot.waitSignal(panel.layoutReady, timeout=60_000):
+        action()
+    assert panel.view.lay is not before
+    return panel.view.lay
+
+
+def _box_at_top(lay):
+    """The first closed box drawn (in execution order)."""
+    return next(n for n in np.flatnonzero(lay.shown) if lay.kind[n] == NODE_SCOPE)
+
+
+def test_big_chain_opens_collapsed_and_boxes_open_in_place(qtbot, chain_panel):
+    panel = chain_panel
+    view = panel.view
+    lay = view.lay
+    assert int(lay.shown.sum()) <= H.FIT_NODES + 2 and "boxes" in panel.info.text()
+    box = _box_at_top(lay)
+    group = int(lay.ref[box])
+    view.center_on(box, 1.0)
+    at = view.node_pos(box)
+    corner = view.to_widget(lay.x[box], lay.y[box])
+    # double-click opens it: its frame's corner stays where the box was on the screen
+    new = _relaid(qtbot, panel, lambda: qtbot.mouseDClick(view, Qt.MouseButton.LeftButton,
+                                                          pos=at.toPoint()))
+    assert group in new.frame_group.tolist() and not new.shows(box)
+    moved = view.to_widget(new.x[box], new.y[box])
+    assert abs(moved.x() - corner.x()) < 1 and abs(moved.y() - corner.y()) < 1
+    # the breadcrumb runs from the subgraph down through the opened group to the selection
+    op = new.hierarchy.groups.ops_under(group)[0]
+    view.select_node(op)
+    panel._update_breadcrumb()
+    path = [g for g, _ in panel.breadcrumb.path]
+    assert path[0] == 0 and group in path
+    assert panel.breadcrumb.text().startswith("main › ")
+    # a click on the frame's title closes it again
+    title = view.to_widget(new.x[box] + 30, new.y[box] + H.FRAME_HEAD / 2)
+    back = _relaid(qtbot, panel, lambda: qtbot.mouseClick(view, Qt.MouseButton.LeftButton,
+                                                          pos=title.toPoint()))
+    assert back.shows(box) and group not in back.frame_group.tolist()
+
+
+def test_search_marks_closed_boxes_and_a_hit_opens_its_path(qtbot, chain_panel):
+    panel = chain_panel
+    view, lay = panel.view, panel.view.lay
+    hits = panel.find("TANH")
+    ops = [h.node for h in hits if h.kind == "op"]
+    assert len(ops) == MAX_RESULTS     # the first 1000 of the 2500 TANH ops
+    # each closed box on screen is marked with how many TANH ops it holds
+    owners = {int(lay.owner[o]) for o in ops}
+    assert set(view.highlight.tolist()) == owners
+    for b in owners:
+        assert view.box_hits[b] == sum(1 for o in ops if lay.owner[o] == b)
+    target = ops[789]
+    row = next(i for i, h in enumerate(panel.hits) if h.node == target and h.kind == "op")
+    new = _relaid(qtbot, panel, lambda: panel.results.setCurrentRow(row))
+    assert new.shows(target) and view.sel_node == target
+    assert panel.inspector.current == ("op", 0, target)
+
+
+def test_overlay_colours_a_closed_box_by_its_worst_op(qtbot, chain_panel):
+    panel = chain_panel
+    view, lay = panel.view, panel.view.lay
+    box = _box_at_top(lay)
+    inside = lay.hierarchy.groups.ops_under(int(lay.ref[box]))
+    # every op 1 ms except one of the box's, 10 ms: the box takes the hottest colour
+    times = {i: 1.0 for i in range(lay.n_ops)}
+    times[inside[3]] = 10.0
+    view.set_overlay(heat_overlay(times))
+    assert view.node_color(box).name() == RAMP[-1]
+    assert "1/" in " ".join(view.scene().overlay.badges[box])
