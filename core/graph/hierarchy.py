@@ -59,6 +59,7 @@ FIT_NODES = 60           # a big graph opens with the deepest level of groups sh
 FIT_ALL_OPS = 150        # ... and a graph of at most this many ops with every group open
 FRAME_HEAD = 22.0        # an open group's title bar
 FRAME_PAD = 10.0
+FRAME_GAP = 14.0         # under the title bar: room for the badge on top of the first card
 BOX_H = HEADER_H + ROW_H + PAD   # a closed group: its name, then "N ops"
 SCOPE_CATEGORY = "scope"
 
@@ -506,8 +507,9 @@ def box_label(h: ScopeHierarchy, group: int) -> str:
 
 
 def _box_size(label: str, ops: int, char_w: float, row_char_w: float) -> tuple[float, float]:
-    return (max(MIN_W, len(label) * char_w + 2 * PAD + 10,
-                (len(f"{ops:,} ops") + 4) * row_char_w + 2 * PAD), BOX_H)
+    """A closed box: room for its name and, on its row, the op count and a short badge."""
+    return (max(MIN_W + 40, (len(label) + 2) * char_w + 2 * PAD + 10,
+                (len(f"{ops:,} ops") + 18) * row_char_w + 2 * PAD), BOX_H)
 
 
 @dataclass
@@ -607,7 +609,7 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
             if is_open[c]:
                 lv = levels[c]
                 width[n_base + c] = lv.width - 40 + 2 * FRAME_PAD
-                height[n_base + c] = lv.height - 40 + FRAME_HEAD + FRAME_PAD
+                height[n_base + c] = lv.height - 40 + FRAME_HEAD + FRAME_GAP + FRAME_PAD
         levels[g] = _lay_out_level(g, items_a, local, E, by_level.get(g, []), n_ops,
                                    n_in if g == 0 else 0, n_out if g == 0 else 0,
                                    width, height, order_sweeps, x_iters)
@@ -632,7 +634,7 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
         for c in groups[g].children:
             if is_open[c]:
                 b = n_base + c
-                offset[c] = (x[b] + FRAME_PAD - 20.0, y[b] + FRAME_HEAD - 20.0)
+                offset[c] = (x[b] + FRAME_PAD - 20.0, y[b] + FRAME_HEAD + FRAME_GAP - 20.0)
                 frames.append(c)
     # what is inside a closed box sits on it; an open group's box node is its frame
     hidden = np.flatnonzero(~shown[:n_ops])

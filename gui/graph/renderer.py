@@ -89,7 +89,7 @@ def resolve_overlays(lay: GraphLayout, overlays: Iterable[Overlay]) -> OverlayPa
             for box, (c, k, total) in hierarchy.box_colors(
                     lay.owner, lay.n_ops, mine, [col for _l, col in ov.legend]).items():
                 ids[box] = cid(style.qcolor(c))
-                badges.setdefault(box, []).append(f"{k}/{total}" if k < total else f"{k}")
+                badges.setdefault(box, []).append(f"{k}/{total} ops")
         for (s, op), b in ov.badges.items():
             if s == sg and 0 <= op < lay.n_ops and b:
                 badges.setdefault(op, []).append(b)
@@ -553,14 +553,33 @@ def _paint_box(p: QPainter, sc: Scene, n: int, rect: QRectF, color: QColor, near
     p.drawPath(clip.intersected(hp))
     if not near:
         return
+    inner = rect.width() - 2 * gl.PAD
     p.setFont(sc.fonts.head)
     p.setPen(style.text_on(color))
-    p.drawText(head, Qt.AlignmentFlag.AlignCenter, "▸ " + lay.labels[n])
+    p.drawText(QRectF(rect.x() + gl.PAD, rect.y(), inner, gl.HEADER_H),
+               Qt.AlignmentFlag.AlignCenter, fitted("▸ " + lay.labels[n], inner, sc.fonts.head))
+    # the row: how many ops, then (right-aligned, inside the card: an outline group's label
+    # sits on its top edge) the overlays' badges and the search hits it holds
+    row_y = rect.y() + gl.HEADER_H + 2
+    count = f"{hierarchy.node_size_ops(lay, n):,} ops"
     p.setFont(sc.fonts.row)
     p.setPen(canvas["row"])
-    ops = hierarchy.node_size_ops(lay, n)
-    p.drawText(QRectF(rect.x(), rect.y() + gl.HEADER_H, rect.width(), gl.ROW_H + 2),
-               Qt.AlignmentFlag.AlignCenter, f"{ops:,} ops")
+    p.drawText(QPointF(rect.x() + gl.PAD, row_y + ROW_BASELINE), count)
+    marks = list(sc.overlay.badges.get(n, ()))
+    hits = sc.box_hits.get(n)
+    if hits:
+        marks.append(f"{hits} hit{'s' if hits != 1 else ''}")
+    room = inner - _advance(count, sc.fonts.row) - ROW_GAP - 8
+    text = fitted(" · ".join(marks), room, sc.fonts.badge) if marks and room > 12 else ""
+    if text:
+        bw = _advance(text, sc.fonts.badge) + 8
+        badge = QRectF(rect.right() - gl.PAD - bw, row_y, bw, gl.ROW_H - 1)
+        p.setFont(sc.fonts.badge)
+        p.setPen(QPen(style.DARK_TEXT, 0.8))
+        p.setBrush(style.BADGE_BG)
+        p.drawRoundedRect(badge, 7, 7)
+        p.setPen(style.DARK_TEXT)
+        p.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
 
 
 def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: bool) -> None:
@@ -586,13 +605,7 @@ def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: 
                               else rect.adjusted(-6, -6, 6, 6), 8, 8)
         if is_box:
             _paint_box(p, sc, n, rect, color, near)
-            if near:
-                marks = list(sc.overlay.badges.get(n, ()))
-                hits = sc.box_hits.get(n)
-                if hits:
-                    marks.append(f"{hits} hit{'s' if hits != 1 else ''}")
-                _paint_box_badge(p, sc, marks, xs[i], ys[i], ws[i])
-            else:
+            if not near:
                 labelled.append(n)
                 label_colors.append(color)
         elif not is_op:  # input / output: a pill
@@ -652,20 +665,3 @@ def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: 
             p.drawRoundedRect(rect.adjusted(-2, -2, 2, 2), 5, 5)
     if labelled:
         _paint_mid_labels(p, sc, labelled, label_colors)
-
-
-def _paint_box_badge(p: QPainter, sc: Scene, marks: Sequence[str], x: float, y: float,
-                     w: float) -> None:
-    """A closed box's overlay badges and search hits, as an op card's badge: one line on its
-    top edge, right-aligned, cut to the box's width."""
-    text = fitted(" · ".join(marks), w - 12, sc.fonts.badge) if marks else ""
-    if not text:
-        return
-    bw = _advance(text, sc.fonts.badge) + 8
-    box = QRectF(x + w - 4 - bw, y - BADGE_H + 1, bw, BADGE_H)
-    p.setFont(sc.fonts.badge)
-    p.setPen(QPen(style.DARK_TEXT, 0.8))
-    p.setBrush(style.BADGE_BG)
-    p.drawRoundedRect(box, 7, 7)
-    p.setPen(style.DARK_TEXT)
-    p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
