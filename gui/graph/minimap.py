@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QFrame
 
 from gui.graph import renderer
+from gui.graph.style import SELECT
 from gui.graph.view import GraphView
 
 MAX_EDGES = 3000  # past this, edges squeezed into the minimap only paint it grey
@@ -122,8 +123,10 @@ class Minimap(QFrame):
         r = self.view.visible_scene_rect()
         frame = QRectF(self._ox + r.left() * self._sx, self._oy + r.top() * self._sy,
                        max(4.0, r.width() * self._sx), max(4.0, r.height() * self._sy))
-        p.setPen(QPen(QColor("#ff8c00"), 1.5))
-        p.setBrush(QColor(255, 140, 0, 40))
+        shade = QColor(SELECT)   # the visible area framed in the selection colour
+        shade.setAlpha(40)
+        p.setPen(QPen(SELECT, 1.5))
+        p.setBrush(shade)
         p.drawRect(frame.intersected(QRectF(self.rect()).adjusted(1, 1, -1, -1)))
         p.end()
 
