@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # delegate comparison times them on at most this many runs, and says so
 REFERENCE_MAX_RUNS = 10
 CPU_DELEGATES = ("xnnpack", "builtin", "reference")
+FAILED_MARK = " ✗"    # a comparison bar's tick of a failed configuration (no bar)
 # the change from the baseline row, in percent, of these figures (filled once one is chosen)
 DELTA_OF = {"Δ median": "median", "Δ p90": "p90", "Δ RSS": "peak RSS (runs)"}
 RESULT_COLUMNS = ("configuration", "backend", "status", "input", "init", "first", "median",
@@ -115,6 +116,8 @@ class Plan:
     configs: list[RunConfig]
     title: str = ""
     boards: list[SavedTarget | None] = field(default_factory=list)
+    # said under the comparison bars (a title this long would squeeze the other plots)
+    note: str = ""
 
 
 def single_run(form: RunForm) -> Plan:
@@ -153,7 +156,7 @@ def delegate_comparison(form: RunForm) -> Plan:
         configs.append(build_config(form, **over))
     capped = min(form.runs, REFERENCE_MAX_RUNS)
     note = f" (reference: {capped} runs)" if capped < form.runs else ""
-    return Plan(configs, f"delegate comparison: median{note}")
+    return Plan(configs, "delegate comparison: median", note=note.strip(" ()"))
 
 
 @dataclass(frozen=True)
@@ -338,6 +341,7 @@ class RunQueue:
         self.pending: list[RunConfig] = []
         self.compare: list[tuple[str, float]] = []
         self.title = ""
+        self.note = ""
         self.total = self.done = 0
         self.stop_asked = False
         self.current: RunConfig | None = None
@@ -352,6 +356,7 @@ class RunQueue:
         self._pending_boards = list(plan.boards) or [board] * len(plan.configs)
         self.total, self.done = len(plan.configs), 0
         self.title = plan.title
+        self.note = plan.note
         self.compare = []
         self.stop_asked = False
         self.current = self.board = None
@@ -385,6 +390,13 @@ class RunQueue:
         unit, per = fmt.duration_unit(max((v for _, v in self.compare), default=0.0))
         return unit, [(tick, v / per) for tick, v in self.compare]
 
+    def bars_note(self) -> str:
+        """What the comparison chart's axis says under the bars: the plan's note, and what a
+        failed configuration's mark means."""
+        failed = any(tick.endswith(FAILED_MARK) for tick, _ in self.compare)
+        return "; ".join(filter(None, [self.note, f"{FAILED_MARK.strip()} failed" if failed
+                                       else ""]))
+
     def queue_text(self) -> str:
         """'configuration 2/4: ' while a sweep or comparison runs."""
         return f"configuration {self.done + 1}/{self.total}: " if self.total > 1 else ""
@@ -396,7 +408,7 @@ class RunQueue:
         self.done += 1
         med = res.latency_ms.median
         if self.current is not None:
-            self.compare.append((self.tick(self.current) + (" (failed)" if res.error else ""),
+            self.compare.append((self.tick(self.current) + (FAILED_MARK if res.error else ""),
                                  med if med is not None else 0.0))
         self.rows.append(result_row(label, res))
         return self.rows[-1]

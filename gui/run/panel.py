@@ -557,6 +557,7 @@ class RunPanel(QWidget):
         self.queue.begin(plan, self.target.current())
         if plan.title:
             self.bar_plot.setTitle(plan.title, color=theme.hex_color("plot_fg"))
+            self._bars_note()
         self._next()
 
     def stop(self) -> None:
@@ -763,6 +764,14 @@ class RunPanel(QWidget):
         self.bar_plot.addItem(self.bars)
         self.bar_plot.setLabel("left", unit)
         self.bar_plot.getAxis("bottom").setTicks([[(i, lb) for i, (lb, _) in enumerate(bars)]])
+        self._bars_note()
+
+    def _bars_note(self) -> None:
+        note = self.queue.bars_note()
+        if note:
+            self.bar_plot.setLabel("bottom", note)
+        else:
+            self.bar_plot.showLabel("bottom", False)
 
     def _add_row(self, row: run_queue.Row) -> None:
         r = self.table.rowCount()
