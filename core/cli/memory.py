@@ -184,20 +184,8 @@ def tflm_lines(t: TflmBlock) -> list[str]:
     lines = [f"TFLite Micro arena: head {human_size(t.head_bytes)} ({t.head_bytes} B) + "
              f"tail {human_size(t.tail_bytes)} ({t.tail_bytes} B); arena_size {t.total_bytes} B",
              f"  {t.note}"]
-    r = t.runtime
-    if r:
-        if r["total_bytes"] is not None:
-            lines.append(f"  {r['tool']}: head {r['head_bytes']} B ({r['head_diff']:+d}), tail "
-                         f"{r['tail_bytes']} B ({r['tail_diff']:+d}), total {r['total_bytes']} B "
-                         f"({r['total_diff']:+d})")
-            for o in r.get("outputs") or []:
-                if "error" in o:
-                    lines.append(f"  output {o['index']}: {o['error']}")
-                else:
-                    lines.append(f"  output {o['index']} vs LiteRT: max |diff| "
-                                 f"{o['max_abs_diff']:.4g}, {o['equal']}/{o['elements']} equal")
-        else:
-            lines.append(f"  tflite-micro: {r['refused'] or r['error']}")
+    from core.analysis.memory.tflm_runtime import check_lines
+    lines += [f"  {line}" for line in check_lines(t)]
     f = t.find_arena
     if f:
         lines.append(f"  smallest working arena_size: {f['arena_size']} B "

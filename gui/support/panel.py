@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.analysis.memory.tflm_runtime import tflm_check_lines
 from core.analysis.overlay import Overlay
 from core.analysis.support.analyze import (
     DELEGATES,
@@ -91,6 +92,11 @@ class DelegatesPanel(QWidget):
         self.options.returnPressed.connect(self.apply_options)
         self.check = QPushButton("Check XNNPACK against LiteRT", self)
         self.check.clicked.connect(self.run_check)
+        self.check_tflm = QPushButton("Check on TFLite Micro", self)
+        self.check_tflm.setToolTip("run the model on TensorFlow Lite Micro (tflite-micro, in a "
+                                   "worker process): does it load and run, its real arena head, "
+                                   "tail and total against the plan, its outputs against LiteRT")
+        self.check_tflm.clicked.connect(self.run_tflm_check)
         self.targets_button = QToolButton(self)
         self.targets_button.setText("Add target column")
         self.targets_button.setToolTip("add a column answered by the target's own tool run here "
@@ -125,11 +131,16 @@ class DelegatesPanel(QWidget):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.checked = plain_label(QLabel("", self))   # runtime reasons name ops
         self.checked.setWordWrap(True)
+        self.tflm_checked = plain_label(QLabel("", self))   # tflite-micro's own answer
+        self.tflm_checked.setWordWrap(True)
+        self.tflm_checked.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.tflm_checked.setVisible(False)
         top = QHBoxLayout()
         for w in (self.subgraph, self.delegate, self.unsupported):
             top.addWidget(w)
         top.addWidget(self.options, 1)
         top.addWidget(self.check)
+        top.addWidget(self.check_tflm)
         status = QHBoxLayout()       # the targets row: add a column, compile, the tool's progress
         status.addWidget(self.targets_button)
         status.addWidget(self.compile)
@@ -143,12 +154,16 @@ class DelegatesPanel(QWidget):
         self._lay.addWidget(self.summary)
         self._lay.addWidget(self.estimates)
         self._lay.addWidget(self.checked)
+        self._lay.addWidget(self.tflm_checked)
         self.analysis_runner = TaskRunner(self, "support")
         self.analysis_runner.done.connect(self._analysis_done)
         self.analysis_runner.failed.connect(lambda e: self.summary.setText(f"failed: {e}"))
         self.check_runner = TaskRunner(self, "xnnpack check")
         self.check_runner.done.connect(self._check_done)
         self.check_runner.failed.connect(self._check_failed)
+        self.tflm_runner = TaskRunner(self, "tflm check")
+        self.tflm_runner.done.connect(self._tflm_done)
+        self.tflm_runner.failed.connect(self._tflm_failed)
         self.target_runner = TaskRunner(self, "targets")
         self.target_runner.progress.connect(self._target_progress)
         self.target_runner.done.connect(self._target_done)
@@ -273,6 +288,23 @@ class DelegatesPanel(QWidget):
             lines.append(f"  (after delegation the runtime stopped: {verdict.runtime_error})")
         self.checked.setText("\n".join(lines))
 
+    def run_tflm_check(self) -> None:
+        """tflite-micro's own answer for the model (``memory --runtime``'s TFLM check), off the
+        UI thread; TFLM itself runs in a worker process."""
+        m = self.model
+        self.check_tflm.setEnabled(False)
+        self.tflm_checked.setVisible(True)
+        self.tflm_checked.setText("running the model on TensorFlow Lite Micro (worker process)…")
+        self.tflm_runner.start(lambda state: tflm_check_lines(m))
+
+    def _tflm_done(self, lines: list[str]) -> None:
+        self.check_tflm.setEnabled(True)
+        self.tflm_checked.setText("\n".join(lines))
+
+    def _tflm_failed(self, error: Exception) -> None:
+        self.check_tflm.setEnabled(True)
+        self.tflm_checked.setText(f"TFLite Micro check failed: {error}")
+
     def _check_failed(self, error: Exception) -> None:
         self.check.setEnabled(True)
         self.checked.setText(f"runtime check failed: {error}")
@@ -346,4 +378,5 @@ class DelegatesPanel(QWidget):
     def shutdown(self) -> None:
         self.analysis_runner.shutdown()
         self.check_runner.shutdown()
+        self.tflm_runner.shutdown()
         self.target_runner.shutdown()

@@ -94,3 +94,17 @@ def test_column_headers_say_who_answered(tab):
     assert "deprecated: LiteRT deprecates the NNAPI delegate" in tips["nnapi"]
     assert "deprecated: LiteRT deprecates the Hexagon delegate" in tips["hexagon"]
     assert "deprecat" not in tips["gpu"]
+
+
+def test_check_on_tflite_micro_shows_its_figures_against_the_plan(tab, qtbot):
+    """"Check on TFLite Micro" runs tflite-micro in a worker (off the UI thread) and shows its
+    real head and tail against the plan (SOURCES.md: head 3,424 B, tail 16,384 B on the
+    wake-word model) and its outputs against LiteRT's."""
+    pytest.importorskip("tflite_micro", reason="tflite-micro not installed (LiteLens[micro])")
+    panel = tab.delegates
+    qtbot.mouseClick(panel.check_tflm, Qt.MouseButton.LeftButton)
+    assert not panel.check_tflm.isEnabled() and panel.tflm_checked.isVisible()
+    qtbot.waitUntil(lambda: panel.check_tflm.isEnabled(), timeout=120_000)
+    text = panel.tflm_checked.text()
+    assert "head 3424 B (+0), tail 16384 B (+0)" in text, text
+    assert "arena_size 20320 B" in text and "output 0 vs LiteRT: max |diff| 0" in text

@@ -4,10 +4,14 @@ plan, its outputs against LiteRT's on the same inputs, and the smallest arena it
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.analysis.memory.tflm import TflmPlan
 from core.analysis.support.tflm import run_tflm as _run
+
+if TYPE_CHECKING:
+    from core.analysis.memory.result import TflmBlock
+    from core.model.types import Model
 
 # the arena for the measuring run: far above the plan, so TFLM's figures are its own need
 MEASURE_SLACK = 4
@@ -90,3 +94,42 @@ def find_arena(path: str, start: int, on_try=None, timeout: float = 120) -> dict
         else:
             lo = mid
     return {"arena_size": hi, "tries": tries, "error": None}
+
+
+def check_lines(block: TflmBlock) -> list[str]:
+    """The ``--runtime`` check in words: tflite-micro's head, tail and head + tail against the
+    plan, and its outputs against LiteRT's; its refusal or crash when it did not run."""
+    r = block.runtime
+    if r is None:
+        return []
+    if r["total_bytes"] is None:
+        return [f"{r['tool'] or 'tflite-micro'}: {r['refused'] or r['error']}"]
+    lines = [f"{r['tool']}: head {r['head_bytes']} B ({r['head_diff']:+d}), tail "
+             f"{r['tail_bytes']} B ({r['tail_diff']:+d}), head + tail {r['total_bytes']} B "
+             f"({r['total_diff']:+d} vs the plan)"]
+    for o in r.get("outputs") or []:
+        if "error" in o:
+            lines.append(f"output {o['index']}: {o['error']}")
+        else:
+            lines.append(f"output {o['index']} vs LiteRT: max |diff| {o['max_abs_diff']:.4g}, "
+                         f"{o['equal']}/{o['elements']} equal")
+    return lines
+
+
+def tflm_check_lines(model: Model) -> list[str]:
+    """The plan and tflite-micro's answer for ``model`` in words (the Delegates tab's "Check on
+    TFLite Micro"): TFLM's refusal as predicted and as TFLM says, or the arena it plans, what
+    TFLM really used and how its outputs compare with LiteRT's."""
+    from core.analysis.memory import tflm_block
+    from core.analysis.memory.tflm import plan_tflm
+    from core.format import size
+    block = tflm_block(model, plan_tflm(model), runtime=True)
+    r = block.runtime or {}
+    if block.refused:
+        said = r.get("refused") or r.get("error")
+        return [f"predicted: {block.refused}",
+                f"{r.get('tool') or 'tflite-micro'}: " +
+                (said if said else "loads and runs it: the prediction is wrong")]
+    return [f"TFLite Micro plan: head {size(block.head_bytes)} ({block.head_bytes} B) + tail "
+            f"{size(block.tail_bytes)} ({block.tail_bytes} B); arena_size {block.total_bytes} B",
+            *check_lines(block)]
