@@ -149,8 +149,9 @@ def memory_text(report: MemoryReport) -> str:
             for name, a in (("main arena", r.main_arena),
                             ("persistent arena", r.persistent_arena)):
                 if a.runtime_bytes is not None:
-                    lines.append(f"  runtime {name}: {a.runtime_bytes} B "
-                                 f"(planned {a.planned_bytes} B): {explain(a)}")
+                    lines.append(f"  runtime {name}: {human_size(a.runtime_bytes)} "
+                                 f"({a.runtime_bytes} B, planned {a.planned_bytes} B): "
+                                 f"{explain(a)}")
         for note in sg.notes:
             lines.append(f"  note: {note}")
     if runtime is not None and runtime.xnnpack is not None:
