@@ -11,6 +11,7 @@ from core.analysis.memory.tflm import plan_tflm
 from core.analysis.memory.tflm_runtime import find_arena, measure, runs_in
 from core.analysis.support.analyze import analyze_delegate
 from core.model.reader import open_model
+from core.model.samples import synthetic_chain
 from tests.analysis import memory_models as M
 from tests.analysis import tflm_models as T
 from tests.conftest import shared_model_path
@@ -21,6 +22,8 @@ BUILT = {
     "int8_prelu_float": T.int8_prelu_float, "call_once_variables": T.call_once_variables,
     "if": M.if_model, "int8_convnet": M.int8_convnet, "float_convnet": M.float_convnet,
     "softmax_ok": lambda: T.int8_softmax(0.1), "while": M.while_model,
+    # 1,000 ops: the planner's arrays make the smallest arena far larger than head + tail
+    "chain_1k": lambda: synthetic_chain(1000),
     # refused
     "select": T.select_model, "fp16": M.fp16_model, "hybrid": M.hybrid_model,
     "softmax_abort": lambda: T.int8_softmax(1e-9), "transpose_6d": T.transpose_6d,
