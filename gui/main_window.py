@@ -165,6 +165,14 @@ class MainWindow(QMainWindow):
         self.weights_action = self._action(v, "&Weights on Nodes", self._toggle_weights)
         self.weights_action.setCheckable(True)
         self.weights_action.setChecked(True)
+        self.fold_action = self._action(v, "&Fold Constant Producers", self._toggle_fold)
+        self.fold_action.setCheckable(True)
+        self.fold_action.setChecked(True)
+        self.fold_action.setToolTip("Draw a DEQUANTIZE of fp16 weights (any op reading only "
+                                    "constants) as a row of its consumer's card")
+        self.scopes_action = self._action(v, "&Group by Name Scope", self._toggle_scopes)
+        self.scopes_action.setCheckable(True)
+        self.scopes_action.setChecked(True)
         self._action(v, "&Remove Overlays", self.remove_overlays)
         v.addSeparator()
         # the panels beside the graph collapse for small screens (remembered, see gui/ui_state)
@@ -223,6 +231,16 @@ class MainWindow(QMainWindow):
         graph = self.current_graph()
         if graph is not None:
             graph.set_show_weights(on)
+
+    def _toggle_fold(self, on: bool) -> None:
+        graph = self.current_graph()
+        if graph is not None:
+            graph.set_fold_producers(on)
+
+    def _toggle_scopes(self, on: bool) -> None:
+        graph = self.current_graph()
+        if graph is not None:
+            graph.set_scopes(on)
 
     def remove_overlays(self) -> None:
         """Back to category colours: drop the latency / quantization-error overlays."""
@@ -501,6 +519,8 @@ class MainWindow(QMainWindow):
         graph = self.current_graph()
         self.edge_shapes_action.setChecked(graph is not None and graph.labels_btn.isChecked())
         self.weights_action.setChecked(graph is None or graph.show_weights)
+        self.fold_action.setChecked(graph is None or graph.fold_producers)
+        self.scopes_action.setChecked(graph is None or graph.scopes_on)
         self._sync_panel_actions()
         if isinstance(tab, ModelTab):
             self.statusBar().showMessage(tab.status_text())

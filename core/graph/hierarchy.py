@@ -34,6 +34,7 @@ import numpy as np
 
 from core import format as fmt
 from core.graph import layout as gl
+from core.graph.fold import FoldedProducer, constant_producers
 from core.graph.layout import (
     CHAR_W,
     HEADER_H,
@@ -98,7 +99,7 @@ class ScopeHierarchy:
     subgraph: int
     groups: list[ScopeGroup]
     op_group: np.ndarray     # int32 (n_ops,): the innermost group of each op
-    _edges: _Edges | None = field(default=None, repr=False)
+    _edges: dict[bool, _Edges] = field(default_factory=dict, repr=False)   # by fold_producers
     _cards: dict = field(default_factory=dict, repr=False)
     _top_down: list[int] | None = field(default=None, repr=False)
 
@@ -368,19 +369,20 @@ def box_colors(owner: np.ndarray, n_ops: int, colors: Mapping[int, str],
 
 
 def hit_counts(owner: np.ndarray | None, nodes: Iterable[int], n_ops: int) -> dict[int, int]:
-    """Search hits (node ids) per box that shows them (hits shown as themselves left out)."""
+    """Search hits (node ids) per closed box that holds them (ops drawn as themselves or on
+    their consumer's card left out)."""
     out: dict[int, int] = {}
     if owner is None:
         return out
     for n in nodes:
-        if 0 <= n < n_ops and int(owner[n]) != n:
+        if 0 <= n < n_ops and int(owner[n]) >= n_ops:
             b = int(owner[n])
             out[b] = out.get(b, 0) + 1
     return out
 
 
 # -- layout -------------------------------------------------------------------------------------
-def _edges(sg: Subgraph, h: ScopeHierarchy) -> _Edges:
+def _edges(sg: Subgraph, h: ScopeHierarchy, folded: Mapping[int, FoldedProducer]) -> _Edges:
     """The flat layout's edges, in numpy: one per (tensor, consumer), from the tensor's first
     writer (a graph input node wins), consumers' ports in order of their linked inputs."""
     ops = sg.operators
@@ -396,6 +398,8 @@ def _edges(sg: Subgraph, h: ScopeHierarchy) -> _Edges:
     ok = (o_flat >= 0) & (o_flat < n_t)
     first_w = np.unique(o_flat[ok], return_index=True)
     producer[first_w[0]] = o_op[ok][first_w[1]]
+    for f in folded.values():     # drawn as a row of its consumers: no edge
+        producer[f.output] = -1
     writer = producer.copy()
     for j, t in enumerate(in_t):
         if t < n_t:
@@ -465,12 +469,13 @@ def _lowest_common_groups(h: ScopeHierarchy, n_ops: int, n_io: int, src: np.ndar
 
 
 def _card(h: ScopeHierarchy, sg: Subgraph, op: int, producer: Mapping[int, int],
-          fold_constants: bool, state, with_options: bool, char_w: float, row_char_w: float):
-    key = (op, fold_constants, char_w, row_char_w)
+          fold_constants: bool, state, with_options: bool, char_w: float, row_char_w: float,
+          notes: Mapping[int, str]):
+    key = (op, fold_constants, bool(notes), char_w, row_char_w)
     card = h._cards.get(key)
     if card is None:
         header, rows, _ = gl.op_card(sg.operators[op], sg, producer, fold_constants, state,
-                                     with_options)
+                                     with_options, notes)
         card = h._cards[key] = (header, rows, *gl.card_size(header, rows, char_w, row_char_w))
     return card
 
@@ -533,8 +538,8 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
                      progress: Callable[[float, str], None] | None = None,
                      cancelled: Callable[[], bool] | None = None,
                      char_w: float = CHAR_W, row_char_w: float = ROW_CHAR_W,
-                     fold_constants: bool = True, order_sweeps: int = 12,
-                     x_iters: int = 24) -> GraphLayout:
+                     fold_constants: bool = True, fold_producers: bool = False,
+                     order_sweeps: int = 12, x_iters: int = 24) -> GraphLayout:
     """Lay out ``model.subgraphs[subgraph]`` with the groups ``expanded`` open (see the module
     docstring); progress, cancel and metrics as ``layout_subgraph``."""
     sg = model.subgraphs[subgraph]
@@ -548,9 +553,11 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
             progress(frac, phase)
 
     check(0.0, "building graph")
-    if h._edges is None:
-        h._edges = _edges(sg, h)
-    E = h._edges
+    folded = constant_producers(sg) if fold_producers else {}
+    if fold_producers not in h._edges:
+        h._edges[fold_producers] = _edges(sg, h, folded)
+    E = h._edges[fold_producers]
+    notes = {f.output: f.note for f in folded.values()}
     groups = h.groups
     n_ops = len(sg.operators)
     n_in, n_out = len(E.in_tensors), len(E.out_tensors)
@@ -562,8 +569,11 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
     owner_g = vis[h.op_group]
     owner = np.where(owner_g >= 0, n_base + owner_g.astype(np.int64),
                      np.arange(n_ops)).astype(np.int32)
+    for f in folded.values():     # on its consumer's card, wherever that is drawn
+        owner[f.op] = owner[f.consumer]
     shown = np.zeros(n, bool)
     shown[:n_ops] = owner_g < 0
+    shown[list(folded)] = False
     shown[n_ops:n_base] = True
     shown[n_base:] = vis == np.arange(n_groups)
     timings["graph"] = time.perf_counter() - t0
@@ -578,7 +588,8 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
     rows = [no_rows] * n
     for i in np.flatnonzero(shown[:n_ops]).tolist():
         labels[i], rows[i], width[i], height[i] = _card(h, sg, i, E.producer, fold_constants,
-                                                        state, with_options, char_w, row_char_w)
+                                                        state, with_options, char_w, row_char_w,
+                                                        notes)
     for j in range(n_in + n_out):
         width[n_ops + j] = max(MIN_W, len(labels[n_ops + j]) * row_char_w + 2 * PAD + 14)
         height[n_ops + j] = gl.IO_H
@@ -599,7 +610,8 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
     for k, g in enumerate(sorted(open_groups, key=lambda g: -groups[g].depth)):
         check(0.1 + 0.7 * k / max(len(open_groups), 1), "laying out scopes")
         grp = groups[g]
-        items = sorted(grp.direct_ops + [n_base + c for c in grp.children],
+        items = sorted([o for o in grp.direct_ops if o not in folded]
+                       + [n_base + c for c in grp.children],
                        key=lambda v: v if v < n_ops else groups[v - n_base].first_op)
         if g == 0:
             items += list(range(n_ops, n_base))

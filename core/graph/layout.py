@@ -36,6 +36,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from core import format as fmt
+from core.graph.fold import FoldedProducer, constant_producers
 from core.graph.state import STATE_DTYPES, VariableAccess, variable_accesses
 from core.model import ops as op_facts
 from core.model.types import Model, Operator, Subgraph
@@ -227,10 +228,12 @@ def _header(op, with_options: bool = True) -> str:
 
 
 def op_card(op: Operator, sg: Subgraph, producer: Mapping[int, int], fold_constants: bool,
-            state: Mapping[int, VariableAccess], with_options: bool
+            state: Mapping[int, VariableAccess], with_options: bool,
+            notes: Mapping[int, str] | None = None
             ) -> tuple[str, list[tuple[str, str, int]], list[int]]:
     """An op's card: its header, its folded rows (constants no node writes, the variable it
-    reads or writes) and the tensors that come in as edges (``producer`` has them), each once."""
+    reads or writes) and the tensors that come in as edges (``producer`` has them), each once.
+    ``notes``: what a row says after its name (a folded producer's "fp16 weights")."""
     tensors = sg.tensors
     header = _header(op, with_options)
     slots = op_facts.slot_names(op.op)
@@ -244,8 +247,10 @@ def op_card(op: Operator, sg: Subgraph, producer: Mapping[int, int], fold_consta
             if t not in seen:
                 seen.add(t)
                 linked.append(t)
-        elif fold_constants:
+        elif fold_constants or (notes and t in notes):
             name = slots[s] if s < len(slots) else fmt.short_name(tensors[t].name)
+            if notes and t in notes:
+                name = f"{name} · {notes[t]}"
             folded.append((name, fmt.shape(tensors[t].shape), t))
     access = state.get(op.index)
     if access is not None and access.variable and access.kind != "handle":
@@ -363,12 +368,15 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
                     cancelled: Callable[[], bool] | None = None,
                     order_sweeps: int = 12, x_iters: int = 24,
                     max_dummies: int = 2_000_000, char_w: float = CHAR_W,
-                    row_char_w: float = ROW_CHAR_W, fold_constants: bool = True) -> GraphLayout:
+                    row_char_w: float = ROW_CHAR_W, fold_constants: bool = True,
+                    fold_producers: bool = False) -> GraphLayout:
     """Lay out ``model.subgraphs[subgraph]``. ``progress(fraction, phase)`` is called between
     phases; ``cancelled()`` is polled and raises ``LayoutCancelled`` when it returns True.
     ``char_w``/``row_char_w``: mean advance of a header / row character in the view's fonts
     (node widths are estimated from them). ``fold_constants=False`` leaves the weights/bias rows
-    out of the op cards (View → Weights on Nodes off)."""
+    out of the op cards (View → Weights on Nodes off). ``fold_producers``: ops that read only
+    constants (``core.graph.fold``: a DEQUANTIZE of fp16 weights) become rows of their
+    consumers' cards; they stay nodes, not ``shown``, their ``owner`` the consumer."""
     sg: Subgraph = model.subgraphs[subgraph]
     timings: dict[str, float] = {}
     clock = [time.perf_counter()]
@@ -384,18 +392,34 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
             progress(frac, phase)
 
     step(0.0, "building graph")
-    g = _build_graph(sg, step, char_w, row_char_w, fold_constants)
+    folded = constant_producers(sg) if fold_producers else {}
+    g = _build_graph(sg, step, char_w, row_char_w, fold_constants, folded)
     step(P_LAYERING, "layering", "graph")
-    pl = place(g, step, order_sweeps, x_iters, max_dummies)
-    c, lanes, layer = pl.coords, pl.lanes, pl.layer
+    n = g.n
+    keep = np.ones(n, bool)
+    keep[list(folded)] = False
+    pl = place(g if not folded else _kept(g, keep), step, order_sweeps, x_iters, max_dummies)
+    c, lanes = pl.coords, pl.lanes
     route_off, route_pts, edge_box = pl.route_off, pl.route_pts, pl.edge_box
     gw, gh = pl.width, pl.height
+    x, y = np.zeros(n), np.zeros(n)
+    layer = np.full(n, -1, np.int32)
+    m = int(keep.sum())
+    x[keep], y[keep], layer[keep] = c.x[:m], c.y[:m], pl.layer
+    owner = None
+    if folded:   # a folded producer sits on its consumer's card
+        owner = np.arange(g.n_ops, dtype=np.int32)
+        for f in folded.values():
+            owner[f.op] = f.consumer
+        hid = np.flatnonzero(~keep)
+        x[hid], y[hid] = x[owner[hid]], y[owner[hid]]
+        g.width[hid], g.height[hid] = g.width[owner[hid]], g.height[owner[hid]]
     step(1.0, "done", "routes")
     timings["total"] = sum(timings.values())
-    n = g.n
     return GraphLayout(subgraph=subgraph, n_ops=g.n_ops, kind=g.kind, ref=g.ref,
-                       labels=g.labels, categories=g.cats, rows=g.rows, x=c.x[:n].copy(),
-                       y=c.y[:n].copy(), w=g.width, h=g.height, layer=layer,
+                       labels=g.labels, categories=g.cats, rows=g.rows, x=x,
+                       y=y, w=g.width, h=g.height, layer=layer,
+                       shown=keep if folded else None, owner=owner,
                        edge_tensor=g.edge_tensor, edge_src=g.edge_src, edge_dst=g.edge_dst,
                        route_off=route_off, route_pts=route_pts, edge_box=edge_box, width=gw,
                        height=gh, n_layers=c.n_layers, n_dummies=lanes.total, timings=timings,
@@ -404,8 +428,18 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
                                               for t in g.edge_tensor.tolist()], bool))
 
 
+def _kept(g: _Graph, keep: np.ndarray) -> _Graph:
+    """``g`` without the nodes not kept (folded producers: they have no edges), renumbered."""
+    new_id = np.cumsum(keep) - 1
+    n_ops = int(keep[:g.n_ops].sum())
+    return _Graph(n_ops, g.n_in, g.n_out, g.kind[keep], g.ref[keep], [], [], [],
+                  g.width[keep], g.height[keep], g.edge_tensor,
+                  new_id[g.edge_src].astype(np.int32), new_id[g.edge_dst].astype(np.int32),
+                  g.edge_port, g.out_slot)
+
+
 def _build_graph(sg: Subgraph, step: Step, char_w: float, row_char_w: float,
-                 fold_constants: bool) -> _Graph:
+                 fold_constants: bool, folded: Mapping[int, FoldedProducer]) -> _Graph:
     """Phase 1 (graph): nodes, their header text, folded rows and size, and the edges. A tensor's
     producer is the graph input node when it is a graph input, else ``Subgraph.producers()``
     (the first writer, as the runtime's memory planner has it); tensors without a producer
@@ -425,6 +459,9 @@ def _build_graph(sg: Subgraph, step: Step, char_w: float, row_char_w: float,
     ref[n_ops:] = in_tensors + out_tensors
 
     writers = sg.producers()
+    notes = {f.output: f.note for f in folded.values()}
+    for t in notes:
+        writers.pop(t, None)
     inputs = {t: n_ops + j for j, t in enumerate(in_tensors)}
     producer: dict[int, int] = {**writers, **inputs}   # a graph input node wins over an op
     out_slot: dict[int, tuple[int, int]] = {}  # tensor -> (slot, n outputs) for ports
@@ -450,7 +487,8 @@ def _build_graph(sg: Subgraph, step: Step, char_w: float, row_char_w: float,
     for op in ops:
         if op.index % GRAPH_PROGRESS_EVERY == GRAPH_PROGRESS_EVERY - 1:
             step(P_LAYERING * op.index / max(n_ops, 1), "building graph")
-        header, folded, linked = op_card(op, sg, producer, fold_constants, state, with_options)
+        header, rows_k, linked = op_card(op, sg, producer, fold_constants, state, with_options,
+                                         notes)
         k = len(linked)
         for j, t in enumerate(linked):
             e_t.append(t)
@@ -459,8 +497,8 @@ def _build_graph(sg: Subgraph, step: Step, char_w: float, row_char_w: float,
             e_port.append((j + 1) / (k + 1))
         labels.append(header)
         cats.append(op_facts.category(op.op))
-        rows.append(folded)
-        width[op.index], height[op.index] = card_size(header, folded, char_w, row_char_w)
+        rows.append(rows_k)
+        width[op.index], height[op.index] = card_size(header, rows_k, char_w, row_char_w)
     for j, t in enumerate(in_tensors + out_tensors):
         node = n_ops + j
         tt = tensors[t]

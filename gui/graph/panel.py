@@ -89,7 +89,7 @@ class GraphPanel(QWidget):
         self._anchor: tuple[int, float, float] | None = None   # group kept in place on screen
         self._pending: tuple | None = None   # (subgraph, index, select_*) awaiting its layout
         self._last_q: str | None = None                # the query Enter last searched
-        self._metrics = text_metrics(self.font())
+        self._metrics: dict = {**text_metrics(self.font()), "fold_producers": True}
 
         # toolbar
         self.back_btn = self._tool("◀ Back", "Back to the previous subgraph (Alt+Left)",
@@ -174,7 +174,6 @@ class GraphPanel(QWidget):
         self.view = GraphView(model, self)
         self.breadcrumb = Breadcrumb(self)
         self.breadcrumb.groupChosen.connect(self.show_group)
-        self.breadcrumb.setVisible(scopes)
         self._crumb_timer = QTimer(self, singleShot=True, interval=120)
         self._crumb_timer.timeout.connect(self._update_breadcrumb)
         self.view.viewChanged.connect(self._crumb_timer.start)
@@ -388,15 +387,18 @@ class GraphPanel(QWidget):
                                                           hierarchy.HierarchyState):
             return False
         st = lay.hierarchy
-        self.set_expanded(lay.subgraph, hierarchy.revealing(st.groups, st.expanded, op))
+        opened = hierarchy.revealing(st.groups, st.expanded, op)
+        if opened == st.expanded:   # open already: folded onto its consumer's card
+            return False
+        self.set_expanded(lay.subgraph, opened)
         return True
 
     def _update_breadcrumb(self) -> None:
         lay = self.view.lay
-        # the row stays while Scopes is on (the view must not jump as it comes and goes)
-        self.breadcrumb.setVisible(self.scopes_on)
         if lay is None or not isinstance(lay.hierarchy, hierarchy.HierarchyState):
-            self.breadcrumb.set_path([])
+            # always there (the view must not jump as it comes and goes): the subgraph
+            sg = self.model.subgraphs[lay.subgraph] if lay is not None else None
+            self.breadcrumb.set_path([(0, sg.name or f"subgraph {sg.index}")] if sg else [])
             return
         node = self.view.sel_node
         if node is not None:
@@ -408,6 +410,20 @@ class GraphPanel(QWidget):
     @property
     def show_weights(self) -> bool:
         return self._metrics.get("fold_constants", True)
+
+    @property
+    def fold_producers(self) -> bool:
+        return self._metrics.get("fold_producers", True)
+
+    def set_fold_producers(self, on: bool) -> None:
+        """View → Fold Constant Producers: a DEQUANTIZE of fp16 weights (and any op reading only
+        constants) drawn as a row of its consumer's card (laid out again)."""
+        if self.fold_producers == bool(on):
+            return
+        self._metrics["fold_producers"] = bool(on)
+        self.layouts.clear()
+        if self.current is not None:
+            self.show_subgraph(self.current, push=False)
 
     def set_show_weights(self, on: bool) -> None:
         """Weights/bias rows on op cards (the cards are laid out again, smaller without)."""

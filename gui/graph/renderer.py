@@ -88,6 +88,8 @@ def resolve_overlays(lay: GraphLayout, overlays: Iterable[Overlay]) -> OverlayPa
         if lay.owner is not None:   # a closed box: its ops' worst colour, and how many
             for box, (c, k, total) in hierarchy.box_colors(
                     lay.owner, lay.n_ops, mine, [col for _l, col in ov.legend]).items():
+                if lay.kind[box] != gl.NODE_SCOPE:   # a folded producer: its consumer's own
+                    continue
                 ids[box] = cid(style.qcolor(c))
                 badges.setdefault(box, []).append(f"{k}/{total} ops")
         for (s, op), b in ov.badges.items():

@@ -184,14 +184,14 @@ def test_revealing_an_op_opens_its_path(tmp_path):
 
 
 def test_box_colors_take_the_worst_and_count():
-    owner = np.array([0, 5, 5, 5, 6, 6])
+    owner = np.array([0, 10, 10, 10, 11, 11])      # ops 1-3 in box 10, ops 4-5 in box 11
     ranking = ["#00ff00", "#ffff00", "#ff0000"]      # good to bad
     colors = {0: "#ff0000", 1: "#00ff00", 2: "#ff0000", 3: "#ff0000", 4: "#ffff00",
               5: "#123456"}
     out = H.box_colors(owner, 6, colors, ranking)
-    # op 0 is drawn itself: no box; box 5: two red of three; box 6: yellow beats unranked
-    assert out == {5: ("#ff0000", 2, 3), 6: ("#ffff00", 1, 2)}
-    assert H.hit_counts(owner, [0, 1, 3, 4], 6) == {5: 2, 6: 1}
+    # op 0 is drawn itself: no box; box 10: two red of three; box 11: yellow beats unranked
+    assert out == {10: ("#ff0000", 2, 3), 11: ("#ffff00", 1, 2)}
+    assert H.hit_counts(owner, [0, 1, 3, 4], 6) == {10: 2, 11: 1}
 
 
 @pytest.mark.parametrize("name", all_shared_models())
@@ -206,3 +206,52 @@ def test_shared_models(shared_model, name):
         _check(model, lay, h)
         full = H.layout_hierarchy(model, sg.index, h, range(len(h.groups)))
         assert _edge_set(full) == _edge_set(layout_subgraph(model, sg.index))
+
+
+def _fp16_model(build_model):
+    """MediaPipe-style fp16 weights: a DEQUANTIZE of a float16 constant into each CONV_2D, and
+    a DEQUANTIZE of an int8 constant; a CAST of a graph input is not constant-only."""
+    mb = ModelBuilder()
+    sg = mb.subgraph("main")
+    x = sg.tensor("input", [1, 8, 8, 3])
+    cur = x
+    for i in range(2):
+        w16 = sg.tensor(f"conv{i}/Kernel", [3, 3, 3, 3], "float16",
+                        data=np.ones((3, 3, 3, 3), np.float16))
+        w = sg.tensor(f"conv{i}/Kernel_dequantize", [3, 3, 3, 3])
+        sg.op("DEQUANTIZE", [w16], [w])
+        y = sg.tensor(f"conv{i}", [1, 8, 8, 3])
+        sg.op("CONV_2D", [cur, w], [y], {"padding": "SAME", "stride_w": 1, "stride_h": 1})
+        cur = y
+    q = sg.tensor("table_q", [3], "int8", data=np.ones(3, np.int8),
+                  quant={"scale": [0.5], "zero_point": [0]})
+    t = sg.tensor("table", [3])
+    sg.op("DEQUANTIZE", [q], [t])
+    out = sg.tensor("out", [1, 8, 8, 3])
+    sg.op("ADD", [cur, t], [out], {"fused_activation_function": "NONE"})
+    sg.inputs, sg.outputs = [x], [out]
+    return open_model(build_model(mb))
+
+
+def test_constant_producers_fold_into_their_consumers_cards(build_model):
+    from core.graph.fold import constant_producers
+    m = _fp16_model(build_model)
+    sg = m.subgraphs[0]
+    folded = constant_producers(sg)
+    assert {k: (f.consumer, f.note) for k, f in folded.items()} == {
+        0: (1, "fp16 weights"), 2: (3, "fp16 weights"), 4: (5, "int8 weights")}
+    for lay in (layout_subgraph(m, 0, fold_producers=True),
+                H.layout_hierarchy(m, 0, h := H.scope_hierarchy(sg), range(len(h.groups)),
+                                   fold_producers=True)):
+        assert not lay.shown[[0, 2, 4]].any() and lay.shown[[1, 3, 5]].all()
+        assert lay.owner[[0, 2, 4]].tolist() == [1, 3, 5]
+        # the consumer's card names the folded weights; no edge from the DEQUANTIZEs
+        # (tensors: 0 input, 2 / 5 the dequantized kernels, 3 / 6 the convs, 8 the table)
+        assert ("filter · fp16 weights", "3×3×3×3", 2) in lay.rows[1]
+        assert ("filter · fp16 weights", "3×3×3×3", 5) in lay.rows[3]
+        assert any(r[0].endswith("· int8 weights") and r[2] == 8 for r in lay.rows[5])
+        assert not np.isin(lay.edge_src, [0, 2, 4]).any()
+        assert sorted(lay.edge_tensor.tolist()) == [0, 3, 6, 9]
+    # off: the DEQUANTIZEs are nodes with edges, as before
+    flat = layout_subgraph(m, 0)
+    assert flat.shown is None and set(flat.edge_src.tolist()) >= {0, 2, 4}

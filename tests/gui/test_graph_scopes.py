@@ -105,3 +105,24 @@ def test_overlay_colours_a_closed_box_by_its_worst_op(qtbot, chain_panel):
     view.set_overlay(heat_overlay(times))
     assert view.node_color(box).name() == RAMP[-1]
     assert "1/" in " ".join(view.scene().overlay.badges[box])
+
+
+def test_fold_toggle_and_the_inspector_still_shows_a_folded_op(qtbot, build_model):
+    from gui.graph.panel import GraphPanel
+    from tests.graph.test_hierarchy import _fp16_model
+    model = _fp16_model(build_model)
+    panel = GraphPanel(model)
+    qtbot.addWidget(panel)
+    panel.resize(1280, 800)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.view.lay is not None, timeout=30_000)
+    lay = panel.view.lay
+    assert panel.fold_producers and not lay.shows(0) and lay.shown_node(0) == 1
+    # the Operators table (or a search hit) asks for the folded DEQUANTIZE: its consumer's
+    # card is selected and the inspector shows the DEQUANTIZE itself
+    panel.select_op(0, 0)
+    assert panel.view.sel_node == 1 and panel.inspector.current == ("op", 0, 0)
+    # off: the DEQUANTIZEs are cards of their own again
+    with qtbot.waitSignal(panel.layoutReady, timeout=30_000):
+        panel.set_fold_producers(False)
+    assert panel.view.lay.shows(0) and panel.view.lay.shows(2)

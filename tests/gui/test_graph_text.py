@@ -23,16 +23,18 @@ from tests.gui.painted_text import TextRecorder  # noqa: E402
 def view_of(qtbot):
     tabs = []
 
-    def make(path, scopes: bool = True):
-        """``scopes=False``: every op card drawn (none hidden in a name-scope box)."""
+    def make(path, scopes: bool = True, fold: bool = True):
+        """``scopes=False``: every op card drawn (none hidden in a name-scope box); ``fold=False``:
+        constant-only producers (DEQUANTIZE of fp16 weights) drawn as cards of their own."""
         from gui.model.model_tab import ModelTab
         tab = ModelTab(open_model(path))
         qtbot.addWidget(tab)
         tab.resize(1280, 800)
         tab.show()
         tab.graph.set_scopes(scopes)
+        tab.graph.set_fold_producers(fold)
         qtbot.waitUntil(lambda: tab.graph.view.lay is not None
-                        and (scopes or tab.graph.view.lay.shown is None), timeout=30_000)
+                        and (scopes or tab.graph.view.lay.hierarchy is None), timeout=30_000)
         tabs.append(tab)
         return tab.graph.view
     yield make
@@ -106,7 +108,7 @@ def _fp16_dequantize_model(build_model):
 def test_a_dequantize_row_keeps_its_name_apart_from_its_shape(view_of, build_model):
     """The name of a DEQUANTIZE's float16 constant was drawn over its shape
     ("FusedBatchNormV3×3×3×24")."""
-    view = view_of(_fp16_dequantize_model(build_model))
+    view = view_of(_fp16_dequantize_model(build_model), fold=False)
     lay = view.lay
     (deq,) = [n for n in range(lay.n_ops) if lay.labels[n] == "DEQUANTIZE"]
     texts, _ = _texts(view, 1.0)
@@ -120,7 +122,7 @@ def test_a_dequantize_row_keeps_its_name_apart_from_its_shape(view_of, build_mod
 
 
 def test_reason_badges_cut_at_a_word_and_the_tooltip_has_it_all(view_of, shared_model):
-    view = view_of(shared_model("face_detection_short_range"), scopes=False)
+    view = view_of(shared_model("face_detection_short_range"), scopes=False, fold=False)
     with open_model(shared_model("face_detection_short_range")) as m:
         ov = support_overlay(analyze_delegate(m, "nnapi"))
     view.set_overlay(ov)

@@ -12,7 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QColor, QImage, QPainter, QTransform  # noqa: E402
-from PySide6.QtWidgets import QApplication, QLabel, QToolButton  # noqa: E402
+from PySide6.QtWidgets import QLabel, QToolButton  # noqa: E402
 
 from core import format as fmt  # noqa: E402
 from core.graph.layout import NODE_OP  # noqa: E402
@@ -26,9 +26,10 @@ from tests.graph.test_layout import _while_model  # noqa: E402
 def open_tab(qtbot):
     tabs = []
 
-    def make(path, scopes: bool = False):
-        """``scopes=False``: every op drawn flat (what these tests look at); the name-scope
-        boxes have their own tests (test_graph_scopes.py)."""
+    def make(path, scopes: bool = False, fold: bool = False):
+        """By default every op drawn flat, each in a card of its own (what these tests look
+        at); name-scope boxes and folded producers have their own tests
+        (test_graph_scopes.py)."""
         from gui.model.model_tab import ModelTab
         tab = ModelTab(open_model(path))
         qtbot.addWidget(tab)
@@ -37,9 +38,10 @@ def open_tab(qtbot):
         qtbot.waitExposed(tab)
         panel = tab.graph
         panel.set_scopes(scopes)
+        panel.set_fold_producers(fold)
         qtbot.waitUntil(lambda: panel.view.lay is not None
-                        and (scopes or panel.view.lay.shown is None), timeout=30000)
-        QApplication.processEvents()   # the breadcrumb row hidden: the view's final size
+                        and (scopes or panel.view.lay.hierarchy is None)
+                        and (fold or panel.view.lay.shown is None), timeout=30000)
         tabs.append(tab)
         return tab, panel
     yield make
