@@ -243,8 +243,13 @@ def _chunked_groups(g_parent: list[int], g_name: list[str], op_group: np.ndarray
               for g in range(n_g)]
     op_group = op_group.copy()
 
-    def item_name(c: int) -> str:
-        return f"#{c}" if c >= 0 else groups[-c - 1].name
+    ends: dict[int, tuple[str, str]] = {}   # a chunk's first and last item names
+
+    def first_name(c: int) -> str:
+        return f"#{c}" if c >= 0 else ends.get(-c - 1, (groups[-c - 1].name,))[0]
+
+    def last_name(c: int) -> str:
+        return f"#{c}" if c >= 0 else ends.get(-c - 1, ("", groups[-c - 1].name))[1]
 
     for g in range(n_g):
         items = code_s[bounds[g]:bounds[g + 1]]
@@ -258,9 +263,10 @@ def _chunked_groups(g_parent: list[int], g_name: list[str], op_group: np.ndarray
                 cg = len(groups)
                 firsts = [c if c >= 0 else groups[-c - 1].first_op for c in part]
                 ops = sum(1 if c >= 0 else groups[-c - 1].ops for c in part)
-                chunk = ScopeGroup(f"{item_name(part[0])} … {item_name(part[-1])}", g, 0, ops,
-                                   min(firsts))
+                a, b = first_name(part[0]), last_name(part[-1])
+                chunk = ScopeGroup(f"{a} … {b}", g, 0, ops, min(firsts))
                 groups.append(chunk)
+                ends[cg] = (a, b)
                 _attach(groups, op_group, cg, part)
                 chunks.append(-cg - 1)
             items = chunks

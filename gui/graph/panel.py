@@ -46,6 +46,7 @@ from core.model import ops as op_facts
 from core.model.types import Model
 from gui import file_dialogs, theme, ui_state
 from gui.graph.breadcrumb import Breadcrumb
+from gui.graph.dtype_legend import DtypeLegend
 from gui.graph.export import ExportCancelled, write_export
 from gui.graph.inspector import Inspector
 from gui.graph.legend import Legend
@@ -114,6 +115,10 @@ class GraphPanel(QWidget):
                                      "to close it)", None, checkable=True)
         self.scopes_btn.setChecked(scopes)
         self.scopes_btn.toggled.connect(self.set_scopes)
+        self.dtypes_btn = self._tool("Dtypes", "Style edges by dtype and mark where int and "
+                                     "float meet (QUANTIZE, DEQUANTIZE, hybrid ops)", None,
+                                     checkable=True)
+        self.dtypes_btn.toggled.connect(self.set_dtypes)
         self.labels_btn = self._tool("Shapes", "Label edges with tensor shape and dtype",
                                      None, checkable=True)
         self.labels_btn.toggled.connect(lambda on: self.view.set_edge_labels(on))
@@ -144,7 +149,7 @@ class GraphPanel(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 4, 4, 0)
         for w in (self.back_btn, self.subgraph_box, fit, zout, zin, self.scopes_btn,
-                  self.labels_btn,
+                  self.dtypes_btn, self.labels_btn,
                   self.export_btn, self.inspector_btn):
             bar.addWidget(w)
         bar.addWidget(self.info, 1)
@@ -180,6 +185,7 @@ class GraphPanel(QWidget):
         self.view.scopeToggled.connect(self.toggle_scope)
         self.minimap = Minimap(self.view, self.view)
         self.legend = Legend(self.view, self.view)
+        self.dtype_legend = DtypeLegend(self.view)
         self.view.installEventFilter(self)
         self.results = QListWidget(self)
         self.results.setUniformItemSizes(True)
@@ -246,6 +252,7 @@ class GraphPanel(QWidget):
             self.minimap.fit_to(self.view.size())
             self.minimap.place()
             self.legend.move(10, 10)
+            self.dtype_legend.move(self.view.width() - self.dtype_legend.width() - 10, 10)
         return False
 
     # -- the inspector's room --
@@ -328,6 +335,16 @@ class GraphPanel(QWidget):
             return hierarchy.layout_hierarchy(model, index, groups, opened, progress=progress,
                                               cancelled=cancelled, **metrics)
         return run
+
+    def set_dtypes(self, on: bool) -> None:
+        """View → Dtypes: edges by dtype, int/float crossings marked, with their legend."""
+        if self.dtypes_btn.isChecked() != bool(on):
+            self.dtypes_btn.setChecked(bool(on))   # comes back here through toggled
+            return
+        self.view.set_dtypes(on)
+        self.dtype_legend.adjustSize()
+        self.dtype_legend.move(self.view.width() - self.dtype_legend.width() - 10, 10)
+        self.dtype_legend.setVisible(bool(on))
 
     # -- name-scope groups --
     @property

@@ -126,6 +126,9 @@ class Scene:
     highlight: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     edge_labels: bool = False
     box_hits: Mapping[int, int] = field(default_factory=dict)   # search hits per closed box
+    # View → Dtypes (core.graph.dtypes): each edge's dtype class, the int/float crossings
+    edge_class: np.ndarray | None = None
+    boundaries: Mapping[int, str] = field(default_factory=dict)
 
     def node_color(self, node: int) -> QColor:
         """Fill colour of a node (overlay colour if any, else its category colour)."""
@@ -156,7 +159,11 @@ def paint_scene(p: QPainter, sc: Scene, r: QRectF, scale: float, transform: QTra
     else:
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         state = _state_mask(lay, edge_ids)
-        _paint_edges(p, sc, edge_ids[~state], scale, near=lod == "near", clip=(x0, y0, x1, y1))
+        if sc.edge_class is not None and len(sc.edge_class) == lay.n_edges:
+            _paint_dtype_edges(p, sc, edge_ids[~state], scale, lod == "near", (x0, y0, x1, y1))
+        else:
+            _paint_edges(p, sc, edge_ids[~state], scale, near=lod == "near",
+                         clip=(x0, y0, x1, y1))
         if state.any():
             _paint_state_edges(p, sc, edge_ids[state], scale, lod == "near", (x0, y0, x1, y1))
         _paint_nodes(p, sc, nodes, scale, near=lod == "near")
@@ -348,6 +355,22 @@ def _paint_edges(p: QPainter, sc: Scene, edges: np.ndarray, scale: float, near: 
                          clip)
         if near and sc.edge_labels:
             _paint_edge_labels(p, sc, edges)
+
+
+def _paint_dtype_edges(p: QPainter, sc: Scene, edges: np.ndarray, scale: float, near: bool,
+                       clip: tuple[float, float, float, float]) -> None:
+    """Edges styled by their tensor's dtype class (``style.dtype_pen``), then the selected ones
+    and the shape labels over them, as plain edges have them."""
+    assert sc.edge_class is not None
+    cls = sc.edge_class[edges]
+    for c in np.unique(cls).tolist():
+        _paint_edges(p, sc, edges[cls == c], scale, near,
+                     pen=style.dtype_pen(c, sc.canvas), clip=clip)
+    sel = _selected_edge_mask(sc, edges)
+    if sel is not None and sel.any():
+        _paint_edges(p, sc, edges[sel], scale, near, pen=style.selected_edge_pen(), clip=clip)
+    if near and sc.edge_labels:
+        _paint_edge_labels(p, sc, edges)
 
 
 def _state_mask(lay: GraphLayout, edges: np.ndarray) -> np.ndarray:
@@ -657,6 +680,11 @@ def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: 
                     p.setFont(fonts.row)
                     p.setPen(canvas["row"] if role == "slot" else style.ROW_SHAPE)
                     p.drawText(QPointF(box.left(), box.top() + ROW_BASELINE), text)
+        mark = sc.boundaries.get(n) if is_op else None
+        if mark is not None:   # an int/float crossing: a stripe down the card's left side
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(style.boundary_color(mark))
+            p.drawRoundedRect(QRectF(xs[i] - 5, ys[i], 5, hs[i]), 2, 2)
         if is_op and lay.categories[n] == "custom":
             p.setPen(style.custom_frame_pen(1.5 if near else 1.5 / max(scale, 0.1)))
             p.setBrush(Qt.BrushStyle.NoBrush)

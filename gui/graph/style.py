@@ -80,6 +80,26 @@ def state_edge_pen() -> QPen:
     return QPen(STATE, STATE_EDGE_WIDTH, Qt.PenStyle.DashLine)
 
 
+# View → Dtypes: one pen per core.graph.dtypes class (float32 keeps the plain edge), and the
+# stripe of the ops where int and float meet; readable on the light and dark canvases
+DTYPE_PENS = (None, ("#3b82c4", Qt.PenStyle.DashLine), ("#e8710a", Qt.PenStyle.SolidLine),
+              ("#a142c8", Qt.PenStyle.SolidLine), ("#7c8a96", Qt.PenStyle.DotLine),
+              ("#169c7f", Qt.PenStyle.DashDotLine))
+DTYPE_WIDTH = 1.8
+BOUNDARY_COLORS = {"float → int": "#e8710a", "int → float": "#3b82c4", "hybrid": "#a142c8"}
+
+
+def dtype_pen(cls: int, canvas_colors: Mapping[str, QColor]) -> QPen:
+    spec = DTYPE_PENS[cls] if 0 <= cls < len(DTYPE_PENS) else DTYPE_PENS[-1]
+    if spec is None:
+        return edge_pen(canvas_colors)
+    return QPen(qcolor(spec[0]), DTYPE_WIDTH, spec[1])
+
+
+def boundary_color(kind: str) -> QColor:
+    return qcolor(BOUNDARY_COLORS.get(kind, FALLBACK))
+
+
 def selected_edge_pen() -> QPen:
     return QPen(SELECT, SELECTED_EDGE_WIDTH)
 

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import QToolTip, QWidget
 
 from core import format as fmt
 from core.analysis.overlay import Overlay
+from core.graph import dtypes as gdtypes
 from core.graph import hierarchy, navigate
 from core.graph import layout as gl
 from core.graph.export_plan import MAX_SIDE, image_plan
@@ -80,6 +81,8 @@ class GraphView(QWidget):
         self.highlight: np.ndarray = np.zeros(0, np.int64)
         self.box_hits: dict[int, int] = {}
         self.edge_labels = False
+        self.dtypes = False          # edges styled by dtype, int/float crossings marked
+        self._dtype_marks: tuple[np.ndarray | None, dict[int, str]] = (None, {})
         self._overlays: dict[str, Overlay] = {}   # kind -> overlay, in stack order
         self._overlay_paint: OverlayPaint | None = None   # the overlays resolved on ``lay``
         self._auto_view = False
@@ -106,6 +109,7 @@ class GraphView(QWidget):
         self.highlight = np.zeros(0, np.int64)
         self.box_hits = {}
         self._recolor()
+        self._mark_dtypes()
         if lay is not None and not keep_view:
             self.reset_view()
         self.update()
@@ -173,7 +177,8 @@ class GraphView(QWidget):
         assert self.lay is not None and self._overlay_paint is not None
         return Scene(self.lay, self.model.subgraphs[self.lay.subgraph].tensors, self.canvas,
                      self._overlay_paint, self.fonts, self.sel_node, self.sel_tensor,
-                     self.highlight, self.edge_labels, MappingProxyType(self.box_hits))
+                     self.highlight, self.edge_labels, MappingProxyType(self.box_hits),
+                     self._dtype_marks[0], MappingProxyType(self._dtype_marks[1]))
 
     # -- view transform --
     def fit_scale(self) -> float:
@@ -286,6 +291,24 @@ class GraphView(QWidget):
         highlight.setflags(write=False)   # shared with the scenes taken from now on
         self.highlight = highlight
         self.update()
+
+    def set_dtypes(self, on: bool) -> None:
+        """View → Dtypes: edges styled by their tensor's dtype, the ops where int and float meet
+        (QUANTIZE, DEQUANTIZE, hybrid) marked (``core.graph.dtypes``)."""
+        self.dtypes = bool(on)
+        self._mark_dtypes()
+        self.update()
+
+    def _mark_dtypes(self) -> None:
+        lay = self.lay
+        if not self.dtypes or lay is None:
+            self._dtype_marks = (None, {})
+            return
+        sg = self.model.subgraphs[lay.subgraph]
+        classes = gdtypes.edge_classes(lay, sg)
+        classes.setflags(write=False)
+        self._dtype_marks = (classes, {op: kind for op, kind in gdtypes.boundaries(sg).items()
+                                       if lay.shows(op)})
 
     def set_edge_labels(self, on: bool) -> None:
         self.edge_labels = bool(on)

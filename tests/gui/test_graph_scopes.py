@@ -126,3 +126,25 @@ def test_fold_toggle_and_the_inspector_still_shows_a_folded_op(qtbot, build_mode
     with qtbot.waitSignal(panel.layoutReady, timeout=30_000):
         panel.set_fold_producers(False)
     assert panel.view.lay.shows(0) and panel.view.lay.shows(2)
+
+
+def test_dtypes_toggle_marks_crossings_with_a_legend(qtbot, build_model):
+    from gui.graph import style
+    from gui.graph.panel import GraphPanel
+    from tests.graph.test_dtypes import _mixed
+    panel = GraphPanel(_mixed(build_model))
+    qtbot.addWidget(panel)
+    panel.resize(1280, 800)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.view.lay is not None, timeout=30_000)
+    view = panel.view
+    panel.set_dtypes(True)
+    assert panel.dtype_legend.isVisible() and view.scene().boundaries == {
+        0: "float → int", 2: "int → float", 3: "hybrid"}
+    view.center_on(3, 1.0)
+    img = view.grab().toImage()
+    x, y, w, h = view.lay.node_rect(3)
+    stripe = view.to_widget(x - 2.5, y + h / 2).toPoint()
+    assert img.pixelColor(stripe).name() == style.BOUNDARY_COLORS["hybrid"]
+    panel.set_dtypes(False)
+    assert not panel.dtype_legend.isVisible() and view.scene().edge_class is None
