@@ -48,3 +48,35 @@ def svg_warning(n_nodes: int) -> str | None:
         return None
     return (f"The SVG of {n_nodes:,} nodes will be about {fmt.size(size)}; most viewers "
             f"struggle past {fmt.size(SVG_WARN_BYTES)}.")
+
+
+@dataclass(frozen=True)
+class LegendSection:
+    """One block of an exported image's legend: an overlay's (or the dtypes') name, its summary
+    line and what each colour means."""
+    title: str
+    summary: str
+    entries: tuple[tuple[str, str], ...]     # (label, #rrggbb)
+
+
+def legend_sections(overlays, extra: tuple[LegendSection, ...] = ()) -> tuple[LegendSection, ...]:
+    """The legend an export carries: one section per overlay with a legend or summary (in the
+    order set; anything with ``name``, ``summary`` and ``legend`` as an overlay has them), then
+    ``extra`` (the dtypes' when View → Dtypes is on)."""
+    out = [LegendSection(ov.name, ov.summary, tuple(ov.legend)) for ov in overlays
+           if ov.legend or ov.summary]
+    return tuple(out) + tuple(extra)
+
+
+LEGEND_PAD = 10       # px around the legend strip and between its sections (at scale 1)
+LEGEND_ROW = 16       # px per line
+LEGEND_SWATCH = 12
+
+
+def legend_height(sections: tuple[LegendSection, ...]) -> int:
+    """Height in px (at scale 1) of the strip an export adds above the graph for its legend:
+    the sections side by side, each a title, a summary line when it has one, and its rows."""
+    if not sections:
+        return 0
+    lines = max(1 + bool(s.summary) + len(s.entries) for s in sections)
+    return 2 * LEGEND_PAD + lines * LEGEND_ROW

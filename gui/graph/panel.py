@@ -127,6 +127,11 @@ class GraphPanel(QWidget):
         menu.addAction("Whole graph as PNG…", lambda: self._export_dialog("png", True))
         menu.addAction("Whole graph as SVG…", lambda: self._export_dialog("svg", True))
         menu.addAction("Visible area as PNG…", lambda: self._export_dialog("png", False))
+        menu.addSeparator()
+        menu.addAction("Whole graph as PNG, 2× (hi-DPI)…",
+                       lambda: self._export_dialog("png", True, 2.0))
+        menu.addAction("Visible area as PNG, 2× (hi-DPI)…",
+                       lambda: self._export_dialog("png", False, 2.0))
         self.export_btn.setMenu(menu)
         self.export_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.inspector_btn = self._tool(
@@ -692,23 +697,25 @@ class GraphPanel(QWidget):
             self._node_clicked(h.node)
 
     # -- export --
-    def export(self, path: str, whole: bool = True) -> None:
-        """Write ``path`` (.svg, else an image by suffix) now, on this thread."""
-        write_export(self.view.export_snapshot(whole), path)
+    def export(self, path: str, whole: bool = True, scale: float = 1.0) -> None:
+        """Write ``path`` (.svg, else an image by suffix) now, on this thread; a PNG at
+        ``scale`` (2: for hi-DPI screens)."""
+        write_export(self.view.export_snapshot(whole, scale), path)
 
-    def export_problem(self, fmt: str, whole: bool) -> str | None:
+    def export_problem(self, fmt: str, whole: bool, scale: float = 1.0) -> str | None:
         """Why this export would be useless or huge (core.graph.export_plan), or None."""
         lay = self.view.lay
         if not whole:
             return None
-        if fmt == "svg":
-            return export_plan.svg_warning(lay.n_nodes)
-        return export_plan.image_warning(export_plan.image_plan(lay.width, lay.height))
+        if fmt == "svg":   # what is drawn: ops in closed boxes or folded are not
+            return export_plan.svg_warning(lay.n_nodes if lay.shown is None
+                                           else int(lay.shown.sum()))
+        return export_plan.image_warning(export_plan.image_plan(lay.width, lay.height, scale))
 
-    def _export_dialog(self, fmt: str, whole: bool) -> None:
+    def _export_dialog(self, fmt: str, whole: bool, scale: float = 1.0) -> None:
         if self.view.lay is None or self.export_task.busy:
             return
-        problem = self.export_problem(fmt, whole)
+        problem = self.export_problem(fmt, whole, scale)
         if problem:
             box = QMessageBox(QMessageBox.Icon.Warning, "Export graph", problem,
                               QMessageBox.StandardButton.Cancel, self)
@@ -720,12 +727,14 @@ class GraphPanel(QWidget):
             elif box.clickedButton() is not anyway:
                 return
         stem = Path(self.model.path).stem + f"_sg{self.view.lay.subgraph}"
+        if scale != 1.0:
+            stem += f"@{scale:g}x"
         path = file_dialogs.save_file(self, "Export graph", f"{stem}.{fmt}",
                                       f"{fmt.upper()} (*.{fmt})")
         if path:
-            self.export_in_background(path, whole)
+            self.export_in_background(path, whole, scale)
 
-    def export_in_background(self, path: str, whole: bool = True) -> None:
+    def export_in_background(self, path: str, whole: bool = True, scale: float = 1.0) -> None:
         """Write the export on a task thread with progress and Cancel in the progress row."""
         self.progress.setValue(0)
         self.progress_label.setText(f"Exporting {Path(path).name}")
@@ -733,7 +742,7 @@ class GraphPanel(QWidget):
         self.cancel_btn.show()
         self._progress_timer.start()
 
-        snap = self.view.export_snapshot(whole)   # here, on the UI thread; painted on the task's
+        snap = self.view.export_snapshot(whole, scale)   # on the UI thread; painted on the task's
 
         def work(state):
             write_export(snap, path, state)

@@ -43,11 +43,12 @@ from core.analysis.overlay import Overlay
 from core.graph import dtypes as gdtypes
 from core.graph import hierarchy, navigate
 from core.graph import layout as gl
-from core.graph.export_plan import MAX_SIDE, image_plan
+from core.graph.export_plan import MAX_SIDE, LegendSection, image_plan, legend_sections
 from core.graph.layout import NODE_INPUT, NODE_SCOPE, GraphLayout
 from core.model import ops as op_facts
 from core.model.types import Model
 from gui.graph import renderer, style
+from gui.graph.dtype_legend import entries as dtype_legend_entries
 from gui.graph.export import ExportSnapshot
 from gui.graph.renderer import OverlayPaint, Scene
 
@@ -339,13 +340,21 @@ class GraphView(QWidget):
                         max_side: int = MAX_SIDE) -> ExportSnapshot:
         """What an export of the whole graph (or the visible area, at the view's zoom) paints:
         taken on the UI thread, then written anywhere by ``gui.graph.export.write_export``.
-        A whole-graph image is at ``scale``, reduced so that no side exceeds ``max_side``."""
+        A whole-graph image is at ``scale`` (the visible area at the view's zoom × ``scale``:
+        2 for a hi-DPI PNG), reduced so that no side exceeds ``max_side``; the overlays' legend
+        (and the dtypes', when shown) goes in a strip above, at ``scale`` too."""
         lay = self.lay
         assert lay is not None
         r = QRectF(0, 0, lay.width, lay.height) if whole else self.visible_scene_rect()
-        s = image_plan(r.width(), r.height(), scale, max_side).scale if whole else self.scale
+        s = (image_plan(r.width(), r.height(), scale, max_side).scale if whole
+             else image_plan(r.width(), r.height(), self.scale * scale, max_side).scale)
+        extra = ()
+        if self.dtypes:   # View → Dtypes: its legend goes along
+            extra = (LegendSection("Dtypes", "", tuple((label, color) for _sec, label, color
+                                                       in dtype_legend_entries())),)
         return ExportSnapshot(self.scene(), (r.x(), r.y(), r.width(), r.height()), s,
-                              f"{self.model.path} subgraph {lay.subgraph}")
+                              f"{self.model.path} subgraph {lay.subgraph}",
+                              legend_sections(self.overlays(), extra), max(scale, 1.0))
 
     # -- input --
     def mousePressEvent(self, e) -> None:  # noqa: N802

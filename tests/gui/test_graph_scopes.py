@@ -148,3 +148,43 @@ def test_dtypes_toggle_marks_crossings_with_a_legend(qtbot, build_model):
     assert img.pixelColor(stripe).name() == style.BOUNDARY_COLORS["hybrid"]
     panel.set_dtypes(False)
     assert not panel.dtype_legend.isVisible() and view.scene().edge_class is None
+
+
+def test_exports_carry_the_legend_and_a_2x_png(qtbot, tmp_path, shared_model):
+    import xml.etree.ElementTree as ET
+
+    from PySide6.QtGui import QImage
+
+    from core.analysis.overlay import categorical_overlay
+    from core.graph.export_plan import legend_height
+    from gui.graph.panel import GraphPanel
+    model = open_model(shared_model("transformer_encoder_dynint8"))
+    panel = GraphPanel(model)
+    qtbot.addWidget(panel)
+    panel.resize(1280, 800)
+    panel.show()
+    qtbot.waitUntil(lambda: panel.view.lay is not None, timeout=30_000)
+    view = panel.view
+    ov = categorical_overlay("verdict", {(0, 0): "ok", (0, 1): "bad"},
+                             {"ok": ("runs here", "#2e7d32"), "bad": ("falls back", "#c62828")},
+                             summary="2 ops checked")
+    view.set_overlay(ov)
+    panel.set_dtypes(True)
+    one, two = tmp_path / "g.png", tmp_path / "g@2x.png"
+    panel.export(str(one), whole=False)
+    panel.export(str(two), whole=False, scale=2.0)
+    a, b = QImage(str(one)), QImage(str(two))
+    snap = view.export_snapshot(False)
+    assert [s.title for s in snap.legend] == ["verdict", "Dtypes"]
+    strip = legend_height(snap.legend)
+    # the graph below the legend strip; the 2x image twice as large, strip included
+    assert a.width() == view.width() and a.height() == view.height() + strip
+    assert abs(b.width() - 2 * a.width()) <= 1 and abs(b.height() - 2 * a.height()) <= 2
+    # the legend's swatches are in the strip, in the overlay's colours
+    colours = {a.pixelColor(x, y).name() for x in range(0, min(a.width(), 600), 2)
+               for y in range(0, strip, 2)}
+    assert {"#2e7d32", "#c62828", "#e8710a"} <= colours
+    svg = tmp_path / "g.svg"
+    panel.export(str(svg))
+    texts = "".join(ET.parse(svg).getroot().itertext())
+    assert "falls back" in texts and "runs here" in texts and "hybrid op" in texts
