@@ -7,6 +7,12 @@ Non-finite values: where both models give the same inf (a -inf attention mask, s
 the position agrees and is left out of the sums; where only one does (or the infs differ) it is
 a mismatch no number can measure: it is counted in ``nonfinite`` and the output/layer counts as
 unrelated to the float one (cosine 0, SNR -SNR_CAP_DB), never as a silent NaN or a perfect match.
+
+Whole outputs are compared one by one (``OutputCompare``) with what fits their kind (class
+scores, a detector's boxes or scores, other values): top-1 agreement only for class scores and
+only where the float scores have one highest class; no cosine/SNR for an output that is
+non-finite everywhere in the float model or too small to measure. Judging the figures is
+``core.quantize.verdict``'s job.
 """
 from __future__ import annotations
 

@@ -116,6 +116,12 @@ class QuantizePanel(QWidget):
         self.keep_float.setPlaceholderText("regex of op output names to keep float "
                                            "(e.g. ^head/)")
         self.float_io = QCheckBox("keep model inputs/outputs float (static recipes)", self)
+        from core.analysis.support.analyze import DELEGATES, delegate_facts
+        self.delegate = QComboBox(self)
+        for name in DELEGATES:
+            self.delegate.addItem(delegate_facts(name)["title"], name)
+        self.delegate.setToolTip("the delegate whose coverage before/after the verdict compares "
+                                 "(ops that fall back to the CPU are named)")
         self.output = QLineEdit(self)
         self.output.setPlaceholderText("default: NAME.<recipe>.tflite beside the model")
         self.recipe_file = QLineEdit(self)
@@ -134,6 +140,7 @@ class QuantizePanel(QWidget):
         form.addRow("Evaluation inputs", self.eval_samples)
         form.addRow("Keep float", self.keep_float)
         form.addRow("", self.float_io)
+        form.addRow("Coverage on", self.delegate)
         form.addRow("Output", self.output)
         form.addRow("Recipe file", rf_row)
 
@@ -243,7 +250,7 @@ class QuantizePanel(QWidget):
             self.samples.value(), self._keep() if keep_float is None else keep_float,
             self.float_io.isChecked(), self.output.text().strip() or None,
             recipe_file, self.eval_samples.value(), shapes=self.shape_setting.shapes,
-            keep_failed=keep_failed)
+            keep_failed=keep_failed, delegate=self.delegate.currentData())
 
     # -- running --
     def start_recipe_file(self) -> None:

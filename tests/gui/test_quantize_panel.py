@@ -179,10 +179,12 @@ def test_a_fail_verdict_looks_like_a_failure_and_can_be_kept(qtbot, tmp_path, th
     try:
         panel = tab.quantize_panel()
         idle = panel.progress.palette().color(QPalette.ColorRole.Highlight)
+        panel.delegate.setCurrentIndex(panel.delegate.findData("gpu"))
         with qtbot.waitSignal(panel.finished, timeout=120_000) as sig:
             panel.recipe_buttons["full_int8"].click()
         report = sig.args[0]
         assert report.verdict == "fail" and report.output is None
+        assert report.coverage is not None and report.coverage.delegate == "gpu"
         assert not (tmp_path / "offset.full_int8.tflite").exists()
         assert not panel.verdict.isHidden() and panel.verdict.text().startswith("Verdict: FAIL")
         assert "nothing written" in panel.verdict.text()

@@ -219,3 +219,10 @@ def test_hybrid_fallbacks_are_named_as_the_cause_of_a_slowdown(shared_model, tmp
     reasons = verdict.judge(near)[1]
     assert not any("slower" in x.text for x in reasons)
     assert any("hybrid DEPTHWISE_CONV_2D" in x.text for x in reasons)
+
+
+def test_unknown_coverage_delegate_is_refused(tmp_path):
+    src = _dense(tmp_path / "d.tflite", 1.0)
+    p = litelens(str(src), "--delegate", "warp-drive", "-o", str(tmp_path / "n.tflite"))
+    assert p.returncode == 2 and "unknown delegate 'warp-drive'" in p.stderr
+    assert not (tmp_path / "n.tflite").exists()
