@@ -52,6 +52,7 @@ class QuantizeReport:
     evaluation: DataSource = DataSource(None, 0)
     coverage: Coverage | None = None   # the chosen delegate before/after
     input_loads: dict[str, Load] = field(default_factory=dict)   # the input model's loads
+    withheld: bool = False           # judged fail and not written (keeping it would write it)
     thresholds: Thresholds = THRESHOLDS
 
     def fail(self, failure: str) -> None:

@@ -335,6 +335,7 @@ class QuantizeJob:
             r.coverage = verdict.coverage(self._before, after, self.req.delegate)
         r.verdict, r.verdict_reasons = verdict.judge(r)
         if r.verdict == "fail" and not self.req.keep_failed:
+            r.withheld = True
             r.failure = (f"verdict fail: {r.verdict_reasons[0].text}; nothing written "
                          "(--keep-failed writes it anyway)")
             return

@@ -319,8 +319,7 @@ class QuantizePanel(QWidget):
         self.open_button.setEnabled(ok)
         self.compare_button.setEnabled(ok)
         # judged fail and not written: the user may keep it anyway
-        self.keep_failed_button.setEnabled(not ok and report.verdict == "fail"
-                                           and report.error is not None)
+        self.keep_failed_button.setEnabled(report.withheld)
         if report.per_layer:
             self.overlay_ready.emit(error_overlay(report))
         if ok:

@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 
 TOP_KEYS = {"input", "output", "recipe", "quantizer", "prepass", "size_bytes", "loads",
             "latency_ms", "error", "per_layer", "kept_float", "verdict", "verdict_reasons",
-            "calibration", "evaluation", "coverage", "input_loads", "thresholds"}
+            "calibration", "evaluation", "coverage", "input_loads", "thresholds", "withheld"}
 ERROR_KEYS = {"max_abs", "mean_abs", "cosine", "snr_db", "top1_agreement"}
 LAYER_KEYS = {"op", "tensor", "rmse", "max_abs", "cosine", "scale", "zero_point"}
 

@@ -75,7 +75,7 @@ def test_output_stuck_for_every_input_fails_and_writes_nothing(tmp_path):
     assert p.returncode == 1, p.stderr
     r = strict_json(p.stdout)
     assert r["verdict"] == "fail" and r["output"] is None and not out.exists()
-    assert sha(src) == before
+    assert r["withheld"] and sha(src) == before
     first = r["verdict_reasons"][0]
     assert first["level"] == "fail" and "'shifted'" in first["text"]
     assert "same output for all 16 inputs" in first["text"]
@@ -86,6 +86,7 @@ def test_output_stuck_for_every_input_fails_and_writes_nothing(tmp_path):
     assert p.returncode == 1 and "--keep-failed" in p.stderr
     r = strict_json(p.stdout)
     assert r["verdict"] == "fail" and r["output"] == str(out) and r["failure"] is None
+    assert not r["withheld"]
     xs = _eval_inputs(src, 16)
     got = [_run(out, x)[0] for x in xs]
     ref = [_run(src, x)[0] for x in xs]
