@@ -222,7 +222,7 @@ def run(cfg: dict[str, Any], ch: Channel, stop: threading.Event) -> None:
     latency = Latency(None, None, None, threads)
     if common:
         d, n = common[0], int(p["latency_runs"])
-        latency = Latency(refs[d].latency_ms(n, stop), runs[d].latency_ms(n, stop), d, threads)
+        latency = Latency(*paired_latency_ms(refs[d], runs[d], n, stop), d, threads)
 
     stage("per_layer")
     per_layer: list[LayerRow] = []
@@ -288,15 +288,24 @@ class _Runner:
             out.append(float(scale) if scale and np.dtype(d["dtype"]).kind in "iu" else None)
         return out
 
-    def latency_ms(self, runs: int, stop: threading.Event) -> float:
-        times = []
-        for _ in range(max(1, runs)):
-            if stop.is_set():
-                raise WorkerError("cancelled", "cancelled")
-            t0 = time.perf_counter()
-            self.it.invoke()
-            times.append((time.perf_counter() - t0) * 1e3)
-        return statistics.median(times)
+    def invoke_ms(self) -> float:
+        t0 = time.perf_counter()
+        self.it.invoke()
+        return (time.perf_counter() - t0) * 1e3
+
+
+def paired_latency_ms(a: _Runner, b: _Runner, runs: int,
+                      stop: threading.Event) -> tuple[float, float]:
+    """Median ms of ``a`` and of ``b``, their invokes alternated: a load that comes and goes
+    during the timing slows both alike, so the verdict's "slower" compares like with like."""
+    ta: list[float] = []
+    tb: list[float] = []
+    for _ in range(max(1, runs)):
+        if stop.is_set():
+            raise WorkerError("cancelled", "cancelled")
+        ta.append(a.invoke_ms())
+        tb.append(b.invoke_ms())
+    return statistics.median(ta), statistics.median(tb)
 
 
 def layer_errors(float_bytes: bytes, quant: bytes, sample: list[np.ndarray], threads: int,
