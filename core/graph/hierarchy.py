@@ -545,9 +545,13 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
                      cancelled: Callable[[], bool] | None = None,
                      char_w: float = CHAR_W, row_char_w: float = ROW_CHAR_W,
                      fold_constants: bool = True, fold_producers: bool = False,
-                     order_sweeps: int = 12, x_iters: int = 24) -> GraphLayout:
+                     direction: str = "TB", order_sweeps: int = 12,
+                     x_iters: int = 24) -> GraphLayout:
     """Lay out ``model.subgraphs[subgraph]`` with the groups ``expanded`` open (see the module
-    docstring); progress, cancel and metrics as ``layout_subgraph``."""
+    docstring); progress, cancel, metrics and ``direction`` as ``layout_subgraph`` (left to
+    right: every graph laid out top to bottom on swapped sizes, frames with their title
+    inset on the side that becomes the top, then the whole transposed)."""
+    lr = direction == "LR"
     sg = model.subgraphs[subgraph]
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -604,6 +608,11 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
         width[n_base + g], height[n_base + g] = _box_size(label, groups[g].ops, char_w,
                                                           row_char_w)
 
+    if lr:
+        width, height = height, width
+    # an open group's contents sit inset in its frame: the title's side, then the others
+    head_x, head_y = ((FRAME_HEAD + FRAME_GAP, FRAME_PAD) if lr
+                      else (FRAME_PAD, FRAME_HEAD + FRAME_GAP))
     # each open group's graph, inner ones first
     open_groups = [g for g in h.top_down if is_open[g]]
     by_level: dict[int, list[int]] = {}
@@ -626,8 +635,8 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
         for c in grp.children:
             if is_open[c]:
                 lv = levels[c]
-                width[n_base + c] = lv.width - 40 + 2 * FRAME_PAD
-                height[n_base + c] = lv.height - 40 + FRAME_HEAD + FRAME_GAP + FRAME_PAD
+                width[n_base + c] = lv.width - 40 + head_x + FRAME_PAD
+                height[n_base + c] = lv.height - 40 + head_y + FRAME_PAD
         levels[g] = _lay_out_level(g, items_a, local, E, by_level.get(g, []), n_ops,
                                    n_in if g == 0 else 0, n_out if g == 0 else 0,
                                    width, height, order_sweeps, x_iters)
@@ -652,7 +661,7 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
         for c in groups[g].children:
             if is_open[c]:
                 b = n_base + c
-                offset[c] = (x[b] + FRAME_PAD - 20.0, y[b] + FRAME_HEAD + FRAME_GAP - 20.0)
+                offset[c] = (x[b] + head_x - 20.0, y[b] + head_y - 20.0)
                 frames.append(c)
     # what is inside a closed box sits on it; an open group's box node is its frame
     hidden = np.flatnonzero(~shown[:n_ops])
@@ -682,7 +691,7 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
     check(1.0, "done")
     fr = np.asarray(frames, np.int32)
     fb = n_base + fr
-    return GraphLayout(
+    lay = GraphLayout(
         subgraph=subgraph, n_ops=n_ops, kind=kind, ref=ref, labels=labels, categories=cats,
         rows=rows, x=x, y=y, w=width, h=height, layer=layer, edge_tensor=e_t, edge_src=e_s,
         edge_dst=e_d, route_off=route_off, route_pts=route_pts,
@@ -696,6 +705,7 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
         else np.zeros((0, 4)),
         frame_labels=[f"{groups[g].name} · {groups[g].ops:,} ops" for g in frames],
         hierarchy=HierarchyState(h, frozenset(set(expanded) | {0})))
+    return gl.transposed(lay) if lr else lay
 
 
 @dataclass(frozen=True)

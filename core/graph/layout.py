@@ -29,6 +29,7 @@ Nothing here imports Qt: the GUI only paints.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
@@ -102,6 +103,7 @@ class GraphLayout:
     frame_rect: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # x, y, w, h
     frame_labels: list[str] = field(default_factory=list)
     hierarchy: object = None              # the ScopeHierarchy laid out, with its expansion
+    horizontal: bool = False              # laid out left to right (edges leave a node's right)
     _by_y: np.ndarray | None = field(default=None, repr=False)
     _y_sorted: np.ndarray | None = field(default=None, repr=False)
     _max_h: float = 0.0
@@ -181,7 +183,7 @@ class GraphLayout:
         cand = self.visible_edges(px - tol, py - tol, px + tol, py + tol)
         best, best_d = None, tol
         for e in cand:
-            c = route_curve(self.route(int(e)))
+            c = route_curve(self.route(int(e)), horizontal=self.horizontal)
             a, b = c[:-1], c[1:]
             ab = b - a
             ap = np.array([px, py]) - a
@@ -193,15 +195,14 @@ class GraphLayout:
         return best
 
 
-def route_curve(pts: np.ndarray, steps: int = 8) -> np.ndarray:
+def route_curve(pts: np.ndarray, steps: int = 8, horizontal: bool = False) -> np.ndarray:
     """Points on the drawn route: between consecutive points a cubic Bézier whose control points
-    sit half-way down vertically (vertical tangents), as the view draws it."""
+    sit half-way down vertically (vertical tangents; horizontal ones in a left-to-right
+    layout), as the view draws it."""
     if len(pts) < 2:
         return pts
     p, q = pts[:-1], pts[1:]
-    dy = (q[:, 1] - p[:, 1]) / 2
-    c1 = np.stack([p[:, 0], p[:, 1] + dy], 1)
-    c2 = np.stack([q[:, 0], q[:, 1] - dy], 1)
+    c1, c2 = curve_controls(pts, horizontal)
     t = np.linspace(0, 1, steps + 1)[:, None, None]
     u = 1 - t
     curve = u ** 3 * p + 3 * u * u * t * c1 + 3 * u * t * t * c2 + t ** 3 * q  # (steps+1, S, 2)
@@ -209,11 +210,27 @@ def route_curve(pts: np.ndarray, steps: int = 8) -> np.ndarray:
     return np.vstack([out, pts[-1:]])
 
 
-def curve_controls(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def curve_controls(pts: np.ndarray, horizontal: bool = False
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """The Bézier control points the view uses between consecutive route points."""
     p, q = pts[:-1], pts[1:]
+    if horizontal:
+        dx = (q[:, 0] - p[:, 0]) / 2
+        return np.stack([p[:, 0] + dx, p[:, 1]], 1), np.stack([q[:, 0] - dx, q[:, 1]], 1)
     dy = (q[:, 1] - p[:, 1]) / 2
     return np.stack([p[:, 0], p[:, 1] + dy], 1), np.stack([q[:, 0], q[:, 1] - dy], 1)
+
+
+def transposed(lay: GraphLayout) -> GraphLayout:
+    """A layout made top to bottom on nodes with their width and height swapped, turned into
+    its left-to-right form: x and y swapped for nodes, routes, frames and the extent (the
+    nodes' own sizes are swapped back)."""
+    swap = np.array([1, 0])
+    return dataclasses.replace(
+        lay, x=lay.y, y=lay.x, w=lay.h, h=lay.w, route_pts=lay.route_pts[:, swap],
+        edge_box=lay.edge_box[:, [1, 0, 3, 2]] if len(lay.edge_box) else lay.edge_box,
+        frame_rect=lay.frame_rect[:, [1, 0, 3, 2]] if len(lay.frame_rect) else lay.frame_rect,
+        width=lay.height, height=lay.width, horizontal=True, _by_y=None, _y_sorted=None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,15 +386,17 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
                     order_sweeps: int = 12, x_iters: int = 24,
                     max_dummies: int = 2_000_000, char_w: float = CHAR_W,
                     row_char_w: float = ROW_CHAR_W, fold_constants: bool = True,
-                    fold_producers: bool = False) -> GraphLayout:
+                    fold_producers: bool = False, direction: str = "TB") -> GraphLayout:
     """Lay out ``model.subgraphs[subgraph]``. ``progress(fraction, phase)`` is called between
     phases; ``cancelled()`` is polled and raises ``LayoutCancelled`` when it returns True.
     ``char_w``/``row_char_w``: mean advance of a header / row character in the view's fonts
     (node widths are estimated from them). ``fold_constants=False`` leaves the weights/bias rows
     out of the op cards (View → Weights on Nodes off). ``fold_producers``: ops that read only
     constants (``core.graph.fold``: a DEQUANTIZE of fp16 weights) become rows of their
-    consumers' cards; they stay nodes, not ``shown``, their ``owner`` the consumer."""
+    consumers' cards; they stay nodes, not ``shown``, their ``owner`` the consumer.
+    ``direction="LR"``: layers from left to right (for tall graphs), through ``transposed``."""
     sg: Subgraph = model.subgraphs[subgraph]
+    lr = direction == "LR"
     timings: dict[str, float] = {}
     clock = [time.perf_counter()]
 
@@ -398,6 +417,8 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
     n = g.n
     keep = np.ones(n, bool)
     keep[list(folded)] = False
+    if lr:   # laid out top to bottom on swapped sizes, then transposed
+        g.width, g.height = g.height, g.width
     pl = place(g if not folded else _kept(g, keep), step, order_sweeps, x_iters, max_dummies)
     c, lanes = pl.coords, pl.lanes
     route_off, route_pts, edge_box = pl.route_off, pl.route_pts, pl.edge_box
@@ -416,7 +437,7 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
         g.width[hid], g.height[hid] = g.width[owner[hid]], g.height[owner[hid]]
     step(1.0, "done", "routes")
     timings["total"] = sum(timings.values())
-    return GraphLayout(subgraph=subgraph, n_ops=g.n_ops, kind=g.kind, ref=g.ref,
+    lay = GraphLayout(subgraph=subgraph, n_ops=g.n_ops, kind=g.kind, ref=g.ref,
                        labels=g.labels, categories=g.cats, rows=g.rows, x=x,
                        y=y, w=g.width, h=g.height, layer=layer,
                        shown=keep if folded else None, owner=owner,
@@ -426,6 +447,7 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
                        tensor_names=[t.name for t in sg.tensors],
                        edge_state=np.asarray([sg.tensors[t].dtype in STATE_DTYPES
                                               for t in g.edge_tensor.tolist()], bool))
+    return transposed(lay) if lr else lay
 
 
 def _kept(g: _Graph, keep: np.ndarray) -> _Graph:

@@ -119,6 +119,9 @@ class GraphPanel(QWidget):
                                      "float meet (QUANTIZE, DEQUANTIZE, hybrid ops)", None,
                                      checkable=True)
         self.dtypes_btn.toggled.connect(self.set_dtypes)
+        self.lr_btn = self._tool("→", "Lay the graph out left to right (for tall graphs)",
+                                 None, checkable=True)
+        self.lr_btn.toggled.connect(self.set_left_to_right)
         self.labels_btn = self._tool("Shapes", "Label edges with tensor shape and dtype",
                                      None, checkable=True)
         self.labels_btn.toggled.connect(lambda on: self.view.set_edge_labels(on))
@@ -154,7 +157,7 @@ class GraphPanel(QWidget):
         bar = QHBoxLayout()
         bar.setContentsMargins(4, 4, 4, 0)
         for w in (self.back_btn, self.subgraph_box, fit, zout, zin, self.scopes_btn,
-                  self.dtypes_btn, self.labels_btn,
+                  self.lr_btn, self.dtypes_btn, self.labels_btn,
                   self.export_btn, self.inspector_btn):
             bar.addWidget(w)
         bar.addWidget(self.info, 1)
@@ -340,6 +343,16 @@ class GraphPanel(QWidget):
             return hierarchy.layout_hierarchy(model, index, groups, opened, progress=progress,
                                               cancelled=cancelled, **metrics)
         return run
+
+    def set_left_to_right(self, on: bool) -> None:
+        """Layers from left to right instead of top to bottom (laid out again)."""
+        if self.lr_btn.isChecked() != bool(on):
+            self.lr_btn.setChecked(bool(on))   # comes back here through toggled
+            return
+        self._metrics["direction"] = "LR" if on else "TB"
+        self.layouts.clear()
+        if self.current is not None:
+            self.show_subgraph(self.current, push=False)
 
     def set_dtypes(self, on: bool) -> None:
         """View → Dtypes: edges by dtype, int/float crossings marked, with their legend."""

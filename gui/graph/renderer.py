@@ -321,7 +321,7 @@ def _paint_edges(p: QPainter, sc: Scene, edges: np.ndarray, scale: float, near: 
         if to_device is not None:
             r = np.stack([r[:, 0] * to_device.m11() + to_device.dx(),
                           r[:, 1] * to_device.m22() + to_device.dy()], 1)
-        c1, c2 = gl.curve_controls(r)
+        c1, c2 = gl.curve_controls(r, lay.horizontal)
         rl, c1l, c2l = r.tolist(), c1.tolist(), c2.tolist()
         path = QPainterPath()  # one path per edge: stroking one big path is much slower
         paths.append(path)
@@ -342,10 +342,14 @@ def _paint_edges(p: QPainter, sc: Scene, edges: np.ndarray, scale: float, near: 
         p.drawPath(path)
     if near and arrows:
         head = QPainterPath()
-        for ax, ay in arrows:
+        for ax, ay in arrows:   # pointing down, or right in a left-to-right layout
             head.moveTo(ax, ay)
-            head.lineTo(ax - 3.5, ay - 7)
-            head.lineTo(ax + 3.5, ay - 7)
+            if lay.horizontal:
+                head.lineTo(ax - 7, ay - 3.5)
+                head.lineTo(ax - 7, ay + 3.5)
+            else:
+                head.lineTo(ax - 3.5, ay - 7)
+                head.lineTo(ax + 3.5, ay - 7)
             head.closeSubpath()
         p.fillPath(head, pen.color())
     if pen.color() == sc.canvas["edge"]:

@@ -210,6 +210,11 @@ class GraphView(QWidget):
             self.set_view(s, lay.width / 2 - self.width() / s / 2,
                           lay.height / 2 - self.height() / s / 2)
             return
+        if lay.horizontal:   # left to right: the start of the graph, at the left, centred
+            s = min(START_MAX_SCALE, max(START_MIN_SCALE, self.height() / lay.height * 0.97))
+            left = lay.x[lay.kind == NODE_INPUT].min() if (lay.kind == NODE_INPUT).any() else 0.0
+            self.set_view(s, max(0.0, left - 20), lay.height / 2 - self.height() / s / 2)
+            return
         s = min(START_MAX_SCALE, max(START_MIN_SCALE, self.width() / lay.width * 0.97))
         top = lay.y[lay.kind == NODE_INPUT].min() if (lay.kind == NODE_INPUT).any() else 0.0
         self.set_view(s, lay.width / 2 - self.width() / s / 2, max(0.0, top - 20))

@@ -255,3 +255,37 @@ def test_constant_producers_fold_into_their_consumers_cards(build_model):
     # off: the DEQUANTIZEs are nodes with edges, as before
     flat = layout_subgraph(m, 0)
     assert flat.shown is None and set(flat.edge_src.tolist()) >= {0, 2, 4}
+
+
+@pytest.mark.parametrize("scoped", [False, True])
+def test_left_to_right_is_the_top_to_bottom_layout_turned(shared_model, scoped):
+    model = open_model(shared_model("face_landmark_with_attention"))
+    h = H.scope_hierarchy(model.subgraphs[0])
+    ex = H.fit_expansion(h)
+
+    def lay_out(direction):
+        if scoped:
+            return H.layout_hierarchy(model, 0, h, ex, direction=direction)
+        return layout_subgraph(model, 0, direction=direction)
+    tb, lr = lay_out("TB"), lay_out("LR")
+    assert lr.horizontal and not tb.horizontal
+    # drawn nodes keep their own sizes (frames do not: their contents turned); each edge
+    # leaves its source's right side and enters its consumer's left side
+    shown = np.flatnonzero(lr.shown) if lr.shown is not None else np.arange(lr.n_nodes)
+    assert np.allclose(lr.w[shown], tb.w[shown]) and np.allclose(lr.h[shown], tb.h[shown])
+    for e in range(lr.n_edges):
+        r = lr.route(e)
+        s, d = int(lr.edge_src[e]), int(lr.edge_dst[e])
+        assert r[0, 0] == pytest.approx(lr.x[s] + lr.w[s])
+        assert r[-1, 0] == pytest.approx(lr.x[d])
+        assert lr.y[s] <= r[0, 1] <= lr.y[s] + lr.h[s]
+    # the layers run along x: a tall graph becomes a wide one
+    assert tb.height > tb.width and lr.width > lr.height
+    assert (lr.x[shown] + lr.w[shown] <= lr.width + 1e-6).all()
+    if scoped:
+        for g, (fx, fy, fw, fh) in zip(lr.frame_group.tolist(), lr.frame_rect.tolist(),
+                                       strict=True):
+            inside = [n for n in shown if lr.node_group[n] == g]
+            for n in inside:    # under the frame's title, within its sides
+                assert fy + H.FRAME_HEAD <= lr.y[n] and lr.y[n] + lr.h[n] <= fy + fh + 1e-6
+                assert fx <= lr.x[n] and lr.x[n] + lr.w[n] <= fx + fw + 1e-6
