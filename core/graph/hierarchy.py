@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -179,12 +179,18 @@ def _scopes(sg: Subgraph) -> tuple[np.ndarray, list[int], list[str]]:
     return op_scope, parent, name
 
 
-def scope_hierarchy(sg: Subgraph, max_children: int = MAX_CHILDREN) -> ScopeHierarchy:
-    """The groups of ``sg`` (see the module docstring)."""
+def scope_hierarchy(sg: Subgraph, max_children: int = MAX_CHILDREN,
+                    folded: Collection[int] = ()) -> ScopeHierarchy:
+    """The groups of ``sg`` (see the module docstring). Ops in ``folded`` (drawn on their
+    consumers' cards, ``core.graph.fold``) do not count when deciding what is a box: a layer's
+    scope holding its op and its fp16 weights' DEQUANTIZEs is one card, not a box around it."""
     n_ops = len(sg.operators)
     op_scope, s_parent, s_name = _scopes(sg)
     n_s = len(s_parent)
-    direct = np.bincount(op_scope, minlength=n_s)
+    weight = np.ones(n_ops)
+    if len(folded):
+        weight[np.fromiter(folded, np.int64, len(folded))] = 0
+    direct = np.bincount(op_scope, weights=weight, minlength=n_s).astype(np.int64)
     sp = np.asarray(s_parent, np.int64)
     total = direct.astype(np.int64).copy()
     for s in range(n_s - 1, 0, -1):       # children have larger ids
@@ -211,12 +217,15 @@ def scope_hierarchy(sg: Subgraph, max_children: int = MAX_CHILDREN) -> ScopeHier
             g_parent.append(p)
             g_name.append(label)
     op_group = up[op_scope] if n_ops else np.zeros(0, np.int64)
-    groups, op_group = _chunked_groups(g_parent, g_name, op_group, max_children)
+    # an op in a chunk's name: its own scope's last component (MediaPipe's layer name)
+    op_names = [s_name[k] or f"#{i}" for i, k in enumerate(op_scope.tolist())]
+    groups, op_group = _chunked_groups(g_parent, g_name, op_group, max_children, op_names)
     return ScopeHierarchy(sg.index, groups, op_group.astype(np.int32))
 
 
 def _chunked_groups(g_parent: list[int], g_name: list[str], op_group: np.ndarray,
-                    max_children: int) -> tuple[list[ScopeGroup], np.ndarray]:
+                    max_children: int, op_names: Sequence[str]
+                    ) -> tuple[list[ScopeGroup], np.ndarray]:
     """The groups with their items (ops and sub-groups, in execution order); a group of more
     than ``max_children`` items gets them in chunks of consecutive items, as often as needed."""
     n_g = len(g_parent)
@@ -246,10 +255,10 @@ def _chunked_groups(g_parent: list[int], g_name: list[str], op_group: np.ndarray
     ends: dict[int, tuple[str, str]] = {}   # a chunk's first and last item names
 
     def first_name(c: int) -> str:
-        return f"#{c}" if c >= 0 else ends.get(-c - 1, (groups[-c - 1].name,))[0]
+        return op_names[c] if c >= 0 else ends.get(-c - 1, (groups[-c - 1].name,))[0]
 
     def last_name(c: int) -> str:
-        return f"#{c}" if c >= 0 else ends.get(-c - 1, ("", groups[-c - 1].name))[1]
+        return op_names[c] if c >= 0 else ends.get(-c - 1, ("", groups[-c - 1].name))[1]
 
     for g in range(n_g):
         items = code_s[bounds[g]:bounds[g + 1]]

@@ -40,6 +40,7 @@ from core import format as fmt
 from core.graph import export_plan, hierarchy
 from core.graph import layout as gl
 from core.graph import search as gsearch
+from core.graph.fold import constant_producers
 from core.graph.layout import NODE_OP, GraphLayout
 from core.graph.search import SearchHit
 from core.model import ops as op_facts
@@ -333,9 +334,12 @@ class GraphPanel(QWidget):
             progress = state.set_progress if state is not None else None
             cancelled = state.is_interrupt_requested if state is not None else None
             groups = None
-            if scopes:
-                groups = h if h is not None else hierarchy.scope_hierarchy(
-                    model.subgraphs[index])
+            if scopes and h is None:   # folded producers make no box of their own
+                sg = model.subgraphs[index]
+                groups = hierarchy.scope_hierarchy(sg, folded=constant_producers(sg) if
+                                                   metrics.get("fold_producers") else ())
+            elif scopes:
+                groups = h
             if groups is None or not groups.has_scopes:
                 return gl.layout_subgraph(model, index, progress=progress, cancelled=cancelled,
                                           **metrics)
@@ -457,6 +461,8 @@ class GraphPanel(QWidget):
             return
         self._metrics["fold_producers"] = bool(on)
         self.layouts.clear()
+        self.hierarchies.clear()   # the groups depend on what is folded
+        self.expanded.clear()
         if self.current is not None:
             self.show_subgraph(self.current, push=False)
 

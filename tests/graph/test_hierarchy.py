@@ -289,3 +289,13 @@ def test_left_to_right_is_the_top_to_bottom_layout_turned(shared_model, scoped):
             for n in inside:    # under the frame's title, within its sides
                 assert fy + H.FRAME_HEAD <= lr.y[n] and lr.y[n] + lr.h[n] <= fy + fh + 1e-6
                 assert fx <= lr.x[n] and lr.x[n] + lr.w[n] <= fx + fw + 1e-6
+
+
+def test_folded_producers_make_no_box(build_model):
+    from core.graph.fold import constant_producers
+    sg = _fp16_model(build_model).subgraphs[0]
+    # conv0 and conv1 each hold a CONV_2D and the DEQUANTIZE of its fp16 kernel
+    assert [g.name for g in H.scope_hierarchy(sg).groups[1:]] == ["conv0", "conv1"]
+    # folded, each is one card: no box around it
+    h = H.scope_hierarchy(sg, folded=constant_producers(sg))
+    assert len(h.groups) == 1 and sorted(h.groups[0].direct_ops) == list(range(6))
