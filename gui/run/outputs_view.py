@@ -59,7 +59,7 @@ class OutputsView(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().hide()
-        self.hist = pg.PlotWidget(title="values")
+        self.hist = pg.PlotWidget()
         self.hist.setLabel("left", "count")
         self.hist.setLabel("bottom", "value")
         for side in ("left", "bottom"):
@@ -146,12 +146,20 @@ class OutputsView(QWidget):
             return
         if h.counts.size:
             self.hist_curve.setData(h.edges, h.counts)
+            # the tab is short: the count axis marks the tallest bin (its count said below the
+            # plot), so no labels print over each other
+            peak = int(h.counts.max())
+            self.hist.getAxis("left").setTicks([[(0, "0"), (peak, "")]])
         else:
             self.hist_curve.setData([0, 1], [0])
-        self.hist.setTitle(f"{h.finite:,} values" + (f", {h.nonfinite:,} not finite (not drawn)"
-                                                      if h.nonfinite else ""),
-                           color=theme.hex_color("plot_fg"))
+            self.hist.getAxis("left").setTicks(None)
+        self.hist.setLabel("bottom", f"value ({h.finite:,} finite"
+                           + (f", {h.nonfinite:,} not finite, not drawn" if h.nonfinite else "")
+                           + (f"; tallest bin {int(h.counts.max()):,}" if h.counts.size else "")
+                           + ")")
         self.hist.enableAutoRange()
+        if h.counts.size:   # room above the tallest bin for its label
+            self.hist.setYRange(0, float(h.counts.max()) * 1.2, padding=0)
 
     def _save_dialog(self) -> None:
         tv = self.current
