@@ -125,6 +125,21 @@ def test_bench_on_the_board_matches_the_local_run(board, shared_model, tmp_path)
     assert set(local) | {"target"} == set(remote)
 
 
+def test_tensors_come_back_from_the_board(board, demo_model_path):
+    """The outputs in full and every kept tensor travel the same JSON lines over SSH: the same
+    values as a local run on the same inputs."""
+    import numpy as np
+
+    from core.inference.session import run_benchmark as run_here
+    cfg = dict(model=str(demo_model_path), runs=1, warmup=0, keep_tensors=True)
+    here, there = run_here(RunConfig(**cfg)), run_benchmark(RunConfig(**cfg), board)
+    assert there.status == "ok", there.error
+    assert [(t.kind, t.name) for t in there.tensors] == [(t.kind, t.name) for t in here.tensors]
+    assert len(there.tensors) > 3 and there.tensors_note == here.tensors_note
+    for a, b in zip(here.tensors, there.tensors, strict=True):
+        np.testing.assert_array_equal(a.array(), b.array(), err_msg=a.name)
+
+
 def test_profile_on_the_board(board, shared_model):
     path = str(shared_model("mobilenet_v2_224_int8"))
     cfg = dict(model=path, runs=3, warmup=1, profile=True, profile_runs=3)
