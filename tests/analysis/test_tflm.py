@@ -143,3 +143,19 @@ def test_support_verify_runs_tflite_micro(name, runs):
         assert v["runtime_error_kind"] == "crashed" and "SIGABRT" in v["runtime_refused"]
     assert block["provenance"]["kind"] == "tool"
     assert block["provenance"]["tool"] == "tflite-micro"
+
+
+def test_a_kernel_outside_the_table_makes_the_plan_an_estimate_that_says_so(build_model):
+    """BATCH_MATMUL's Prepare-time data is not in the tail table: the block says the tail and
+    total are estimates and names the op; --find-arena still finds what TFLM really needs."""
+    path = str(build_model(T.batch_matmul(), "bmm.tflite"))
+    with open_model(path) as m:
+        plan = plan_tflm(m)
+        from core.analysis.memory import tflm_block
+        block = tflm_block(m, plan)
+    assert not plan.tail_exact and plan.unknown_ops == ["BATCH_MATMUL"]
+    assert "BATCH_MATMUL" in block.note and "estimates" in block.note
+    assert block.to_json()["tail_exact"] is False
+    found = find_arena(path, plan.total_bytes)
+    n = found["arena_size"]
+    assert n is not None and runs_in(path, n)[0] and not runs_in(path, n - 16)[0]

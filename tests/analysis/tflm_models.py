@@ -134,3 +134,16 @@ def computed_pad() -> ModelBuilder:
     sg.op("PAD", [x, pads], [y])
     sg.inputs, sg.outputs = [x, pads], [y]
     return mb
+
+
+def batch_matmul() -> ModelBuilder:
+    """A float BATCH_MATMUL of two inputs: a kernel whose Prepare-time data the tail table does
+    not model (the plan says so)."""
+    mb = ModelBuilder(description="BATCH_MATMUL")
+    sg = mb.subgraph()
+    a = sg.tensor("a", [1, 4, 8])
+    b = sg.tensor("b", [1, 8, 4])
+    y = sg.tensor("y", [1, 4, 4])
+    sg.op("BATCH_MATMUL", [a, b], [y], {"adj_x": False, "adj_y": False})
+    sg.inputs, sg.outputs = [a, b], [y]
+    return mb

@@ -279,8 +279,10 @@ class TflmBlock:
                "(the tflite-micro wheel, as on this machine): on a 32-bit MCU its structs are "
                "smaller")
         if not self.tail_exact:
-            out += ("; kernel data of " + ", ".join(self.unknown_ops) + " not in the table: "
-                    "estimated at 32 B per op, so the tail and total may be off by that much")
+            out += ("; what the kernels of " + ", ".join(self.unknown_ops) + " keep is not "
+                    "fully in the table (op data estimated at 32 B, or Prepare-time data and "
+                    "scratch buffers left out): the tail and total are estimates, check them "
+                    "with --runtime / --find-arena")
         return out
 
     def to_json(self) -> dict[str, Any]:

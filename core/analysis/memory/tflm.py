@@ -468,6 +468,8 @@ def plan_tail(model: Model, planned: int) -> TailPlan:
             if spec is None and name not in no_data:
                 unknown.append(name)
                 spec = kernels["_default"]
+            elif spec is not None and spec.get("unmodelled"):
+                unknown.append(name)
             allocations[(sg.index, op.index)] = _kernel_allocations(sg, op, spec or {})
     for sg in model.subgraphs:      # every kernel's Init
         for op in sg.operators:
