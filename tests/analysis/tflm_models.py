@@ -136,14 +136,13 @@ def computed_pad() -> ModelBuilder:
     return mb
 
 
-def batch_matmul() -> ModelBuilder:
-    """A float BATCH_MATMUL of two inputs: a kernel whose Prepare-time data the tail table does
-    not model (the plan says so)."""
+def batch_matmul(adj_x: bool = False, adj_y: bool = False) -> ModelBuilder:
+    """A float BATCH_MATMUL of two inputs (its Prepare keeps transposed copies of them)."""
     mb = ModelBuilder(description="BATCH_MATMUL")
     sg = mb.subgraph()
-    a = sg.tensor("a", [1, 4, 8])
-    b = sg.tensor("b", [1, 8, 4])
+    a = sg.tensor("a", [1, 8, 4] if adj_x else [1, 4, 8])
+    b = sg.tensor("b", [1, 4, 8] if adj_y else [1, 8, 4])
     y = sg.tensor("y", [1, 4, 4])
-    sg.op("BATCH_MATMUL", [a, b], [y], {"adj_x": False, "adj_y": False})
+    sg.op("BATCH_MATMUL", [a, b], [y], {"adj_x": adj_x, "adj_y": adj_y})
     sg.inputs, sg.outputs = [a, b], [y]
     return mb

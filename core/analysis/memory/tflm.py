@@ -387,6 +387,14 @@ def _kernel_allocations(sg: Subgraph, op: Operator, spec: dict) -> tuple[list[in
         arrays = spec["per_channel_arrays_if_per_channel"]
     if arrays:
         prepare += [4 * _per_channel(sg, op)] * arrays
+    if spec.get("batch_matmul_transposes") and x is not None and w is not None:
+        if x.dtype in ("int8", "int16"):
+            prepare.append(28)                    # QuantizationOpDataBatchMatmul
+        for operand, transposed in ((x, op.options.get("adj_x")),
+                                    (w, not op.options.get("adj_y"))):
+            if transposed:
+                prepare += [24, 4 + 4 * len(operand.shape),
+                            tensor_bytes(operand.dtype, operand.shape)]
     if spec.get("prepare_output_dims") and y is not None:
         prepare.append(4 + 4 * len(y.shape))      # CreateWritableTensorDimsWithCopy
     return list(spec.get("init", [])), prepare
