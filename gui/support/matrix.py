@@ -28,6 +28,9 @@ LEGEND = (
     ("✗", PALETTE["unsupported"][0], "unsupported"),
     ("—", "no answer (the target's tool could not run; see the column's tooltip)", "no_answer"),
 )
+UNVERIFIED_MARK = " *"
+UNVERIFIED_MEANING = ("* unverified: the column follows its delegate's source; nothing here runs "
+                      "it (hover the header for which source)")
 VERDICTS = ("delegated", "kept_on_cpu", "unsupported", "no_answer")
 
 
@@ -37,11 +40,16 @@ class SupportRows(RowsModel):
     def __init__(self, labels: list[str], macs: list[int], result: SupportReport,
                  subgraph: int, parent=None):
         self.delegates = list(result.delegates)
-        self.columns = ("#", "Operator", "MACs", *(short_name(d) for d in self.delegates))
+        verdicts = result.delegates
+        # a column no tool here answered is marked in its header, not only in a tooltip
+        self.unverified = {d for d, r in verdicts.items()
+                           if r.provenance and r.provenance["kind"] == "source"}
+        self.columns = ("#", "Operator", "MACs",
+                        *(short_name(d) + (UNVERIFIED_MARK if d in self.unverified else "")
+                          for d in self.delegates))
         self.labels, self.macs = labels, macs
         # a tool-run target without an answer (tool or SDK missing, model refused) has no ops:
         # its cells say so instead of showing a made-up verdict
-        verdicts = result.delegates
         self.ops = {d: r.subgraphs[subgraph].ops if r.subgraphs else None
                     for d, r in verdicts.items()}
         self.errors = {d: r.error for d, r in verdicts.items()}
@@ -175,7 +183,8 @@ class SupportMatrix(FilterTable):
         self.legend.setText(" &nbsp; ".join(
             f"<span style='background:{theme.hex_color(f'{verdict}_bg')}; color:{ink}'>"
             f"&nbsp;{html.escape(mark)}&nbsp;</span>&nbsp;{html.escape(meaning)}"
-            for mark, meaning, verdict in rows.legend()))
+            for mark, meaning, verdict in rows.legend())
+            + (f" &nbsp; {html.escape(UNVERIFIED_MEANING)}" if rows.unverified else ""))
 
     def set_unsupported_only(self, on: bool) -> None:
         self.model.set_unsupported_only(on)

@@ -44,7 +44,7 @@ from core.analysis.support.runtime import (
     verdict_line,
 )
 from core.analysis.support.target_run import analyze_target, compile_line
-from core.analysis.support.targets import ETHOS_U, npu_ids, split_id
+from core.analysis.support.targets import ETHOS_U, npu_ids, provenance_tag, split_id
 from core.model.types import Model
 from gui.rich_text import plain_label
 from gui.support.matrix import SupportMatrix, SupportRows
@@ -231,7 +231,8 @@ class DelegatesPanel(QWidget):
         for r in self.result.delegates.values():
             line = summary_line(r, s)
             said = compile_line(r.block) if isinstance(r, ToolTargetSupport) else None
-            lines.append(f"{line} — {said}" if said else line)
+            line = f"{line} — {said}" if said else line
+            lines.append(f"{line} [{provenance_tag(r.provenance)}]" if r.provenance else line)
         self.summary.setText("\n".join(lines))
         est = [f"{t.title} {estimate_line(t.block)}" for t in self.target_blocks.values()
                if t.estimate]

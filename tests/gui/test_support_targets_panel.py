@@ -96,6 +96,26 @@ def test_column_headers_say_who_answered(tab):
     assert "deprecat" not in tips["gpu"]
 
 
+def test_unverified_columns_say_so_on_screen(tab, qtbot):
+    """Not only in a tooltip: the header of a column that follows a source carries the mark the
+    legend explains, and each summary line says who answered it."""
+    panel = tab.delegates
+    panel.add_target("npu-intel:LNL")
+    qtbot.waitUntil(lambda: "npu-intel:LNL" in panel.target_blocks, timeout=120_000)
+    rows = panel.matrix.model
+    heads = {d: rows.headerData(3 + k, Qt.Orientation.Horizontal)
+             for k, d in enumerate(rows.delegates)}
+    assert heads["nnapi"].endswith("*") and heads["edgetpu"].endswith("*")
+    assert "* unverified" in panel.matrix.legend.text()
+    summary = panel.summary.text().splitlines()
+    nnapi = next(line for line in summary if line.startswith("NNAPI"))
+    assert nnapi.endswith("[unverified: follows its source; deprecated]"), nnapi
+    if not panel.target_blocks["npu-intel:LNL"].error:   # the plugin ran here: proven, unmarked
+        assert not heads["npu-intel:LNL"].endswith("*")
+        intel = next(line for line in summary if "Intel" in line)
+        assert "[proven here by" in intel, intel
+
+
 def test_check_on_tflite_micro_shows_its_figures_against_the_plan(tab, qtbot):
     """"Check on TFLite Micro" runs tflite-micro in a worker (off the UI thread) and shows its
     real head and tail against the plan (SOURCES.md: head 3,424 B, tail 16,384 B on the

@@ -100,6 +100,19 @@ def provenance_line(p: dict[str, Any]) -> str:
     return text
 
 
+def provenance_tag(p: dict[str, Any]) -> str:
+    """The few words a column or summary line carries on screen: 'proven here by vela 5.2.0',
+    'unverified: follows its source', with '; deprecated' where it is (the full
+    ``provenance_line`` goes in the tooltip)."""
+    if p["kind"] == "tool":
+        text = f"proven here by {p['tool']} {p['version']}"
+    elif p["kind"] == "none":
+        text = "no answer"
+    else:
+        text = "unverified: follows its source"
+    return text + ("; deprecated" if p.get("deprecated") else "")
+
+
 def stage_reporter(progress: Callable[[float, str], None] | None,
                    what: str) -> Callable[[dict], None] | None:
     """A worker ``on_message`` that reports each stage the job enters as progress text."""
