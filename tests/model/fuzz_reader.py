@@ -392,7 +392,8 @@ def markdown(counts: dict, seconds: float, cases: int, seed: int, bases: list[st
             f"`make fuzz` (tests/model/fuzz_reader.py): {cases:,} seeded cases (seed {seed}) in "
             f"{seconds:.0f} s, each under a {ADDRESS_SPACE >> 30} GiB address-space limit and a "
             f"{CASE_SECONDS:.0f} s time limit. A case parses (report serialises as strict JSON, "
-            "summary printable) or is refused with one printable line under 1,000 characters "
+            "summary printable, every buffer, tensor and operator reads as the flatbuffers "
+            "generated accessors read the same bytes) or is refused with one printable line under 1,000 characters "
             "naming the file; anything else is an escape. Bases: " + ", ".join(bases) + ".\n",
             "| kind | cases | parsed | refused | escaped |", "|---|---:|---:|---:|---:|"]
     tot = {"cases": 0, "parsed": 0, "refused": 0, "escaped": 0}
@@ -419,7 +420,7 @@ def replace_section(path: Path, section: str) -> None:
     else:
         lines += [""] + section.splitlines()
     from core.fileio import write_text
-    write_text(path, "\n".join(lines).rstrip("\n") + "\n")
+    write_text(path, "\n".join(lines).rstrip("\n") + "\n", overwrite=True)  # our own file
 
 
 def main(argv: list[str] | None = None) -> int:
