@@ -204,3 +204,16 @@ def duration_unit(largest_ms: float) -> tuple[str, float]:
     if not math.isfinite(largest_ms) or largest_ms <= 0:
         return "ms", 1.0
     return next((u for u in _DURATION_UNITS if abs(largest_ms) >= u[1]), _DURATION_UNITS[-1])
+
+
+def op_numbers(ops: list[int], shown: int = 8) -> str:
+    """'0, 1, 4-8, 12, … (+31 more)': consecutive ops as ranges, the first ``shown`` runs."""
+    runs: list[list[int]] = []
+    for i in sorted(ops):
+        if runs and i == runs[-1][1] + 1:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:shown])
+    rest = sum(b - a + 1 for a, b in runs[shown:])
+    return text + (f", … (+{rest} more)" if rest else "")

@@ -195,7 +195,7 @@ def support_text(result: SupportReport, labels: list[str], subgraph: int = 0,
                 what = ", ".join(f"{k} ×{c}" if c > 1 else k for k, c in kinds.most_common())
                 forms = f" (and {g.forms - 1} similar)" if g.forms > 1 else ""
                 lines.append(f"    {len(g.ops):>4}  {fmt.printable(g.reason, 200)}{forms} — "
-                             f"{fmt.printable(what, 200)}: {op_numbers(g.ops)}")
+                             f"{fmt.printable(what, 200)}: {fmt.op_numbers(g.ops)}")
     if per_op:
         width = max([len(x) for x in labels] + [8])
         head = f"{'#':>4}  {'op':<{width}}  " + "  ".join(f"{short[n]:<8}" for n in names)
@@ -236,15 +236,3 @@ def reason_causes(refused: list[tuple[int, str]]) -> list[ReasonCause]:
                                len(wordings)))
     return sorted(out, key=lambda g: (-len(g.ops), g.ops[0]))
 
-
-def op_numbers(ops: list[int], shown: int = 8) -> str:
-    """'0, 1, 4-8, 12, … (+31 more)': consecutive ops as ranges, the first ``shown`` runs."""
-    runs: list[list[int]] = []
-    for i in sorted(ops):
-        if runs and i == runs[-1][1] + 1:
-            runs[-1][1] = i
-        else:
-            runs.append([i, i])
-    text = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:shown])
-    rest = sum(b - a + 1 for a, b in runs[shown:])
-    return text + (f", … (+{rest} more)" if rest else "")

@@ -1,6 +1,7 @@
 """Models built for the tool-run targets (Ethos-U through vela, LiteRT NPU plugins): an int8 net
 with a PRELU kept in float (what the quantizer leaves), int8 control flow (IF with int8 branches),
-and an int8 op with a parameter the NPU refuses (a 4-wide stride)."""
+an int8 op with a parameter the NPU refuses (a 4-wide stride), and a float CONV_2D whose kernel is
+wider than its stored input (OpenVINO's compiler rejects the partition the plugin took)."""
 from __future__ import annotations
 
 import numpy as np
@@ -88,4 +89,31 @@ def int8_refused_stride() -> ModelBuilder:
                                                 "depth_multiplier": 1})
     out = _conv(sg, d, 8, 8, 4, "last")
     sg.inputs, sg.outputs = [x], [out]
+    return mb
+
+
+def conv_wider_than_input(width: int = 4) -> ModelBuilder:
+    """CONV_2D (VALID, kernel 16 wide) -> MUL, SQUEEZE, then ADD -> MUL. The Intel plugin takes
+    the ops on both sides of the SQUEEZE as two partitions. At a stored input ``width`` under
+    16 (a dynamic input stored narrow, as openWakeWord's melspectrogram stores [1, 1] for its
+    512-wide STFT convolutions) OpenVINO's shape inference rejects the convolution, so the first
+    partition fails to compile as a whole; the second compiles."""
+    mb = ModelBuilder(description="conv kernel wider than its stored input")
+    sg = mb.subgraph("main")
+    x = sg.tensor("x", [1, 1, width, 1], shape_signature=[1, 1, -1, 1])
+    w = sg.tensor("w", [8, 1, 16, 1], data=RNG.standard_normal((8, 1, 16, 1)).astype(np.float32))
+    b = sg.tensor("b", [8], data=np.zeros(8, np.float32))
+    c = sg.tensor("conv", [1, 1, max(1, (width - 16) // 4 + 1), 8])
+    sg.op("CONV_2D", [x, w, b], [c], {"padding": "VALID", "stride_w": 4, "stride_h": 1})
+    scale = sg.tensor("scale", [1, 1, 1, 8], data=np.full((1, 1, 1, 8), 0.5, np.float32))
+    m = sg.tensor("scaled", [1, 1, 1, 8])
+    sg.op("MUL", [c, scale], [m], {})
+    s = sg.tensor("squeezed", [1, 8])
+    sg.op("SQUEEZE", [m], [s], {"squeeze_dims": [1, 2]})
+    one = sg.tensor("one", [1, 8], data=np.ones((1, 8), np.float32))
+    a = sg.tensor("shifted", [1, 8])
+    sg.op("ADD", [s, one], [a], {})
+    y = sg.tensor("y", [1, 8])
+    sg.op("MUL", [a, a], [y], {})
+    sg.inputs, sg.outputs = [x], [y]
     return mb

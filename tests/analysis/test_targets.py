@@ -319,3 +319,45 @@ def test_bench_backend_npu_intel(shared_model):
     assert r.returncode == 0, r.stderr[-500:]
     assert out["status"] == "ok" and out["delegate"] == "npu-intel"
     assert out["latency_ms"]["runs"] == 3
+
+
+@needs_intel
+@pytest.mark.parametrize("width", [4, 16])
+def test_partition_the_compiler_rejects_is_off_the_npu(width, tmp_path):
+    """A CONV_2D whose 16-wide kernel is wider than its stored input (4): the plugin's partitioner
+    takes it, OpenVINO's compiler rejects its partition as a whole (the tool's own apply fails,
+    in its own words), so those ops are off the NPU with that reason, and the other partition
+    stays on it. At a 16-wide input the same model compiles and every selected op stays."""
+    from core.analysis.support.npu_plugin import analyze_npu
+    path = target_models.conv_wider_than_input(width).save(tmp_path / "conv.tflite")
+    run = _partition(path, tmp_path / "c.tflite", "apply", "--intel_openvino_graph_backends=cpu")
+    log = run.stdout + run.stderr
+    written = (tmp_path / "c.tflite").is_file() and (tmp_path / "c.tflite").stat().st_size > 0
+    parted = _partition(path, tmp_path / "p.tflite")
+    assert parted.returncode == 0, parted.stderr
+    with open_model(tmp_path / "p.tflite") as out:
+        dispatches = [op.index for op in out.subgraphs[0].operators if op.label == "DISPATCH_OP"]
+        kept = [op.label for op in out.subgraphs[0].operators if op.label != "DISPATCH_OP"]
+    assert len(dispatches) == 2 and kept == ["SQUEEZE"]     # both sides of the SQUEEZE taken
+    with open_model(path) as model:
+        block = analyze_npu(model, "npu-intel", compile_check=True)
+    sg = block["subgraphs"][0]
+    ops = {o["index"]: o for o in sg["ops"]}
+    assert not ops[2]["supported"] and "partitioner" in ops[2]["reason"]
+    assert ops[3]["supported"] and ops[4]["supported"]
+    if width >= 16:
+        assert written and "Kernel after dilation" not in log
+        assert block["compile"]["ok"] and block["compile"]["failed_partitions"] == []
+        assert sg["delegated_ops"] == 4 and sg["partition_ops"] == [[0, 1], [3, 4]]
+        return
+    reason = ("Kernel after dilation has size (dim: 16) larger than the data shape after "
+              "padding (dim: 4)")
+    assert not written and reason in log                    # the tool's own verdict
+    assert block["compile"]["ok"] is False and reason in block["compile"]["error"]
+    [failed] = block["compile"]["failed_partitions"]
+    assert (failed["subgraph"], failed["ops"]) == (0, [0, 1]) and reason in failed["error"]
+    for i in (0, 1):
+        assert not ops[i]["supported"] and ops[i]["partition"] is None
+        assert "failed to compile" in ops[i]["reason"] and reason in ops[i]["reason"]
+    assert (sg["delegated_ops"], sg["partitions"], sg["partition_ops"]) == (2, 1, [[3, 4]])
+    assert sg["delegated_macs_share"] == 0.0                # the CONV_2D holds every MAC

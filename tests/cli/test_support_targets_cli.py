@@ -124,3 +124,61 @@ def test_intel_soc_as_option_or_suffix(shared_model, tmp_path):
     bad = _cli("support", path, "--delegate", "npu-intel", "--option", "soc=XYZ",
                tmp_path=tmp_path)
     assert bad.returncode == 2 and "unknown SoC 'XYZ'" in bad.stderr
+
+
+def _intel_ready() -> None:
+    from core.analysis.support.npu_plugin import sdk_status, vendor_facts
+    if sdk_status(vendor_facts("npu-intel")[1])[0]:
+        pytest.skip("the Intel OpenVINO SDK is not installed")
+
+
+def test_compile_failure_of_a_partition_in_json_and_text(tmp_path):
+    """--compile on a model whose first partition OpenVINO's compiler rejects (a CONV_2D kernel
+    wider than its stored input): the analysis itself succeeds (exit 0); the JSON says the
+    compile failed, which partition and ops, and those ops are off the NPU; the text summary
+    counts only the partition that compiles and says which one failed and why."""
+    from tests.analysis.target_models import conv_wider_than_input
+    _intel_ready()
+    path = str(conv_wider_than_input(4).save(tmp_path / "conv.tflite"))
+    r = _cli("support", path, "--delegate", "npu-intel", "--compile", "--json",
+             tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    block = json.loads(r.stdout)["support"]["npu-intel"]
+    assert block["error"] is None
+    c = block["compile"]
+    assert set(c) >= {"ok", "device", "error", "failed_partitions"} and c["ok"] is False
+    assert [(f["subgraph"], f["partition"], f["ops"]) for f in c["failed_partitions"]] == \
+        [(0, 0, [0, 1])]
+    sg = block["subgraphs"][0]
+    assert [o["supported"] for o in sg["ops"]] == [False, False, False, True, True]
+    assert (sg["delegated_ops"], sg["partitions"]) == (2, 1)
+    text = _cli("support", path, "--delegate", "npu-intel", "--compile", tmp_path=tmp_path)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    summary = next(ln for ln in lines if ln.startswith("LiteRT NPU plugin: Intel OpenVINO"))
+    assert "2/5 ops, 1 partition;" in summary
+    compile_line = next(ln for ln in lines if ln.strip().startswith("compile (device cpu)"))
+    assert "failed: 1 of 2 partitions failed to compile" in compile_line
+    assert "(ops 0-1): Kernel after dilation has size (dim: 16)" in compile_line
+
+
+def test_melspectrogram_partitions_fail_to_compile(tmp_path):
+    """openWakeWord's melspectrogram.tflite (the wheel of openwakeword 0.5.0 ships it under
+    openwakeword/resources/models/; not kept here), when LITELENS_MELSPECTROGRAM names it: its
+    dynamic input is stored as [1, 1], so both 512-wide STFT convolutions fail OpenVINO's shape
+    check and their partitions (ops 0-3 and 5-9) are off the NPU; the mel filter bank and log
+    partition compiles."""
+    import os
+    path = os.environ.get("LITELENS_MELSPECTROGRAM")
+    if not path or not Path(path).is_file():
+        pytest.skip("set LITELENS_MELSPECTROGRAM to openWakeWord's melspectrogram.tflite (in the "
+                    "openwakeword 0.5.0 wheel) to run this check")
+    _intel_ready()
+    r = _cli("support", path, "--delegate", "npu-intel", "--compile", "--json",
+             tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    block = json.loads(r.stdout)["support"]["npu-intel"]
+    failed = block["compile"]["failed_partitions"]
+    assert [f["ops"] for f in failed] == [[0, 1, 2, 3], [5, 6, 7, 8, 9]]
+    assert all("Kernel after dilation has size (dim: 512)" in f["error"] for f in failed)
+    assert block["subgraphs"][0]["partition_ops"] == [list(range(11, 26))]

@@ -16,10 +16,11 @@ words.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from core.analysis.support.analyze import subgraph_macs
-from core.analysis.support.compiled import REMOVED, CompiledOp, placement
+from core.analysis.support.compiled import REMOVED, CompiledOp, Placement, placement
 from core.analysis.support.graph import SubgraphView
 from core.analysis.support.result import SubgraphSupport
 from core.analysis.support.targets import (
@@ -37,6 +38,7 @@ from core.inference.toolchains import package_dir as _package_dir
 from core.model.types import Model
 
 NOT_SELECTED = "not selected by the plugin's partitioner (stays on the CPU)"
+COMPILE_FAILED = "its partition failed to compile (stays on the CPU): {reason}"
 
 
 def vendor_facts(name: str, soc_option: str | None = None) -> tuple[str, dict[str, Any], str]:
@@ -141,13 +143,21 @@ def analyze_npu(model: Model, name: str, options: dict[str, Any] | None = None,
         block["error"] = f"the plugin could not partition the model: {_failure(run)}"
         block["provenance"]["kind"] = "none"
     else:
-        fill(block, model, run)
-        if compile_check and any(sg["partitions"] for sg in block["subgraphs"]):
+        views = [SubgraphView(model, sg) for sg in model.subgraphs]
+        compiled = [[CompiledOp.from_json(o) for o in sg["ops"]] for sg in run["compiled"]]
+        dispatch = npu_table()["partition_op"]
+        place = placement(views, compiled,
+                          lambda op: op.op == dispatch or op.custom == dispatch)
+        if compile_check and any(place.partitions):
             block["compile"] = compile_partitions(model, vendor, soc, opts, lib_path, timeout,
                                                   progress)
+            block["compile"]["failed_partitions"] = failed_partitions(
+                views, compiled, place, block["compile"].pop("partitions"))
         elif compile_check:     # the tool's apply step fails when there is nothing to compile
             block["compile"] = {"ok": True, "device": opts.get("compile_device"),
-                                "error": None, "note": "no partition to compile"}
+                                "error": None, "note": "no partition to compile",
+                                "failed_partitions": []}
+        fill(block, model, views, place, run, (block["compile"] or {}).get("failed_partitions"))
     store(key, block)
     return block
 
@@ -156,28 +166,67 @@ def compile_partitions(model: Model, vendor: dict[str, Any], soc: str, opts: dic
                        lib_path: list[str], timeout: float = 600.0,
                        progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """The plugin's compile step (``--cmd=apply``) over every partition: {"ok", "device",
-    "error"}. A partition the partitioner took can still fail here as a whole."""
+    "error", "partitions"}. A partition the partitioner took can still fail here as a whole;
+    then ``partitions`` is the worker's compile of each partition alone (else None)."""
     device = opts.get("compile_device")
     flags = [f"--intel_openvino_graph_backends={device}"] if device and \
         vendor["dir"] == "intel_openvino" else []
     run = _run(model, vendor, soc, "apply", lib_path, flags, timeout, progress)
     return {"ok": run["ok"], "device": device,
-            "error": None if run["ok"] else _failure(run)}
+            "error": None if run["ok"] else _failure(run), "partitions": run.get("partitions")}
 
 
-def fill(block: dict[str, Any], model: Model, run: dict[str, Any]) -> None:
-    views = [SubgraphView(model, sg) for sg in model.subgraphs]
-    compiled = [[CompiledOp.from_json(o) for o in sg["ops"]] for sg in run["compiled"]]
-    dispatch = npu_table()["partition_op"]
-    place = placement(views, compiled, lambda op: op.op == dispatch or op.custom == dispatch)
+def compiler_reason(lines: list[str]) -> str:
+    """The vendor compiler's own words from a failed compile's log lines: its first error (the
+    later ones only say that the step failed), without the log tag. An OpenVINO validation error
+    is cut to its reason and the node it names; the failed check's source location and operand
+    dump would hide the reason in a line too long to read."""
+    errors = [ln for ln in lines if ln.startswith(("ERROR", "E0", "F0"))]
+    if not errors:
+        return "; ".join(lines[-3:]) or "the compile step failed without a message"
+    text = re.sub(r"^ERROR: \[[^\]]*\]\s*", "", errors[0])
+    node = re.search(r"While validating node .* with friendly_name '([^']*)':\s*(.+)$", text)
+    if node:
+        return f"{node.group(2)} (OpenVINO node {node.group(1)})"
+    return re.sub(r"Check '.*' failed at \S+:\d+:\s*", "", text)
+
+
+def failed_partitions(views: list[SubgraphView], compiled: list[list[CompiledOp]],
+                      place: Placement, alone: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The partitions whose body failed to compile on its own: [{"subgraph", "partition" (its
+    index in the placement), "ops", "error"}]. A body (an outlined subgraph of the partitioned
+    model) is the partition whose original ops produce the tensors its ops write."""
+    found = []
+    for body in alone or []:
+        if body["ok"] or body["subgraph"] >= len(compiled):
+            continue
+        made = {tuple(r) for op in compiled[body["subgraph"]] for r in op.outputs if r}
+        for s, parts in enumerate(place.partitions):
+            producers = {views[s].producer(t) for (where, t) in made if where == s}
+            for p, ops in enumerate(parts):
+                if producers & set(ops):
+                    found.append({"subgraph": s, "partition": p, "ops": list(ops),
+                                  "error": compiler_reason(body["lines"])})
+    return found
+
+
+def fill(block: dict[str, Any], model: Model, views: list[SubgraphView], place: Placement,
+         run: dict[str, Any], failed: list[dict[str, Any]] | None = None) -> None:
+    """The per-op answer from the plugin's placement; the ops of a partition that failed to
+    compile are off the NPU, with the compiler's reason."""
     macs = subgraph_macs(model)
     gone = REMOVED.format(tool="the plugin", where="the NPU")
+    rejected = [{i: COMPILE_FAILED.format(reason=f["error"]) for f in failed or []
+                 if f["subgraph"] == s for i in f["ops"]} for s in range(len(views))]
+    dropped = [{f["partition"] for f in failed or [] if f["subgraph"] == s}
+               for s in range(len(views))]
     block["subgraphs"] = [
         SubgraphSupport.from_verdicts(
             v.subgraph.index,
             [NOT_SELECTED if i in place.cpu[s] else gone if i in place.removed[s]
-             else None for i in range(len(v.ops))],
-            place.partitions[s], macs[s], []).to_json()
+             else rejected[s].get(i) for i in range(len(v.ops))],
+            [ops for p, ops in enumerate(place.partitions[s]) if p not in dropped[s]],
+            macs[s], []).to_json()
         for s, v in enumerate(views)]
     block["tool_counts"] = run["counts"]
     if place.unmatched:

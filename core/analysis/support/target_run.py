@@ -22,13 +22,23 @@ def analyze_target(model: Model, name: str, options: dict[str, Any] | None = Non
 
 
 def compile_line(block: dict[str, Any]) -> str | None:
-    """'compile (OpenVINO device cpu): every partition compiles' / '... failed: ...', or None
-    when the compile step was not asked for."""
+    """'compile (device cpu): every partition compiles' / '... failed: 2 of 3 partitions do not
+    compile ...' / '... failed: <the tool's error>', or None when the compile step was not
+    asked for."""
+    from core.format import op_numbers
     c = block.get("compile")
     if not c:
         return None
     device = f" (device {c['device']})" if c.get("device") else ""
     if c.get("note"):
         return f"compile{device}: {c['note']}"
-    return (f"compile{device}: every partition compiles" if c["ok"] else
-            f"compile{device} failed: {c['error']}")
+    if c["ok"]:
+        return f"compile{device}: every partition compiles"
+    failed = c.get("failed_partitions") or []
+    if not failed:
+        return f"compile{device} failed: {c['error']}"
+    total = sum(len(sg["partition_ops"]) for sg in block["subgraphs"]) + len(failed)
+    which = "; ".join(f"partition {f['partition']} of subgraph {f['subgraph']} (ops "
+                      f"{op_numbers(f['ops'])}): {f['error']}" for f in failed)
+    return (f"compile{device} failed: {len(failed)} of {total} partition"
+            f"{'s' if total != 1 else ''} failed to compile, their ops stay on the CPU — {which}")

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from core.fileio import dumps_json, write_text
 from core.resources import resource_path
 
-CACHE_FORMAT = 1     # bump when a cached block's shape changes
+CACHE_FORMAT = 2     # bump when a cached block's shape changes
 
 
 @lru_cache(maxsize=None)

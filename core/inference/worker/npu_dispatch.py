@@ -16,14 +16,22 @@ INTEL = {"dir": "intel_openvino", "manufacturer": "IntelOpenVINO"}
 
 
 def tool_lines(log: str) -> list[str]:
-    """The tool's and the plugin's warnings and errors (not the registry chatter)."""
-    keep = []
+    """The tool's and the plugin's warnings and errors (not the registry chatter). An error's
+    untagged continuation lines (OpenVINO's exception text: the node and the reason) join it."""
+    keep: list[str] = []
+    joining = False
     for ln in log.splitlines():
         s = ln.strip()
         if not s or "registry.cc" in s or "outstream.h" in s:
+            joining = False
             continue
         if s.startswith(("ERROR", "E0", "F0", "WARNING")) or "Failed" in s or "error" in s:
             keep.append(s[:400])
+            joining = s.startswith(("ERROR", "E0", "F0"))
+        elif joining and not s.startswith(("INFO", "I0", "W0", "[")):
+            keep[-1] = f"{keep[-1]} {s}"[:1200]
+        else:
+            joining = False
     return keep[-30:]
 
 

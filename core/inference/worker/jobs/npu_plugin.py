@@ -7,6 +7,8 @@ ops left on the CPU as ordinary ops and turns each partition into a ``DISPATCH_O
 outlined into a new subgraph, or compiled to bytecode). Sent back (message ``plugin``): whether
 the plugin library loads (``load_error``: the loader's own words, e.g. an undefined symbol), the
 tool's exit code and log lines, the per-subgraph counts it logs, and the ops of its output.
+When ``apply`` fails, ``partitions`` says which partitions the vendor compiler rejects, each
+compiled alone.
 params: ``dir`` (vendors/<dir>/compiler), ``manufacturer``, ``soc``, ``cmd`` (partition |
 apply, or load: only try loading the plugin library), ``flags`` (extra ``--name=value`` for the tool), ``lib_path`` (directories the plugin's
 SDK libraries live in).
@@ -100,26 +102,69 @@ def run(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     try:
         src, out = work / "model.tflite", work / "out.tflite"
         src.write_bytes(stamped)
-        cmd = [str(tool), f"--cmd={p.get('cmd', 'partition')}", f"--model={src}",
-               f"--libs={lib.parent}", f"--soc_manufacturer={p['manufacturer']}",
-               f"--soc_model={p['soc']}", f"--o={out}", *p.get("flags", [])]
-        ch.send("stage", stage=p.get("cmd", "partition"))
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
-                                  timeout=TOOL_TIMEOUT_S, cwd=work, env=env)
-        except subprocess.TimeoutExpired:
-            raise WorkerError("timeout", f"apply_plugin_main did not finish in "
-                                         f"{TOOL_TIMEOUT_S} s") from None
-        log = proc.stdout + "\n" + proc.stderr
-        ok = proc.returncode == 0 and out.is_file() and out.stat().st_size > 0 and \
-            "\tFailed" not in log
+        tool_args = [f"--libs={lib.parent}", f"--soc_manufacturer={p['manufacturer']}",
+                     f"--soc_model={p['soc']}", *p.get("flags", [])]
+        cmd = p.get("cmd", "partition")
+        ch.send("stage", stage=cmd)
+        proc, ok, log = _tool(tool, cmd, src, out, tool_args, work, env)
+        partitions = None
+        if cmd == "apply" and not ok:
+            # the apply step stops at the first partition the vendor compiler rejects and names
+            # none: compile each partition on its own to know which ones fail
+            ch.send("stage", stage="compile_partitions")
+            partitions = compile_each_partition(tool, src, tool_args, work, env)
         ch.send("stage", stage="read")
         ch.send("plugin", ok=ok, load_error=None, returncode=proc.returncode,
                 lines=tool_lines(log), counts=logged_counts(log), library=str(lib),
-                compiled=compiled_ops(out) if ok else None)
+                compiled=compiled_ops(out) if ok else None, partitions=partitions)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ch.send("done", stopped=stop.is_set())
+
+
+def _tool(tool: Path, cmd: str, src: Path, out: Path, tool_args: list[str], work: Path,
+          env: dict[str, str]) -> tuple[subprocess.CompletedProcess, bool, str]:
+    """Run apply_plugin_main ``--cmd=cmd`` on ``src``: (the process, whether it wrote a
+    non-empty output without a failed stage, its whole log)."""
+    try:
+        proc = subprocess.run([str(tool), f"--cmd={cmd}", f"--model={src}", f"--o={out}",
+                               *tool_args], capture_output=True, text=True, errors="replace",
+                              timeout=TOOL_TIMEOUT_S, cwd=work, env=env)
+    except subprocess.TimeoutExpired:
+        raise WorkerError("timeout", f"apply_plugin_main did not finish in "
+                                     f"{TOOL_TIMEOUT_S} s") from None
+    log = proc.stdout + "\n" + proc.stderr
+    ok = proc.returncode == 0 and out.is_file() and out.stat().st_size > 0 and \
+        "\tFailed" not in log
+    return proc, ok, log
+
+
+def compile_each_partition(tool: Path, src: Path, tool_args: list[str], work: Path,
+                           env: dict[str, str]) -> list[dict]:
+    """Partition ``src``, then compile each partition alone (``--cmd=compile`` on a model
+    whose only subgraph is that partition's outlined body): [{"subgraph": index of the body in
+    the partitioned model, "ok", "lines"}]."""
+    from core.model.builder import rewrite
+    from core.model.reader import open_model
+    parted = work / "partitioned.tflite"
+    _, ok, log = _tool(tool, "partition", src, parted, tool_args, work, env)
+    if not ok:
+        raise WorkerError("tool", "apply_plugin_main could not partition the model again: "
+                                  + "; ".join(tool_lines(log)[-3:]))
+    with open_model(src) as original, open_model(parted) as outlined:
+        bodies = range(len(original.subgraphs), len(outlined.subgraphs))
+    data = parted.read_bytes()
+    found = []
+    for k in bodies:
+        def only_body(model_t, k: int = k) -> None:
+            model_t.subgraphs = [model_t.subgraphs[k]]
+            model_t.signatureDefs = []
+        one = work / f"partition{k}.tflite"
+        one.write_bytes(rewrite(data, only_body))
+        _, ok, log = _tool(tool, "compile", one, work / f"partition{k}.bin", tool_args, work,
+                           env)
+        found.append({"subgraph": k, "ok": ok, "lines": tool_lines(log)})
+    return found
 
 
 def _timed(fn, runs: int) -> float:
@@ -207,6 +252,7 @@ class Folder:
                 "stamp": "while preparing the model for the plugin",
                 "partition": "while the plugin partitioned the model",
                 "apply": "while the plugin compiled the model",
+                "compile_partitions": "while the plugin compiled each partition alone",
                 "dispatch": "while running the model through the plugin's dispatch library",
                 "xnnpack": "while running the model with XNNPACK",
                 "read": "while reading the plugin's output"}.get(self.session.stage)
