@@ -280,7 +280,10 @@ def op_card(op: Operator, sg: Subgraph, producer: Mapping[int, int], fold_consta
 def card_size(header: str, rows: Sequence[tuple[str, str, int]], char_w: float,
               row_char_w: float) -> tuple[float, float]:
     """Width and height of a card with this header and these rows."""
-    row_w = max((len(a) + len(b) + 6 for a, b, _ in rows), default=0) * row_char_w
+    # 6 characters for the gap and the shape's brackets, 2.5 more because the shape's digits
+    # and × are wider than the mean advance: at 6 a 'Kernel ⟨24×1×1×24⟩' row came out 0.8 px
+    # short and its name was cut to 'Ker…'
+    row_w = max((len(a) + len(b) + 8.5 for a, b, _ in rows), default=0) * row_char_w
     return (max(MIN_W, len(header) * char_w + 2 * PAD + 10, row_w + 2 * PAD),
             HEADER_H + (len(rows) * ROW_H + PAD if rows else 0))
 
@@ -528,7 +531,9 @@ def _build_graph(sg: Subgraph, step: Step, char_w: float, row_char_w: float,
         labels.append(label)
         cats.append("input" if node < n_ops + len(in_tensors) else "output")
         rows.append([])
-        width[node] = max(MIN_W, len(label) * row_char_w + 2 * PAD + 14)
+        # the pill's round ends take its height; names run a little wider than the mean
+        # advance (at +2 PAD + 14 'serving_default_image:0' came out 7 px short, cut)
+        width[node] = max(MIN_W, len(label) * row_char_w * 1.1 + IO_H + PAD)
         height[node] = IO_H
         if node >= n_ops + len(in_tensors) and t in producer:
             e_t.append(t)

@@ -86,6 +86,20 @@ def test_card_texts_never_overlap_and_stay_on_their_card(view_of, shared_model, 
     assert stray == [t for t in stray if "partition" in t]   # only the outline groups' labels
 
 
+@pytest.mark.parametrize("name", ["face_detection_short_range", "selfie_segmentation",
+                                  "mobilenet_v2_224_float32", "face_landmark_with_attention",
+                                  "micro_wakeword_hey_jarvis", "flex_ops_float32"])
+def test_cards_and_pills_are_wide_enough_for_their_names(view_of, shared_model, name):
+    """The layout sizes cards from a mean character advance; the renderer cuts what does not
+    fit. Without an overlay (no badges) at zoom 1 no header, row or input/output name is cut:
+    'Kernel ⟨24×1×1×24⟩' came out 0.8 px short ('Ker…') and 'serving_default_image:0' 7 px."""
+    view = view_of(shared_model(name), scopes=False)
+    texts, lod = _texts(view, 1.0)
+    assert lod == "near" and texts
+    cut = [t for _, t in texts if t.endswith("…")]
+    assert cut == []
+
+
 def _fp16_dequantize_model(build_model):
     """An fp16 model's weights: DEQUANTIZE of a float16 constant named as TensorFlow names a
     folded batch norm, into a CONV_2D."""
