@@ -68,3 +68,6 @@ class OpTable(FilterTable):
         super().__init__(OpRows(model), "Filter operators by type, index (#12) or tensor name…",
                          parent)
         self.set_column_widths([70, 60, 190, 60, 70, 280, 160, 120])
+        # one subgraph: its column says "0" on every row and pushed the output shapes out of
+        # sight at 1280 px
+        self.view.setColumnHidden(0, len(model.subgraphs) == 1)
