@@ -10,6 +10,7 @@ from core.model.types import Model
 from gui import theme
 
 MIN_WIDTH = 240   # below this, keys like "Description" no longer fit on one line
+LONG_KEY = 13     # characters: "Description", "Range (stats)" stay beside their values
 
 
 def sections_html(sections: list[InfoSection], key_color: str, title_color: str) -> str:
@@ -21,8 +22,14 @@ def sections_html(sections: list[InfoSection], key_color: str, title_color: str)
     for section in sections:
         parts.append(f"<h4>{escape(section.title)}</h4><table width='100%'>")
         for k, v in section.rows:
-            parts.append(f"<tr><td class=k nowrap width='1%'>{escape(k)}</td><td>"
-                         f"{escape(v)}</td></tr>")
+            if len(k) > LONG_KEY:   # on a line of its own, its value under it: a long key
+                # ('Buffer TFLITE_METADATA') made the key column so wide that the section's
+                # values broke mid-word in what was left ('ImageS egment er')
+                parts.append(f"<tr><td class=k colspan=2>{escape(k)}</td></tr>"
+                             f"<tr><td width='1%'></td><td>{escape(v)}</td></tr>")
+            else:
+                parts.append(f"<tr><td class=k nowrap width='1%'>{escape(k)}</td><td>"
+                             f"{escape(v)}</td></tr>")
         parts.append("</table>")
     return "".join(parts)
 

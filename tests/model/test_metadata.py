@@ -294,3 +294,25 @@ def test_info_panel_sections_show_the_decoded_metadata(tmp_path, qtbot):
     assert out["File"].startswith("labels.txt (tensor axis labels")
     assert inp["Normalization"] == "(x − [127.5]) / [127.5]" and inp["Content"] == "image RGB 32x32"
     assert "Demo classifier" in panel.toPlainText()
+
+
+def test_info_panel_values_keep_whole_words_at_its_narrowest(qtbot, shared_model):
+    """At the panel's smallest width a section with a long key ('Buffer TFLITE_METADATA') puts
+    that key on a line of its own, so the section's short values stay whole (the metadata's
+    name read 'ImageS / egment / er')."""
+    from gui.model.info_panel import MIN_WIDTH, InfoPanel
+    with open_model(str(shared_model("selfie_segmentation"))) as m:
+        panel = InfoPanel(m)
+        qtbot.addWidget(panel)
+        panel.resize(MIN_WIDTH, 800)
+        panel.show()
+        qtbot.waitUntil(panel.isVisible)
+        name = panel.text_for("Metadata")["Name"]
+        assert any(len(k) > 20 for k in panel.text_for("Metadata"))
+        doc = panel.document()
+        doc.setTextWidth(panel.viewport().width())
+        block, lines = doc.begin(), {}
+        while block.isValid():
+            lines[block.text()] = block.layout().lineCount()
+            block = block.next()
+    assert lines[name] == 1, (name, lines[name])
