@@ -618,6 +618,7 @@ class GraphPanel(QWidget):
                                                               fresh=True):
             return
         self.view.select_node(op_index, center=True)
+        self._update_breadcrumb()   # now, not when the view's move settles: it names the op's
         self.inspector.show_op(subgraph, op_index)
 
     def select_tensor(self, subgraph: int, tensor: int) -> None:

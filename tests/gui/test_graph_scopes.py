@@ -188,3 +188,23 @@ def test_exports_carry_the_legend_and_a_2x_png(qtbot, tmp_path, shared_model):
     panel.export(str(svg))
     texts = "".join(ET.parse(svg).getroot().itertext())
     assert "falls back" in texts and "runs here" in texts and "hybrid op" in texts
+
+
+def test_selecting_an_op_names_its_scopes_in_the_breadcrumb_at_once(chain_panel, qtbot):
+    """A table row or search hit selected in a closed box: the breadcrumb names the box's path
+    as soon as the op is selected, not after the view's move settles (a screenshot taken then
+    still read 'main › block0 … block2303')."""
+    panel, op = chain_panel, 5_000
+    assert not panel.view.lay.shows(op)
+    panel.select_op(0, op)
+    qtbot.waitUntil(lambda: panel.view.lay.shows(op) and panel.view.sel_node == op,
+                    timeout=60_000)
+    lay = panel.view.lay
+    # back to the top of the path, then the op again: its path must be there on return
+    panel.view.select_node(lay.n_ops)   # the input
+    panel._update_breadcrumb()
+    assert [g for g, _ in panel.breadcrumb.path] == [0]
+    panel.select_op(0, op)
+    path = [g for g, _ in panel.breadcrumb.path]
+    groups = lay.hierarchy.groups
+    assert len(path) >= 3 and all(op in groups.ops_under(g) for g in path[1:]), path
