@@ -51,6 +51,12 @@ def check(bundle: Path) -> list[str]:
     for name in FORBIDDEN:
         if (internal / name).exists():
             failures.append(f"{name} is in the bundle (build.spec excludes it)")
+    # resources the app reads are there; the README's screenshots are not
+    for name in ("demo_model.tflite", "ops/catalogue.json", "icons", "style.qss"):
+        if not (internal / "resources" / name).exists():
+            failures.append(f"resources/{name} is missing from the bundle")
+    if (internal / "resources" / "screenshots").exists():
+        failures.append("resources/screenshots (the README's) is in the bundle")
 
     with tempfile.TemporaryDirectory(prefix="litelens-bundle-check-") as tmp:
         # a model the bundle has never seen, from a folder that is not the checkout
