@@ -124,12 +124,26 @@ def classifier_output(shape) -> bool:
     return len(dims) == 1 and 2 <= dims[0] <= 100_000
 
 
-def output_kinds(names: list[str], shapes: list) -> list[str]:
+# the ops whose output is a class-score vector when it is one: top-1 is only asked of a vector
+# the model marks as scores (a 4-number crop rectangle or a 96-number embedding is a vector too)
+CLASS_ACTIVATIONS = frozenset({"SOFTMAX", "LOG_SOFTMAX", "LOGISTIC"})
+
+
+def output_kinds(names: list[str], shapes: list,
+                 activations: list[str | None] | None = None) -> list[str]:
     """What each output is, for the metrics that fit it: "boxes" and "scores" of a detector
     (outputs that share an anchor axis of more than one anchor: [1, N, K] box regressions beside
     [1, N, 1] or [1, N] scores, told apart by name, else the wider one is the boxes),
-    "class_scores" (one axis of 2..100000 classes), or "values" (masks, embeddings, anything
-    else: judged by cosine/SNR only)."""
+    "class_scores" (one axis of 2..100000 values the model marks as scores: ``activations[i]``,
+    the op behind the output, is a SOFTMAX, LOG_SOFTMAX or LOGISTIC, or its name says scores,
+    logits, probabilities), or "values" (masks, embeddings, regressions, anything else: judged
+    by cosine/SNR only)."""
+    acts = activations or [None] * len(shapes)
+
+    def classes(i: int) -> bool:
+        return classifier_output(shapes[i]) and (
+            acts[i] in CLASS_ACTIVATIONS
+            or (bool(_SCORE_NAMES.search(names[i])) and not _BOX_NAMES.search(names[i])))
     def anchors(shape) -> int:
         dims = [int(d) for d in shape]
         if len(dims) >= 2 and dims[-1] > 1:
@@ -137,7 +151,7 @@ def output_kinds(names: list[str], shapes: list) -> list[str]:
             return lead[0] if len(lead) == 1 else 0
         lead = [d for d in dims if d != 1]
         return lead[0] if len(lead) == 1 else 0
-    kinds = ["class_scores" if classifier_output(s) else "values" for s in shapes]
+    kinds = ["class_scores" if classes(i) else "values" for i in range(len(shapes))]
     groups: dict[int, list[int]] = {}
     for i, s in enumerate(shapes):
         n = anchors(s)
@@ -158,7 +172,7 @@ def output_kinds(names: list[str], shapes: list) -> list[str]:
                                     else "scores")
         if "boxes" not in (kinds[i] for i in members):
             for i in members:
-                kinds[i] = "class_scores" if classifier_output(shapes[i]) else "values"
+                kinds[i] = "class_scores" if classes(i) else "values"
     return kinds
 
 
@@ -214,13 +228,15 @@ def compare_output(name: str, kind: str, ref: list[np.ndarray], got: list[np.nda
 
 def output_error(ref: list[list[np.ndarray]], got: list[list[np.ndarray]],
                  names: list[str] | None = None,
-                 steps: list[float | None] | None = None) -> OutputError:
+                 steps: list[float | None] | None = None,
+                 activations: list[str | None] | None = None) -> OutputError:
     """ref/got: per sample, per output, real-valued arrays; ``steps``: each quantized output's
-    quantization step (None where it is float)."""
+    quantization step (None where it is float); ``activations``: the op behind each output of
+    the float model (``output_kinds``)."""
     n_out = len(ref[0]) if ref else 0
     names = names or [f"output {o}" for o in range(n_out)]
     steps = steps or [None] * n_out
-    kinds = output_kinds(names, [ref[0][o].shape for o in range(n_out)])
+    kinds = output_kinds(names, [ref[0][o].shape for o in range(n_out)], activations)
     outs: list[OutputCompare] = []
     abs_sum, count = 0.0, 0
     for o in range(n_out):

@@ -104,7 +104,7 @@ def test_metrics_on_known_values():
     ref = np.ones(100)
     assert snr_db(ref, ref + 0.1) == pytest.approx(20.0)   # signal 100, noise 1 -> 20 dB
     e = output_error([[np.array([0.1, 0.9])], [np.array([0.8, 0.2])]],
-                     [[np.array([0.2, 0.8])], [np.array([0.4, 0.6])]])
+                     [[np.array([0.2, 0.8])], [np.array([0.4, 0.6])]], ["probabilities"])
     assert e.top1_agreement == 0.5 and e.max_abs == pytest.approx(0.4)
     assert e.mean_abs == pytest.approx((0.1 + 0.1 + 0.4 + 0.4) / 4)
     json.dumps(asdict(e), allow_nan=False)
@@ -160,11 +160,11 @@ def test_top1_counts_only_a_single_highest_class():
     evidence either way and is left out of the count."""
     scores = [np.array([0.1, 0.7, 0.2]), np.array([0.6, 0.3, 0.1])]
     stuck = [np.zeros(3), np.zeros(3)]
-    e = output_error([[s] for s in scores], [[z] for z in stuck])
+    e = output_error([[s] for s in scores], [[z] for z in stuck], activations=["SOFTMAX"])
     assert e.top1_agreement == 0.0 and e.outputs[0].top1_inputs == 2
     tied = [np.array([0.5, 0.5, 0.0]), np.array([0.2, 0.7, 0.1])]
     e = output_error([[s] for s in tied], [[np.array([0.5, 0.4, 0.1])],
-                                           [np.array([0.1, 0.8, 0.1])]])
+                                           [np.array([0.1, 0.8, 0.1])]], activations=["SOFTMAX"])
     assert e.top1_agreement == 1.0 and e.outputs[0].top1_inputs == 1
 
 
@@ -177,6 +177,11 @@ def test_output_kinds_from_shapes_and_names():
     assert output_kinds(["raw_outputs/box_encodings", "raw_outputs/class_predictions"],
                         [(1, 1917, 4), (1, 1917, 91)]) == ["boxes", "scores"]
     assert output_kinds(["logits"], [(1, 1000)]) == ["class_scores"]
+    # a vector is class scores only where the model marks it so: the op behind it, or its name
+    assert output_kinds(["Identity"], [(1, 1000)], ["SOFTMAX"]) == ["class_scores"]
+    assert output_kinds(["Identity"], [(1, 1000)], ["FULLY_CONNECTED"]) == ["values"]
+    assert output_kinds(["embedding"], [(1, 1, 1, 96)]) == ["values"]
+    assert output_kinds(["output_crop"], [(1, 1, 1, 4)], ["CONV_2D"]) == ["values"]
     assert output_kinds(["mask"], [(1, 256, 256, 1)]) == ["values"]
     # two same-width outputs over one axis and nothing naming boxes: not a detector
     assert output_kinds(["a", "b"], [(1, 64, 8), (1, 64, 8)]) == ["values", "values"]

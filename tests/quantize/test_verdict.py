@@ -94,8 +94,9 @@ def test_output_stuck_for_every_input_fails_and_writes_nothing(tmp_path):
     assert not all(np.array_equal(ref[0], f) for f in ref[1:])
     o = r["error"]["outputs"][0]
     assert o["quantized_constant"] and not o["float_constant"]
-    # the tied argmax of a constant output is never agreement
-    assert o["top1_agreement"] == 0.0 and o["top1_inputs"] == 16
+    # an 8-number vector out of an ADD is not class scores: no top-1 figure to count it by
+    # (the tied argmax of a stuck output is never agreement: test_recipes_prepass)
+    assert o["kind"] == "values" and o["top1_agreement"] is None
 
 
 def test_all_nan_output_fails_with_no_score(tmp_path):
@@ -227,3 +228,34 @@ def test_unknown_coverage_delegate_is_refused(tmp_path):
     p = litelens(str(src), "--delegate", "warp-drive", "-o", str(tmp_path / "n.tflite"))
     assert p.returncode == 2 and "unknown delegate 'warp-drive'" in p.stderr
     assert not (tmp_path / "n.tflite").exists()
+
+
+def test_a_regression_vector_gets_no_top1_and_a_softmax_one_does(shared_model, tmp_path):
+    """MediaPipe's hand_recrop ends in a 4-number crop rectangle (a CONV_2D's output): top-1
+    of a rectangle means nothing, so it is judged by cosine/SNR alone. A built classifier
+    whose 10 outputs come out of a SOFTMAX keeps its top-1 figure."""
+    src = shared_model("hand_recrop")
+    p = litelens(str(src), "--recipe", "full_int8", "--json", "-o", str(tmp_path / "h.tflite"))
+    r = strict_json(p.stdout)
+    (o,) = r["error"]["outputs"]
+    assert o["shape"] == [1, 1, 1, 4] and o["kind"] == "values", o
+    assert o["top1_agreement"] is None and r["error"]["top1_agreement"] is None
+    assert o["cosine"] is not None
+
+    rng = np.random.default_rng(5)
+    mb = ModelBuilder()
+    sg = mb.subgraph("main")
+    x = sg.tensor("x", [1, 16])
+    w = sg.tensor("w", [10, 16], data=rng.standard_normal((10, 16)).astype(np.float32))
+    b = sg.tensor("b", [10], data=np.zeros(10, np.float32))
+    logits = sg.tensor("logits_out", [1, 10])
+    sg.op("FULLY_CONNECTED", [x, w, b], [logits], {"fused_activation_function": "NONE"})
+    y = sg.tensor("Identity", [1, 10])
+    sg.op("SOFTMAX", [logits], [y], {"beta": 1.0})
+    sg.inputs, sg.outputs = [x], [y]
+    cls = mb.save(tmp_path / "cls.tflite")
+    p = litelens(str(cls), "--recipe", "full_int8", "--json", "-o", str(tmp_path / "c.tflite"),
+                 "--keep-failed")
+    (o,) = strict_json(p.stdout)["error"]["outputs"]
+    assert o["kind"] == "class_scores" and o["top1_inputs"] > 0
+    assert o["top1_agreement"] is not None

@@ -55,6 +55,27 @@ class QuantizeParams(TypedDict):
     candidate: str
 
 
+# ops that pass an output's values through unchanged in what they mean
+_PASS_THROUGH = frozenset({"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "DEQUANTIZE", "QUANTIZE"})
+
+
+def output_activations(content: bytes, names: list[str]) -> list[str | None]:
+    """The op behind each output named ``names`` in the model's main subgraph, looking through
+    reshapes and (de)quantization: a SOFTMAX there makes an output class scores."""
+    from core.model.reader import open_bytes
+    with open_bytes(content) as m:
+        sg = m.subgraphs[0]
+        producer = {t: op for op in sg.operators for t in op.outputs}
+        by_name = {sg.tensors[t].name: t for t in sg.outputs}
+        out: list[str | None] = []
+        for name in names:
+            op = producer.get(by_name.get(name, -1))
+            while op is not None and op.op in _PASS_THROUGH and op.inputs:
+                op = producer.get(op.inputs[0])
+            out.append(op.op if op is not None else None)
+    return out
+
+
 @dataclass(frozen=True)
 class Load:
     """Whether a model loads (allocates and runs once) under one delegate, with the runtime's
@@ -211,9 +232,10 @@ def run(cfg: dict[str, Any], ch: Channel, stop: threading.Event) -> None:
     if common:
         d = common[0]
         # the verdict (core.quantize.verdict) judges these figures, output by output
+        names = [o["name"] for o in runs[d].out]
         error = output_error([refs[d].outputs(s) for s in evals],
                              [runs[d].outputs(s) for s in evals],
-                             [o["name"] for o in runs[d].out], runs[d].steps())
+                             names, runs[d].steps(), output_activations(original, names))
     elif not refs:
         warnings.append("the input model does not load under the runtime here, so the result "
                         "could not be compared with it")
