@@ -138,6 +138,9 @@ def _table(headers: list[str] | tuple[str, ...]) -> QTableWidget:
     return t
 
 
+BARS_HINT = "a bar per configuration:\nDelegate comparison,\nThread sweep or Compare targets"
+
+
 class RunPanel(QWidget):
     """``RunPanel(model_path)``: Start/Stop, sweeps, live plots, results, per-op profile."""
 
@@ -351,6 +354,10 @@ class RunPanel(QWidget):
         self.bar_plot.setLabel("left", "ms")
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.6)
         self.bar_plot.addItem(self.bars)
+        # until a plan draws bars the chart says what fills it, instead of empty 0..1 axes
+        self.bars_hint = pg.TextItem(BARS_HINT, anchor=(0.5, 0.5))
+        self.bars_hint.setPos(0.5, 0.5)
+        self.bar_plot.addItem(self.bars_hint)
         for plot in (self.lat_plot, self.hist_plot, self.rss_plot, self.bar_plot):
             for side in ("left", "bottom"):
                 # units are chosen for the data (µs, ms, s; MiB): no "(x0.001)" scale factor
@@ -382,6 +389,7 @@ class RunPanel(QWidget):
         self.profile_line.setPen(pg.mkPen(muted, width=1, style=Qt.DashLine))
         self.profile_line.label.setColor(muted)
         self.bars.setOpts(brush=theme.color("series_3"), pen=theme.color("plot_bg"))
+        self.bars_hint.setColor(theme.color("plot_fg"))
 
     def _build_tabs(self) -> QWidget:
         """Results, the per-op profile, the by-type summary, the outputs."""
@@ -756,6 +764,7 @@ class RunPanel(QWidget):
         self._next()
 
     def _draw_bars(self) -> None:
+        self.bars_hint.setVisible(False)
         self.bar_plot.removeItem(self.bars)
         unit, bars = self.queue.bars()
         self.bars = pg.BarGraphItem(x=list(range(len(bars))), height=[v for _, v in bars],

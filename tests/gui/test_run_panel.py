@@ -111,8 +111,11 @@ def test_profile_emits_op_heat_for_subgraph_0(panel_for, qtbot, demo_model_path)
 
 def test_sweep_comparison_and_export(panel_for, qtbot, demo_model_path, tmp_path):
     p = panel_for(demo_model_path, runs=20, warmup=1)
+    # before any plan the comparison chart says what fills it; a plan's bars replace the words
+    assert p.bars_hint.isVisible() and "Delegate comparison" in p.bars_hint.textItem.toPlainText()
     with qtbot.waitSignal(p.queue_finished, timeout=120_000):
         p.thread_sweep()
+    assert not p.bars_hint.isVisible()
     n = os.cpu_count() or 1
     assert p.table.rowCount() == n
     assert [r.threads for _, r in p.results] == list(range(1, n + 1))
