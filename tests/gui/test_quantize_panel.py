@@ -190,10 +190,13 @@ def test_a_fail_verdict_looks_like_a_failure_and_can_be_kept(qtbot, tmp_path, th
         assert "nothing written" in panel.verdict.text()
         assert "verdict: FAIL" in panel.summary.toPlainText()
         apply_theme(app, theme)
-        qtbot.wait(50)
+
+        def red(c):
+            return c != idle and (c.hslHue() < 15 or c.hslHue() > 345)
+        # the bar repaints on the theme's palette change: red, not the 'done' blue
+        qtbot.waitUntil(lambda: red(panel.progress.palette().color(QPalette.ColorRole.Highlight)))
         bar = panel.progress.palette()
         fill = bar.color(QPalette.ColorRole.Highlight)
-        assert fill != idle and (fill.hslHue() < 15 or fill.hslHue() > 345)   # red, not blue
         assert contrast(bar.color(QPalette.ColorRole.HighlightedText), fill) >= 4.5
         label = panel.verdict.palette().color(QPalette.ColorRole.WindowText)
         assert label.hslHue() < 15 or label.hslHue() > 345

@@ -226,7 +226,7 @@ def views(qtbot, tmp_path):
 def test_every_text_reads_at_wcag_aa_after_a_live_theme_switch(views, qtbot, name):
     w = views(name)
     theme.apply_theme(QApplication.instance(), name)    # the views were built in the other one
-    qtbot.wait(50)
+    QApplication.processEvents()   # anything the palette change posted (restyles) is delivered
     pairs = list(widget_pairs(w))
     kinds = {where.split()[0] for where, _f, _b in pairs}
     # the sampling reached every kind of view it is meant to check
