@@ -26,7 +26,6 @@ closed box are not ``shown`` and their ``owner`` is the box.
 from __future__ import annotations
 
 import itertools
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Collection, Iterable, Mapping, Sequence
 
@@ -48,7 +47,6 @@ from core.graph.layout import (
     ROW_H,
     STATE_OPS,
     GraphLayout,
-    LayoutCancelled,
 )
 from core.graph.scopes import MAX_DEPTH, name_scope, op_name
 from core.graph.state import STATE_DTYPES, variable_accesses
@@ -562,15 +560,8 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
     inset on the side that becomes the top, then the whole transposed)."""
     lr = direction == "LR"
     sg = model.subgraphs[subgraph]
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def check(frac: float, phase: str) -> None:
-        if cancelled is not None and cancelled():
-            raise LayoutCancelled(phase)
-        if progress is not None:
-            progress(frac, phase)
-
+    check = gl.Stepper(progress, cancelled)
+    timings = check.timings
     check(0.0, "building graph")
     folded = constant_producers(sg) if fold_producers else {}
     if fold_producers not in h._edges:
@@ -595,7 +586,7 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
     shown[list(folded)] = False
     shown[n_ops:n_base] = True
     shown[n_base:] = vis == np.arange(n_groups)
-    timings["graph"] = time.perf_counter() - t0
+    check(0.1, "laying out scopes", "graph")
 
     with_options = n_ops <= gl.OPTIONS_IN_HEADER_MAX_OPS
     state = variable_accesses(sg) if any(o.op in STATE_OPS for o in sg.operators) else {}
@@ -650,10 +641,9 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
                                    n_in if g == 0 else 0, n_out if g == 0 else 0,
                                    width, height, order_sweeps, x_iters)
         local[items_a] = -1
-    timings["levels"] = time.perf_counter() - t0 - timings["graph"]
 
     # placed from the top down
-    check(0.85, "edge routes")
+    check(0.85, "edge routes", "levels")
     x = np.zeros(n)
     y = np.zeros(n)
     layer = np.full(n, -1, np.int32)
@@ -695,9 +685,8 @@ def layout_hierarchy(model: Model, subgraph: int, h: ScopeHierarchy,
     kind[n_base:] = NODE_SCOPE
     ref = np.concatenate([np.arange(n_ops), E.in_tensors + E.out_tensors,
                           np.arange(n_groups)]).astype(np.int32)
-    timings["routes"] = time.perf_counter() - t0 - timings["graph"] - timings["levels"]
-    timings["total"] = time.perf_counter() - t0
-    check(1.0, "done")
+    check(1.0, "done", "routes")
+    timings["total"] = sum(timings.values())
     fr = np.asarray(frames, np.int32)
     fb = n_base + fr
     lay = GraphLayout(

@@ -383,6 +383,29 @@ def place(g: _Graph, step: Step, order_sweeps: int = 12, x_iters: int = 24,
 Step = Callable[..., None]
 
 
+class Stepper:
+    """A layout's ``step(fraction, phase, done=None)``: raises ``LayoutCancelled`` when
+    ``cancelled()`` says so, reports ``progress(fraction, phase)``, and when a phase named
+    ``done`` has just ended records its seconds in ``timings`` (shared by the flat and the
+    scope-hierarchy layouts, so both time and cancel the same way)."""
+
+    def __init__(self, progress: Callable[[float, str], None] | None,
+                 cancelled: Callable[[], bool] | None) -> None:
+        self.progress, self.cancelled = progress, cancelled
+        self.timings: dict[str, float] = {}
+        self._since = time.perf_counter()
+
+    def __call__(self, frac: float, phase: str, done: str | None = None) -> None:
+        if done:
+            now = time.perf_counter()
+            self.timings[done] = now - self._since
+            self._since = now
+        if self.cancelled is not None and self.cancelled():
+            raise LayoutCancelled(phase)
+        if self.progress is not None:
+            self.progress(frac, phase)
+
+
 def layout_subgraph(model: Model, subgraph: int = 0, *,
                     progress: Callable[[float, str], None] | None = None,
                     cancelled: Callable[[], bool] | None = None,
@@ -400,18 +423,8 @@ def layout_subgraph(model: Model, subgraph: int = 0, *,
     ``direction="LR"``: layers from left to right (for tall graphs), through ``transposed``."""
     sg: Subgraph = model.subgraphs[subgraph]
     lr = direction == "LR"
-    timings: dict[str, float] = {}
-    clock = [time.perf_counter()]
-
-    def step(frac: float, phase: str, done: str | None = None) -> None:
-        if done:
-            now = time.perf_counter()
-            timings[done] = now - clock[0]
-            clock[0] = now
-        if cancelled is not None and cancelled():
-            raise LayoutCancelled(phase)
-        if progress is not None:
-            progress(frac, phase)
+    step = Stepper(progress, cancelled)
+    timings = step.timings
 
     step(0.0, "building graph")
     folded = constant_producers(sg) if fold_producers else {}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core.graph import hierarchy as H
+from core.graph import layout as gl
 from core.graph.layout import NODE_SCOPE, layout_subgraph
 from core.model.builder import ModelBuilder
 from core.model.reader import open_model
@@ -299,3 +300,23 @@ def test_folded_producers_make_no_box(build_model):
     # folded, each is one card: no box around it
     h = H.scope_hierarchy(sg, folded=constant_producers(sg))
     assert len(h.groups) == 1 and sorted(h.groups[0].direct_ops) == list(range(6))
+
+
+def test_hierarchy_layout_reports_progress_times_its_phases_and_cancels(build_model):
+    """The scope layout steps like the flat one: progress from 0 to 1 in order, each phase
+    timed, and a cancel part-way raises LayoutCancelled."""
+    m = _named_model(build_model, [f"model/block_{i}/conv/Conv2D" for i in range(6)])
+    h = H.scope_hierarchy(m.subgraphs[0])
+    seen: list[float] = []
+    lay = H.layout_hierarchy(m, 0, h, range(len(h.groups)),
+                             progress=lambda f, phase: seen.append(f))
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
+    assert {"graph", "levels", "routes", "total"} <= set(lay.timings)
+    assert all(v >= 0 for v in lay.timings.values())
+    calls: list[int] = []
+
+    def cancel_later() -> bool:
+        calls.append(1)
+        return len(calls) > 2
+    with pytest.raises(gl.LayoutCancelled):
+        H.layout_hierarchy(m, 0, h, range(len(h.groups)), cancelled=cancel_later)
