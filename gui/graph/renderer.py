@@ -562,6 +562,18 @@ def _paint_frames(p: QPainter, sc: Scene, clip: tuple[float, float, float, float
     p.restore()
 
 
+def _card_head(p: QPainter, rect: QRectF, color: QColor) -> None:
+    """The header band of a card (an op or a closed group): ``color`` across its top, inside the
+    card's rounded corners."""
+    p.setPen(Qt.PenStyle.NoPen)
+    p.setBrush(color)
+    card = QPainterPath()
+    card.addRoundedRect(rect, 4, 4)
+    band = QPainterPath()
+    band.addRect(QRectF(rect.x(), rect.y(), rect.width(), gl.HEADER_H))
+    p.drawPath(card.intersected(band))
+
+
 def _paint_box(p: QPainter, sc: Scene, n: int, rect: QRectF, color: QColor, near: bool) -> None:
     """A closed name-scope group: a card on a stack (it holds several), its name in the header,
     how many ops it holds below."""
@@ -571,15 +583,7 @@ def _paint_box(p: QPainter, sc: Scene, n: int, rect: QRectF, color: QColor, near
     p.setBrush(canvas["card"])
     for k in (2, 1):   # the stack behind
         p.drawRoundedRect(rect.translated(3 * k, 3 * k), 4, 4)
-    p.drawRoundedRect(rect, 4, 4)
-    head = QRectF(rect.x(), rect.y(), rect.width(), gl.HEADER_H)
-    p.setPen(Qt.PenStyle.NoPen)
-    p.setBrush(color)
-    clip = QPainterPath()
-    clip.addRoundedRect(rect, 4, 4)
-    hp = QPainterPath()
-    hp.addRect(head)
-    p.drawPath(clip.intersected(hp))
+    _card_head(p, rect, color)
     if not near:
         return
     inner = rect.width() - 2 * gl.PAD
@@ -657,17 +661,10 @@ def _paint_nodes(p: QPainter, sc: Scene, nodes: np.ndarray, scale: float, near: 
             labelled.append(n)
             label_colors.append(color)
         else:
-            head = QRectF(xs[i], ys[i], ws[i], gl.HEADER_H)
             p.setPen(border)
             p.setBrush(canvas["card"])
             p.drawRoundedRect(rect, 4, 4)
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(color)
-            clip = QPainterPath()
-            clip.addRoundedRect(rect, 4, 4)
-            hp = QPainterPath()
-            hp.addRect(head)
-            p.drawPath(clip.intersected(hp))
+            _card_head(p, rect, color)
             for box, text, role in _card_texts(sc, n, xs[i], ys[i], ws[i]):
                 if role == "head":
                     p.setFont(fonts.head)
