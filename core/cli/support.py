@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from core.cli import target
 from core.cli.shapes import add_shape_option, shapes_from_args
+from core.format import one_line, printable
 
 if TYPE_CHECKING:
     from core.analysis.support.result import SupportReport
@@ -139,7 +140,29 @@ def _support(args: argparse.Namespace) -> int:
         if note:
             print(f"note: {note}")
         print(support_text(result, labels, args.subgraph, per_op=args.ops))
+    failure = tool_failure(result)
+    if failure:
+        # the blocks are printed either way; a script trusting the exit code must not see a pass
+        print(one_line(f"litelens: error: {printable(args.model, 300)}: {failure}"),
+              file=sys.stderr)
+        return 1
     return 0
+
+
+def tool_failure(result: SupportReport) -> str | None:
+    """Why a tool-run target gave no answer (its tool missing or failing, or ``--compile``'s
+    step failing as a whole), or None when every asked target answered. A partition the vendor
+    compiler rejects is an answer (its ops stay on the CPU), not a failure."""
+    from core.analysis.support.result import ToolTargetSupport
+    for d, verdict in result.delegates.items():
+        if not isinstance(verdict, ToolTargetSupport):
+            continue
+        if verdict.error:
+            return f"{d}: {verdict.error}"
+        c = verdict.block.get("compile")
+        if c and not c["ok"] and not c.get("failed_partitions"):
+            return f"{d}: the compile step failed: {c['error']}"
+    return None
 
 
 def support_text(result: SupportReport, labels: list[str], subgraph: int = 0,

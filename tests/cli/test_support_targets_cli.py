@@ -81,7 +81,7 @@ def _without_vela(tmp_path) -> Path:
 
 def test_without_vela_the_block_says_how_to_install(shared_model, tmp_path):
     """The CLI in a Python whose packages are this venv's but ethos-u-vela: the Ethos-U block
-    says how to install it and answers nothing."""
+    says how to install it, answers nothing, and the exit code says so."""
     import os
     shim = _without_vela(tmp_path)
     boot = ("import runpy, site, sys; site.addsitedir(sys.argv.pop(1)); "
@@ -96,7 +96,10 @@ def test_without_vela_the_block_says_how_to_install(shared_model, tmp_path):
     r = subprocess.run([sys.executable, "-S", "-c", boot, str(shim), "support",
                         str(shared_model("sine_float")), "--delegate", "ethos-u55-64", "--json"],
                        capture_output=True, text=True, env=env, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
+    # the block is printed, but no answer is no pass: exit 1 with one line naming the model
+    assert r.returncode == 1, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert "sine_float" in r.stderr and "ethos-u55-64" in r.stderr
     block = json.loads(r.stdout)["support"]["ethos-u55-64"]
     assert block["subgraphs"] == [] and block["estimate"] is None
     assert "pip install ethos-u-vela" in block["error"]
@@ -104,7 +107,7 @@ def test_without_vela_the_block_says_how_to_install(shared_model, tmp_path):
     text = subprocess.run([sys.executable, "-S", "-c", boot, str(shim), "support",
                            str(shared_model("sine_float")), "--delegate", "ethos-u55-64"],
                           capture_output=True, text=True, env=env, cwd=ROOT)
-    assert text.returncode == 0, text.stderr
+    assert text.returncode == 1, text.stderr
     assert "pip install ethos-u-vela" in text.stdout
 
 
