@@ -93,13 +93,17 @@ def runtime_failure(report: MemoryReport) -> str | None:
     """Why the ``--runtime`` check gave no answer (a crash, a model the runtime cannot load), or
     None when it ran or was not asked for."""
     runtime = report.runtime
-    if runtime is None:
-        return None
     why = None
-    if runtime.error:
+    if runtime is not None and runtime.error:
         why = str(runtime.error)
-    elif runtime.xnnpack is not None and runtime.xnnpack.error:
+    elif runtime is not None and runtime.xnnpack is not None and runtime.xnnpack.error:
         why = f"with XNNPACK: {runtime.xnnpack.error}"
+    elif (t := report.tflm) is not None and t.runtime is not None and not t.refused \
+            and t.runtime["total_bytes"] is None:
+        # the plan gave an arena and tflite-micro measured none: the check has no answer (a
+        # refusal the plan predicted, and tflite-micro confirmed, is the answer)
+        r = t.runtime
+        why = f"{r['tool'] or 'tflite-micro'}: {r['refused'] or r['error']}"
     note = report.config.dynamic_note
     if why and note and "--shape" not in why:   # at a guessed shape: which input, which option
         why += f" ({note})"
@@ -179,13 +183,13 @@ def memory_text(report: MemoryReport) -> str:
 
 def tflm_lines(t: TflmBlock) -> list[str]:
     """TFLite Micro's arena: plan, refusal, and the runtime's own figures when measured."""
+    from core.analysis.memory.tflm_runtime import check_lines
     from core.format import size as human_size
-    if t.refused:
-        return [f"TFLite Micro: {t.refused}"]
+    if t.refused:       # with --runtime: whether tflite-micro refused it too
+        return [f"TFLite Micro: {t.refused}"] + [f"  {line}" for line in check_lines(t)]
     lines = [f"TFLite Micro arena: head {human_size(t.head_bytes)} ({t.head_bytes} B) + "
              f"tail {human_size(t.tail_bytes)} ({t.tail_bytes} B); arena_size {t.total_bytes} B",
              f"  {t.note}"]
-    from core.analysis.memory.tflm_runtime import check_lines
     lines += [f"  {line}" for line in check_lines(t)]
     f = t.find_arena
     if f:

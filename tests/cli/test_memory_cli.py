@@ -105,3 +105,28 @@ def test_memory_runtime_failure_is_an_exit_code_and_one_line(shared_model):
                           capture_output=True, text=True, timeout=300)
     assert text.returncode == 1 and len(text.stderr.strip().splitlines()) == 1
     assert "LiteRT arena" in text.stdout
+
+
+def test_memory_runtime_fails_when_tflite_micro_measures_no_arena(shared_model):
+    """tflite-micro's own refusal of the LSTM/GRU model: where the plan predicted it, that is the
+    answer (exit 0); on a block whose plan gave an arena, the check has no answer (exit 1)."""
+    import pytest
+    pytest.importorskip("tflite_micro", reason="tflite-micro not installed (LiteLens[micro])")
+    from core.analysis.memory import memory_report
+    from core.cli.memory import runtime_failure
+    from core.model.reader import open_model
+    with open_model(shared_model("lstm_gru_text_float32")) as m:
+        refused = memory_report(m, 1, ("tflm",), runtime=True)
+    assert refused.tflm is not None and refused.tflm.refused
+    said = refused.tflm.runtime
+    assert said is not None and said["total_bytes"] is None and (said["refused"] or said["error"])
+    assert runtime_failure(refused) is None          # predicted, and tflite-micro agrees
+    from core.cli.memory import tflm_lines
+    lines = tflm_lines(refused.tflm)                  # the text shows both refusals
+    assert len(lines) == 2 and said["tool"] in lines[1], lines
+    with open_model(shared_model("sine_float")) as m:
+        runs = memory_report(m, 1, ("tflm",))
+    assert runs.tflm is not None and runs.tflm.refused is None and runtime_failure(runs) is None
+    runs.tflm.runtime = said                          # the plan's arena, measured as nothing
+    why = runtime_failure(runs)
+    assert why and (said["refused"] or said["error"])[:40] in why
