@@ -29,17 +29,22 @@ def rss_bytes() -> int:
         return 0
 
 
-def anon_rss_bytes() -> int | None:
-    """Resident anonymous memory (RssAnon of /proc/self/status: heap and private allocations,
-    not the mapped model file), or None where the platform does not say."""
+def _status_bytes(field: str) -> int | None:
+    """A ``kB`` line of /proc/self/status (Linux) in bytes, or None where it is not there."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("RssAnon:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def anon_rss_bytes() -> int | None:
+    """Resident anonymous memory (RssAnon of /proc/self/status: heap and private allocations,
+    not the mapped model file), or None where the platform does not say."""
+    return _status_bytes("RssAnon")
 
 
 def hwm_bytes() -> int:
@@ -48,13 +53,9 @@ def hwm_bytes() -> int:
     On Linux, VmHWM of /proc/self/status: ru_maxrss would be wrong here, because the kernel
     carries it over fork+exec, so a worker started by a large parent (the GUI, a benchmark
     holding big graphs) would report the parent's size."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
+    hwm = _status_bytes("VmHWM")
+    if hwm is not None:
+        return hwm
     try:
         import resource  # POSIX only
     except ImportError:
