@@ -211,23 +211,25 @@ def test_init_only_dequantize_rows_are_not_heat(shared_model):
     assert rows[res.ops.index(slowest)].heat == 1.0
 
 
-def test_comparison_bars_share_one_unit(demo_model_path):
+def _swept(form: RunForm) -> RunQueue:
+    """A queue that ran the real thread sweep 1..2 of ``form``."""
     q = RunQueue()
-    form = RunForm(model=str(demo_model_path), runs=3, warmup=0)
     q.begin(run_queue.thread_sweep(form, 2))
     while (cfg := q.next_config()) is not None:
         q.finished(run_benchmark(cfg))
+    return q
+
+
+def test_comparison_bars_share_one_unit(demo_model_path):
+    q = _swept(RunForm(model=str(demo_model_path), runs=3, warmup=0))
     unit, bars = q.bars()
     assert unit == "µs"
     assert [v for _, v in bars] == pytest.approx([r.latency_ms.median * 1000 for _, r in q.results])
 
 
 def test_a_baseline_row_gives_every_row_its_change_in_percent(demo_model_path):
-    q = RunQueue()
     form = RunForm(model=str(demo_model_path), runs=5, warmup=0)
-    q.begin(run_queue.thread_sweep(form, 2))
-    while (cfg := q.next_config()) is not None:
-        q.finished(run_benchmark(cfg))
+    q = _swept(form)
     q.begin(run_queue.single_run(form))
     q.next_config()
     q.failed("x.npz: input file not found")
