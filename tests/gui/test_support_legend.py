@@ -7,20 +7,13 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from core.model.reader import open_model  # noqa: E402
-from gui.model.model_tab import ModelTab  # noqa: E402
+from tests.gui.delegates_tab import delegates_tab  # noqa: E402
 from tests.gui.shown_text import shown  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["transformer_encoder_dynint8", "face_detection_short_range"])
 def test_every_mark_in_the_matrix_has_a_legend_entry(qtbot, shared_model, name):
-    tab = ModelTab(open_model(shared_model(name)))
-    qtbot.addWidget(tab)
-    tab.resize(1280, 800)
-    tab.show()
-    tab.tabs.setCurrentWidget(tab._delegates_slot)
-    qtbot.waitUntil(lambda: tab.delegates is not None and tab.delegates.matrix is not None,
-                    timeout=30_000)
+    tab = delegates_tab(qtbot, shared_model(name))
     try:
         matrix = tab.delegates.matrix
         rows = matrix.model

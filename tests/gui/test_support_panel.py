@@ -10,22 +10,13 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from core.analysis.support.analyze import analyze  # noqa: E402
 from core.analysis.support.overlay import OVERLAY_PREFIX  # noqa: E402
-from core.model.reader import open_model  # noqa: E402
-from gui.model.model_tab import ModelTab  # noqa: E402
+from tests.gui.delegates_tab import delegates_tab  # noqa: E402
 from tests.gui.shown_text import shown  # noqa: E402
 
 
 @pytest.fixture
 def tab(qtbot, shared_model):
-    model = open_model(shared_model("transformer_encoder_dynint8"))
-    t = ModelTab(model)
-    qtbot.addWidget(t)
-    t.resize(1400, 900)
-    t.show()
-    assert t.delegates is None                  # built when the tab is first shown
-    t.tabs.setCurrentWidget(t._delegates_slot)
-    qtbot.waitUntil(lambda: t.delegates is not None and t.delegates.matrix is not None,
-                    timeout=20_000)
+    t = delegates_tab(qtbot, shared_model("transformer_encoder_dynint8"))
     yield t
     t.close_model()
 

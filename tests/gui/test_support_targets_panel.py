@@ -11,22 +11,14 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from core.analysis.support.target_run import analyze_target  # noqa: E402
 from core.inference.toolchains import vela_version  # noqa: E402
-from core.model.reader import open_model  # noqa: E402
-from gui.model.model_tab import ModelTab  # noqa: E402
+from tests.gui.delegates_tab import delegates_tab  # noqa: E402
 from tests.gui.shown_text import shown  # noqa: E402
 
 
 @pytest.fixture
 def tab(qtbot, shared_model, tmp_path, monkeypatch):
     monkeypatch.setenv("LITELENS_CACHE_DIR", str(tmp_path / "cache"))
-    model = open_model(shared_model("micro_wakeword_hey_jarvis"))
-    t = ModelTab(model)
-    qtbot.addWidget(t)
-    t.resize(1280, 800)
-    t.show()
-    t.tabs.setCurrentWidget(t._delegates_slot)
-    qtbot.waitUntil(lambda: t.delegates is not None and t.delegates.matrix is not None,
-                    timeout=20_000)
+    t = delegates_tab(qtbot, shared_model("micro_wakeword_hey_jarvis"))
     yield t
     t.close_model()
 
