@@ -32,7 +32,13 @@ from core.model.types import Model
 from core.quantize import calibration, checks, prepass, recipes, verdict
 from core.quantize.calibration import EVAL_SAMPLES
 from core.quantize.report import QuantizeReport, SizeBytes
-from core.quantize.source import ConversionError, convert_to_tflite, source_kind, tensorflow_missing
+from core.quantize.source import (
+    ConversionError,
+    convert_to_tflite,
+    is_saved_model,
+    source_kind,
+    tensorflow_missing,
+)
 from core.quantize.verdict import DEFAULT_DELEGATE, DataSource
 
 
@@ -96,6 +102,9 @@ class QuantizeRequest:
         if not src.exists():
             return f"{src}: no such file or folder"
         kind = source_kind(src)
+        if kind == "savedmodel" and not is_saved_model(src):
+            return (f"{src}: is a folder without saved_model.pb, not a SavedModel; quantize "
+                    "takes a .tflite file, a SavedModel folder or a .keras/.h5 file")
         if kind != "tflite" and tensorflow_missing():
             return tensorflow_missing(src)
         if kind == "tflite":

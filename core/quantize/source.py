@@ -24,6 +24,12 @@ def source_kind(path: str | Path) -> str:
     return "tflite"
 
 
+def is_saved_model(path: str | Path) -> bool:
+    """A folder TFLiteConverter.from_saved_model can read: it holds the graph file."""
+    p = Path(path)
+    return (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file()
+
+
 def tensorflow_missing(path: str | Path | None = None) -> str | None:
     """None when TensorFlow can be imported, else the message telling how to install it."""
     if importlib.util.find_spec("tensorflow") is not None:

@@ -117,3 +117,16 @@ def test_a_broken_source_model_fails_with_the_converters_words(tmp_path):
     r = json.loads(p.stdout)
     assert r["failure"].startswith(f"{bad}: TFLiteConverter failed")
     assert r["output"] is None and sorted(q.name for q in tmp_path.iterdir()) == [bad.name]
+
+
+def test_a_folder_that_is_no_saved_model_is_refused(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a.txt").write_text("not a model")
+    p = subprocess.run([sys.executable, "-m", "core.cli", "quantize", str(folder), "--json"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    r = json.loads(p.stdout)
+    assert r["failure"].startswith(f"{folder}: is a folder without saved_model.pb")
+    assert r["output"] is None
+    assert sorted(q.name for q in tmp_path.iterdir()) == [folder.name]
