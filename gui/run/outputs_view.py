@@ -1,14 +1,18 @@
 """The Run panel's Outputs tab: the run's outputs in words, then one tensor at a time (the outputs,
 and every tensor kept when asked) as a values table, a histogram and "Save as .npy…".
 
-Thin over ``core.inference.tensor_values``, which makes the table rows, the histogram and the file.
+Thin over ``core.inference.tensor_values``, which makes the table rows, the histogram and the file;
+they are made on the task runner (a kept activation can be tens of millions of values: seconds of
+decoding, sorting and binning that must not freeze the window).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -27,6 +31,25 @@ from core import format as fmt
 from core.fileio import OutputExists
 from core.inference import tensor_values as tvs
 from gui import file_dialogs, theme
+from gui.tasks import TaskRunner
+
+
+@dataclass(frozen=True)
+class _Drawing:
+    """What the runner made for one tensor: its table, and its histogram (None when its values
+    are not numbers)."""
+    tv: tvs.TensorValues
+    table: tvs.ValueTable
+    histogram: tvs.Histogram | None
+
+
+def _drawing(tv: tvs.TensorValues) -> _Drawing:
+    table = tvs.value_table(tv)
+    try:
+        hist: tvs.Histogram | None = tvs.histogram(tv)
+    except ValueError:   # a string or bool tensor has no real values to bin
+        hist = None
+    return _Drawing(tv, table, hist)
 
 
 def _label(tv: tvs.TensorValues) -> str:
@@ -38,10 +61,16 @@ def _label(tv: tvs.TensorValues) -> str:
 
 class OutputsView(QWidget):
     """``set_summary(lines)`` as soon as the first inference is done; ``set_tensors(values,
-    note)`` once the run is over."""
+    note)`` once the run is over. ``drawn`` is emitted once the chosen tensor's table and
+    histogram are shown."""
+
+    drawn = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self._runner = TaskRunner(self, name="tensor-values")
+        self._runner.done.connect(self._draw)
+        self._runner.failed.connect(self._draw_failed)
         self.tensors: list[tvs.TensorValues] = []
         self.summary = QPlainTextEdit(readOnly=True)
         self.summary.setMaximumHeight(72)
@@ -85,6 +114,9 @@ class OutputsView(QWidget):
         self.hist_curve.setBrush(theme.color("series_fill"))
 
     # -- what the panel calls ------------------------------------------------------------------
+    def shutdown(self) -> None:
+        self._runner.shutdown()
+
     def set_summary(self, lines: list[str]) -> None:
         self.summary.setPlainText("\n".join(lines))
 
@@ -119,13 +151,28 @@ class OutputsView(QWidget):
     def _show(self) -> None:
         tv = self.current
         if tv is None:
+            self._runner.cancel()
             self.table.setRowCount(0)
             self.table.setColumnCount(0)
             self.hist_curve.setData([0, 1], [0])
             self.note.setText(self._source_note)
             theme.set_role(self.note, None)
+            self.drawn.emit()
             return
-        vt = tvs.value_table(tv)
+        self._runner.start(lambda _state, tv=tv: _drawing(tv))
+
+    def _draw_failed(self, error: Any) -> None:
+        self.table.setRowCount(0)
+        self.hist_curve.setData([0, 1], [0])
+        self.note.setText(f"the values could not be read: {error}")
+        theme.set_role(self.note, "error")
+        self.drawn.emit()
+
+    def _draw(self, d: _Drawing) -> None:
+        tv = d.tv
+        if tv is not self.current:   # another tensor was chosen meanwhile: its task follows
+            return
+        vt = d.table
         self.table.setColumnCount(len(vt.columns))
         self.table.setHorizontalHeaderLabels(list(vt.columns))
         self.table.setRowCount(len(vt.rows))
@@ -139,10 +186,10 @@ class OutputsView(QWidget):
         self.note.setText(vt.note + (f". {self._source_note}" if tv.kind != "output"
                                      and self._source_note else ""))
         theme.set_role(self.note, None)
-        try:
-            h = tvs.histogram(tv)
-        except ValueError:
+        h = d.histogram
+        if h is None:
             self.hist_curve.setData([0, 1], [0])
+            self.drawn.emit()
             return
         if h.counts.size:
             self.hist_curve.setData(h.edges, h.counts)
@@ -160,6 +207,7 @@ class OutputsView(QWidget):
         self.hist.enableAutoRange()
         if h.counts.size:   # room above the tallest bin for its label
             self.hist.setYRange(0, float(h.counts.max()) * 1.2, padding=0)
+        self.drawn.emit()
 
     def _save_dialog(self) -> None:
         tv = self.current

@@ -578,6 +578,7 @@ class RunPanel(QWidget):
 
     def shutdown(self) -> None:
         self.queue.stop()
+        self.outputs_view.shutdown()
         self._timer.stop()
         if self._preparing:
             # the preparing task kills the worker it spawns when it sees the cancel; waiting

@@ -408,10 +408,13 @@ def test_outputs_tab_reads_saves_and_keeps_tensors(panel_for, qtbot, tmp_path):
     from tests.model.test_metadata import CLASSES, metadata_block, model_with_metadata
     path = model_with_metadata(tmp_path, metadata_block())
     p = panel_for(path, runs=2, warmup=0)
-    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig:
-        p.start()
-    res = sig.args[0]
     view = p.outputs_view
+    # the table and histogram are made on the task runner after the run: wait for them drawn
+    finished: list = []
+    p.run_finished.connect(finished.append)
+    with qtbot.waitSignals([p.run_finished, view.drawn], order="simple", timeout=60_000):
+        p.start()
+    res = finished[0]
     assert view.chooser.count() == 1 and view.chooser.currentText().startswith("output 0: ")
     headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
     assert headers == ["rank", "index", "label", "value"]
@@ -426,12 +429,13 @@ def test_outputs_tab_reads_saves_and_keeps_tensors(panel_for, qtbot, tmp_path):
         view.save(str(saved))
     # every tensor kept: the inputs and the intermediates join the outputs, outputs first
     p.keep_tensors.setChecked(True)
-    with qtbot.waitSignal(p.run_finished, timeout=60_000) as sig:
+    with qtbot.waitSignal(p.run_finished, timeout=60_000):
         p.start()
     kinds = [t.kind for t in view.tensors]
     assert kinds[0] == "output" and "input" in kinds and kinds.count("intermediate") >= 3
     assert view.chooser.count() == len(kinds)
-    view.chooser.setCurrentIndex(kinds.index("intermediate"))
+    with qtbot.waitSignal(view.drawn, timeout=60_000):
+        view.chooser.setCurrentIndex(kinds.index("intermediate"))
     t = view.current
     headers = [view.table.horizontalHeaderItem(c).text() for c in range(view.table.columnCount())]
     assert headers == ["at", "value"] and view.table.rowCount() == min(1000, t.array().size)
