@@ -69,11 +69,7 @@ class DtypeLegend(QFrame):
         return row
 
     def _style(self) -> None:
-        c = style.canvas()
-        bg = c["bg"]
-        qss = (f"#dtypeLegend {{ background: rgba({bg.red()},{bg.green()},{bg.blue()},230); "
-               f"border: 1px solid {c['edge'].name()}; border-radius: 4px; }} "
-               f"#dtypeLegend QLabel {{ color: {c['row'].name()}; }}")
+        qss = style.floating_box_qss("dtypeLegend")
         if qss != self.styleSheet():
             self.setStyleSheet(qss)
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.analysis.overlay import Overlay
-from gui.graph.style import canvas, qcolor
+from gui.graph.style import CARD_BORDER, canvas, floating_box_qss, qcolor
 from gui.graph.view import GraphView
 from gui.rich_text import plain_label
 
@@ -34,7 +34,7 @@ class _Swatch(QWidget):
 
     def paintEvent(self, e) -> None:  # noqa: N802
         p = QPainter(self)
-        p.setPen(QColor("#555"))
+        p.setPen(CARD_BORDER)
         p.setBrush(self.color)
         p.drawRoundedRect(self.rect().adjusted(0, 0, -1, -1), 3, 3)
 
@@ -60,12 +60,8 @@ class Legend(QFrame):
     def _style(self) -> None:
         """Colours of the canvas it floats over (light or dark), text included: the app's text
         colour would be white on a light legend in the dark theme."""
-        c = canvas()
-        bg = c["bg"]
-        qss = (f"#graphLegend {{ background: rgba({bg.red()},{bg.green()},{bg.blue()},230); "
-               f"border: 1px solid {c['edge'].name()}; border-radius: 4px; }} "
-               f"#graphLegend QLabel {{ color: {c['row'].name()}; }} "
-               f"#graphLegend QLabel#legendSummary {{ color: {c['label'].name()}; }}")
+        qss = (floating_box_qss("graphLegend")
+               + f" #graphLegend QLabel#legendSummary {{ color: {canvas()['label'].name()}; }}")
         if qss != self.styleSheet():   # setting it sends another PaletteChange
             self.setStyleSheet(qss)
 

@@ -50,6 +50,17 @@ def canvas() -> Mapping[str, QColor]:
     return CANVAS["dark" if is_dark() else "light"]
 
 
+def floating_box_qss(object_name: str) -> str:
+    """The stylesheet of a box that floats over the canvas (the overlay and the Dtypes legends):
+    the canvas's background nearly opaque, its edge colour as the border and its row colour for
+    the text (the app's text colour would be white on a light box in the dark theme)."""
+    c = canvas()
+    bg = c["bg"]
+    return (f"#{object_name} {{ background: rgba({bg.red()},{bg.green()},{bg.blue()},230); "
+            f"border: 1px solid {c['edge'].name()}; border-radius: 4px; }} "
+            f"#{object_name} QLabel {{ color: {c['row'].name()}; }}")
+
+
 SELECT = QColor("#ff8c00")
 # custom ops (the stock runtime may not resolve them) get a dashed frame besides their colour
 CUSTOM_FRAME = QColor("#c2185b")
