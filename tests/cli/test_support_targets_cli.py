@@ -185,3 +185,14 @@ def test_melspectrogram_partitions_fail_to_compile(tmp_path):
     assert [f["ops"] for f in failed] == [[0, 1, 2, 3], [5, 6, 7, 8, 9]]
     assert all("Kernel after dilation has size (dim: 512)" in f["error"] for f in failed)
     assert block["subgraphs"][0]["partition_ops"] == [list(range(11, 26))]
+
+
+def test_run_line_says_a_nan_figure_instead_of_crashing():
+    """The worker's strict JSON sends a NaN output difference as null: the --run line names it
+    rather than failing to format it."""
+    from core.analysis.support.npu_plugin import run_line
+    line = run_line({"device": "cpu", "fully_accelerated": True, "npu_median_ms": 0.5,
+                     "xnnpack_median_ms": 1.0, "runs": 3,
+                     "outputs": [{"name": "y", "max_abs": None, "ref_max_abs": 2.0,
+                                  "cosine": 0.0}]})
+    assert "y max abs not a number (of 2)" in line and "cosine 0.000000" in line

@@ -251,11 +251,17 @@ def run_against_xnnpack(model: Model, soc: str = "LNL", runs: int = 20,
     return result["npu_run"]
 
 
+def _figure(v: float | None) -> str:
+    """A figure of the run's comparison; None is a NaN the worker's strict JSON sent as null."""
+    return "not a number" if v is None else f"{v:.3g}"
+
+
 def run_line(r: dict[str, Any]) -> str:
     """'dispatch (OpenVINO cpu via LiteRT NPU accelerator): 0.79 ms median vs XNNPACK 2.1 ms;
     outputs vs XNNPACK: regressors max abs 1.28 (of 153), cosine 0.99999'."""
     from core import format as fmt
-    outs = "; ".join(f"{o['name']} max abs {o['max_abs']:.3g} (of {o['ref_max_abs']:.3g})"
+    outs = "; ".join(f"{o['name']} max abs {_figure(o['max_abs'])} (of "
+                     f"{_figure(o['ref_max_abs'])})"
                      + (f", cosine {o['cosine']:.6f}" if o["cosine"] is not None else "")
                      for o in r["outputs"])
     return (f"ran through the plugin's dispatch library (OpenVINO {r['device']} device, "

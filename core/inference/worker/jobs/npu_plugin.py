@@ -189,6 +189,7 @@ def run_against_xnnpack(cfg: dict, ch: Channel, stop: threading.Event) -> None:
     from ai_edge_litert.hardware_accelerator import HardwareAccelerator
     from ai_edge_litert.interpreter import Interpreter
 
+    from core.inference.error_metrics import cosine
     from core.inference.inputs import load_inputs
     p = cfg.get("params") or {}
     runs = int(p.get("runs", 20))
@@ -219,11 +220,12 @@ def run_against_xnnpack(cfg: dict, ch: Channel, stop: threading.Event) -> None:
             ref = it.get_tensor(d["index"])
             got = np.asarray(b.read(ref.size, ref.dtype)).reshape(ref.shape)
             a64, b64 = got.astype(np.float64).ravel(), ref.astype(np.float64).ravel()
-            denom = float(np.linalg.norm(a64) * np.linalg.norm(b64))
+            # a NaN in either travels as null (the channel's strict JSON); the cosine is the
+            # one every other output comparison uses (non-finite values that disagree: 0)
             outputs.append({"name": d["name"], "shape": list(ref.shape),
                             "max_abs": float(np.max(np.abs(a64 - b64))) if a64.size else 0.0,
                             "ref_max_abs": float(np.max(np.abs(b64))) if b64.size else 0.0,
-                            "cosine": float(a64 @ b64 / denom) if denom else None})
+                            "cosine": cosine(b64, a64)})
         ch.send("npu_run", fully_accelerated=bool(cm.is_fully_accelerated()), runs=runs,
                 npu_median_ms=npu_ms, xnnpack_median_ms=xnn_ms, outputs=outputs,
                 device=p.get("device", "cpu"), soc=p.get("soc", "LNL"))
