@@ -3,28 +3,13 @@ delegate and threads, shows the program for the language chosen, copies it to th
 and says why when the API cannot express a choice (pytest-qt, offscreen)."""
 from __future__ import annotations
 
-import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
-from PySide6.QtCore import QSettings  # noqa: E402
 from PySide6.QtGui import QGuiApplication  # noqa: E402
 
-from gui.main_window import MainWindow  # noqa: E402
 from gui.model.model_tab import ModelTab  # noqa: E402
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.loader.wait_all()
-    gc.collect()
 
 
 def test_copy_code_from_the_menu(qtbot, window, shared_model):

@@ -2,28 +2,13 @@
 metadata) are computed in the loader's task, not on the UI thread."""
 from __future__ import annotations
 
-import gc
 import threading
-
-import pytest
-from PySide6.QtCore import QSettings
 
 from core.analysis import report
 from core.analysis.report import info_sections
 from core.model.reader import open_model
 from core.model.samples import synthetic_chain
-from gui.main_window import MainWindow
 from gui.model.model_tab import ModelTab
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    w = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.loader.wait_all()
-    gc.collect()
 
 
 def test_totals_are_computed_off_the_ui_thread(qtbot, window, tmp_path, monkeypatch):

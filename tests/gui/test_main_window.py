@@ -1,7 +1,6 @@
 """The first window: opening by argument, drag-and-drop, recent files, errors, tables."""
 from __future__ import annotations
 
-import gc
 import re
 from pathlib import Path
 
@@ -13,17 +12,6 @@ from core.model.reader import open_model
 from gui.display_check import display_problem
 from gui.main_window import MainWindow
 from gui.model.model_tab import ModelTab
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(settings)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.loader.wait_all()
-    gc.collect()
 
 
 def _double_click(qtbot, table, row: int, column: int = 2) -> None:
