@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("pytestqt")
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QCoreApplication, Qt  # noqa: E402
 
 from core.analysis.support.analyze import analyze  # noqa: E402
 from core.analysis.support.overlay import OVERLAY_PREFIX  # noqa: E402
@@ -100,5 +100,7 @@ def test_new_options_drop_a_check_still_running(tab, qtbot):
     assert tab.delegates.check_runner.wait(60)
     qtbot.waitUntil(lambda: tab.delegates.result.delegates["xnnpack"].options["clustering"] is False,
                     timeout=20_000)
-    qtbot.wait(100)   # the finished check's queued signal, if any, is delivered by now
+    # the check's thread has ended, so its finished signal is queued: deliver it, then look
+    QCoreApplication.sendPostedEvents()
+    QCoreApplication.processEvents()
     assert tab.delegates.verdict is None and tab.delegates.checked.text() == ""
