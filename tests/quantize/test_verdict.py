@@ -134,8 +134,9 @@ def test_detector_boxes_and_scores_judged_apart(shared_model, tmp_path):
     src = shared_model("face_detection_short_range")
     out = tmp_path / "face.q.tflite"
     p = litelens(str(src), "--recipe", "full_int8", "--json", "-o", str(out), "--keep-failed")
-    assert p.returncode in (0, 1), p.stderr
     r = strict_json(p.stdout)
+    # kept with --keep-failed: written either way, and the exit status still says the verdict
+    assert p.returncode == (1 if r["verdict"] == "fail" else 0), p.stderr
     assert r["output"] == str(out)
     outs = {o["name"]: o for o in r["error"]["outputs"]}
     assert outs["regressors"]["kind"] == "boxes" and outs["classificators"]["kind"] == "scores"
