@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections import Counter
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from core.cli import target
 from core.cli.shapes import add_shape_option, shapes_from_args
+from core.fileio import dump_json
 from core.format import one_line, printable
 
 if TYPE_CHECKING:
@@ -133,8 +133,8 @@ def _support(args: argparse.Namespace) -> int:
         xnn.verified = checked = compare(xnn, placement)
         xnn.provenance = proven_by_runtime(checked)
     if args.json:
-        json.dump({"model": args.model, "shapes": shapes or {}, "dynamic_note": note,
-                   "support": result.to_json()}, sys.stdout, indent=1, allow_nan=False)
+        dump_json({"model": args.model, "shapes": shapes or {}, "dynamic_note": note,
+                   "support": result.to_json()}, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         if note:
