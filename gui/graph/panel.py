@@ -553,7 +553,9 @@ class GraphPanel(QWidget):
         t = lay.timings.get("total", 0.0) * 1000
         boxes = ""
         if lay.shown is not None:
-            boxes = f" · {int((lay.shown & (lay.kind == gl.NODE_SCOPE)).sum()):,} boxes"
+            # closed boxes and open frames: with every box open it read '0 boxes' beside frames
+            closed = int((lay.shown & (lay.kind == gl.NODE_SCOPE)).sum())
+            boxes = f" · {closed:,} boxes closed, {len(lay.frame_group):,} open"
         self.info.setText(f"{lay.n_ops:,} ops{boxes} · {lay.n_edges:,} edges · "
                           f"{lay.n_layers:,} layers · layout {fmt.duration_ms(t)}")
 

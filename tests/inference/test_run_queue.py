@@ -181,10 +181,12 @@ def test_microsecond_runs_plot_in_microseconds(demo_model_path):
     s = bench_session(RunConfig(model=str(demo_model_path), runs=20, warmup=2)).start()
     s.run_to_end()
     lat = s.job.latencies_ms
-    assert max(lat) < 1.0   # the 32×32 demo model runs in microseconds
+    # the 32×32 demo model runs in microseconds; on a loaded machine its slowest run can cross
+    # a millisecond, and then the plot is in ms: the values follow whichever unit is named
+    per_ms = {"µs": 1000.0, "ms": 1.0}
     lp = run_queue.live_plots("demo", s.job)
-    assert lp.lat_unit == "µs"
-    assert lp.latencies.max() == pytest.approx(max(lat) * 1000)
+    assert lp.lat_unit == ("µs" if max(lat) < 1.0 else "ms")
+    assert lp.latencies.max() == pytest.approx(max(lat) * per_ms[lp.lat_unit])
     assert lp.hist_edges[0] <= lp.latencies.min() and lp.hist_edges[-1] >= lp.latencies.max()
     assert lp.profile_at is None
 
@@ -223,8 +225,11 @@ def _swept(form: RunForm) -> RunQueue:
 def test_comparison_bars_share_one_unit(demo_model_path):
     q = _swept(RunForm(model=str(demo_model_path), runs=3, warmup=0))
     unit, bars = q.bars()
-    assert unit == "µs"
-    assert [v for _, v in bars] == pytest.approx([r.latency_ms.median * 1000 for _, r in q.results])
+    medians = [r.latency_ms.median for _, r in q.results]
+    # the demo model's medians are microseconds, unless a loaded machine pushed one past 1 ms
+    assert unit == ("µs" if max(medians) < 1.0 else "ms")
+    per_ms = {"µs": 1000.0, "ms": 1.0}[unit]
+    assert [v for _, v in bars] == pytest.approx([m * per_ms for m in medians])
 
 
 def test_a_baseline_row_gives_every_row_its_change_in_percent(demo_model_path):
